@@ -1,0 +1,119 @@
+"""The attack contract: Attack ABC, per-attack params, attack data and the run context."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, fields
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+import torch
+from torch import Tensor
+
+from privaudit.errors import ConfigError
+from privaudit.progress import Progress
+from privaudit.target import Capability, Target
+
+__all__ = [
+    "Attack",
+    "AttackData",
+    "AttackParams",
+    "Budget",
+    "Capability",
+    "RunContext",
+    "Target",
+]
+
+
+class Budget(StrEnum):
+    """How much compute the battery spends (epochs, steps)."""
+
+    SMOKE = "smoke"
+    STANDARD = "standard"
+    THOROUGH = "thorough"
+
+
+@dataclass(frozen=True)
+class AttackParams:
+    """Base for per-attack settings; subclasses add defaulted fields and validate them."""
+
+    @classmethod
+    def for_budget(cls, budget: Budget) -> Self:
+        """Defaults for a compute budget; subclasses override to scale epochs/steps."""
+        return cls()
+
+    @classmethod
+    def from_table(cls, budget: Budget, table: dict[str, Any], attack: str) -> Self:
+        """Budget defaults overridden by a `[tool.privaudit.attacks.<name>]` table.
+
+        Raises:
+            ConfigError: a key is not a field of this params class.
+        """
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(table) - names)
+        if unknown:
+            raise ConfigError(
+                f"unknown key attacks.{attack}.{unknown[0]}",
+                hint=f"valid keys for '{attack}': {', '.join(sorted(names)) or '(none)'}",
+            )
+        base = cls.for_budget(budget)
+        values = {f.name: getattr(base, f.name) for f in fields(cls)} | table
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain-JSON view of the resolved parameters."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def check_positive(attack: str, name: str, value: float, *, integer: bool = False) -> None:
+    """Raise ConfigError in expected-vs-got wording unless `value` is a positive number."""
+    kind = "int" if integer else "number"
+    ok = isinstance(value, int) if integer else isinstance(value, int | float)
+    if isinstance(value, bool) or not ok or not value > 0:
+        raise ConfigError(
+            f"{attack}.{name}: expected a positive {kind}, got {value!r}",
+            hint=f"set attacks.{attack}.{name} to a positive {kind}",
+        )
+
+
+@dataclass(frozen=True)
+class AttackData:
+    """What the attacker holds. The private evaluation inputs are deliberately absent.
+
+    Attributes:
+        aux_x: (N_aux, C, H, W) in [0, 1], the attacker's auxiliary images.
+        aux_z: (N_aux, *feature_shape) their *noisy* features (deployment sigma).
+        target_z: (N_eval, *feature_shape) noisy features of the private inputs.
+        aux_y: (N_aux,) int64 labels, or None.
+    """
+
+    aux_x: Tensor
+    aux_z: Tensor
+    target_z: Tensor
+    aux_y: Tensor | None = None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Execution settings handed to an attack by the battery."""
+
+    device: torch.device
+    seed: int  # already derived per attack by the battery
+    progress: Progress
+    mixed_precision: bool = False
+
+
+class Attack(ABC):
+    """A model-inversion attack: from noisy features, reconstruct inputs."""
+
+    name: ClassVar[str]
+    params_type: ClassVar[type[AttackParams]]
+    requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
+    summary: ClassVar[str] = ""
+
+    def __init__(self, params: AttackParams) -> None:
+        self.params = params
+
+    @abstractmethod
+    def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
+        """Return x_hat, shape (N_eval, C, H, W), values in [0, 1], on the CPU."""

@@ -1,0 +1,3 @@
+"""privaudit: privacy audit for split deep-learning models (kept free of torch imports)."""
+
+__version__ = "0.1.0"

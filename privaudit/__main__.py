@@ -1,0 +1,5 @@
+"""Entry point for ``python -m privaudit``."""
+
+from privaudit.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""Shared fixtures: tiny torch models exported to ONNX (both exporters), synthetic data, options."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", default=False, help="rewrite tests/golden files"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+class TinyCNN(nn.Module):
+    """ResNet-style names; layer3 ends in a 4-channel sigmoid bottleneck (the natural cut)."""
+
+    def __init__(self, in_ch: int = 1, classes: int = 10) -> None:
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Conv2d(in_ch, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU())
+        self.layer2 = nn.Sequential(
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU()
+        )
+        self.layer3 = nn.Sequential(nn.Conv2d(16, 4, 1), nn.Sigmoid())
+        self.head = nn.Sequential(nn.Conv2d(4, 16, 3, padding=1), nn.ReLU())
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(torch.flatten(self.pool(self.head(x)), 1))
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, ch: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(ch)
+        self.conv2 = nn.Conv2d(ch, ch, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(ch)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + x)
+
+
+class TinyResNet(nn.Module):
+    """Skip connections inside layer2/layer3: cuts inside a block are crossed by the skip."""
+
+    def __init__(self, classes: int = 10) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.layer1 = nn.Sequential(BasicBlock(8))
+        self.layer2 = nn.Sequential(BasicBlock(8), BasicBlock(8))
+        self.fc = nn.Linear(8, classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer2(self.layer1(torch.relu(self.conv1(x))))
+        return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
+
+
+def _randomize_bn(model: nn.Module, seed: int) -> None:
+    """Give BatchNorm layers non-trivial statistics so folding and eval mode matter."""
+    g = torch.Generator().manual_seed(seed)
+    for mod in model.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            n = mod.num_features
+            mod.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+            mod.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            mod.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+def export_onnx(
+    model: nn.Module,
+    path: Path,
+    input_shape: tuple[int, ...] = (1, 1, 28, 28),
+    *,
+    dynamo: bool = False,
+    dynamic_spatial: bool = False,
+) -> Path:
+    """Export `model` (eval mode) with a dynamic batch; input 'input', output 'logits'."""
+    model.eval()
+    x = torch.randn(*input_shape)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            dims = {0: torch.export.Dim("batch")}
+            torch.onnx.export(
+                model, (x,), str(path), dynamo=True, input_names=["input"],
+                output_names=["logits"], dynamic_shapes=(dims,),
+            )
+        else:
+            axes: dict[int, str] = {0: "batch"}
+            if dynamic_spatial:
+                axes |= {2: "height", 3: "width"}
+            torch.onnx.export(
+                model, (x,), str(path), dynamo=False, input_names=["input"],
+                output_names=["logits"], opset_version=17,
+                dynamic_axes={"input": axes, "logits": {0: "batch"}},
+            )
+    return path
+
+
+def _make(cls: type[nn.Module], seed: int) -> nn.Module:
+    torch.manual_seed(seed)
+    model = cls()
+    _randomize_bn(model, seed)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def onnx_export() -> Callable[..., Path]:
+    """The export helper, for tests that build their own models."""
+    return export_onnx
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn() -> nn.Module:
+    return _make(TinyCNN, 0)
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn_legacy(tmp_path_factory: pytest.TempPathFactory, tiny_cnn: nn.Module) -> Path:
+    """TinyCNN, legacy exporter: module path in node names (/layer3/layer3.1/Sigmoid)."""
+    return export_onnx(tiny_cnn, tmp_path_factory.mktemp("models") / "cnn_legacy.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn_dynamo(tmp_path_factory: pytest.TempPathFactory, tiny_cnn: nn.Module) -> Path:
+    """TinyCNN, dynamo exporter: module path only in pkg.torch.onnx.name_scopes metadata."""
+    return export_onnx(tiny_cnn, tmp_path_factory.mktemp("models") / "cnn_dynamo.onnx", dynamo=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_resnet_legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = _make(TinyResNet, 1)
+    return export_onnx(model, tmp_path_factory.mktemp("models") / "resnet_legacy.onnx")
+
+
+@pytest.fixture(scope="session")
+def tiny_resnet_dynamo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    model = _make(TinyResNet, 1)
+    return export_onnx(model, tmp_path_factory.mktemp("models") / "resnet_dynamo.onnx", dynamo=True)
+
+
+@pytest.fixture(scope="session")
+def digits_like() -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic labelled images (200, 1, 28, 28) in [0, 1] from a fixed generator."""
+    g = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 20).astype(np.int64)
+    base = g.random((10, 1, 28, 28)).astype(np.float32)
+    x = np.clip(base[y] + 0.1 * g.standard_normal((200, 1, 28, 28)), 0, 1).astype(np.float32)
+    return x, y
