@@ -83,3 +83,130 @@ class AttackResult:
     below_floor: bool = False  # MSE under the (estimated-h(x)) floor: that estimate was optimistic
     samples: tuple[int, ...] = ()  # indices (into the evaluation set) of the stored reconstructions
     reconstructions: tuple[tuple[float, ...], ...] = ()  # flattened x_hat of `samples`, in [0, 1]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The audited model and where it was split."""
+
+    path: str
+    sha256: str
+    split: str  # the name the user gave (module, node or tensor), or "presplit"
+    cut_tensor: str
+    input_name: str
+    input_shape: tuple[int, ...]  # per sample (C, H, W)
+    feature_shape: tuple[int, ...]  # per sample
+    split_max_diff: float | None  # max |model(x) - head(encoder(x))| on sample inputs
+    torch_conversion: str  # "ok" or the reason the encoder could not be converted
+    noise_source: str  # "flag" | "config" | "model metadata"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where the audit data came from and what was done to it."""
+
+    source: str
+    fingerprint: str
+    n_total: int
+    n_aux: int
+    n_eval: int
+    classes: int | None
+    transforms: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One sigma of the privacy-utility sweep."""
+
+    noise_sigma: float
+    leakage_bits_per_dim: float | None
+    cond_entropy_per_dim: float | None
+    mse_floor: float
+    floor_ratio: float
+    accuracy: float | None  # head accuracy on noisy features (labels needed)
+
+
+@dataclass(frozen=True)
+class Utility:
+    """The head's accuracy on the audit data (labels needed)."""
+
+    clean_accuracy: float | None
+    noisy_accuracy: float | None  # at the deployment sigma, averaged over noise draws
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed gate rule."""
+
+    rule: str  # config key, e.g. "min_mse_floor"
+    subject: str  # "bound", "decoder", ...
+    value: float | None
+    threshold: float
+    message: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of the CI gate; `active` is False when no threshold was configured."""
+
+    active: bool = False
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when no rule is violated."""
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything needed to reproduce or trust a run."""
+
+    tool_version: str
+    created_at: str  # ISO-8601 UTC, set once by the pipeline
+    command: str  # "assess" | "harden"
+    seed: int
+    device: str
+    config: dict[str, Any]
+    versions: dict[str, str]
+    timings: dict[str, float]  # seconds per stage
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The complete result of one `assess` run (the canonical JSON report)."""
+
+    model: ModelInfo
+    data: DataInfo
+    bound: BoundResult | None
+    sweep: tuple[SweepPoint, ...]
+    utility: Utility
+    attacks: tuple[AttackResult, ...]
+    gate: GateResult
+    provenance: Provenance
+    warnings: tuple[str, ...] = ()
+    schema_version: int = SCHEMA_VERSION
+
+
+def to_dict(report: AuditReport) -> dict[str, Any]:
+    """The canonical JSON form: ``schema_version`` first, NaN as null, tuples as lists."""
+    from privaudit.serialize import to_jsonable
+
+    data: dict[str, Any] = to_jsonable(report)
+    return {"schema_version": data.pop("schema_version"), **data}
+
+
+def from_dict(data: dict[str, Any]) -> AuditReport:
+    """Rebuild an AuditReport from its JSON form.
+
+    Raises:
+        ValueError: unknown schema version or a malformed document.
+    """
+    from privaudit.serialize import from_jsonable
+
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version != SCHEMA_VERSION:
+        raise ValueError(f"unsupported report schema_version {version!r} (expected {SCHEMA_VERSION})")
+    return from_jsonable(AuditReport, data)

@@ -1,0 +1,315 @@
+"""The `privaudit` command line: thin typer commands (parse, config, pipeline, write, exit)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from privaudit import __version__
+from privaudit.errors import ConfigError, ExitCode, PrivauditError
+
+app = typer.Typer(
+    name="privaudit",
+    help="Audit how much of a split model's input its features leak, and harden it.",
+    pretty_exceptions_show_locals=False,  # NOTE: locals hold user data; never print them
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+# --- shared options ------------------------------------------------------------------------
+ModelArg = Annotated[Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")]
+SplitOpt = Annotated[str | None, typer.Option("--split", "-s", help="Module, node or tensor name to cut at.")]
+EncoderOpt = Annotated[Path | None, typer.Option(help="Pre-split encoder ONNX (instead of MODEL --split).")]
+HeadOpt = Annotated[Path | None, typer.Option(help="Pre-split head ONNX (optional, with --encoder).")]
+DataOpt = Annotated[Path | None, typer.Option("--data", "-d", help="Image folder, .npz (x[, y]) or .npy.")]
+NoiseOpt = Annotated[float | None, typer.Option("--noise", help="Std of the feature noise (default: model metadata).")]
+SweepOpt = Annotated[str | None, typer.Option(help="Comma-separated sigmas, e.g. 0,0.05,0.1,0.2.")]
+MeanOpt = Annotated[str | None, typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.")]
+StdOpt = Annotated[str | None, typer.Option(help="Per-channel normalization std.")]
+ShapeOpt = Annotated[str | None, typer.Option(help="C,H,W for models with dynamic spatial dims.")]
+ResizeOpt = Annotated[bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")]
+LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seeded subset).")]
+SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
+DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
+OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out).")]
+FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Report formats, comma-separated: json.")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml).")]
+VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug logging.")]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+BudgetOpt = Annotated[str | None, typer.Option(help="Attack compute: smoke | standard | thorough.")]
+AttacksOpt = Annotated[str | None, typer.Option("--attacks", help="Attacks to run, e.g. decoder,optimization.")]
+NoAttacksOpt = Annotated[bool, typer.Option("--no-attacks", help="Only the bound; skip the attack battery.")]
+CovOpt = Annotated[str | None, typer.Option(help="diagonal (valid bound) | full (tighter estimate).")]
+EntropyOpt = Annotated[str | None, typer.Option(help="h(x) source: gaussian | certified | a number.")]
+EntropyUnitOpt = Annotated[str | None, typer.Option(help="Unit of a numeric --input-entropy: nats | bits (per dim).")]
+GateBoundOpt = Annotated[float | None, typer.Option(help="Fail if h(x|z)/d (nats) is below this.")]
+GateFloorOpt = Annotated[float | None, typer.Option(help="Fail if the MSE floor is below this.")]
+GateLeakOpt = Annotated[float | None, typer.Option(help="Fail if leakage (bits/dim) is above this.")]
+GateAttackOpt = Annotated[float | None, typer.Option(help="Fail if any attack's MSE is below this.")]
+StrictOpt = Annotated[bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"privaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+) -> None:
+    """Audit how much of a split model's input its features leak, and harden it."""
+
+
+@contextmanager
+def reported_errors(debug: bool = False) -> Iterator[None]:
+    """Map exceptions to exit codes: user errors 2, Ctrl-C 130, bugs 3; never a traceback."""
+    from privaudit.console import err_console
+
+    try:
+        yield
+    except PrivauditError as e:
+        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
+        if e.hint:
+            err_console.print(f"[dim]hint:[/] {e.hint}", highlight=False)
+        raise typer.Exit(ExitCode.USAGE_ERROR) from e
+    except KeyboardInterrupt as e:
+        err_console.print("[bold red]interrupted[/]: nothing was written")
+        raise typer.Exit(ExitCode.INTERRUPTED) from e
+    except Exception as e:  # NOTE: deliberate top-level boundary; bugs exit 3, never 1
+        err_console.print(f"[bold red]internal error[/] (please report): {e!r}", highlight=False)
+        if debug:
+            err_console.print_exception(show_locals=False)
+        raise typer.Exit(ExitCode.INTERNAL_ERROR) from e
+
+
+def _logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    from privaudit.console import err_console
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, handlers=[RichHandler(console=err_console)], format="%(message)s")
+
+
+def _floats(text: str | None, key: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise ConfigError(f"{key}: expected comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str | None, key: str) -> tuple[int, ...] | None:
+    values = _floats(text, key)
+    if values is None:
+        return None
+    if any(v != int(v) or v <= 0 for v in values):
+        raise ConfigError(f"{key}: expected positive integers, got {text!r}")
+    return tuple(int(v) for v in values)
+
+
+def _check_output(cfg: Any, inputs: list[Path | None]) -> None:
+    """Fail before any work if the output folder is unusable or would overwrite an input."""
+    from privaudit.io import check_writable_dir
+
+    check_writable_dir(cfg.output_dir)
+    targets = {(cfg.output_dir / f"report{_suffix(f)}").resolve() for f in cfg.formats}
+    for p in inputs:
+        if p is not None and p.resolve() in targets:
+            raise ConfigError(f"output {p} would overwrite an input", hint="choose another --output-dir")
+
+
+def _suffix(name: str) -> str:
+    from reports import get_reporter
+
+    return get_reporter(name).suffix
+
+
+def _write_reports(report: Any, cfg: Any) -> list[Path]:
+    from reports import get_reporter, write_report
+
+    texts = {f: get_reporter(f).render(report) for f in cfg.formats}  # render all, then write
+    paths = []
+    for fmt, text in texts.items():
+        path = cfg.output_dir / f"report{get_reporter(fmt).suffix}"
+        write_report(text, path)
+        paths.append(path)
+    return paths
+
+
+@contextmanager
+def _sigint_as_keyboardinterrupt() -> Iterator[None]:
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@app.command()
+def layers(
+    model: Annotated[Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    debug: DebugOpt = False,
+) -> None:
+    """List the tensors a model can be split at (module, tensor, shape, depth, clean cut)."""
+    with reported_errors(debug):
+        from privaudit import demo
+        from privaudit.model import load_model
+        from privaudit.split import list_cut_points
+
+        if fmt not in ("table", "json"):
+            raise ConfigError(f"unknown --format {fmt!r}", hint="choose table or json")
+        points = list_cut_points(load_model(model or demo.demo_model_path()))
+        if fmt == "json":
+            from privaudit.serialize import dumps
+
+            sys.stdout.write(dumps(points))
+        else:
+            from privaudit.console import layers_table
+
+            layers_table(points)
+
+
+def _assess_overrides(**flags: Any) -> dict[str, Any]:
+    """Flag values keyed by dotted config key; None means "not given"."""
+    enabled = flags["attacks"]
+    if flags["no_attacks"]:
+        enabled = ()
+    return {
+        "model": flags["model"], "split": flags["split"], "encoder": flags["encoder"],
+        "head": flags["head"], "data": flags["data"], "noise": flags["noise"],
+        "noise_sweep": _floats(flags["noise_sweep"], "noise_sweep"),
+        "mean": _floats(flags["mean"], "mean"), "std": _floats(flags["std"], "std"),
+        "input_shape": _ints(flags["input_shape"], "input_shape"), "resize": flags["resize"],
+        "limit": flags["limit"], "seed": flags["seed"], "device": flags["device"],
+        "output_dir": flags["output_dir"], "formats": flags["fmt"],
+        "attacks.enabled": enabled, "attacks.budget": flags["budget"],
+        "bound.covariance": flags["covariance"], "bound.input_entropy": flags["input_entropy"],
+        "bound.input_entropy_unit": flags["entropy_unit"],
+        "gate.min_cond_entropy": flags["fail_under_bound"],
+        "gate.min_mse_floor": flags["fail_under_floor"],
+        "gate.max_leakage": flags["fail_over_leakage"],
+        "gate.min_attack_mse": flags["fail_under_attack_mse"], "gate.strict": flags["strict"],
+    }
+
+
+def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
+    from privaudit import pipeline  # NOTE: imported here so --help/--version never load torch
+    from privaudit.config import load_config
+    from privaudit.console import RichProgress, err_console, print_summary
+
+    cfg = load_config(config, overrides)
+    _check_output(cfg, [cfg.model, cfg.encoder, cfg.head, cfg.data])
+    with _sigint_as_keyboardinterrupt(), RichProgress(enabled=not quiet) as progress:
+        source = "flag" if overrides.get("noise") is not None else None
+        report = pipeline.run_assess(cfg, progress=progress, sigma_source=source)
+        paths = _write_reports(report, cfg)
+    print_summary(report)
+    for p in paths:
+        err_console.print(f"wrote {p}", highlight=False)
+    return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+
+
+@app.command()
+def assess(
+    model: ModelArg = None, split: SplitOpt = None, encoder: EncoderOpt = None,
+    head: HeadOpt = None, data: DataOpt = None, noise: NoiseOpt = None,
+    noise_sweep: SweepOpt = None, mean: MeanOpt = None, std: StdOpt = None,
+    input_shape: ShapeOpt = None, resize: ResizeOpt = None, limit: LimitOpt = None,
+    seed: SeedOpt = None, device: DeviceOpt = None, budget: BudgetOpt = None,
+    attacks: AttacksOpt = None, no_attacks: NoAttacksOpt = False, covariance: CovOpt = None,
+    input_entropy: EntropyOpt = None, entropy_unit: EntropyUnitOpt = None,
+    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
+    strict: StrictOpt = None, output_dir: OutOpt = None, fmt: FormatOpt = None,
+    config: ConfigOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Bound the reconstruction error of any attack, run the attack battery, and gate."""
+    _logging(verbose)
+    flags = dict(locals())
+    with reported_errors(debug):
+        code = _run_assess(_assess_overrides(**flags), config, quiet)
+    raise typer.Exit(code)
+
+
+@app.command()
+def demo(
+    budget: BudgetOpt = "smoke", output_dir: OutOpt = None, fmt: FormatOpt = None,
+    quiet: QuietOpt = False, debug: DebugOpt = False,
+) -> None:
+    """Assess the embedded demo model (MNIST CNN cut at layer3, sigma 0.1)."""
+    overrides = {"attacks.budget": budget, "output_dir": output_dir, "formats": fmt}
+    with reported_errors(debug):
+        code = _run_assess(overrides, None, quiet)
+    raise typer.Exit(code)
+
+
+@app.command()
+def check(
+    report: Annotated[Path, typer.Argument(help="A report.json written by assess or harden.")],
+    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
+    strict: StrictOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Apply the gate to a saved report without recomputing anything."""
+    with reported_errors(debug):
+        from privaudit.config import load_config
+        from privaudit.console import print_gate
+        from privaudit.gate import evaluate_report
+        from privaudit.io import read_report
+
+        overrides = {
+            "gate.min_cond_entropy": fail_under_bound, "gate.min_mse_floor": fail_under_floor,
+            "gate.max_leakage": fail_over_leakage, "gate.min_attack_mse": fail_under_attack_mse,
+            "gate.strict": strict,
+        }
+        cfg = load_config(config, overrides)
+        result = evaluate_report(cfg.gate, read_report(report))
+        print_gate(result)
+    raise typer.Exit(ExitCode.OK if result.passed else ExitCode.GATE_FAILED)
+
+
+@app.command(name="attacks")
+def list_attacks(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+) -> None:
+    """List the attacks, what each needs, and its parameters per budget."""
+    with reported_errors():
+        from attacks import ATTACKS
+        from attacks.base import Budget
+
+        rows = [
+            {
+                "name": name, "needs": sorted(c.value for c in cls.requires),
+                "summary": cls.summary,
+                "params": {b.value: cls.params_type.for_budget(b).as_dict() for b in Budget},
+            }
+            for name, cls in ATTACKS.items()
+        ]
+        if fmt == "json":
+            sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+        else:
+            from privaudit.console import attacks_list_table
+
+            attacks_list_table(rows)
+
+
+def main() -> None:
+    """Console-script entry point; click usage errors exit 2, as documented."""
+    app()

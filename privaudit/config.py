@@ -1,0 +1,340 @@
+"""Frozen, validated settings: defaults < [tool.privaudit] in pyproject.toml < command-line flags."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, is_dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from privaudit.errors import ConfigError
+
+ATTACK_NAMES = ("knn", "decoder", "optimization", "gan")  # checked against attacks.ATTACKS by a test
+PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
+
+
+@dataclass(frozen=True)
+class BoundConfig:
+    """How the conditional-entropy bound is estimated (method.md §3)."""
+
+    covariance: str = "diagonal"  # "diagonal" (valid bound, default) | "full" (tighter estimate)
+    k: int = 5  # k-means cells per class (and for unlabeled data)
+    bootstrap: int = 200  # bootstrap replicates for the intervals
+    input_entropy: str = "gaussian"  # "gaussian" | "certified" | a number (with input_entropy_unit)
+    input_entropy_unit: str = "nats"  # "nats" per dim, or "bits" per dim of 8-bit data
+
+    def __post_init__(self) -> None:
+        _choice("bound.covariance", self.covariance, ("diagonal", "full"))
+        _choice("bound.input_entropy_unit", self.input_entropy_unit, ("nats", "bits"))
+        _positive("bound.k", self.k)
+        _positive("bound.bootstrap", self.bootstrap, allow_zero=True)
+        if self.input_entropy not in ("gaussian", "certified"):
+            try:
+                value = float(self.input_entropy)
+            except ValueError:
+                raise ConfigError(
+                    f"bound.input_entropy: expected 'gaussian', 'certified' or a number, "
+                    f"got {self.input_entropy!r}",
+                    hint="e.g. --input-entropy certified, or --input-entropy 1.2 --entropy-unit bits",
+                ) from None
+            if not math.isfinite(value):
+                raise ConfigError(f"bound.input_entropy: expected a finite number, got {value}")
+
+
+@dataclass(frozen=True)
+class AttacksConfig:
+    """Which attacks run, with what compute budget and per-attack parameters."""
+
+    enabled: tuple[str, ...] = ATTACK_NAMES
+    budget: str = "standard"  # "smoke" | "standard" | "thorough"
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [attacks.<name>]
+
+    def __post_init__(self) -> None:
+        _choice("attacks.budget", self.budget, ("smoke", "standard", "thorough"))
+        for name in (*self.enabled, *self.params):
+            _choice("attacks", name, ATTACK_NAMES, what="attack")
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """CI gate thresholds; no threshold set means no gate (exit 0)."""
+
+    min_cond_entropy: float | None = None  # conditional-entropy bound h(x|z)/d, nats/dim
+    min_mse_floor: float | None = None  # MSE floor of the theorem (estimated h(x))
+    max_leakage: float | None = None  # leakage upper bound I_up, bits per input dimension
+    min_attack_mse: float | None = None  # every OK attack must have MSE >= this
+    strict: bool = False  # a skipped attack is a violation too
+
+    @property
+    def active(self) -> bool:
+        """True when at least one threshold is set."""
+        return any(
+            v is not None
+            for v in (self.min_cond_entropy, self.min_mse_floor, self.max_leakage, self.min_attack_mse)
+        )
+
+
+@dataclass(frozen=True)
+class HardenConfig:
+    """CEM fine-tuning settings (method.md §5)."""
+
+    lam: float = 1.0  # lambda, weight of the CEM loss
+    loss: str = "bound"  # "bound" (diagonal mixture leakage) | "hinge" (official surrogate)
+    k: int = 5  # k-means centroids per class
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 64
+    freeze_head: bool = False
+    embed_noise: bool = False  # add the noise inside the hardened encoder graph
+    baseline: bool = False  # also fine-tune noise-only models (the frontier)
+    baseline_scales: tuple[float, ...] = (1.5, 2.0, 3.0)
+    max_accuracy_drop: float | None = None  # points; tries a grid of lambda values
+    seeds: int = 1  # fine-tune seeds (mean and spread reported)
+
+    def __post_init__(self) -> None:
+        _choice("harden.loss", self.loss, ("bound", "hinge"))
+        _positive("harden.lam", self.lam, allow_zero=True)
+        for key in ("k", "epochs", "lr", "batch_size", "seeds"):
+            _positive(f"harden.{key}", getattr(self, key))
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one run. Paths are absolute once loaded."""
+
+    model: Path | None = None
+    split: str | None = None
+    encoder: Path | None = None
+    head: Path | None = None
+    data: Path | None = None
+    noise: float | None = None  # None: from the model's metadata, else error when needed
+    noise_sweep: tuple[float, ...] = ()
+    mean: tuple[float, ...] | None = None  # None: from model metadata, else (0,)
+    std: tuple[float, ...] | None = None
+    input_shape: tuple[int, ...] | None = None  # (C, H, W) for dynamic dims
+    resize: bool = False
+    limit: int | None = None
+    eval_fraction: float = 0.2
+    max_eval: int | None = 500
+    batch_size: int = 256
+    seed: int = 0
+    device: str = "auto"
+    output_dir: Path = Path("privaudit-out")
+    formats: tuple[str, ...] = ("json",)
+    bound: BoundConfig = field(default_factory=BoundConfig)
+    attacks: AttacksConfig = field(default_factory=AttacksConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    harden: HardenConfig = field(default_factory=HardenConfig)
+    config_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        _choice("device", self.device, ("auto", "cpu", "cuda"))
+        if self.noise is not None:
+            check_sigma(self.noise, "noise")
+        for s in self.noise_sweep:
+            check_sigma(s, "noise_sweep")
+        _positive("batch_size", self.batch_size)
+        if not 0 < self.eval_fraction < 1:
+            raise ConfigError(f"eval_fraction: expected a number in (0, 1), got {self.eval_fraction}")
+        if self.std is not None and any(not s > 0 for s in self.std):
+            raise ConfigError(f"std: expected positive values, got {list(self.std)}")
+
+
+def check_sigma(value: float, key: str) -> None:
+    """Raise ConfigError unless `value` is a finite, non-negative noise std."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"{key}: expected a finite sigma >= 0, got {value}",
+            hint="sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1",
+        )
+
+
+def _choice(key: str, value: object, allowed: tuple[str, ...], *, what: str = "value") -> None:
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"{key}: unknown {what} {value!r}", hint=f"{hint}choose from: {', '.join(allowed)}"
+        )
+
+
+def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{key}: expected a {kind} number, got {value!r}")
+
+
+# --- loading ------------------------------------------------------------------------------
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """Walk up from `start` to the first pyproject.toml that has a [tool.privaudit] table."""
+    for folder in (start, *start.parents):
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and "privaudit" in _read_toml(candidate).get("tool", {}):
+            return candidate
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"cannot read config {path}: {e}", hint="fix the TOML syntax") from None
+
+
+def load_config(path: Path | None, overrides: Mapping[str, Any], *, cwd: Path | None = None) -> Config:
+    """Build the run's Config: defaults < `[tool.privaudit]` < `overrides`.
+
+    Args:
+        path: explicit config file (`--config`), or None to search upward from `cwd`.
+        overrides: flag values keyed by dotted config key (``"gate.min_mse_floor"``); None
+            values mean "flag not given" and are ignored.
+        cwd: where relative flag paths and the search start (default: the current folder).
+
+    Raises:
+        ConfigError: unreadable file, unknown key, or invalid value.
+    """
+    cwd = cwd or Path.cwd()
+    if path is not None and not path.is_file():
+        raise ConfigError(f"config file not found: {path}", hint="check the --config path")
+    found = path or find_pyproject(cwd)
+    table: dict[str, Any] = {}
+    if found is not None:
+        raw = _read_toml(found).get("tool", {}).get("privaudit", {})
+        table = _resolve_paths(raw, found.parent)
+    flags = {k: v for k, v in overrides.items() if v is not None}
+    merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
+    cfg = _build(Config, merged, prefix="")
+    return replace(cfg, config_path=found)
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        node = out
+        *parents, last = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    return out
+
+
+def _merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping) and key != "params":
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_paths(table: Mapping[str, Any], root: Path) -> dict[str, Any]:
+    out = dict(table)
+    for key in PATH_KEYS:
+        if isinstance(out.get(key), str | Path):
+            out[key] = (root / Path(out[key]).expanduser()).resolve()
+    return out
+
+
+def _build(cls: type[Any], table: Mapping[str, Any], prefix: str) -> Any:
+    """Instantiate dataclass `cls` from `table`, type-checking every value."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.')}: expected a table, got {table!r}")
+    if cls is AttacksConfig:
+        table = _split_attack_tables(table)
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls) if f.name != "config_path"]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}'", hint=f"{hint}valid keys: {', '.join(names)}"
+            )
+        values[key] = _coerce(value, hints[key], prefix + key)
+    return cls(**values)
+
+
+def _split_attack_tables(table: Mapping[str, Any]) -> dict[str, Any]:
+    own = {k: v for k, v in table.items() if k in ("enabled", "budget", "params")}
+    params = dict(own.get("params", {}))
+    for key, value in table.items():
+        if key not in own:
+            if not isinstance(value, Mapping):
+                _choice("attacks", key, ("enabled", "budget", *ATTACK_NAMES), what="key")
+            params[key] = value
+    own["params"] = params
+    return own
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check `value` against the annotation `hint`, converting lists to tuples and str to Path."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key)
+    if is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], key) for v in value)
+    if hint is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        return Path(value)
+    if origin is not None:  # Mapping[...]
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return {k: dict(v) for k, v in value.items()}
+    return _scalar(value, hint, key)
+
+
+def _scalar(value: Any, hint: Any, key: str) -> Any:
+    if hint is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def as_dict(cfg: Config) -> dict[str, Any]:
+    """JSON-able view of the resolved config (for the report's provenance)."""
+
+    def conv(v: Any) -> Any:
+        if is_dataclass(v) and not isinstance(v, type):
+            return {f.name: conv(getattr(v, f.name)) for f in fields(v)}
+        if isinstance(v, Path):
+            return str(v)
+        if isinstance(v, tuple | list):
+            return [conv(x) for x in v]
+        if isinstance(v, Mapping):
+            return {k: conv(x) for k, x in v.items()}
+        return v
+
+    result: dict[str, Any] = conv(cfg)
+    return result

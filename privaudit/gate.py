@@ -1,0 +1,86 @@
+"""Evaluate the CI gate thresholds against an audit report; a pure function."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+from privaudit.config import GateConfig
+from privaudit.results import AttackResult, AuditReport, BoundResult, GateResult, Status, Violation
+
+
+def evaluate_gate(
+    gate: GateConfig, bound: BoundResult | None, attacks: tuple[AttackResult, ...]
+) -> GateResult:
+    """Check every configured threshold; a value equal to its threshold passes.
+
+    Missing or NaN values fail (a gate must never pass by not measuring). An attack that
+    errored fails any active gate; a skipped one fails only with ``strict``.
+
+    Args:
+        gate: thresholds; all None means no gate (passes, ``active`` False).
+        bound: the bound of the audit (None when it was not computed).
+        attacks: the battery's results.
+
+    Returns:
+        The violations found, in rule order.
+    """
+    if not gate.active:
+        return GateResult(active=False)
+    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks)]
+    return GateResult(active=True, violations=tuple(found))
+
+
+def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
+    """Apply `gate` to a saved report (``privaudit check``) without recomputing anything."""
+    return evaluate_gate(gate, report.bound, report.attacks)
+
+
+def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violation]:
+    checks = (
+        ("min_cond_entropy", gate.min_cond_entropy, "cond_entropy_per_dim", "nats/dim", True),
+        ("min_mse_floor", gate.min_mse_floor, "mse_floor", "", True),
+        ("max_leakage", gate.max_leakage, "leakage_bits_per_dim", "bits/dim", False),
+    )
+    for rule, threshold, attr, unit, at_least in checks:
+        if threshold is None:
+            continue
+        value = None if bound is None else getattr(bound, attr)
+        violation = _compare(rule, "bound", value, threshold, at_least, unit)
+        if violation is not None:
+            if bound is not None and bound.vacuous:
+                violation = _vacuous(violation)
+            yield violation
+
+
+def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterator[Violation]:
+    threshold = gate.min_attack_mse
+    for a in attacks:
+        if a.status is Status.ERROR:
+            yield Violation("attack_error", a.attack, None, math.nan, f"{a.attack} failed: {a.reason}")
+        elif a.status is Status.SKIPPED and gate.strict:
+            yield Violation("strict", a.attack, None, math.nan, f"{a.attack} skipped: {a.reason}")
+        elif a.status is Status.OK and threshold is not None:
+            violation = _compare("min_attack_mse", a.attack, a.mse, threshold, True, "")
+            if violation is not None:
+                yield violation
+
+
+def _compare(
+    rule: str, subject: str, value: float | None, threshold: float, at_least: bool, unit: str
+) -> Violation | None:
+    sign = ">=" if at_least else "<="
+    unit = f" {unit}" if unit else ""
+    if value is None or math.isnan(value):
+        message = f"{subject}: {rule} needs a value, none was measured (threshold {threshold:g})"
+        return Violation(rule, subject, value, threshold, message)
+    ok = value >= threshold if at_least else value <= threshold
+    if ok:
+        return None
+    message = f"{subject}: {rule} {value:.4g}{unit} is not {sign} {threshold:g}{unit}"
+    return Violation(rule, subject, value, threshold, message)
+
+
+def _vacuous(v: Violation) -> Violation:
+    message = f"{v.message}; sigma = 0 makes the bound vacuous: add noise or run 'privaudit harden'"
+    return Violation(v.rule, v.subject, v.value, v.threshold, message)

@@ -1,0 +1,276 @@
+"""Compose the steps of `assess` (prepare, features, bound, utility, sweep, attacks, gate)."""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+
+import numpy as np
+
+from privaudit import __version__
+from privaudit import bound as bound_mod
+from privaudit import model as model_mod
+from privaudit.config import Config, as_dict
+from privaudit.errors import PrivauditError
+from privaudit.gate import evaluate_gate
+from privaudit.prepare import Prepared, encode, prepare
+from privaudit.progress import NullProgress, Progress
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    DataInfo,
+    ModelInfo,
+    Provenance,
+    SweepPoint,
+    Utility,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Timer:
+    """Wall time per named stage, in seconds."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time the enclosed block under `name`."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = round(time.perf_counter() - start, 4)
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Clean features of the audit data, flattened to (N, m)."""
+
+    aux: np.ndarray
+    eval: np.ndarray
+    shape: tuple[int, ...]  # per-sample feature shape before flattening
+
+    @property
+    def all(self) -> np.ndarray:
+        """Aux and eval features stacked."""
+        return np.concatenate([self.aux, self.eval])
+
+
+def run_assess(
+    cfg: Config, *, progress: Progress | None = None, sigma_source: str | None = None
+) -> AuditReport:
+    """Run a full audit: bound, utility, noise sweep and attack battery, then the gate.
+
+    Raises:
+        PrivauditError: anything the user can fix (bad model, split, data, config).
+    """
+    timer = Timer()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    with timer.stage("prepare"):
+        prep = prepare(cfg, sigma_source=sigma_source)
+    return assess_prepared(cfg, prep, progress or NullProgress(), timer, created)
+
+
+def assess_prepared(
+    cfg: Config, prep: Prepared, progress: Progress, timer: Timer, created: str,
+    command: str = "assess",
+) -> AuditReport:
+    """Measure a prepared (model, split, data): the part shared by `assess` and `harden`."""
+    with timer.stage("split_check"):
+        max_diff = _check_split(prep)
+    enc = model_mod.make_session(prep.split.encoder)
+    with timer.stage("features"), progress.task("features", total=None):
+        feats = _features(prep, enc, cfg.batch_size)
+    with timer.stage("bound"), progress.task("bound", total=None):
+        bound = _bound(cfg, prep, feats)
+    with timer.stage("utility"):
+        utility = _utility(cfg, prep, feats)
+    with timer.stage("sweep"):
+        sweep = _sweep(cfg, prep, feats)
+    conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer)
+    return AuditReport(
+        model=_model_info(prep, feats, max_diff, conversion), data=_data_info(prep), bound=bound,
+        sweep=sweep, utility=utility, attacks=attacks,
+        gate=evaluate_gate(cfg.gate, bound, attacks),
+        provenance=_provenance(cfg, created, command, timer),
+        warnings=tuple(bound.warnings) if bound else (),
+    )
+
+
+def _check_split(prep: Prepared) -> float | None:
+    """head(encoder(x)) vs model(x) on a few audit inputs; ModelError above 1e-4."""
+    from privaudit import split as split_mod
+
+    if prep.model is None:
+        return None
+    sample = prep.norm.apply(prep.dataset.x[: min(8, len(prep.dataset.x))])
+    return split_mod.verify_split(prep.model, prep.split, sample, atol=1e-4)
+
+
+def _features(prep: Prepared, session: object, batch: int) -> Features:
+    aux = encode(session, prep.norm, prep.audit.aux.x, batch)
+    ev = encode(session, prep.norm, prep.audit.eval.x, batch)
+    shape = tuple(int(d) for d in aux.shape[1:])
+    return Features(aux=aux.reshape(len(aux), -1), eval=ev.reshape(len(ev), -1), shape=shape)
+
+
+def _input_entropy(cfg: Config, x: np.ndarray) -> tuple[float, str]:
+    spec = cfg.bound.input_entropy
+    if spec == "certified":
+        return bound_mod.input_entropy_certified(), "certified"
+    if spec == "gaussian":
+        return bound_mod.input_entropy_gaussian(x.reshape(len(x), -1)), "gaussian"
+    return bound_mod.input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit), "user"
+
+
+def _labels(prep: Prepared) -> np.ndarray | None:
+    ya, ye = prep.audit.aux.y, prep.audit.eval.y
+    return None if ya is None or ye is None else np.concatenate([ya, ye])
+
+
+def _bound(cfg: Config, prep: Prepared, feats: Features) -> BoundResult:
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    h, source = _input_entropy(cfg, x)
+    return bound_mod.estimate_bound(
+        feats.all, _labels(prep), prep.sigma, input_dim=int(np.prod(x.shape[1:])),
+        input_entropy=h, input_entropy_source=source, covariance=cfg.bound.covariance,
+        k=cfg.bound.k, bootstrap=cfg.bound.bootstrap, seed=cfg.seed,
+    )
+
+
+def _accuracy(head: object, feats: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> float:
+    logits = model_mod.run_batched(head, feats.reshape(len(feats), *shape).astype(np.float32), 256)
+    return float(np.mean(np.argmax(logits.reshape(len(logits), -1), axis=1) == y))
+
+
+def _noisy_accuracy(
+    head: object, feats: np.ndarray, y: np.ndarray, sigma: float, seed: int,
+    shape: tuple[int, ...], draws: int = 3,
+) -> float:
+    if sigma == 0:
+        return _accuracy(head, feats, y, shape)
+    rng = np.random.default_rng(seed)
+    accs = [
+        _accuracy(head, feats + sigma * rng.standard_normal(feats.shape).astype(np.float32), y, shape)
+        for _ in range(draws)
+    ]
+    return float(np.mean(accs))
+
+
+def _utility(cfg: Config, prep: Prepared, feats: Features) -> Utility:
+    y = _labels(prep)
+    if y is None or prep.split.head is None:
+        return Utility(None, None)
+    head = model_mod.make_session(prep.split.head)
+    shape = feats.shape
+    clean = _accuracy(head, feats.all, y, shape)
+    noisy = _noisy_accuracy(head, feats.all, y, prep.sigma, cfg.seed, shape)
+    return Utility(clean_accuracy=clean, noisy_accuracy=noisy)
+
+
+def _sweep(cfg: Config, prep: Prepared, feats: Features) -> tuple[SweepPoint, ...]:
+    if not cfg.noise_sweep:
+        return ()
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    h, source = _input_entropy(cfg, x)
+    y = _labels(prep)
+    bounds = bound_mod.noise_sweep(
+        feats.all, y, list(cfg.noise_sweep), input_dim=int(np.prod(x.shape[1:])),
+        input_entropy=h, input_entropy_source=source, covariance=cfg.bound.covariance,
+        k=cfg.bound.k, bootstrap=0, seed=cfg.seed,
+    )
+    head = model_mod.make_session(prep.split.head) if prep.split.head is not None else None
+    shape = feats.shape
+    points = []
+    for sigma, b in zip(cfg.noise_sweep, bounds, strict=True):
+        acc = None
+        if head is not None and y is not None:
+            acc = _noisy_accuracy(head, feats.all, y, sigma, cfg.seed, shape)
+        points.append(SweepPoint(
+            noise_sigma=sigma, leakage_bits_per_dim=b.leakage_bits_per_dim,
+            cond_entropy_per_dim=b.cond_entropy_per_dim, mse_floor=b.mse_floor,
+            floor_ratio=b.floor_ratio, accuracy=acc,
+        ))
+    return tuple(points)
+
+
+def _attacks(
+    cfg: Config, prep: Prepared, session: object, bound: BoundResult | None,
+    progress: Progress, timer: Timer,
+) -> tuple[str, tuple[AttackResult, ...]]:
+    from privaudit import battery, runtime
+    from privaudit.targets import build_target
+
+    target, conversion = build_target(prep, session)
+    if not cfg.attacks.enabled:
+        return conversion, ()
+    device = runtime.resolve_device(cfg.device)
+    from attacks.base import Budget
+
+    with timer.stage("attacks"):
+        results = battery.run_battery(
+            target, prep.audit.aux.x, prep.audit.aux.y, prep.audit.eval.x,
+            attacks=list(cfg.attacks.enabled), budget=Budget(cfg.attacks.budget),
+            params_tables={k: dict(v) for k, v in cfg.attacks.params.items()}, seed=cfg.seed,
+            device=device, progress=progress, floor=bound.mse_floor if bound else None,
+        )
+    return conversion, results
+
+
+def _model_info(
+    prep: Prepared, feats: Features, max_diff: float | None, conversion: str
+) -> ModelInfo:
+    spec = model_mod.image_input(prep.split.encoder)
+    return ModelInfo(
+        path=str(prep.model_path), sha256=prep.model_sha256, split=prep.split_name,
+        cut_tensor=prep.split.cut_tensor, input_name=spec.name,
+        input_shape=tuple(int(d) for d in prep.dataset.x.shape[1:]),
+        feature_shape=feats.shape,
+        split_max_diff=max_diff, torch_conversion=conversion, noise_source=prep.sigma_source,
+    )
+
+
+def _data_info(prep: Prepared) -> DataInfo:
+    ds = prep.dataset
+    classes = None if ds.y is None else int(len(np.unique(ds.y)))
+    return DataInfo(
+        source=ds.source, fingerprint=ds.fingerprint, n_total=len(ds.x),
+        n_aux=len(prep.audit.aux.x), n_eval=len(prep.audit.eval.x), classes=classes,
+        transforms=tuple(ds.transforms) + tuple(prep.audit.aux.transforms[len(ds.transforms):]),
+        mean=prep.norm.mean, std=prep.norm.std,
+    )
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "privaudit": __version__}
+    for pkg in ("torch", "onnx", "onnxruntime", "numpy"):
+        try:
+            out[pkg] = importlib_metadata.version(pkg)
+        except importlib_metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _provenance(cfg: Config, created: str, command: str, timer: Timer) -> Provenance:
+    from privaudit import runtime
+
+    device = cfg.device
+    try:
+        device = str(runtime.resolve_device(cfg.device))
+    except PrivauditError:
+        pass
+    return Provenance(
+        tool_version=__version__, created_at=created, command=command, seed=cfg.seed,
+        device=device, config=as_dict(cfg), versions=_versions(), timings=dict(timer.seconds),
+    )
+
+

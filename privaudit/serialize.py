@@ -1,0 +1,82 @@
+"""Generic JSON conversion of the frozen result dataclasses (NaN -> null, tuples <-> lists)."""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+import typing
+from dataclasses import fields, is_dataclass
+from enum import Enum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+def to_jsonable(value: Any) -> Any:
+    """Recursively turn dataclasses, enums, tuples and non-finite floats into JSON values."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, tuple | list):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    return value
+
+
+def from_jsonable(cls: type[T], data: Any) -> T:
+    """Rebuild dataclass `cls` from `to_jsonable` output, guided by its type hints.
+
+    Raises:
+        ValueError: `data` does not have the shape `cls` expects.
+    """
+    return typing.cast(T, _convert(cls, data, cls.__name__))
+
+
+def _convert(hint: Any, data: Any, where: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if data is None:
+            if type(None) in args:
+                return None
+            data = float("nan")
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], data, where)
+    if is_dataclass(hint):
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object")
+        hints = typing.get_type_hints(hint)
+        known = {f.name for f in fields(hint)}
+        kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items() if k in known}
+        return hint(**kwargs)
+    if origin is tuple:
+        if not isinstance(data, list):
+            raise ValueError(f"{where}: expected a list")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, where) for v in data)
+        return tuple(_convert(a, v, where) for a, v in zip(args, data, strict=True))
+    if origin is dict or hint is dict:
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected an object")
+        return dict(data)
+    if isinstance(hint, type) and issubclass(hint, Enum):
+        return hint(data)
+    if hint is float:
+        if data is None:
+            return float("nan")
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            return float(data)
+        raise ValueError(f"{where}: expected a number")
+    if hint in (int, str, bool) and not isinstance(data, hint):
+        raise ValueError(f"{where}: expected {hint.__name__}")
+    return data
+
+
+def dumps(value: Any) -> str:
+    """Stable, indented JSON text (sorted keys are NOT used: field order is the schema order)."""
+    return json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n"

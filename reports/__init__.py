@@ -1,0 +1,29 @@
+"""Report formats: the REPORTERS registry and get_reporter(name)."""
+
+from __future__ import annotations
+
+import difflib
+
+from privaudit.errors import ConfigError
+from reports.base import Reporter, write_report
+from reports.json_report import JsonReporter
+
+REPORTERS: dict[str, type[Reporter]] = {r.name: r for r in (JsonReporter,)}
+
+
+def get_reporter(name: str) -> Reporter:
+    """Instantiate the reporter registered under `name`.
+
+    Raises:
+        ConfigError: unknown format, with the closest names.
+    """
+    if name not in REPORTERS:
+        close = difflib.get_close_matches(name, REPORTERS, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"unknown report format {name!r}", hint=f"{hint}choose from: {', '.join(REPORTERS)}"
+        )
+    return REPORTERS[name]()
+
+
+__all__ = ["REPORTERS", "Reporter", "get_reporter", "write_report"]
