@@ -175,8 +175,77 @@ class Provenance:
 
 
 @dataclass(frozen=True)
+class EpochStats:
+    """One fine-tuning epoch (means over the epoch's batches)."""
+
+    epoch: int
+    task_loss: float
+    cem_loss: float
+    accuracy: float  # training accuracy on noisy features
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One fine-tuned model (CEM or noise-only), measured with the same data, seeds and budget.
+
+    Seed-dependent numbers are means over the fine-tune seeds, with their standard deviation.
+    """
+
+    label: str  # e.g. "cem", "noise-only x1.0", "original"
+    lam: float
+    loss: str  # "bound" | "hinge" | "none"
+    noise_sigma: float
+    seeds: int
+    clean_accuracy: float
+    noisy_accuracy: float
+    noisy_accuracy_std: float
+    decoder_mse: float | None
+    decoder_mse_std: float | None
+    leakage_bits_per_dim: float | None
+    mse_floor: float
+    feature_mean: float
+    feature_std: float
+    within_class_share: float | None  # within-class share of feature variance
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """CEM against the noise-only baselines (method.md §5, scale confound)."""
+
+    equal_sigma_mse_gain: float | None  # CEM decoder MSE / noise-only (same sigma) - 1
+    equal_sigma_accuracy_delta: float | None  # points, CEM - noise-only
+    frontier_mse_at_cem_accuracy: float | None  # noise-only frontier interpolated
+    frontier_mse_gain: float | None  # CEM decoder MSE / frontier MSE - 1 (any sign)
+    note: str
+
+
+@dataclass(frozen=True)
+class HardenResult:
+    """What `harden` did and what it achieved, before vs after."""
+
+    output_path: str
+    output_sha256: str
+    noise_sigma: float
+    lam: float
+    loss: str
+    k: int
+    epochs: int
+    freeze_head: bool
+    embed_noise: bool
+    history: tuple[EpochStats, ...]
+    after: AuditReport
+    variants: tuple[Variant, ...] = ()  # original, CEM, noise-only frontier, lambda grid
+    comparison: Comparison | None = None
+    grid: tuple[Variant, ...] = ()  # --max-accuracy-drop: every lambda tried
+    chosen: str | None = None  # why the kept model was chosen
+
+
+@dataclass(frozen=True)
 class AuditReport:
-    """The complete result of one `assess` run (the canonical JSON report)."""
+    """The complete result of one `assess` run (the canonical JSON report).
+
+    For `harden`, this is the original model's audit and `harden.after` the hardened one's.
+    """
 
     model: ModelInfo
     data: DataInfo
@@ -187,6 +256,8 @@ class AuditReport:
     gate: GateResult
     provenance: Provenance
     warnings: tuple[str, ...] = ()
+    harden: HardenResult | None = None
+    sample_images: tuple[tuple[float, ...], ...] = ()  # originals of AttackResult.samples, flat
     schema_version: int = SCHEMA_VERSION
 
 
