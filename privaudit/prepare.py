@@ -61,7 +61,7 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
         model = model_mod.load_model(model_path)
         metadata = model_mod.read_metadata(model)
         split_name = cfg.split or metadata.get(META_SPLIT) or _no_split(model_path)
-        split = split_mod.split_model(model, split_name)
+        split = split_mod.split_model(model, split_name, model_name=str(model_path))
     sigma, source = _sigma(cfg, metadata, is_demo, sigma_source)
     spec = model_mod.image_input(split.encoder)
     dataset = data_mod.load_data(
