@@ -42,7 +42,7 @@ LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seede
 SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
 OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out).")]
-FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Report formats, comma-separated: json.")]
+FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Report formats, comma-separated: json,markdown,csv,html (default json).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml).")]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug logging.")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
@@ -308,6 +308,51 @@ def list_attacks(
             from privaudit.console import attacks_list_table
 
             attacks_list_table(rows)
+
+
+@app.command()
+def report(
+    saved: Annotated[Path, typer.Argument(metavar="REPORT.json", help="A report.json to re-render.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="Formats, comma-separated.")] = "html",
+    output_dir: OutOpt = None, debug: DebugOpt = False,
+) -> None:
+    """Re-render a saved report in other formats (html, markdown, csv, json)."""
+    with reported_errors(debug):
+        from privaudit.console import err_console
+        from privaudit.io import check_writable_dir, read_report
+        from reports import get_reporter, write_report
+
+        audit = read_report(saved)
+        folder = output_dir or saved.parent
+        check_writable_dir(folder)
+        reporters = [get_reporter(f) for f in fmt.split(",") if f]
+        texts = {r.suffix: r.render(audit) for r in reporters}
+        for suffix, text in texts.items():
+            path = folder / f"{saved.stem}{suffix}"
+            if path.resolve() == saved.resolve():
+                raise ConfigError(f"{path} would overwrite the input report", hint="use --output-dir")
+            write_report(text, path)
+            err_console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def compare(
+    first: Annotated[Path, typer.Argument(metavar="A.json", help="Baseline report.")],
+    second: Annotated[Path, typer.Argument(metavar="B.json", help="Report to compare with A.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown | html | csv | json")] = "markdown",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Two runs side by side, with deltas (B - A)."""
+    with reported_errors(debug):
+        from privaudit.io import read_report
+        from reports import write_report
+        from reports.compare import render_compare
+
+        text = render_compare(read_report(first), read_report(second), fmt)
+        if output is not None and output.resolve() in (first.resolve(), second.resolve()):
+            raise ConfigError(f"{output} would overwrite an input report", hint="choose another --output")
+        write_report(text, output if output is not None else "-")
 
 
 def main() -> None:

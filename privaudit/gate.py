@@ -57,9 +57,9 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
     threshold = gate.min_attack_mse
     for a in attacks:
         if a.status is Status.ERROR:
-            yield Violation("attack_error", a.attack, None, math.nan, f"{a.attack} failed: {a.reason}")
+            yield Violation("attack_error", a.attack, None, None, f"{a.attack} failed: {a.reason}")
         elif a.status is Status.SKIPPED and gate.strict:
-            yield Violation("strict", a.attack, None, math.nan, f"{a.attack} skipped: {a.reason}")
+            yield Violation("strict", a.attack, None, None, f"{a.attack} skipped: {a.reason}")
         elif a.status is Status.OK and threshold is not None:
             violation = _compare("min_attack_mse", a.attack, a.mse, threshold, True, "")
             if violation is not None:

@@ -143,7 +143,7 @@ class Violation:
     rule: str  # config key, e.g. "min_mse_floor"
     subject: str  # "bound", "decoder", ...
     value: float | None
-    threshold: float
+    threshold: float | None  # None for rules without a number (attack errors, strict)
     message: str
 
 

@@ -6,9 +6,14 @@ import difflib
 
 from privaudit.errors import ConfigError
 from reports.base import Reporter, write_report
+from reports.csv_report import CsvReporter
+from reports.html_report import HtmlReporter
 from reports.json_report import JsonReporter
+from reports.markdown_report import MarkdownReporter
 
-REPORTERS: dict[str, type[Reporter]] = {r.name: r for r in (JsonReporter,)}
+REPORTERS: dict[str, type[Reporter]] = {
+    r.name: r for r in (JsonReporter, MarkdownReporter, CsvReporter, HtmlReporter)
+}
 
 
 def get_reporter(name: str) -> Reporter:

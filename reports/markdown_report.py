@@ -1,0 +1,100 @@
+"""Markdown summary that fits a GitHub job summary and a pull-request comment."""
+
+from __future__ import annotations
+
+import json
+from typing import ClassVar
+
+from privaudit.results import AuditReport, HardenResult
+from reports import _prose
+from reports._markdown import md_code_block, md_escape, md_pairs, md_table
+from reports._table import (
+    compare_table,
+    format_float,
+    history_table,
+    model_table,
+    sweep_table,
+    variant_table,
+)
+
+ATTACK_VIEW = ["attack", "status", "mse", "psnr", "ssim", "below_floor", "seconds", "reason"]
+ICONS = {"passed": "✅", "failed": "❌", "none": "➖"}
+
+
+class MarkdownReporter:
+    """`report.md`: verdict, bound, attack table, sweep, harden before/after, provenance."""
+
+    name: ClassVar[str] = "markdown"
+    suffix: ClassVar[str] = ".md"
+
+    def render(self, report: AuditReport) -> str:
+        """The whole Markdown document (GitHub-flavoured; untrusted text escaped)."""
+        parts = [
+            f"# privaudit {md_escape(report.provenance.command)}: {md_escape(report.model.path)}",
+            verdict_md(report),
+            f"## Bound{_prose.scope(report)}",
+            md_escape(_prose.bound_paragraph(report.bound)),
+            f"**Privacy interval.** {md_escape(_prose.interval_sentence(report))}",
+            f"## Attacks{_prose.scope(report)}",
+            md_table(model_table(report)[ATTACK_VIEW]),
+        ]
+        if report.sweep:
+            parts += ["## Noise sweep", md_table(sweep_table(report))]
+        if report.harden is not None:
+            parts += harden_md(report, report.harden)
+        parts += warnings_md(report)
+        parts.append(provenance_md(report))
+        return "\n\n".join(parts) + "\n"
+
+
+def verdict_md(report: AuditReport) -> str:
+    """The gate's headline and one bullet per violation (hardened model first for harden)."""
+    blocks = []
+    for kind, headline, messages in _prose.verdicts(report):
+        lines = [f"**{ICONS[kind]} {md_escape(headline)}**"]
+        if messages:
+            lines += ["", *(f"- {md_escape(m)}" for m in messages)]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
+    """Before/after table, variants, the CEM-vs-noise-only sentence and the training history."""
+    settings = (
+        f"Hardened model: {md_escape(h.output_path)} (sha256 {md_escape(h.output_sha256)}), "
+        f"lambda {format_float(h.lam)}, loss {md_escape(h.loss)}, k {h.k}, {h.epochs} epochs, "
+        f"sigma {format_float(h.noise_sigma)}."
+    )
+    table = md_table(compare_table(report, h.after), {"a": "original", "b": "hardened"})
+    interval = md_escape("Hardened model: " + _prose.interval_sentence(h.after))
+    parts = ["## Hardening: before and after", settings, table, f"**Privacy interval.** {interval}"]
+    if h.chosen:
+        parts.append(f"Chosen: {md_escape(h.chosen)}")
+    if h.variants:
+        parts += ["### Variants", md_table(variant_table(h.variants))]
+    if h.comparison is not None:
+        parts.append(md_escape(_prose.comparison_sentence(h.comparison, h.noise_sigma)))
+    if h.grid:
+        parts += ["### Lambda grid", md_table(variant_table(h.grid))]
+    if h.history:
+        parts.append(_details("Training history", md_table(history_table(h.history))))
+    return parts
+
+
+def warnings_md(report: AuditReport) -> list[str]:
+    """A bulleted warnings section (report and bound warnings), or nothing."""
+    found = list(report.warnings) + list(report.bound.warnings if report.bound else ())
+    if not found:
+        return []
+    return ["## Warnings", "\n".join(f"- {md_escape(w)}" for w in found)]
+
+
+def provenance_md(report: AuditReport) -> str:
+    """Provenance and the resolved config, folded in a ``<details>`` block."""
+    config = json.dumps(report.provenance.config, indent=2, sort_keys=True, default=str)
+    body = md_pairs(_prose.provenance_pairs(report)) + "\n\n" + md_code_block(config, "json")
+    return _details("Provenance", body)
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{body}\n\n</details>"
