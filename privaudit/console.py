@@ -64,6 +64,12 @@ class RichProgress:
             self._bar.update(task_id, total=done or 1, completed=done or 1)
 
 
+def _stdout_console() -> Console:
+    """Stdout console; wide when piped so long tensor names stay on one line."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=200)
+
+
 def _fmt(value: float | None, spec: str = ".4g") -> str:
     return "n/a" if value is None else format(value, spec)
 
@@ -153,10 +159,10 @@ def skipped_count(report: AuditReport) -> int:
 
 def layers_table(points: list, console: Console | None = None) -> None:  # type: ignore[type-arg]
     """Print cut points (privaudit.split.CutPoint rows) as a table on stdout."""
-    console = console or Console()
+    console = console or _stdout_console()
     t = Table(title="Cut points", title_justify="left")
     for col in ("module", "tensor", "op", "shape", "depth", "clean"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=col in ("module", "op", "shape", "depth"))
     for p in points:
         shape = "x".join("?" if d is None else str(d) for d in p.shape) if p.shape else "?"
         clean = "yes" if p.clean else f"no: {p.reason}" if p.reason else "no"
@@ -166,7 +172,7 @@ def layers_table(points: list, console: Console | None = None) -> None:  # type:
 
 def attacks_list_table(rows: list[dict[str, object]], console: Console | None = None) -> None:
     """Print the attack registry: name, needs, summary, standard-budget params."""
-    console = console or Console()
+    console = console or _stdout_console()
     t = Table(title="Attacks", title_justify="left")
     for col in ("name", "needs", "summary", "standard params"):
         t.add_column(col, overflow="fold")

@@ -1,0 +1,527 @@
+"""Leakage upper bound I_up, input entropy h(x) and the MSE floor (docs/method.md §2-3).
+
+Entropies are in nats; per-dimension values are per *input* dimension d, pixels on [0, 1].
+Features z are flattened to (n, m); the deployment adds N(0, sigma^2 I_m) to them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from privaudit.errors import ConfigError
+from privaudit.mixture import (
+    ClusterStats,
+    check_rows,
+    cluster_labels,
+    cluster_spectra,
+    cluster_stats,
+    merge_stats,
+    replicate_totals,
+    replicate_variances,
+    resample_counts,
+)
+from privaudit.results import BoundResult, Interval, MixtureTerm
+
+CERTIFIED_BITS = 8
+DEQUANTIZATION_VARIANCE = 1.0 / (12 * 255**2)  # delta, the variance of 8-bit dequantization
+DEFAULT_MIN_CLUSTER_SIZE = 10  # below this, a cluster's variances are mostly noise
+COVARIANCES = ("diagonal", "full")
+ENTROPY_SOURCES = ("certified", "gaussian", "user")
+LEVEL = 0.95
+SIGMA_ZERO_WARNING = (
+    "sigma = 0: the features are deterministic, I(x;z) is unbounded and the floor is 0; "
+    "add noise (--noise) or harden the model"
+)
+_BLOCK = 1 << 18
+_LOG_2PIE = math.log(2 * math.pi * math.e)
+
+
+def input_entropy_certified(levels: int = 2**CERTIFIED_BITS) -> float:
+    r"""Certified lower bound on h(x)/d for dequantized data with L levels per value.
+
+    .. math:: h(x)/d \ge -\log L
+
+    Args:
+        levels: L, pixel values (256 for 8-bit data).
+
+    Returns:
+        h(x)/d, nats per dimension.
+
+    Raises:
+        ConfigError: levels < 2.
+    """
+    if levels < 2:
+        raise ConfigError(f"levels must be >= 2, got {levels}")
+    return -math.log(levels)
+
+
+def input_entropy_gaussian(x: np.ndarray) -> float:
+    r"""Gaussian (maximum-entropy, so optimistic) estimate of h(x)/d.
+
+    .. math:: \frac{h(x)}{d} \approx \frac{1}{2d} \log\det(2\pi e(\mathrm{Cov}(x) + \delta I))
+
+    delta = 1/(12 * 255^2), covariance with ddof = 1. With n <= d the n x n Gram matrix is
+    used, det(delta I_d + Xc^T Xc) = delta^(d-n) det(delta I_n + Xc Xc^T); otherwise the
+    d x d covariance is accumulated over row blocks.
+
+    Args:
+        x: (n, d) or (n, C, H, W) inputs in [0, 1].
+
+    Returns:
+        h(x)/d, nats per dimension.
+
+    Raises:
+        DataError: fewer than 2 samples, bad shape or NaN/inf.
+    """
+    data = check_rows(x, what="inputs", min_rows=2)
+    n, d = data.shape
+    delta = DEQUANTIZATION_VARIANCE
+    logdet = _logdet_gram(data, delta) if n <= d else _logdet_cov(data, delta)
+    return float(0.5 * (_LOG_2PIE + logdet / d))
+
+
+def _logdet_gram(x: np.ndarray, delta: float) -> float:
+    """Return log det(Cov(x) + delta I_d) through the n x n Gram matrix."""
+    n, d = x.shape
+    centered = x.astype(np.float64) - x.mean(0, dtype=np.float64)
+    gram = centered @ centered.T / (n - 1)
+    gram[np.diag_indices(n)] += delta
+    return float((d - n) * math.log(delta) + _logdet_spd(gram))
+
+
+def _logdet_cov(x: np.ndarray, delta: float) -> float:
+    """Return log det(Cov(x) + delta I_d), the covariance accumulated over row blocks."""
+    n, d = x.shape
+    step = max(256, _BLOCK // d)
+    mean = sum(x[s : s + step].sum(0, dtype=np.float64) for s in range(0, n, step)) / n
+    cov = np.zeros((d, d))
+    for s in range(0, n, step):
+        block = x[s : s + step].astype(np.float64) - mean
+        cov += block.T @ block
+    cov /= n - 1
+    cov[np.diag_indices(d)] += delta
+    return _logdet_spd(cov)
+
+
+def _logdet_spd(a: np.ndarray) -> float:
+    return 2.0 * float(np.log(np.diag(np.linalg.cholesky(a))).sum())
+
+
+def input_entropy_from_user(value: float, unit: str) -> float:
+    r"""Convert a user's input entropy to nats per dimension.
+
+    .. math:: h/d = (\mathrm{bpd} - 8) \ln 2 \quad \text{(unit "bits")}
+
+    Args:
+        value: h(x)/d in nats ("nats"), or a density model's bits per dimension on 8-bit
+            data ("bits"), which include the 8 bits of the discretisation.
+        unit: "nats" or "bits".
+
+    Returns:
+        h(x)/d, nats per dimension, pixels on [0, 1].
+
+    Raises:
+        ConfigError: unknown unit or non-finite value.
+    """
+    if not math.isfinite(value):
+        raise ConfigError(f"input entropy must be finite, got {value!r}")
+    if unit == "nats":
+        return float(value)
+    if unit == "bits":
+        return (float(value) - CERTIFIED_BITS) * math.log(2)
+    raise ConfigError(f"unknown input entropy unit {unit!r}; expected 'nats' or 'bits'")
+
+
+def leakage_diagonal(stats: ClusterStats, sigma: float) -> float:
+    r"""Diagonal (Hadamard) form of bound (L): a valid upper bound on I(x;z).
+
+    .. math:: I_{up} = H(\pi) + \frac12 \sum_c \pi_c \sum_j \log(1 + S_{c,jj}/\sigma^2)
+
+    Args:
+        stats: cluster weights and (C, m) variances of the clean features.
+        sigma: noise std > 0, feature units.
+
+    Returns:
+        I_up, nats per sample.
+
+    Raises:
+        ConfigError: sigma not finite and > 0.
+    """
+    sigma = _positive_sigma(sigma)
+    return float(_mixture_leakage(stats.weights[None], stats.variances[None], sigma)[0])
+
+
+def leakage_full(z: np.ndarray, labels: np.ndarray, sigma: float) -> float:
+    r"""Full-covariance form of bound (L), from the clusters' sample covariances.
+
+    .. math:: I_{up} = H(\pi) + \frac12 \sum_c \pi_c \log\det(I + S_c/\sigma^2)
+
+    Exact for Gaussian clusters; a plug-in estimate that underestimates unless n_c >> m.
+
+    Args:
+        z: (n, m) clean features.
+        labels: (n,) cluster labels 0..C-1.
+        sigma: noise std > 0, feature units.
+
+    Returns:
+        I_up, nats per sample.
+
+    Raises:
+        ConfigError: sigma not finite and > 0.
+        DataError: bad shapes or NaN/inf.
+    """
+    sigma = _positive_sigma(sigma)
+    spectra = cluster_spectra(z, labels)
+    counts = np.bincount(np.asarray(labels).reshape(-1))
+    return float(_mixture_leakage(counts[None] / counts.sum(), spectra, sigma)[0])
+
+
+def mse_floor(cond_entropy_per_dim: float) -> float:
+    r"""The MSE floor of theorem (T): no attack has a lower per-dimension MSE.
+
+    .. math:: \xi \ge \frac{e^{2 h(x|z)/d}}{2\pi e}
+
+    Args:
+        cond_entropy_per_dim: h(x|z)/d, nats.
+
+    Returns:
+        The floor, on the [0, 1] pixel scale.
+    """
+    with np.errstate(over="ignore"):
+        return float(np.exp(2.0 * cond_entropy_per_dim) / (2 * math.pi * math.e))
+
+
+def _check_sigma(sigma: float) -> float:
+    value = float(sigma)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(
+            f"noise sigma must be a finite number >= 0, got {sigma!r}",
+            hint="set the deployment's noise std (--noise)",
+        )
+    return value
+
+
+def _positive_sigma(sigma: float) -> float:
+    if _check_sigma(sigma) == 0.0:
+        raise ConfigError("sigma = 0 makes I(x;z) unbounded", hint="use estimate_bound")
+    return float(sigma)
+
+
+def _entropy(pi: np.ndarray) -> np.ndarray:
+    """H(pi) = -sum_c pi_c log pi_c over the last axis (0 log 0 = 0)."""
+    out: np.ndarray = -(pi * np.log(np.where(pi > 0, pi, 1.0))).sum(-1)
+    return out
+
+
+def _mixture_leakage(pi: np.ndarray, spectra: np.ndarray, sigma: float) -> np.ndarray:
+    """Eq. (L) from pi (B, C) and variances or eigenvalues (B, C, r): (B,) nats."""
+    out: np.ndarray = _entropy(pi) + 0.5 * (pi * np.log1p(spectra / sigma**2).sum(-1)).sum(-1)
+    return out
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """One clustering of (L): labels (n,), sizes (C,), variances or eigenvalues (C, r)."""
+
+    clustering: str
+    labels: np.ndarray
+    counts: np.ndarray
+    spectra: np.ndarray
+
+    def leakage(self, sigma: float, *, plugin: bool = False) -> float:
+        """Eq. (L); `plugin` uses the ddof = 0 moments (the resampling world's truth)."""
+        pi = self.counts / self.counts.sum()
+        scale = np.maximum(self.counts - 1, 0) / self.counts if plugin else np.ones_like(pi)
+        return float(_mixture_leakage(pi[None], (self.spectra * scale[:, None])[None], sigma)[0])
+
+
+def estimate_bound(
+    z: np.ndarray,
+    y: np.ndarray | None,
+    sigma: float,
+    *,
+    input_dim: int,
+    input_entropy: float,
+    input_entropy_source: str,
+    covariance: str = "diagonal",
+    k: int = 5,
+    bootstrap: int = 200,
+    seed: int = 0,
+    min_cluster_size: int | None = None,
+) -> BoundResult:
+    r"""Bound how well any attacker reconstructs x from z = f(x) + N(0, sigma^2 I).
+
+    .. math:: \xi \ge \frac{1}{2\pi e} \exp\Big(\frac{2 h(x)}{d} - \frac{2 I_{up}}{d}\Big)
+
+    I_up is the least eq. (L) over the clusterings "single" and, with labels, "class" and
+    "class-kmeans" (without, "kmeans"): each is a valid bound, each becomes a MixtureTerm.
+    The 95% intervals are basic bootstrap intervals over B row resamples, labels fixed.
+
+    Args:
+        z: (n, m) or (n, ...) clean features of the audit data (float32 is fine).
+        y: (n,) class labels, or None.
+        sigma: deployment noise std, feature units; 0 gives a vacuous result.
+        input_dim: d, values per input.
+        input_entropy: h(x)/d, nats.
+        input_entropy_source: "certified", "gaussian" or "user".
+        covariance: "diagonal" (valid bound, O(n m) memory) or "full" (tighter estimate).
+        k: k-means clusters (per class when labelled).
+        bootstrap: B, resamples for the intervals; 0 for none.
+        seed: seed of k-means and of the resampling.
+        min_cluster_size: warn about smaller clusters (default 10, at least 2).
+
+    Returns:
+        The bound (see `privaudit.results.BoundResult`).
+
+    Raises:
+        ConfigError: sigma negative, NaN or inf, or a bad option.
+        DataError: fewer than 2 samples, NaN/inf features, or mismatched labels.
+    """
+    return noise_sweep(
+        z,
+        y,
+        [sigma],
+        input_dim=input_dim,
+        input_entropy=input_entropy,
+        input_entropy_source=input_entropy_source,
+        covariance=covariance,
+        k=k,
+        bootstrap=bootstrap,
+        seed=seed,
+        min_cluster_size=min_cluster_size,
+    )[0]
+
+
+def noise_sweep(
+    z: np.ndarray,
+    y: np.ndarray | None,
+    sigmas: Sequence[float] | np.ndarray,
+    *,
+    input_dim: int,
+    input_entropy: float,
+    input_entropy_source: str,
+    covariance: str = "diagonal",
+    k: int = 5,
+    bootstrap: int = 200,
+    seed: int = 0,
+    min_cluster_size: int | None = None,
+) -> list[BoundResult]:
+    """`estimate_bound` at several noise levels, clustering and resampling once.
+
+    Each sigma adds O(C r) for its point value; each clustering that some sigma picks adds
+    one streamed bootstrap pass, shared by those sigmas and using the same resamples.
+
+    Args:
+        z: (n, m) clean features.
+        y: (n,) class labels, or None.
+        sigmas: noise stds, each finite and >= 0.
+        input_dim: d.
+        input_entropy: h(x)/d, nats.
+        input_entropy_source: "certified", "gaussian" or "user".
+        covariance: "diagonal" or "full".
+        k: k-means clusters.
+        bootstrap: B resamples, 0 for none.
+        seed: seed of k-means and resampling.
+        min_cluster_size: warning threshold (default 10).
+
+    Returns:
+        One BoundResult per sigma, in order.
+
+    Raises:
+        ConfigError: bad sigma or option.
+        DataError: bad features or labels.
+    """
+    data = check_rows(z, what="features", min_rows=2)
+    levels = [_check_sigma(s) for s in np.asarray(sigmas, dtype=np.float64).reshape(-1)]
+    base = _vacuous(data, input_dim, input_entropy, input_entropy_source, covariance)
+    if k < 1 or bootstrap < 0:
+        raise ConfigError(f"need k >= 1 and bootstrap >= 0, got k={k}, bootstrap={bootstrap}")
+    min_size = DEFAULT_MIN_CLUSTER_SIZE if min_cluster_size is None else max(2, min_cluster_size)
+    live = [s for s in levels if s > 0]
+    cands = _fit_candidates(data, y, covariance, k, seed) if live else []
+    best = {s: _best(cands, s, min_size) for s in live}
+    errs = _bootstrap(data, cands, best, covariance, bootstrap, seed) if bootstrap else {}
+    return [
+        _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size)
+        if s > 0
+        else replace(base, noise_sigma=s)
+        for s in levels
+    ]
+
+
+def _best(cands: list[_Candidate], sigma: float, min_size: int) -> int:
+    """Index of the smallest I_up among well-estimated clusterings.
+
+    # NOTE: every clustering gives a valid bound *in expectation*, but tiny clusters bias
+    # their variance terms low, so a clustering with a cluster under `min_size` could win the
+    # minimum by estimation error and overstate the floor. It only competes when no
+    # well-estimated clustering exists ("single" always is one once n >= min_size).
+    """
+    leak = np.array([c.leakage(sigma) for c in cands])
+    ok = np.array([c.counts.min() >= min_size for c in cands])
+    if ok.any():
+        leak = np.where(ok, leak, np.inf)
+    return int(np.argmin(leak))
+
+
+def _vacuous(
+    data: np.ndarray, input_dim: int, input_entropy: float, source: str, covariance: str
+) -> BoundResult:
+    """Validate the options that do not depend on sigma; return the sigma = 0 result."""
+    if covariance not in COVARIANCES:
+        raise ConfigError(f"covariance must be one of {COVARIANCES}, got {covariance!r}")
+    if source not in ENTROPY_SOURCES:
+        raise ConfigError(f"input entropy source must be one of {ENTROPY_SOURCES}, got {source!r}")
+    if input_dim < 1 or not math.isfinite(input_entropy):
+        raise ConfigError(
+            f"need input_dim >= 1, finite input entropy: {input_dim}, {input_entropy}"
+        )
+    return BoundResult(
+        noise_sigma=0.0,
+        input_dim=int(input_dim),
+        feature_dim=data.shape[1],
+        n_samples=data.shape[0],
+        covariance=covariance,
+        vacuous=True,
+        leakage_nats=None,
+        leakage_bits_per_dim=None,
+        leakage_interval=None,
+        clustering=None,
+        terms=(),
+        input_entropy_per_dim=float(input_entropy),
+        input_entropy_source=source,
+        cond_entropy_per_dim=None,
+        mse_floor=0.0,
+        mse_floor_interval=None,
+        certified_mse_floor=0.0,
+        floor_ratio=0.0,
+        warnings=(SIGMA_ZERO_WARNING,),
+    )
+
+
+def _fit_candidates(
+    data: np.ndarray, y: np.ndarray | None, covariance: str, k: int, seed: int
+) -> list[_Candidate]:
+    """Every candidate clustering with its spectra, finest first internally.
+
+    NOTE: the diagonal statistics of the finest clustering are computed in one pass over
+    z and merged exactly into the coarser, nested ones (single within class within
+    class-kmeans, or single within kmeans), which keeps the bound cheap next to feature
+    extraction.
+    """
+    schemes = ("single", "class", "class-kmeans") if y is not None else ("single", "kmeans")
+    labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed) for s in schemes]
+    if covariance == "full":
+        spectra = [cluster_spectra(data, lab)[0] for lab in labels]
+        return [
+            _Candidate(s, lab, np.bincount(lab), sp)
+            for s, lab, sp in zip(schemes, labels, spectra, strict=True)
+        ]
+    fine = cluster_stats(data, labels[-1])
+    out = []
+    for scheme, lab in zip(schemes, labels, strict=True):
+        parent = np.zeros(fine.counts.size, dtype=np.int64)
+        parent[labels[-1]] = lab
+        stats = merge_stats(fine, parent)
+        out.append(_Candidate(scheme, lab, stats.counts, stats.variances))
+    return out
+
+
+def _bootstrap(
+    data: np.ndarray,
+    cands: list[_Candidate],
+    best: dict[float, int],
+    covariance: str,
+    replicates: int,
+    seed: int,
+) -> dict[float, np.ndarray]:
+    """(B,) bootstrap errors of I_up per sigma: replicate minus the resampled data's truth.
+
+    NOTE: the labels are those fitted on the whole sample. Re-fitting k-means per replicate
+    would multiply its cost by B, and any fixed labelling gives a valid bound (L), so the
+    interval measures the sampling error of the cluster moments, which is its purpose.
+    """
+    counts = resample_counts(data.shape[0], replicates, seed=seed)
+    out: dict[float, np.ndarray] = {}
+    for i in sorted(set(best.values())):
+        sigmas = np.array([s for s, j in best.items() if j == i])
+        pi = replicate_totals(cands[i].labels, counts) / data.shape[0]
+        if covariance == "full":
+            spectra = cluster_spectra(data, cands[i].labels, counts)
+            values = np.stack([_mixture_leakage(pi, spectra, s) for s in sigmas])
+        else:
+            values = np.tile(_entropy(pi), (sigmas.size, 1))
+            for c, var in replicate_variances(data, cands[i].labels, counts):
+                logs = np.log1p(var[None] / sigmas[:, None, None] ** 2).sum(-1)
+                values += 0.5 * pi[:, c] * logs
+        plugin = [cands[i].leakage(s, plugin=True) for s in sigmas]
+        out.update(zip(sigmas.tolist(), values - np.array(plugin)[:, None], strict=True))
+    return out
+
+
+def _result(
+    base: BoundResult,
+    cands: list[_Candidate],
+    best: int,
+    errors: np.ndarray | None,
+    min_size: int,
+) -> BoundResult:
+    """Fill the bound at base.noise_sigma > 0 from the candidates and bootstrap errors."""
+    sigma, d, h = base.noise_sigma, base.input_dim, base.input_entropy_per_dim
+    terms = tuple(
+        MixtureTerm(c.clustering, c.counts.size, c.leakage(sigma), int(c.counts.min()))
+        for c in cands
+    )
+    leak = terms[best].leakage_nats
+    interval = floor_interval = None
+    if errors is not None:
+        # NOTE: basic (reverse-percentile) interval, I_up minus the error quantiles. The
+        # log-det estimate is biased low by O(m / n_c) and the resampled replicates are
+        # biased low again, so plain percentiles can sit wholly below the truth.
+        q_low, q_high = np.percentile(errors, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+        low, high = max(0.0, leak - float(q_high)), leak - float(q_low)
+        interval = Interval(low, high, LEVEL)
+        floor_interval = Interval(mse_floor(h - high / d), mse_floor(h - low / d), LEVEL)
+    return replace(
+        base,
+        vacuous=False,
+        leakage_nats=leak,
+        leakage_bits_per_dim=leak / (d * math.log(2)),
+        leakage_interval=interval,
+        clustering=terms[best].clustering,
+        terms=terms,
+        cond_entropy_per_dim=h - leak / d,
+        mse_floor=mse_floor(h - leak / d),
+        mse_floor_interval=floor_interval,
+        certified_mse_floor=mse_floor(input_entropy_certified() - leak / d),
+        floor_ratio=math.exp(-2.0 * leak / d),
+        warnings=_warnings(cands, cands[best], base.feature_dim, base.covariance, min_size),
+    )
+
+
+def _warnings(
+    cands: list[_Candidate], chosen: _Candidate, m: int, covariance: str, min_size: int
+) -> tuple[str, ...]:
+    """Small-cluster warnings (every clustering) and the full form's validity warning."""
+    out = []
+    for c in cands:
+        small = c.counts < min_size
+        if small.any():
+            out.append(
+                f"{c.clustering} clustering: {int(small.sum())} of {c.counts.size} clusters "
+                f"have fewer than {min_size} samples ({int(c.counts[small].sum())} samples in "
+                f"all, smallest {int(c.counts.min())}); their variances are poorly estimated: "
+                "use more audit data or a smaller k"
+            )
+    thin = int((chosen.counts < m).sum())
+    if covariance == "full" and thin:
+        out.append(
+            f"full covariance: {thin} of {chosen.counts.size} {chosen.clustering} clusters "
+            f"have fewer samples than feature dimensions (m = {m}); I_up is then an estimate "
+            "that underestimates I(x;z), not a valid bound: use covariance='diagonal'"
+        )
+    return tuple(out)

@@ -1,0 +1,163 @@
+"""k-means, cluster labels and (bootstrap-weighted) cluster moments against naive numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from privaudit.errors import ConfigError, DataError
+from privaudit.mixture import (
+    check_rows,
+    cluster_labels,
+    cluster_spectra,
+    cluster_stats,
+    kmeans,
+    merge_stats,
+    replicate_totals,
+    replicate_variances,
+    resample_counts,
+)
+
+
+def _blobs(n_per: int = 100, m: int = 5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centers = np.array([[0.0] * m, [20.0] * m, [0.0, 20.0] + [-20.0] * (m - 2)])
+    truth = np.repeat(np.arange(3), n_per)
+    return centers[truth] + rng.standard_normal((3 * n_per, m)), truth
+
+
+def _is_contiguous(labels: np.ndarray) -> bool:
+    return set(np.unique(labels).tolist()) == set(range(int(labels.max()) + 1))
+
+
+def test_kmeans_recovers_separated_blobs() -> None:
+    z, truth = _blobs()
+    labels = kmeans(z.astype(np.float32), 3, seed=1)
+    table = np.zeros((3, 3), dtype=int)
+    np.add.at(table, (labels, truth), 1)
+    assert sorted(table.max(1).tolist()) == [100, 100, 100]  # one pure cluster per blob
+
+
+def test_kmeans_is_deterministic() -> None:
+    z, _ = _blobs(n_per=50, m=8, seed=3)
+    z += np.random.default_rng(4).standard_normal(z.shape) * 8  # overlapping: init matters
+    a, b = kmeans(z, 6, seed=7), kmeans(z, 6, seed=7)
+    np.testing.assert_array_equal(a, b)
+    assert _is_contiguous(a)
+
+
+@pytest.mark.parametrize("k", [5, 6, 50])
+def test_kmeans_k_at_least_n_gives_each_distinct_row_a_cluster(k: int) -> None:
+    z = np.array([[0.0, 1.0], [2.0, 3.0], [0.0, 1.0], [5.0, 5.0], [7.0, 1.0]])
+    labels = kmeans(z, k, seed=0)
+    assert labels[0] == labels[2]
+    assert len(set(labels.tolist())) == 4 and _is_contiguous(labels)
+
+
+def test_kmeans_with_only_duplicate_points() -> None:
+    z = np.ones((20, 3))
+    np.testing.assert_array_equal(kmeans(z, 3, seed=0), np.zeros(20))
+    two = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0]]), 10, axis=0)
+    labels = kmeans(two, 4, seed=0)
+    assert len(set(labels.tolist())) == 2 and labels[0] != labels[-1]
+
+
+def test_kmeans_rejects_bad_arguments() -> None:
+    with pytest.raises(ConfigError):
+        kmeans(np.zeros((4, 2)), 0, seed=0)
+    with pytest.raises(DataError):
+        kmeans(np.array([[0.0, np.nan], [1.0, 1.0]]), 1, seed=0)
+
+
+def test_cluster_stats_match_naive_numpy() -> None:
+    rng = np.random.default_rng(0)
+    z = (rng.standard_normal((200, 7)) * 3 + 0.5).astype(np.float32)
+    labels = rng.integers(0, 4, 200)
+    labels[17] = 4  # a singleton cluster: variance 0, not NaN
+    stats = cluster_stats(z, labels)
+    for c in range(5):
+        rows = z[labels == c].astype(np.float64)
+        assert stats.counts[c] == len(rows)
+        assert stats.weights[c] == pytest.approx(len(rows) / 200)
+        np.testing.assert_allclose(stats.means[c], rows.mean(0), rtol=1e-12)
+        expected = rows.var(0, ddof=1) if len(rows) > 1 else np.zeros(7)
+        np.testing.assert_allclose(stats.variances[c], expected, rtol=1e-10, atol=1e-14)
+
+
+def test_merge_stats_equals_direct_stats_of_coarse_clusters() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.standard_normal((300, 6)) + rng.integers(0, 3, (300, 1)) * 4.0
+    fine = rng.integers(0, 12, 300)
+    parent = np.arange(12) % 5
+    merged, direct = merge_stats(cluster_stats(z, fine), parent), cluster_stats(z, parent[fine])
+    np.testing.assert_array_equal(merged.counts, direct.counts)
+    np.testing.assert_allclose(merged.means, direct.means, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(merged.variances, direct.variances, rtol=1e-10)
+
+
+def test_cluster_labels_schemes() -> None:
+    z, truth = _blobs(n_per=40)
+    y = np.array(["cat", "dog", "emu"])[truth]
+    assert (cluster_labels(z, y, scheme="single", k=3, seed=0) == 0).all()
+    np.testing.assert_array_equal(cluster_labels(z, y, scheme="class", k=3, seed=0), truth)
+    nested = cluster_labels(z, y, scheme="class-kmeans", k=4, seed=0)
+    assert _is_contiguous(nested) and nested.max() + 1 == 12
+    for c in range(12):  # every k-means cell lies inside one class
+        assert len(set(truth[nested == c].tolist())) == 1
+    assert cluster_labels(z, None, scheme="kmeans", k=3, seed=0).max() == 2
+
+
+@pytest.mark.parametrize(
+    ("scheme", "y", "error"),
+    [("class", None, ConfigError), ("gmm", None, ConfigError), ("class", np.zeros(3), DataError)],
+)
+def test_cluster_labels_errors(scheme: str, y: np.ndarray | None, error: type) -> None:
+    with pytest.raises(error):
+        cluster_labels(np.zeros((5, 2)), y, scheme=scheme, k=2, seed=0)
+
+
+def test_resample_counts_are_seeded_multiplicities() -> None:
+    counts = resample_counts(50, 7, seed=3)
+    assert counts.shape == (7, 50) and (counts.sum(1) == 50).all()
+    np.testing.assert_array_equal(counts, resample_counts(50, 7, seed=3))
+
+
+def test_replicate_moments_equal_materialised_resamples() -> None:
+    rng = np.random.default_rng(2)
+    z = (rng.standard_normal((60, 5)) * 2 + 1).astype(np.float32)
+    labels = rng.integers(0, 3, 60)
+    counts = resample_counts(60, 4, seed=9)
+    totals = replicate_totals(labels, counts)
+    variances = np.zeros((4, 3, 5))
+    for c, var in replicate_variances(z, labels, counts):
+        variances[:, c] = var
+    spectra = cluster_spectra(z, labels, counts)
+    for b in range(4):
+        idx = np.repeat(np.arange(60), counts[b].astype(int))
+        rows, lab = z[idx].astype(np.float64), labels[idx]
+        for c in range(3):
+            assert totals[b, c] == (lab == c).sum()
+            np.testing.assert_allclose(variances[b, c], rows[lab == c].var(0, ddof=1), rtol=1e-9)
+            eig = np.linalg.eigvalsh(np.cov(rows[lab == c], rowvar=False))
+            np.testing.assert_allclose(np.sort(spectra[b, c]), eig, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("n_per", [3, 40])  # Gram path (n_c < m) and covariance path
+def test_cluster_spectra_match_covariance_eigenvalues(n_per: int) -> None:
+    rng = np.random.default_rng(5)
+    z = rng.standard_normal((2 * n_per, 10))
+    labels = np.repeat([0, 1], n_per)
+    spectra = cluster_spectra(z, labels)
+    assert spectra.shape == (1, 2, min(n_per, 10))
+    for c in range(2):
+        eig = np.linalg.eigvalsh(np.cov(z[labels == c], rowvar=False))
+        np.testing.assert_allclose(np.sort(spectra[0, c]), eig[-spectra.shape[2] :], atol=1e-12)
+
+
+def test_check_rows_flattens_and_rejects_bad_input() -> None:
+    assert check_rows(np.zeros((4, 2, 3), dtype=np.float32), what="features").shape == (4, 6)
+    assert check_rows(np.zeros((4, 2), dtype=np.uint8), what="features").dtype == np.float64
+    with pytest.raises(DataError):
+        check_rows(np.zeros(4), what="features")
+    with pytest.raises(DataError):
+        check_rows(np.array([[np.inf]]), what="features")
