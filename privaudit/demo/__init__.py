@@ -1,0 +1,68 @@
+"""Shipped demo: a small split CNN (ONNX) and the MNIST subset it was trained on.
+
+Regenerate the model and its card with ``python scripts/make_demo.py``. Provenance and
+licence of the data are in ``README.md`` next to this file. Importing this module is
+cheap: it imports neither torch nor numpy (numpy is imported inside the functions).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+DEMO_DIR: Path = Path(__file__).resolve().parent
+"""Folder holding the shipped demo files."""
+
+MODEL_FILE = "demo_cnn.onnx"
+DATA_FILE = "mnist_2k.npz"
+CARD_FILE = "demo_card.json"
+TEST_FRACTION = 0.2
+"""Share of each class held out for testing (40 of 200 images per class, 400 in all)."""
+
+
+def demo_model_path() -> Path:
+    """Path of the demo CNN (ONNX, input ``(batch, 1, 28, 28)`` normalized, output logits)."""
+    return DEMO_DIR / MODEL_FILE
+
+
+def demo_data_path() -> Path:
+    """Path of the MNIST subset: ``x`` (2000, 28, 28) uint8 0-255, ``y`` (2000,) uint8."""
+    return DEMO_DIR / DATA_FILE
+
+
+def demo_card() -> dict[str, Any]:
+    """The demo model's card (training recipe, split, measured test accuracy, versions)."""
+    card: dict[str, Any] = json.loads((DEMO_DIR / CARD_FILE).read_text(encoding="utf-8"))
+    return card
+
+
+def demo_split_indices(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Stratified train/test split of the demo data, as used to train the demo model.
+
+    A permutation of all indices is drawn with ``np.random.default_rng(seed)``; for each
+    class, the first ``round(TEST_FRACTION * n_class)`` of its members in that order go to
+    the test set, the rest to the training set.
+
+    Args:
+        seed: seed of the shuffle (the shipped model used 0).
+
+    Returns:
+        ``(train, test)``: sorted int64 index arrays into the npz arrays, disjoint and
+        covering all 2000 images (1600 train, 400 test: 160 / 40 per class).
+    """
+    import numpy as np  # NOTE: kept out of module import so `import privaudit.demo` stays light
+
+    with np.load(demo_data_path()) as data:
+        y = np.asarray(data["y"])
+    perm = np.random.default_rng(seed).permutation(len(y))
+    test_parts = []
+    for c in np.unique(y):
+        members = perm[y[perm] == c]
+        test_parts.append(members[: round(TEST_FRACTION * len(members))])
+    test = np.sort(np.concatenate(test_parts)).astype(np.int64)
+    train = np.setdiff1d(np.arange(len(y), dtype=np.int64), test)
+    return train, test
