@@ -120,9 +120,8 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         console.print(bound_table(report.bound))
     u = report.utility
     if u.clean_accuracy is not None:
-        console.print(
-            f"accuracy: clean {u.clean_accuracy:.2%}, with noise {_fmt(u.noisy_accuracy and u.noisy_accuracy * 100, '.2f')}%"
-        )
+        noisy = "n/a" if u.noisy_accuracy is None else f"{u.noisy_accuracy:.2%}"
+        console.print(f"accuracy: clean {u.clean_accuracy:.2%}, with noise {noisy}")
     for p in report.sweep:
         acc = "n/a" if p.accuracy is None else f"{p.accuracy:.2%}"
         console.print(

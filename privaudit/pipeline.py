@@ -207,14 +207,15 @@ def _attacks(
     cfg: Config, prep: Prepared, session: object, bound: BoundResult | None,
     progress: Progress, timer: Timer,
 ) -> tuple[str, tuple[AttackResult, ...]]:
-    from privaudit import battery, runtime
     from privaudit.targets import build_target
 
     target, conversion = build_target(prep, session)
     if not cfg.attacks.enabled:
         return conversion, ()
-    device = runtime.resolve_device(cfg.device)
     from attacks.base import Budget
+    from privaudit import battery, runtime
+
+    device = runtime.resolve_device(cfg.device)
 
     with timer.stage("attacks"):
         results = battery.run_battery(
