@@ -34,6 +34,8 @@ from privaudit.results import (
 
 log = logging.getLogger(__name__)
 
+SAMPLES_STORED = 12  # evaluation images whose reconstructions go into the report
+
 
 @dataclass
 class Timer:
@@ -103,7 +105,14 @@ def assess_prepared(
         gate=evaluate_gate(cfg.gate, bound, attacks),
         provenance=_provenance(cfg, created, command, timer),
         warnings=tuple(bound.warnings) if bound else (),
+        sample_images=_samples(prep) if attacks else (),
     )
+
+
+def _samples(prep: Prepared) -> tuple[tuple[float, ...], ...]:
+    """The first evaluation images, flat and rounded, to show beside their reconstructions."""
+    x = prep.audit.eval.x[:SAMPLES_STORED].reshape(-1, int(np.prod(prep.audit.eval.x.shape[1:])))
+    return tuple(tuple(float(v) for v in row) for row in np.round(x.astype(np.float64), 4))
 
 
 def _check_split(prep: Prepared) -> float | None:
@@ -212,7 +221,7 @@ def _attacks(
     target, conversion = build_target(prep, session)
     if not cfg.attacks.enabled:
         return conversion, ()
-    from attacks.base import Budget
+    from attacks.base import Budget, Capability
     from privaudit import battery, runtime
 
     device = runtime.resolve_device(cfg.device)
@@ -223,6 +232,10 @@ def _attacks(
             attacks=list(cfg.attacks.enabled), budget=Budget(cfg.attacks.budget),
             params_tables={k: dict(v) for k, v in cfg.attacks.params.items()}, seed=cfg.seed,
             device=device, progress=progress, floor=bound.mse_floor if bound else None,
+            n_samples_stored=SAMPLES_STORED,
+            missing_reasons={
+                Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
+            },
         )
     return conversion, results
 

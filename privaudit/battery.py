@@ -1,0 +1,219 @@
+"""Run the selected attacks against a Target: capability check, seeding, timing, uniform scoring."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from attacks import get_attack
+from attacks.base import Attack, AttackData, Budget, RunContext
+from privaudit import metrics
+from privaudit.errors import AttackError
+from privaudit.progress import Progress
+from privaudit.results import AttackResult, Status
+from privaudit.runtime import derive_seed, seed_everything, use_amp
+from privaudit.target import Capability, Target
+
+__all__ = ["run_battery", "strongest"]
+
+ArrayLike = np.ndarray | Tensor
+_QUERY_BATCH = 512
+_DECIMALS = 4  # stored reconstructions are rounded to this many decimals
+_DEFAULT_MISSING = {
+    Capability.GRADIENTS: "the encoder could not be converted to torch",
+    Capability.LABELS: "the auxiliary data has no labels",
+}
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One attack, resolved before anything runs (so a config typo fails fast)."""
+
+    name: str
+    attack: Attack
+
+
+def run_battery(
+    target: Target,
+    aux_x: ArrayLike,
+    aux_y: ArrayLike | None,
+    eval_x: ArrayLike,
+    *,
+    attacks: list[str],
+    budget: Budget,
+    params_tables: dict[str, dict[str, Any]],
+    seed: int,
+    device: torch.device,
+    progress: Progress,
+    floor: float | None,
+    n_samples_stored: int = 12,
+    missing_reasons: Mapping[Capability, str] | None = None,
+) -> tuple[AttackResult, ...]:
+    """Run each attack on the same noisy features and score it on the evaluation set.
+
+    Noisy features of the auxiliary and evaluation images are computed once (clean
+    query plus seeded Gaussian noise of the deployment sigma), so every attack inverts
+    the very same `z`. The evaluation images go only into scoring, never to an attack.
+
+    Args:
+        target: the encoder under attack.
+        aux_x: (N_aux, C, H, W) in [0, 1], the attacker's auxiliary images.
+        aux_y: (N_aux,) labels of `aux_x`, or None.
+        eval_x: (N_eval, C, H, W) in [0, 1], the private inputs to reconstruct.
+        attacks: registry names, run in this order.
+        budget: compute budget that sets each attack's default epochs/steps.
+        params_tables: per-attack overrides, `{name: {field: value}}`.
+        seed: the run seed; each attack derives its own from it and its name.
+        device: where attacks compute.
+        progress: progress sink handed to the attacks.
+        floor: the MSE floor of the bound (estimated h(x)), or None.
+        n_samples_stored: reconstructions kept for the report (the first eval indices).
+        missing_reasons: why a capability is absent (e.g. the torch-conversion error),
+            quoted in SKIPPED results.
+
+    Returns:
+        One AttackResult per name in `attacks`, in order.
+
+    Raises:
+        ConfigError: an unknown attack name, params key or bad params value.
+    """
+    planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
+    aux = _as_images(aux_x)
+    truth = _as_images(eval_x)
+    data = AttackData(
+        aux_x=aux,
+        aux_z=_noisy_features(target, aux, derive_seed(seed, "features:aux")),
+        target_z=_noisy_features(target, truth, derive_seed(seed, "features:eval")),
+        aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
+    )
+    reasons = {**_DEFAULT_MISSING, **(missing_reasons or {})}
+    scoring = _Scoring(truth, floor, n_samples_stored, derive_seed(seed, "bootstrap"))
+    results = []
+    for plan in planned:
+        missing = sorted(plan.attack.requires - target.capabilities)
+        if missing:
+            reason = "; ".join(
+                f"needs {cap.value}; {reasons.get(cap, 'missing')}" for cap in missing
+            )
+            results.append(_skipped(plan, reason))
+            continue
+        ctx = RunContext(device, derive_seed(seed, plan.name), progress, use_amp(device))
+        results.append(_run_one(plan, target, data, ctx, scoring))
+    return tuple(results)
+
+
+def strongest(results: Sequence[AttackResult]) -> AttackResult | None:
+    """The OK result with the lowest MSE (the most successful attack), or None."""
+    ok = [r for r in results if r.status is Status.OK and r.mse is not None]
+    return min(ok, key=lambda r: float(r.mse or 0.0), default=None)
+
+
+def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:
+    """Resolve an attack name and its params (budget defaults < table)."""
+    cls = get_attack(name)
+    return _Planned(name, cls(cls.params_type.from_table(budget, table, name)))
+
+
+def _as_images(x: ArrayLike) -> Tensor:
+    """A float32 CPU tensor copy of an image batch."""
+    if isinstance(x, Tensor):
+        return x.detach().to("cpu", torch.float32).clone()
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).copy())
+
+
+def _noisy_features(target: Target, x: Tensor, seed: int) -> Tensor:
+    """Noisy features z = f(x) + N(0, sigma^2 I), queried in batches; float32."""
+    x_np = x.numpy()
+    clean = [
+        np.asarray(target.query(x_np[i : i + _QUERY_BATCH]), dtype=np.float32)
+        for i in range(0, len(x_np), _QUERY_BATCH)
+    ]
+    if not clean:
+        return torch.zeros((0, *target.feature_shape))
+    z = np.concatenate(clean).reshape(len(x_np), *target.feature_shape)
+    if target.noise_sigma > 0:
+        noise = np.random.default_rng(seed).standard_normal(z.shape)
+        z = z + (target.noise_sigma * noise).astype(np.float32)
+    return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def _skipped(plan: _Planned, reason: str) -> AttackResult:
+    return AttackResult(
+        attack=plan.name, status=Status.SKIPPED, params=plan.attack.params.as_dict(), reason=reason
+    )
+
+
+def _run_one(
+    plan: _Planned, target: Target, data: AttackData, ctx: RunContext, scoring: _Scoring
+) -> AttackResult:
+    """Seed, time and run one attack; AttackError becomes an ERROR result."""
+    seed_everything(ctx.seed)
+    start = time.perf_counter()
+    try:
+        x_hat = plan.attack.reconstruct(target, data, ctx)
+        _check_output(plan.name, x_hat, tuple(scoring.truth.shape))
+    except AttackError as e:
+        return AttackResult(
+            attack=plan.name,
+            status=Status.ERROR,
+            seconds=time.perf_counter() - start,
+            params=plan.attack.params.as_dict(),
+            reason=str(e),
+        )
+    seconds = time.perf_counter() - start
+    return scoring.score(plan, x_hat.detach().to("cpu", torch.float32).clamp(0, 1), seconds)
+
+
+def _check_output(name: str, x_hat: Tensor, shape: tuple[int, ...]) -> None:
+    """A wrong shape is a bug (raises ValueError); non-finite values are an AttackError."""
+    if tuple(x_hat.shape) != shape:
+        raise ValueError(f"attack {name!r} returned shape {tuple(x_hat.shape)}, expected {shape}")
+    if not torch.isfinite(x_hat).all():
+        raise AttackError(f"{name} produced non-finite reconstructions")
+
+
+class _Scoring:
+    """The one scoring rule every attack goes through (metrics.py, paired bootstrap)."""
+
+    def __init__(self, truth: Tensor, floor: float | None, n_stored: int, seed: int) -> None:
+        self.truth = truth
+        self.floor = floor
+        self.samples = tuple(range(min(max(0, n_stored), len(truth))))
+        self.seed = seed
+
+    def score(self, plan: _Planned, x_hat: Tensor, seconds: float) -> AttackResult:
+        """Per-image MSE/PSNR/SSIM means with bootstrap intervals, plus stored samples."""
+        with torch.no_grad():
+            per_image = {
+                "mse": metrics.mse(x_hat, self.truth),
+                "psnr": metrics.psnr(x_hat, self.truth),
+                "ssim": metrics.ssim(x_hat, self.truth),
+            }
+        stats = {k: metrics.bootstrap_mean(v, seed=self.seed) for k, v in per_image.items()}
+        mse = stats["mse"][0]
+        stored = tuple(
+            tuple(round(float(v), _DECIMALS) for v in x_hat[i].flatten().tolist())
+            for i in self.samples
+        )
+        return AttackResult(
+            attack=plan.name,
+            status=Status.OK,
+            mse=mse,
+            psnr=stats["psnr"][0],
+            ssim=stats["ssim"][0],
+            mse_interval=stats["mse"][1],
+            psnr_interval=stats["psnr"][1],
+            ssim_interval=stats["ssim"][1],
+            n_samples=len(self.truth),
+            seconds=seconds,
+            params=plan.attack.params.as_dict(),
+            below_floor=self.floor is not None and mse < self.floor,
+            samples=self.samples,
+            reconstructions=stored,
+        )

@@ -1,0 +1,146 @@
+"""Reconstruction metrics (MSE, PSNR, SSIM) per image on [0, 1], and bootstrap means."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from privaudit.results import Interval
+
+__all__ = ["bootstrap_mean", "mse", "psnr", "ssim"]
+
+PSNR_CAP_DB = 100.0  # PSNR reported for a perfect reconstruction (mse = 0)
+_K1, _K2 = 0.01, 0.03
+_WINDOW, _SIGMA = 11, 1.5
+
+
+def _check_pair(a: Tensor, b: Tensor) -> None:
+    if a.shape != b.shape or a.dim() != 4:
+        raise ValueError(f"expected two equal (N, C, H, W) shapes, got {a.shape}, {b.shape}")
+
+
+def mse(a: Tensor, b: Tensor) -> Tensor:
+    """Per-image mean squared error.
+
+    Args:
+        a: (N, C, H, W) in [0, 1].
+        b: (N, C, H, W) in [0, 1].
+
+    Returns:
+        (N,) mean over pixels and channels of (a - b)^2.
+    """
+    _check_pair(a, b)
+    return (a.float() - b.float()).pow(2).flatten(1).mean(dim=1)
+
+
+def psnr(a: Tensor, b: Tensor) -> Tensor:
+    r"""Per-image peak signal-to-noise ratio for data range 1.
+
+    .. math:: \mathrm{PSNR} = 10 \log_{10}(1 / \mathrm{MSE})
+
+    Args:
+        a: (N, C, H, W) in [0, 1].
+        b: (N, C, H, W) in [0, 1].
+
+    Returns:
+        (N,) dB, capped at 100 dB (identical images, mse = 0).
+    """
+    err = mse(a, b)
+    db = 10.0 * torch.log10(1.0 / err.clamp_min(1e-30))
+    return db.clamp_max(PSNR_CAP_DB)
+
+
+def _gaussian_taps(size: int, sigma: float, like: Tensor) -> Tensor:
+    """Normalized 1-D Gaussian of odd length `size`."""
+    coords = torch.arange(size, dtype=torch.float32, device=like.device) - (size - 1) / 2
+    taps = torch.exp(-(coords**2) / (2 * sigma**2))
+    return taps / taps.sum()
+
+
+def _window_size(height: int, width: int) -> int:
+    """11, or the largest odd size that fits a smaller image."""
+    size = min(_WINDOW, height, width)
+    return size if size % 2 == 1 else size - 1
+
+
+def _blur(x: Tensor, taps: Tensor) -> Tensor:
+    """Separable depthwise Gaussian filter with VALID borders (no padding)."""
+    channels, size = x.shape[1], taps.numel()
+    rows = taps.view(1, 1, 1, size).expand(channels, 1, 1, size)
+    cols = taps.view(1, 1, size, 1).expand(channels, 1, size, 1)
+    return F.conv2d(F.conv2d(x, rows, groups=channels), cols, groups=channels)
+
+
+def ssim(a: Tensor, b: Tensor) -> Tensor:
+    """Per-image structural similarity (Wang et al. 2004), differentiable.
+
+    Gaussian window 11x11 with sigma 1.5, valid borders (no padding), K1 = 0.01,
+    K2 = 0.03, data range 1; the SSIM map is averaged per channel, then over channels.
+    This matches scikit-image's ``structural_similarity(gaussian_weights=True,
+    sigma=1.5, use_sample_covariance=False, data_range=1)`` and pytorch-msssim.
+    Images smaller than 11 pixels use the largest odd window that fits.
+
+    Args:
+        a: (N, C, H, W) in [0, 1].
+        b: (N, C, H, W) in [0, 1].
+
+    Returns:
+        (N,) SSIM in [-1, 1]; 1 for identical images.
+    """
+    _check_pair(a, b)
+    a, b = a.float(), b.float()
+    size = _window_size(a.shape[2], a.shape[3])
+    if size < 1:
+        raise ValueError(f"image too small for SSIM: {tuple(a.shape[2:])}")
+    taps = _gaussian_taps(size, _SIGMA, a)
+    mu_a, mu_b = _blur(a, taps), _blur(b, taps)
+    var_a = _blur(a * a, taps) - mu_a**2
+    var_b = _blur(b * b, taps) - mu_b**2
+    cov = _blur(a * b, taps) - mu_a * mu_b
+    c1, c2 = _K1**2, _K2**2
+    num = (2 * mu_a * mu_b + c1) * (2 * cov + c2)
+    den = (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    return (num / den).flatten(2).mean(dim=2).mean(dim=1)
+
+
+def bootstrap_mean(
+    values: Tensor | np.ndarray | Sequence[float],
+    *,
+    n_boot: int = 1000,
+    seed: int,
+    level: float = 0.95,
+) -> tuple[float, Interval]:
+    """Mean of per-sample values with a percentile-bootstrap confidence interval.
+
+    Args:
+        values: (N,) per-sample values (e.g. per-image MSE).
+        n_boot: number of bootstrap resamples.
+        seed: seed of the resampling; the same seed resamples the same indices, so
+            intervals of different attacks on the same evaluation set are paired.
+        level: coverage of the interval.
+
+    Returns:
+        The sample mean and its interval.
+
+    Raises:
+        ValueError: no values, or n_boot < 1.
+    """
+    arr = values.detach().cpu().double().numpy() if isinstance(values, Tensor) else values
+    arr = np.asarray(arr, dtype=np.float64).ravel()
+    if arr.size == 0 or n_boot < 1:
+        raise ValueError(f"need values and n_boot >= 1, got {arr.size} values, n_boot={n_boot}")
+    rng = np.random.default_rng(seed)
+    means = np.empty(n_boot)
+    chunk = max(1, 2_000_000 // arr.size)  # NOTE: bounds the index matrix to ~16 MB
+    for start in range(0, n_boot, chunk):
+        stop = min(n_boot, start + chunk)
+        idx = rng.integers(0, arr.size, size=(stop - start, arr.size))
+        means[start:stop] = arr[idx].mean(axis=1)
+    tail = (1.0 - level) / 2 * 100
+    low, high = np.percentile(means, [tail, 100 - tail])
+    mean = float(arr.mean())
+    return mean, Interval(low=float(low), high=float(high), level=level)
