@@ -111,6 +111,26 @@ def test_interval_covers_truth_when_the_estimate_is_biased(seed: int) -> None:
     assert r.leakage_interval.low <= 0.5 * np.log1p(v / 0.02**2).sum() <= r.leakage_interval.high
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_grouped_bootstrap_interval_matches_the_per_row_one(seed: int) -> None:
+    # independent Gaussian features: Hadamard is tight, so I(x;z) has a closed form
+    rng = np.random.default_rng(seed)
+    v = rng.uniform(0.005, 0.05, 32)
+    z = rng.standard_normal((4000, 32)) * np.sqrt(v)
+    kw: dict[str, Any] = {
+        "input_dim": D,
+        "input_entropy": -1.0,
+        "input_entropy_source": "user",
+        "bootstrap": 1000,
+        "seed": seed,
+    }
+    grouped = estimate_bound(z, None, 0.05, **kw).leakage_interval  # clusters of ~800: 16 rows
+    rows = estimate_bound(z, None, 0.05, group_size=1, **kw).leakage_interval
+    assert grouped is not None and rows is not None
+    assert grouped.high - grouped.low == pytest.approx(rows.high - rows.low, rel=0.25)
+    assert grouped.low <= 0.5 * np.log1p(v / 0.05**2).sum() <= grouped.high
+
+
 @pytest.mark.parametrize("sigma", SIGMAS)
 def test_full_single_cluster_is_tight(lg: LinearGaussian, sigma: float) -> None:
     result = _bound(lg, sigma, k=1, covariance="full")
@@ -235,6 +255,7 @@ def test_sigma_zero_is_vacuous(covariance: str, labelled: bool) -> None:
         (np.ones((10, 3)), 0.1, {"covariance": "sparse"}, ConfigError),
         (np.ones((10, 3)), 0.1, {"input_entropy_source": "oracle"}, ConfigError),
         (np.ones((10, 3)), 0.1, {"k": 0}, ConfigError),
+        (np.ones((10, 3)), 0.1, {"group_size": 0}, ConfigError),
         (np.ones((10, 3)), 0.1, {"y": np.zeros(4)}, DataError),
         (np.array([[1.0, np.nan]] * 5), 0.1, {}, DataError),
         (np.array([[1.0, np.inf]] * 5), 0.0, {}, DataError),

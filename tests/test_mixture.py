@@ -11,11 +11,13 @@ from privaudit.mixture import (
     cluster_labels,
     cluster_spectra,
     cluster_stats,
+    group_stats,
     kmeans,
     merge_stats,
+    replicate_logdets,
     replicate_totals,
-    replicate_variances,
     resample_counts,
+    resample_groups,
 )
 
 
@@ -128,18 +130,111 @@ def test_replicate_moments_equal_materialised_resamples() -> None:
     labels = rng.integers(0, 3, 60)
     counts = resample_counts(60, 4, seed=9)
     totals = replicate_totals(labels, counts)
-    variances = np.zeros((4, 3, 5))
-    for c, var in replicate_variances(z, labels, counts):
-        variances[:, c] = var
     spectra = cluster_spectra(z, labels, counts)
     for b in range(4):
         idx = np.repeat(np.arange(60), counts[b].astype(int))
         rows, lab = z[idx].astype(np.float64), labels[idx]
         for c in range(3):
             assert totals[b, c] == (lab == c).sum()
-            np.testing.assert_allclose(variances[b, c], rows[lab == c].var(0, ddof=1), rtol=1e-9)
             eig = np.linalg.eigvalsh(np.cov(rows[lab == c], rowvar=False))
             np.testing.assert_allclose(np.sort(spectra[b, c]), eig, rtol=1e-8, atol=1e-12)
+
+
+def _labels_with_sizes(sizes: list[int], seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(sizes)), sizes))
+
+
+def test_group_stats_split_clusters_into_random_groups() -> None:
+    labels = _labels_with_sizes([600, 130, 40, 9, 1], seed=0)
+    z = np.random.default_rng(1).standard_normal((labels.size, 4)) * 3 + 7
+    groups = group_stats(z, labels, group_size=16, seed=2)
+    assert (np.diff(groups.cluster) >= 0).all() and groups.moments.dtype == np.float32
+    np.testing.assert_array_equal(groups.counts, np.bincount(groups.members))
+    np.testing.assert_array_equal(groups.cluster[groups.members], labels)  # nested in clusters
+    for c, (n_c, size) in enumerate([(600, 16), (130, 4), (40, 1), (9, 1), (1, 1)]):
+        own = groups.counts[groups.cluster == c]
+        assert own.sum() == n_c and own.size == -(-n_c // size) and own.max() == size
+        assert own.min() >= size - 1
+        assert (z[labels == c] == groups.origins[c]).all(1).any()  # the origin is a member
+    for g in range(groups.counts.size):  # moments of the group's own rows about the origin
+        rows = z[groups.members == g] - groups.origins[groups.cluster[g]]
+        np.testing.assert_allclose(groups.moments[g, 0], rows.sum(0), rtol=1e-6, atol=1e-5)
+        np.testing.assert_allclose(groups.moments[g, 1], (rows**2).sum(0), rtol=1e-6)
+    direct = cluster_stats(z, labels)
+    np.testing.assert_allclose(groups.stats.means, direct.means, rtol=1e-12)
+    np.testing.assert_allclose(groups.stats.variances, direct.variances, rtol=1e-10)
+    again = group_stats(z, labels, group_size=16, seed=2)
+    np.testing.assert_array_equal(groups.members, again.members)
+    assert not np.array_equal(groups.members, group_stats(z, labels, group_size=16, seed=3).members)
+
+
+@pytest.mark.parametrize("group_size", [1, 3])
+@pytest.mark.parametrize("coarse", [False, True])
+def test_grouped_replicates_equal_materialised_group_resamples(
+    group_size: int, coarse: bool
+) -> None:
+    rng = np.random.default_rng(2)
+    z = (rng.standard_normal((300, 5)) * 2 + rng.integers(0, 3, (300, 1)) * 3).astype(np.float32)
+    fine = _labels_with_sizes([120, 70, 30, 80], seed=4)
+    parent = np.array([1, 0, 1, 0]) if coarse else None  # coarse clusters interleave
+    labels = fine if parent is None else parent[fine]
+    groups = group_stats(z, fine, group_size=group_size, seed=4)
+    weights = resample_groups(groups, 5, seed=9, parent=parent)
+    for c in np.unique(labels):  # each cluster redraws exactly its own number of groups
+        own = np.unique(groups.members[labels == c])
+        assert (weights[:, own].sum(1) == own.size).all()
+    np.testing.assert_array_equal(weights, resample_groups(groups, 5, seed=9, parent=parent))
+    sigmas = [0.5, 2.0]
+    logdets, _ = replicate_logdets(groups, weights, sigmas, parent=parent)
+    assert logdets.shape == (2, 5, labels.max() + 1)
+    for b in range(5):
+        idx = np.repeat(np.arange(300), weights[b, groups.members].astype(int))
+        rows, lab = z[idx].astype(np.float64), labels[idx]
+        for c in np.unique(labels):
+            var = rows[lab == c].var(0, ddof=1)
+            expected = [np.log1p(var / s**2).sum() for s in sigmas]
+            np.testing.assert_allclose(logdets[:, b, c], expected, rtol=1e-5)  # float32
+
+
+def test_replicate_targets_are_the_replicates_mean() -> None:
+    rng = np.random.default_rng(6)
+    z = rng.standard_normal((960, 3)) * [1.0, 2.0, 0.5] + 5.0
+    labels = _labels_with_sizes([640, 320], seed=7)  # groups of exactly 10
+    single = group_stats(z, labels, group_size=1, seed=0)
+    _, plugin = replicate_logdets(single, np.ones((1, 960)), [0.5])
+    for c in range(2):  # groups of one sample: the plug-in (ddof = 0) variance
+        expected = np.log1p(z[labels == c].var(0) / 0.25).sum()
+        np.testing.assert_allclose(plugin[0, c], expected, rtol=1e-6)
+    groups = group_stats(z, labels, group_size=10, seed=0)
+    weights = resample_groups(groups, 20000, seed=1)
+    _, target = replicate_logdets(groups, weights[:1], [0.5])
+    for c in range(2):
+        own, n_c = groups.members[labels == c], (labels == c).sum()
+        sums = np.stack([z[groups.members == g].sum(0) for g in np.unique(own)])
+        squares = np.stack([(z[groups.members == g] ** 2).sum(0) for g in np.unique(own)])
+        w = weights[:, np.unique(own)]
+        s1, s2 = w @ sums, w @ squares
+        mean = ((s2 - s1**2 / n_c) / (n_c - 1)).mean(0)  # Monte Carlo mean of the replicates
+        np.testing.assert_allclose(target[0, c], np.log1p(mean / 0.25).sum(), rtol=1e-3)
+
+
+def test_group_stats_rejects_bad_group_size() -> None:
+    with pytest.raises(ConfigError):
+        group_stats(np.zeros((4, 2)), np.zeros(4, dtype=int), group_size=0, seed=0)
+
+
+def test_kmeans_fitted_on_a_subsample_labels_every_row_by_its_nearest_centre() -> None:
+    z, truth = _blobs(n_per=300, m=6, seed=8)
+    labels = kmeans(z, 3, seed=1, fit_rows=60)
+    table = np.zeros((3, 3), dtype=int)
+    np.add.at(table, (labels, truth), 1)
+    assert sorted(table.max(1).tolist()) == [300, 300, 300]
+    centers = np.stack([z[labels == c].mean(0) for c in range(3)])
+    np.testing.assert_array_equal(labels, ((z[:, None] - centers) ** 2).sum(-1).argmin(1))
+    np.testing.assert_array_equal(labels, kmeans(z, 3, seed=1, fit_rows=60))
+    np.testing.assert_array_equal(kmeans(z, 3, seed=1, fit_rows=900), kmeans(z, 3, seed=1))
+    with pytest.raises(ConfigError):
+        kmeans(z, 3, seed=1, fit_rows=0)
 
 
 @pytest.mark.parametrize("n_per", [3, 40])  # Gram path (n_c < m) and covariance path
