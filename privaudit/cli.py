@@ -42,6 +42,7 @@ LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seede
 SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
 OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out).")]
+ReportDirOpt = Annotated[Path | None, typer.Option("--output-dir", help="Folder for the reports (default privaudit-out).")]
 FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Report formats, comma-separated: json,markdown,csv,html (default json).")]
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml).")]
 VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug logging.")]
@@ -245,6 +246,70 @@ def assess(
     flags = dict(locals())
     with reported_errors(debug):
         code = _run_assess(_assess_overrides(**flags), config, quiet)
+    raise typer.Exit(code)
+
+
+def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool) -> ExitCode:
+    from privaudit import harden_pipeline  # NOTE: lazy, keeps --help free of torch
+    from privaudit.config import load_config
+    from privaudit.console import RichProgress, err_console, print_summary
+
+    cfg = load_config(config, overrides)
+    _check_output(cfg, [cfg.model, cfg.encoder, cfg.head, cfg.data])
+    with _sigint_as_keyboardinterrupt(), RichProgress(enabled=not quiet) as progress:
+        source = "flag" if overrides.get("noise") is not None else None
+        report = harden_pipeline.run_harden(
+            cfg, output=output, progress=progress, sigma_source=source
+        )
+        paths = _write_reports(report, cfg)
+    assert report.harden is not None
+    err_console.print("[bold]original model[/]")
+    print_summary(report)
+    err_console.print("[bold]hardened model[/]")
+    print_summary(report.harden.after)
+    for p in (output, *paths):
+        err_console.print(f"wrote {p}", highlight=False)
+    return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
+
+
+@app.command()
+def harden(
+    model: ModelArg = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the hardened ONNX model.")] = Path("hardened.onnx"),
+    split: SplitOpt = None, data: DataOpt = None, noise: NoiseOpt = None,
+    lam: Annotated[float | None, typer.Option("--lambda", help="Weight of the CEM loss.")] = None,
+    loss: Annotated[str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="k-means centroids per class.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Fine-tuning epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (cosine decay).")] = None,
+    freeze_head: Annotated[bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.")] = None,
+    embed_noise: Annotated[bool | None, typer.Option("--embed-noise/--no-embed-noise", help="Add the noise inside the hardened encoder graph.")] = None,
+    baseline: Annotated[bool | None, typer.Option("--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier).")] = None,
+    max_accuracy_drop: Annotated[float | None, typer.Option(help="Try a lambda grid; keep the most private model within this many points.")] = None,
+    seeds: Annotated[int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")] = None,
+    mean: MeanOpt = None, std: StdOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
+    device: DeviceOpt = None, budget: BudgetOpt = None, attacks: AttacksOpt = None,
+    no_attacks: NoAttacksOpt = False,
+    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
+    output_dir: ReportDirOpt = None, fmt: FormatOpt = None, config: ConfigOpt = None,
+    quiet: QuietOpt = False, verbose: VerboseOpt = 0, debug: DebugOpt = False,
+) -> None:
+    """Fine-tune the encoder with CEM + noise, write a hardened ONNX model, report before/after."""
+    _logging(verbose)
+    flags = dict(locals())
+    with reported_errors(debug):
+        overrides = _assess_overrides(
+            **flags, encoder=None, head=None, noise_sweep=None, input_shape=None, resize=None,
+            covariance=None, input_entropy=None, entropy_unit=None, strict=None,
+        )
+        overrides |= {
+            "harden.lam": lam, "harden.loss": loss, "harden.k": k, "harden.epochs": epochs,
+            "harden.lr": lr, "harden.freeze_head": freeze_head, "harden.embed_noise": embed_noise,
+            "harden.baseline": baseline, "harden.max_accuracy_drop": max_accuracy_drop,
+            "harden.seeds": seeds,
+        }
+        code = _run_harden(overrides, config, output, quiet)
     raise typer.Exit(code)
 
 
