@@ -11,22 +11,15 @@ import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from privaudit._onnx_ops import (
-    CONFIG_SLOTS,
-    OPS,
-    PREPARE,
-    TORCH_DTYPES,
-    Attrs,
-    OpFn,
-    UnsupportedVariant,
-)
+from privaudit._ops import CONFIG_SLOTS, OPS, PREPARE
+from privaudit._ops_base import TORCH_DTYPES, Attrs, OpFn, UnsupportedVariant
 from privaudit.errors import ModelError, UnsupportedOpError
 
 __all__ = ["OnnxModule", "check_convertible", "to_torch"]
 
 _DEFAULT_DOMAINS: Final = ("", "ai.onnx")
 _FLOAT_TYPES: Final = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
-# NOTE: omitted optional inputs have the name ""; the environment maps it to None (see _onnx_ops).
+# NOTE: omitted optional inputs have the name ""; the environment maps it to None (see _ops_base).
 _MISSING: Final = cast(Tensor, None)
 
 _Step = tuple[OpFn, Attrs, tuple[str, ...], tuple[str, ...]]

@@ -6,6 +6,7 @@ import json
 import math
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from enum import Enum
 from typing import Any, TypeVar
@@ -53,7 +54,9 @@ def _convert(hint: Any, data: Any, where: str) -> Any:
         hints = typing.get_type_hints(hint)
         known = {f.name for f in fields(hint)}
         kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items() if k in known}
-        return hint(**kwargs)
+        # NOTE: is_dataclass narrows `hint` to a dataclass instance or class; here it is the
+        # class (a type hint), which mypy cannot tell, so call it through a cast.
+        return typing.cast(Callable[..., Any], hint)(**kwargs)
     if origin is tuple:
         if not isinstance(data, list):
             raise ValueError(f"{where}: expected a list")
