@@ -85,9 +85,11 @@ def bound_table(bound: BoundResult) -> Table:
     else:
         interval = bound.leakage_interval
         ci = f"  [{_fmt(interval.low)}, {_fmt(interval.high)}]" if interval else ""
-        t.add_row("leakage I_up", f"{_fmt(bound.leakage_nats)} nats/sample{ci}  ({bound.clustering})")
+        leak = f"{_fmt(bound.leakage_nats)} nats/sample{ci}  ({bound.clustering})"
+        t.add_row("leakage I_up", leak)
         t.add_row("leakage", f"{_fmt(bound.leakage_bits_per_dim)} bits per input dim")
-    t.add_row("input entropy h(x)/d", f"{_fmt(bound.input_entropy_per_dim)} nats ({bound.input_entropy_source})")
+    source = f"{_fmt(bound.input_entropy_per_dim)} nats ({bound.input_entropy_source})"
+    t.add_row("input entropy h(x)/d", source)
     t.add_row("cond. entropy h(x|z)/d", f"{_fmt(bound.cond_entropy_per_dim)} nats")
     t.add_row("MSE floor (any attack)", _fmt(bound.mse_floor))
     t.add_row("certified MSE floor", _fmt(bound.certified_mse_floor))
@@ -101,7 +103,8 @@ def attacks_table(report: AuditReport) -> Table:
     for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "time s", "note"):
         t.add_column(col)
     for a in report.attacks:
-        note = a.reason or ("below estimated floor: h(x) estimate too optimistic" if a.below_floor else "")
+        below = "below estimated floor: h(x) estimate too optimistic" if a.below_floor else ""
+        note = a.reason or below
         t.add_row(
             a.attack, a.status.value, _fmt(a.mse), _fmt(a.psnr, ".2f"), _fmt(a.ssim, ".3f"),
             f"{a.seconds:.1f}", note,

@@ -20,7 +20,9 @@ class ProgressTask(Protocol):
 class Progress(Protocol):
     """Factory of progress tasks; the CLI passes a rich implementation, tests the null one."""
 
-    def task(self, description: str, total: float | None = None) -> AbstractContextManager[ProgressTask]:
+    def task(
+        self, description: str, total: float | None = None
+    ) -> AbstractContextManager[ProgressTask]:
         """Open a task with a description and an optional total (None = indeterminate)."""
 
 

@@ -279,5 +279,6 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
 
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version != SCHEMA_VERSION:
-        raise ValueError(f"unsupported report schema_version {version!r} (expected {SCHEMA_VERSION})")
+        expected = SCHEMA_VERSION
+        raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
     return from_jsonable(AuditReport, data)

@@ -42,10 +42,10 @@ class Target:
 
     @property
     def input_dim(self) -> int:
-        """d = C * H * W."""
+        """Input dimension d = C * H * W."""
         return int(np.prod(self.input_shape))
 
     @property
     def feature_dim(self) -> int:
-        """m = number of feature values per sample."""
+        """Feature dimension m: number of feature values per sample."""
         return int(np.prod(self.feature_shape))
