@@ -1,0 +1,367 @@
+"""Compose `harden`: assess, fine-tune (CEM, lambda grid, noise-only frontier), write, reassess.
+
+Training data: the whole given dataset (the defender's own data). Assessment: the same
+aux/eval split, seeds and attack budget as `assess`, before and after. Variants (every
+fine-tuned model, per seed) are measured more cheaply, with the decoder attack and the bound
+only, on that same split (method.md §5, scale confound).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from privaudit import model as model_mod
+from privaudit import runtime
+from privaudit import split as split_mod
+from privaudit.config import Config, GateConfig
+from privaudit.errors import ConfigError, DataError
+from privaudit.harden import FinetuneSettings, fine_tune
+from privaudit.onnx_edit import embed_noise, save_model, set_metadata
+from privaudit.pipeline import Timer, assess_prepared
+from privaudit.prepare import META_MEAN, META_SIGMA, META_SPLIT, META_STD, Prepared, encode, prepare
+from privaudit.progress import NullProgress, Progress
+from privaudit.results import AuditReport, Comparison, EpochStats, HardenResult, Status, Variant
+
+__all__ = [
+    "GRIDS",
+    "HardenRun",
+    "Trained",
+    "choose",
+    "compare",
+    "feature_stats",
+    "frontier_mse",
+    "run_harden",
+    "train_variant",
+    "variant_of",
+]
+
+# NOTE: lambda grids per loss form for --max-accuracy-drop (method.md §5: the forms need
+# different ranges). Measured on the demo (sigma 0.1, 10 epochs): hinge 0.5-2 and bound 2-8
+# span "barely private" to "about -1.5 accuracy points"; see benchmarks/harden_demo.py.
+GRIDS = {"bound": (1.0, 2.0, 4.0, 8.0), "hinge": (0.25, 0.5, 1.0, 2.0)}
+
+
+@dataclass(frozen=True, eq=False)
+class Trained:
+    """One fine-tuned configuration: per seed a full model, its history and its audit."""
+
+    variant: Variant
+    models: tuple[onnx.ModelProto, ...]
+    histories: tuple[tuple[EpochStats, ...], ...]
+    reports: tuple[AuditReport, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class HardenRun:
+    """What every fine-tune of one `harden` run shares (training data: `prep.dataset`)."""
+
+    cfg: Config
+    prep: Prepared
+    progress: Progress
+    created: str
+
+    @property
+    def variant_cfg(self) -> Config:
+        """Decoder attack and bound only, no sweep, bootstrap or gate (cheaper, see module doc)."""
+        cfg = self.cfg
+        return replace(cfg, noise_sweep=(), gate=GateConfig(),
+                       attacks=replace(cfg.attacks, enabled=("decoder",)),
+                       bound=replace(cfg.bound, bootstrap=0))
+
+
+def run_harden(
+    cfg: Config, *, output: Path, progress: Progress | None = None,
+    sigma_source: str | None = None,
+) -> AuditReport:
+    """Harden a split model with CEM and report before and after (and the baselines).
+
+    The written model is the original graph with the fine-tuned weights (seed 0's model
+    when `harden.seeds` > 1; the others only enter the variants' means and spreads) and the
+    run in its metadata. With `harden.embed_noise` the file also adds the noise at the cut
+    (see `harden.embed_noise`); the after-audit measures the same weights with the noise
+    added by the auditor, the same channel.
+
+    Args:
+        cfg: the run's settings (`cfg.harden` for the fine-tune).
+        output: where the hardened ONNX model goes (written atomically; never the input).
+        progress: progress sink (None: silent).
+        sigma_source: "flag" when --noise was given on the command line.
+
+    Returns:
+        The original model's audit with `.harden` holding the hardened model's audit,
+        the training history, the variants and the comparison.
+
+    Raises:
+        PrivauditError: anything the user can fix (no labels: DataError).
+    """
+    timer, sink = Timer(), progress or NullProgress()
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    with timer.stage("prepare"):
+        prep = prepare(cfg, sigma_source=sigma_source)
+    _check(prep, output)
+    before = assess_prepared(cfg, prep, sink, timer, created, command="harden")
+    result = _harden_and_write(HardenRun(cfg, prep, sink, created), before, output, timer)
+    provenance = replace(before.provenance, timings=dict(timer.seconds))
+    return replace(before, harden=result, provenance=provenance)
+
+
+def _harden_and_write(
+    run: HardenRun, before: AuditReport, output: Path, timer: Timer
+) -> HardenResult:
+    """Fine-tune (and the baselines), write the hardened file, assess it, compare."""
+    h, prep = run.cfg.harden, run.prep
+    with timer.stage("fine_tune"):
+        cem, grid, chosen = _harden(run, before)
+        baselines = _baselines(run) if h.baseline else []
+    model = _final_model(run, cem)
+    with timer.stage("write"):
+        embedded = embed_noise(model, prep.split.cut_tensor, prep.sigma) if h.embed_noise else None
+        sha = save_model(embedded or model, output)
+    with timer.stage("assess_after"):
+        after_prep = _variant_prep(prep, model, prep.sigma, output, sha)
+        after = assess_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
+                                command="harden")
+    original = variant_of("original", 0.0, "none", prep.sigma, [before], [feature_stats(prep)])
+    frontier = [b.variant for b in baselines]
+    return HardenResult(
+        output_path=str(output), output_sha256=sha, noise_sigma=prep.sigma,
+        lam=cem.variant.lam, loss=h.loss, k=h.k, epochs=h.epochs, freeze_head=h.freeze_head,
+        embed_noise=h.embed_noise, history=cem.histories[0], after=after,
+        variants=(original, cem.variant, *frontier),
+        comparison=compare(cem.variant, frontier) if frontier else None,
+        grid=tuple(g.variant for g in grid), chosen=chosen,
+    )
+
+
+def _check(prep: Prepared, output: Path) -> None:
+    """Collect every reason harden cannot run, then raise them together."""
+    problems = []
+    if prep.dataset.y is None:
+        problems.append("the data has no labels (harden trains the task loss on them)")
+    if prep.model is None or prep.split.head is None:
+        problems.append("harden needs the full model (MODEL --split), not --encoder/--head")
+    if prep.sigma == 0:
+        problems.append("the noise sigma is 0; CEM needs noise (method.md §3)")
+    if output.resolve() == prep.model_path.resolve():
+        problems.append(f"the output {output} is the input model, which is never overwritten")
+    if problems:
+        error = DataError if prep.dataset.y is None else ConfigError
+        raise error("cannot harden: " + "; ".join(problems),
+                    hint="give labelled data (.npz with y, or class folders), the full model, "
+                    "--noise SIGMA > 0 and -o NEW.onnx")
+
+
+def _harden(run: HardenRun, before: AuditReport) -> tuple[Trained, list[Trained], str | None]:
+    """The CEM model: at cfg.lam, or the most private of the lambda grid within the budget."""
+    h = run.cfg.harden
+    if h.max_accuracy_drop is None:
+        return train_variant(run, "cem", h.lam, h.loss, run.prep.sigma), [], None
+    grid = [train_variant(run, f"cem lambda {lam:g}", lam, h.loss, run.prep.sigma)
+            for lam in GRIDS[h.loss]]
+    reference = before.utility.clean_accuracy or 0.0
+    index, why = choose([g.variant for g in grid], h.max_accuracy_drop, reference)
+    kept = grid[index]
+    return replace(kept, variant=replace(kept.variant, label="cem")), grid, why
+
+
+def _baselines(run: HardenRun) -> list[Trained]:
+    """Noise-only fine-tunes at sigma and sigma * each baseline scale: the frontier."""
+    scales = (1.0, *(s for s in run.cfg.harden.baseline_scales if s != 1.0))
+    sigma = run.prep.sigma
+    return [train_variant(run, f"noise-only x{s:.1f}", 0.0, "none", sigma * s) for s in scales]
+
+
+def train_variant(run: HardenRun, label: str, lam: float, loss: str, sigma: float) -> Trained:
+    """Fine-tune one configuration for every seed and measure each resulting model.
+
+    Args:
+        run: the shared settings, data and progress.
+        label: the variant's name, e.g. "cem" or "noise-only x1.5".
+        lam: lambda (0: noise-only).
+        loss: "bound" | "hinge" ("none" with lam 0).
+        sigma: training and deployment noise std.
+
+    Returns:
+        The models, histories and audits (decoder and bound only) per seed, aggregated.
+    """
+    h, prep = run.cfg.harden, run.prep
+    assert prep.model is not None and prep.dataset.y is not None
+    device = runtime.resolve_device(run.cfg.device)
+    models, histories, reports, stats = [], [], [], []
+    for i in range(h.seeds):
+        settings = FinetuneSettings(
+            lam=lam, loss=loss if lam > 0 else h.loss, k=h.k, epochs=h.epochs, lr=h.lr,
+            batch_size=h.batch_size, freeze_head=h.freeze_head, sigma=sigma,
+            seed=runtime.derive_seed(run.cfg.seed, f"harden-{i}"),
+        )
+        done = fine_tune(prep.split, prep.norm, prep.dataset.x, prep.dataset.y, settings,
+                         device=device, progress=run.progress, label=f"{label} seed {i}")
+        model = done.write_back(prep.model)
+        vprep = _variant_prep(prep, model, sigma, Path(f"<{label} seed {i}>"), "")
+        reports.append(assess_prepared(run.variant_cfg, vprep,
+                                       run.progress, Timer(), run.created, command="harden"))
+        models.append(model)
+        histories.append(done.history)
+        stats.append(feature_stats(vprep))
+    variant = variant_of(label, lam, loss if lam > 0 else "none", sigma, reports, stats)
+    return Trained(variant, tuple(models), tuple(histories), tuple(reports))
+
+
+def _variant_prep(
+    prep: Prepared, model: onnx.ModelProto, sigma: float, path: Path, sha: str
+) -> Prepared:
+    """`prep` with another full model (same split name, data and split) and sigma."""
+    split = split_mod.split_model(model, prep.split_name, model_name=str(path))
+    return replace(prep, model=model, split=split, sigma=sigma, model_path=path,
+                   model_sha256=sha, metadata=model_mod.read_metadata(model))
+
+
+def feature_stats(prep: Prepared) -> tuple[float, float, float | None]:
+    """Mean and std of the clean features on the audit data, and the within-class share."""
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    z = encode(model_mod.make_session(prep.split.encoder), prep.norm, x, 256)
+    z = z.reshape(len(z), -1).astype(np.float64)
+    ya, ye = prep.audit.aux.y, prep.audit.eval.y
+    if ya is None or ye is None:
+        return float(z.mean()), float(z.std()), None
+    y = np.concatenate([ya, ye])
+    total = z.var(0).sum()
+    within = sum((y == c).mean() * z[y == c].var(0).sum() for c in np.unique(y))
+    return float(z.mean()), float(z.std()), float(within / total) if total > 0 else None
+
+
+def _final_model(run: HardenRun, cem: Trained) -> onnx.ModelProto:
+    """Seed 0's CEM model with the run recorded in its metadata (sigma read back by assess)."""
+    h, prep = run.cfg.harden, run.prep
+    entries = {
+        META_SIGMA: f"{prep.sigma:.10g}", "privaudit.lambda": f"{cem.variant.lam:g}",
+        "privaudit.k": str(h.k), "privaudit.loss": h.loss, META_SPLIT: prep.split_name,
+        "privaudit.epochs": str(h.epochs), "privaudit.hardened_from": prep.model_sha256,
+        META_MEAN: ",".join(f"{v:.10g}" for v in prep.norm.mean),
+        META_STD: ",".join(f"{v:.10g}" for v in prep.norm.std),
+    }
+    return set_metadata(cem.models[0], entries)
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+# --- numbers: variants, the frontier comparison, the lambda choice ----------------------------
+
+
+def _decoder_mse(report: AuditReport) -> float | None:
+    return next((a.mse for a in report.attacks
+                 if a.attack == "decoder" and a.status is Status.OK), None)
+
+
+def variant_of(
+    label: str, lam: float, loss: str, sigma: float, reports: list[AuditReport],
+    stats: list[tuple[float, float, float | None]],
+) -> Variant:
+    """Aggregate one configuration's per-seed audits into a Variant (means and spreads).
+
+    Args:
+        label: e.g. "cem", "noise-only x1.5".
+        lam: lambda (0 for noise-only and the original).
+        loss: "bound" | "hinge" | "none".
+        sigma: the deployment sigma it was trained and measured at.
+        reports: one audit per fine-tune seed.
+        stats: per seed, (feature mean, feature std, within-class share).
+    """
+    noisy = _mean_std([r.utility.noisy_accuracy or 0.0 for r in reports])
+    mses = [m for m in map(_decoder_mse, reports) if m is not None]
+    mse = _mean_std(mses) if len(mses) == len(reports) else (None, None)
+    leak = [r.bound.leakage_bits_per_dim for r in reports if r.bound is not None]
+    shares = [s[2] for s in stats if s[2] is not None]
+    return Variant(
+        label=label, lam=lam, loss=loss, noise_sigma=sigma, seeds=len(reports),
+        clean_accuracy=statistics.fmean(r.utility.clean_accuracy or 0.0 for r in reports),
+        noisy_accuracy=noisy[0], noisy_accuracy_std=noisy[1],
+        decoder_mse=mse[0], decoder_mse_std=mse[1],
+        leakage_bits_per_dim=statistics.fmean(x for x in leak if x is not None)
+        if leak and None not in leak else None,
+        mse_floor=statistics.fmean(r.bound.mse_floor if r.bound else 0.0 for r in reports),
+        feature_mean=statistics.fmean(s[0] for s in stats),
+        feature_std=statistics.fmean(s[1] for s in stats),
+        within_class_share=statistics.fmean(shares) if shares else None,
+    )
+
+
+def frontier_mse(frontier: list[Variant], accuracy: float) -> float | None:
+    """Decoder MSE of the noise-only frontier at `accuracy`, linearly interpolated.
+
+    Points are (noisy accuracy, decoder MSE), sorted by accuracy, equal accuracies averaged.
+    None when `accuracy` is outside the points' range: nothing is extrapolated.
+    """
+    points: dict[float, list[float]] = {}
+    for v in frontier:
+        if v.decoder_mse is not None:
+            points.setdefault(v.noisy_accuracy, []).append(v.decoder_mse)
+    if not points or not min(points) <= accuracy <= max(points):
+        return None
+    xs = sorted(points)
+    return float(np.interp(accuracy, xs, [statistics.fmean(points[a]) for a in xs]))
+
+
+def compare(cem: Variant, frontier: list[Variant]) -> Comparison:
+    """CEM vs noise-only at equal sigma (`frontier[0]`) and vs the frontier at CEM's accuracy."""
+    equal = frontier[0]
+    gain = delta = None
+    if cem.decoder_mse is not None and equal.decoder_mse:
+        gain = cem.decoder_mse / equal.decoder_mse - 1.0
+        delta = 100.0 * (cem.noisy_accuracy - equal.noisy_accuracy)
+    at = frontier_mse(frontier, cem.noisy_accuracy)
+    accs = [v.noisy_accuracy for v in frontier if v.decoder_mse is not None]
+    if at is None or cem.decoder_mse is None:
+        span = f"[{min(accs):.4g}, {max(accs):.4g}]" if accs else "(no points)"
+        note = (f"CEM's noisy accuracy {cem.noisy_accuracy:.4g} is outside the noise-only "
+                f"frontier's range {span}: no matched-accuracy comparison (nothing is "
+                "extrapolated).")
+        return Comparison(gain, delta, None, None, note + _SCOPE)
+    frontier_gain = cem.decoder_mse / at - 1.0
+    verdict = "beats" if frontier_gain > 0 else "does not beat"
+    return Comparison(gain, delta, at, frontier_gain, f"CEM {verdict} the frontier here." + _SCOPE)
+
+
+_SCOPE = (" Variants are measured with the decoder attack and the bound only, on the same "
+          "data split and seeds; numbers are means over the fine-tune seeds.")
+
+
+def choose(grid: list[Variant], max_drop: float, reference: float) -> tuple[int, str]:
+    """The most private grid point within the accuracy budget.
+
+    Within budget: noisy accuracy >= `reference` (the original's clean accuracy) minus
+    `max_drop` points. Most private: largest decoder MSE, then lowest leakage.
+
+    Returns:
+        The index into `grid` and the reason, in words. Without any point within the
+        budget, the most accurate one is kept and the reason says so.
+    """
+    floor = reference - max_drop / 100.0
+    ok = [i for i, v in enumerate(grid) if v.noisy_accuracy >= floor]
+    if not ok:
+        best = max(range(len(grid)), key=lambda i: grid[i].noisy_accuracy)
+        return best, (f"no lambda kept the noisy accuracy within {max_drop:g} points of the "
+                      f"original's clean accuracy {reference:.4g}; kept the most accurate, "
+                      f"lambda {grid[best].lam:g} ({grid[best].noisy_accuracy:.4g})")
+
+    def key(i: int) -> tuple[float, float]:
+        v = grid[i]
+        return (v.decoder_mse if v.decoder_mse is not None else -np.inf,
+                -(v.leakage_bits_per_dim if v.leakage_bits_per_dim is not None else np.inf))
+
+    best = max(ok, key=key)
+    v = grid[best]
+    return best, (f"lambda {v.lam:g} ({v.loss}): the largest decoder MSE "
+                  f"({v.decoder_mse if v.decoder_mse is not None else float('nan'):.4g}) "
+                  f"of the {len(ok)} of {len(grid)} lambdas whose noisy accuracy stays within "
+                  f"{max_drop:g} points of the original's clean accuracy {reference:.4g} "
+                  f"(it has {v.noisy_accuracy:.4g})")
