@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from privaudit import __version__
-from privaudit.errors import ConfigError, ExitCode, PrivauditError
+from privaudit.cli_errors import HouseGroup, reported_errors, sigint_as_keyboardinterrupt
+from privaudit.errors import ConfigError, ExitCode
+
+__all__ = ["app", "main", "reported_errors"]
 
 app = typer.Typer(
+    cls=HouseGroup,
     name="privaudit",
     help="Audit how much of a split model's input its features leak, and harden it.",
     pretty_exceptions_show_locals=False,  # NOTE: locals hold user data; never print them
@@ -74,28 +75,6 @@ def _root(
     """Audit how much of a split model's input its features leak, and harden it."""
 
 
-@contextmanager
-def reported_errors(debug: bool = False) -> Iterator[None]:
-    """Map exceptions to exit codes: user errors 2, Ctrl-C 130, bugs 3; never a traceback."""
-    from privaudit.console import err_console
-
-    try:
-        yield
-    except PrivauditError as e:
-        err_console.print(f"[bold red]error:[/] {e}", highlight=False, markup=True)
-        if e.hint:
-            err_console.print(f"[dim]hint:[/] {e.hint}", highlight=False)
-        raise typer.Exit(ExitCode.USAGE_ERROR) from e
-    except KeyboardInterrupt as e:
-        err_console.print("[bold red]interrupted[/]: nothing was written")
-        raise typer.Exit(ExitCode.INTERRUPTED) from e
-    except Exception as e:  # NOTE: deliberate top-level boundary; bugs exit 3, never 1
-        err_console.print(f"[bold red]internal error[/] (please report): {e!r}", highlight=False)
-        if debug:
-            err_console.print_exception(show_locals=False)
-        raise typer.Exit(ExitCode.INTERNAL_ERROR) from e
-
-
 def _logging(verbose: int) -> None:
     from rich.logging import RichHandler
 
@@ -111,7 +90,8 @@ def _floats(text: str | None, key: str) -> tuple[float, ...] | None:
     try:
         return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
-        raise ConfigError(f"{key}: expected comma-separated numbers, got {text!r}") from None
+        raise ConfigError(f"{key}: expected comma-separated numbers, got {text!r}",
+                          hint=f"e.g. --{key.replace('_', '-')} 0,0.05,0.1") from None
 
 
 def _ints(text: str | None, key: str) -> tuple[int, ...] | None:
@@ -119,19 +99,38 @@ def _ints(text: str | None, key: str) -> tuple[int, ...] | None:
     if values is None:
         return None
     if any(v != int(v) or v <= 0 for v in values):
-        raise ConfigError(f"{key}: expected positive integers, got {text!r}")
+        raise ConfigError(f"{key}: expected positive integers, got {text!r}",
+                          hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (channels, height, width)")
     return tuple(int(v) for v in values)
 
 
-def _check_output(cfg: Any, inputs: list[Path | None]) -> None:
-    """Fail before any work if the output folder is unusable or would overwrite an input."""
-    from privaudit.io import check_writable_dir
+def _inputs(cfg: Any) -> dict[str, Path | None]:
+    """Every file a run reads, by what it is (the demo model when no model is given)."""
+    from privaudit import demo
+
+    is_demo = cfg.model is None and cfg.encoder is None
+    return {
+        "model": demo.demo_model_path() if is_demo else cfg.model, "encoder": cfg.encoder,
+        "head": cfg.head, "data": cfg.data, "config": cfg.config_path,
+    }
+
+
+def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
+    """Fail before any work if an output is unusable or would overwrite an input.
+
+    Returns:
+        Every file the command will write: the reports (and the hardened model).
+    """
+    from privaudit.outputs import check_model_output, check_writable_dir, refuse_overwrite
 
     check_writable_dir(cfg.output_dir)
-    targets = {(cfg.output_dir / f"report{_suffix(f)}").resolve() for f in cfg.formats}
-    for p in inputs:
-        if p is not None and p.resolve() in targets:
-            raise ConfigError(f"output {p} would overwrite an input", hint="choose another --output-dir")
+    reports = [cfg.output_dir / f"report{_suffix(f)}" for f in cfg.formats]
+    refuse_overwrite(reports, _inputs(cfg), flag="--output-dir")
+    if model_output is None:
+        return reports
+    check_model_output(model_output, reports)
+    refuse_overwrite([model_output], _inputs(cfg), flag="-o")
+    return [model_output, *reports]
 
 
 def _suffix(name: str) -> str:
@@ -141,6 +140,7 @@ def _suffix(name: str) -> str:
 
 
 def _write_reports(report: Any, cfg: Any) -> list[Path]:
+    """Render every format first, then write each atomically (the caller rolls back on failure)."""
     from reports import get_reporter, write_report
 
     texts = {f: get_reporter(f).render(report) for f in cfg.formats}  # render all, then write
@@ -150,15 +150,6 @@ def _write_reports(report: Any, cfg: Any) -> list[Path]:
         write_report(text, path)
         paths.append(path)
     return paths
-
-
-@contextmanager
-def _sigint_as_keyboardinterrupt() -> Iterator[None]:
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 @app.command()
@@ -213,16 +204,18 @@ def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> 
     from privaudit import pipeline  # NOTE: imported here so --help/--version never load torch
     from privaudit.config import load_config
     from privaudit.console import RichProgress, err_console, print_summary
+    from privaudit.outputs import restore_on_failure
 
     cfg = load_config(config, overrides)
-    _check_output(cfg, [cfg.model, cfg.encoder, cfg.head, cfg.data])
-    with _sigint_as_keyboardinterrupt(), RichProgress(enabled=not quiet) as progress:
+    outputs = _check_output(cfg)
+    with (sigint_as_keyboardinterrupt(), restore_on_failure(outputs),
+          RichProgress(enabled=not quiet) as progress):
         source = "flag" if overrides.get("noise") is not None else None
         report = pipeline.run_assess(cfg, progress=progress, sigma_source=source)
         paths = _write_reports(report, cfg)
     print_summary(report)
     for p in paths:
-        err_console.print(f"wrote {p}", highlight=False)
+        err_console.print(f"wrote {p}", highlight=False, markup=False)
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -253,10 +246,14 @@ def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, qu
     from privaudit import harden_pipeline  # NOTE: lazy, keeps --help free of torch
     from privaudit.config import load_config
     from privaudit.console import RichProgress, err_console, print_summary
+    from privaudit.outputs import restore_on_failure
 
     cfg = load_config(config, overrides)
-    _check_output(cfg, [cfg.model, cfg.encoder, cfg.head, cfg.data])
-    with _sigint_as_keyboardinterrupt(), RichProgress(enabled=not quiet) as progress:
+    outputs = _check_output(cfg, model_output=output)
+    # NOTE: run_harden writes the model before the after-audit; restore_on_failure takes
+    # it (and any temp file) away again if anything later fails or is interrupted.
+    with (sigint_as_keyboardinterrupt(), restore_on_failure(outputs),
+          RichProgress(enabled=not quiet) as progress):
         source = "flag" if overrides.get("noise") is not None else None
         report = harden_pipeline.run_harden(
             cfg, output=output, progress=progress, sigma_source=source
@@ -268,7 +265,7 @@ def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, qu
     err_console.print("[bold]hardened model[/]")
     print_summary(report.harden.after)
     for p in (output, *paths):
-        err_console.print(f"wrote {p}", highlight=False)
+        err_console.print(f"wrote {p}", highlight=False, markup=False)
     return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -287,7 +284,8 @@ def harden(
     baseline: Annotated[bool | None, typer.Option("--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier).")] = None,
     max_accuracy_drop: Annotated[float | None, typer.Option(help="Try a lambda grid; keep the most private model within this many points.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")] = None,
-    mean: MeanOpt = None, std: StdOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
+    mean: MeanOpt = None, std: StdOpt = None, input_shape: ShapeOpt = None,
+    resize: ResizeOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
     device: DeviceOpt = None, budget: BudgetOpt = None, attacks: AttacksOpt = None,
     no_attacks: NoAttacksOpt = False,
     fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
@@ -300,7 +298,7 @@ def harden(
     flags = dict(locals())
     with reported_errors(debug):
         overrides = _assess_overrides(
-            **flags, encoder=None, head=None, noise_sweep=None, input_shape=None, resize=None,
+            **flags, encoder=None, head=None, noise_sweep=None,
             covariance=None, input_entropy=None, entropy_unit=None, strict=None,
         )
         overrides |= {
@@ -359,7 +357,7 @@ def list_attacks(
         from attacks import ATTACKS
         from attacks.base import Budget
 
-        rows = [
+        rows: list[dict[str, object]] = [
             {
                 "name": name, "needs": sorted(c.value for c in cls.requires),
                 "summary": cls.summary,
@@ -385,19 +383,20 @@ def report(
     with reported_errors(debug):
         from privaudit.console import err_console
         from privaudit.io import check_writable_dir, read_report
+        from privaudit.outputs import refuse_overwrite, restore_on_failure
         from reports import get_reporter, write_report
 
+        reporters = [get_reporter(f) for f in fmt.split(",") if f]
         audit = read_report(saved)
         folder = output_dir or saved.parent
         check_writable_dir(folder)
-        reporters = [get_reporter(f) for f in fmt.split(",") if f]
-        texts = {r.suffix: r.render(audit) for r in reporters}
-        for suffix, text in texts.items():
-            path = folder / f"{saved.stem}{suffix}"
-            if path.resolve() == saved.resolve():
-                raise ConfigError(f"{path} would overwrite the input report", hint="use --output-dir")
-            write_report(text, path)
-            err_console.print(f"wrote {path}", highlight=False)
+        texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
+        refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
+        with sigint_as_keyboardinterrupt(), restore_on_failure(list(texts)):
+            for path, text in texts.items():
+                write_report(text, path)
+        for path in texts:
+            err_console.print(f"wrote {path}", highlight=False, markup=False)
 
 
 @app.command()
@@ -411,12 +410,13 @@ def compare(
     """Two runs side by side, with deltas (B - A)."""
     with reported_errors(debug):
         from privaudit.io import read_report
+        from privaudit.outputs import refuse_overwrite
         from reports import write_report
         from reports.compare import render_compare
 
         text = render_compare(read_report(first), read_report(second), fmt)
-        if output is not None and output.resolve() in (first.resolve(), second.resolve()):
-            raise ConfigError(f"{output} would overwrite an input report", hint="choose another --output")
+        if output is not None:
+            refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-")
 
 

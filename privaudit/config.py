@@ -83,7 +83,7 @@ class GateConfig:
 class HardenConfig:
     """CEM fine-tuning settings (method.md §5)."""
 
-    lam: float = 1.0  # lambda, weight of the CEM loss
+    lam: float = 4.0  # lambda, weight of the CEM loss (4 suits the bound form on the demo)
     loss: str = "bound"  # "bound" (diagonal mixture leakage) | "hinge" (official surrogate)
     k: int = 5  # k-means centroids per class
     epochs: int = 10
@@ -139,10 +139,18 @@ class Config:
         for s in self.noise_sweep:
             check_sigma(s, "noise_sweep")
         _positive("batch_size", self.batch_size)
+        for key in ("limit", "max_eval"):
+            if getattr(self, key) is not None:
+                _positive(key, getattr(self, key))
+        _positive("seed", self.seed, allow_zero=True)
         if not 0 < self.eval_fraction < 1:
-            raise ConfigError(f"eval_fraction: expected a number in (0, 1), got {self.eval_fraction}")
+            raise ConfigError(
+                f"eval_fraction: expected a number in (0, 1), got {self.eval_fraction}",
+                hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)",
+            )
         if self.std is not None and any(not s > 0 for s in self.std):
-            raise ConfigError(f"std: expected positive values, got {list(self.std)}")
+            raise ConfigError(f"std: expected positive values, got {list(self.std)}",
+                              hint="give every channel's std as a number > 0, e.g. --std 0.5")
 
 
 def check_sigma(value: float, key: str) -> None:
@@ -179,7 +187,8 @@ def find_pyproject(start: Path) -> Path | None:
     """Walk up from `start` to the first pyproject.toml that has a [tool.privaudit] table."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and "privaudit" in _read_toml(candidate).get("tool", {}):
+        tool = _read_toml(candidate).get("tool", {}) if candidate.is_file() else {}
+        if isinstance(tool, Mapping) and "privaudit" in tool:
             return candidate
     return None
 
@@ -188,8 +197,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"cannot read config {path}: {e}", hint="fix the TOML syntax") from None
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror or e}",
+                          hint="check the --config path") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise ConfigError(f"cannot read config {path}: not valid UTF-8 TOML ({e})",
+                          hint="fix the TOML syntax") from None
 
 
 def load_config(path: Path | None, overrides: Mapping[str, Any], *, cwd: Path | None = None) -> Config:
@@ -210,12 +223,27 @@ def load_config(path: Path | None, overrides: Mapping[str, Any], *, cwd: Path | 
     found = path or find_pyproject(cwd)
     table: dict[str, Any] = {}
     if found is not None:
-        raw = _read_toml(found).get("tool", {}).get("privaudit", {})
-        table = _resolve_paths(raw, found.parent)
+        table = _resolve_paths(_privaudit_table(_read_toml(found), found), found.parent)
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
-    cfg = _build(Config, merged, prefix="")
+    try:
+        cfg: Config = _build(Config, merged, prefix="")
+    except ConfigError as e:
+        if e.hint is None:  # NOTE: say where the value came from and where the keys are listed
+            where = f"in {found} or " if found is not None else ""
+            e.hint = f"fix the value {where}on the command line; README.md lists every key"
+        raise
     return replace(cfg, config_path=found)
+
+
+def _privaudit_table(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """The `[tool.privaudit]` table of a parsed TOML document ({} when there is none)."""
+    tool = document.get("tool", {})
+    table = tool.get("privaudit", {}) if isinstance(tool, Mapping) else {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: tool.privaudit must be a table, got {table!r}",
+                          hint="write the settings under a [tool.privaudit] header")
+    return dict(table)
 
 
 def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
@@ -289,7 +317,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         (inner,) = [a for a in args if a is not type(None)]
         return _coerce(value, inner, key)
     if is_dataclass(hint):
-        return _build(hint, value, key + ".")
+        return _build(typing.cast(type, hint), value, key + ".")
     if origin is tuple:
         if isinstance(value, str):
             value = [v for v in value.split(",") if v.strip()]

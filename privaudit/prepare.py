@@ -14,6 +14,7 @@ from privaudit import model as model_mod
 from privaudit import split as split_mod
 from privaudit.config import Config, check_sigma
 from privaudit.errors import ConfigError, ModelError
+from privaudit.onnx_edit import strip_embedded_noise
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,9 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
         model, split_name = None, "presplit"
         metadata = model_mod.read_metadata(split.encoder)
     else:
-        model = model_mod.load_model(model_path)
+        # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
+        # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
+        model = strip_embedded_noise(model_mod.load_model(model_path))
         metadata = model_mod.read_metadata(model)
         split_name = cfg.split or metadata.get(META_SPLIT) or _no_split(model_path)
         split = split_mod.split_model(model, split_name, model_name=str(model_path))
@@ -136,7 +139,8 @@ def _meta_floats(metadata: dict[str, str], key: str, default: tuple[float, ...])
     try:
         return tuple(float(v) for v in metadata[key].replace(",", " ").split())
     except ValueError:
-        raise ModelError(f"model metadata {key}={metadata[key]!r} is not a list of numbers") from None
+        raise ModelError(f"model metadata {key}={metadata[key]!r} is not a list of numbers",
+                         hint=f"pass --{key.split('.')[-1]} explicitly") from None
 
 
 def encode(session: object, norm: data_mod.Normalization, x: np.ndarray, batch: int) -> np.ndarray:

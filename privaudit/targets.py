@@ -26,7 +26,7 @@ class PixelEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of `x` (N, C, H, W) in [0, 1]."""
-        out = self.encoder(self.norm.apply_torch(x))
+        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(self.norm.apply_torch(x))
         return out[0] if isinstance(out, tuple) else out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import tempfile
 from pathlib import Path
 
@@ -406,3 +407,82 @@ def test_arrays_load_or_raise_data_error(
     assert ds.x.dtype == np.float32 and len(ds) == len(x)
     assert 0.0 <= float(ds.x.min()) and float(ds.x.max()) <= 1.0
     assert all(m is None or m == d for m, d in zip(model[1:], ds.sample_shape, strict=True))
+
+
+@st.composite
+def raw_cases(draw: st.DrawFn) -> dict[str, object]:
+    """Anything an .npz could hold: odd dtypes and ranks, empty axes, NaN, bad labels."""
+    dtype = draw(st.sampled_from([np.uint8, np.int8, np.int16, np.uint16, np.int64, np.float16,
+                                  np.float32, np.float64, np.bool_, np.complex64]))
+    rank = draw(st.sampled_from([3, 4, 4, 4, 2, 5, 1, 0]))
+    sizes = st.integers(1, 5) | st.just(0) if draw(st.integers(0, 9)) == 9 else st.integers(1, 5)
+    shape = tuple(draw(sizes) for _ in range(rank))
+    x = draw(hnp.arrays(dtype, shape, elements=_elements(draw, dtype)))
+    n = shape[0] if shape else 0
+    length = st.integers(0, 6) if draw(st.integers(0, 3)) == 3 else st.just(n)
+    labels = hnp.arrays(st.sampled_from([np.int64, np.int8, np.uint8, np.float32, np.bool_]),
+                        st.tuples(length) | st.tuples(length, st.integers(1, 2)))
+    dim = st.one_of(st.none(), st.integers(1, 5))
+    override = st.tuples(*[st.integers(-1, 5)] * 3) if draw(st.integers(0, 5)) == 5 else st.none()
+    return {
+        "x": x, "y": draw(st.none() | labels),
+        "model": (None, draw(st.sampled_from([None, 1, 3, 4])), draw(dim), draw(dim)),
+        "limit": draw(st.none() | st.integers(1, 6) | st.integers(-1, 0)),
+        "resize": draw(st.booleans()),
+        "override": draw(override),
+    }
+
+
+def _elements(draw: st.DrawFn, dtype: type) -> st.SearchStrategy[object] | None:
+    """Pixel values: mostly in range, sometimes anything the dtype holds (NaN, inf, huge)."""
+    if np.dtype(dtype).kind != "f" or draw(st.integers(0, 3)) == 3:
+        return None
+    width = 8 * np.dtype(dtype).itemsize
+    return st.floats(0, 1, width=width) | st.floats(0, 255, width=width)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(raw_cases())
+def test_any_array_gives_pixels_or_a_clean_error(case: dict[str, object]) -> None:
+    x, y, model = case["x"], case["y"], case["model"]
+    assert isinstance(x, np.ndarray) and isinstance(model, tuple)
+    try:
+        ds = dataset_from_arrays(
+            x, y, model, limit=case["limit"], resize=bool(case["resize"]),  # type: ignore[arg-type]
+            input_shape_override=case["override"],  # type: ignore[arg-type]
+        )
+    except (DataError, ConfigError) as e:
+        assert e.message and e.hint, e.message
+        return
+    assert ds.x.dtype == np.float32 and ds.x.ndim == 4 and len(ds) >= 1
+    assert np.isfinite(ds.x).all() and 0.0 <= ds.x.min() and ds.x.max() <= 1.0
+    assert ds.y is None or (ds.y.dtype == np.int64 and ds.y.shape == (len(ds),))
+    want = case["override"] or model[1:]
+    assert all(m is None or m == d for m, d in zip(want, ds.sample_shape, strict=True))
+
+
+def _npy_header(shape: tuple[int, ...]) -> bytes:
+    """A valid .npy header for float32 `shape`: it may promise more data than follows."""
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buffer, {"descr": "<f4", "fortran_order": False, "shape": shape}
+    )
+    return buffer.getvalue()
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.sampled_from([b"", b"\x93NUMPY\x01\x00", _npy_header((99_999_999, 1, 28, 28)),
+                        _npy_header((2, 1, 4, 4)), b"PK\x03\x04"]),
+       st.binary(max_size=200), st.sampled_from([".npy", ".npz"]))
+def test_any_file_content_loads_or_raises_data_error(
+    magic: bytes, body: bytes, suffix: str
+) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"d{suffix}"
+        path.write_bytes(magic + body)
+        try:
+            ds = load_data(path, (None, 1, None, None))
+        except DataError as e:
+            assert e.hint
+            return
+    assert ds.x.dtype == np.float32

@@ -296,3 +296,68 @@ def test_random_dags_split_exactly_or_refuse(model: onnx.ModelProto) -> None:
     for tensor, row in rows.items():
         if "constant" not in str(row.reason):
             assert row.clean == _naively_clean(model, tensor), (tensor, row)
+
+
+# --- property: odd names (unicode, markup, separators, empty, look-alikes) never crash ---------
+
+_ODD = st.sampled_from(list("ab/._ |[]<>`*#\\'\"\té中🙂") + ["/", "layer3", "\u200b"])
+_NAME = st.lists(_ODD, min_size=1, max_size=6).map("".join)
+
+
+@st.composite
+def _oddly_named(draw: st.DrawFn) -> onnx.ModelProto:
+    n = draw(st.integers(2, 7))
+    names = draw(st.lists(_NAME, min_size=n + 1, max_size=n + 1, unique=True))
+    image, tensors = names[0], names[1:]
+    available, nodes = [image], []
+    for tensor in tensors:  # a chain, with some skip connections (Add of an earlier tensor)
+        op = draw(st.sampled_from(["Relu", "Add", "Sigmoid"]))
+        args = [available[-1]] + ([draw(st.sampled_from(available))] if op == "Add" else [])
+        name = draw(st.one_of(st.just(""), _NAME, st.sampled_from(names),
+                              _NAME.map(lambda s: f"/{s}/{s}.0/Op")))
+        node = helper.make_node(op, args, [tensor], name=name)
+        if draw(st.booleans()):
+            scopes = draw(st.one_of(st.text(max_size=12), st.lists(_NAME, max_size=3).map(repr)))
+            node.metadata_props.add(key="pkg.torch.onnx.name_scopes", value=scopes)
+        nodes.append(node)
+        available.append(tensor)
+    used = {a for node in nodes for a in node.input}
+    outputs = [t for t in tensors if t not in used] or [tensors[-1]]
+    return _graph_model(nodes, [image], outputs)
+
+
+def _look_alikes(model: onnx.ModelProto) -> list[str]:
+    names = [t for n in model.graph.node for t in n.output] + [n.name for n in model.graph.node]
+    names += [i.name for i in model.graph.input]
+    odd = [f"{s} " for s in names] + [s.upper() for s in names] + [s[:-1] for s in names]
+    return [*names, *odd, "", " ", "layer3", "[/]", "<script>"]
+
+
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(_oddly_named())
+def test_odd_names_split_exactly_or_refuse_cleanly(model: onnx.ModelProto) -> None:
+    feeds = {model.graph.input[0].name: np.random.default_rng(0).standard_normal((2, 3))
+             .astype(np.float32)}
+    try:
+        expected: list[np.ndarray] | None = _run_all(model, feeds)
+    except ModelError as e:  # e.g. duplicate node names: onnxruntime refuses, cleanly
+        assert e.hint
+        expected = None
+    clean = {r.tensor for r in list_cut_points(model) if r.clean and r.tensor is not None}
+    checked: set[str] = set()
+    for name in _look_alikes(model):
+        try:
+            split = split_model(model, name)
+        except ModelError as e:
+            assert e.message and e.hint, name
+            assert name not in clean, name
+            continue
+        if expected is None or split.cut_tensor in checked:
+            continue
+        checked.add(split.cut_tensor)
+        assert split.head is not None
+        z = _run_all(split.encoder, feeds)[0]
+        got = _run_all(split.head, {split.cut_tensor: z})
+        for a, b in zip(expected, got, strict=True):
+            np.testing.assert_array_equal(a, b)
