@@ -16,7 +16,9 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from privaudit.results import AuditReport, BoundResult, GateResult, Status
 
@@ -106,8 +108,8 @@ def attacks_table(report: AuditReport) -> Table:
         below = "below estimated floor: h(x) estimate too optimistic" if a.below_floor else ""
         note = a.reason or below
         t.add_row(
-            a.attack, a.status.value, _fmt(a.mse), _fmt(a.psnr, ".2f"), _fmt(a.ssim, ".3f"),
-            f"{a.seconds:.1f}", note,
+            Text(a.attack), a.status.value, _fmt(a.mse), _fmt(a.psnr, ".2f"), _fmt(a.ssim, ".3f"),
+            f"{a.seconds:.1f}", Text(note),
         )
     return t
 
@@ -116,7 +118,8 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
     """Print the bound, utility, attacks and gate verdict."""
     m = report.model
     console.print(
-        f"[bold]model[/] {m.path}  [bold]split[/] {m.split} -> {m.cut_tensor} "
+        f"[bold]model[/] {escape(m.path)}  [bold]split[/] {escape(m.split)} -> "
+        f"{escape(m.cut_tensor)} "
         f"features {list(m.feature_shape)}", markup=True, highlight=False,
     )
     if report.bound is not None:
@@ -134,7 +137,7 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
     if report.attacks:
         console.print(attacks_table(report))
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {w}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     print_gate(report.gate, console)
 
 
@@ -150,7 +153,7 @@ def print_gate(gate: GateResult, console: Console = err_console) -> None:
     for col in ("rule", "subject", "message"):
         t.add_column(col)
     for v in gate.violations:
-        t.add_row(v.rule, v.subject, v.message)
+        t.add_row(v.rule, Text(v.subject), Text(v.message))
     console.print(t)
 
 
@@ -168,7 +171,8 @@ def layers_table(points: list, console: Console | None = None) -> None:  # type:
     for p in points:
         shape = "x".join("?" if d is None else str(d) for d in p.shape) if p.shape else "?"
         clean = "yes" if p.clean else f"no: {p.reason}" if p.reason else "no"
-        t.add_row(p.module or "", p.tensor, p.op_type, shape, f"{p.depth:.2f}", clean)
+        cells = (p.module or "", p.tensor or "", p.op_type or "", shape, f"{p.depth:.2f}", clean)
+        t.add_row(*(Text(str(c)) for c in cells))
     console.print(t, highlight=False)
 
 
@@ -184,5 +188,5 @@ def attacks_list_table(rows: list[dict[str, object]], console: Console | None = 
         std = ", ".join(f"{k}={v}" for k, v in params["standard"].items())
         needs = r["needs"]
         assert isinstance(needs, list)
-        t.add_row(str(r["name"]), ", ".join(needs), str(r["summary"]), std)
+        t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]), std)))
     console.print(t, highlight=False)

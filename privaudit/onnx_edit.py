@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import onnx
 
 from privaudit.errors import ConfigError, ModelError
+from privaudit.outputs import atomic_write
 
 META_EMBEDDED = "privaudit.embedded_noise"  # value: the cut tensor whose value is noisy
 _CLEAN_SUFFIX = "_privaudit_clean"
@@ -105,14 +104,9 @@ def save_model(model: onnx.ModelProto, path: Path) -> str:
         ConfigError: the folder cannot be written.
     """
     data = model.SerializeToString()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
+        atomic_write(data, path)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise ConfigError(f"cannot write {path}: {e.strerror or e}",
                           hint="choose a writable output path with -o") from None
     return hashlib.sha256(data).hexdigest()

@@ -35,6 +35,31 @@ def check_writable_dir(folder: Path, *, flag: str = "--output-dir") -> None:
         ) from None
 
 
+def atomic_write(data: bytes, path: Path) -> None:
+    """Write `data` to `path` atomically: a temp file in the same folder, then os.replace.
+
+    A reader never sees a half-written file, and an interrupted write (even by Ctrl-C)
+    leaves nothing behind. The file gets the mode `open()` would give it (umask applied).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, _file_mode())  # NOTE: mkstemp makes 0600; outputs are ordinary files
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_mode() -> int:
+    """The mode `open()` would give a new file: 0o666 minus the process umask."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def same_file(a: Path, b: Path) -> bool:
     """Whether two paths name the same file (through symlinks, `..` and hard links)."""
     if a.resolve() == b.resolve():

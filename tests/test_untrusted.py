@@ -141,8 +141,6 @@ def test_markup_in_names_stays_text_in_errors(tmp_path: Path, tiny_cnn_legacy: P
     assert "[bold]missing[/].onnx" in result.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="privaudit/console.py renders names as rich markup "
-                   "(layers_table cells, print_summary): '[/]' in a name is an internal error")
 @pytest.mark.parametrize("command", ["layers", "assess"])
 def test_markup_in_model_names_is_printed_as_text(
     command: str, tmp_path: Path, tiny_cnn_legacy: Path
