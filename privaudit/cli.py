@@ -284,6 +284,8 @@ def harden(
     baseline: Annotated[bool | None, typer.Option("--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier).")] = None,
     max_accuracy_drop: Annotated[float | None, typer.Option(help="Try a lambda grid; keep the most private model within this many points.")] = None,
     seeds: Annotated[int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")] = None,
+    baseline_scales: Annotated[str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")] = None,
+    train_batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size.")] = None,
     mean: MeanOpt = None, std: StdOpt = None, input_shape: ShapeOpt = None,
     resize: ResizeOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
     device: DeviceOpt = None, budget: BudgetOpt = None, attacks: AttacksOpt = None,
@@ -306,6 +308,8 @@ def harden(
             "harden.lr": lr, "harden.freeze_head": freeze_head, "harden.embed_noise": embed_noise,
             "harden.baseline": baseline, "harden.max_accuracy_drop": max_accuracy_drop,
             "harden.seeds": seeds,
+            "harden.baseline_scales": _floats(baseline_scales, "harden.baseline_scales"),
+            "harden.batch_size": train_batch_size,
         }
         code = _run_harden(overrides, config, output, quiet)
     raise typer.Exit(code)

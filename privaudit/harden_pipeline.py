@@ -68,10 +68,14 @@ class HardenRun:
 
     @property
     def variant_cfg(self) -> Config:
-        """Decoder attack and bound only, no sweep, bootstrap or gate (cheaper, see module doc)."""
+        """Decoder attack and bound only, no sweep, bootstrap or gate (cheaper, see module doc).
+
+        With attacks switched off (`--no-attacks`) the variants get the bound only.
+        """
         cfg = self.cfg
+        enabled = ("decoder",) if cfg.attacks.enabled else ()
         return replace(cfg, noise_sweep=(), gate=GateConfig(),
-                       attacks=replace(cfg.attacks, enabled=("decoder",)),
+                       attacks=replace(cfg.attacks, enabled=enabled),
                        bound=replace(cfg.bound, bootstrap=0))
 
 
