@@ -46,7 +46,9 @@ def demo_target() -> tuple[Target, AttackData]:
         return run_batched(session, norm.apply(images), 256)
 
     z = query(x)
-    target = Target((1, 28, 28), tuple(z.shape[1:]), SIGMA, query, None, frozenset({Capability.QUERY}))
+    target = Target(
+        (1, 28, 28), tuple(z.shape[1:]), SIGMA, query, None, frozenset({Capability.QUERY})
+    )
     noisy = torch.from_numpy(z) + SIGMA * torch.randn(z.shape)
     return target, AttackData(torch.from_numpy(x), noisy, noisy[:10])
 
@@ -94,8 +96,10 @@ def throughput(device: torch.device) -> None:
         runs["privaudit"].append(ours(target, data, params, device))
         runs["plain"].append(plain(target, data, params, device))
     best = {k: max(v) for k, v in runs.items()}
-    print(f"decoder training on {device} ({torch.get_num_threads()} threads), "
-          f"batch {params.batch_size}, {len(data.aux_x)} samples x {EPOCHS} epochs")
+    print(
+        f"decoder training on {device} ({torch.get_num_threads()} threads), "
+        f"batch {params.batch_size}, {len(data.aux_x)} samples x {EPOCHS} epochs"
+    )
     for k, v in best.items():
         print(f"  {k:9s} {v:8.0f} samples/s (best of 3; all: {[round(s) for s in runs[k]]})")
     overhead = best["plain"] / best["privaudit"] - 1
@@ -108,9 +112,21 @@ def wall_times(budgets: list[str], device: str) -> None:
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "privaudit", "assess", "--budget", budget, "-q",
-                 "--device", device, "-o", out],
-                check=True, capture_output=True,
+                [
+                    sys.executable,
+                    "-m",
+                    "privaudit",
+                    "assess",
+                    "--budget",
+                    budget,
+                    "-q",
+                    "--device",
+                    device,
+                    "-o",
+                    out,
+                ],
+                check=True,
+                capture_output=True,
             )
             seconds = time.perf_counter() - start
         goal = f" (goal <= {goals[budget]:.0f} s)" if budget in goals else ""

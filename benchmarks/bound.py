@@ -57,29 +57,51 @@ def main() -> None:
 
     def run_bound() -> object:
         return bound.estimate_bound(
-            z, y, 0.1, input_dim=784, input_entropy=h, input_entropy_source="gaussian",
-            bootstrap=200, seed=0,
+            z,
+            y,
+            0.1,
+            input_dim=784,
+            input_entropy=h,
+            input_entropy_source="gaussian",
+            bootstrap=200,
+            seed=0,
         )
 
     def run_rows() -> object:  # the per-row bootstrap, for reference
         return bound.estimate_bound(
-            z, y, 0.1, input_dim=784, input_entropy=h, input_entropy_source="gaussian",
-            bootstrap=200, seed=0, group_size=1,
+            z,
+            y,
+            0.1,
+            input_dim=784,
+            input_entropy=h,
+            input_entropy_source="gaussian",
+            bootstrap=200,
+            seed=0,
+            group_size=1,
         )
 
     t_bound, result = best_of(run_bound, args.repeats)
     t_rows, _ = best_of(run_rows, args.repeats)
     t_h, _ = best_of(lambda: bound.input_entropy_gaussian(x.reshape(len(x), -1)), args.repeats)
-    blas = [f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()
-            if i["user_api"] == "blas"]
+    blas = [
+        f"{i['internal_api']} x{i['num_threads']}"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    ]
     print(f"inputs: {len(x)}, features m = {z.shape[1]}, BLAS outside the bound: {blas}")
     print(f"feature extraction (onnxruntime): {t_feat:.3f} s")
-    print(f"bound (diagonal mixture, bootstrap 200): {t_bound:.3f} s "
-          f"-> ratio {t_bound / t_feat:.3f} (goal <= {GOAL - 1:.0%} added)")
-    print(f"  with the per-row bootstrap (group_size=1): {t_rows:.3f} s "
-          f"-> ratio {t_rows / t_feat:.3f}")
-    print(f"input entropy h(x) (gaussian, d = 784): {t_h:.3f} s "
-          f"-> bound + h(x) ratio {(t_bound + t_h) / t_feat:.3f}")
+    print(
+        f"bound (diagonal mixture, bootstrap 200): {t_bound:.3f} s "
+        f"-> ratio {t_bound / t_feat:.3f} (goal <= {GOAL - 1:.0%} added)"
+    )
+    print(
+        f"  with the per-row bootstrap (group_size=1): {t_rows:.3f} s "
+        f"-> ratio {t_rows / t_feat:.3f}"
+    )
+    print(
+        f"input entropy h(x) (gaussian, d = 784): {t_h:.3f} s "
+        f"-> bound + h(x) ratio {(t_bound + t_h) / t_feat:.3f}"
+    )
     print(f"  leakage {result.leakage_bits_per_dim:.4f} bits/dim, floor {result.mse_floor:.3g}")
     memory_scaling(len(x))
 
@@ -93,14 +115,22 @@ def memory_scaling(n: int) -> None:
         z = rng.random((len(y), m), dtype=np.float32)
         tracemalloc.start()
         bound.estimate_bound(
-            z, y, 0.1, input_dim=784, input_entropy=-2.0, input_entropy_source="user",
-            bootstrap=200, seed=0,
+            z,
+            y,
+            0.1,
+            input_dim=784,
+            input_entropy=-2.0,
+            input_entropy_source="user",
+            bootstrap=200,
+            seed=0,
         )
         peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         growth = "" if previous is None else f"  x{peak / previous:.2f} for 4x m"
-        print(f"  m = {m:5d}: features {z.nbytes / 2**20:7.1f} MiB, "
-              f"bound peak {peak:7.1f} MiB{growth}")
+        print(
+            f"  m = {m:5d}: features {z.nbytes / 2**20:7.1f} MiB, "
+            f"bound peak {peak:7.1f} MiB{growth}"
+        )
         previous = peak
 
 

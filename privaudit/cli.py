@@ -29,37 +29,88 @@ app = typer.Typer(
 
 # --- shared options ------------------------------------------------------------------------
 ModelArg = Annotated[Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")]
-SplitOpt = Annotated[str | None, typer.Option("--split", "-s", help="Module, node or tensor name to cut at.")]
-EncoderOpt = Annotated[Path | None, typer.Option(help="Pre-split encoder ONNX (instead of MODEL --split).")]
-HeadOpt = Annotated[Path | None, typer.Option(help="Pre-split head ONNX (optional, with --encoder).")]
-DataOpt = Annotated[Path | None, typer.Option("--data", "-d", help="Image folder, .npz (x[, y]) or .npy.")]
-NoiseOpt = Annotated[float | None, typer.Option("--noise", help="Std of the feature noise (default: model metadata).")]
+SplitOpt = Annotated[
+    str | None, typer.Option("--split", "-s", help="Module, node or tensor name to cut at.")
+]
+EncoderOpt = Annotated[
+    Path | None, typer.Option(help="Pre-split encoder ONNX (instead of MODEL --split).")
+]
+HeadOpt = Annotated[
+    Path | None, typer.Option(help="Pre-split head ONNX (optional, with --encoder).")
+]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", "-d", help="Image folder, .npz (x[, y]) or .npy.")
+]
+NoiseOpt = Annotated[
+    float | None,
+    typer.Option("--noise", help="Std of the feature noise (default: model metadata)."),
+]
 SweepOpt = Annotated[str | None, typer.Option(help="Comma-separated sigmas, e.g. 0,0.05,0.1,0.2.")]
-MeanOpt = Annotated[str | None, typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.")]
+MeanOpt = Annotated[
+    str | None, typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.")
+]
 StdOpt = Annotated[str | None, typer.Option(help="Per-channel normalization std.")]
 ShapeOpt = Annotated[str | None, typer.Option(help="C,H,W for models with dynamic spatial dims.")]
-ResizeOpt = Annotated[bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")]
+ResizeOpt = Annotated[
+    bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")
+]
 LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seeded subset).")]
 SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
-OutOpt = Annotated[Path | None, typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out).")]
-ReportDirOpt = Annotated[Path | None, typer.Option("--output-dir", help="Folder for the reports (default privaudit-out).")]
-FormatOpt = Annotated[str | None, typer.Option("--format", "-f", help="Report formats, comma-separated: json,markdown,csv,html (default json).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml).")]
-VerboseOpt = Annotated[int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug logging.")]
+OutOpt = Annotated[
+    Path | None,
+    typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out)."),
+]
+ReportDirOpt = Annotated[
+    Path | None,
+    typer.Option("--output-dir", help="Folder for the reports (default privaudit-out)."),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        help="Report formats, comma-separated: json,markdown,csv,html (default json).",
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml)."
+    ),
+]
+VerboseOpt = Annotated[
+    int, typer.Option("--verbose", "-v", count=True, help="-v info, -vv debug logging.")
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 BudgetOpt = Annotated[str | None, typer.Option(help="Attack compute: smoke | standard | thorough.")]
-AttacksOpt = Annotated[str | None, typer.Option("--attacks", help="Attacks to run, e.g. decoder,optimization.")]
-NoAttacksOpt = Annotated[bool, typer.Option("--no-attacks", help="Only the bound; skip the attack battery.")]
-CovOpt = Annotated[str | None, typer.Option(help="diagonal (valid bound) | full (tighter estimate).")]
-EntropyOpt = Annotated[str | None, typer.Option(help="h(x) source: gaussian | certified | a number.")]
-EntropyUnitOpt = Annotated[str | None, typer.Option(help="Unit of a numeric --input-entropy: nats | bits (per dim).")]
+AttacksOpt = Annotated[
+    str | None, typer.Option("--attacks", help="Attacks to run, e.g. decoder,optimization.")
+]
+NoAttacksOpt = Annotated[
+    bool, typer.Option("--no-attacks", help="Only the bound; skip the attack battery.")
+]
+CovOpt = Annotated[
+    str | None, typer.Option(help="diagonal (valid bound) | full (tighter estimate).")
+]
+EntropyOpt = Annotated[
+    str | None, typer.Option(help="h(x) source: gaussian | certified | a number.")
+]
+EntropyUnitOpt = Annotated[
+    str | None, typer.Option(help="Unit of a numeric --input-entropy: nats | bits (per dim).")
+]
 GateBoundOpt = Annotated[float | None, typer.Option(help="Fail if h(x|z)/d (nats) is below this.")]
 GateFloorOpt = Annotated[float | None, typer.Option(help="Fail if the MSE floor is below this.")]
-GateLeakOpt = Annotated[float | None, typer.Option(help="Fail if leakage (bits/dim) is above this.")]
-GateAttackOpt = Annotated[float | None, typer.Option(help="Fail if any attack's MSE is below this.")]
-StrictOpt = Annotated[bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.")]
+GateLeakOpt = Annotated[
+    float | None, typer.Option(help="Fail if leakage (bits/dim) is above this.")
+]
+GateAttackOpt = Annotated[
+    float | None, typer.Option(help="Fail if any attack's MSE is below this.")
+]
+StrictOpt = Annotated[
+    bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.")
+]
 
 
 def _version(value: bool) -> None:
@@ -70,7 +121,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
 ) -> None:
     """Audit how much of a split model's input its features leak, and harden it."""
 
@@ -81,7 +134,9 @@ def _logging(verbose: int) -> None:
     from privaudit.console import err_console
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, handlers=[RichHandler(console=err_console)], format="%(message)s")
+    logging.basicConfig(
+        level=level, handlers=[RichHandler(console=err_console)], format="%(message)s"
+    )
 
 
 def _floats(text: str | None, key: str) -> tuple[float, ...] | None:
@@ -90,8 +145,10 @@ def _floats(text: str | None, key: str) -> tuple[float, ...] | None:
     try:
         return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
-        raise ConfigError(f"{key}: expected comma-separated numbers, got {text!r}",
-                          hint=f"e.g. --{key.replace('_', '-')} 0,0.05,0.1") from None
+        raise ConfigError(
+            f"{key}: expected comma-separated numbers, got {text!r}",
+            hint=f"e.g. --{key.replace('_', '-')} 0,0.05,0.1",
+        ) from None
 
 
 def _ints(text: str | None, key: str) -> tuple[int, ...] | None:
@@ -99,8 +156,10 @@ def _ints(text: str | None, key: str) -> tuple[int, ...] | None:
     if values is None:
         return None
     if any(v != int(v) or v <= 0 for v in values):
-        raise ConfigError(f"{key}: expected positive integers, got {text!r}",
-                          hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (channels, height, width)")
+        raise ConfigError(
+            f"{key}: expected positive integers, got {text!r}",
+            hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (channels, height, width)",
+        )
     return tuple(int(v) for v in values)
 
 
@@ -110,8 +169,11 @@ def _inputs(cfg: Any) -> dict[str, Path | None]:
 
     is_demo = cfg.model is None and cfg.encoder is None
     return {
-        "model": demo.demo_model_path() if is_demo else cfg.model, "encoder": cfg.encoder,
-        "head": cfg.head, "data": cfg.data, "config": cfg.config_path,
+        "model": demo.demo_model_path() if is_demo else cfg.model,
+        "encoder": cfg.encoder,
+        "head": cfg.head,
+        "data": cfg.data,
+        "config": cfg.config_path,
     }
 
 
@@ -154,7 +216,9 @@ def _write_reports(report: Any, cfg: Any) -> list[Path]:
 
 @app.command()
 def layers(
-    model: Annotated[Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")] = None,
+    model: Annotated[
+        Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")
+    ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
     debug: DebugOpt = False,
 ) -> None:
@@ -183,20 +247,32 @@ def _assess_overrides(**flags: Any) -> dict[str, Any]:
     if flags["no_attacks"]:
         enabled = ()
     return {
-        "model": flags["model"], "split": flags["split"], "encoder": flags["encoder"],
-        "head": flags["head"], "data": flags["data"], "noise": flags["noise"],
+        "model": flags["model"],
+        "split": flags["split"],
+        "encoder": flags["encoder"],
+        "head": flags["head"],
+        "data": flags["data"],
+        "noise": flags["noise"],
         "noise_sweep": _floats(flags["noise_sweep"], "noise_sweep"),
-        "mean": _floats(flags["mean"], "mean"), "std": _floats(flags["std"], "std"),
-        "input_shape": _ints(flags["input_shape"], "input_shape"), "resize": flags["resize"],
-        "limit": flags["limit"], "seed": flags["seed"], "device": flags["device"],
-        "output_dir": flags["output_dir"], "formats": flags["fmt"],
-        "attacks.enabled": enabled, "attacks.budget": flags["budget"],
-        "bound.covariance": flags["covariance"], "bound.input_entropy": flags["input_entropy"],
+        "mean": _floats(flags["mean"], "mean"),
+        "std": _floats(flags["std"], "std"),
+        "input_shape": _ints(flags["input_shape"], "input_shape"),
+        "resize": flags["resize"],
+        "limit": flags["limit"],
+        "seed": flags["seed"],
+        "device": flags["device"],
+        "output_dir": flags["output_dir"],
+        "formats": flags["fmt"],
+        "attacks.enabled": enabled,
+        "attacks.budget": flags["budget"],
+        "bound.covariance": flags["covariance"],
+        "bound.input_entropy": flags["input_entropy"],
         "bound.input_entropy_unit": flags["entropy_unit"],
         "gate.min_cond_entropy": flags["fail_under_bound"],
         "gate.min_mse_floor": flags["fail_under_floor"],
         "gate.max_leakage": flags["fail_over_leakage"],
-        "gate.min_attack_mse": flags["fail_under_attack_mse"], "gate.strict": flags["strict"],
+        "gate.min_attack_mse": flags["fail_under_attack_mse"],
+        "gate.strict": flags["strict"],
     }
 
 
@@ -208,8 +284,11 @@ def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> 
 
     cfg = load_config(config, overrides)
     outputs = _check_output(cfg)
-    with (sigint_as_keyboardinterrupt(), restore_on_failure(outputs),
-          RichProgress(enabled=not quiet) as progress):
+    with (
+        sigint_as_keyboardinterrupt(),
+        restore_on_failure(outputs),
+        RichProgress(enabled=not quiet) as progress,
+    ):
         source = "flag" if overrides.get("noise") is not None else None
         report = pipeline.run_assess(cfg, progress=progress, sigma_source=source)
         paths = _write_reports(report, cfg)
@@ -221,17 +300,36 @@ def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> 
 
 @app.command()
 def assess(
-    model: ModelArg = None, split: SplitOpt = None, encoder: EncoderOpt = None,
-    head: HeadOpt = None, data: DataOpt = None, noise: NoiseOpt = None,
-    noise_sweep: SweepOpt = None, mean: MeanOpt = None, std: StdOpt = None,
-    input_shape: ShapeOpt = None, resize: ResizeOpt = None, limit: LimitOpt = None,
-    seed: SeedOpt = None, device: DeviceOpt = None, budget: BudgetOpt = None,
-    attacks: AttacksOpt = None, no_attacks: NoAttacksOpt = False, covariance: CovOpt = None,
-    input_entropy: EntropyOpt = None, entropy_unit: EntropyUnitOpt = None,
-    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
-    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
-    strict: StrictOpt = None, output_dir: OutOpt = None, fmt: FormatOpt = None,
-    config: ConfigOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = 0,
+    model: ModelArg = None,
+    split: SplitOpt = None,
+    encoder: EncoderOpt = None,
+    head: HeadOpt = None,
+    data: DataOpt = None,
+    noise: NoiseOpt = None,
+    noise_sweep: SweepOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    input_shape: ShapeOpt = None,
+    resize: ResizeOpt = None,
+    limit: LimitOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    budget: BudgetOpt = None,
+    attacks: AttacksOpt = None,
+    no_attacks: NoAttacksOpt = False,
+    covariance: CovOpt = None,
+    input_entropy: EntropyOpt = None,
+    entropy_unit: EntropyUnitOpt = None,
+    fail_under_bound: GateBoundOpt = None,
+    fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None,
+    fail_under_attack_mse: GateAttackOpt = None,
+    strict: StrictOpt = None,
+    output_dir: OutOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
     debug: DebugOpt = False,
 ) -> None:
     """Bound the reconstruction error of any attack, run the attack battery, and gate."""
@@ -242,7 +340,9 @@ def assess(
     raise typer.Exit(code)
 
 
-def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool) -> ExitCode:
+def _run_harden(
+    overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool
+) -> ExitCode:
     from privaudit import harden_pipeline  # NOTE: lazy, keeps --help free of torch
     from privaudit.config import load_config
     from privaudit.console import RichProgress, err_console, print_summary
@@ -252,8 +352,11 @@ def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, qu
     outputs = _check_output(cfg, model_output=output)
     # NOTE: run_harden writes the model before the after-audit; restore_on_failure takes
     # it (and any temp file) away again if anything later fails or is interrupted.
-    with (sigint_as_keyboardinterrupt(), restore_on_failure(outputs),
-          RichProgress(enabled=not quiet) as progress):
+    with (
+        sigint_as_keyboardinterrupt(),
+        restore_on_failure(outputs),
+        RichProgress(enabled=not quiet) as progress,
+    ):
         source = "flag" if overrides.get("noise") is not None else None
         report = harden_pipeline.run_harden(
             cfg, output=output, progress=progress, sigma_source=source
@@ -272,41 +375,93 @@ def _run_harden(overrides: dict[str, Any], config: Path | None, output: Path, qu
 @app.command()
 def harden(
     model: ModelArg = None,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the hardened ONNX model.")] = Path("hardened.onnx"),
-    split: SplitOpt = None, data: DataOpt = None, noise: NoiseOpt = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the hardened ONNX model.")
+    ] = Path("hardened.onnx"),
+    split: SplitOpt = None,
+    data: DataOpt = None,
+    noise: NoiseOpt = None,
     lam: Annotated[float | None, typer.Option("--lambda", help="Weight of the CEM loss.")] = None,
-    loss: Annotated[str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", help="k-means centroids per class.")] = None,
     epochs: Annotated[int | None, typer.Option(help="Fine-tuning epochs.")] = None,
     lr: Annotated[float | None, typer.Option(help="Adam learning rate (cosine decay).")] = None,
-    freeze_head: Annotated[bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.")] = None,
-    embed_noise: Annotated[bool | None, typer.Option("--embed-noise/--no-embed-noise", help="Add the noise inside the hardened encoder graph.")] = None,
-    baseline: Annotated[bool | None, typer.Option("--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier).")] = None,
-    max_accuracy_drop: Annotated[float | None, typer.Option(help="Try a lambda grid; keep the most private model within this many points.")] = None,
-    seeds: Annotated[int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")] = None,
-    baseline_scales: Annotated[str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")] = None,
+    freeze_head: Annotated[
+        bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.")
+    ] = None,
+    embed_noise: Annotated[
+        bool | None,
+        typer.Option(
+            "--embed-noise/--no-embed-noise",
+            help="Add the noise inside the hardened encoder graph.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool | None,
+        typer.Option(
+            "--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier)."
+        ),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            help="Try a lambda grid; keep the most private model within this many points."
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")
+    ] = None,
+    baseline_scales: Annotated[
+        str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")
+    ] = None,
     train_batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size.")] = None,
-    mean: MeanOpt = None, std: StdOpt = None, input_shape: ShapeOpt = None,
-    resize: ResizeOpt = None, limit: LimitOpt = None, seed: SeedOpt = None,
-    device: DeviceOpt = None, budget: BudgetOpt = None, attacks: AttacksOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    input_shape: ShapeOpt = None,
+    resize: ResizeOpt = None,
+    limit: LimitOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    budget: BudgetOpt = None,
+    attacks: AttacksOpt = None,
     no_attacks: NoAttacksOpt = False,
-    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
-    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
-    output_dir: ReportDirOpt = None, fmt: FormatOpt = None, config: ConfigOpt = None,
-    quiet: QuietOpt = False, verbose: VerboseOpt = 0, debug: DebugOpt = False,
+    fail_under_bound: GateBoundOpt = None,
+    fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None,
+    fail_under_attack_mse: GateAttackOpt = None,
+    output_dir: ReportDirOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+    debug: DebugOpt = False,
 ) -> None:
     """Fine-tune the encoder with CEM + noise, write a hardened ONNX model, report before/after."""
     _logging(verbose)
     flags = dict(locals())
     with reported_errors(debug):
         overrides = _assess_overrides(
-            **flags, encoder=None, head=None, noise_sweep=None,
-            covariance=None, input_entropy=None, entropy_unit=None, strict=None,
+            **flags,
+            encoder=None,
+            head=None,
+            noise_sweep=None,
+            covariance=None,
+            input_entropy=None,
+            entropy_unit=None,
+            strict=None,
         )
         overrides |= {
-            "harden.lam": lam, "harden.loss": loss, "harden.k": k, "harden.epochs": epochs,
-            "harden.lr": lr, "harden.freeze_head": freeze_head, "harden.embed_noise": embed_noise,
-            "harden.baseline": baseline, "harden.max_accuracy_drop": max_accuracy_drop,
+            "harden.lam": lam,
+            "harden.loss": loss,
+            "harden.k": k,
+            "harden.epochs": epochs,
+            "harden.lr": lr,
+            "harden.freeze_head": freeze_head,
+            "harden.embed_noise": embed_noise,
+            "harden.baseline": baseline,
+            "harden.max_accuracy_drop": max_accuracy_drop,
             "harden.seeds": seeds,
             "harden.baseline_scales": _floats(baseline_scales, "harden.baseline_scales"),
             "harden.batch_size": train_batch_size,
@@ -317,8 +472,11 @@ def harden(
 
 @app.command()
 def demo(
-    budget: BudgetOpt = "smoke", output_dir: OutOpt = None, fmt: FormatOpt = None,
-    quiet: QuietOpt = False, debug: DebugOpt = False,
+    budget: BudgetOpt = "smoke",
+    output_dir: OutOpt = None,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
 ) -> None:
     """Assess the embedded demo model (MNIST CNN cut at layer3, sigma 0.1)."""
     overrides = {"attacks.budget": budget, "output_dir": output_dir, "formats": fmt}
@@ -330,9 +488,13 @@ def demo(
 @app.command()
 def check(
     report: Annotated[Path, typer.Argument(help="A report.json written by assess or harden.")],
-    fail_under_bound: GateBoundOpt = None, fail_under_floor: GateFloorOpt = None,
-    fail_over_leakage: GateLeakOpt = None, fail_under_attack_mse: GateAttackOpt = None,
-    strict: StrictOpt = None, config: ConfigOpt = None, debug: DebugOpt = False,
+    fail_under_bound: GateBoundOpt = None,
+    fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None,
+    fail_under_attack_mse: GateAttackOpt = None,
+    strict: StrictOpt = None,
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Apply the gate to a saved report without recomputing anything."""
     with reported_errors(debug):
@@ -342,8 +504,10 @@ def check(
         from privaudit.io import read_report
 
         overrides = {
-            "gate.min_cond_entropy": fail_under_bound, "gate.min_mse_floor": fail_under_floor,
-            "gate.max_leakage": fail_over_leakage, "gate.min_attack_mse": fail_under_attack_mse,
+            "gate.min_cond_entropy": fail_under_bound,
+            "gate.min_mse_floor": fail_under_floor,
+            "gate.max_leakage": fail_over_leakage,
+            "gate.min_attack_mse": fail_under_attack_mse,
             "gate.strict": strict,
         }
         cfg = load_config(config, overrides)
@@ -363,7 +527,8 @@ def list_attacks(
 
         rows: list[dict[str, object]] = [
             {
-                "name": name, "needs": sorted(c.value for c in cls.requires),
+                "name": name,
+                "needs": sorted(c.value for c in cls.requires),
                 "summary": cls.summary,
                 "params": {b.value: cls.params_type.for_budget(b).as_dict() for b in Budget},
             }
@@ -379,9 +544,12 @@ def list_attacks(
 
 @app.command()
 def report(
-    saved: Annotated[Path, typer.Argument(metavar="REPORT.json", help="A report.json to re-render.")],
+    saved: Annotated[
+        Path, typer.Argument(metavar="REPORT.json", help="A report.json to re-render.")
+    ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Formats, comma-separated.")] = "html",
-    output_dir: OutOpt = None, debug: DebugOpt = False,
+    output_dir: OutOpt = None,
+    debug: DebugOpt = False,
 ) -> None:
     """Re-render a saved report in other formats (html, markdown, csv, json)."""
     with reported_errors(debug):
@@ -407,8 +575,12 @@ def report(
 def compare(
     first: Annotated[Path, typer.Argument(metavar="A.json", help="Baseline report.")],
     second: Annotated[Path, typer.Argument(metavar="B.json", help="Report to compare with A.")],
-    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown | html | csv | json")] = "markdown",
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="markdown | html | csv | json")
+    ] = "markdown",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Two runs side by side, with deltas (B - A)."""

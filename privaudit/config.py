@@ -1,4 +1,4 @@
-"""Frozen, validated settings: defaults < [tool.privaudit] in pyproject.toml < command-line flags."""
+"""Frozen, validated settings: defaults < [tool.privaudit] in pyproject.toml < flags."""
 
 from __future__ import annotations
 
@@ -14,7 +14,12 @@ from typing import Any
 
 from privaudit.errors import ConfigError
 
-ATTACK_NAMES = ("knn", "decoder", "optimization", "gan")  # checked against attacks.ATTACKS by a test
+ATTACK_NAMES = (
+    "knn",
+    "decoder",
+    "optimization",
+    "gan",
+)  # checked against attacks.ATTACKS by a test
 PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
 
 
@@ -40,7 +45,8 @@ class BoundConfig:
                 raise ConfigError(
                     f"bound.input_entropy: expected 'gaussian', 'certified' or a number, "
                     f"got {self.input_entropy!r}",
-                    hint="e.g. --input-entropy certified, or --input-entropy 1.2 --entropy-unit bits",
+                    hint="e.g. --input-entropy certified, or --input-entropy 1.2 "
+                    "--entropy-unit bits",
                 ) from None
             if not math.isfinite(value):
                 raise ConfigError(f"bound.input_entropy: expected a finite number, got {value}")
@@ -75,7 +81,12 @@ class GateConfig:
         """True when at least one threshold is set."""
         return any(
             v is not None
-            for v in (self.min_cond_entropy, self.min_mse_floor, self.max_leakage, self.min_attack_mse)
+            for v in (
+                self.min_cond_entropy,
+                self.min_mse_floor,
+                self.max_leakage,
+                self.min_attack_mse,
+            )
         )
 
 
@@ -149,8 +160,10 @@ class Config:
                 hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)",
             )
         if self.std is not None and any(not s > 0 for s in self.std):
-            raise ConfigError(f"std: expected positive values, got {list(self.std)}",
-                              hint="give every channel's std as a number > 0, e.g. --std 0.5")
+            raise ConfigError(
+                f"std: expected positive values, got {list(self.std)}",
+                hint="give every channel's std as a number > 0, e.g. --std 0.5",
+            )
 
 
 def check_sigma(value: float, key: str) -> None:
@@ -198,14 +211,18 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e.strerror or e}",
-                          hint="check the --config path") from None
+        raise ConfigError(
+            f"cannot read config {path}: {e.strerror or e}", hint="check the --config path"
+        ) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
-        raise ConfigError(f"cannot read config {path}: not valid UTF-8 TOML ({e})",
-                          hint="fix the TOML syntax") from None
+        raise ConfigError(
+            f"cannot read config {path}: not valid UTF-8 TOML ({e})", hint="fix the TOML syntax"
+        ) from None
 
 
-def load_config(path: Path | None, overrides: Mapping[str, Any], *, cwd: Path | None = None) -> Config:
+def load_config(
+    path: Path | None, overrides: Mapping[str, Any], *, cwd: Path | None = None
+) -> Config:
     """Build the run's Config: defaults < `[tool.privaudit]` < `overrides`.
 
     Args:
@@ -241,8 +258,10 @@ def _privaudit_table(document: Mapping[str, Any], path: Path) -> dict[str, Any]:
     tool = document.get("tool", {})
     table = tool.get("privaudit", {}) if isinstance(tool, Mapping) else {}
     if not isinstance(table, Mapping):
-        raise ConfigError(f"{path}: tool.privaudit must be a table, got {table!r}",
-                          hint="write the settings under a [tool.privaudit] header")
+        raise ConfigError(
+            f"{path}: tool.privaudit must be a table, got {table!r}",
+            hint="write the settings under a [tool.privaudit] header",
+        )
     return dict(table)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -16,7 +17,6 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -42,10 +42,17 @@ class RichProgress:
 
     def __init__(self, console: Console = err_console, *, enabled: bool = True) -> None:
         self._bar = Progress(
-            SpinnerColumn(), TextColumn("[bold]{task.description:<14}"), BarColumn(),
-            MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), TextColumn("{task.fields[info]}"),
-            console=console, disable=not enabled, transient=False,
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+            disable=not enabled,
+            transient=False,
         )
 
     def __enter__(self) -> RichProgress:
@@ -108,8 +115,13 @@ def attacks_table(report: AuditReport) -> Table:
         below = "below estimated floor: h(x) estimate too optimistic" if a.below_floor else ""
         note = a.reason or below
         t.add_row(
-            Text(a.attack), a.status.value, _fmt(a.mse), _fmt(a.psnr, ".2f"), _fmt(a.ssim, ".3f"),
-            f"{a.seconds:.1f}", Text(note),
+            Text(a.attack),
+            a.status.value,
+            _fmt(a.mse),
+            _fmt(a.psnr, ".2f"),
+            _fmt(a.ssim, ".3f"),
+            f"{a.seconds:.1f}",
+            Text(note),
         )
     return t
 
@@ -120,7 +132,9 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
     console.print(
         f"[bold]model[/] {escape(m.path)}  [bold]split[/] {escape(m.split)} -> "
         f"{escape(m.cut_tensor)} "
-        f"features {list(m.feature_shape)}", markup=True, highlight=False,
+        f"features {list(m.feature_shape)}",
+        markup=True,
+        highlight=False,
     )
     if report.bound is not None:
         console.print(bound_table(report.bound))

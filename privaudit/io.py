@@ -23,16 +23,20 @@ def read_report(path: Path) -> AuditReport:
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
-        raise DataError(f"cannot read report {path}: {e.strerror or e}",
-                        hint="check the path to the report.json") from None
+        raise DataError(
+            f"cannot read report {path}: {e.strerror or e}",
+            hint="check the path to the report.json",
+        ) from None
     except UnicodeDecodeError:
-        raise DataError(f"{path} is not a privaudit report (not UTF-8 text)",
-                        hint=_REPORT_HINT) from None
+        raise DataError(
+            f"{path} is not a privaudit report (not UTF-8 text)", hint=_REPORT_HINT
+        ) from None
     try:
         report = from_dict(json.loads(text))
     except RecursionError:
-        raise DataError(f"{path} is not a privaudit report (JSON nested too deeply)",
-                        hint=_REPORT_HINT) from None
+        raise DataError(
+            f"{path} is not a privaudit report (JSON nested too deeply)", hint=_REPORT_HINT
+        ) from None
     except (ValueError, TypeError, KeyError) as e:
         raise DataError(f"{path} is not a privaudit report: {e}", hint=_REPORT_HINT) from None
     _check_mappings(report, path)
@@ -46,9 +50,14 @@ def _check_mappings(report: AuditReport, path: Path) -> None:
         DataError: a timing that is not a number, or a version that is not a string.
     """
     p = report.provenance
-    bad = [f"provenance.timings.{k}" for k, v in p.timings.items()
-           if isinstance(v, bool) or not isinstance(v, int | float)]
+    bad = [
+        f"provenance.timings.{k}"
+        for k, v in p.timings.items()
+        if isinstance(v, bool) or not isinstance(v, int | float)
+    ]
     bad += [f"provenance.versions.{k}" for k, v in p.versions.items() if not isinstance(v, str)]
     if bad:
-        raise DataError(f"{path} is not a privaudit report: wrong value type at {', '.join(bad)}",
-                        hint=_REPORT_HINT)
+        raise DataError(
+            f"{path} is not a privaudit report: wrong value type at {', '.join(bad)}",
+            hint=_REPORT_HINT,
+        )

@@ -83,7 +83,11 @@ def run_assess(
 
 
 def assess_prepared(
-    cfg: Config, prep: Prepared, progress: Progress, timer: Timer, created: str,
+    cfg: Config,
+    prep: Prepared,
+    progress: Progress,
+    timer: Timer,
+    created: str,
     command: str = "assess",
 ) -> AuditReport:
     """Measure a prepared (model, split, data): the part shared by `assess` and `harden`."""
@@ -100,8 +104,12 @@ def assess_prepared(
         sweep = _sweep(cfg, prep, feats)
     conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer)
     return AuditReport(
-        model=_model_info(prep, feats, max_diff, conversion), data=_data_info(prep), bound=bound,
-        sweep=sweep, utility=utility, attacks=attacks,
+        model=_model_info(prep, feats, max_diff, conversion),
+        data=_data_info(prep),
+        bound=bound,
+        sweep=sweep,
+        utility=utility,
+        attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks),
         provenance=_provenance(cfg, created, command, timer),
         warnings=tuple(bound.warnings) if bound else (),
@@ -150,9 +158,16 @@ def _bound(cfg: Config, prep: Prepared, feats: Features) -> BoundResult:
     x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
     h, source = _input_entropy(cfg, x)
     return bound_mod.estimate_bound(
-        feats.all, _labels(prep), prep.sigma, input_dim=int(np.prod(x.shape[1:])),
-        input_entropy=h, input_entropy_source=source, covariance=cfg.bound.covariance,
-        k=cfg.bound.k, bootstrap=cfg.bound.bootstrap, seed=cfg.seed,
+        feats.all,
+        _labels(prep),
+        prep.sigma,
+        input_dim=int(np.prod(x.shape[1:])),
+        input_entropy=h,
+        input_entropy_source=source,
+        covariance=cfg.bound.covariance,
+        k=cfg.bound.k,
+        bootstrap=cfg.bound.bootstrap,
+        seed=cfg.seed,
     )
 
 
@@ -162,14 +177,21 @@ def _accuracy(head: object, feats: np.ndarray, y: np.ndarray, shape: tuple[int, 
 
 
 def _noisy_accuracy(
-    head: object, feats: np.ndarray, y: np.ndarray, sigma: float, seed: int,
-    shape: tuple[int, ...], draws: int = 3,
+    head: object,
+    feats: np.ndarray,
+    y: np.ndarray,
+    sigma: float,
+    seed: int,
+    shape: tuple[int, ...],
+    draws: int = 3,
 ) -> float:
     if sigma == 0:
         return _accuracy(head, feats, y, shape)
     rng = np.random.default_rng(seed)
     accs = [
-        _accuracy(head, feats + sigma * rng.standard_normal(feats.shape).astype(np.float32), y, shape)
+        _accuracy(
+            head, feats + sigma * rng.standard_normal(feats.shape).astype(np.float32), y, shape
+        )
         for _ in range(draws)
     ]
     return float(np.mean(accs))
@@ -193,9 +215,16 @@ def _sweep(cfg: Config, prep: Prepared, feats: Features) -> tuple[SweepPoint, ..
     h, source = _input_entropy(cfg, x)
     y = _labels(prep)
     bounds = bound_mod.noise_sweep(
-        feats.all, y, list(cfg.noise_sweep), input_dim=int(np.prod(x.shape[1:])),
-        input_entropy=h, input_entropy_source=source, covariance=cfg.bound.covariance,
-        k=cfg.bound.k, bootstrap=0, seed=cfg.seed,
+        feats.all,
+        y,
+        list(cfg.noise_sweep),
+        input_dim=int(np.prod(x.shape[1:])),
+        input_entropy=h,
+        input_entropy_source=source,
+        covariance=cfg.bound.covariance,
+        k=cfg.bound.k,
+        bootstrap=0,
+        seed=cfg.seed,
     )
     head = model_mod.make_session(prep.split.head) if prep.split.head is not None else None
     shape = feats.shape
@@ -204,17 +233,26 @@ def _sweep(cfg: Config, prep: Prepared, feats: Features) -> tuple[SweepPoint, ..
         acc = None
         if head is not None and y is not None:
             acc = _noisy_accuracy(head, feats.all, y, sigma, cfg.seed, shape)
-        points.append(SweepPoint(
-            noise_sigma=sigma, leakage_bits_per_dim=b.leakage_bits_per_dim,
-            cond_entropy_per_dim=b.cond_entropy_per_dim, mse_floor=b.mse_floor,
-            floor_ratio=b.floor_ratio, accuracy=acc,
-        ))
+        points.append(
+            SweepPoint(
+                noise_sigma=sigma,
+                leakage_bits_per_dim=b.leakage_bits_per_dim,
+                cond_entropy_per_dim=b.cond_entropy_per_dim,
+                mse_floor=b.mse_floor,
+                floor_ratio=b.floor_ratio,
+                accuracy=acc,
+            )
+        )
     return tuple(points)
 
 
 def _attacks(
-    cfg: Config, prep: Prepared, session: object, bound: BoundResult | None,
-    progress: Progress, timer: Timer,
+    cfg: Config,
+    prep: Prepared,
+    session: object,
+    bound: BoundResult | None,
+    progress: Progress,
+    timer: Timer,
 ) -> tuple[str, tuple[AttackResult, ...]]:
     from privaudit.targets import build_target
 
@@ -228,10 +266,17 @@ def _attacks(
 
     with timer.stage("attacks"):
         results = battery.run_battery(
-            target, prep.audit.aux.x, prep.audit.aux.y, prep.audit.eval.x,
-            attacks=list(cfg.attacks.enabled), budget=Budget(cfg.attacks.budget),
-            params_tables={k: dict(v) for k, v in cfg.attacks.params.items()}, seed=cfg.seed,
-            device=device, progress=progress, floor=bound.mse_floor if bound else None,
+            target,
+            prep.audit.aux.x,
+            prep.audit.aux.y,
+            prep.audit.eval.x,
+            attacks=list(cfg.attacks.enabled),
+            budget=Budget(cfg.attacks.budget),
+            params_tables={k: dict(v) for k, v in cfg.attacks.params.items()},
+            seed=cfg.seed,
+            device=device,
+            progress=progress,
+            floor=bound.mse_floor if bound else None,
             n_samples_stored=SAMPLES_STORED,
             missing_reasons={
                 Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
@@ -245,11 +290,16 @@ def _model_info(
 ) -> ModelInfo:
     spec = model_mod.image_input(prep.split.encoder)
     return ModelInfo(
-        path=str(prep.model_path), sha256=prep.model_sha256, split=prep.split_name,
-        cut_tensor=prep.split.cut_tensor, input_name=spec.name,
+        path=str(prep.model_path),
+        sha256=prep.model_sha256,
+        split=prep.split_name,
+        cut_tensor=prep.split.cut_tensor,
+        input_name=spec.name,
         input_shape=tuple(int(d) for d in prep.dataset.x.shape[1:]),
         feature_shape=feats.shape,
-        split_max_diff=max_diff, torch_conversion=conversion, noise_source=prep.sigma_source,
+        split_max_diff=max_diff,
+        torch_conversion=conversion,
+        noise_source=prep.sigma_source,
     )
 
 
@@ -257,10 +307,15 @@ def _data_info(prep: Prepared) -> DataInfo:
     ds = prep.dataset
     classes = None if ds.y is None else int(len(np.unique(ds.y)))
     return DataInfo(
-        source=ds.source, fingerprint=ds.fingerprint, n_total=len(ds.x),
-        n_aux=len(prep.audit.aux.x), n_eval=len(prep.audit.eval.x), classes=classes,
-        transforms=tuple(ds.transforms) + tuple(prep.audit.aux.transforms[len(ds.transforms):]),
-        mean=prep.norm.mean, std=prep.norm.std,
+        source=ds.source,
+        fingerprint=ds.fingerprint,
+        n_total=len(ds.x),
+        n_aux=len(prep.audit.aux.x),
+        n_eval=len(prep.audit.eval.x),
+        classes=classes,
+        transforms=tuple(ds.transforms) + tuple(prep.audit.aux.transforms[len(ds.transforms) :]),
+        mean=prep.norm.mean,
+        std=prep.norm.std,
     )
 
 
@@ -283,8 +338,12 @@ def _provenance(cfg: Config, created: str, command: str, timer: Timer) -> Proven
     except PrivauditError:
         pass
     return Provenance(
-        tool_version=__version__, created_at=created, command=command, seed=cfg.seed,
-        device=device, config=as_dict(cfg), versions=_versions(), timings=dict(timer.seconds),
+        tool_version=__version__,
+        created_at=created,
+        command=command,
+        seed=cfg.seed,
+        device=device,
+        config=as_dict(cfg),
+        versions=_versions(),
+        timings=dict(timer.seconds),
     )
-
-

@@ -68,7 +68,10 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
     sigma, source = _sigma(cfg, metadata, is_demo, sigma_source)
     spec = model_mod.image_input(split.encoder)
     dataset = data_mod.load_data(
-        data_path, spec.shape, limit=cfg.limit, input_shape_override=cfg.input_shape,
+        data_path,
+        spec.shape,
+        limit=cfg.limit,
+        input_shape_override=cfg.input_shape,
         resize=cfg.resize,
     )
     norm = _normalization(cfg, metadata, dataset.x.shape[1])
@@ -76,9 +79,18 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
         dataset, eval_fraction=cfg.eval_fraction, max_eval=cfg.max_eval, seed=cfg.seed
     )
     return Prepared(
-        model_path=model_path, model_sha256=model_mod.sha256_file(model_path), model=model,
-        split=split, split_name=split_name, metadata=metadata, norm=norm, sigma=sigma,
-        sigma_source=source, audit=audit, dataset=dataset, is_demo=is_demo,
+        model_path=model_path,
+        model_sha256=model_mod.sha256_file(model_path),
+        model=model,
+        split=split,
+        split_name=split_name,
+        metadata=metadata,
+        norm=norm,
+        sigma=sigma,
+        sigma_source=source,
+        audit=audit,
+        dataset=dataset,
+        is_demo=is_demo,
     )
 
 
@@ -133,19 +145,28 @@ def _normalization(cfg: Config, metadata: dict[str, str], channels: int) -> data
     return norm
 
 
-def _meta_floats(metadata: dict[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+def _meta_floats(
+    metadata: dict[str, str], key: str, default: tuple[float, ...]
+) -> tuple[float, ...]:
     if key not in metadata:
         return default
     try:
         return tuple(float(v) for v in metadata[key].replace(",", " ").split())
     except ValueError:
-        raise ModelError(f"model metadata {key}={metadata[key]!r} is not a list of numbers",
-                         hint=f"pass --{key.split('.')[-1]} explicitly") from None
+        raise ModelError(
+            f"model metadata {key}={metadata[key]!r} is not a list of numbers",
+            hint=f"pass --{key.split('.')[-1]} explicitly",
+        ) from None
 
 
 def encode(session: object, norm: data_mod.Normalization, x: np.ndarray, batch: int) -> np.ndarray:
-    """Clean encoder features of pixel-space images `x` (N, C, H, W) in [0, 1]."""
-    out: list[np.ndarray] = []
-    for i in range(0, len(x), batch):
-        out.append(model_mod.run_batched(session, norm.apply(x[i : i + batch]), batch))
+    """Clean encoder features of pixel-space images `x` (N, C, H, W) in [0, 1].
+
+    Normalization is applied one batch at a time, so no normalized copy of the whole data
+    is ever held: memory is the features plus one batch of images.
+    """
+    out = [
+        model_mod.run_batched(session, norm.apply(x[i : i + batch]), batch)
+        for i in range(0, len(x), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0,), np.float32)

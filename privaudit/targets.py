@@ -58,7 +58,9 @@ def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Tar
     target = Target(
         input_shape=tuple(int(d) for d in prep.audit.aux.x.shape[1:]),
         feature_shape=tuple(int(d) for d in sample.shape[1:]),
-        noise_sigma=prep.sigma, query=query, torch_encoder=module,
+        noise_sigma=prep.sigma,
+        query=query,
+        torch_encoder=module,
         capabilities=frozenset(caps),
     )
     return target, conversion

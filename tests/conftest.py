@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -122,6 +122,19 @@ def _make(cls: type[nn.Module], seed: int) -> nn.Module:
     model = cls()
     _randomize_bn(model, seed)
     return model.eval()
+
+
+@pytest.fixture()
+def one_torch_thread() -> Iterator[None]:
+    """Run a test with one torch thread, restoring the count afterwards.
+
+    # NOTE: on shared 2-core runners, 2 OpenMP threads stall (up to ~10x slower) whenever
+    # another process holds a core; the tests' tiny networks lose little with one thread.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")

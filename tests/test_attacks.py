@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
@@ -28,14 +28,7 @@ MNIST = Path(__file__).resolve().parents[1] / "privaudit" / "demo" / "mnist_2k.n
 WHITE_BOX = frozenset({Capability.QUERY, Capability.GRADIENTS})
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # NOTE: on shared 2-core runners, 2 OpenMP threads stall (up to ~10x slower) whenever
-    # another process holds a core; these tiny networks lose little with one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ---------------------------------------------------------------- helpers

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import numpy as np
@@ -24,13 +23,7 @@ WHITE_BOX = frozenset({Capability.QUERY, Capability.GRADIENTS})
 SIGMA = 0.1
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    # NOTE: see tests/test_attacks.py: 2 OpenMP threads stall on shared 2-core runners.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class Scale(nn.Module):

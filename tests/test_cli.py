@@ -119,11 +119,24 @@ def test_exit_3_internal_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert not (tmp_path / "report.json").exists()
 
 
-def test_own_model_with_split_and_data(tiny_cnn_legacy: Path, data_npz: Path, tmp_path: Path) -> None:
-    code, _, err = _run([
-        "assess", tiny_cnn_legacy, "--split", "layer3", "--data", data_npz, "--noise", "0.05",
-        *FAST, "-o", tmp_path,
-    ])
+def test_own_model_with_split_and_data(
+    tiny_cnn_legacy: Path, data_npz: Path, tmp_path: Path
+) -> None:
+    code, _, err = _run(
+        [
+            "assess",
+            tiny_cnn_legacy,
+            "--split",
+            "layer3",
+            "--data",
+            data_npz,
+            "--noise",
+            "0.05",
+            *FAST,
+            "-o",
+            tmp_path,
+        ]
+    )
     assert code == 0, err
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["model"]["cut_tensor"].endswith("Sigmoid_output_0")
@@ -132,10 +145,13 @@ def test_own_model_with_split_and_data(tiny_cnn_legacy: Path, data_npz: Path, tm
     assert report["data"]["n_total"] == 200
 
 
-def test_own_model_needs_data_and_noise(tiny_cnn_legacy: Path, data_npz: Path, tmp_path: Path) -> None:
-    code, _, err = _run(["assess", tiny_cnn_legacy, "--split", "layer3", "-o", tmp_path])
+def test_own_model_needs_data_and_noise(
+    tiny_cnn_legacy: Path, data_npz: Path, tmp_path: Path
+) -> None:
+    base = ["assess", tiny_cnn_legacy, "--split", "layer3", "-o", tmp_path]
+    code, _, err = _run(base)
     assert code == 2 and "no audit data" in err
-    code, _, err = _run(["assess", tiny_cnn_legacy, "--split", "layer3", "--data", data_npz, "-o", tmp_path])
+    code, _, err = _run([*base, "--data", data_npz])
     assert code == 2 and "no noise sigma" in err
 
 

@@ -23,7 +23,11 @@ def test_defaults_without_any_file(tmp_path: Path) -> None:
 
 
 def test_pyproject_found_upwards_and_paths_relative_to_it(tmp_path: Path) -> None:
-    _pyproject(tmp_path, '[tool.privaudit]\nmodel = "m/net.onnx"\nnoise = 0.2\n[tool.privaudit.gate]\nmin_mse_floor = 0.01\n')
+    _pyproject(
+        tmp_path,
+        '[tool.privaudit]\nmodel = "m/net.onnx"\nnoise = 0.2\n'
+        "[tool.privaudit.gate]\nmin_mse_floor = 0.01\n",
+    )
     sub = tmp_path / "a" / "b"
     sub.mkdir(parents=True)
     cfg = load_config(None, {}, cwd=sub)
@@ -33,13 +37,20 @@ def test_pyproject_found_upwards_and_paths_relative_to_it(tmp_path: Path) -> Non
 
 
 def test_flags_win_over_file(tmp_path: Path) -> None:
-    _pyproject(tmp_path, "[tool.privaudit]\nnoise = 0.2\nseed = 3\n[tool.privaudit.gate]\nmax_leakage = 1.0\n")
+    _pyproject(
+        tmp_path,
+        "[tool.privaudit]\nnoise = 0.2\nseed = 3\n[tool.privaudit.gate]\nmax_leakage = 1.0\n",
+    )
     cfg = load_config(None, {"noise": 0.05, "seed": None, "gate.max_leakage": 0.5}, cwd=tmp_path)
     assert (cfg.noise, cfg.seed, cfg.gate.max_leakage) == (0.05, 3, 0.5)
 
 
 def test_attack_tables_pass_through(tmp_path: Path) -> None:
-    _pyproject(tmp_path, '[tool.privaudit.attacks]\nenabled = ["decoder"]\n[tool.privaudit.attacks.decoder]\nepochs = 3\n')
+    _pyproject(
+        tmp_path,
+        '[tool.privaudit.attacks]\nenabled = ["decoder"]\n'
+        "[tool.privaudit.attacks.decoder]\nepochs = 3\n",
+    )
     cfg = load_config(None, {}, cwd=tmp_path)
     assert cfg.attacks.enabled == ("decoder",)
     assert cfg.attacks.params == {"decoder": {"epochs": 3}}
@@ -79,7 +90,8 @@ def test_missing_explicit_config(tmp_path: Path) -> None:
 
 
 def test_comma_separated_flags(tmp_path: Path) -> None:
-    cfg = load_config(None, {"noise_sweep": "0,0.05,0.1", "attacks.enabled": "knn,decoder"}, cwd=tmp_path)
+    flags = {"noise_sweep": "0,0.05,0.1", "attacks.enabled": "knn,decoder"}
+    cfg = load_config(None, flags, cwd=tmp_path)
     assert cfg.noise_sweep == (0.0, 0.05, 0.1)
     assert cfg.attacks.enabled == ("knn", "decoder")
 

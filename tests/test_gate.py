@@ -12,15 +12,35 @@ from privaudit.gate import evaluate_gate
 from privaudit.results import AttackResult, BoundResult, Status
 
 BOUND = BoundResult(
-    noise_sigma=0.1, input_dim=784, feature_dim=392, n_samples=1000, covariance="diagonal",
-    vacuous=False, leakage_nats=300.0, leakage_bits_per_dim=0.55, leakage_interval=None,
-    clustering="class", terms=(), input_entropy_per_dim=-2.0, input_entropy_source="gaussian",
-    cond_entropy_per_dim=-2.4, mse_floor=0.0015, mse_floor_interval=None,
-    certified_mse_floor=1e-6, floor_ratio=0.46,
+    noise_sigma=0.1,
+    input_dim=784,
+    feature_dim=392,
+    n_samples=1000,
+    covariance="diagonal",
+    vacuous=False,
+    leakage_nats=300.0,
+    leakage_bits_per_dim=0.55,
+    leakage_interval=None,
+    clustering="class",
+    terms=(),
+    input_entropy_per_dim=-2.0,
+    input_entropy_source="gaussian",
+    cond_entropy_per_dim=-2.4,
+    mse_floor=0.0015,
+    mse_floor_interval=None,
+    certified_mse_floor=1e-6,
+    floor_ratio=0.46,
 )
 VACUOUS = replace(
-    BOUND, noise_sigma=0.0, vacuous=True, leakage_nats=None, leakage_bits_per_dim=None,
-    cond_entropy_per_dim=None, mse_floor=0.0, floor_ratio=0.0, certified_mse_floor=0.0,
+    BOUND,
+    noise_sigma=0.0,
+    vacuous=True,
+    leakage_nats=None,
+    leakage_bits_per_dim=None,
+    cond_entropy_per_dim=None,
+    mse_floor=0.0,
+    floor_ratio=0.0,
+    certified_mse_floor=0.0,
 )
 OK = AttackResult("decoder", Status.OK, mse=0.02, psnr=17.0, ssim=0.5)
 SKIP = AttackResult("optimization", Status.SKIPPED, reason="needs gradients")
@@ -50,7 +70,9 @@ ERR = AttackResult("gan", Status.ERROR, reason="diverged")
         (GateConfig(min_attack_mse=0.01), BOUND, (OK, ERR), ["attack_error"]),
         (
             GateConfig(min_mse_floor=0.01, max_leakage=0.1, min_attack_mse=0.05),
-            BOUND, (OK,), ["min_mse_floor", "max_leakage", "min_attack_mse"],
+            BOUND,
+            (OK,),
+            ["min_mse_floor", "max_leakage", "min_attack_mse"],
         ),
     ],
 )

@@ -26,13 +26,7 @@ from privaudit.split import split_model
 SIGMA = 0.05
 
 
-@pytest.fixture(autouse=True)
-def _one_thread() -> object:
-    """One torch thread: tiny models, and no OpenMP spinning on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _sha(path: Path) -> str:

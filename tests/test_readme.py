@@ -44,7 +44,8 @@ def test_ci_step_commands_with_the_config_example(
     shutil.copy(demo.demo_data_path(), tmp_path / "data" / "audit.npz")
     monkeypatch.chdir(tmp_path)
     commands = [
-        line.strip() for line in _block("## The CI gate", "yaml").splitlines()
+        line.strip()
+        for line in _block("## The CI gate", "yaml").splitlines()
         if line.strip().startswith("privaudit ")
     ]
     assert len(commands) == 2
