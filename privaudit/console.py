@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -20,6 +20,7 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
+from privaudit.cutpoints import CutPoint
 from privaudit.results import AuditReport, BoundResult, GateResult, Status
 
 err_console = Console(stderr=True)
@@ -176,8 +177,8 @@ def skipped_count(report: AuditReport) -> int:
     return sum(a.status is Status.SKIPPED for a in report.attacks)
 
 
-def layers_table(points: list, console: Console | None = None) -> None:  # type: ignore[type-arg]
-    """Print cut points (privaudit.split.CutPoint rows) as a table on stdout."""
+def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> None:
+    """Print cut points as a table on stdout."""
     console = console or _stdout_console()
     t = Table(title="Cut points", title_justify="left")
     for col in ("module", "tensor", "op", "shape", "depth", "clean"):
