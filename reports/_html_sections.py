@@ -134,7 +134,7 @@ def provenance_html(report: AuditReport) -> str:
 
 def warnings_html(report: AuditReport) -> str:
     """Every warning of the run and of the bound, or a line saying there were none."""
-    found = list(report.warnings) + list(report.bound.warnings if report.bound else ())
+    found = _prose.all_warnings(report)
     if not found:
         return section("warnings", "Warnings", para("None."))
     items = "".join(f"<li>{esc(w)}</li>" for w in found)

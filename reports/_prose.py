@@ -184,3 +184,10 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _floats(values: tuple[float, ...]) -> str:
     return ", ".join(format_float(v) for v in values) or "none"
+
+
+def all_warnings(report: AuditReport) -> list[str]:
+    """The report's and the bound's warnings, each once, in order."""
+    # NOTE: the pipeline copies the bound's warnings into the report's; show them once.
+    bound = report.bound.warnings if report.bound else ()
+    return list(dict.fromkeys((*report.warnings, *bound)))

@@ -83,7 +83,7 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
 
 def warnings_md(report: AuditReport) -> list[str]:
     """A bulleted warnings section (report and bound warnings), or nothing."""
-    found = list(report.warnings) + list(report.bound.warnings if report.bound else ())
+    found = _prose.all_warnings(report)
     if not found:
         return []
     return ["## Warnings", "\n".join(f"- {md_escape(w)}" for w in found)]
