@@ -23,10 +23,10 @@ from privaudit.data import (
     load_data,
     split_aux_eval,
 )
+from privaudit.demo import demo_data_path
 from privaudit.errors import ConfigError, DataError
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"  # ../shared/data of the checkout
-needs_data = pytest.mark.skipif(not (DATA / "mnist_2k.npz").is_file(), reason="no shared/data")
+MNIST = demo_data_path()  # the package's copy of shared/data/mnist_2k.npz (same SHA-256)
 RNG = np.random.default_rng(0)
 PIXELS = RNG.random((6, 3, 5, 7)).astype(np.float32)  # (N, C, H, W) reference in [0, 1]
 U8 = (RNG.random((6, 3, 5, 7)) * 255).round().astype(np.uint8)
@@ -125,10 +125,11 @@ def test_unconvertible_channels() -> None:
 # --- sizes ----------------------------------------------------------------------------------
 
 
-@needs_data
 def test_shape_mismatch_names_expected_and_found(tmp_path: Path) -> None:
+    digits = tmp_path / "digits.npz"  # 8x8 grey images, like shared/data/digits.npz
+    np.savez(digits, x=np.zeros((1797, 8, 8), np.uint8))
     with pytest.raises(DataError) as info:
-        load_data(DATA / "digits.npz", (None, 1, 28, 28))
+        load_data(digits, (None, 1, 28, 28))
     message = str(info.value)
     assert "(N, 1, 28, 28)" in message and "(1797, 1, 8, 8)" in message
     assert info.value.hint == "resize your data or pass --resize"
@@ -305,19 +306,19 @@ def test_normalization_channel_count() -> None:
 # --- real data ----------------------------------------------------------------------------------
 
 
-@needs_data
 def test_mnist_limit_keeps_every_class() -> None:
-    ds = load_data(DATA / "mnist_2k.npz", (None, 1, 28, 28), limit=300)
-    again = load_data(DATA / "mnist_2k.npz", (None, 1, 28, 28), limit=300)
+    ds = load_data(MNIST, (None, 1, 28, 28), limit=300)
+    again = load_data(MNIST, (None, 1, 28, 28), limit=300)
     assert ds.x.shape == (300, 1, 28, 28) and 0 <= ds.x.min() and ds.x.max() <= 1
     assert ds.y is not None and set(ds.y.tolist()) == set(range(10))
     assert ds.fingerprint == again.fingerprint
     assert describe(ds)["n"] == 300 and describe(ds)["classes"] == 10
 
 
-@needs_data
-def test_digits_resized_to_rgb_model() -> None:
-    ds = load_data(DATA / "digits.npz", (None, 3, 16, 16), limit=50, resize=True)
+def test_digits_resized_to_rgb_model(tmp_path: Path) -> None:
+    digits = tmp_path / "digits.npz"  # 8x8 grey images, like shared/data/digits.npz
+    np.savez(digits, x=np.random.default_rng(0).integers(0, 17, (60, 8, 8), dtype=np.uint8))
+    ds = load_data(digits, (None, 3, 16, 16), limit=50, resize=True)
     assert ds.x.shape == (50, 3, 16, 16)
     assert ds.transforms[-1] == "resized 8x8→16x16 (bilinear)"
 
