@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 from typer.testing import CliRunner
 
 from privaudit.cli import app
@@ -180,3 +183,24 @@ def test_output_dir_not_writable(tmp_path: Path) -> None:
     blocker.write_text("x")
     code, _, err = _run(["assess", *FAST, "-o", blocker / "sub"])
     assert code == 2 and "cannot write to output folder" in err
+
+
+def test_black_box_parts_work_when_the_encoder_cannot_be_converted(
+    onnx_export: Callable[..., Path], data_npz: Path, tmp_path: Path
+) -> None:
+    """An op the torch interpreter lacks (Elu): white-box skipped with the reason, rest runs."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.ELU(), nn.Flatten(), nn.Linear(4 * 14 * 14, 10)
+    )
+    path = onnx_export(model, tmp_path / "elu.onnx")
+    code, _, err = _run([
+        "assess", path, "--split", "2", "--data", data_npz, "--noise", "0.1", "--limit", "100",
+        "--attacks", "knn,optimization", "-q", "-o", tmp_path / "out",
+    ])
+    assert code == 0, err
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "Elu" in report["model"]["torch_conversion"]
+    knn, opt = report["attacks"]
+    assert knn["status"] == "ok" and report["bound"]["leakage_nats"] > 0
+    assert opt["status"] == "skipped" and "Elu" in opt["reason"]
