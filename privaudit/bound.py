@@ -28,7 +28,7 @@ from privaudit.entropy import _logdet_cov as _logdet_cov
 from privaudit.entropy import _logdet_gram as _logdet_gram
 from privaudit.errors import ConfigError
 from privaudit.mixture import cluster_labels
-from privaudit.moments import ClusterStats, GroupStats, check_rows, group_stats, merge_stats
+from privaudit.moments import ClusterStats, GroupStats, check_rows, checked_group_stats, merge_stats
 from privaudit.resample import (
     cluster_spectra,
     replicate_logdets,
@@ -381,14 +381,14 @@ def _fit_candidates(
     the bound cheap next to feature extraction.
     """
     schemes = ("single", "class", "class-kmeans") if y is not None else ("single", "kmeans")
-    labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed) for s in schemes]
+    labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed, checked=True) for s in schemes]
     if covariance == "full":
         spectra = [cluster_spectra(data, lab)[0] for lab in labels]
         return [
             _Candidate(s, lab, np.bincount(lab), sp)
             for s, lab, sp in zip(schemes, labels, spectra, strict=True)
         ]
-    groups = group_stats(data, labels[-1], group_size=group_size, seed=_child(seed, 1))
+    groups = checked_group_stats(data, labels[-1], group_size, _child(seed, 1))
     fine = groups.stats
     out = []
     for scheme, lab in zip(schemes, labels, strict=True):

@@ -185,7 +185,7 @@ def _group_sums(data: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
 
 
 def cluster_labels(
-    z: np.ndarray, y: np.ndarray | None, *, scheme: str, k: int, seed: int
+    z: np.ndarray, y: np.ndarray | None, *, scheme: str, k: int, seed: int, checked: bool = False
 ) -> np.ndarray:
     """Labels of one mixture of eq. (L); each is a function of x (its features or class).
 
@@ -202,6 +202,7 @@ def cluster_labels(
             with k clusters inside each class).
         k: clusters of the k-means schemes.
         seed: k-means seed; each class gets its own stream derived from it.
+        checked: z is already the output of `check_rows` (skips re-validating it).
 
     Returns:
         (n,) int64 labels 0..C-1, every label used; class-kmeans numbers class by class.
@@ -216,7 +217,8 @@ def cluster_labels(
     if scheme == "single":
         return np.zeros(n, dtype=np.int64)
     if scheme == "kmeans":
-        return kmeans(z, k, seed=seed, fit_rows=_FIT_ROWS * k)
+        data = z if checked else check_rows(z, what="features")
+        return _kmeans(data, k, seed, fit_rows=_FIT_ROWS * k)
     if y is None:
         raise ConfigError(f"clustering {scheme!r} needs class labels", hint="pass labels")
     classes = np.asarray(y).reshape(-1)
@@ -225,7 +227,7 @@ def cluster_labels(
     ids = np.unique(classes, return_inverse=True)[1].reshape(-1).astype(np.int64)
     if scheme == "class":
         return ids
-    data, out, offset = check_rows(z, what="features"), np.empty(n, dtype=np.int64), 0
+    data, out, offset = z if checked else check_rows(z, what="features"), np.empty(n, np.int64), 0
     for c, idx in enumerate(rows_by_label(ids)):
         child = int(np.random.SeedSequence([seed, c]).generate_state(1)[0])
         out[idx] = _kmeans(data[idx], k, child, fit_rows=_FIT_ROWS * k) + offset

@@ -202,7 +202,13 @@ def group_stats(z: np.ndarray, labels: np.ndarray, *, group_size: int, seed: int
     if group_size < 1:
         raise ConfigError(f"group_size must be >= 1, got {group_size}")
     data = check_rows(z, what="features")
-    lab = check_labels(labels, data.shape[0])
+    return checked_group_stats(data, check_labels(labels, data.shape[0]), group_size, seed)
+
+
+def checked_group_stats(
+    data: np.ndarray, lab: np.ndarray, group_size: int, seed: int
+) -> GroupStats:
+    """`group_stats` on rows from `check_rows` and int64 labels from `check_labels`."""
     k = int(lab.max()) + 1
     lay = _layout(lab, k, group_size, seed)
     moments, totals = _shifted_moments(data, lay, k)

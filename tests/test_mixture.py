@@ -256,3 +256,19 @@ def test_check_rows_flattens_and_rejects_bad_input() -> None:
         check_rows(np.zeros(4), what="features")
     with pytest.raises(DataError):
         check_rows(np.array([[np.inf]]), what="features")
+
+
+def test_prechecked_paths_match_the_public_ones() -> None:
+    from privaudit.moments import check_labels, checked_group_stats
+
+    z, truth = _blobs(60, 4)
+    data = check_rows(z.astype(np.float32), what="features")
+    for scheme in ("kmeans", "class-kmeans"):
+        a = cluster_labels(z.astype(np.float32), truth, scheme=scheme, k=3, seed=1)
+        b = cluster_labels(data, truth, scheme=scheme, k=3, seed=1, checked=True)
+        np.testing.assert_array_equal(a, b)
+    lab = check_labels(a, data.shape[0])
+    g1 = group_stats(data, lab, group_size=4, seed=2)
+    g2 = checked_group_stats(data, lab, 4, 2)
+    np.testing.assert_array_equal(g1.moments, g2.moments)
+    np.testing.assert_array_equal(g1.stats.variances, g2.stats.variances)
