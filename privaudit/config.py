@@ -5,14 +5,13 @@ from __future__ import annotations
 import difflib
 import math
 import tomllib
-import types
-import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, is_dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from privaudit.errors import ConfigError
+from privaudit.typed_table import build_dataclass, plain
 
 ATTACK_NAMES = (
     "knn",
@@ -244,7 +243,9 @@ def load_config(
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
     try:
-        cfg: Config = _build(Config, merged, prefix="")
+        cfg: Config = build_dataclass(
+            Config, merged, prefix="", hooks={AttacksConfig: _split_attack_tables}
+        )
     except ConfigError as e:
         if e.hint is None:  # NOTE: say where the value came from and where the keys are listed
             where = f"in {found} or " if found is not None else ""
@@ -294,27 +295,8 @@ def _resolve_paths(table: Mapping[str, Any], root: Path) -> dict[str, Any]:
     return out
 
 
-def _build(cls: type[Any], table: Mapping[str, Any], prefix: str) -> Any:
-    """Instantiate dataclass `cls` from `table`, type-checking every value."""
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{prefix.rstrip('.')}: expected a table, got {table!r}")
-    if cls is AttacksConfig:
-        table = _split_attack_tables(table)
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in fields(cls) if f.name != "config_path"]
-    values: dict[str, Any] = {}
-    for key, value in table.items():
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
-            raise ConfigError(
-                f"unknown config key '{prefix}{key}'", hint=f"{hint}valid keys: {', '.join(names)}"
-            )
-        values[key] = _coerce(value, hints[key], prefix + key)
-    return cls(**values)
-
-
 def _split_attack_tables(table: Mapping[str, Any]) -> dict[str, Any]:
+    """Gather `[attacks.<name>]` sub-tables into AttacksConfig.params."""
     own = {k: v for k, v in table.items() if k in ("enabled", "budget", "params")}
     params = dict(own.get("params", {}))
     for key, value in table.items():
@@ -326,62 +308,7 @@ def _split_attack_tables(table: Mapping[str, Any]) -> dict[str, Any]:
     return own
 
 
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    """Check `value` against the annotation `hint`, converting lists to tuples and str to Path."""
-    origin = typing.get_origin(hint)
-    args = typing.get_args(hint)
-    if origin in (types.UnionType, typing.Union):
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, key)
-    if is_dataclass(hint):
-        return _build(typing.cast(type, hint), value, key + ".")
-    if origin is tuple:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(_coerce(v, args[0], key) for v in value)
-    if hint is Path:
-        if not isinstance(value, str | Path):
-            raise ConfigError(f"{key}: expected a path, got {value!r}")
-        return Path(value)
-    if origin is not None:  # Mapping[...]
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{key}: expected a table, got {value!r}")
-        return {k: dict(v) for k, v in value.items()}
-    return _scalar(value, hint, key)
-
-
-def _scalar(value: Any, hint: Any, key: str) -> Any:
-    if hint is float and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
-        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
-    return value
-
-
 def as_dict(cfg: Config) -> dict[str, Any]:
     """JSON-able view of the resolved config (for the report's provenance)."""
-
-    def conv(v: Any) -> Any:
-        if is_dataclass(v) and not isinstance(v, type):
-            return {f.name: conv(getattr(v, f.name)) for f in fields(v)}
-        if isinstance(v, Path):
-            return str(v)
-        if isinstance(v, tuple | list):
-            return [conv(x) for x in v]
-        if isinstance(v, Mapping):
-            return {k: conv(x) for k, x in v.items()}
-        return v
-
-    result: dict[str, Any] = conv(cfg)
+    result: dict[str, Any] = plain(cfg)
     return result

@@ -1,0 +1,106 @@
+"""Build frozen dataclasses from TOML tables, type-checked, and turn them back into plain data."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from privaudit.errors import ConfigError
+
+Hooks = Mapping[type, Callable[[Mapping[str, Any]], Mapping[str, Any]]]
+INTERNAL_FIELDS = ("config_path",)  # set by the loader, never by a table
+
+
+def build_dataclass(
+    cls: type[Any], table: Mapping[str, Any], prefix: str, hooks: Hooks | None = None
+) -> Any:
+    """Instantiate dataclass `cls` from a TOML `table`, type-checking every value.
+
+    Args:
+        cls: a (frozen) dataclass whose annotations say what each key must hold.
+        table: the TOML table; lists become tuples, strings become Paths where annotated.
+        prefix: the dotted key of `table` (for messages), e.g. ``"gate."``.
+        hooks: per-class rewrites of a table before it is checked (e.g. to gather
+            free-form sub-tables into one field).
+
+    Raises:
+        ConfigError: unknown key (with the closest name), or a value of the wrong type.
+    """
+    hooks = hooks or {}
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{prefix.rstrip('.')}: expected a table, got {table!r}")
+    if cls in hooks:
+        table = hooks[cls](table)
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in fields(cls) if f.init and f.name not in INTERNAL_FIELDS]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            raise ConfigError(
+                f"unknown config key '{prefix}{key}'", hint=f"{hint}valid keys: {', '.join(names)}"
+            )
+        values[key] = _coerce(value, hints[key], prefix + key, hooks)
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str, hooks: Hooks) -> Any:
+    """Check `value` against the annotation `hint`, converting lists to tuples and str to Path."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _coerce(value, inner, key, hooks)
+    if is_dataclass(hint):
+        return build_dataclass(typing.cast(type, hint), value, key + ".", hooks)
+    if origin is tuple:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return tuple(_coerce(v, args[0], key, hooks) for v in value)
+    if hint is Path:
+        if not isinstance(value, str | Path):
+            raise ConfigError(f"{key}: expected a path, got {value!r}")
+        return Path(value)
+    if origin is not None:  # Mapping[...]
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{key}: expected a table, got {value!r}")
+        return {k: dict(v) for k, v in value.items()}
+    return _scalar(value, hint, key)
+
+
+def _scalar(value: Any, hint: Any, key: str) -> Any:
+    if hint is float and isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {hint.__name__}, got {value!r}")
+    return value
+
+
+def plain(value: Any) -> Any:
+    """JSON-able copy of dataclasses, Paths, tuples and mappings (recursively)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [plain(x) for x in value]
+    if isinstance(value, Mapping):
+        return {k: plain(x) for k, x in value.items()}
+    return value
