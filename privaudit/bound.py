@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+# NOTE: the clustering candidates and their bootstrap live in `candidates` and `interval`.
+from privaudit.candidates import _best, _Candidate, _fit_candidates, _mixture_leakage, _warnings
 from privaudit.entropy import (
     CERTIFIED_BITS,
     DEQUANTIZATION_VARIANCE,
@@ -27,15 +29,9 @@ from privaudit.entropy import (
 from privaudit.entropy import _logdet_cov as _logdet_cov
 from privaudit.entropy import _logdet_gram as _logdet_gram
 from privaudit.errors import ConfigError
-from privaudit.mixture import cluster_labels
-from privaudit.moments import ClusterStats, GroupStats, check_rows, checked_group_stats, merge_stats
-from privaudit.resample import (
-    cluster_spectra,
-    replicate_logdets,
-    replicate_totals,
-    resample_counts,
-    resample_groups,
-)
+from privaudit.interval import _bootstrap
+from privaudit.moments import ClusterStats, check_rows
+from privaudit.resample import cluster_spectra
 from privaudit.results import BoundResult, Interval, MixtureTerm
 
 __all__ = [
@@ -140,40 +136,6 @@ def _positive_sigma(sigma: float) -> float:
     if _check_sigma(sigma) == 0.0:
         raise ConfigError("sigma = 0 makes I(x;z) unbounded", hint="use estimate_bound")
     return float(sigma)
-
-
-def _entropy(pi: np.ndarray) -> np.ndarray:
-    """H(pi) = -sum_c pi_c log pi_c over the last axis (0 log 0 = 0)."""
-    out: np.ndarray = -(pi * np.log(np.where(pi > 0, pi, 1.0))).sum(-1)
-    return out
-
-
-def _mixture_leakage(pi: np.ndarray, spectra: np.ndarray, sigma: float) -> np.ndarray:
-    """Eq. (L) from pi (B, C) and variances or eigenvalues (B, C, r): (B,) nats."""
-    out: np.ndarray = _entropy(pi) + 0.5 * (pi * np.log1p(spectra / sigma**2).sum(-1)).sum(-1)
-    return out
-
-
-@dataclass(frozen=True)
-class _Candidate:
-    """One clustering of (L): labels (n,), sizes (C,), variances or eigenvalues (C, r).
-
-    Diagonal form only: `groups` are the bootstrap groups of the finest clustering and
-    `parent` (C_fine,) maps its clusters to this clustering's.
-    """
-
-    clustering: str
-    labels: np.ndarray
-    counts: np.ndarray
-    spectra: np.ndarray
-    groups: GroupStats | None = None
-    parent: np.ndarray | None = None
-
-    def leakage(self, sigma: float, *, plugin: bool = False) -> float:
-        """Eq. (L); `plugin` uses the ddof = 0 moments (the resampling world's truth)."""
-        pi = self.counts / self.counts.sum()
-        scale = np.maximum(self.counts - 1, 0) / self.counts if plugin else np.ones_like(pi)
-        return float(_mixture_leakage(pi[None], (self.spectra * scale[:, None])[None], sigma)[0])
 
 
 def estimate_bound(
@@ -320,21 +282,6 @@ def noise_sweep(
     ]
 
 
-def _best(cands: list[_Candidate], sigma: float, min_size: int) -> int:
-    """Index of the smallest I_up among well-estimated clusterings.
-
-    # NOTE: every clustering gives a valid bound *in expectation*, but tiny clusters bias
-    # their variance terms low, so a clustering with a cluster under `min_size` could win the
-    # minimum by estimation error and overstate the floor. It only competes when no
-    # well-estimated clustering exists ("single" always is one once n >= min_size).
-    """
-    leak = np.array([c.leakage(sigma) for c in cands])
-    ok = np.array([c.counts.min() >= min_size for c in cands])
-    if ok.any():
-        leak = np.where(ok, leak, np.inf)
-    return int(np.argmin(leak))
-
-
 def _vacuous(
     data: np.ndarray, input_dim: int, input_entropy: float, source: str, covariance: str
 ) -> BoundResult:
@@ -368,102 +315,6 @@ def _vacuous(
         floor_ratio=0.0,
         warnings=(SIGMA_ZERO_WARNING,),
     )
-
-
-def _fit_candidates(
-    data: np.ndarray, y: np.ndarray | None, covariance: str, k: int, seed: int, group_size: int
-) -> list[_Candidate]:
-    """Every candidate clustering with its spectra, finest first internally.
-
-    NOTE: the diagonal statistics of the finest clustering are computed in one pass over
-    z, as the moments of its bootstrap groups, and merged exactly into the coarser, nested
-    ones (single within class within class-kmeans, or single within kmeans), which keeps
-    the bound cheap next to feature extraction.
-    """
-    schemes = ("single", "class", "class-kmeans") if y is not None else ("single", "kmeans")
-    labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed, checked=True) for s in schemes]
-    if covariance == "full":
-        spectra = [cluster_spectra(data, lab)[0] for lab in labels]
-        return [
-            _Candidate(s, lab, np.bincount(lab), sp)
-            for s, lab, sp in zip(schemes, labels, spectra, strict=True)
-        ]
-    groups = checked_group_stats(data, labels[-1], group_size, _child(seed, 1))
-    fine = groups.stats
-    out = []
-    for scheme, lab in zip(schemes, labels, strict=True):
-        parent = np.zeros(fine.counts.size, dtype=np.int64)
-        parent[labels[-1]] = lab
-        stats = merge_stats(fine, parent)
-        out.append(_Candidate(scheme, lab, stats.counts, stats.variances, groups, parent))
-    return out
-
-
-def _child(seed: int, *keys: int) -> int:
-    """An independent seed for one use of `seed`."""
-    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
-
-
-def _bootstrap(
-    data: np.ndarray,
-    cands: list[_Candidate],
-    best: dict[float, int],
-    replicates: int,
-    seed: int,
-) -> dict[float, np.ndarray]:
-    """(B,) bootstrap errors of I_up per sigma: replicate minus the resampled data's truth.
-
-    NOTE: the labels are those fitted on the whole sample. Re-fitting k-means per replicate
-    would multiply its cost by B, and any fixed labelling gives a valid bound (L), so the
-    interval measures the sampling error of the cluster moments, which is its purpose.
-    """
-    out: dict[float, np.ndarray] = {}
-    for i in sorted(set(best.values())):
-        sigmas = np.array([s for s, j in best.items() if j == i])
-        cand = cands[i]
-        if cand.groups is None or cand.parent is None:
-            errors = _errors_full(data, cand, sigmas, replicates, seed)
-        else:
-            sub = _child(seed, 2, i)
-            errors = _errors_grouped(cand.groups, cand.parent, cand.counts, sigmas, replicates, sub)
-        out.update(zip(sigmas.tolist(), errors, strict=True))
-    return out
-
-
-def _errors_full(
-    data: np.ndarray, cand: _Candidate, sigmas: np.ndarray, replicates: int, seed: int
-) -> np.ndarray:
-    """(S, B) errors of the full form: row resamples, the plug-in moments as the truth."""
-    counts = resample_counts(data.shape[0], replicates, seed=seed)
-    pi = replicate_totals(cand.labels, counts) / data.shape[0]
-    spectra = cluster_spectra(data, cand.labels, counts)
-    values = np.stack([_mixture_leakage(pi, spectra, s) for s in sigmas])
-    plugin = [cand.leakage(s, plugin=True) for s in sigmas]
-    out: np.ndarray = values - np.array(plugin)[:, None]
-    return out
-
-
-def _errors_grouped(
-    groups: GroupStats,
-    parent: np.ndarray,
-    counts: np.ndarray,
-    sigmas: np.ndarray,
-    replicates: int,
-    seed: int,
-) -> np.ndarray:
-    """(S, B) errors of the diagonal form from the grouped bootstrap (see `noise_sweep`).
-
-    `groups` are those of the finest clustering, `parent` maps them to this one, whose
-    cluster sizes are `counts`.
-    """
-    n, pi_hat = int(counts.sum()), counts / counts.sum()
-    pi = np.random.default_rng(seed).multinomial(n, pi_hat, size=replicates) / n
-    weights = resample_groups(groups, replicates, seed=_child(seed, 1), parent=parent)
-    logdets, targets = replicate_logdets(groups, weights, sigmas, parent=parent)
-    values = _entropy(pi) + 0.5 * (pi * logdets).sum(-1)
-    truth = _entropy(pi_hat) + 0.5 * (pi_hat * targets).sum(-1)
-    out: np.ndarray = values - truth[:, None]
-    return out
 
 
 def _result(
@@ -504,27 +355,3 @@ def _result(
         floor_ratio=math.exp(-2.0 * leak / d),
         warnings=_warnings(cands, cands[best], base.feature_dim, base.covariance, min_size),
     )
-
-
-def _warnings(
-    cands: list[_Candidate], chosen: _Candidate, m: int, covariance: str, min_size: int
-) -> tuple[str, ...]:
-    """Small-cluster warnings (every clustering) and the full form's validity warning."""
-    out = []
-    for c in cands:
-        small = c.counts < min_size
-        if small.any():
-            out.append(
-                f"{c.clustering} clustering: {int(small.sum())} of {c.counts.size} clusters "
-                f"have fewer than {min_size} samples ({int(c.counts[small].sum())} samples in "
-                f"all, smallest {int(c.counts.min())}); their variances are poorly estimated: "
-                "use more audit data or a smaller k"
-            )
-    thin = int((chosen.counts < m).sum())
-    if covariance == "full" and thin:
-        out.append(
-            f"full covariance: {thin} of {chosen.counts.size} {chosen.clustering} clusters "
-            f"have fewer samples than feature dimensions (m = {m}); I_up is then an estimate "
-            "that underestimates I(x;z), not a valid bound: use covariance='diagonal'"
-        )
-    return tuple(out)

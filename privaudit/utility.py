@@ -1,0 +1,116 @@
+"""Utility of the noisy deployment: the head's clean and noisy accuracy, and the noise sweep."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from privaudit import bound as bound_mod
+from privaudit import model as model_mod
+from privaudit.config import Config
+from privaudit.prepare import Prepared
+from privaudit.results import SweepPoint, Utility
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Clean features of the audit data, flattened to (N, m)."""
+
+    aux: np.ndarray
+    eval: np.ndarray
+    shape: tuple[int, ...]  # per-sample feature shape before flattening
+
+    @property
+    def all(self) -> np.ndarray:
+        """Aux and eval features stacked."""
+        return np.concatenate([self.aux, self.eval])
+
+
+def _input_entropy(cfg: Config, x: np.ndarray) -> tuple[float, str]:
+    spec = cfg.bound.input_entropy
+    if spec == "certified":
+        return bound_mod.input_entropy_certified(), "certified"
+    if spec == "gaussian":
+        return bound_mod.input_entropy_gaussian(x.reshape(len(x), -1)), "gaussian"
+    return bound_mod.input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit), "user"
+
+
+def _labels(prep: Prepared) -> np.ndarray | None:
+    ya, ye = prep.audit.aux.y, prep.audit.eval.y
+    return None if ya is None or ye is None else np.concatenate([ya, ye])
+
+
+def _accuracy(head: object, feats: np.ndarray, y: np.ndarray, shape: tuple[int, ...]) -> float:
+    logits = model_mod.run_batched(head, feats.reshape(len(feats), *shape).astype(np.float32), 256)
+    return float(np.mean(np.argmax(logits.reshape(len(logits), -1), axis=1) == y))
+
+
+def _noisy_accuracy(
+    head: object,
+    feats: np.ndarray,
+    y: np.ndarray,
+    sigma: float,
+    seed: int,
+    shape: tuple[int, ...],
+    draws: int = 3,
+) -> float:
+    if sigma == 0:
+        return _accuracy(head, feats, y, shape)
+    rng = np.random.default_rng(seed)
+    accs = [
+        _accuracy(
+            head, feats + sigma * rng.standard_normal(feats.shape).astype(np.float32), y, shape
+        )
+        for _ in range(draws)
+    ]
+    return float(np.mean(accs))
+
+
+def _utility(cfg: Config, prep: Prepared, feats: Features) -> Utility:
+    y = _labels(prep)
+    if y is None or prep.split.head is None:
+        return Utility(None, None)
+    head = model_mod.make_session(prep.split.head)
+    shape = feats.shape
+    clean = _accuracy(head, feats.all, y, shape)
+    noisy = _noisy_accuracy(head, feats.all, y, prep.sigma, cfg.seed, shape)
+    return Utility(clean_accuracy=clean, noisy_accuracy=noisy)
+
+
+def _sweep(cfg: Config, prep: Prepared, feats: Features) -> tuple[SweepPoint, ...]:
+    if not cfg.noise_sweep:
+        return ()
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    h, source = _input_entropy(cfg, x)
+    y = _labels(prep)
+    bounds = bound_mod.noise_sweep(
+        feats.all,
+        y,
+        list(cfg.noise_sweep),
+        input_dim=int(np.prod(x.shape[1:])),
+        input_entropy=h,
+        input_entropy_source=source,
+        covariance=cfg.bound.covariance,
+        k=cfg.bound.k,
+        bootstrap=0,
+        seed=cfg.seed,
+    )
+    head = model_mod.make_session(prep.split.head) if prep.split.head is not None else None
+    shape = feats.shape
+    points = []
+    for sigma, b in zip(cfg.noise_sweep, bounds, strict=True):
+        acc = None
+        if head is not None and y is not None:
+            acc = _noisy_accuracy(head, feats.all, y, sigma, cfg.seed, shape)
+        points.append(
+            SweepPoint(
+                noise_sigma=sigma,
+                leakage_bits_per_dim=b.leakage_bits_per_dim,
+                cond_entropy_per_dim=b.cond_entropy_per_dim,
+                mse_floor=b.mse_floor,
+                floor_ratio=b.floor_ratio,
+                accuracy=acc,
+            )
+        )
+    return tuple(points)
