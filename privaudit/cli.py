@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -203,22 +204,43 @@ def _assess_overrides(**flags: Any) -> dict[str, Any]:
     }
 
 
-def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
-    from privaudit import pipeline  # NOTE: imported here so --help/--version never load torch
+def _execute(
+    overrides: dict[str, Any],
+    config: Path | None,
+    quiet: bool,
+    run: Callable[[Any, Any, str | None], Any],
+    model_output: Path | None = None,
+) -> tuple[Any, list[Path]]:
+    """Load the config, guard the outputs, run with progress bars, write every report.
+
+    Everything written is all-or-nothing: on an error or Ctrl-C, `restore_on_failure` takes
+    new files (and temp files) away again and puts overwritten ones back.
+    """
     from privaudit.config import load_config
-    from privaudit.console import RichProgress, err_console, print_summary
+    from privaudit.console import RichProgress
     from privaudit.outputs import restore_on_failure
 
     cfg = load_config(config, overrides)
-    outputs = _check_output(cfg)
+    outputs = _check_output(cfg, model_output=model_output)
+    source = "flag" if overrides.get("noise") is not None else None
     with (
         sigint_as_keyboardinterrupt(),
         restore_on_failure(outputs),
         RichProgress(enabled=not quiet) as progress,
     ):
-        source = "flag" if overrides.get("noise") is not None else None
-        report = pipeline.run_assess(cfg, progress=progress, sigma_source=source)
+        report = run(cfg, progress, source)
         paths = _write_reports(report, cfg)
+    return report, paths
+
+
+def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
+    from privaudit import pipeline  # NOTE: imported here so --help/--version never load torch
+    from privaudit.console import err_console, print_summary
+
+    def run(cfg: Any, progress: Any, source: str | None) -> Any:
+        return pipeline.run_assess(cfg, progress=progress, sigma_source=source)
+
+    report, paths = _execute(overrides, config, quiet, run)
     print_summary(report)
     for p in paths:
         err_console.print(f"wrote {p}", highlight=False, markup=False)
@@ -271,24 +293,16 @@ def _run_harden(
     overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool
 ) -> ExitCode:
     from privaudit import harden_pipeline  # NOTE: lazy, keeps --help free of torch
-    from privaudit.config import load_config
-    from privaudit.console import RichProgress, err_console, print_summary
-    from privaudit.outputs import restore_on_failure
+    from privaudit.console import err_console, print_summary
 
-    cfg = load_config(config, overrides)
-    outputs = _check_output(cfg, model_output=output)
-    # NOTE: run_harden writes the model before the after-audit; restore_on_failure takes
-    # it (and any temp file) away again if anything later fails or is interrupted.
-    with (
-        sigint_as_keyboardinterrupt(),
-        restore_on_failure(outputs),
-        RichProgress(enabled=not quiet) as progress,
-    ):
-        source = "flag" if overrides.get("noise") is not None else None
-        report = harden_pipeline.run_harden(
+    def run(cfg: Any, progress: Any, source: str | None) -> Any:
+        # NOTE: run_harden writes the model before the after-audit; _execute's
+        # restore_on_failure takes it away again if anything later fails or is interrupted.
+        return harden_pipeline.run_harden(
             cfg, output=output, progress=progress, sigma_source=source
         )
-        paths = _write_reports(report, cfg)
+
+    report, paths = _execute(overrides, config, quiet, run, model_output=output)
     assert report.harden is not None
     err_console.print("[bold]original model[/]")
     print_summary(report)

@@ -95,9 +95,24 @@ def reported_errors(debug: bool = False) -> Iterator[None]:
 
 @contextmanager
 def sigint_as_keyboardinterrupt() -> Iterator[None]:
-    """Within the block, Ctrl-C raises KeyboardInterrupt (whatever handler was installed)."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Within the block, the first Ctrl-C raises KeyboardInterrupt; later ones are ignored.
+
+    # NOTE: a second Ctrl-C (users often press twice) must not interrupt the cleanup that
+    # removes partial outputs, nor kill the process during shutdown (exit -2 instead of
+    # 130), so the first one switches SIGINT to "ignore" for the rest of the process.
+    """
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    interrupted = False
     try:
         yield
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        if not interrupted:
+            signal.signal(signal.SIGINT, previous)

@@ -36,7 +36,7 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _interrupt(
-    args: list[str], out: Path, *, settle: float = 3.0
+    args: list[str], out: Path, *, settle: float = 3.0, presses: int = 1
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m privaudit ARGS`, wait until it works, send SIGINT, and wait for the end.
 
@@ -53,7 +53,9 @@ def _interrupt(
         time.sleep(0.1)
     time.sleep(settle)
     assert proc.poll() is None, "finished before it could be interrupted: make it slower"
-    proc.send_signal(signal.SIGINT)
+    for _ in range(presses):
+        proc.send_signal(signal.SIGINT)
+        time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
@@ -70,6 +72,15 @@ def test_sigint_during_assess_exits_130_and_writes_nothing(tmp_path: Path) -> No
     assert "interrupted" in done.stderr and "Traceback" not in done.stderr
     assert _leftovers(out) == []
     assert _sha(model) == before
+
+
+@pytest.mark.slow
+def test_ctrl_c_twice_still_exits_130_and_cleans_up(tmp_path: Path) -> None:
+    """A second Ctrl-C must not kill the cleanup or the exit (it used to give -2)."""
+    out = tmp_path / "out"
+    done = _interrupt(["assess", "--budget", "thorough", "-o", str(out)], out, presses=2)
+    assert done.returncode == 130, done.stderr
+    assert _leftovers(out) == []
 
 
 @pytest.mark.slow
