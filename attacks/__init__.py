@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
 from attacks.base import Attack
 from attacks.decoder import DecoderAttack
@@ -13,12 +14,12 @@ from privaudit.errors import ConfigError
 
 __all__ = ["ATTACKS", "get_attack"]
 
-ATTACKS: dict[str, type[Attack]] = {
+ATTACKS: dict[str, type[Attack[Any]]] = {
     c.name: c for c in (KnnAttack, DecoderAttack, OptimizationAttack, GanAttack)
 }
 
 
-def get_attack(name: str) -> type[Attack]:
+def get_attack(name: str) -> type[Attack[Any]]:
     """The Attack class registered under `name`.
 
     Raises:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import torch
 from torch import Tensor
@@ -103,16 +103,22 @@ class RunContext:
     mixed_precision: bool = False
 
 
-class Attack(ABC):
-    """A model-inversion attack: from noisy features, reconstruct inputs."""
+P = TypeVar("P", bound=AttackParams)
+
+
+class Attack(ABC, Generic[P]):
+    """A model-inversion attack: from noisy features, reconstruct inputs.
+
+    Generic over its params class, so `self.params` is typed in every attack.
+    """
 
     name: ClassVar[str]
     params_type: ClassVar[type[AttackParams]]
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = ""
 
-    def __init__(self, params: AttackParams) -> None:
-        self.params = params
+    def __init__(self, params: P) -> None:
+        self.params: P = params
 
     @abstractmethod
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:

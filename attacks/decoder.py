@@ -147,7 +147,7 @@ def train_decoder(
     return net
 
 
-class DecoderAttack(Attack):
+class DecoderAttack(Attack[DecoderParams]):
     """Learned inversion: train a decoder g(z) ~ x on auxiliary pairs, then decode the targets.
 
     Threat model: black box. The attacker holds auxiliary images from the input
@@ -168,15 +168,9 @@ class DecoderAttack(Attack):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "learned inverse network z -> x trained on auxiliary pairs (black box)"
 
-    @property
-    def settings(self) -> DecoderParams:
-        """The params, typed."""
-        assert isinstance(self.params, DecoderParams)
-        return self.params
-
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
         """Train on the auxiliary pairs and decode `data.target_z`; (N_eval, C, H, W) in [0, 1]."""
-        params = self.settings
+        params = self.params
         with ctx.progress.task(self.name, total=params.epochs) as task:
             net = train_decoder(target, data, params, ctx, task)
         return predict(net, data.target_z, ctx.device)

@@ -79,7 +79,7 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     return penalty
 
 
-class GanAttack(Attack):
+class GanAttack(Attack[GanParams]):
     """Decoder fine-tuned with a learned image prior (WGAN-GP critic on auxiliary images).
 
     The generator is a decoder pre-trained with MSE, then trained with
@@ -102,15 +102,9 @@ class GanAttack(Attack):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "decoder fine-tuned against a WGAN-GP critic (black box)"
 
-    @property
-    def settings(self) -> GanParams:
-        """The params, typed."""
-        assert isinstance(self.params, GanParams)
-        return self.params
-
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
         """Pre-train, fine-tune adversarially, decode the targets; (N_eval, C, H, W) in [0, 1]."""
-        p = self.settings
+        p = self.params
         pre = DecoderParams(epochs=p.decoder_epochs, width=p.width)
         with ctx.progress.task(self.name, total=p.decoder_epochs + p.epochs) as task:
             generator = train_decoder(target, data, pre, ctx, task)
@@ -121,7 +115,7 @@ class GanAttack(Attack):
         self, gen: Decoder, target: Target, data: AttackData, ctx: RunContext, task: ProgressTask
     ) -> None:
         """Alternate critic and generator updates for `epochs` passes over the aux set."""
-        p = self.settings
+        p = self.params
         sampler = PairSampler(target, data, ctx, fresh=True, stream=1)
         critic = Critic(target.input_shape).to(ctx.device)
         opt_g = torch.optim.Adam(gen.parameters(), lr=p.lr, betas=_BETAS)

@@ -37,7 +37,7 @@ class KnnParams(AttackParams):
         check_bool("knn", "clean_features", self.clean_features)
 
 
-class KnnAttack(Attack):
+class KnnAttack(Attack[KnnParams]):
     """Nearest-neighbour inversion: x_hat = mean of the k aux images with the closest features.
 
     Threat model: black box. The attacker holds auxiliary images and their features
@@ -56,15 +56,9 @@ class KnnAttack(Attack):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "nearest auxiliary image in feature space (baseline, black box)"
 
-    @property
-    def settings(self) -> KnnParams:
-        """The params, typed."""
-        assert isinstance(self.params, KnnParams)
-        return self.params
-
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
         """Look up the nearest auxiliary features of each target; (N_eval, C, H, W) in [0, 1]."""
-        params = self.settings
+        params = self.params
         if len(data.aux_x) < params.k:
             raise AttackError(f"knn needs k={params.k} auxiliary samples, got {len(data.aux_x)}")
         bank = query_features(target, data.aux_x) if params.clean_features else data.aux_z

@@ -82,7 +82,7 @@ def total_variation(x: Tensor) -> Tensor:
     return dh + dw
 
 
-class OptimizationAttack(Attack):
+class OptimizationAttack(Attack[OptimizationParams]):
     """Regularized maximum likelihood (rMLE) inversion through the encoder's gradients.
 
     Solves, per target, ``x* = argmin_x ||f(x) - z||^2 / (2 sigma^2) + alpha TV(x)`` over
@@ -107,15 +107,9 @@ class OptimizationAttack(Attack):
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY, Capability.GRADIENTS})
     summary: ClassVar[str] = "gradient descent on x so that f(x) matches z, TV prior (white box)"
 
-    @property
-    def settings(self) -> OptimizationParams:
-        """The params, typed."""
-        assert isinstance(self.params, OptimizationParams)
-        return self.params
-
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
         """Optimize every target from its start point; (N_eval, C, H, W) in [0, 1]."""
-        params = self.settings
+        params = self.params
         if target.torch_encoder is None:
             raise AttackError("optimization needs the encoder as a torch module")
         encoder = _frozen_copy(target.torch_encoder, ctx.device)
@@ -136,7 +130,7 @@ class OptimizationAttack(Attack):
         self, target: Target, data: AttackData, ctx: RunContext, task: ProgressTask
     ) -> Tensor:
         """Initial images (N_eval, C, H, W) on the CPU: the aux mean, or a decoder's output."""
-        params = self.settings
+        params = self.params
         if params.init == "decoder":
             dec_params = DecoderParams(epochs=params.decoder_epochs)
             net = train_decoder(target, data, dec_params, ctx, task)
@@ -154,7 +148,7 @@ class OptimizationAttack(Attack):
         task: ProgressTask,
     ) -> Tensor:
         """Adam on the logits of one batch; returns (n, C, H, W) in [0, 1] on the CPU."""
-        params = self.settings
+        params = self.params
         u = torch.logit(start.to(ctx.device).clamp(_EPS, 1 - _EPS)).requires_grad_(True)
         z = z.to(ctx.device, torch.float32).flatten(1)
         scale = 1.0 / (2.0 * sigma**2) if sigma > 0 else 1.0

@@ -82,7 +82,7 @@ def battery(
 # ---------------------------------------------------------------- fakes
 
 
-class FakeAttack(Attack):
+class FakeAttack(Attack[AttackParams]):
     """Returns the aux mean image for every target and records what it was given."""
 
     name: ClassVar[str] = "fake"
