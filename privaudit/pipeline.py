@@ -82,11 +82,12 @@ def assess_prepared(
     with timer.stage("features"), progress.task("features", total=None):
         feats = _features(prep, enc, cfg.batch_size)
     with timer.stage("bound"), progress.task("bound", total=None):
-        bound = _bound(cfg, prep, feats)
+        entropy = _input_entropy(cfg, prep)
+        bound = _bound(cfg, prep, feats, entropy)
     with timer.stage("utility"):
         utility = _utility(cfg, prep, feats)
     with timer.stage("sweep"):
-        sweep = _sweep(cfg, prep, feats)
+        sweep = _sweep(cfg, prep, feats, entropy)
     conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer)
     return AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
@@ -125,14 +126,13 @@ def _features(prep: Prepared, session: object, batch: int) -> Features:
     return Features(aux=aux.reshape(len(aux), -1), eval=ev.reshape(len(ev), -1), shape=shape)
 
 
-def _bound(cfg: Config, prep: Prepared, feats: Features) -> BoundResult:
-    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-    h, source = _input_entropy(cfg, x)
+def _bound(cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]) -> BoundResult:
+    h, source = entropy
     return bound_mod.estimate_bound(
         feats.all,
         _labels(prep),
         prep.sigma,
-        input_dim=int(np.prod(x.shape[1:])),
+        input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
         input_entropy=h,
         input_entropy_source=source,
         covariance=cfg.bound.covariance,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -21,17 +22,19 @@ class Features:
     eval: np.ndarray
     shape: tuple[int, ...]  # per-sample feature shape before flattening
 
-    @property
+    @cached_property
     def all(self) -> np.ndarray:
-        """Aux and eval features stacked."""
+        """Aux and eval features stacked (computed once: bound, utility and sweep share it)."""
         return np.concatenate([self.aux, self.eval])
 
 
-def _input_entropy(cfg: Config, x: np.ndarray) -> tuple[float, str]:
+def _input_entropy(cfg: Config, prep: Prepared) -> tuple[float, str]:
+    """h(x)/d in nats and its source; computed once per audit (bound and sweep share it)."""
     spec = cfg.bound.input_entropy
     if spec == "certified":
         return bound_mod.input_entropy_certified(), "certified"
     if spec == "gaussian":
+        x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
         return bound_mod.input_entropy_gaussian(x.reshape(len(x), -1)), "gaussian"
     return bound_mod.input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit), "user"
 
@@ -78,17 +81,18 @@ def _utility(cfg: Config, prep: Prepared, feats: Features) -> Utility:
     return Utility(clean_accuracy=clean, noisy_accuracy=noisy)
 
 
-def _sweep(cfg: Config, prep: Prepared, feats: Features) -> tuple[SweepPoint, ...]:
+def _sweep(
+    cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]
+) -> tuple[SweepPoint, ...]:
     if not cfg.noise_sweep:
         return ()
-    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-    h, source = _input_entropy(cfg, x)
+    h, source = entropy
     y = _labels(prep)
     bounds = bound_mod.noise_sweep(
         feats.all,
         y,
         list(cfg.noise_sweep),
-        input_dim=int(np.prod(x.shape[1:])),
+        input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
         input_entropy=h,
         input_entropy_source=source,
         covariance=cfg.bound.covariance,
