@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from attacks.base import AttackData
 from privaudit.errors import ConfigError
 from privaudit.target import Target
 
@@ -19,6 +20,7 @@ __all__ = [
     "check_choice",
     "check_nonnegative",
     "predict",
+    "clean_aux_features",
     "query_features",
 ]
 
@@ -164,6 +166,11 @@ def query_features(target: Target, x: Tensor, batch_size: int = 512) -> Tensor:
     ]
     out = np.concatenate(parts) if parts else np.zeros((0, *target.feature_shape), np.float32)
     return torch.from_numpy(out.reshape(len(x_np), *target.feature_shape))
+
+
+def clean_aux_features(target: Target, data: AttackData) -> Tensor:
+    """Clean features of the auxiliary images: the battery's, else queried now."""
+    return data.aux_clean if data.aux_clean is not None else query_features(target, data.aux_x)
 
 
 @torch.no_grad()

@@ -85,12 +85,15 @@ class AttackData:
         aux_z: (N_aux, *feature_shape) their *noisy* features (deployment sigma).
         target_z: (N_eval, *feature_shape) noisy features of the private inputs.
         aux_y: (N_aux,) int64 labels, or None.
+        aux_clean: (N_aux, *feature_shape) clean features of `aux_x` (the attacker can
+            query the encoder), computed once by the battery; None: attacks query them.
     """
 
     aux_x: Tensor
     aux_z: Tensor
     target_z: Tensor
     aux_y: Tensor | None = None
+    aux_clean: Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attacks._nets import Decoder, check_bool, predict, query_features
+from attacks._nets import Decoder, check_bool, clean_aux_features, predict
 from attacks.base import Attack, AttackData, AttackParams, Budget, RunContext, check_positive
 from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
@@ -73,7 +73,7 @@ class PairSampler:
     ) -> None:
         self.sigma = float(target.noise_sigma)
         self.fresh = fresh and self.sigma > 0
-        source = query_features(target, data.aux_x) if self.fresh else data.aux_z
+        source = clean_aux_features(target, data) if self.fresh else data.aux_z
         self.z = source.to(ctx.device, torch.float32)
         self.x = data.aux_x.to(ctx.device, torch.float32)
         self.gen = torch.Generator(device=ctx.device).manual_seed(ctx.seed + stream)

@@ -8,7 +8,7 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from attacks._nets import check_bool, query_features
+from attacks._nets import check_bool, clean_aux_features
 from attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
 from privaudit.errors import AttackError
 from privaudit.target import Capability, Target
@@ -61,7 +61,7 @@ class KnnAttack(Attack[KnnParams]):
         params = self.params
         if len(data.aux_x) < params.k:
             raise AttackError(f"knn needs k={params.k} auxiliary samples, got {len(data.aux_x)}")
-        bank = query_features(target, data.aux_x) if params.clean_features else data.aux_z
+        bank = clean_aux_features(target, data) if params.clean_features else data.aux_z
         bank = bank.flatten(1).to(ctx.device, torch.float32)
         images = data.aux_x.to(ctx.device, torch.float32)
         queries = data.target_z.flatten(1)

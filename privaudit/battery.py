@@ -12,6 +12,7 @@ import torch
 from torch import Tensor
 
 from attacks import get_attack
+from attacks._nets import query_features
 from attacks.base import Attack, AttackData, Budget, RunContext
 from privaudit import metrics
 from privaudit.errors import AttackError
@@ -23,7 +24,6 @@ from privaudit.target import Capability, Target
 __all__ = ["run_battery", "strongest"]
 
 ArrayLike = np.ndarray | Tensor
-_QUERY_BATCH = 512
 _DECIMALS = 4  # stored reconstructions are rounded to this many decimals
 _DEFAULT_MISSING = {
     Capability.GRADIENTS: "the encoder could not be converted to torch",
@@ -86,11 +86,16 @@ def run_battery(
     planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
     aux = _as_images(aux_x)
     truth = _as_images(eval_x)
+    aux_clean = query_features(target, aux)  # once: attacks reuse it instead of re-querying
+    sigma = target.noise_sigma
     data = AttackData(
         aux_x=aux,
-        aux_z=_noisy_features(target, aux, derive_seed(seed, "features:aux")),
-        target_z=_noisy_features(target, truth, derive_seed(seed, "features:eval")),
+        aux_z=_add_noise(aux_clean, sigma, derive_seed(seed, "features:aux")),
+        target_z=_add_noise(
+            query_features(target, truth), sigma, derive_seed(seed, "features:eval")
+        ),
         aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
+        aux_clean=aux_clean,
     )
     reasons = {**_DEFAULT_MISSING, **(missing_reasons or {})}
     scoring = _Scoring(truth, floor, n_samples_stored, derive_seed(seed, "bootstrap"))
@@ -127,19 +132,12 @@ def _as_images(x: ArrayLike) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).copy())
 
 
-def _noisy_features(target: Target, x: Tensor, seed: int) -> Tensor:
-    """Noisy features z = f(x) + N(0, sigma^2 I), queried in batches; float32."""
-    x_np = x.numpy()
-    clean = [
-        np.asarray(target.query(x_np[i : i + _QUERY_BATCH]), dtype=np.float32)
-        for i in range(0, len(x_np), _QUERY_BATCH)
-    ]
-    if not clean:
-        return torch.zeros((0, *target.feature_shape))
-    z = np.concatenate(clean).reshape(len(x_np), *target.feature_shape)
-    if target.noise_sigma > 0:
+def _add_noise(clean: Tensor, sigma: float, seed: int) -> Tensor:
+    """Noisy features z = f(x) + N(0, sigma^2 I) from clean ones, seeded; float32."""
+    z = clean.numpy()
+    if sigma > 0:
         noise = np.random.default_rng(seed).standard_normal(z.shape)
-        z = z + (target.noise_sigma * noise).astype(np.float32)
+        z = z + (sigma * noise).astype(np.float32)
     return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
 
 
