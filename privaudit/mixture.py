@@ -135,8 +135,15 @@ def _sqdist(data: np.ndarray, center: np.ndarray) -> np.ndarray:
 
 
 def _assign(data: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Nearest centre: argmin_c ||c||^2 - 2 z.c (||z||^2 is common to all c)."""
-    nearest: np.ndarray = np.argmin((centers * centers).sum(1) - 2.0 * (data @ centers.T), 1)
+    """Nearest centre: argmin_c ||c||^2 - 2 z.c (||z||^2 is common to all c).
+
+    NOTE: the centres go in as a contiguous (m, k) matrix; OpenBLAS multiplies by the
+    transposed view 2.6x slower (64 vs 24 us for 500 x 392 rows, k = 5).
+    """
+    scores = data @ np.ascontiguousarray(centers.T)
+    scores *= -2.0
+    scores += (centers * centers).sum(1)
+    nearest: np.ndarray = np.argmin(scores, 1)
     return nearest
 
 
@@ -144,8 +151,8 @@ def _sums(data: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:
     """Per-cluster column sums (k, m), float64: one-hot matmul for small k, else bincount."""
     if k > _ONEHOT_MAX_K:
         return _group_sums(data, labels, k)
-    onehot = (labels[:, None] == np.arange(k)).astype(data.dtype)
-    out: np.ndarray = (onehot.T @ data).astype(np.float64)
+    onehot = (np.arange(k)[:, None] == labels).astype(data.dtype)  # (k, n): contiguous
+    out: np.ndarray = (onehot @ data).astype(np.float64)
     return out
 
 
@@ -167,9 +174,9 @@ def _move(
     if k > _ONEHOT_MAX_K:
         sums += _group_sums(rows, new, k) - _group_sums(rows, old, k)
     else:
-        change = (new[:, None] == np.arange(k)).astype(rows.dtype)
-        change -= old[:, None] == np.arange(k)
-        sums += change.T @ rows
+        change = (np.arange(k)[:, None] == new).astype(rows.dtype)
+        change -= np.arange(k)[:, None] == old
+        sums += change @ rows
     counts += np.bincount(new, minlength=k) - np.bincount(old, minlength=k)
 
 

@@ -90,8 +90,9 @@ def replicate_logdets(
     .. math:: \tau_c = \Big(\sum_g q_g - E[S_1^2] / n_c\Big) / (n_c - 1)
 
     which is the plug-in (ddof = 0) variance when every group is one sample. Cost
-    O(B G m), in (B, block) buffers; the moments move from the cluster origins to the
-    (coarse) cluster means block by block.
+    O(B G m): the groups' moments move from the cluster origins to the (coarse) cluster
+    means once, in float32, then each cluster takes two (B, G_c) x (G_c, m) products,
+    in column blocks of `BLOCK` values at most.
 
     Args:
         groups: group statistics.
@@ -103,76 +104,100 @@ def replicate_logdets(
         (S, B, P) replicate log-dets and (S, P) target log-dets (0 for empty clusters).
     """
     sig2 = np.asarray(sigmas, dtype=np.float64).reshape(-1) ** 2
-    pooled, (b, m) = _pool(groups, parent), (weights.shape[0], groups.moments.shape[2])
+    pooled, b = _pool(groups, parent), weights.shape[0]
     out = np.zeros((sig2.size, b, len(pooled.rows)))
-    target, bufs = np.zeros((sig2.size, len(pooled.rows))), np.empty((2, BLOCK), np.float32)
-    for p, rows in enumerate(pooled.rows):
-        if rows.size == 0:
-            continue
-        w, n_g = weights[:, rows], groups.counts[rows]
+    target = np.zeros((sig2.size, len(pooled.rows)))
+    live = [p for p, rows in enumerate(pooled.rows) if rows.size]
+    if not live:
+        return out, target
+    order = np.concatenate([pooled.rows[p] for p in live])
+    bounds = np.cumsum([0] + [pooled.rows[p].size for p in live])
+    w = weights[:, order]  # by cluster: each cluster's weights are a column slice
+    totals = np.add.reduceat(w * groups.counts[order], bounds[:-1], axis=1)  # N_bc
+    scale = np.where(totals > 1, 1.0 / np.maximum(totals - 1, 1.0), 0.0)
+    w_mean = w * np.repeat(np.sqrt(scale / np.maximum(totals, 1.0)), np.diff(bounds), 1)
+    w_square = w * np.repeat(scale, np.diff(bounds), 1)
+    w_mean, w_square = w_mean.astype(np.float32), w_square.astype(np.float32)
+    inverse = (1.0 / sig2).astype(np.float32)
+    centred = _Centring(groups, pooled)
+    for i, p in enumerate(live):
+        rows, cluster = pooled.rows[p], slice(bounds[i], bounds[i + 1])
+        mean_w = np.ascontiguousarray(w_mean[:, cluster])  # BLAS is slower on strided rows
+        square_w = np.ascontiguousarray(w_square[:, cluster])
         step = max(1, BLOCK // max(b, 2 * rows.size))
-        for j in range(0, m, step):
+        for j in range(0, groups.moments.shape[2], step):
             cols = slice(j, j + step)
-            shift = groups.origins[groups.cluster[rows], cols] - pooled.means[p, cols]
-            block = _shifted(groups.moments[rows, :, cols], n_g, shift)
-            out[:, :, p] += _logdet_block(w, n_g, block, sig2, bufs)
-            target[:, p] += _target_block(block, n_g, pooled.variances[p, cols], sig2)
+            s, q = centred(rows, p, cols)
+            out[:, :, p] += _logdet_block(mean_w, square_w, s, q, inverse)
+            target[:, p] += _target_block(s, rows, groups, pooled.variances[p, cols], sig2)
     return out, target
 
 
-def _shifted(block: np.ndarray, n_g: np.ndarray, shift: np.ndarray) -> np.ndarray:
-    """Moments (g, 2, w) about o, in place, re-expressed about mu = o - shift (float32).
+class _Centring:
+    """Group moments about their (coarse) cluster's mean, from those about its origin."""
 
-    s' = s + n shift and q' = q + shift (2 s + n shift).
-    """
-    moved = (n_g[:, None] * shift).astype(np.float32)
-    block[:, 1] += shift.astype(np.float32) * (2.0 * block[:, 0] + moved)
-    block[:, 0] += moved
-    return block
+    def __init__(self, groups: GroupStats, pooled: _Pooled) -> None:
+        self.groups = groups
+        self.origins = groups.origins.astype(np.float32)
+        self.means = pooled.means.astype(np.float32)
+        self.sizes = groups.counts.astype(np.float32)
+
+    def __call__(self, rows: np.ndarray, p: int, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+        """(g, w) float32 sums of z - mu and (z - mu)^2 of the groups `rows` over `cols`.
+
+        From the sums s, q about the origin o: s' = s + n d and q' = q + d (2 s + n d),
+        d = o - mu.
+        """
+        g = self.groups
+        s, q = g.moments[rows, 0, cols], g.moments[rows, 1, cols]
+        d = self.origins[g.cluster[rows], cols] - self.means[p, cols]
+        moved = self.sizes[rows, None] * d
+        q += d * (2.0 * s + moved)
+        s += moved
+        return s, q
 
 
 def _target_block(
-    block: np.ndarray, n_g: np.ndarray, variances: np.ndarray, sig2: np.ndarray
+    s: np.ndarray, rows: np.ndarray, groups: GroupStats, variances: np.ndarray, sig2: np.ndarray
 ) -> np.ndarray:
     """(S,) sums over a column block of log1p(tau_jj / sigma^2).
 
     With the exact variances S = sum_g q_g / (n_c - 1): tau = S - E[S1^2] / (n_c (n_c - 1)).
+    The correction is O(S / n_c): float32 sums suffice.
     """
-    total, ngroups = float(n_g.sum()), n_g.size
+    total = float(groups.counts[rows].sum())
     if total <= 1:
         return np.zeros(sig2.size)
-    s1 = block[:, 0].sum(0, dtype=np.float64)
-    spread = np.einsum("gw,gw->w", block[:, 0], block[:, 0], dtype=np.float64)
-    spread += (1.0 - 1.0 / ngroups) * s1 * s1
+    s1 = s.sum(0).astype(np.float64)
+    spread = np.einsum("gw,gw->w", s, s).astype(np.float64)
+    spread += (1.0 - 1.0 / rows.size) * s1 * s1
     tau = np.maximum(variances - spread / (total * (total - 1.0)), 0.0)
     return np.array([np.log1p(tau / v).sum() for v in sig2])
 
 
 def _logdet_block(
-    w: np.ndarray, counts: np.ndarray, block: np.ndarray, sig2: np.ndarray, bufs: np.ndarray
+    w_mean: np.ndarray, w_square: np.ndarray, s: np.ndarray, q: np.ndarray, inverse: np.ndarray
 ) -> np.ndarray:
-    """(S, B) sums over a column block of log1p(S_jj / sigma^2), in the given buffers.
+    """(S, B) sums over a column block of log1p(S_jj / sigma^2).
 
     The per-replicate factors ride on the weights, so that the (B, block) passes need no
-    broadcasting: with a = 1 / (N - 1) (0 where N <= 1), a S2 - (sqrt(a / N) S1)^2 = S_jj.
-    NOTE: float32 (block is): its rounding (1e-7 relative) is far below the replicates'
-    sampling spread (about sqrt(2 / n_c)), and it halves the memory and its traffic.
+    broadcasting: with a = 1 / (N - 1) (0 where N <= 1), a S2 - (sqrt(a / N) S1)^2 = S_jj;
+    `inverse` holds 1 / sigma^2. NOTE: float32: its rounding (1e-7 relative) is far below the
+    replicates' sampling spread (about sqrt(2 / n_c)), and it halves the memory and its
+    traffic; the (B, block) arrays are sized to stay in a core's cache, and the row sums
+    run as a matrix-vector product.
     """
-    total = w @ counts.astype(np.float64)
-    scale = np.where(total > 1, 1.0 / np.maximum(total - 1, 1.0), 0.0)[:, None]
-    s1 = bufs[0, : w.shape[0] * block.shape[2]].reshape(w.shape[0], -1)
-    s2 = bufs[1, : s1.size].reshape(s1.shape)
-    root = np.sqrt(scale / np.maximum(total, 1.0)[:, None])
-    np.matmul((w * root).astype(np.float32), block[:, 0], out=s1)
-    np.matmul((w * scale).astype(np.float32), block[:, 1], out=s2)
+    s1 = w_mean @ s
+    var = w_square @ q
     np.square(s1, out=s1)
-    np.subtract(s2, s1, out=s2)
-    np.maximum(s2, 0.0, out=s2)
-    out = np.empty((sig2.size, w.shape[0]))
-    for i, v in enumerate(sig2):
-        np.multiply(s2, np.float32(1.0 / v), out=s1)
+    np.subtract(var, s1, out=var)
+    np.maximum(var, 0.0, out=var)
+    ones = np.ones(var.shape[1], np.float32)
+    out = np.empty((inverse.size, var.shape[0]))
+    for i, v in enumerate(inverse):
+        np.multiply(var, v, out=s1)
         np.log1p(s1, out=s1)
-        out[i] = s1.sum(1)
+        out[i] = s1 @ ones
     return out
 
 
