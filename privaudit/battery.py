@@ -54,12 +54,15 @@ def run_battery(
     floor: float | None,
     n_samples_stored: int = 12,
     missing_reasons: Mapping[Capability, str] | None = None,
+    clean_features: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[AttackResult, ...]:
     """Run each attack on the same noisy features and score it on the evaluation set.
 
     Noisy features of the auxiliary and evaluation images are computed once (clean
     query plus seeded Gaussian noise of the deployment sigma), so every attack inverts
     the very same `z`. The evaluation images go only into scoring, never to an attack.
+    A caller that already extracted the clean features (as `assess` does for the bound)
+    hands them over in `clean_features` instead of having them queried again.
 
     Args:
         target: the encoder under attack.
@@ -76,6 +79,8 @@ def run_battery(
         n_samples_stored: reconstructions kept for the report (the first eval indices).
         missing_reasons: why a capability is absent (e.g. the torch-conversion error),
             quoted in SKIPPED results.
+        clean_features: (aux, eval) clean features of `aux_x` and `eval_x` through the
+            target's own query (any shape with one row per image), or None to query them.
 
     Returns:
         One AttackResult per name in `attacks`, in order.
@@ -86,14 +91,12 @@ def run_battery(
     planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
     aux = _as_images(aux_x)
     truth = _as_images(eval_x)
-    aux_clean = query_features(target, aux)  # once: attacks reuse it instead of re-querying
+    aux_clean, eval_clean = _clean(target, aux, truth, clean_features)
     sigma = target.noise_sigma
     data = AttackData(
         aux_x=aux,
         aux_z=_add_noise(aux_clean, sigma, derive_seed(seed, "features:aux")),
-        target_z=_add_noise(
-            query_features(target, truth), sigma, derive_seed(seed, "features:eval")
-        ),
+        target_z=_add_noise(eval_clean, sigma, derive_seed(seed, "features:eval")),
         aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
         aux_clean=aux_clean,
     )
@@ -123,6 +126,29 @@ def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:
     """Resolve an attack name and its params (budget defaults < table)."""
     cls = get_attack(name)
     return _Planned(name, cls(cls.params_type.from_table(budget, table, name)))
+
+
+def _clean(
+    target: Target, aux: Tensor, truth: Tensor, given: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[Tensor, Tensor]:
+    """Clean features of the auxiliary and evaluation images: the given ones, else queried.
+
+    Queried once either way: the attacks reuse the auxiliary ones instead of re-querying.
+    """
+    if given is None:
+        return query_features(target, aux), query_features(target, truth)
+    out = []
+    for feats, images in zip(given, (aux, truth), strict=True):
+        arr = np.ascontiguousarray(feats, dtype=np.float32)
+        if arr.shape[0] != images.shape[0] or arr.size != images.shape[0] * int(
+            np.prod(target.feature_shape)
+        ):
+            raise ValueError(
+                f"clean features {arr.shape} do not match {images.shape[0]} images of "
+                f"features {target.feature_shape}"
+            )
+        out.append(torch.from_numpy(arr.reshape(images.shape[0], *target.feature_shape)))
+    return out[0], out[1]
 
 
 def _as_images(x: ArrayLike) -> Tensor:

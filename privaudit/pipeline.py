@@ -88,7 +88,7 @@ def assess_prepared(
         utility = _utility(cfg, prep, feats)
     with timer.stage("sweep"):
         sweep = _sweep(cfg, prep, feats, entropy)
-    conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer)
+    conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer, feats)
     return AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
         data=_data_info(prep),
@@ -149,6 +149,7 @@ def _attacks(
     bound: BoundResult | None,
     progress: Progress,
     timer: Timer,
+    feats: Features,
 ) -> tuple[str, tuple[AttackResult, ...]]:
     from privaudit.targets import build_target
 
@@ -177,6 +178,7 @@ def _attacks(
             missing_reasons={
                 Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
             },
+            clean_features=(feats.aux, feats.eval),  # the bound's: not queried again
         )
     return conversion, results
 

@@ -243,6 +243,20 @@ def test_adding_an_attack_changes_no_other(
     assert _numbers(alone[0]) == _numbers(with_others[2])
 
 
+def test_given_clean_features_replace_the_queries(
+    images: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    aux_x, _, eval_x = images
+    queried = battery(images, ["knn", "decoder"], tables=TINY, seed=3)
+    flat = (2 * aux_x - 1).reshape(len(aux_x), -1), (2 * eval_x - 1).reshape(len(eval_x), -1)
+    given = battery(images, ["knn", "decoder"], tables=TINY, seed=3, clean_features=flat)
+    assert [_numbers(r) for r in given] == [_numbers(r) for r in queried]
+    shifted = (flat[0], flat[1] + 1.0)  # they are used, not re-queried: the scores move
+    assert battery(images, ["knn"], seed=3, clean_features=shifted)[0].mse != queried[0].mse
+    with pytest.raises(ValueError, match="do not match"):
+        battery(images, ["knn"], clean_features=(flat[0][:-1], flat[1]))
+
+
 def test_strongest() -> None:
     ok = [AttackResult("a", Status.OK, mse=0.03), AttackResult("b", Status.OK, mse=0.01)]
     bad = [AttackResult("c", Status.ERROR, reason="x"), AttackResult("d", Status.SKIPPED)]
