@@ -12,9 +12,9 @@ import time
 import tracemalloc
 
 import numpy as np
-from threadpoolctl import threadpool_info
+from threadpoolctl import threadpool_info, threadpool_limits
 
-from privaudit import bound, demo
+from privaudit import bound, demo, mixture
 from privaudit.data import Normalization
 from privaudit.model import load_model, make_session, run_batched
 from privaudit.split import split_model
@@ -85,7 +85,33 @@ def main() -> None:
         f"-> bound + h(x) ratio {(t_bound + t_h) / t_feat:.3f}"
     )
     print(f"  leakage {result.leakage_bits_per_dim:.4f} bits/dim, floor {result.mse_floor:.3g}")
+    breakdown(z, y, args.repeats, t_feat)
     memory_scaling(len(x))
+
+
+def breakdown(z: np.ndarray, y: np.ndarray, repeats: int, t_feat: float) -> None:
+    """Where the bound's time goes: its three costly stages, timed alone (1 BLAS thread)."""
+    data = mixture.check_rows(z, what="features")
+    stages = {}
+    with threadpool_limits(limits=1, user_api="blas"):
+        stages["k-means in each class (k = 5)"], labels = best_of(
+            lambda: mixture.cluster_labels(data, y, scheme="class-kmeans", k=5, seed=0),
+            repeats,
+        )
+        fine = np.asarray(labels)
+        stages["cluster and group moments"], groups = best_of(
+            lambda: mixture.group_stats(data, fine, group_size=bound.DEFAULT_GROUP_SIZE, seed=1),
+            repeats,
+        )
+
+        def replicates() -> object:
+            weights = mixture.resample_groups(groups, 200, seed=2)  # type: ignore[arg-type]
+            return mixture.replicate_logdets(groups, weights, [0.1])  # type: ignore[arg-type]
+
+        stages["bootstrap, 200 grouped replicates"], _ = best_of(replicates, repeats)
+    print("  where it goes (each stage alone, best of repeats):")
+    for name, seconds in stages.items():
+        print(f"    {name:36s} {seconds * 1e3:6.1f} ms = {seconds / t_feat:.3f} x extraction")
 
 
 def memory_scaling(n: int) -> None:
