@@ -216,6 +216,7 @@ def noise_sweep(
     seed: int = 0,
     min_cluster_size: int | None = None,
     group_size: int = DEFAULT_GROUP_SIZE,
+    interval_sigmas: Sequence[float] | None = None,
 ) -> list[BoundResult]:
     """`estimate_bound` at several noise levels, clustering and resampling once.
 
@@ -252,6 +253,9 @@ def noise_sweep(
         seed: seed of k-means and resampling.
         min_cluster_size: warning threshold (default 10).
         group_size: samples per bootstrap group (diagonal form), >= 1.
+        interval_sigmas: the sigmas that get a bootstrap interval (None: all). The others
+            get the point values only, exactly as with bootstrap = 0; an interval does not
+            depend on which other sigmas get one.
 
     Returns:
         One BoundResult per sigma, in order.
@@ -273,7 +277,10 @@ def noise_sweep(
     with threadpool_limits(limits=1, user_api="blas"):
         cands = _fit_candidates(data, y, covariance, k, seed, group_size) if live else []
         best = {s: _best(cands, s, min_size) for s in live}
-        errs = _bootstrap(data, cands, best, bootstrap, seed) if bootstrap else {}
+        wanted = best if interval_sigmas is None else {
+            s: i for s, i in best.items() if s in {float(v) for v in interval_sigmas}
+        }
+        errs = _bootstrap(data, cands, wanted, bootstrap, seed) if bootstrap and wanted else {}
     return [
         _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size)
         if s > 0

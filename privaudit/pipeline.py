@@ -29,7 +29,14 @@ from privaudit.results import (
     ModelInfo,
     Provenance,
 )
-from privaudit.utility import Features, _input_entropy, _labels, _sweep, _utility
+from privaudit.utility import (
+    Features,
+    _input_entropy,
+    _labels,
+    _sweep,
+    _utility,
+    head_session,
+)
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +89,12 @@ def assess_prepared(
     with timer.stage("features"), progress.task("features", total=None):
         feats = _features(prep, enc, cfg.batch_size)
     with timer.stage("bound"), progress.task("bound", total=None):
-        entropy = _input_entropy(cfg, prep)
-        bound = _bound(cfg, prep, feats, entropy)
+        bound, *sweep_bounds = _bounds(cfg, prep, feats, _input_entropy(cfg, prep))
     with timer.stage("utility"):
-        utility = _utility(cfg, prep, feats)
+        head = head_session(prep)
+        utility = _utility(cfg, prep, feats, head)
     with timer.stage("sweep"):
-        sweep = _sweep(cfg, prep, feats, entropy)
+        sweep = _sweep(cfg, prep, feats, sweep_bounds, head)
     conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer, feats)
     return AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
@@ -126,12 +133,18 @@ def _features(prep: Prepared, session: object, batch: int) -> Features:
     return Features(aux=aux.reshape(len(aux), -1), eval=ev.reshape(len(ev), -1), shape=shape)
 
 
-def _bound(cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]) -> BoundResult:
+def _bounds(
+    cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]
+) -> list[BoundResult]:
+    """The bound at the deployment sigma (with its interval), then one per sweep sigma.
+
+    One `noise_sweep` call: the clusterings are fitted once for the bound and the sweep.
+    """
     h, source = entropy
-    return bound_mod.estimate_bound(
+    return bound_mod.noise_sweep(
         feats.all,
         _labels(prep),
-        prep.sigma,
+        [prep.sigma, *cfg.noise_sweep],
         input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
         input_entropy=h,
         input_entropy_source=source,
@@ -139,6 +152,7 @@ def _bound(cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, s
         k=cfg.bound.k,
         bootstrap=cfg.bound.bootstrap,
         seed=cfg.seed,
+        interval_sigmas=[prep.sigma],
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -11,7 +12,7 @@ from privaudit import bound as bound_mod
 from privaudit import model as model_mod
 from privaudit.config import Config
 from privaudit.prepare import Prepared
-from privaudit.results import SweepPoint, Utility
+from privaudit.results import BoundResult, SweepPoint, Utility
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,11 +71,15 @@ def _noisy_accuracy(
     return float(np.mean(accs))
 
 
-def _utility(cfg: Config, prep: Prepared, feats: Features) -> Utility:
+def head_session(prep: Prepared) -> object | None:
+    """One onnxruntime session of the head (utility and sweep share it), or None."""
+    return model_mod.make_session(prep.split.head) if prep.split.head is not None else None
+
+
+def _utility(cfg: Config, prep: Prepared, feats: Features, head: object | None) -> Utility:
     y = _labels(prep)
-    if y is None or prep.split.head is None:
+    if y is None or head is None:
         return Utility(None, None)
-    head = model_mod.make_session(prep.split.head)
     shape = feats.shape
     clean = _accuracy(head, feats.all, y, shape)
     noisy = _noisy_accuracy(head, feats.all, y, prep.sigma, cfg.seed, shape)
@@ -82,25 +87,14 @@ def _utility(cfg: Config, prep: Prepared, feats: Features) -> Utility:
 
 
 def _sweep(
-    cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]
+    cfg: Config,
+    prep: Prepared,
+    feats: Features,
+    bounds: Sequence[BoundResult],
+    head: object | None,
 ) -> tuple[SweepPoint, ...]:
-    if not cfg.noise_sweep:
-        return ()
-    h, source = entropy
+    """The sweep's points from its bounds (one per `cfg.noise_sweep` sigma, in order)."""
     y = _labels(prep)
-    bounds = bound_mod.noise_sweep(
-        feats.all,
-        y,
-        list(cfg.noise_sweep),
-        input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
-        input_entropy=h,
-        input_entropy_source=source,
-        covariance=cfg.bound.covariance,
-        k=cfg.bound.k,
-        bootstrap=0,
-        seed=cfg.seed,
-    )
-    head = model_mod.make_session(prep.split.head) if prep.split.head is not None else None
     shape = feats.shape
     points = []
     for sigma, b in zip(cfg.noise_sweep, bounds, strict=True):

@@ -331,6 +331,26 @@ def test_noise_sweep_equals_separate_estimates(labelled: bool, covariance: str) 
             assert (got.low, got.high) == pytest.approx((want.low, want.high), rel=1e-9)
 
 
+def test_intervals_only_where_asked_and_unchanged_by_the_others() -> None:
+    rng = np.random.default_rng(7)
+    z = rng.standard_normal((150, 5)) + rng.integers(0, 3, (150, 1))
+    y = rng.integers(0, 3, 150)
+    kw: dict[str, Any] = {
+        "input_dim": 10,
+        "input_entropy": -1.0,
+        "input_entropy_source": "user",
+        "bootstrap": 30,
+    }
+    sweep = noise_sweep(z, y, [0.1, 0.0, 1.0, 10.0], interval_sigmas=[0.1], **kw)
+    alone = estimate_bound(z, y, 0.1, **kw)
+    assert sweep[0].leakage_interval == alone.leakage_interval is not None
+    assert sweep[0].mse_floor_interval == alone.mse_floor_interval
+    points = noise_sweep(z, y, [1.0, 10.0], **{**kw, "bootstrap": 0})
+    for got, want in zip(sweep[2:], points, strict=True):
+        assert got.leakage_interval is None and got.mse_floor_interval is None
+        assert got.leakage_nats == want.leakage_nats and got.clustering == want.clustering
+
+
 # --- properties ---------------------------------------------------------------------------
 
 features = st.builds(
