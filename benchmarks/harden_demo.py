@@ -38,7 +38,7 @@ from privaudit.harden_pipeline import (
     train_variant,
     variant_of,
 )
-from privaudit.pipeline import Timer, assess_prepared
+from privaudit.pipeline import Timer, measure_prepared
 from privaudit.prepare import prepare
 from privaudit.progress import NullProgress
 from privaudit.results import Status
@@ -74,8 +74,8 @@ def _test_accuracy(run: HardenRun, model: object, sigma: float, draws: int = 10)
 
 def _original(run: HardenRun) -> Trained:
     """The untouched model, audited like the variants (one measurement, no fine-tune)."""
-    report = assess_prepared(run.variant_cfg, run.prep, NullProgress(), Timer(), "bench")
-    stats = [feature_stats(run.prep)]
+    report, feats = measure_prepared(run.variant_cfg, run.prep, NullProgress(), Timer(), "bench")
+    stats = [feature_stats(feats, run.prep)]
     variant = variant_of("original", 0.0, "none", SIGMA, [report], stats)
     assert run.prep.model is not None
     return Trained(variant, (run.prep.model,), ((),), (report,))

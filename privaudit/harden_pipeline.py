@@ -23,10 +23,11 @@ from privaudit.errors import ConfigError, DataError
 from privaudit.frontier import choose, compare, frontier_mse, variant_of
 from privaudit.harden import FinetuneSettings, fine_tune
 from privaudit.onnx_edit import embed_noise, save_model, set_metadata
-from privaudit.pipeline import Timer, assess_prepared
-from privaudit.prepare import META_MEAN, META_SIGMA, META_SPLIT, META_STD, Prepared, encode, prepare
+from privaudit.pipeline import Timer, measure_prepared
+from privaudit.prepare import META_MEAN, META_SIGMA, META_SPLIT, META_STD, Prepared, prepare
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import AuditReport, EpochStats, HardenResult, Variant
+from privaudit.utility import Features, _labels
 
 __all__ = [
     "GRIDS",
@@ -109,14 +110,19 @@ def run_harden(
     with timer.stage("prepare"):
         prep = prepare(cfg, sigma_source=sigma_source)
     _check(prep, output)
-    before = assess_prepared(cfg, prep, sink, timer, created, command="harden")
-    result = _harden_and_write(HardenRun(cfg, prep, sink, created), before, output, timer)
+    before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
+    run = HardenRun(cfg, prep, sink, created)
+    result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
     provenance = replace(before.provenance, timings=dict(timer.seconds))
     return replace(before, harden=result, provenance=provenance)
 
 
 def _harden_and_write(
-    run: HardenRun, before: AuditReport, output: Path, timer: Timer
+    run: HardenRun,
+    before: AuditReport,
+    before_stats: tuple[float, float, float | None],
+    output: Path,
+    timer: Timer,
 ) -> HardenResult:
     """Fine-tune (and the baselines), write the hardened file, assess it, compare."""
     h, prep = run.cfg.harden, run.prep
@@ -129,9 +135,9 @@ def _harden_and_write(
         sha = save_model(embedded or model, output)
     with timer.stage("assess_after"):
         after_prep = _variant_prep(prep, model, prep.sigma, output, sha)
-        after = assess_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
-                                command="harden")
-    original = variant_of("original", 0.0, "none", prep.sigma, [before], [feature_stats(prep)])
+        after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
+                                    command="harden")
+    original = variant_of("original", 0.0, "none", prep.sigma, [before], [before_stats])
     frontier = [b.variant for b in baselines]
     return HardenResult(
         output_path=str(output), output_sha256=sha, noise_sigma=prep.sigma,
@@ -208,11 +214,12 @@ def train_variant(run: HardenRun, label: str, lam: float, loss: str, sigma: floa
                          device=device, progress=run.progress, label=f"{label} seed {i}")
         model = done.write_back(prep.model)
         vprep = _variant_prep(prep, model, sigma, Path(f"<{label} seed {i}>"), "")
-        reports.append(assess_prepared(run.variant_cfg, vprep,
-                                       run.progress, Timer(), run.created, command="harden"))
+        report, feats = measure_prepared(run.variant_cfg, vprep, run.progress, Timer(),
+                                         run.created, command="harden")
+        reports.append(report)
         models.append(model)
         histories.append(done.history)
-        stats.append(feature_stats(vprep))
+        stats.append(feature_stats(feats, vprep))
     variant = variant_of(label, lam, loss if lam > 0 else "none", sigma, reports, stats)
     return Trained(variant, tuple(models), tuple(histories), tuple(reports))
 
@@ -226,15 +233,12 @@ def _variant_prep(
                    model_sha256=sha, metadata=model_mod.read_metadata(model))
 
 
-def feature_stats(prep: Prepared) -> tuple[float, float, float | None]:
-    """Mean and std of the clean features on the audit data, and the within-class share."""
-    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-    z = encode(model_mod.make_session(prep.split.encoder), prep.norm, x, 256)
-    z = z.reshape(len(z), -1).astype(np.float64)
-    ya, ye = prep.audit.aux.y, prep.audit.eval.y
-    if ya is None or ye is None:
+def feature_stats(feats: Features, prep: Prepared) -> tuple[float, float, float | None]:
+    """Mean and std of the audit's clean features, and the within-class share of variance."""
+    z = feats.all.astype(np.float64)
+    y = _labels(prep)
+    if y is None:
         return float(z.mean()), float(z.std()), None
-    y = np.concatenate([ya, ye])
     total = z.var(0).sum()
     within = sum((y == c).mean() * z[y == c].var(0).sum() for c in np.unique(y))
     return float(z.mean()), float(z.std()), float(within / total) if total > 0 else None

@@ -83,6 +83,18 @@ def assess_prepared(
     command: str = "assess",
 ) -> AuditReport:
     """Measure a prepared (model, split, data): the part shared by `assess` and `harden`."""
+    return measure_prepared(cfg, prep, progress, timer, created, command)[0]
+
+
+def measure_prepared(
+    cfg: Config,
+    prep: Prepared,
+    progress: Progress,
+    timer: Timer,
+    created: str,
+    command: str = "assess",
+) -> tuple[AuditReport, Features]:
+    """`assess_prepared`, also returning the clean audit features it extracted."""
     with timer.stage("split_check"):
         max_diff = _check_split(prep)
     enc = model_mod.make_session(prep.split.encoder)
@@ -96,7 +108,7 @@ def assess_prepared(
     with timer.stage("sweep"):
         sweep = _sweep(cfg, prep, feats, sweep_bounds, head)
     conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer, feats)
-    return AuditReport(
+    report = AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
         data=_data_info(prep),
         bound=bound,
@@ -108,6 +120,7 @@ def assess_prepared(
         warnings=tuple(bound.warnings) if bound else (),
         sample_images=_samples(prep) if attacks else (),
     )
+    return report, feats
 
 
 def _samples(prep: Prepared) -> tuple[tuple[float, ...], ...]:
