@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from privaudit.cutpoints import CutPoint
-from privaudit.results import AuditReport, BoundResult, GateResult, Status
+from privaudit.results import AuditReport, BoundResult, GateResult
 
 err_console = Console(stderr=True)
 
@@ -170,11 +170,6 @@ def print_gate(gate: GateResult, console: Console = err_console) -> None:
     for v in gate.violations:
         t.add_row(v.rule, Text(v.subject), Text(v.message))
     console.print(t)
-
-
-def skipped_count(report: AuditReport) -> int:
-    """Number of attacks that were skipped."""
-    return sum(a.status is Status.SKIPPED for a in report.attacks)
 
 
 def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> None:

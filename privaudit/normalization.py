@@ -47,11 +47,6 @@ class Normalization:
             message = "; ".join(p for p in problems if p)
             raise ConfigError(f"invalid normalization: {message}", hint=_NORM_HINT)
 
-    @property
-    def is_identity(self) -> bool:
-        """True when mean is all 0 and std all 1 (nothing to do)."""
-        return set(self.mean) == {0.0} and set(self.std) == {1.0}
-
     def check_channels(self, c: int) -> None:
         """Check that mean and std have 1 or `c` values.
 
