@@ -94,8 +94,8 @@ def report(
     """Re-render a saved report in other formats (html, markdown, csv, json)."""
     with reported_errors(debug):
         from privaudit.console import err_console
-        from privaudit.io import check_writable_dir, read_report
-        from privaudit.outputs import refuse_overwrite, restore_on_failure
+        from privaudit.io import read_report
+        from privaudit.outputs import check_writable_dir, refuse_overwrite, restore_on_failure
         from reports import get_reporter, write_report
 
         reporters = [get_reporter(f) for f in fmt.split(",") if f]

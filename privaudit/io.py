@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 from privaudit.errors import DataError
-from privaudit.outputs import check_writable_dir
 from privaudit.results import AuditReport, from_dict
 
-__all__ = ["check_writable_dir", "read_report"]
+__all__ = ["read_report"]
 
 _REPORT_HINT = "pass the report.json written by 'privaudit assess' (or harden)"
 
