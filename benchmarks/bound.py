@@ -14,7 +14,7 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from privaudit import bound, demo, mixture
+from privaudit import bound, demo, entropy, mixture, moments, resample
 from privaudit.data import Normalization
 from privaudit.model import load_model, make_session, run_batched
 from privaudit.split import split_model
@@ -53,7 +53,7 @@ def main() -> None:
 
     t_feat, z = best_of(lambda: run_batched(session, norm.apply(x), 256), args.repeats)
     z = np.asarray(z).reshape(len(x), -1)
-    h = bound.input_entropy_gaussian(x.reshape(len(x), -1))
+    h = entropy.input_entropy_gaussian(x.reshape(len(x), -1))
 
     def run_bound(group_size: int = bound.DEFAULT_GROUP_SIZE) -> object:
         """The bound as assess runs it; group_size=1 is the per-row bootstrap (reference)."""
@@ -64,7 +64,7 @@ def main() -> None:
 
     t_bound, result = best_of(run_bound, args.repeats)
     t_rows, _ = best_of(lambda: run_bound(group_size=1), args.repeats)
-    t_h, _ = best_of(lambda: bound.input_entropy_gaussian(x.reshape(len(x), -1)), args.repeats)
+    t_h, _ = best_of(lambda: entropy.input_entropy_gaussian(x.reshape(len(x), -1)), args.repeats)
     blas = [
         f"{i['internal_api']} x{i['num_threads']}"
         for i in threadpool_info()
@@ -91,7 +91,7 @@ def main() -> None:
 
 def breakdown(z: np.ndarray, y: np.ndarray, repeats: int, t_feat: float) -> None:
     """Where the bound's time goes: its three costly stages, timed alone (1 BLAS thread)."""
-    data = mixture.check_rows(z, what="features")
+    data = moments.check_rows(z, what="features")
     stages = {}
     with threadpool_limits(limits=1, user_api="blas"):
         stages["k-means in each class (k = 5)"], labels = best_of(
@@ -100,13 +100,13 @@ def breakdown(z: np.ndarray, y: np.ndarray, repeats: int, t_feat: float) -> None
         )
         fine = np.asarray(labels)
         stages["cluster and group moments"], groups = best_of(
-            lambda: mixture.group_stats(data, fine, group_size=bound.DEFAULT_GROUP_SIZE, seed=1),
+            lambda: moments.group_stats(data, fine, group_size=bound.DEFAULT_GROUP_SIZE, seed=1),
             repeats,
         )
 
         def replicates() -> object:
-            weights = mixture.resample_groups(groups, 200, seed=2)  # type: ignore[arg-type]
-            return mixture.replicate_logdets(groups, weights, [0.1])  # type: ignore[arg-type]
+            weights = resample.resample_groups(groups, 200, seed=2)  # type: ignore[arg-type]
+            return resample.replicate_logdets(groups, weights, [0.1])  # type: ignore[arg-type]
 
         stages["bootstrap, 200 grouped replicates"], _ = best_of(replicates, repeats)
     print("  where it goes (each stage alone, best of repeats):")

@@ -2,7 +2,7 @@
 
 Entropies are in nats; per-dimension values are per *input* dimension d, pixels on [0, 1].
 Features z are flattened to (n, m); the deployment adds N(0, sigma^2 I_m) to them. The
-input entropy h(x) lives in `privaudit.entropy` and is re-exported here for existing callers.
+input entropy h(x) lives in `privaudit.entropy`.
 """
 
 from __future__ import annotations
@@ -16,18 +16,7 @@ from threadpoolctl import threadpool_limits
 
 # NOTE: the clustering candidates and their bootstrap live in `candidates` and `interval`.
 from privaudit.candidates import _best, _Candidate, _fit_candidates, _mixture_leakage, _warnings
-from privaudit.entropy import (
-    CERTIFIED_BITS,
-    DEQUANTIZATION_VARIANCE,
-    ENTROPY_SOURCES,
-    input_entropy_certified,
-    input_entropy_from_user,
-    input_entropy_gaussian,
-)
-
-# NOTE: private helpers re-exported (redundant alias) because tests reach them through bound.
-from privaudit.entropy import _logdet_cov as _logdet_cov
-from privaudit.entropy import _logdet_gram as _logdet_gram
+from privaudit.entropy import ENTROPY_SOURCES, input_entropy_certified
 from privaudit.errors import ConfigError
 from privaudit.interval import _bootstrap
 from privaudit.moments import ClusterStats, check_rows
@@ -35,18 +24,12 @@ from privaudit.resample import cluster_spectra
 from privaudit.results import BoundResult, Interval, MixtureTerm
 
 __all__ = [
-    "CERTIFIED_BITS",
     "COVARIANCES",
     "DEFAULT_GROUP_SIZE",
     "DEFAULT_MIN_CLUSTER_SIZE",
-    "DEQUANTIZATION_VARIANCE",
-    "ENTROPY_SOURCES",
     "LEVEL",
     "SIGMA_ZERO_WARNING",
     "estimate_bound",
-    "input_entropy_certified",
-    "input_entropy_from_user",
-    "input_entropy_gaussian",
     "leakage_diagonal",
     "leakage_full",
     "mse_floor",

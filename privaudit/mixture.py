@@ -1,8 +1,7 @@
 """Cluster features (k-means, per class) into the mixtures of the bound and the regularizer.
 
 Serves the leakage bound (docs/method.md §3, eq. L) and the CEM regularizer (§5). The
-cluster moments live in `privaudit.moments` and their bootstrap in `privaudit.resample`;
-both are re-exported here for existing callers.
+cluster moments live in `privaudit.moments` and their bootstrap in `privaudit.resample`.
 """
 
 from __future__ import annotations
@@ -10,40 +9,9 @@ from __future__ import annotations
 import numpy as np
 
 from privaudit.errors import ConfigError, DataError
-from privaudit.moments import (
-    BLOCK,
-    ClusterStats,
-    GroupStats,
-    check_rows,
-    cluster_stats,
-    group_stats,
-    merge_stats,
-    rows_by_label,
-)
-from privaudit.resample import (
-    cluster_spectra,
-    replicate_logdets,
-    replicate_totals,
-    resample_counts,
-    resample_groups,
-)
+from privaudit.moments import BLOCK, check_rows, rows_by_label
 
-__all__ = [
-    "SCHEMES",
-    "ClusterStats",
-    "GroupStats",
-    "check_rows",
-    "cluster_labels",
-    "cluster_spectra",
-    "cluster_stats",
-    "group_stats",
-    "kmeans",
-    "merge_stats",
-    "replicate_logdets",
-    "replicate_totals",
-    "resample_counts",
-    "resample_groups",
-]
+__all__ = ["SCHEMES", "cluster_labels", "kmeans"]
 
 SCHEMES = ("single", "class", "kmeans", "class-kmeans")
 _ONEHOT_MAX_K = 64  # centre updates by one-hot matmul up to this k, by bincount beyond

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import numpy as np
 
-from privaudit import bound as bound_mod
+from privaudit import entropy as entropy_mod
 from privaudit import model as model_mod
 from privaudit.config import Config
 from privaudit.prepare import Prepared
@@ -33,11 +33,11 @@ def _input_entropy(cfg: Config, prep: Prepared) -> tuple[float, str]:
     """h(x)/d in nats and its source; computed once per audit (bound and sweep share it)."""
     spec = cfg.bound.input_entropy
     if spec == "certified":
-        return bound_mod.input_entropy_certified(), "certified"
+        return entropy_mod.input_entropy_certified(), "certified"
     if spec == "gaussian":
         x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-        return bound_mod.input_entropy_gaussian(x.reshape(len(x), -1)), "gaussian"
-    return bound_mod.input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit), "user"
+        return entropy_mod.input_entropy_gaussian(x.reshape(len(x), -1)), "gaussian"
+    return entropy_mod.input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit), "user"
 
 
 def _labels(prep: Prepared) -> np.ndarray | None:

@@ -11,20 +11,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from privaudit import bound
+from privaudit import entropy
 from privaudit.bound import (
     SIGMA_ZERO_WARNING,
     estimate_bound,
-    input_entropy_certified,
-    input_entropy_from_user,
-    input_entropy_gaussian,
     leakage_diagonal,
     leakage_full,
     mse_floor,
     noise_sweep,
 )
+from privaudit.entropy import (
+    input_entropy_certified,
+    input_entropy_from_user,
+    input_entropy_gaussian,
+)
 from privaudit.errors import ConfigError, DataError
-from privaudit.mixture import cluster_stats
+from privaudit.moments import cluster_stats
 from privaudit.results import BoundResult
 
 SIGMAS = [0.05, 0.1, 0.3, 1.0]
@@ -166,7 +168,7 @@ def test_gaussian_input_entropy_matches_closed_form() -> None:
     basis, _ = np.linalg.qr(rng.standard_normal((d, d)))
     cov = (basis * (0.05 * 0.8 ** np.arange(d))) @ basis.T
     x = 0.5 + rng.multivariate_normal(np.zeros(d), cov, size=20000)
-    delta = bound.DEQUANTIZATION_VARIANCE
+    delta = entropy.DEQUANTIZATION_VARIANCE
     expected = 0.5 * (d * math.log(2 * math.pi * math.e) + _logdet(cov + delta * np.eye(d))) / d
     assert input_entropy_gaussian(x) == pytest.approx(expected, abs=0.01)
 
@@ -174,8 +176,8 @@ def test_gaussian_input_entropy_matches_closed_form() -> None:
 @pytest.mark.parametrize("n", [30, 80])
 def test_gaussian_entropy_gram_path_equals_direct_path(n: int) -> None:
     x = np.random.default_rng(2).random((n, 50))
-    delta = bound.DEQUANTIZATION_VARIANCE
-    gram, direct = bound._logdet_gram(x, delta), bound._logdet_cov(x, delta)
+    delta = entropy.DEQUANTIZATION_VARIANCE
+    gram, direct = entropy._logdet_gram(x, delta), entropy._logdet_cov(x, delta)
     assert gram == pytest.approx(direct, rel=1e-9)
     naive = _logdet(np.cov(x, rowvar=False) + delta * np.eye(50))
     assert gram == pytest.approx(naive, rel=1e-9)

@@ -6,14 +6,10 @@ import numpy as np
 import pytest
 
 from privaudit.errors import ConfigError, DataError
-from privaudit.mixture import (
-    check_rows,
-    cluster_labels,
+from privaudit.mixture import cluster_labels, kmeans
+from privaudit.moments import check_rows, cluster_stats, group_stats, merge_stats
+from privaudit.resample import (
     cluster_spectra,
-    cluster_stats,
-    group_stats,
-    kmeans,
-    merge_stats,
     replicate_logdets,
     replicate_totals,
     resample_counts,
