@@ -344,3 +344,23 @@ def test_decoder_on_cuda(digits8: tuple[torch.Tensor, torch.Tensor]) -> None:
     assert x_hat.device.type == "cpu" and x_hat.shape == ev.shape
     baseline = per_image_mse(aux.mean(0, keepdim=True).expand_as(ev), ev)
     assert per_image_mse(x_hat, ev).mean() < 0.6 * baseline.mean()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("name", ["knn", "decoder", "optimization", "gan"])
+def test_each_attack_attacks_on_cuda(
+    name: str, digits8: tuple[torch.Tensor, torch.Tensor]
+) -> None:
+    aux, ev = digits8
+    target = make_target(Affine(), (1, 8, 8), sigma=0.05)
+    data = make_data(target, aux, ev, seed=1)
+    torch.manual_seed(0)
+    ctx = RunContext(torch.device("cuda"), 0, NullProgress())
+    x_hat = attacks.ATTACKS[name](SMALL[name]).reconstruct(target, data, ctx)
+    assert x_hat.device.type == "cpu" and x_hat.shape == ev.shape
+    assert 0 <= x_hat.min() and x_hat.max() <= 1
+    errors = per_image_mse(x_hat, ev)
+    baseline = per_image_mse(aux.mean(0, keepdim=True).expand_as(ev), ev)
+    assert errors.mean() < 0.6 * baseline.mean()
+    if name == "optimization":  # white box: gradients through the encoder's copy on the GPU
+        assert errors.mean() < 0.05 * baseline.mean()

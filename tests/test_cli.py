@@ -204,3 +204,16 @@ def test_black_box_parts_work_when_the_encoder_cannot_be_converted(
     knn, opt = report["attacks"]
     assert knn["status"] == "ok" and report["bound"]["leakage_nats"] > 0
     assert opt["status"] == "skipped" and "Elu" in opt["reason"]
+
+
+@pytest.mark.gpu
+def test_assess_demo_on_cuda(tmp_path: Path) -> None:
+    code, _, err = _run(["assess", "--budget", "smoke", "--device", "cuda", "-q", "-o", tmp_path])
+    assert code == 0, err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["provenance"]["device"].startswith("cuda")
+    rows = {row["attack"]: row for row in report["attacks"]}
+    assert set(rows) == {"knn", "decoder", "optimization", "gan"}
+    for row in rows.values():
+        assert row["status"] == "ok", row
+        assert np.isfinite(row["mse"]) and row["mse"] >= report["bound"]["mse_floor"]

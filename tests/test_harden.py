@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -203,3 +204,18 @@ def test_assess_reads_an_embedded_noise_model(
     assert report.model.split_max_diff == 0.0  # audited deterministically, noise stripped
     assert report.model.noise_source == "model metadata"
     assert report.bound is not None and report.bound.noise_sigma == SIGMA
+
+
+@pytest.mark.gpu
+def test_harden_on_cuda(tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled, lam=2.0, loss="bound")
+    out = tmp_path / "hardened.onnx"
+    report = run_harden(dataclasses.replace(cfg, device="cuda"), output=out)
+    h = report.harden
+    assert h is not None and len(h.history) == 2 and h.history[1].cem_loss > 0.0
+    assert all(np.isfinite(e.task_loss) for e in h.history)
+    assert h.after.bound is not None and h.after.bound.leakage_nats is not None
+    assert report.provenance.device.startswith("cuda")
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    logits = ort.InferenceSession(str(out)).run(None, {"input": x})[0]
+    assert logits.shape == (3, 10) and np.isfinite(logits).all()
