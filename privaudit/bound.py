@@ -258,7 +258,7 @@ def noise_sweep(
     min_size = DEFAULT_MIN_CLUSTER_SIZE if min_cluster_size is None else max(2, min_cluster_size)
     live = [s for s in levels if s > 0]
     with threadpool_limits(limits=1, user_api="blas"):
-        cands = _fit_candidates(data, y, covariance, k, seed, group_size) if live else []
+        cands = _fit_candidates(data, y, covariance, k, seed, group_size, min_size) if live else []
         best = {s: _best(cands, s, min_size) for s in live}
         wanted = best if interval_sigmas is None else {
             s: i for s, i in best.items() if s in {float(v) for v in interval_sigmas}

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privaudit.mixture import cluster_labels
+from privaudit.mixture import absorb_small_cells, cluster_labels
 from privaudit.moments import GroupStats, checked_group_stats, merge_stats
 from privaudit.resample import cluster_spectra
 
@@ -46,9 +46,18 @@ class _Candidate:
 
 
 def _fit_candidates(
-    data: np.ndarray, y: np.ndarray | None, covariance: str, k: int, seed: int, group_size: int
+    data: np.ndarray,
+    y: np.ndarray | None,
+    covariance: str,
+    k: int,
+    seed: int,
+    group_size: int,
+    min_size: int,
 ) -> list[_Candidate]:
     """Every candidate clustering with its spectra, finest first internally.
+
+    k-means cells under `min_size` samples join the nearest cell of their class (see
+    `absorb_small_cells`), so a few outliers do not disqualify the finest clustering.
 
     NOTE: the diagonal statistics of the finest clustering are computed in one pass over
     z, as the moments of its bootstrap groups, and merged exactly into the coarser, nested
@@ -57,6 +66,10 @@ def _fit_candidates(
     """
     schemes = ("single", "class", "class-kmeans") if y is not None else ("single", "kmeans")
     labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed, checked=True) for s in schemes]
+    cells = np.bincount(labels[-1])
+    parent = np.zeros(cells.size, dtype=np.int64)
+    parent[labels[-1]] = labels[-2]  # the class (or the single cluster) of each cell
+    labels[-1] = absorb_small_cells(data, labels[-1], parent, min_size)
     if covariance == "full":
         spectra = [cluster_spectra(data, lab)[0] for lab in labels]
         return [

@@ -11,7 +11,7 @@ import numpy as np
 from privaudit.errors import ConfigError, DataError
 from privaudit.moments import BLOCK, check_rows, rows_by_label
 
-__all__ = ["SCHEMES", "cluster_labels", "kmeans"]
+__all__ = ["SCHEMES", "absorb_small_cells", "cluster_labels", "kmeans"]
 
 SCHEMES = ("single", "class", "kmeans", "class-kmeans")
 _ONEHOT_MAX_K = 64  # centre updates by one-hot matmul up to this k, by bincount beyond
@@ -208,3 +208,46 @@ def cluster_labels(
         out[idx] = _kmeans(data[idx], k, child, fit_rows=_FIT_ROWS * k) + offset
         offset = int(out[idx].max()) + 1
     return out
+
+
+def absorb_small_cells(
+    z: np.ndarray, labels: np.ndarray, parent: np.ndarray, min_size: int
+) -> np.ndarray:
+    """Merge every cell under `min_size` samples into the nearest cell of the same parent.
+
+    Smallest first, each into the sibling whose mean is nearest to its own (ties: the lower
+    label), means and counts updated after each merge; a parent with fewer than `min_size`
+    samples in all ends as one cell. The result is still a function of the features, so
+    every clustering of eq. (L) built this way stays a valid bound, and k-means cells no
+    longer disqualify a clustering for a handful of outliers.
+
+    Args:
+        z: (n, m) rows checked by `check_rows`.
+        labels: (n,) int64 cells 0..C-1, every one used.
+        parent: (C,) the coarser cluster (class) of each cell.
+        min_size: the fewest samples a cell should keep.
+
+    Returns:
+        (n,) int64 labels 0..C'-1 in the order of the old ones (nested in `parent` as before).
+    """
+    counts = np.bincount(labels).astype(np.float64)
+    if counts.min() >= min_size:
+        return labels
+    means = _group_sums(z, labels, counts.size) / counts[:, None]
+    target = np.arange(counts.size)
+    while True:
+        alive = counts > 0
+        small = alive & (counts < min_size)
+        siblings = np.bincount(parent[alive], minlength=int(parent.max()) + 1)[parent]
+        small &= siblings > 1
+        if not small.any():
+            break
+        cell = int(np.flatnonzero(small)[np.argmin(counts[small])])
+        others = np.flatnonzero(alive & (parent == parent[cell]) & (np.arange(counts.size) != cell))
+        into = int(others[np.argmin(((means[others] - means[cell]) ** 2).sum(1))])
+        total = counts[cell] + counts[into]
+        means[into] = (counts[into] * means[into] + counts[cell] * means[cell]) / total
+        counts[into], counts[cell] = total, 0.0
+        target[target == cell] = into
+    merged: np.ndarray = np.unique(target[labels], return_inverse=True)[1].reshape(-1)
+    return merged.astype(np.int64)

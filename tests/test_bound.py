@@ -270,6 +270,20 @@ def test_bad_input_raises(z: np.ndarray, sigma: float, options: dict, error: typ
         estimate_bound(z, sigma=sigma, **(kw | options))
 
 
+def test_an_outlier_cell_does_not_disqualify_the_kmeans_clustering() -> None:
+    rng = np.random.default_rng(7)
+    y = np.repeat([0, 1], 200)
+    modes = rng.integers(0, 2, 400) * 6.0  # two modes per class: k-means halves each class
+    z = (modes + 3.0 * y)[:, None] + 0.3 * rng.standard_normal((400, 8))
+    z[:3] += 40.0  # 3 outliers of class 0: k = 3 gives them a cell of their own
+    kw = {"input_dim": 8, "input_entropy": -1.0, "input_entropy_source": "user", "bootstrap": 0}
+    r = estimate_bound(z, y, 0.5, k=3, **kw)
+    terms = {t.clustering: t for t in r.terms}
+    assert r.clustering == "class-kmeans" and r.warnings == ()
+    assert terms["class-kmeans"].min_cluster_size >= 10
+    assert terms["class-kmeans"].leakage_nats < terms["class"].leakage_nats
+
+
 def test_small_clusters_warn() -> None:
     rng = np.random.default_rng(4)
     z = rng.standard_normal((43, 3))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from privaudit.errors import ConfigError, DataError
-from privaudit.mixture import cluster_labels, kmeans
+from privaudit.mixture import absorb_small_cells, cluster_labels, kmeans
 from privaudit.moments import check_rows, cluster_stats, group_stats, merge_stats
 from privaudit.resample import (
     cluster_spectra,
@@ -103,6 +103,26 @@ def test_cluster_labels_schemes() -> None:
     for c in range(12):  # every k-means cell lies inside one class
         assert len(set(truth[nested == c].tolist())) == 1
     assert cluster_labels(z, None, scheme="kmeans", k=3, seed=0).max() == 2
+
+
+def test_small_cells_join_the_nearest_cell_of_their_parent() -> None:
+    rng = np.random.default_rng(0)
+    # parent 0: cells 0 (30 rows at 0), 1 (30 at 10), 2 (3 rows at 9: nearest to cell 1);
+    # parent 1: cells 3 (30 at 0, the nearer in space but another parent), 4 (40 at -20)
+    at = np.array([0.0, 10.0, 9.0, 0.0, -20.0])
+    labels = np.repeat(np.arange(5), [30, 30, 3, 30, 40])
+    z = at[labels][:, None] + 0.1 * rng.standard_normal((labels.size, 2))
+    out = absorb_small_cells(z, labels, np.array([0, 0, 0, 1, 1]), min_size=10)
+    np.testing.assert_array_equal(out, np.repeat([0, 1, 1, 2, 3], [30, 30, 3, 30, 40]))
+    assert absorb_small_cells(z, labels, np.array([0, 0, 0, 1, 1]), 3) is labels  # none small
+
+
+def test_small_cells_of_a_small_parent_end_as_one_cell() -> None:
+    z = np.arange(24, dtype=np.float64).reshape(12, 2)
+    labels = np.repeat(np.arange(4), [2, 3, 3, 4])  # the parents hold 5 and 7 rows, < 8
+    out = absorb_small_cells(z, labels, np.array([0, 0, 1, 1]), min_size=8)
+    np.testing.assert_array_equal(out, np.repeat([0, 1], [5, 7]))
+    np.testing.assert_array_equal(np.bincount(out), [5, 7])
 
 
 @pytest.mark.parametrize(
