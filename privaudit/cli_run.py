@@ -1,0 +1,143 @@
+"""Shared steps of the commands that run a model: logging, flags to config keys, run, write.
+
+`privaudit.cli` (assess, demo) and `privaudit.cli_harden` (harden) build on these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from privaudit.cli_errors import sigint_as_keyboardinterrupt
+from privaudit.cli_options import parse_floats, parse_ints
+
+__all__ = ["assess_overrides", "execute", "set_logging"]
+
+
+def set_logging(verbose: int) -> None:
+    """Log to stderr through rich: warnings, -v info, -vv debug."""
+    from rich.logging import RichHandler
+
+    from privaudit.console import err_console
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, handlers=[RichHandler(console=err_console)], format="%(message)s"
+    )
+
+
+def _inputs(cfg: Any) -> dict[str, Path | None]:
+    """Every file a run reads, by what it is (the demo model when no model is given)."""
+    from privaudit import demo
+
+    is_demo = cfg.model is None and cfg.encoder is None
+    return {
+        "model": demo.demo_model_path() if is_demo else cfg.model,
+        "encoder": cfg.encoder,
+        "head": cfg.head,
+        "data": cfg.data,
+        "config": cfg.config_path,
+    }
+
+
+def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
+    """Fail before any work if an output is unusable or would overwrite an input.
+
+    Returns:
+        Every file the command will write: the reports (and the hardened model).
+    """
+    from privaudit.outputs import check_model_output, check_writable_dir, refuse_overwrite
+
+    check_writable_dir(cfg.output_dir)
+    reports = [cfg.output_dir / f"report{_suffix(f)}" for f in cfg.formats]
+    refuse_overwrite(reports, _inputs(cfg), flag="--output-dir")
+    if model_output is None:
+        return reports
+    check_model_output(model_output, reports)
+    refuse_overwrite([model_output], _inputs(cfg), flag="-o")
+    return [model_output, *reports]
+
+
+def _suffix(name: str) -> str:
+    from reports import get_reporter
+
+    return get_reporter(name).suffix
+
+
+def _write_reports(report: Any, cfg: Any) -> list[Path]:
+    """Render every format first, then write each atomically (the caller rolls back on failure)."""
+    from reports import get_reporter, write_report
+
+    texts = {f: get_reporter(f).render(report) for f in cfg.formats}  # render all, then write
+    paths = []
+    for fmt, text in texts.items():
+        path = cfg.output_dir / f"report{get_reporter(fmt).suffix}"
+        write_report(text, path)
+        paths.append(path)
+    return paths
+
+
+def assess_overrides(**flags: Any) -> dict[str, Any]:
+    """Flag values keyed by dotted config key; None means "not given"."""
+    enabled = flags["attacks"]
+    if flags["no_attacks"]:
+        enabled = ()
+    return {
+        "model": flags["model"],
+        "split": flags["split"],
+        "encoder": flags["encoder"],
+        "head": flags["head"],
+        "data": flags["data"],
+        "noise": flags["noise"],
+        "noise_sweep": parse_floats(flags["noise_sweep"], "noise_sweep"),
+        "mean": parse_floats(flags["mean"], "mean"),
+        "std": parse_floats(flags["std"], "std"),
+        "input_shape": parse_ints(flags["input_shape"], "input_shape"),
+        "resize": flags["resize"],
+        "limit": flags["limit"],
+        "seed": flags["seed"],
+        "device": flags["device"],
+        "output_dir": flags["output_dir"],
+        "formats": flags["fmt"],
+        "attacks.enabled": enabled,
+        "attacks.budget": flags["budget"],
+        "bound.covariance": flags["covariance"],
+        "bound.input_entropy": flags["input_entropy"],
+        "bound.input_entropy_unit": flags["entropy_unit"],
+        "gate.min_cond_entropy": flags["fail_under_bound"],
+        "gate.min_mse_floor": flags["fail_under_floor"],
+        "gate.max_leakage": flags["fail_over_leakage"],
+        "gate.min_attack_mse": flags["fail_under_attack_mse"],
+        "gate.strict": flags["strict"],
+    }
+
+
+def execute(
+    overrides: dict[str, Any],
+    config: Path | None,
+    quiet: bool,
+    run: Callable[[Any, Any, str | None], Any],
+    model_output: Path | None = None,
+) -> tuple[Any, list[Path]]:
+    """Load the config, guard the outputs, run with progress bars, write every report.
+
+    Everything written is all-or-nothing: on an error or Ctrl-C, `restore_on_failure` takes
+    new files (and temp files) away again and puts overwritten ones back.
+    """
+    from privaudit.config import load_config
+    from privaudit.console import RichProgress
+    from privaudit.outputs import restore_on_failure
+
+    cfg = load_config(config, overrides)
+    outputs = _check_output(cfg, model_output=model_output)
+    source = "flag" if overrides.get("noise") is not None else None
+    with (
+        sigint_as_keyboardinterrupt(),
+        restore_on_failure(outputs),
+        RichProgress(enabled=not quiet) as progress,
+    ):
+        report = run(cfg, progress, source)
+        paths = _write_reports(report, cfg)
+    return report, paths
