@@ -66,8 +66,7 @@ def _fit_candidates(
     """
     schemes = ("single", "class", "class-kmeans") if y is not None else ("single", "kmeans")
     labels = [cluster_labels(data, y, scheme=s, k=k, seed=seed, checked=True) for s in schemes]
-    cells = np.bincount(labels[-1])
-    parent = np.zeros(cells.size, dtype=np.int64)
+    parent = np.zeros(int(labels[-1].max()) + 1, dtype=np.int64)
     parent[labels[-1]] = labels[-2]  # the class (or the single cluster) of each cell
     labels[-1] = absorb_small_cells(data, labels[-1], parent, min_size)
     if covariance == "full":
