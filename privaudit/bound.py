@@ -15,7 +15,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 # NOTE: the clustering candidates and their bootstrap live in `candidates` and `interval`.
-from privaudit.candidates import _best, _Candidate, _fit_candidates, _mixture_leakage, _warnings
+from privaudit.candidates import (
+    _best,
+    _bias_warning,
+    _Candidate,
+    _fit_candidates,
+    _mixture_leakage,
+    _warnings,
+)
 from privaudit.entropy import ENTROPY_SOURCES, input_entropy_certified
 from privaudit.errors import ConfigError
 from privaudit.interval import _bootstrap
@@ -322,6 +329,7 @@ def _result(
     )
     leak = terms[best].leakage_nats
     interval = floor_interval = None
+    warnings = _warnings(cands, cands[best], base.feature_dim, base.covariance, min_size)
     if errors is not None:
         # NOTE: basic (reverse-percentile) interval, I_up minus the error quantiles. The
         # log-det estimate is biased low by O(m / n_c) and the resampled replicates are
@@ -329,6 +337,8 @@ def _result(
         q_low, q_high = np.percentile(errors, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
         low, high = max(0.0, leak - float(q_high)), leak - float(q_low)
         interval = Interval(low, high, LEVEL)
+        if low > leak:
+            warnings += (_bias_warning(leak, low, high, cands[best], base.feature_dim),)
         floor_interval = Interval(mse_floor(h - high / d), mse_floor(h - low / d), LEVEL)
     return replace(
         base,
@@ -343,5 +353,5 @@ def _result(
         mse_floor_interval=floor_interval,
         certified_mse_floor=mse_floor(input_entropy_certified() - leak / d),
         floor_ratio=math.exp(-2.0 * leak / d),
-        warnings=_warnings(cands, cands[best], base.feature_dim, base.covariance, min_size),
+        warnings=warnings,
     )

@@ -128,3 +128,13 @@ def _warnings(
             "that underestimates I(x;z), not a valid bound: use covariance='diagonal'"
         )
     return tuple(out)
+
+
+def _bias_warning(leak: float, low: float, high: float, chosen: _Candidate, m: int) -> str:
+    """The warning for a bootstrap interval that lies wholly above the point estimate."""
+    return (
+        f"I_up = {leak:.4g} nats lies below its whole bootstrap interval [{low:.4g}, "
+        f"{high:.4g}]: the {chosen.clustering} clusters are small for m = {m} features "
+        f"(smallest {int(chosen.counts.min())} samples), so the plug-in I_up is biased low; "
+        "read the interval's upper end as the leakage, or audit more data"
+    )

@@ -284,6 +284,22 @@ def test_an_outlier_cell_does_not_disqualify_the_kmeans_clustering() -> None:
     assert terms["class-kmeans"].leakage_nats < terms["class"].leakage_nats
 
 
+def test_interval_above_a_biased_point_estimate_warns() -> None:
+    rng = np.random.default_rng(8)
+    z = rng.standard_normal((40, 1000))  # 20 samples a class for 1000 unit-variance features
+    y = np.repeat([0, 1], 20)
+    kw = {"input_dim": 1000, "input_entropy": -1.0, "input_entropy_source": "user", "k": 1}
+    r = estimate_bound(z, y, 0.3, **kw)
+    truth = math.log(2) + 500 * math.log1p(1 / 0.09)  # eq. (L) with the true variances
+    assert r.leakage_nats is not None and r.leakage_interval is not None
+    assert r.leakage_nats < r.leakage_interval.low <= truth <= r.leakage_interval.high
+    assert any("biased low" in w and "smallest 20 samples" in w for w in r.warnings)
+    many = rng.standard_normal((4000, 10))  # plenty of samples: the point sits in its interval
+    big = estimate_bound(many, np.repeat([0, 1], 2000), 0.3, **(kw | {"input_dim": 10}))
+    assert big.leakage_interval is not None
+    assert big.leakage_interval.low <= big.leakage_nats and big.warnings == ()
+
+
 def test_small_clusters_warn() -> None:
     rng = np.random.default_rng(4)
     z = rng.standard_normal((43, 3))
