@@ -104,8 +104,9 @@ def interval_sentence(report: AuditReport) -> str:
     best = best_attack(report.attacks)
     floor = None if report.bound is None else report.bound.mse_floor
     if best is None:
+        why = "No attack succeeded" if report.attacks else "No attack was run"
         return (
-            f"No attack succeeded, so only the lower end is known: the best possible "
+            f"{why}, so only the lower end is known: the best possible "
             f"reconstruction error is at least {format_float(floor)}."
         )
     if report.bound is not None and report.bound.vacuous:

@@ -317,6 +317,18 @@ def test_vacuous_bound_is_worded_plainly() -> None:
         assert "vacuous" in text and "sigma = 0" in text
 
 
+def test_privacy_interval_tells_no_attack_run_from_none_succeeded() -> None:
+    report = make_report()
+    failed = tuple(
+        dataclasses.replace(a, status=Status.ERROR, mse=None) for a in report.attacks
+    )
+    for fmt in ("html", "markdown"):
+        none_run = get_reporter(fmt).render(dataclasses.replace(report, attacks=()))
+        none_ok = get_reporter(fmt).render(dataclasses.replace(report, attacks=failed))
+        assert "No attack was run, so only the lower end is known" in none_run
+        assert "No attack succeeded, so only the lower end is known" in none_ok
+
+
 def test_inactive_gate_says_so() -> None:
     report = dataclasses.replace(make_report(), gate=GateResult(active=False))
     for fmt in ("html", "markdown"):
