@@ -63,6 +63,12 @@ def _run_harden(
     print_summary(report)
     err_console.print("[bold]hardened model[/]")
     print_summary(report.harden.after)
+    err_console.print(
+        f"note: both audits ran on the fine-tuning data; for held-out numbers run "
+        f"privaudit assess {output} --data HELD_OUT",
+        highlight=False,
+        markup=False,
+    )
     for p in (output, *paths):
         err_console.print(f"wrote {p}", highlight=False, markup=False)
     return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED

@@ -23,6 +23,7 @@ def harden_html(report: AuditReport) -> str:
         return ""
     parts = [
         pairs_html(_settings(h)),
+        para(_prose.training_data_note(h)),
         "<h3>Original vs hardened</h3>",
         para("delta = hardened - original; change is relative to the original."),
         table_html(compare_table(report, h.after), "compare", BEFORE_AFTER),

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from privaudit.results import AttackResult, AuditReport, BoundResult, Comparison, GateResult, Status
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    Comparison,
+    GateResult,
+    HardenResult,
+    Status,
+)
 from reports._table import format_change, format_float
 
 ENTROPY_SOURCES = {
@@ -91,6 +99,15 @@ def _bound_sentences(b: BoundResult) -> list[str]:
         f"With the certified h(x) the floor is {format_float(b.certified_mse_floor)}, valid "
         f"unconditionally. The floor is a guarantee, usually loose: real attacks do worse.",
     ]
+
+
+def training_data_note(h: HardenResult) -> str:
+    """What the before/after audit of `harden` ran on (the fine-tuning data itself)."""
+    return (
+        "Both audits use the data the encoder was fine-tuned on, so the hardened model's "
+        "accuracy and attack numbers are measured on its own training data; for held-out "
+        f"numbers, run 'privaudit assess {h.output_path} --data HELD_OUT'."
+    )
 
 
 def best_attack(attacks: tuple[AttackResult, ...]) -> AttackResult | None:

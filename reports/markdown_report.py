@@ -67,7 +67,9 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
     )
     table = md_table(compare_table(report, h.after), {"a": "original", "b": "hardened"})
     interval = md_escape("Hardened model: " + _prose.interval_sentence(h.after))
-    parts = ["## Hardening: before and after", settings, table, f"**Privacy interval.** {interval}"]
+    note = md_escape(_prose.training_data_note(h))
+    parts = ["## Hardening: before and after", settings, note, table]
+    parts.append(f"**Privacy interval.** {interval}")
     if h.chosen:
         parts.append(f"Chosen: {md_escape(h.chosen)}")
     if h.variants:
