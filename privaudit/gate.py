@@ -32,8 +32,12 @@ def evaluate_gate(
 
 
 def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
-    """Apply `gate` to a saved report (``privaudit check``) without recomputing anything."""
-    return evaluate_gate(gate, report.bound, report.attacks)
+    """Apply `gate` to a saved report (``privaudit check``) without recomputing anything.
+
+    A `harden` report is gated on its hardened model, as `privaudit harden`'s exit code is.
+    """
+    gated = report if report.harden is None else report.harden.after
+    return evaluate_gate(gate, gated.bound, gated.attacks)
 
 
 def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violation]:

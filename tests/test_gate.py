@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
 from privaudit.config import GateConfig
-from privaudit.gate import evaluate_gate
-from privaudit.results import AttackResult, BoundResult, Status
+from privaudit.gate import evaluate_gate, evaluate_report
+from privaudit.io import read_report
+from privaudit.results import AttackResult, BoundResult, HardenResult, Status
 
 BOUND = BoundResult(
     noise_sigma=0.1,
@@ -88,3 +90,17 @@ def test_gate_table(
 def test_vacuous_message_explains_sigma_zero() -> None:
     result = evaluate_gate(GateConfig(max_leakage=1.0), VACUOUS, ())
     assert "sigma = 0" in result.violations[0].message
+
+
+def test_a_harden_report_is_checked_on_its_hardened_model() -> None:
+    saved = read_report(Path(__file__).parent / "golden" / "report.json")
+    before = replace(saved, bound=replace(BOUND, mse_floor=1e-4), attacks=())
+    after = replace(saved, bound=replace(BOUND, mse_floor=1e-2), attacks=())
+    harden = HardenResult(
+        output_path="h.onnx", output_sha256="", noise_sigma=0.1, lam=4.0, loss="bound", k=5,
+        epochs=1, freeze_head=False, embed_noise=False, history=(), after=after,
+    )
+    gate = GateConfig(min_mse_floor=1e-3)
+    assert not evaluate_report(gate, before).passed
+    assert evaluate_report(gate, replace(before, harden=harden)).passed
+    assert not evaluate_report(gate, replace(after, harden=replace(harden, after=before))).passed
