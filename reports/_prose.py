@@ -83,6 +83,8 @@ def _bound_sentences(b: BoundResult) -> list[str]:
         if interval is not None
         else ""
     )
+    if interval is not None and b.leakage_nats is not None and interval.low > b.leakage_nats:
+        ci += ", wholly above the point value: small clusters bias it low, see the warnings"
     return [
         f"With Gaussian noise of sigma = {format_float(b.noise_sigma)} added to the "
         f"{b.feature_dim} features, they reveal at most {format_float(b.leakage_nats)} nats per "

@@ -329,6 +329,20 @@ def test_privacy_interval_tells_no_attack_run_from_none_succeeded() -> None:
         assert "No attack succeeded, so only the lower end is known" in none_ok
 
 
+def test_an_interval_above_the_point_value_is_pointed_out() -> None:
+    report = make_report()
+    assert report.bound is not None and report.bound.leakage_interval is not None
+    above = dataclasses.replace(
+        report.bound.leakage_interval, low=report.bound.leakage_nats + 1.0
+    )
+    shifted = dataclasses.replace(
+        report, bound=dataclasses.replace(report.bound, leakage_interval=above)
+    )
+    for fmt in ("html", "markdown"):
+        assert "wholly above the point value" not in get_reporter(fmt).render(report)
+        assert "wholly above the point value" in get_reporter(fmt).render(shifted)
+
+
 def test_inactive_gate_says_so() -> None:
     report = dataclasses.replace(make_report(), gate=GateResult(active=False))
     for fmt in ("html", "markdown"):
