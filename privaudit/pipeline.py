@@ -71,19 +71,7 @@ def run_assess(
     created = datetime.now(UTC).isoformat(timespec="seconds")
     with timer.stage("prepare"):
         prep = prepare(cfg, sigma_source=sigma_source)
-    return assess_prepared(cfg, prep, progress or NullProgress(), timer, created)
-
-
-def assess_prepared(
-    cfg: Config,
-    prep: Prepared,
-    progress: Progress,
-    timer: Timer,
-    created: str,
-    command: str = "assess",
-) -> AuditReport:
-    """Measure a prepared (model, split, data): the part shared by `assess` and `harden`."""
-    return measure_prepared(cfg, prep, progress, timer, created, command)[0]
+    return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
 
 
 def measure_prepared(
@@ -94,7 +82,11 @@ def measure_prepared(
     created: str,
     command: str = "assess",
 ) -> tuple[AuditReport, Features]:
-    """`assess_prepared`, also returning the clean audit features it extracted."""
+    """Measure a prepared (model, split, data), the part shared by `assess` and `harden`.
+
+    Returns:
+        The audit report and the clean audit features it extracted (harden reuses them).
+    """
     with timer.stage("split_check"):
         max_diff = _check_split(prep)
     enc = model_mod.make_session(prep.split.encoder)
