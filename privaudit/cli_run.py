@@ -51,7 +51,7 @@ def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
     from privaudit.outputs import check_model_output, check_writable_dir, refuse_overwrite
 
     check_writable_dir(cfg.output_dir)
-    reports = [cfg.output_dir / f"report{_suffix(f)}" for f in cfg.formats]
+    reports = [_report_path(cfg, f) for f in cfg.formats]
     refuse_overwrite(reports, _inputs(cfg), flag="--output-dir")
     if model_output is None:
         return reports
@@ -60,10 +60,12 @@ def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
     return [model_output, *reports]
 
 
-def _suffix(name: str) -> str:
+def _report_path(cfg: Any, fmt: str) -> Path:
+    """Where the report in format `fmt` goes: report.<suffix> in the output folder."""
     from reports import get_reporter
 
-    return get_reporter(name).suffix
+    path: Path = cfg.output_dir / f"report{get_reporter(fmt).suffix}"
+    return path
 
 
 def _write_reports(report: Any, cfg: Any) -> list[Path]:
@@ -73,7 +75,7 @@ def _write_reports(report: Any, cfg: Any) -> list[Path]:
     texts = {f: get_reporter(f).render(report) for f in cfg.formats}  # render all, then write
     paths = []
     for fmt, text in texts.items():
-        path = cfg.output_dir / f"report{get_reporter(fmt).suffix}"
+        path = _report_path(cfg, fmt)
         write_report(text, path)
         paths.append(path)
     return paths
