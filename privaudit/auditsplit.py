@@ -25,7 +25,12 @@ class AuditSplit:
 
 
 def split_aux_eval(
-    ds: Dataset, *, eval_fraction: float = 0.2, max_eval: int | None = None, seed: int = 0
+    ds: Dataset,
+    *,
+    eval_fraction: float = 0.2,
+    max_eval: int | None = None,
+    seed: int = 0,
+    names: tuple[str, str] = ("auxiliary", "evaluation"),
 ) -> AuditSplit:
     """Split into auxiliary and evaluation sets, stratified by label, disjoint by content.
 
@@ -37,6 +42,7 @@ def split_aux_eval(
         eval_fraction: share of samples for evaluation, in (0, 1).
         max_eval: cap on the number of evaluation samples.
         seed: seed of the split.
+        names: what the two sides are called in their `transforms` records.
 
     Returns:
         The split; both sides are in a seeded random order.
@@ -66,10 +72,10 @@ def split_aux_eval(
             hint="give more distinct samples",
         )
     how = f"of {n} ({'stratified by label' if ds.y is not None else 'random'}, seed {seed})"
-    dup = [f"removed {removed} aux images identical to evaluation images"] if removed else []
+    dup = [f"removed {removed} {names[0]} images identical to {names[1]} images"] if removed else []
     return AuditSplit(
-        aux=ds.subset(aux_idx, f"split: {len(aux_idx)} auxiliary {how}", *dup),
-        eval=ds.subset(eval_idx, f"split: {len(eval_idx)} evaluation {how}"),
+        aux=ds.subset(aux_idx, f"split: {len(aux_idx)} {names[0]} {how}", *dup),
+        eval=ds.subset(eval_idx, f"split: {len(eval_idx)} {names[1]} {how}"),
     )
 
 

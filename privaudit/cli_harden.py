@@ -49,6 +49,7 @@ def _run_harden(
 ) -> ExitCode:
     from privaudit import harden_pipeline  # NOTE: lazy, keeps --help free of torch
     from privaudit.console import err_console, print_summary
+    from reports import training_data_note
 
     def run(cfg: Any, progress: Any, source: str | None) -> Any:
         # NOTE: run_harden writes the model before the after-audit; execute's
@@ -64,10 +65,7 @@ def _run_harden(
     err_console.print("[bold]hardened model[/]")
     print_summary(report.harden.after)
     err_console.print(
-        f"note: both audits ran on the fine-tuning data; for held-out numbers run "
-        f"privaudit assess {output} --data HELD_OUT",
-        highlight=False,
-        markup=False,
+        f"note: {training_data_note(report.harden)}", highlight=False, markup=False
     )
     for p in (output, *paths):
         err_console.print(f"wrote {p}", highlight=False, markup=False)
@@ -118,6 +116,12 @@ def harden(
         str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")
     ] = None,
     train_batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size.")] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold this share of the data out of fine-tuning; audit on it alone (e.g. 0.3)."
+        ),
+    ] = None,
     mean: MeanOpt = None,
     std: StdOpt = None,
     input_shape: ShapeOpt = None,
@@ -166,6 +170,7 @@ def harden(
             "harden.seeds": seeds,
             "harden.baseline_scales": parse_floats(baseline_scales, "harden.baseline_scales"),
             "harden.batch_size": train_batch_size,
+            "harden.holdout": holdout,
         }
         code = _run_harden(overrides, config, output, quiet)
     raise typer.Exit(code)

@@ -105,12 +105,18 @@ class HardenConfig:
     baseline_scales: tuple[float, ...] = (1.5, 2.0, 3.0)
     max_accuracy_drop: float | None = None  # points; tries a grid of lambda values
     seeds: int = 1  # fine-tune seeds (mean and spread reported)
+    holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits (0: none)
 
     def __post_init__(self) -> None:
         _choice("harden.loss", self.loss, ("bound", "hinge"))
         _positive("harden.lam", self.lam, allow_zero=True)
         for key in ("k", "epochs", "lr", "batch_size", "seeds"):
             _positive(f"harden.{key}", getattr(self, key))
+        if not 0 <= self.holdout < 1:
+            raise ConfigError(
+                f"harden.holdout: expected a number in [0, 1), got {self.holdout}",
+                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest",
+            )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Compose `harden`: assess, fine-tune (CEM, lambda grid, noise-only frontier), write, reassess.
 
-Training data: the whole given dataset (the defender's own data). Assessment: the same
-aux/eval split, seeds and attack budget as `assess`, before and after. Variants (every
+Training data: the whole given dataset (the defender's own data), or with `harden.holdout`
+the samples outside a held-out share, on which alone every audit then runs. Assessment: the
+same aux/eval split, seeds and attack budget as `assess`, before and after. Variants (every
 fine-tuned model, per seed) are measured more cheaply, with the decoder attack and the bound
 only, on that same split (method.md §5, scale confound).
 """
@@ -18,7 +19,9 @@ import onnx
 from privaudit import model as model_mod
 from privaudit import runtime
 from privaudit import split as split_mod
+from privaudit.auditsplit import split_aux_eval
 from privaudit.config import Config, GateConfig
+from privaudit.dataset import Dataset
 from privaudit.errors import ConfigError, DataError
 from privaudit.frontier import choose, compare, frontier_mse, variant_of
 from privaudit.harden import FinetuneSettings, fine_tune
@@ -37,6 +40,7 @@ __all__ = [
     "compare",
     "feature_stats",
     "frontier_mse",
+    "hold_out",
     "run_harden",
     "train_variant",
     "variant_of",
@@ -60,12 +64,17 @@ class Trained:
 
 @dataclass(frozen=True, eq=False)
 class HardenRun:
-    """What every fine-tune of one `harden` run shares (training data: `prep.dataset`)."""
+    """What every fine-tune of one `harden` run shares.
+
+    `train` is the fine-tuning data: `prep.dataset` itself, or with `harden.holdout` the
+    samples outside it (`prep` then audits the held-out share alone).
+    """
 
     cfg: Config
     prep: Prepared
     progress: Progress
     created: str
+    train: Dataset
 
     @property
     def variant_cfg(self) -> Config:
@@ -110,8 +119,9 @@ def run_harden(
     with timer.stage("prepare"):
         prep = prepare(cfg, sigma_source=sigma_source)
     _check(prep, output)
+    prep, train = hold_out(cfg, prep)
     before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
-    run = HardenRun(cfg, prep, sink, created)
+    run = HardenRun(cfg, prep, sink, created, train)
     result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
     provenance = replace(before.provenance, timings=dict(timer.seconds))
     return replace(before, harden=result, provenance=provenance)
@@ -145,8 +155,35 @@ def _harden_and_write(
         embed_noise=h.embed_noise, history=cem.histories[0], after=after,
         variants=(original, cem.variant, *frontier),
         comparison=compare(cem.variant, frontier) if frontier else None,
-        grid=tuple(g.variant for g in grid), chosen=chosen,
+        grid=tuple(g.variant for g in grid), chosen=chosen, holdout=h.holdout,
+        fine_tune_samples=len(run.train),
     )
+
+
+def hold_out(cfg: Config, prep: Prepared) -> tuple[Prepared, Dataset]:
+    """`prep` auditing the held-out share of the data, and the data to fine-tune on.
+
+    With `harden.holdout` = 0 nothing is held out: both are the whole dataset. Otherwise a
+    stratified, seeded share of the samples is held out (fine-tuning samples identical to a
+    held-out one are dropped), and the audits, before, of the variants and after, run on it
+    alone, with their own aux/eval split: no audited sample is ever fine-tuned on.
+
+    Raises:
+        DataError: too few samples to hold out that share and still audit it.
+    """
+    share = cfg.harden.holdout
+    if share == 0:
+        return prep, prep.dataset
+    seed = runtime.derive_seed(cfg.seed, "holdout")
+    try:
+        parts = split_aux_eval(prep.dataset, eval_fraction=share, seed=seed,
+                               names=("fine-tuning", "held-out"))
+        audit = split_aux_eval(parts.eval, eval_fraction=cfg.eval_fraction,
+                               max_eval=cfg.max_eval, seed=cfg.seed)
+    except DataError as e:
+        raise DataError(f"cannot hold out {share:g} of {len(prep.dataset)} samples: {e}",
+                        hint="give more samples or a larger --holdout") from None
+    return replace(prep, dataset=parts.eval, audit=audit), parts.aux
 
 
 def _check(prep: Prepared, output: Path) -> None:
@@ -201,7 +238,7 @@ def train_variant(run: HardenRun, label: str, lam: float, loss: str, sigma: floa
         The models, histories and audits (decoder and bound only) per seed, aggregated.
     """
     h, prep = run.cfg.harden, run.prep
-    assert prep.model is not None and prep.dataset.y is not None
+    assert prep.model is not None and run.train.y is not None
     device = runtime.resolve_device(run.cfg.device)
     models, histories, reports, stats = [], [], [], []
     for i in range(h.seeds):
@@ -210,7 +247,7 @@ def train_variant(run: HardenRun, label: str, lam: float, loss: str, sigma: floa
             batch_size=h.batch_size, freeze_head=h.freeze_head, sigma=sigma,
             seed=runtime.derive_seed(run.cfg.seed, f"harden-{i}"),
         )
-        done = fine_tune(prep.split, prep.norm, prep.dataset.x, prep.dataset.y, settings,
+        done = fine_tune(prep.split, prep.norm, run.train.x, run.train.y, settings,
                          device=device, progress=run.progress, label=f"{label} seed {i}")
         model = done.write_back(prep.model)
         vprep = _variant_prep(prep, model, sigma, Path(f"<{label} seed {i}>"), "")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
-SCHEMA_VERSION = 1  # history: 1 = initial. Bump and note here on every JSON shape change.
+# History: 1 = initial; 2 = harden.holdout and harden.fine_tune_samples (additive: a version 1
+# report still loads, with holdout 0). Bump and note here on every JSON shape change.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class Status(StrEnum):
@@ -238,6 +241,8 @@ class HardenResult:
     comparison: Comparison | None = None
     grid: tuple[Variant, ...] = ()  # --max-accuracy-drop: every lambda tried
     chosen: str | None = None  # why the kept model was chosen
+    holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits
+    fine_tune_samples: int = 0  # samples fine-tuned on (0: not recorded, version 1)
 
 
 @dataclass(frozen=True)
@@ -278,7 +283,8 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
     from privaudit.serialize import from_jsonable
 
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version != SCHEMA_VERSION:
-        expected = SCHEMA_VERSION
+    if version not in READABLE_VERSIONS:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
         raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
-    return from_jsonable(AuditReport, data)
+    report = from_jsonable(AuditReport, data)
+    return report if version == SCHEMA_VERSION else replace(report, schema_version=SCHEMA_VERSION)

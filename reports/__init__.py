@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 
 from privaudit.errors import ConfigError
+from reports._prose import training_data_note
 from reports.base import Reporter, write_report
 from reports.csv_report import CsvReporter
 from reports.html_report import HtmlReporter
@@ -31,4 +32,4 @@ def get_reporter(name: str) -> Reporter:
     return REPORTERS[name]()
 
 
-__all__ = ["REPORTERS", "Reporter", "get_reporter", "write_report"]
+__all__ = ["REPORTERS", "Reporter", "get_reporter", "training_data_note", "write_report"]

@@ -104,11 +104,18 @@ def _bound_sentences(b: BoundResult) -> list[str]:
 
 
 def training_data_note(h: HardenResult) -> str:
-    """What the before/after audit of `harden` ran on (the fine-tuning data itself)."""
+    """What the before/after audit of `harden` ran on: held-out samples, or the training data."""
+    if h.holdout > 0:
+        return (
+            f"Both audits ran on {h.after.data.n_total} held-out samples "
+            f"({h.holdout:.0%} of the data) that fine-tuning never saw; the encoder was "
+            f"fine-tuned on the other {h.fine_tune_samples}."
+        )
     return (
         "Both audits use the data the encoder was fine-tuned on, so the hardened model's "
         "accuracy and attack numbers are measured on its own training data; for held-out "
-        f"numbers, run 'privaudit assess {h.output_path} --data HELD_OUT'."
+        f"numbers, rerun with '--holdout 0.3', or run 'privaudit assess {h.output_path} "
+        "--data HELD_OUT'."
     )
 
 

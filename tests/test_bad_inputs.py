@@ -231,6 +231,10 @@ CASES: dict[str, Case] = {
                                   "is a folder, not a file name"),
     "harden with sigma 0": Case(HARDEN.replace("0.1", "0") + " --data {kit}/ok.npz "
                                 "-o {out}/h.onnx", "the noise sigma is 0"),
+    "harden holdout 1": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --holdout 1",
+                             "harden.holdout: expected a number in [0, 1)"),
+    "harden holdout too small": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
+                                     "--holdout 0.01", "cannot hold out 0.01 of 60 samples"),
     # --- report and check
     "report: missing": Case("report {kit}/nope.json --output-dir {out}", "cannot read report"),
     "report: not JSON": Case("report {kit}/not_json.json --output-dir {out}",

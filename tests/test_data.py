@@ -358,7 +358,8 @@ def test_split_removes_aux_duplicates_of_eval_images() -> None:
     assert not sample_hashes(split.aux) & sample_hashes(split.eval)
     removed = 24 - len(split.eval) - len(split.aux)
     assert removed > 0
-    assert f"removed {removed} aux images identical to evaluation images" in split.aux.transforms
+    note = f"removed {removed} auxiliary images identical to evaluation images"
+    assert note in split.aux.transforms
 
 
 def test_split_unlabeled_and_errors() -> None:

@@ -17,11 +17,12 @@ from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
 from privaudit.data import Normalization
 from privaudit.errors import DataError
 from privaudit.harden import FinetuneSettings, fine_tune
-from privaudit.harden_pipeline import choose, compare, frontier_mse, run_harden
+from privaudit.harden_pipeline import choose, compare, frontier_mse, hold_out, run_harden
 from privaudit.onnx_edit import embed_noise, save_model, strip_embedded_noise
 from privaudit.prepare import prepare
 from privaudit.progress import NullProgress
 from privaudit.results import Variant
+from privaudit.runtime import derive_seed
 from privaudit.split import split_model
 
 SIGMA = 0.05
@@ -99,6 +100,51 @@ def test_harden_without_labels_is_a_data_error(tiny_cnn_legacy: Path, tmp_path: 
     with pytest.raises(DataError, match="no labels"):
         run_harden(_cfg(tiny_cnn_legacy, data), output=tmp_path / "h.onnx")
     assert not (tmp_path / "h.onnx").exists()
+
+
+def test_holdout_audits_only_samples_that_fine_tuning_never_saw(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled, lam=2.0, holdout=0.3)
+    prep = prepare(cfg)
+    held, train = hold_out(cfg, prep)
+    hashes = [{s.tobytes() for s in ds.x} for ds in (held.dataset, train, prep.dataset)]
+    assert (len(held.dataset), len(train)) == (60, 140)
+    assert not hashes[0] & hashes[1] and hashes[0] | hashes[1] == hashes[2]
+    assert len(held.audit.aux) + len(held.audit.eval) == 60
+    assert np.bincount(held.dataset.y).tolist() == [6] * 10  # stratified
+    out = tmp_path / "h.onnx"
+    report = run_harden(cfg, output=out)
+    h = report.harden
+    assert h is not None and (h.holdout, h.fine_tune_samples) == (0.3, 140)
+    for audit in (report, h.after):  # before and after: the held-out samples alone
+        assert (audit.data.fingerprint, audit.data.n_total) == (held.dataset.fingerprint, 60)
+    # The written weights are those of a fine-tune on the other 140 samples alone.
+    settings = FinetuneSettings(
+        lam=2.0, loss="bound", k=2, epochs=2, lr=cfg.harden.lr, batch_size=32,
+        freeze_head=False, sigma=SIGMA, seed=derive_seed(cfg.seed, "harden-0"),
+    )
+    assert prep.model is not None and train.y is not None
+    alone = fine_tune(prep.split, prep.norm, train.x, train.y, settings,
+                      device=torch.device("cpu"), progress=NullProgress(), label="alone")
+    written = alone.write_back(prep.model).graph.initializer
+    want = {t.name: numpy_helper.to_array(t) for t in written}
+    got = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+    assert want.keys() == got.keys()
+    assert all(np.array_equal(want[k], got[k]) for k in want)
+    assert not all(
+        np.array_equal(got[t.name], numpy_helper.to_array(t))
+        for t in prep.model.graph.initializer
+    )
+
+
+def test_holdout_zero_fine_tunes_and_audits_on_everything(
+    tiny_cnn_legacy: Path, labelled: Path
+) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled)
+    prep = prepare(cfg)
+    held, train = hold_out(cfg, prep)
+    assert held is prep and train is prep.dataset
 
 
 def test_embedded_noise_is_stochastic_with_sigma_at_the_cut(tiny_cnn_legacy: Path) -> None:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_CORE = {
-    "battery.py", "pipeline.py", "cli.py", "cli_run.py", "cli_saved.py", "harden_pipeline.py"
+    "battery.py", "pipeline.py", "cli.py", "cli_run.py", "cli_saved.py", "cli_harden.py",
+    "harden_pipeline.py",
 }
 
 

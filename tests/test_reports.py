@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from privaudit.results import (
+    SCHEMA_VERSION,
     AttackResult,
     AuditReport,
     BoundResult,
@@ -163,6 +164,7 @@ def make_harden_report() -> AuditReport:
                   _variant("noise-only x1.0", 0.0, "none", 0.93, 0.0338),
                   _variant("noise-only x1.5", 0.0, "none", 0.9, None)),
         comparison=Comparison(0.352, -1.5, 0.0401, 0.14, "CEM beats the frontier here."),
+        fine_tune_samples=200,
     )  # fmt: skip
     provenance = dataclasses.replace(base.provenance, command="harden")
     return dataclasses.replace(base, harden=harden, provenance=provenance)
@@ -341,6 +343,33 @@ def test_an_interval_above_the_point_value_is_pointed_out() -> None:
     for fmt in ("html", "markdown"):
         assert "wholly above the point value" not in get_reporter(fmt).render(report)
         assert "wholly above the point value" in get_reporter(fmt).render(shifted)
+
+
+def test_harden_reports_say_what_the_audits_ran_on() -> None:
+    report = make_harden_report()
+    assert report.harden is not None
+    held = dataclasses.replace(report.harden, holdout=0.3, fine_tune_samples=467)
+    for fmt in ("html", "markdown"):
+        same = get_reporter(fmt).render(report)
+        apart = get_reporter(fmt).render(dataclasses.replace(report, harden=held))
+        assert "measured on its own training data" in same and "--holdout 0.3" in same
+        assert "Both audits ran on 200 held-out samples (30% of the data)" in apart
+        assert "fine-tuned on the other 467" in apart and "own training data" not in apart
+
+
+def test_a_version_1_report_still_loads() -> None:
+    """Version 2 only added harden.holdout and harden.fine_tune_samples."""
+    data = to_dict(make_harden_report())
+    del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
+    data["schema_version"] = 1
+    loaded = from_dict(data)
+    assert loaded.schema_version == SCHEMA_VERSION == 2
+    assert loaded.harden is not None and loaded.harden.holdout == 0.0
+    assert loaded.harden.fine_tune_samples == 0  # not recorded before version 2
+    recorded = dataclasses.replace(loaded.harden, fine_tune_samples=200)
+    assert dataclasses.replace(loaded, harden=recorded) == make_harden_report()
+    with pytest.raises(ValueError, match="expected 1 or 2"):
+        from_dict({**data, "schema_version": 3})
 
 
 def test_inactive_gate_says_so() -> None:
