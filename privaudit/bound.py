@@ -1,8 +1,8 @@
-"""Leakage upper bound I_up and the MSE floor (docs/method.md §2-3).
+"""Estimate the leakage upper bound I_up and the MSE floor from features (method.md §2-3).
 
 Entropies are in nats; per-dimension values are per *input* dimension d, pixels on [0, 1].
 Features z are flattened to (n, m); the deployment adds N(0, sigma^2 I_m) to them. The
-input entropy h(x) lives in `privaudit.entropy`.
+closed forms live in `privaudit.leakage`, the input entropy h(x) in `privaudit.entropy`.
 """
 
 from __future__ import annotations
@@ -20,14 +20,13 @@ from privaudit.candidates import (
     _bias_warning,
     _Candidate,
     _fit_candidates,
-    _mixture_leakage,
     _warnings,
 )
 from privaudit.entropy import ENTROPY_SOURCES, input_entropy_certified
 from privaudit.errors import ConfigError
 from privaudit.interval import _bootstrap
-from privaudit.moments import ClusterStats, check_rows
-from privaudit.resample import cluster_spectra
+from privaudit.leakage import check_noise_sigma, leakage_diagonal, leakage_full, mse_floor
+from privaudit.moments import check_rows
 from privaudit.results import BoundResult, Interval, MixtureTerm
 
 __all__ = [
@@ -51,81 +50,6 @@ SIGMA_ZERO_WARNING = (
     "sigma = 0: the features are deterministic, I(x;z) is unbounded and the floor is 0; "
     "add noise (--noise) or harden the model"
 )
-
-
-def leakage_diagonal(stats: ClusterStats, sigma: float) -> float:
-    r"""Diagonal (Hadamard) form of bound (L): a valid upper bound on I(x;z).
-
-    .. math:: I_{up} = H(\pi) + \frac12 \sum_c \pi_c \sum_j \log(1 + S_{c,jj}/\sigma^2)
-
-    Args:
-        stats: cluster weights and (C, m) variances of the clean features.
-        sigma: noise std > 0, feature units.
-
-    Returns:
-        I_up, nats per sample.
-
-    Raises:
-        ConfigError: sigma not finite and > 0.
-    """
-    sigma = _positive_sigma(sigma)
-    return float(_mixture_leakage(stats.weights[None], stats.variances[None], sigma)[0])
-
-
-def leakage_full(z: np.ndarray, labels: np.ndarray, sigma: float) -> float:
-    r"""Full-covariance form of bound (L), from the clusters' sample covariances.
-
-    .. math:: I_{up} = H(\pi) + \frac12 \sum_c \pi_c \log\det(I + S_c/\sigma^2)
-
-    Exact for Gaussian clusters; a plug-in estimate that underestimates unless n_c >> m.
-
-    Args:
-        z: (n, m) clean features.
-        labels: (n,) cluster labels 0..C-1.
-        sigma: noise std > 0, feature units.
-
-    Returns:
-        I_up, nats per sample.
-
-    Raises:
-        ConfigError: sigma not finite and > 0.
-        DataError: bad shapes or NaN/inf.
-    """
-    sigma = _positive_sigma(sigma)
-    spectra = cluster_spectra(z, labels)
-    counts = np.bincount(np.asarray(labels).reshape(-1))
-    return float(_mixture_leakage(counts[None] / counts.sum(), spectra, sigma)[0])
-
-
-def mse_floor(cond_entropy_per_dim: float) -> float:
-    r"""The MSE floor of theorem (T): no attack has a lower per-dimension MSE.
-
-    .. math:: \xi \ge \frac{e^{2 h(x|z)/d}}{2\pi e}
-
-    Args:
-        cond_entropy_per_dim: h(x|z)/d, nats.
-
-    Returns:
-        The floor, on the [0, 1] pixel scale.
-    """
-    with np.errstate(over="ignore"):
-        return float(np.exp(2.0 * cond_entropy_per_dim) / (2 * math.pi * math.e))
-
-
-def _check_sigma(sigma: float) -> float:
-    value = float(sigma)
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(
-            f"noise sigma must be a finite number >= 0, got {sigma!r}",
-            hint="set the deployment's noise std (--noise)",
-        )
-    return value
-
-
-def _positive_sigma(sigma: float) -> float:
-    if _check_sigma(sigma) == 0.0:
-        raise ConfigError("sigma = 0 makes I(x;z) unbounded", hint="use estimate_bound")
-    return float(sigma)
 
 
 def estimate_bound(
@@ -255,7 +179,7 @@ def noise_sweep(
         DataError: bad features or labels.
     """
     data = check_rows(z, what="features", min_rows=2)
-    levels = [_check_sigma(s) for s in np.asarray(sigmas, dtype=np.float64).reshape(-1)]
+    levels = [check_noise_sigma(s) for s in np.asarray(sigmas, dtype=np.float64).reshape(-1)]
     base = _vacuous(data, input_dim, input_entropy, input_entropy_source, covariance)
     if k < 1 or bootstrap < 0 or group_size < 1:
         raise ConfigError(
