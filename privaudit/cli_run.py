@@ -128,7 +128,7 @@ def execute(
     Everything written is all-or-nothing: on an error or Ctrl-C, `restore_on_failure` takes
     new files (and temp files) away again and puts overwritten ones back.
     """
-    from privaudit.config import load_config
+    from privaudit.config_load import load_config
     from privaudit.console import RichProgress
     from privaudit.outputs import restore_on_failure
 

@@ -40,7 +40,7 @@ def check(
 ) -> None:
     """Apply the gate to a saved report without recomputing anything."""
     with reported_errors(debug):
-        from privaudit.config import load_config
+        from privaudit.config_load import load_config
         from privaudit.console import print_gate
         from privaudit.gate import evaluate_report
         from privaudit.io import read_report

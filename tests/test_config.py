@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from privaudit.config import ATTACK_NAMES, Config, load_config
+from privaudit.config import ATTACK_NAMES, Config
+from privaudit.config_load import load_config
 from privaudit.errors import ConfigError
 
 
