@@ -3,101 +3,32 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Final, cast
+from typing import Final, cast
 
-import numpy as np
 import onnx
 import torch
 from onnx import numpy_helper
 from torch import Tensor, nn
 
-from privaudit._ops import CONFIG_SLOTS, OPS, PREPARE
-from privaudit._ops_base import TORCH_DTYPES, Attrs, OpFn, UnsupportedVariant
+from privaudit._onnx_values import (
+    DEFAULT_DOMAINS,
+    prepare_attrs,
+    read_constant,
+    read_opset,
+    read_tensor,
+    unsupported_ops,
+)
+from privaudit._ops import CONFIG_SLOTS, OPS
+from privaudit._ops_base import Attrs, OpFn
 from privaudit.errors import ModelError, UnsupportedOpError
 
 __all__ = ["OnnxModule", "check_convertible", "to_torch"]
 
-_DEFAULT_DOMAINS: Final = ("", "ai.onnx")
 _FLOAT_TYPES: Final = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
 # NOTE: omitted optional inputs have the name ""; the environment maps it to None (see _ops_base).
 _MISSING: Final = cast(Tensor, None)
 
 _Step = tuple[OpFn, Attrs, tuple[str, ...], tuple[str, ...]]
-
-
-def _opset(model: onnx.ModelProto) -> int:
-    """Opset version of the default ONNX domain."""
-    for entry in model.opset_import:
-        if entry.domain in _DEFAULT_DOMAINS:
-            return int(entry.version)
-    raise ModelError("the model imports no default-domain ONNX opset", hint="re-export the model")
-
-
-def _tensor(proto: onnx.TensorProto) -> Tensor:
-    """Tensor value of an ONNX TensorProto (initializer or attribute)."""
-    dtype = TORCH_DTYPES.get(proto.data_type)
-    if dtype is None:
-        kind = onnx.helper.tensor_dtype_to_string(proto.data_type)
-        raise ModelError(
-            f"tensor {proto.name!r} has unsupported element type {kind}",
-            hint="export the model with float32/int64 tensors",
-        )
-    arr = numpy_helper.to_array(proto)
-    if dtype == torch.bfloat16:  # numpy has no bfloat16; go through float32 (exact)
-        return torch.from_numpy(arr.astype(np.float32)).to(dtype)
-    return torch.from_numpy(np.array(arr, copy=True))
-
-
-def _attrs(node: onnx.NodeProto) -> Attrs:
-    """Node attributes as Python values (strings decoded, tensors as torch tensors)."""
-    out: Attrs = {}
-    for attr in node.attribute:
-        value: Any = onnx.helper.get_attribute_value(attr)
-        if attr.type == onnx.AttributeProto.STRING:
-            value = value.decode()
-        elif attr.type == onnx.AttributeProto.TENSOR:
-            value = _tensor(value)
-        elif attr.type in (onnx.AttributeProto.INTS, onnx.AttributeProto.FLOATS):
-            value = list(value)
-        out[attr.name] = value
-    return out
-
-
-def _constant(node: onnx.NodeProto) -> Tensor:
-    """Value of a Constant node (value / value_float(s) / value_int(s))."""
-    attrs = _attrs(node)
-    if "value" in attrs:
-        return cast(Tensor, attrs["value"])
-    for key, dtype in (("value_float", torch.float32), ("value_floats", torch.float32)):
-        if key in attrs:
-            return torch.tensor(attrs[key], dtype=dtype)
-    for key in ("value_int", "value_ints"):
-        if key in attrs:
-            return torch.tensor(attrs[key], dtype=torch.int64)
-    raise UnsupportedVariant(f"attribute {sorted(attrs)}")
-
-
-def _prepare(node: onnx.NodeProto, opset: int) -> Attrs:
-    """Attributes of `node`, validated and completed for its op implementation."""
-    attrs = _attrs(node)
-    prepare = PREPARE.get(node.op_type)
-    return prepare(attrs, opset, list(node.output)) if prepare else attrs
-
-
-def _unsupported(model: onnx.ModelProto) -> list[str]:
-    """Names of the ops (or op variants) of `model` that the interpreter cannot run."""
-    opset, bad = _opset(model), []
-    for node in model.graph.node:
-        if node.domain not in _DEFAULT_DOMAINS:
-            bad.append(f"{node.domain}.{node.op_type}")
-        elif node.op_type != "Constant" and node.op_type not in OPS:
-            bad.append(node.op_type)
-        else:
-            try:
-                _constant(node) if node.op_type == "Constant" else _prepare(node, opset)
-            except UnsupportedVariant as exc:
-                bad.append(f"{node.op_type} ({exc})")
-    return bad
 
 
 def check_convertible(model: onnx.ModelProto) -> None:
@@ -112,7 +43,7 @@ def check_convertible(model: onnx.ModelProto) -> None:
         ModelError: the model was exported in training mode (BatchNormalization with
             training_mode=1 or running-statistics outputs), or has no default-domain opset.
     """
-    bad = _unsupported(model)
+    bad = unsupported_ops(model)
     if bad:
         raise UnsupportedOpError(bad)
 
@@ -151,7 +82,7 @@ def _aliases(graph: onnx.GraphProto, constants: set[str]) -> dict[str, str]:
     """Outputs of `Identity(constant)` nodes → the constant they copy (legacy-exporter dedup)."""
     aliases: dict[str, str] = {}
     for node in graph.node:
-        if node.op_type == "Identity" and node.domain in _DEFAULT_DOMAINS:
+        if node.op_type == "Identity" and node.domain in DEFAULT_DOMAINS:
             source = aliases.get(node.input[0], node.input[0])
             if source in constants:
                 aliases[node.output[0]] = source
@@ -192,7 +123,7 @@ class OnnxModule(nn.Module):
     def __init__(self, model: onnx.ModelProto, trainable: bool = True) -> None:
         super().__init__()
         check_convertible(model)
-        graph, opset = model.graph, _opset(model)
+        graph, opset = model.graph, read_opset(model)
         constant_nodes = [n for n in graph.node if n.op_type == "Constant"]
         initializers = {t.name: t for t in graph.initializer}
         constants = set(initializers) | {n.output[0] for n in constant_nodes}
@@ -202,16 +133,16 @@ class OnnxModule(nn.Module):
         self.consts = nn.Module()
         self._keys: dict[str, tuple[bool, str]] = {}  # ONNX name → (is parameter, key)
         for name, proto in initializers.items():
-            self._register(name, _tensor(proto), name not in config, trainable)
+            self._register(name, read_tensor(proto), name not in config, trainable)
         for node in constant_nodes:
-            self._register(node.output[0], _constant(node), False, trainable)
+            self._register(node.output[0], read_constant(node), False, trainable)
         self._initializers = list(initializers)
         refs = [(name, *self._keys[name]) for name in constants]
         refs += [(alias, *self._keys[source]) for alias, source in aliases.items()]
         self._param_refs = [(name, key) for name, is_param, key in refs if is_param]
         self._buffer_refs = [(name, key) for name, is_param, key in refs if not is_param]
         self._program: list[_Step] = [
-            (OPS[n.op_type], _prepare(n, opset), tuple(n.input), tuple(n.output))
+            (OPS[n.op_type], prepare_attrs(n, opset), tuple(n.input), tuple(n.output))
             for n in graph.node
             if not n.output or not (n.output[0] in aliases or n.op_type == "Constant")
         ]
