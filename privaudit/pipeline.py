@@ -132,10 +132,9 @@ def _check_split(prep: Prepared) -> float | None:
 
 
 def _features(prep: Prepared, session: object, batch: int) -> Features:
-    aux = encode(session, prep.norm, prep.audit.aux.x, batch)
-    ev = encode(session, prep.norm, prep.audit.eval.x, batch)
-    shape = tuple(int(d) for d in aux.shape[1:])
-    return Features(aux=aux.reshape(len(aux), -1), eval=ev.reshape(len(ev), -1), shape=shape)
+    z = encode(session, prep.norm, prep.audit.aux.x, prep.audit.eval.x, batch=batch)
+    shape = tuple(int(d) for d in z.shape[1:])
+    return Features(z.reshape(len(z), -1), len(prep.audit.aux.x), shape)
 
 
 def _bounds(
@@ -197,7 +196,7 @@ def _attacks(
             missing_reasons={
                 Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
             },
-            clean_features=(feats.aux, feats.eval),  # the bound's: not queried again
+            clean_features=(feats.aux, feats.evaluation),  # the bound's: not queried again
         )
     return conversion, results
 

@@ -159,14 +159,30 @@ def _meta_floats(
         ) from None
 
 
-def encode(session: object, norm: data_mod.Normalization, x: np.ndarray, batch: int) -> np.ndarray:
-    """Clean encoder features of pixel-space images `x` (N, C, H, W) in [0, 1].
+def encode(
+    session: object, norm: data_mod.Normalization, *parts: np.ndarray, batch: int
+) -> np.ndarray:
+    """Clean encoder features of pixel-space images (N, C, H, W) in [0, 1], parts stacked.
 
-    Normalization is applied one batch at a time, so no normalized copy of the whole data
-    is ever held: memory is the features plus one batch of images.
+    Normalization is applied one batch at a time and each batch's features are written into
+    one array allocated after the first batch, so memory is the features plus one batch of
+    images and its features: no normalized copy of the data, no list of batches to join.
+
+    Args:
+        session: the encoder's onnxruntime session.
+        norm: the model's input normalization.
+        parts: image arrays, encoded in order into consecutive rows of the result.
+        batch: samples per onnxruntime call.
+
+    Returns:
+        (sum of the parts' N, ...) features; (0,) float32 when there are no images.
     """
-    out = [
-        model_mod.run_batched(session, norm.apply(x[i : i + batch]), batch)
-        for i in range(0, len(x), batch)
-    ]
-    return np.concatenate(out) if out else np.zeros((0,), np.float32)
+    total, out, row = sum(len(x) for x in parts), None, 0
+    for x in parts:
+        for i in range(0, len(x), batch):
+            z = model_mod.run_batched(session, norm.apply(x[i : i + batch]), batch)
+            if out is None:
+                out = np.empty((total, *z.shape[1:]), z.dtype)
+            out[row : row + len(z)] = z
+            row += len(z)
+    return out if out is not None else np.zeros((0,), np.float32)

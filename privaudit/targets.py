@@ -50,10 +50,10 @@ def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Tar
         caps.add(Capability.GRADIENTS)
     if prep.audit.aux.y is not None:
         caps.add(Capability.LABELS)
-    sample = encode(session, prep.norm, prep.audit.aux.x[:1], batch)
+    sample = encode(session, prep.norm, prep.audit.aux.x[:1], batch=batch)
 
     def query(x: np.ndarray) -> np.ndarray:
-        return encode(session, prep.norm, x, batch)
+        return encode(session, prep.norm, x, batch=batch)
 
     target = Target(
         input_shape=tuple(int(d) for d in prep.audit.aux.x.shape[1:]),

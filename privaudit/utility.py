@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -17,16 +16,25 @@ from privaudit.results import BoundResult, SweepPoint, Utility
 
 @dataclass(frozen=True, eq=False)
 class Features:
-    """Clean features of the audit data, flattened to (N, m)."""
+    """Clean features of the audit data, flattened to (N, m): aux rows first, then eval.
 
-    aux: np.ndarray
-    eval: np.ndarray
+    One array; `aux` and `evaluation` are views of it, so the bound, the utility, the sweep
+    and the attacks share the features without a copy.
+    """
+
+    all: np.ndarray
+    n_aux: int
     shape: tuple[int, ...]  # per-sample feature shape before flattening
 
-    @cached_property
-    def all(self) -> np.ndarray:
-        """Aux and eval features stacked (computed once: bound, utility and sweep share it)."""
-        return np.concatenate([self.aux, self.eval])
+    @property
+    def aux(self) -> np.ndarray:
+        """The attacker's auxiliary samples' features (a view)."""
+        return self.all[: self.n_aux]
+
+    @property
+    def evaluation(self) -> np.ndarray:
+        """The evaluation samples' features (a view)."""
+        return self.all[self.n_aux :]
 
 
 def _input_entropy(cfg: Config, prep: Prepared) -> tuple[float, str]:

@@ -202,3 +202,23 @@ def test_static_batch_dynamo_export_runs_per_sample(tmp_path: Path, tiny_cnn: nn
     assert out.shape == (5, 10)
     np.testing.assert_allclose(out, expected, atol=1e-4)
     assert verify_split(model, split_model(model, "layer3"), x) == 0.0
+
+
+def test_encode_streams_parts_into_one_array_and_features_share_it() -> None:
+    from privaudit.config import Config
+    from privaudit.pipeline import _features
+    from privaudit.prepare import encode, prepare
+
+    prep = prepare(Config(limit=300))
+    session = make_session(prep.split.encoder)
+    aux, ev = prep.audit.aux.x, prep.audit.eval.x
+    z = encode(session, prep.norm, aux, ev, batch=7)  # both parts end in a partial batch
+    want = [run_batched(session, prep.norm.apply(x), 64) for x in (aux, ev)]
+    assert z.dtype == np.float32 and z.shape == (300, 8, 7, 7)
+    np.testing.assert_allclose(z, np.concatenate(want), rtol=1e-5, atol=1e-6)
+    assert encode(session, prep.norm, batch=7).shape == (0,)
+    feats = _features(prep, session, 64)
+    assert feats.all.shape == (300, 392) and feats.shape == (8, 7, 7)
+    assert len(feats.aux) == len(aux) and len(feats.evaluation) == len(ev)
+    assert np.shares_memory(feats.aux, feats.all) and np.shares_memory(feats.evaluation, feats.all)
+    np.testing.assert_allclose(feats.evaluation, want[1].reshape(len(ev), -1), rtol=1e-5, atol=1e-6)
