@@ -27,7 +27,15 @@ from privaudit.frontier import choose, compare, frontier_mse, variant_of
 from privaudit.harden import FinetuneSettings, fine_tune
 from privaudit.onnx_edit import embed_noise, save_model, set_metadata
 from privaudit.pipeline import Timer, measure_prepared
-from privaudit.prepare import META_MEAN, META_SIGMA, META_SPLIT, META_STD, Prepared, prepare
+from privaudit.prepare import (
+    META_MEAN,
+    META_SIGMA,
+    META_SPLIT,
+    META_STD,
+    Prepared,
+    audit_split,
+    prepare,
+)
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import AuditReport, EpochStats, HardenResult, Variant
 from privaudit.utility import Features, _labels
@@ -178,8 +186,7 @@ def hold_out(cfg: Config, prep: Prepared) -> tuple[Prepared, Dataset]:
     try:
         parts = split_aux_eval(prep.dataset, eval_fraction=share, seed=seed,
                                names=("fine-tuning", "held-out"))
-        audit = split_aux_eval(parts.eval, eval_fraction=cfg.eval_fraction,
-                               max_eval=cfg.max_eval, seed=cfg.seed)
+        audit = audit_split(cfg, parts.eval)
     except DataError as e:
         raise DataError(f"cannot hold out {share:g} of {len(prep.dataset)} samples: {e}",
                         hint="give more samples or a larger --holdout") from None

@@ -75,9 +75,7 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
         resize=cfg.resize,
     )
     norm = _normalization(cfg, metadata, dataset.x.shape[1])
-    audit = data_mod.split_aux_eval(
-        dataset, eval_fraction=cfg.eval_fraction, max_eval=cfg.max_eval, seed=cfg.seed
-    )
+    audit = audit_split(cfg, dataset)
     return Prepared(
         model_path=model_path,
         model_sha256=model_mod.sha256_file(model_path),
@@ -91,6 +89,13 @@ def prepare(cfg: Config, *, sigma_source: str | None = None) -> Prepared:
         audit=audit,
         dataset=dataset,
         is_demo=is_demo,
+    )
+
+
+def audit_split(cfg: Config, dataset: data_mod.Dataset) -> data_mod.AuditSplit:
+    """The audit's attacker-auxiliary and evaluation sets of `dataset`, as `cfg` sets them."""
+    return data_mod.split_aux_eval(
+        dataset, eval_fraction=cfg.eval_fraction, max_eval=cfg.max_eval, seed=cfg.seed
     )
 
 
