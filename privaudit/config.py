@@ -111,11 +111,8 @@ class HardenConfig:
         _positive("harden.lam", self.lam, allow_zero=True)
         for key in ("k", "epochs", "lr", "batch_size", "seeds"):
             _positive(f"harden.{key}", getattr(self, key))
-        if not 0 <= self.holdout < 1:
-            raise ConfigError(
-                f"harden.holdout: expected a number in [0, 1), got {self.holdout}",
-                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest",
-            )
+        _share("harden.holdout", self.holdout, allow_zero=True,
+               hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
 
 
 @dataclass(frozen=True)
@@ -158,11 +155,8 @@ class Config:
             if getattr(self, key) is not None:
                 _positive(key, getattr(self, key))
         _positive("seed", self.seed, allow_zero=True)
-        if not 0 < self.eval_fraction < 1:
-            raise ConfigError(
-                f"eval_fraction: expected a number in (0, 1), got {self.eval_fraction}",
-                hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)",
-            )
+        _share("eval_fraction", self.eval_fraction, allow_zero=False,
+               hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)")
         if self.std is not None and any(not s > 0 for s in self.std):
             raise ConfigError(
                 f"std: expected positive values, got {list(self.std)}",
@@ -189,6 +183,13 @@ def choice(key: str, value: object, allowed: tuple[str, ...], *, what: str = "va
         raise ConfigError(
             f"{key}: unknown {what} {value!r}", hint=f"{hint}choose from: {', '.join(allowed)}"
         )
+
+
+def _share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:
+    """Raise ConfigError unless `value` is a share in (0, 1), or [0, 1) with `allow_zero`."""
+    if not (0 <= value if allow_zero else 0 < value) or not value < 1:
+        low = "[0" if allow_zero else "(0"
+        raise ConfigError(f"{key}: expected a number in {low}, 1), got {value}", hint=hint)
 
 
 def _positive(key: str, value: float, *, allow_zero: bool = False) -> None:
