@@ -11,6 +11,7 @@ import math
 import numpy as np
 
 from privaudit.candidates import _mixture_leakage
+from privaudit.config import check_sigma
 from privaudit.errors import ConfigError
 from privaudit.moments import ClusterStats
 from privaudit.resample import cluster_spectra
@@ -78,13 +79,9 @@ def mse_floor(cond_entropy_per_dim: float) -> float:
 
 
 def check_noise_sigma(sigma: float) -> float:
-    """The noise std as a float; ConfigError unless finite and >= 0."""
+    """The noise std as a float; ConfigError unless finite and >= 0 (`config.check_sigma`)."""
     value = float(sigma)
-    if not math.isfinite(value) or value < 0:
-        raise ConfigError(
-            f"noise sigma must be a finite number >= 0, got {sigma!r}",
-            hint="set the deployment's noise std (--noise)",
-        )
+    check_sigma(value, "noise sigma")
     return value
 
 
