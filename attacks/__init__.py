@@ -1,36 +1,25 @@
-"""The attack registry: name -> Attack class, and lookup with "did you mean" suggestions."""
+"""The attack battery: model-inversion attacks, their registry, and the one scoring rule.
 
-from __future__ import annotations
+Each attack is one module implementing `Attack` (`base`); `registry.ATTACKS` maps the names of
+`privaudit.config.choices.AttackName` to them. `battery.run_battery` runs the chosen ones on
+the same noisy features and scores them uniformly (`metrics`: MSE, PSNR, SSIM). `target`
+defines what an attacker holds: the `Target` (the encoder under attack) and its capabilities.
+"""
 
-import difflib
-from typing import Any
+from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
+from privaudit.attacks.battery import run_battery, strongest
+from privaudit.attacks.registry import ATTACKS, get_attack
+from privaudit.attacks.target import Capability, Target
 
-from attacks.base import Attack
-from attacks.decoder import DecoderAttack
-from attacks.gan import GanAttack
-from attacks.knn import KnnAttack
-from attacks.optimization import OptimizationAttack
-from privaudit.errors import ConfigError
-
-__all__ = ["ATTACKS", "get_attack"]
-
-ATTACKS: dict[str, type[Attack[Any]]] = {
-    c.name: c for c in (KnnAttack, DecoderAttack, OptimizationAttack, GanAttack)
-}
-
-
-def get_attack(name: str) -> type[Attack[Any]]:
-    """The Attack class registered under `name`.
-
-    Raises:
-        ConfigError: no attack has that name; the hint suggests close names.
-    """
-    try:
-        return ATTACKS[name]
-    except KeyError:
-        close = difflib.get_close_matches(name, list(ATTACKS), n=3)
-        hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
-        raise ConfigError(
-            f"unknown attack {name!r}",
-            hint=f"{hint}available attacks: {', '.join(ATTACKS)}",
-        ) from None
+__all__ = [
+    "ATTACKS",
+    "Attack",
+    "AttackData",
+    "AttackParams",
+    "Capability",
+    "RunContext",
+    "Target",
+    "get_attack",
+    "run_battery",
+    "strongest",
+]

@@ -4,33 +4,24 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
-from enum import StrEnum
 from typing import Any, ClassVar, Generic, Self, TypeVar
 
 import torch
 from torch import Tensor
 
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import Budget
 from privaudit.errors import ConfigError
 from privaudit.progress import Progress
-from privaudit.target import Capability, Target
 
 __all__ = [
     "Attack",
     "AttackData",
     "AttackParams",
-    "Budget",
     "Capability",
     "RunContext",
     "Target",
 ]
-
-
-class Budget(StrEnum):
-    """How much compute the battery spends (epochs, steps)."""
-
-    SMOKE = "smoke"
-    STANDARD = "standard"
-    THOROUGH = "thorough"
 
 
 @dataclass(frozen=True)

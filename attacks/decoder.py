@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from attacks._nets import Decoder, check_bool, clean_aux_features, predict
-from attacks.base import Attack, AttackData, AttackParams, Budget, RunContext, check_positive
+from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
+from privaudit.attacks.nets import Decoder, check_bool, clean_aux_features, predict
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
+from privaudit.noise import add_noise
 from privaudit.progress import ProgressTask
-from privaudit.target import Capability, Target
 
 __all__ = ["DecoderAttack", "DecoderParams", "PairSampler", "train_decoder"]
 
@@ -61,7 +63,7 @@ class PairSampler:
     """Yields the training features of each epoch: fresh noise on clean ones, or fixed aux_z.
 
     Args:
-        target: the encoder (query, sigma).
+        target: the encoder (query, noise std).
         data: auxiliary images and their noisy features.
         ctx: device and seed.
         fresh: draw fresh noise on queried clean features (ignored when sigma = 0).
@@ -71,8 +73,8 @@ class PairSampler:
     def __init__(
         self, target: Target, data: AttackData, ctx: RunContext, fresh: bool, stream: int = 0
     ) -> None:
-        self.sigma = float(target.noise_sigma)
-        self.fresh = fresh and self.sigma > 0
+        self.noise_sigma = float(target.noise_sigma)
+        self.fresh = fresh and self.noise_sigma > 0
         source = clean_aux_features(target, data) if self.fresh else data.aux_z
         self.z = source.to(ctx.device, torch.float32)
         self.x = data.aux_x.to(ctx.device, torch.float32)
@@ -82,8 +84,8 @@ class PairSampler:
         """(N_aux, *feature_shape) features for one epoch."""
         if not self.fresh:
             return self.z
-        noise = torch.randn(self.z.shape, generator=self.gen, device=self.z.device)
-        return self.z + self.sigma * noise
+        noisy: Tensor = add_noise(self.z, self.noise_sigma, self.gen)
+        return noisy
 
     def count(self, batch_size: int) -> int:
         """Batches per epoch (a last batch of one sample is dropped)."""
@@ -163,7 +165,7 @@ class DecoderAttack(Attack[DecoderParams]):
     Cost: O(epochs x N_aux) decoder forward/backward passes, plus one query pass.
     """
 
-    name: ClassVar[str] = "decoder"
+    name: ClassVar[str] = AttackName.DECODER
     params_type: ClassVar[type[AttackParams]] = DecoderParams
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "learned inverse network z -> x trained on auxiliary pairs (black box)"

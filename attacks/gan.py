@@ -10,12 +10,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from attacks._nets import Critic, Decoder, predict
-from attacks.base import Attack, AttackData, AttackParams, Budget, RunContext, check_positive
-from attacks.decoder import DecoderParams, PairSampler, train_decoder
+from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
+from privaudit.attacks.decoder import DecoderParams, PairSampler, train_decoder
+from privaudit.attacks.nets import Critic, Decoder, predict
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
-from privaudit.target import Capability, Target
 
 __all__ = ["GanAttack", "GanParams", "gradient_penalty"]
 
@@ -97,7 +98,7 @@ class GanAttack(Attack[GanParams]):
     Cost: O((decoder_epochs + epochs x (1 + 3 critic_steps)) x N_aux) network passes.
     """
 
-    name: ClassVar[str] = "gan"
+    name: ClassVar[str] = AttackName.GAN
     params_type: ClassVar[type[AttackParams]] = GanParams
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "decoder fine-tuned against a WGAN-GP critic (black box)"

@@ -8,10 +8,11 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from attacks._nets import check_bool, clean_aux_features
-from attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
+from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
+from privaudit.attacks.nets import check_bool, clean_aux_features
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import AttackName
 from privaudit.errors import AttackError
-from privaudit.target import Capability, Target
 
 __all__ = ["KnnAttack", "KnnParams"]
 
@@ -51,7 +52,7 @@ class KnnAttack(Attack[KnnParams]):
     Cost: O(N_eval x N_aux x m) for the distances, in chunks on `ctx.device`.
     """
 
-    name: ClassVar[str] = "knn"
+    name: ClassVar[str] = AttackName.KNN
     params_type: ClassVar[type[AttackParams]] = KnnParams
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY})
     summary: ClassVar[str] = "nearest auxiliary image in feature space (baseline, black box)"

@@ -10,12 +10,13 @@ from typing import ClassVar, Self
 import torch
 from torch import Tensor, nn
 
-from attacks._nets import check_choice, check_nonnegative, predict
-from attacks.base import Attack, AttackData, AttackParams, Budget, RunContext, check_positive
-from attacks.decoder import DecoderParams, train_decoder
+from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
+from privaudit.attacks.decoder import DecoderParams, train_decoder
+from privaudit.attacks.nets import check_choice, check_nonnegative, predict
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
-from privaudit.target import Capability, Target
 
 __all__ = ["OptimizationAttack", "OptimizationParams", "total_variation"]
 
@@ -102,7 +103,7 @@ class OptimizationAttack(Attack[OptimizationParams]):
     O(decoder_epochs x N_aux) when init = "decoder".
     """
 
-    name: ClassVar[str] = "optimization"
+    name: ClassVar[str] = AttackName.OPTIMIZATION
     params_type: ClassVar[type[AttackParams]] = OptimizationParams
     requires: ClassVar[frozenset[Capability]] = frozenset({Capability.QUERY, Capability.GRADIENTS})
     summary: ClassVar[str] = "gradient descent on x so that f(x) matches z, TV prior (white box)"
@@ -117,10 +118,11 @@ class OptimizationAttack(Attack[OptimizationParams]):
         warm = params.decoder_epochs if params.init == "decoder" else 0
         with ctx.progress.task(self.name, total=warm + params.steps * n_batches) as task:
             start = self._start(target, data, ctx, task)
-            size, sigma = params.batch_size, target.noise_sigma
+            size, noise_sigma = params.batch_size, target.noise_sigma
             parts = [
                 self._solve(
-                    encoder, start[i : i + size], data.target_z[i : i + size], sigma, ctx, task
+                    encoder, start[i : i + size], data.target_z[i : i + size], noise_sigma, ctx,
+                    task,
                 )
                 for i in range(0, len(start), size)
             ]
@@ -143,7 +145,7 @@ class OptimizationAttack(Attack[OptimizationParams]):
         encoder: nn.Module,
         start: Tensor,
         z: Tensor,
-        sigma: float,
+        noise_sigma: float,
         ctx: RunContext,
         task: ProgressTask,
     ) -> Tensor:
@@ -151,7 +153,7 @@ class OptimizationAttack(Attack[OptimizationParams]):
         params = self.params
         u = torch.logit(start.to(ctx.device).clamp(_EPS, 1 - _EPS)).requires_grad_(True)
         z = z.to(ctx.device, torch.float32).flatten(1)
-        scale = 1.0 / (2.0 * sigma**2) if sigma > 0 else 1.0
+        scale = 1.0 / (2.0 * noise_sigma**2) if noise_sigma > 0 else 1.0
         opt = torch.optim.Adam([u], lr=params.lr)
         for _ in range(params.steps):
             x = torch.sigmoid(u)

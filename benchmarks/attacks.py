@@ -24,15 +24,13 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
-from attacks._nets import Decoder  # noqa: E402
-from attacks.base import AttackData, RunContext  # noqa: E402
-from attacks.decoder import DecoderParams, train_decoder  # noqa: E402
 from privaudit import demo  # noqa: E402
+from privaudit.attacks import AttackData, Capability, RunContext, Target  # noqa: E402
+from privaudit.attacks.decoder import DecoderParams, train_decoder  # noqa: E402
+from privaudit.attacks.nets import Decoder  # noqa: E402
 from privaudit.data import Normalization  # noqa: E402
-from privaudit.model import load_model, make_session, run_batched  # noqa: E402
+from privaudit.model import load_model, make_session, run_batched, split_model  # noqa: E402
 from privaudit.progress import NullProgress  # noqa: E402
-from privaudit.split import split_model  # noqa: E402
-from privaudit.target import Capability, Target  # noqa: E402
 
 SIGMA, EPOCHS = 0.1, 3
 

@@ -14,10 +14,11 @@ import tracemalloc
 import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from privaudit import bound, demo, entropy, mixture, moments, resample
+from privaudit import bound, demo
+from privaudit.bound import clustering as mixture
+from privaudit.bound import entropy, moments, resample
 from privaudit.data import Normalization
-from privaudit.model import load_model, make_session, run_batched
-from privaudit.split import split_model
+from privaudit.model import load_model, make_session, run_batched, split_model
 
 GOAL = 1.20
 

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 
 from privaudit import demo
-from privaudit import model as model_mod
-from privaudit import split as split_mod
 from privaudit.data import Normalization
-from privaudit.harden import FinetuneSettings, fine_tune
+from privaudit.hardening import FinetuneSettings, fine_tune
+from privaudit.model import Split, load_model, split_model
 from privaudit.progress import NullProgress
 
 
@@ -36,10 +35,10 @@ def _data() -> tuple[np.ndarray, np.ndarray]:
     return x[train], y[train]
 
 
-def _run(split: split_mod.Split, x: np.ndarray, y: np.ndarray, lam: float, loss: str,
+def _run(split: Split, x: np.ndarray, y: np.ndarray, lam: float, loss: str,
          epochs: int, seed: int) -> tuple[float, ...]:
     settings = FinetuneSettings(lam=lam, loss=loss, k=5, epochs=epochs, lr=1e-3,
-                                batch_size=64, freeze_head=False, sigma=0.1, seed=seed)
+                                batch_size=64, freeze_head=False, noise_sigma=0.1, seed=seed)
     norm = Normalization((0.1307,), (0.3081,))
     done = fine_tune(split, norm, x, y, settings, device=torch.device("cpu"),
                      progress=NullProgress(), label=f"{loss} {lam}")
@@ -54,7 +53,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    split = split_mod.split_model(model_mod.load_model(demo.demo_model_path()), "layer3")
+    split = split_model(load_model(demo.demo_model_path()), "layer3")
     x, y = _data()
     variants = [("noise-only", 0.0, "bound"), ("cem hinge", 1.0, "hinge"),
                 ("cem bound", 4.0, "bound")]

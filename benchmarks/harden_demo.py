@@ -26,11 +26,10 @@ import numpy as np
 import torch
 
 from privaudit import demo
-from privaudit import model as model_mod
-from privaudit import split as split_mod
+from privaudit.audit import Timer, measure_prepared, prepare
 from privaudit.config import AttacksConfig, Config, HardenConfig
-from privaudit.data import AuditSplit
-from privaudit.harden_pipeline import (
+from privaudit.data import AuditPartition
+from privaudit.hardening import (
     HardenRun,
     Trained,
     feature_stats,
@@ -38,8 +37,7 @@ from privaudit.harden_pipeline import (
     train_variant,
     variant_of,
 )
-from privaudit.pipeline import Timer, measure_prepared
-from privaudit.prepare import prepare
+from privaudit.model import make_session, run_batched, split_model
 from privaudit.progress import NullProgress
 from privaudit.results import Status
 
@@ -54,21 +52,21 @@ def _run(seeds: int, epochs: int, budget: str) -> HardenRun:
     prep = prepare(cfg)
     train, test = demo.demo_split_indices(0)
     ds = prep.dataset
-    audit = AuditSplit(aux=ds.subset(train, "demo train"), eval=ds.subset(test, "demo test"))
+    audit = AuditPartition(aux=ds.subset(train, "demo train"), eval=ds.subset(test, "demo test"))
     # NOTE: the defender fine-tunes on the training images only; the test images stay private.
     return HardenRun(cfg, replace(prep, dataset=audit.aux, audit=audit), NullProgress(), "bench")
 
 
 def _test_accuracy(run: HardenRun, model: object, sigma: float, draws: int = 10) -> float:
-    split = split_mod.split_model(model, run.prep.split_name)  # type: ignore[arg-type]
-    enc, head = model_mod.make_session(split.encoder), model_mod.make_session(split.head)
+    split = split_model(model, run.prep.split_name)  # type: ignore[arg-type]
+    enc, head = make_session(split.encoder), make_session(split.head)
     x, y = run.prep.audit.eval.x, run.prep.audit.eval.y
-    z = model_mod.run_batched(enc, run.prep.norm.apply(x), 256)
+    z = run_batched(enc, run.prep.norm.apply(x), 256)
     rng = np.random.default_rng(123)
     accs = []
     for _ in range(draws):
         noisy = (z + sigma * rng.standard_normal(z.shape)).astype(np.float32)
-        accs.append(np.mean(model_mod.run_batched(head, noisy, 256).argmax(1) == y))
+        accs.append(np.mean(run_batched(head, noisy, 256).argmax(1) == y))
     return float(np.mean(accs))
 
 

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from privaudit.config import GateConfig
 from privaudit.results import AttackResult, AuditReport, BoundResult, GateResult, Status, Violation
 
+__all__ = ["evaluate_gate", "evaluate_report"]
+
 
 def evaluate_gate(
     gate: GateConfig, bound: BoundResult | None, attacks: tuple[AttackResult, ...]

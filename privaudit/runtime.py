@@ -8,11 +8,10 @@ import zlib
 import numpy as np
 import torch
 
+from privaudit.config import Device, values
 from privaudit.errors import ConfigError
 
 __all__ = ["derive_seed", "resolve_device", "seed_everything", "use_amp"]
-
-_DEVICES = ("auto", "cpu", "cuda")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -28,11 +27,11 @@ def resolve_device(name: str) -> torch.device:
         ConfigError: unknown name, or CUDA requested but not available.
     """
     key = name.strip().lower()
-    if key == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if key == "cpu":
-        return torch.device("cpu")
-    if key == "cuda" or key.startswith("cuda:"):
+    if key == Device.AUTO:
+        return torch.device(Device.CUDA if torch.cuda.is_available() else Device.CPU)
+    if key == Device.CPU:
+        return torch.device(Device.CPU)
+    if key == Device.CUDA or key.startswith("cuda:"):
         if not torch.cuda.is_available():
             raise ConfigError(
                 f"device: expected an available device, got {name!r} (CUDA is not available)",
@@ -40,7 +39,7 @@ def resolve_device(name: str) -> torch.device:
             )
         return torch.device(key)
     raise ConfigError(
-        f"device: expected one of {', '.join(_DEVICES)}, got {name!r}",
+        f"device: expected one of {', '.join(values(Device))}, got {name!r}",
         hint="use --device auto, cpu or cuda",
     )
 
@@ -77,4 +76,4 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 def use_amp(device: torch.device) -> bool:
     """Whether to train with mixed precision (torch.autocast) on `device`: only on CUDA."""
-    return device.type == "cuda"
+    return device.type == Device.CUDA

@@ -7,13 +7,13 @@ import math
 from collections.abc import Callable
 
 from privaudit.errors import ConfigError
+from privaudit.reports import prose
+from privaudit.reports.csv_report import defuse_formulas
+from privaudit.reports.html_parts import esc, pairs_html, para, section, table_html
+from privaudit.reports.html_report import PAGE
+from privaudit.reports.markdown_parts import md_escape, md_table
+from privaudit.reports.table import compare_table, formatted
 from privaudit.results import AuditReport
-from reports import _prose
-from reports._html import esc, pairs_html, para, section, table_html
-from reports._markdown import md_escape, md_table
-from reports._table import compare_table, formatted
-from reports.csv_report import defuse_formulas
-from reports.html_report import PAGE
 
 COMPARE_FORMATS = ("markdown", "html", "json", "csv")
 COMPARE_SCHEMA_VERSION = 1
@@ -50,7 +50,7 @@ def run_label(report: AuditReport) -> str:
 def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
     return [
         ("A", run_label(a)), ("B", run_label(b)),
-        ("A gate", _prose.verdict(a.gate)[1]), ("B gate", _prose.verdict(b.gate)[1]),
+        ("A gate", prose.verdict(a.gate)[1]), ("B gate", prose.verdict(b.gate)[1]),
     ]  # fmt: skip
 
 

@@ -6,8 +6,8 @@ from typing import ClassVar
 
 import pandas as pd
 
-from privaudit.results import AuditReport
-from reports._table import NUMERIC_COLUMNS, attack_table, formatted
+from privaudit.reports.table import NUMERIC_COLUMNS, formatted
+from privaudit.results import AuditReport, attack_table
 
 TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

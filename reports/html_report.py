@@ -6,11 +6,10 @@ from importlib import resources
 from string import Template
 from typing import ClassVar
 
-from privaudit.results import AuditReport
-from reports import _prose
-from reports._html import esc
-from reports._html_harden import harden_html
-from reports._html_sections import (
+from privaudit.reports import prose
+from privaudit.reports.html_harden import harden_html
+from privaudit.reports.html_parts import esc
+from privaudit.reports.html_sections import (
     attacks_html,
     bound_html,
     chart_html,
@@ -19,9 +18,12 @@ from reports._html_sections import (
     verdict_html,
     warnings_html,
 )
+from privaudit.results import AuditReport
 
 # NOTE: read once at import, so that render() itself does no I/O.
-PAGE = Template(resources.files("reports").joinpath("templates/report.html").read_text("utf-8"))
+PAGE = Template(
+    resources.files("privaudit.reports").joinpath("templates/report.html").read_text("utf-8")
+)
 
 
 class HtmlReporter:
@@ -40,7 +42,7 @@ class HtmlReporter:
             _header(report),
             verdict_html(report),
             bound_html(report),
-            attacks_html(report, "attacks", "Attacks" + _prose.scope(report)),
+            attacks_html(report, "attacks", "Attacks" + prose.scope(report)),
             chart_html(report),
             sweep_html(report),
             harden_html(report),

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import ClassVar
 
-from privaudit.results import AuditReport, to_dict
+from privaudit.results import AuditReport
 
 
 class JsonReporter:
@@ -16,4 +15,4 @@ class JsonReporter:
 
     def render(self, report: AuditReport) -> str:
         """Indented JSON text; NaN and infinities become null."""
-        return json.dumps(to_dict(report), indent=2, allow_nan=False) + "\n"
+        return report.to_json()

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from privaudit.results import AuditReport, HardenResult
-from reports import _prose
-from reports._markdown import md_code_block, md_escape, md_pairs, md_table
-from reports._table import (
+from privaudit.reports import prose
+from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
+from privaudit.reports.table import (
     compare_table,
     format_float,
     history_table,
-    model_table,
     sweep_table,
     variant_table,
 )
+from privaudit.results import AuditReport, HardenResult, model_table
 
 ATTACK_VIEW = ["attack", "status", "mse", "psnr", "ssim", "below_floor", "seconds", "reason"]
 ICONS = {"passed": "✅", "failed": "❌", "none": "➖"}
@@ -32,10 +31,10 @@ class MarkdownReporter:
         parts = [
             f"# privaudit {md_escape(report.provenance.command)}: {md_escape(report.model.path)}",
             verdict_md(report),
-            f"## Bound{_prose.scope(report)}",
-            md_escape(_prose.bound_paragraph(report.bound)),
-            f"**Privacy interval.** {md_escape(_prose.interval_sentence(report))}",
-            f"## Attacks{_prose.scope(report)}",
+            f"## Bound{prose.scope(report)}",
+            md_escape(prose.bound_paragraph(report.bound)),
+            f"**Privacy interval.** {md_escape(prose.interval_sentence(report))}",
+            f"## Attacks{prose.scope(report)}",
             md_table(model_table(report)[ATTACK_VIEW]),
         ]
         if report.sweep:
@@ -50,7 +49,7 @@ class MarkdownReporter:
 def verdict_md(report: AuditReport) -> str:
     """The gate's headline and one bullet per violation (hardened model first for harden)."""
     blocks = []
-    for kind, headline, messages in _prose.verdicts(report):
+    for kind, headline, messages in prose.verdicts(report):
         lines = [f"**{ICONS[kind]} {md_escape(headline)}**"]
         if messages:
             lines += ["", *(f"- {md_escape(m)}" for m in messages)]
@@ -66,8 +65,8 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
         f"sigma {format_float(h.noise_sigma)}."
     )
     table = md_table(compare_table(report, h.after), {"a": "original", "b": "hardened"})
-    interval = md_escape("Hardened model: " + _prose.interval_sentence(h.after))
-    note = md_escape(_prose.training_data_note(h))
+    interval = md_escape("Hardened model: " + prose.interval_sentence(h.after))
+    note = md_escape(prose.training_data_note(h))
     parts = ["## Hardening: before and after", settings, note, table]
     parts.append(f"**Privacy interval.** {interval}")
     if h.chosen:
@@ -75,7 +74,7 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
     if h.variants:
         parts += ["### Variants", md_table(variant_table(h.variants))]
     if h.comparison is not None:
-        parts.append(md_escape(_prose.comparison_sentence(h.comparison, h.noise_sigma)))
+        parts.append(md_escape(prose.comparison_sentence(h.comparison, h.noise_sigma)))
     if h.grid:
         parts += ["### Lambda grid", md_table(variant_table(h.grid))]
     if h.history:
@@ -85,7 +84,7 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
 
 def warnings_md(report: AuditReport) -> list[str]:
     """A bulleted warnings section (report and bound warnings), or nothing."""
-    found = _prose.all_warnings(report)
+    found = prose.all_warnings(report)
     if not found:
         return []
     return ["## Warnings", "\n".join(f"- {md_escape(w)}" for w in found)]
@@ -94,7 +93,7 @@ def warnings_md(report: AuditReport) -> list[str]:
 def provenance_md(report: AuditReport) -> str:
     """Provenance and the resolved config, folded in a ``<details>`` block."""
     config = json.dumps(report.provenance.config, indent=2, sort_keys=True, default=str)
-    body = md_pairs(_prose.provenance_pairs(report)) + "\n\n" + md_code_block(config, "json")
+    body = md_pairs(prose.provenance_pairs(report)) + "\n\n" + md_code_block(config, "json")
     return _details("Provenance", body)
 
 

@@ -36,6 +36,7 @@ from privaudit.demo import (
     demo_data_path,
     demo_split_indices,
 )
+from privaudit.model import metadata
 
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel mean/std on the [0, 1] scale
 SPLIT_SEED = 0  # seed of the stratified train/test shuffle
@@ -229,11 +230,11 @@ def main(argv: list[str] | None = None) -> int:
     add_metadata(
         onnx_path,
         {
-            "privaudit.demo": "1",
-            "privaudit.mean": str(MEAN),
-            "privaudit.std": str(STD),
-            "privaudit.split": SPLIT_NAME,
-            "privaudit.test_accuracy": repr(acc),
+            metadata.DEMO: "1",
+            metadata.MEAN: str(MEAN),
+            metadata.STD: str(STD),
+            metadata.SPLIT: SPLIT_NAME,
+            metadata.TEST_ACCURACY: repr(acc),
         },
     )
     card = build_card(model, args, len(train_idx), len(test_idx), scores, train_seconds)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from privaudit import demo
-from privaudit.cli import app
+from privaudit.cli.app import app
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

@@ -13,7 +13,7 @@ from onnx import helper
 from torch import nn
 from typer.testing import CliRunner
 
-from privaudit.cli import app
+from privaudit.cli.app import app
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

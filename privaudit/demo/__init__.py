@@ -14,6 +14,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import numpy as np
 
+__all__ = [
+    "CARD_FILE",
+    "DATA_FILE",
+    "DEMO_DIR",
+    "MODEL_FILE",
+    "TEST_FRACTION",
+    "demo_card",
+    "demo_data_path",
+    "demo_model_path",
+    "demo_split_indices",
+]
+
 DEMO_DIR: Path = Path(__file__).resolve().parent
 """Folder holding the shipped demo files."""
 

@@ -1,0 +1,242 @@
+"""Run the selected attacks against a Target: capability check, seeding, timing, uniform scoring."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from privaudit.attacks import metrics
+from privaudit.attacks.base import Attack, AttackData, RunContext
+from privaudit.attacks.nets import query_features
+from privaudit.attacks.registry import get_attack
+from privaudit.attacks.target import Capability, Target
+from privaudit.config.choices import Budget
+from privaudit.errors import AttackError
+from privaudit.noise import add_noise
+from privaudit.progress import Progress
+from privaudit.results import AttackResult, Status
+from privaudit.runtime import derive_seed, seed_everything, use_amp
+
+__all__ = ["run_battery", "strongest"]
+
+ArrayLike = np.ndarray | Tensor
+_DECIMALS = 4  # stored reconstructions are rounded to this many decimals
+_DEFAULT_MISSING = {
+    Capability.GRADIENTS: "the encoder could not be converted to torch",
+    Capability.LABELS: "the auxiliary data has no labels",
+}
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """One attack, resolved before anything runs (so a config typo fails fast)."""
+
+    name: str
+    attack: Attack
+
+
+def run_battery(
+    target: Target,
+    aux_x: ArrayLike,
+    aux_y: ArrayLike | None,
+    eval_x: ArrayLike,
+    *,
+    attacks: list[str],
+    budget: Budget,
+    params_tables: dict[str, dict[str, Any]],
+    seed: int,
+    device: torch.device,
+    progress: Progress,
+    floor: float | None,
+    n_samples_stored: int = 12,
+    missing_reasons: Mapping[Capability, str] | None = None,
+    clean_features: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[AttackResult, ...]:
+    """Run each attack on the same noisy features and score it on the evaluation set.
+
+    Noisy features of the auxiliary and evaluation images are computed once (clean
+    query plus seeded Gaussian noise of the deployment sigma), so every attack inverts
+    the very same `z`. The evaluation images go only into scoring, never to an attack.
+    A caller that already extracted the clean features (as `assess` does for the bound)
+    hands them over in `clean_features` instead of having them queried again.
+
+    Args:
+        target: the encoder under attack.
+        aux_x: (N_aux, C, H, W) in [0, 1], the attacker's auxiliary images.
+        aux_y: (N_aux,) labels of `aux_x`, or None.
+        eval_x: (N_eval, C, H, W) in [0, 1], the private inputs to reconstruct.
+        attacks: registry names, run in this order.
+        budget: compute budget that sets each attack's default epochs/steps.
+        params_tables: per-attack overrides, `{name: {field: value}}`.
+        seed: the run seed; each attack derives its own from it and its name.
+        device: where attacks compute.
+        progress: progress sink handed to the attacks.
+        floor: the MSE floor of the bound (estimated h(x)), or None.
+        n_samples_stored: reconstructions kept for the report (the first eval indices).
+        missing_reasons: why a capability is absent (e.g. the torch-conversion error),
+            quoted in SKIPPED results.
+        clean_features: (aux, eval) clean features of `aux_x` and `eval_x` through the
+            target's own query (any shape with one row per image), or None to query them.
+
+    Returns:
+        One AttackResult per name in `attacks`, in order.
+
+    Raises:
+        ConfigError: an unknown attack name, params key or bad params value.
+    """
+    planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
+    aux = _as_images(aux_x)
+    truth = _as_images(eval_x)
+    aux_clean, eval_clean = _clean(target, aux, truth, clean_features)
+    noise_sigma = target.noise_sigma
+    data = AttackData(
+        aux_x=aux,
+        aux_z=_noisy(aux_clean, noise_sigma, derive_seed(seed, "features:aux")),
+        target_z=_noisy(eval_clean, noise_sigma, derive_seed(seed, "features:eval")),
+        aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
+        aux_clean=aux_clean,
+    )
+    reasons = {**_DEFAULT_MISSING, **(missing_reasons or {})}
+    scoring = _Scoring(truth, floor, n_samples_stored, derive_seed(seed, "bootstrap"))
+    results = []
+    for plan in planned:
+        missing = sorted(plan.attack.requires - target.capabilities)
+        if missing:
+            reason = "; ".join(
+                f"needs {cap.value}; {reasons.get(cap, 'missing')}" for cap in missing
+            )
+            results.append(_skipped(plan, reason))
+            continue
+        ctx = RunContext(device, derive_seed(seed, plan.name), progress, use_amp(device))
+        results.append(_run_one(plan, target, data, ctx, scoring))
+    return tuple(results)
+
+
+def strongest(results: Sequence[AttackResult]) -> AttackResult | None:
+    """The OK result with the lowest MSE (the most successful attack), or None."""
+    ok = [r for r in results if r.status is Status.OK and r.mse is not None]
+    return min(ok, key=lambda r: float(r.mse or 0.0), default=None)
+
+
+def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:
+    """Resolve an attack name and its params (budget defaults < table)."""
+    cls = get_attack(name)
+    return _Planned(name, cls(cls.params_type.from_table(budget, table, name)))
+
+
+def _clean(
+    target: Target, aux: Tensor, truth: Tensor, given: tuple[np.ndarray, np.ndarray] | None
+) -> tuple[Tensor, Tensor]:
+    """Clean features of the auxiliary and evaluation images: the given ones, else queried.
+
+    Queried once either way: the attacks reuse the auxiliary ones instead of re-querying.
+    """
+    if given is None:
+        return query_features(target, aux), query_features(target, truth)
+    out = []
+    for feats, images in zip(given, (aux, truth), strict=True):
+        arr = np.ascontiguousarray(feats, dtype=np.float32)
+        if arr.shape[0] != images.shape[0] or arr.size != images.shape[0] * int(
+            np.prod(target.feature_shape)
+        ):
+            raise ValueError(
+                f"clean features {arr.shape} do not match {images.shape[0]} images of "
+                f"features {target.feature_shape}"
+            )
+        out.append(torch.from_numpy(arr.reshape(images.shape[0], *target.feature_shape)))
+    return out[0], out[1]
+
+
+def _as_images(x: ArrayLike) -> Tensor:
+    """A float32 CPU tensor copy of an image batch."""
+    if isinstance(x, Tensor):
+        return x.detach().to("cpu", torch.float32).clone()
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).copy())
+
+
+def _noisy(clean: Tensor, noise_sigma: float, seed: int) -> Tensor:
+    """Noisy features z = f(x) + N(0, noise_sigma^2 I) from clean ones, seeded; float32."""
+    z = add_noise(clean.numpy(), noise_sigma, np.random.default_rng(seed))
+    return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def _skipped(plan: _Planned, reason: str) -> AttackResult:
+    return AttackResult(
+        attack=plan.name, status=Status.SKIPPED, params=plan.attack.params.as_dict(), reason=reason
+    )
+
+
+def _run_one(
+    plan: _Planned, target: Target, data: AttackData, ctx: RunContext, scoring: _Scoring
+) -> AttackResult:
+    """Seed, time and run one attack; AttackError becomes an ERROR result."""
+    seed_everything(ctx.seed)
+    start = time.perf_counter()
+    try:
+        x_hat = plan.attack.reconstruct(target, data, ctx)
+        _check_output(plan.name, x_hat, tuple(scoring.truth.shape))
+    except AttackError as e:
+        return AttackResult(
+            attack=plan.name,
+            status=Status.ERROR,
+            seconds=time.perf_counter() - start,
+            params=plan.attack.params.as_dict(),
+            reason=str(e),
+        )
+    seconds = time.perf_counter() - start
+    return scoring.score(plan, x_hat.detach().to("cpu", torch.float32).clamp(0, 1), seconds)
+
+
+def _check_output(name: str, x_hat: Tensor, shape: tuple[int, ...]) -> None:
+    """A wrong shape is a bug (raises ValueError); non-finite values are an AttackError."""
+    if tuple(x_hat.shape) != shape:
+        raise ValueError(f"attack {name!r} returned shape {tuple(x_hat.shape)}, expected {shape}")
+    if not torch.isfinite(x_hat).all():
+        raise AttackError(f"{name} produced non-finite reconstructions")
+
+
+class _Scoring:
+    """The one scoring rule every attack goes through (metrics.py, paired bootstrap)."""
+
+    def __init__(self, truth: Tensor, floor: float | None, n_stored: int, seed: int) -> None:
+        self.truth = truth
+        self.floor = floor
+        self.samples = tuple(range(min(max(0, n_stored), len(truth))))
+        self.seed = seed
+
+    def score(self, plan: _Planned, x_hat: Tensor, seconds: float) -> AttackResult:
+        """Per-image MSE/PSNR/SSIM means with bootstrap intervals, plus stored samples."""
+        with torch.no_grad():
+            per_image = {
+                "mse": metrics.mse(x_hat, self.truth),
+                "psnr": metrics.psnr(x_hat, self.truth),
+                "ssim": metrics.ssim(x_hat, self.truth),
+            }
+        stats = {k: metrics.bootstrap_mean(v, seed=self.seed) for k, v in per_image.items()}
+        mse = stats["mse"][0]
+        stored = tuple(
+            tuple(round(float(v), _DECIMALS) for v in x_hat[i].flatten().tolist())
+            for i in self.samples
+        )
+        return AttackResult(
+            attack=plan.name,
+            status=Status.OK,
+            mse=mse,
+            psnr=stats["psnr"][0],
+            ssim=stats["ssim"][0],
+            mse_interval=stats["mse"][1],
+            psnr_interval=stats["psnr"][1],
+            ssim_interval=stats["ssim"][1],
+            n_samples=len(self.truth),
+            seconds=seconds,
+            params=plan.attack.params.as_dict(),
+            below_floor=self.floor is not None and mse < self.floor,
+            samples=self.samples,
+            reconstructions=stored,
+        )

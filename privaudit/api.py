@@ -1,0 +1,210 @@
+"""The Python API: `assess`, `harden` and `load_report`, for notebooks and scripts.
+
+The same runs as the command line, configured by keyword arguments instead of flags, with
+models and data given as paths or in memory. Errors raise the `privaudit.errors` types
+(never `SystemExit`); nothing is printed and no report file is written: the returned
+`AuditReport` has `to_dict()`, `to_json()`, `to_dataframe()` and an HTML view in notebooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+import privaudit.reports  # noqa: F401  NOTE: registers the HTML view of every AuditReport
+from privaudit.config import Config, NoiseSource, load_config
+from privaudit.errors import ConfigError
+from privaudit.progress import NullProgress, Progress
+from privaudit.results import AuditReport, read_report
+
+# NOTE: the runs (privaudit.audit, privaudit.hardening) import torch: they load inside
+# `assess` and `harden`, so that `load_report` and `import privaudit.api` stay light.
+
+__all__ = ["assess", "harden", "load_report"]
+
+ModelLike = str | Path | onnx.ModelProto | bytes | None
+DataLike = str | Path | np.ndarray | tuple[Any, ...] | Mapping[str, Any] | None
+_SECTIONS = ("bound", "attacks", "gate", "harden")
+
+
+def assess(
+    model: ModelLike = None,
+    *,
+    data: DataLike = None,
+    split: str | None = None,
+    noise: float | None = None,
+    attacks: Sequence[str] | bool | None = None,
+    budget: str | None = None,
+    config: str | Path | bool | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> AuditReport:
+    """Audit a split model: the bound, accuracy with and without noise, the attack battery.
+
+    Args:
+        model: an ONNX model: a path, an `onnx.ModelProto` or its serialized bytes; None
+            audits the embedded demo model.
+        data: the audit data: a path (image folder, `.npz`, `.npy`), an array `x`, a tuple
+            `(x, y)` or a mapping with `x` and optional `y`; None only for the demo model.
+        split: the module, node or tensor to cut at (default: the model's metadata).
+        noise: the std of the noise added to the features (default: the model's metadata).
+        attacks: attack names to run, True for all, False or [] for none (the bound only).
+        budget: the attacks' compute budget: "smoke", "standard" (default) or "thorough".
+        config: a TOML file with `[tool.privaudit]`, True to search for pyproject.toml as
+            the command line does, None (default) for the built-in defaults.
+        progress: a `privaudit.progress.Progress` to report to (default: silent).
+        **options: any other config key (`seed=1`, `device="cpu"`, `limit=500`,
+            `noise_sweep=(0.05, 0.1)`), sections as mappings (`bound={"k": 3}`,
+            `gate={"max_leakage": 0.5}`).
+
+    Returns:
+        The audit report; `report.gate` holds the gate's outcome when thresholds were given.
+
+    Raises:
+        ConfigError, ModelError, DataError: anything the caller can fix.
+    """
+    from privaudit.audit import InMemory, run_assess
+
+    cfg, (proto, x, y) = _resolve(model, data, split, noise, attacks, budget, config, options)
+    return run_assess(
+        cfg, progress=progress or NullProgress(), noise_source=_source(noise),
+        memory=InMemory(model=proto, x=x, y=y),
+    )
+
+
+def harden(
+    model: ModelLike = None,
+    *,
+    output: str | Path,
+    data: DataLike = None,
+    split: str | None = None,
+    noise: float | None = None,
+    attacks: Sequence[str] | bool | None = None,
+    budget: str | None = None,
+    config: str | Path | bool | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> AuditReport:
+    """Harden a split model with CEM plus noise, write it to `output`, audit before and after.
+
+    Takes the arguments of `assess` (labelled data is required), plus `output`, the path of
+    the hardened ONNX model (written atomically, never over the input). Fine-tuning settings
+    go in `harden={"lam": 4, "epochs": 10, "baseline": True, ...}`.
+
+    Returns:
+        The original model's report; `report.harden` holds the hardened model's audit
+        (`report.harden.after`), the training history and the baselines.
+
+    Raises:
+        ConfigError, ModelError, DataError: anything the caller can fix.
+    """
+    from privaudit.audit import InMemory
+    from privaudit.hardening import run_harden
+
+    cfg, (proto, x, y) = _resolve(model, data, split, noise, attacks, budget, config, options)
+    path = Path(output).expanduser().resolve()
+    if path.is_dir():
+        raise ConfigError(f"output {path} is a folder", hint="give the hardened model's file name")
+    return run_harden(
+        cfg, output=path, progress=progress or NullProgress(), noise_source=_source(noise),
+        memory=InMemory(model=proto, x=x, y=y),
+    )
+
+
+def load_report(path: str | Path) -> AuditReport:
+    """Read a `report.json` written by privaudit (any readable schema version).
+
+    Raises:
+        DataError: missing, unreadable, or not a privaudit report.
+    """
+    return read_report(Path(path))
+
+
+def _resolve(
+    model: ModelLike,
+    data: DataLike,
+    split: str | None,
+    noise: float | None,
+    attacks: Sequence[str] | bool | None,
+    budget: str | None,
+    config: str | Path | bool | None,
+    options: Mapping[str, Any],
+) -> tuple[Config, tuple[onnx.ModelProto | None, np.ndarray | None, np.ndarray | None]]:
+    """The run's Config (defaults < config file < arguments) and its in-memory inputs."""
+    proto, model_path = _model(model)
+    x, y, data_path = _data(data)
+    flat: dict[str, Any] = {"model": model_path, "data": data_path, "split": split,
+                            "noise": noise, "attacks.budget": budget}
+    if attacks is not None:
+        flat["attacks.enabled"] = _attack_names(attacks)
+    for key, value in options.items():
+        if key in _SECTIONS and isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        else:
+            flat[key] = value
+    path = None if isinstance(config, bool) or config is None else Path(config)
+    cfg = load_config(path, flat, search=config is True)
+    return cfg, (proto, x, y)
+
+
+def _model(model: ModelLike) -> tuple[onnx.ModelProto | None, Path | None]:
+    if model is None:
+        return None, None
+    if isinstance(model, onnx.ModelProto):
+        return model, None
+    if isinstance(model, bytes):
+        proto = onnx.ModelProto()
+        try:
+            proto.ParseFromString(model)
+        except Exception as e:  # NOTE: protobuf's DecodeError has no stable public base
+            raise ConfigError("model: the bytes are not a serialized ONNX model",
+                              hint="pass onnx_model.SerializeToString() or a path") from e
+        return proto, None
+    if isinstance(model, str | Path):
+        return None, Path(model)
+    raise ConfigError(f"model: expected a path, an onnx.ModelProto or bytes, got "
+                      f"{type(model).__name__}", hint="e.g. privaudit.audit('model.onnx', ...)")
+
+
+def _data(data: DataLike) -> tuple[np.ndarray | None, np.ndarray | None, Path | None]:
+    if data is None:
+        return None, None, None
+    if isinstance(data, str | Path):
+        return None, None, Path(data)
+    if isinstance(data, Mapping):
+        if "x" not in data:
+            raise ConfigError("data: a mapping needs the key 'x'", hint="data={'x': x, 'y': y}")
+        x, y = data["x"], data.get("y")
+    elif isinstance(data, tuple):
+        if len(data) not in (1, 2):
+            raise ConfigError(f"data: expected (x,) or (x, y), got a tuple of {len(data)}",
+                              hint="data=(x, y)")
+        x, y = data[0], data[1] if len(data) == 2 else None
+    else:
+        x, y = data, None
+    return _array(x, "x"), None if y is None else _array(y, "y"), None
+
+
+def _array(value: Any, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError) as e:
+        raise ConfigError(f"data: {name} is not an array ({e})", hint="pass numpy arrays") from e
+
+
+def _attack_names(attacks: Sequence[str] | bool) -> tuple[str, ...] | None:
+    if attacks is True:
+        return None  # NOTE: the default, every attack
+    if attacks is False:
+        return ()
+    if isinstance(attacks, str):
+        return tuple(a for a in attacks.split(",") if a)
+    return tuple(attacks)
+
+
+def _source(noise: float | None) -> str | None:
+    return NoiseSource.API.value if noise is not None else None

@@ -1,0 +1,35 @@
+"""The audit (`privaudit assess`): prepare a run, extract its features once, then measure.
+
+`run_assess` audits one split model: the bound, the head's accuracy with and without noise,
+the noise sweep and the attack battery, then the gate. `measure_prepared` is the part that
+`harden` reuses for every model it audits.
+"""
+
+from privaudit.audit.features import Features, audit_labels, encode, extract_features
+from privaudit.audit.prepare import InMemory, Prepared, audit_partition, prepare
+from privaudit.audit.provenance import Timer, provenance, versions
+from privaudit.audit.run import SAMPLES_STORED, measure_prepared, run_assess
+from privaudit.audit.target import build_target, torch_encoder
+from privaudit.audit.utility import accuracy, head_session, noisy_accuracy
+
+__all__ = [
+    "SAMPLES_STORED",
+    "Features",
+    "InMemory",
+    "Prepared",
+    "Timer",
+    "accuracy",
+    "audit_labels",
+    "audit_partition",
+    "build_target",
+    "encode",
+    "extract_features",
+    "head_session",
+    "measure_prepared",
+    "noisy_accuracy",
+    "prepare",
+    "provenance",
+    "run_assess",
+    "torch_encoder",
+    "versions",
+]

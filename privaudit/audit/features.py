@@ -1,0 +1,77 @@
+"""The audit's clean encoder features, extracted once and shared by every measurement."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from privaudit.data import AuditPartition, Normalization
+from privaudit.model import run_batched
+
+__all__ = ["Features", "audit_labels", "encode", "extract_features"]
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Clean features of the audit data, flattened to (N, m): aux rows first, then eval.
+
+    One array; `aux` and `evaluation` are views of it, so the bound, the utility, the sweep
+    and the attacks share the features without a copy.
+    """
+
+    all: np.ndarray
+    n_aux: int
+    shape: tuple[int, ...]  # per-sample feature shape before flattening
+
+    @property
+    def aux(self) -> np.ndarray:
+        """The attacker's auxiliary samples' features (a view)."""
+        return self.all[: self.n_aux]
+
+    @property
+    def evaluation(self) -> np.ndarray:
+        """The evaluation samples' features (a view)."""
+        return self.all[self.n_aux :]
+
+
+def encode(session: object, norm: Normalization, *parts: np.ndarray, batch: int) -> np.ndarray:
+    """Clean encoder features of pixel-space images (N, C, H, W) in [0, 1], parts stacked.
+
+    Normalization is applied one batch at a time and each batch's features are written into
+    one array allocated after the first batch, so memory is the features plus one batch of
+    images and its features: no normalized copy of the data, no list of batches to join.
+
+    Args:
+        session: the encoder's onnxruntime session.
+        norm: the model's input normalization.
+        parts: image arrays, encoded in order into consecutive rows of the result.
+        batch: samples per onnxruntime call.
+
+    Returns:
+        (sum of the parts' N, ...) features; (0,) float32 when there are no images.
+    """
+    total, out, row = sum(len(x) for x in parts), None, 0
+    for x in parts:
+        for i in range(0, len(x), batch):
+            z = run_batched(session, norm.apply(x[i : i + batch]), batch)
+            if out is None:
+                out = np.empty((total, *z.shape[1:]), z.dtype)
+            out[row : row + len(z)] = z
+            row += len(z)
+    return out if out is not None else np.zeros((0,), np.float32)
+
+
+def extract_features(
+    audit: AuditPartition, norm: Normalization, session: object, batch: int
+) -> Features:
+    """The clean features of the auxiliary then the evaluation samples, in one array."""
+    z = encode(session, norm, audit.aux.x, audit.eval.x, batch=batch)
+    shape = tuple(int(d) for d in z.shape[1:])
+    return Features(z.reshape(len(z), -1), len(audit.aux.x), shape)
+
+
+def audit_labels(audit: AuditPartition) -> np.ndarray | None:
+    """Labels of the audit features' rows (aux, then eval), or None when unlabelled."""
+    ya, ye = audit.aux.y, audit.eval.y
+    return None if ya is None or ye is None else np.concatenate([ya, ye])

@@ -1,0 +1,219 @@
+"""Resolve a run's inputs: model (or demo), split, normalization, noise sigma and audit data."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from privaudit import demo
+from privaudit.config import Config, NoiseSource
+from privaudit.data import (
+    AuditPartition,
+    Dataset,
+    Normalization,
+    dataset_from_arrays,
+    load_data,
+    partition_aux_eval,
+)
+from privaudit.errors import ConfigError, ModelError
+from privaudit.model import (
+    Split,
+    check_model,
+    image_input,
+    load_model,
+    load_presplit,
+    metadata,
+    read_metadata,
+    sha256_bytes,
+    sha256_file,
+    split_model,
+    strip_embedded_noise,
+)
+from privaudit.noise import check_noise_sigma
+
+__all__ = [
+    "IN_MEMORY_DATA",
+    "IN_MEMORY_MODEL",
+    "InMemory",
+    "Prepared",
+    "audit_partition",
+    "prepare",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Everything loaded and checked before measuring anything."""
+
+    model_path: Path
+    model_sha256: str
+    model: onnx.ModelProto | None  # None for a pre-split pair
+    split: Split
+    split_name: str
+    metadata: dict[str, str]
+    norm: Normalization
+    noise_sigma: float
+    noise_source: str
+    audit: AuditPartition
+    dataset: Dataset
+    is_demo: bool
+
+
+@dataclass(frozen=True, eq=False)
+class InMemory:
+    """Inputs handed over in memory (the Python API) instead of files named in the config.
+
+    Attributes:
+        model: an ONNX model (checked like a file), or None: `cfg.model`.
+        x: the audit samples as a `.npz`'s `x` would hold them, or None: `cfg.data`.
+        y: their class labels, or None.
+    """
+
+    model: onnx.ModelProto | None = None
+    x: np.ndarray | None = None
+    y: np.ndarray | None = None
+
+
+IN_MEMORY_MODEL = Path("<in-memory model>")
+IN_MEMORY_DATA = "<in-memory arrays>"
+
+
+def prepare(
+    cfg: Config, *, noise_source: str | None = None, memory: InMemory | None = None
+) -> Prepared:
+    """Load the model (the embedded demo when none is given), split it, read the data.
+
+    Args:
+        cfg: the run's resolved settings.
+        noise_source: where `cfg.noise` came from when not the config (e.g. "flag").
+        memory: a model and/or data given in memory, which take the place of files.
+
+    Raises:
+        ConfigError, ModelError, DataError: anything the user can fix.
+    """
+    memory = memory or InMemory()
+    is_demo = cfg.model is None and cfg.encoder is None and memory.model is None
+    if cfg.data is None and memory.x is None and not is_demo:
+        raise ConfigError(
+            "no audit data given", hint="pass --data DATA (an image folder, .npz or .npy file)"
+        )
+    model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
+    noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
+    dataset = _dataset(cfg, memory, image_input(split.encoder).shape, is_demo)
+    norm = _normalization(cfg, meta, dataset.x.shape[1])
+    return Prepared(
+        model_path=model_path,
+        model_sha256=sha,
+        model=model,
+        split=split,
+        split_name=split_name,
+        metadata=meta,
+        norm=norm,
+        noise_sigma=noise_sigma,
+        noise_source=source,
+        audit=audit_partition(cfg, dataset),
+        dataset=dataset,
+        is_demo=is_demo,
+    )
+
+
+def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:
+    """The audit's attacker-auxiliary and evaluation sets of `dataset`, as `cfg` sets them."""
+    return partition_aux_eval(
+        dataset, eval_fraction=cfg.eval_fraction, max_eval=cfg.max_eval, seed=cfg.seed
+    )
+
+
+_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str]]
+
+
+def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
+    """The model's path, hash, proto (None for a pre-split pair), split, split name, metadata."""
+    if cfg.encoder is not None and memory.model is None:
+        split = load_presplit(cfg.encoder, cfg.head)
+        meta = read_metadata(split.encoder)
+        return cfg.encoder, sha256_file(cfg.encoder), None, split, "presplit", meta
+    if memory.model is not None:
+        path, raw = IN_MEMORY_MODEL, check_model(memory.model, str(IN_MEMORY_MODEL))
+        sha = sha256_bytes(memory.model.SerializeToString())
+    else:
+        chosen = demo.demo_model_path() if is_demo else cfg.model
+        assert chosen is not None
+        path, raw, sha = chosen, load_model(chosen), sha256_file(chosen)
+    # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
+    # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
+    model = strip_embedded_noise(raw)
+    meta = read_metadata(model)
+    split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
+    return path, sha, model, split_model(model, split_name, model_name=str(path)), split_name, meta
+
+
+def _dataset(
+    cfg: Config, memory: InMemory, shape: tuple[int | None, ...], is_demo: bool
+) -> Dataset:
+    """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model."""
+    if memory.x is not None:
+        return dataset_from_arrays(
+            memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
+            input_shape_override=cfg.input_shape, resize=cfg.resize,
+        )
+    return load_data(
+        cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
+        input_shape_override=cfg.input_shape, resize=cfg.resize,
+    )
+
+
+def _no_split(path: Path) -> str:
+    raise ConfigError(
+        "no split given", hint=f"pass --split NAME; list candidates with 'privaudit layers {path}'"
+    )
+
+
+def _noise_sigma(
+    cfg: Config, meta: dict[str, str], is_demo: bool, source: str | None
+) -> tuple[float, str]:
+    if cfg.noise is not None:
+        return cfg.noise, source or NoiseSource.CONFIG.value
+    if metadata.NOISE_SIGMA in meta:
+        try:
+            value = float(meta[metadata.NOISE_SIGMA])
+        except ValueError:
+            raise ModelError(
+                f"model metadata {metadata.NOISE_SIGMA}={meta[metadata.NOISE_SIGMA]!r} is not a "
+                "number",
+                hint="pass --noise explicitly",
+            ) from None
+        return check_noise_sigma(value, metadata.NOISE_SIGMA), NoiseSource.METADATA.value
+    if is_demo:
+        return 0.1, NoiseSource.DEMO.value
+    raise ConfigError(
+        "no noise sigma given and the model carries none",
+        hint="pass --noise SIGMA (the std of the noise added to the features; 0 for none)",
+    )
+
+
+def _normalization(cfg: Config, meta: dict[str, str], channels: int) -> Normalization:
+    mean = cfg.mean if cfg.mean is not None else _meta_floats(meta, metadata.MEAN, (0.0,))
+    std = cfg.std if cfg.std is not None else _meta_floats(meta, metadata.STD, (1.0,))
+    norm = Normalization(mean=tuple(mean), std=tuple(std))
+    norm.check_channels(channels)
+    return norm
+
+
+def _meta_floats(meta: dict[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:
+    if key not in meta:
+        return default
+    try:
+        return tuple(float(v) for v in meta[key].replace(",", " ").split())
+    except ValueError:
+        raise ModelError(
+            f"model metadata {key}={meta[key]!r} is not a list of numbers",
+            hint=f"pass --{key.split('.')[-1]} explicitly",
+        ) from None
+

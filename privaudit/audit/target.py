@@ -1,0 +1,68 @@
+"""Build the attacker's Target from a prepared run: ORT query function and torch encoder."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+from torch import nn
+
+from privaudit.attacks import Capability, Target
+from privaudit.audit.features import encode
+from privaudit.audit.prepare import Prepared
+from privaudit.data import Normalization
+from privaudit.errors import PrivauditError
+from privaudit.interpreter import to_torch
+
+__all__ = ["PixelEncoder", "build_target", "torch_encoder"]
+
+log = logging.getLogger(__name__)
+
+
+class PixelEncoder(nn.Module):
+    """Pixels in [0, 1] -> normalization -> encoder -> features (differentiable)."""
+
+    def __init__(self, encoder: nn.Module, norm: Normalization) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.norm = norm
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Features of `x` (N, C, H, W) in [0, 1]."""
+        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(self.norm.apply_torch(x))
+        return out[0] if isinstance(out, tuple) else out
+
+
+def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
+    """The encoder as a torch module in pixel space, or None and the reason it failed."""
+    try:
+        module = to_torch(prep.split.encoder, trainable=False)
+    except PrivauditError as e:
+        log.info("encoder not convertible to torch: %s", e)
+        return None, str(e)
+    return PixelEncoder(module, prep.norm).eval(), "ok"
+
+
+def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Target, str]:
+    """The Target the battery attacks, and the torch-conversion status ("ok" or why not)."""
+    module, conversion = torch_encoder(prep)
+    caps = {Capability.QUERY}
+    if module is not None:
+        caps.add(Capability.GRADIENTS)
+    if prep.audit.aux.y is not None:
+        caps.add(Capability.LABELS)
+    sample = encode(session, prep.norm, prep.audit.aux.x[:1], batch=batch)
+
+    def query(x: np.ndarray) -> np.ndarray:
+        return encode(session, prep.norm, x, batch=batch)
+
+    target = Target(
+        input_shape=tuple(int(d) for d in prep.audit.aux.x.shape[1:]),
+        feature_shape=tuple(int(d) for d in sample.shape[1:]),
+        noise_sigma=prep.noise_sigma,
+        query=query,
+        torch_encoder=module,
+        capabilities=frozenset(caps),
+    )
+    return target, conversion

@@ -1,0 +1,194 @@
+"""The `privaudit` app: thin typer commands (parse, config, run, write, exit) and their order."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from privaudit import __version__
+from privaudit.cli.errors import HouseGroup, reported_errors
+from privaudit.cli.harden import harden
+from privaudit.cli.options import (
+    AttacksOpt,
+    BudgetOpt,
+    ConfigOpt,
+    CovOpt,
+    DataOpt,
+    DebugOpt,
+    DeviceOpt,
+    EncoderOpt,
+    EntropyOpt,
+    EntropyUnitOpt,
+    FormatOpt,
+    GateAttackOpt,
+    GateBoundOpt,
+    GateFloorOpt,
+    GateLeakOpt,
+    HeadOpt,
+    LimitOpt,
+    MeanOpt,
+    ModelArg,
+    NoAttacksOpt,
+    NoiseOpt,
+    OutOpt,
+    QuietOpt,
+    ResizeOpt,
+    SeedOpt,
+    ShapeOpt,
+    SplitOpt,
+    StdOpt,
+    StrictOpt,
+    SweepOpt,
+    VerboseOpt,
+    assess_overrides,
+)
+from privaudit.cli.run import execute
+from privaudit.cli.saved import check, compare, list_attacks, report
+from privaudit.config import Budget
+from privaudit.errors import ConfigError, ExitCode
+
+__all__ = ["app", "main", "reported_errors"]
+
+app = typer.Typer(
+    cls=HouseGroup,
+    name="privaudit",
+    help="Audit how much of a split model's input its features leak, and harden it.",
+    pretty_exceptions_show_locals=False,  # NOTE: locals hold user data; never print them
+    pretty_exceptions_enable=False,
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="rich",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"privaudit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Audit how much of a split model's input its features leak, and harden it."""
+
+
+@app.command()
+def layers(
+    model: Annotated[
+        Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    debug: DebugOpt = False,
+) -> None:
+    """List the tensors a model can be split at (module, tensor, shape, depth, clean cut)."""
+    with reported_errors(debug):
+        from privaudit import demo
+        from privaudit.model import list_cut_points, load_model
+
+        if fmt not in ("table", "json"):
+            raise ConfigError(f"unknown --format {fmt!r}", hint="choose table or json")
+        points = list_cut_points(load_model(model or demo.demo_model_path()))
+        if fmt == "json":
+            from privaudit.results import dumps
+
+            sys.stdout.write(dumps(points))
+        else:
+            from privaudit.cli.console import layers_table
+
+            layers_table(points)
+
+
+def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
+    from privaudit.audit import run_assess  # NOTE: here, so --help/--version never load torch
+    from privaudit.cli.console import err_console, print_summary
+
+    def run(cfg: Any, progress: Any, source: str | None) -> Any:
+        return run_assess(cfg, progress=progress, noise_source=source)
+
+    report, paths = execute(overrides, config, quiet, run)
+    print_summary(report)
+    for p in paths:
+        err_console.print(f"wrote {p}", highlight=False, markup=False)
+    return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+
+
+@app.command()
+def assess(
+    model: ModelArg = None,
+    split: SplitOpt = None,
+    encoder: EncoderOpt = None,
+    head: HeadOpt = None,
+    data: DataOpt = None,
+    noise: NoiseOpt = None,
+    noise_sweep: SweepOpt = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    input_shape: ShapeOpt = None,
+    resize: ResizeOpt = None,
+    limit: LimitOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    budget: BudgetOpt = None,
+    attacks: AttacksOpt = None,
+    no_attacks: NoAttacksOpt = False,
+    covariance: CovOpt = None,
+    input_entropy: EntropyOpt = None,
+    entropy_unit: EntropyUnitOpt = None,
+    fail_under_bound: GateBoundOpt = None,
+    fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None,
+    fail_under_attack_mse: GateAttackOpt = None,
+    strict: StrictOpt = None,
+    output_dir: OutOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Bound the reconstruction error of any attack, run the attack battery, and gate."""
+    flags = dict(locals())
+    with reported_errors(debug):
+        from privaudit.cli.console import set_logging
+
+        set_logging(verbose)
+        code = _run_assess(assess_overrides(**flags), config, quiet)
+    raise typer.Exit(code)
+
+
+# NOTE: harden lives in `cli_harden`; registered here to keep the help's command order.
+app.command()(harden)
+
+
+@app.command()
+def demo(
+    budget: BudgetOpt = Budget.SMOKE.value,
+    output_dir: OutOpt = None,
+    fmt: FormatOpt = None,
+    quiet: QuietOpt = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Assess the embedded demo model (MNIST CNN cut at layer3, sigma 0.1)."""
+    overrides = {"attacks.budget": budget, "output_dir": output_dir, "formats": fmt}
+    with reported_errors(debug):
+        code = _run_assess(overrides, None, quiet)
+    raise typer.Exit(code)
+
+
+# NOTE: the commands that read saved reports or list a registry live in `cli_saved`.
+app.command()(check)
+app.command(name="attacks")(list_attacks)
+app.command()(report)
+app.command()(compare)
+
+
+def main() -> None:
+    """Console-script entry point; click usage errors exit 2, as documented."""
+    app()

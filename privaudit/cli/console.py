@@ -1,0 +1,214 @@
+"""Rich output on stderr: progress bars, the run summary and gate violations."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+from rich.text import Text
+
+from privaudit.config import Budget
+from privaudit.model import CutPoint
+from privaudit.results import AuditReport, BoundResult, GateResult
+
+err_console = Console(stderr=True)
+
+
+class _RichTask:
+    def __init__(self, bar: Progress, task: TaskID) -> None:
+        self._bar = bar
+        self._task = task
+
+    def advance(self, amount: float = 1.0) -> None:
+        self._bar.advance(self._task, amount)
+
+    def set_info(self, info: str) -> None:
+        self._bar.update(self._task, info=info)
+
+
+class RichProgress:
+    """Progress bars with ETA on stderr; one bar per task, kept when done."""
+
+    def __init__(self, console: Console = err_console, *, enabled: bool = True) -> None:
+        self._bar = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<14}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[info]}"),
+            console=console,
+            disable=not enabled,
+            transient=False,
+        )
+
+    def __enter__(self) -> RichProgress:
+        self._bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.stop()
+
+    @contextmanager
+    def task(self, description: str, total: float | None = None) -> Iterator[_RichTask]:
+        """Open a bar; it is completed when the block ends."""
+        task_id = self._bar.add_task(description, total=total, info="")
+        try:
+            yield _RichTask(self._bar, task_id)
+        finally:
+            done = self._bar.tasks[task_id].total
+            self._bar.update(task_id, total=done or 1, completed=done or 1)
+
+
+def _stdout_console() -> Console:
+    """Stdout console; wide when piped so long tensor names stay on one line."""
+    probe = Console()
+    return probe if probe.is_terminal else Console(width=200)
+
+
+def _fmt(value: float | None, spec: str = ".4g") -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+def bound_table(bound: BoundResult) -> Table:
+    """The bound's numbers, one per row, with units."""
+    t = Table(title="Reconstruction bound", show_header=False, title_justify="left")
+    t.add_column("quantity", style="bold")
+    t.add_column("value")
+    t.add_row("noise sigma", _fmt(bound.noise_sigma))
+    if bound.vacuous:
+        t.add_row("leakage", "unbounded (sigma = 0): no guarantee, floor 0")
+    else:
+        interval = bound.leakage_interval
+        ci = f"  [{_fmt(interval.low)}, {_fmt(interval.high)}]" if interval else ""
+        leak = f"{_fmt(bound.leakage_nats)} nats/sample{ci}  ({bound.clustering})"
+        t.add_row("leakage I_up", leak)
+        t.add_row("leakage", f"{_fmt(bound.leakage_bits_per_dim)} bits per input dim")
+    source = f"{_fmt(bound.input_entropy_per_dim)} nats ({bound.input_entropy_source})"
+    t.add_row("input entropy h(x)/d", source)
+    t.add_row("cond. entropy h(x|z)/d", f"{_fmt(bound.cond_entropy_per_dim)} nats")
+    t.add_row("MSE floor (any attack)", _fmt(bound.mse_floor))
+    t.add_row("certified MSE floor", _fmt(bound.certified_mse_floor))
+    t.add_row("floor ratio exp(-2I/d)", _fmt(bound.floor_ratio))
+    return t
+
+
+def attacks_table(report: AuditReport) -> Table:
+    """One row per attack: status, MSE/PSNR/SSIM and time."""
+    t = Table(title="Inversion attacks (evaluation set)", title_justify="left")
+    for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "time s", "note"):
+        t.add_column(col)
+    for a in report.attacks:
+        below = "below estimated floor: h(x) estimate too optimistic" if a.below_floor else ""
+        note = a.reason or below
+        t.add_row(
+            Text(a.attack),
+            a.status.value,
+            _fmt(a.mse),
+            _fmt(a.psnr, ".2f"),
+            _fmt(a.ssim, ".3f"),
+            f"{a.seconds:.1f}",
+            Text(note),
+        )
+    return t
+
+
+def print_summary(report: AuditReport, console: Console = err_console) -> None:
+    """Print the bound, utility, attacks and gate verdict."""
+    m = report.model
+    console.print(
+        f"[bold]model[/] {escape(m.path)}  [bold]split[/] {escape(m.split)} -> "
+        f"{escape(m.cut_tensor)} "
+        f"features {list(m.feature_shape)}",
+        markup=True,
+        highlight=False,
+    )
+    if report.bound is not None:
+        console.print(bound_table(report.bound))
+    u = report.utility
+    if u.clean_accuracy is not None:
+        noisy = "n/a" if u.noisy_accuracy is None else f"{u.noisy_accuracy:.2%}"
+        console.print(f"accuracy: clean {u.clean_accuracy:.2%}, with noise {noisy}")
+    for p in report.sweep:
+        acc = "n/a" if p.accuracy is None else f"{p.accuracy:.2%}"
+        console.print(
+            f"  sigma {p.noise_sigma:<6g} leakage {_fmt(p.leakage_bits_per_dim)} bits/dim  "
+            f"floor {_fmt(p.mse_floor)}  accuracy {acc}"
+        )
+    if report.attacks:
+        console.print(attacks_table(report))
+    for w in report.warnings:
+        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+    print_gate(report.gate, console)
+
+
+def print_gate(gate: GateResult, console: Console = err_console) -> None:
+    """The verdict line, and a table of violations when the gate failed."""
+    if not gate.active:
+        console.print("[dim]gate: no thresholds configured[/]")
+        return
+    if gate.passed:
+        console.print("[bold green]gate passed[/]")
+        return
+    t = Table(title="[bold red]gate failed[/]", title_justify="left")
+    for col in ("rule", "subject", "message"):
+        t.add_column(col)
+    for v in gate.violations:
+        t.add_row(v.rule, Text(v.subject), Text(v.message))
+    console.print(t)
+
+
+def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> None:
+    """Print cut points as a table on stdout."""
+    console = console or _stdout_console()
+    t = Table(title="Cut points", title_justify="left")
+    for col in ("module", "tensor", "op", "shape", "depth", "clean"):
+        t.add_column(col, overflow="fold", no_wrap=col in ("module", "op", "shape", "depth"))
+    for p in points:
+        shape = "x".join("?" if d is None else str(d) for d in p.shape) if p.shape else "?"
+        clean = "yes" if p.clean else f"no: {p.reason}" if p.reason else "no"
+        cells = (p.module or "", p.tensor or "", p.op_type or "", shape, f"{p.depth:.2f}", clean)
+        t.add_row(*(Text(str(c)) for c in cells))
+    console.print(t, highlight=False)
+
+
+def attacks_list_table(rows: list[dict[str, object]], console: Console | None = None) -> None:
+    """Print the attack registry: name, needs, summary, standard-budget params."""
+    console = console or _stdout_console()
+    t = Table(title="Attacks", title_justify="left")
+    for col in ("name", "needs", "summary", "standard params"):
+        t.add_column(col, overflow="fold")
+    for r in rows:
+        params = r["params"]
+        assert isinstance(params, dict)
+        std = ", ".join(f"{k}={v}" for k, v in params[Budget.STANDARD].items())
+        needs = r["needs"]
+        assert isinstance(needs, list)
+        t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]), std)))
+    console.print(t, highlight=False)
+
+
+def set_logging(verbose: int) -> None:
+    """Log to stderr through rich: warnings, -v info, -vv debug."""
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(
+        level=level, handlers=[RichHandler(console=err_console)], format="%(message)s"
+    )

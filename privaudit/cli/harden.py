@@ -1,0 +1,177 @@
+"""`privaudit harden`: fine-tune the encoder with CEM + noise, write it, report before/after.
+
+A plain function with typer annotations; `privaudit.cli` registers it on the app.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from privaudit.cli.errors import reported_errors
+from privaudit.cli.options import (
+    AttacksOpt,
+    BudgetOpt,
+    ConfigOpt,
+    DataOpt,
+    DebugOpt,
+    DeviceOpt,
+    FormatOpt,
+    GateAttackOpt,
+    GateBoundOpt,
+    GateFloorOpt,
+    GateLeakOpt,
+    LimitOpt,
+    MeanOpt,
+    ModelArg,
+    NoAttacksOpt,
+    NoiseOpt,
+    QuietOpt,
+    ReportDirOpt,
+    ResizeOpt,
+    SeedOpt,
+    ShapeOpt,
+    SplitOpt,
+    StdOpt,
+    VerboseOpt,
+    assess_overrides,
+    parse_floats,
+)
+from privaudit.cli.run import execute
+from privaudit.errors import ExitCode
+
+__all__ = ["harden"]
+
+
+def _run_harden(
+    overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool
+) -> ExitCode:
+    from privaudit.cli.console import err_console, print_summary
+    from privaudit.hardening import run_harden  # NOTE: lazy, keeps --help free of torch
+    from privaudit.reports import training_data_note
+
+    def run(cfg: Any, progress: Any, source: str | None) -> Any:
+        # NOTE: run_harden writes the model before the after-audit; execute's
+        # restore_on_failure takes it away again if anything later fails or is interrupted.
+        return run_harden(cfg, output=output, progress=progress, noise_source=source)
+
+    report, paths = execute(overrides, config, quiet, run, model_output=output)
+    assert report.harden is not None
+    err_console.print("[bold]original model[/]")
+    print_summary(report)
+    err_console.print("[bold]hardened model[/]")
+    print_summary(report.harden.after)
+    err_console.print(
+        f"note: {training_data_note(report.harden)}", highlight=False, markup=False
+    )
+    for p in (output, *paths):
+        err_console.print(f"wrote {p}", highlight=False, markup=False)
+    return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
+
+
+def harden(
+    model: ModelArg = None,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the hardened ONNX model.")
+    ] = Path("hardened.onnx"),
+    split: SplitOpt = None,
+    data: DataOpt = None,
+    noise: NoiseOpt = None,
+    lam: Annotated[float | None, typer.Option("--lambda", help="Weight of the CEM loss.")] = None,
+    loss: Annotated[
+        str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")
+    ] = None,
+    k: Annotated[int | None, typer.Option("--k", help="k-means centroids per class.")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Fine-tuning epochs.")] = None,
+    lr: Annotated[float | None, typer.Option(help="Adam learning rate (cosine decay).")] = None,
+    freeze_head: Annotated[
+        bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.")
+    ] = None,
+    embed_noise: Annotated[
+        bool | None,
+        typer.Option(
+            "--embed-noise/--no-embed-noise",
+            help="Add the noise inside the hardened encoder graph.",
+        ),
+    ] = None,
+    baseline: Annotated[
+        bool | None,
+        typer.Option(
+            "--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier)."
+        ),
+    ] = None,
+    max_accuracy_drop: Annotated[
+        float | None,
+        typer.Option(
+            help="Try a lambda grid; keep the most private model within this many points."
+        ),
+    ] = None,
+    seeds: Annotated[
+        int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")
+    ] = None,
+    baseline_scales: Annotated[
+        str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")
+    ] = None,
+    train_batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size.")] = None,
+    holdout: Annotated[
+        float | None,
+        typer.Option(
+            help="Hold this share of the data out of fine-tuning; audit on it alone (e.g. 0.3)."
+        ),
+    ] = None,
+    mean: MeanOpt = None,
+    std: StdOpt = None,
+    input_shape: ShapeOpt = None,
+    resize: ResizeOpt = None,
+    limit: LimitOpt = None,
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    budget: BudgetOpt = None,
+    attacks: AttacksOpt = None,
+    no_attacks: NoAttacksOpt = False,
+    fail_under_bound: GateBoundOpt = None,
+    fail_under_floor: GateFloorOpt = None,
+    fail_over_leakage: GateLeakOpt = None,
+    fail_under_attack_mse: GateAttackOpt = None,
+    output_dir: ReportDirOpt = None,
+    fmt: FormatOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
+    debug: DebugOpt = False,
+) -> None:
+    """Fine-tune the encoder with CEM + noise, write a hardened ONNX model, report before/after."""
+    flags = dict(locals())
+    with reported_errors(debug):
+        from privaudit.cli.console import set_logging
+
+        set_logging(verbose)
+        overrides = assess_overrides(
+            **flags,
+            encoder=None,
+            head=None,
+            noise_sweep=None,
+            covariance=None,
+            input_entropy=None,
+            entropy_unit=None,
+            strict=None,
+        )
+        overrides |= {
+            "harden.lam": lam,
+            "harden.loss": loss,
+            "harden.k": k,
+            "harden.epochs": epochs,
+            "harden.lr": lr,
+            "harden.freeze_head": freeze_head,
+            "harden.embed_noise": embed_noise,
+            "harden.baseline": baseline,
+            "harden.max_accuracy_drop": max_accuracy_drop,
+            "harden.seeds": seeds,
+            "harden.baseline_scales": parse_floats(baseline_scales, "harden.baseline_scales"),
+            "harden.batch_size": train_batch_size,
+            "harden.holdout": holdout,
+        }
+        code = _run_harden(overrides, config, output, quiet)
+    raise typer.Exit(code)

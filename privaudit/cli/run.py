@@ -1,0 +1,96 @@
+"""Shared steps of the commands that run a model: guard the outputs, run, write the reports.
+
+`privaudit.cli.app` (assess, demo) and `privaudit.cli.harden` (harden) build on these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from privaudit.cli.errors import sigint_as_keyboardinterrupt
+
+__all__ = ["execute"]
+
+
+def _inputs(cfg: Any) -> dict[str, Path | None]:
+    """Every file a run reads, by what it is (the demo model when no model is given)."""
+    from privaudit import demo
+
+    is_demo = cfg.model is None and cfg.encoder is None
+    return {
+        "model": demo.demo_model_path() if is_demo else cfg.model,
+        "encoder": cfg.encoder,
+        "head": cfg.head,
+        "data": cfg.data,
+        "config": cfg.config_path,
+    }
+
+
+def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
+    """Fail before any work if an output is unusable or would overwrite an input.
+
+    Returns:
+        Every file the command will write: the reports (and the hardened model).
+    """
+    from privaudit.outputs import check_model_output, check_writable_dir, refuse_overwrite
+
+    check_writable_dir(cfg.output_dir)
+    reports = [_report_path(cfg, f) for f in cfg.formats]
+    refuse_overwrite(reports, _inputs(cfg), flag="--output-dir")
+    if model_output is None:
+        return reports
+    check_model_output(model_output, reports)
+    refuse_overwrite([model_output], _inputs(cfg), flag="-o")
+    return [model_output, *reports]
+
+
+def _report_path(cfg: Any, fmt: str) -> Path:
+    """Where the report in format `fmt` goes: report.<suffix> in the output folder."""
+    from privaudit.reports import get_reporter
+
+    path: Path = cfg.output_dir / f"report{get_reporter(fmt).suffix}"
+    return path
+
+
+def _write_reports(report: Any, cfg: Any) -> list[Path]:
+    """Render every format first, then write each atomically (the caller rolls back on failure)."""
+    from privaudit.reports import get_reporter, write_report
+
+    texts = {f: get_reporter(f).render(report) for f in cfg.formats}  # render all, then write
+    paths = []
+    for fmt, text in texts.items():
+        path = _report_path(cfg, fmt)
+        write_report(text, path)
+        paths.append(path)
+    return paths
+
+
+def execute(
+    overrides: dict[str, Any],
+    config: Path | None,
+    quiet: bool,
+    run: Callable[[Any, Any, str | None], Any],
+    model_output: Path | None = None,
+) -> tuple[Any, list[Path]]:
+    """Load the config, guard the outputs, run with progress bars, write every report.
+
+    Everything written is all-or-nothing: on an error or Ctrl-C, `restore_on_failure` takes
+    new files (and temp files) away again and puts overwritten ones back.
+    """
+    from privaudit.cli.console import RichProgress
+    from privaudit.config import NoiseSource, load_config
+    from privaudit.outputs import restore_on_failure
+
+    cfg = load_config(config, overrides)
+    outputs = _check_output(cfg, model_output=model_output)
+    source = NoiseSource.FLAG.value if overrides.get("noise") is not None else None
+    with (
+        sigint_as_keyboardinterrupt(),
+        restore_on_failure(outputs),
+        RichProgress(enabled=not quiet) as progress,
+    ):
+        report = run(cfg, progress, source)
+        paths = _write_reports(report, cfg)
+    return report, paths

@@ -1,0 +1,58 @@
+"""Settings of a run: the frozen Config, its layered loading and the project's vocabularies.
+
+Defaults < `[tool.privaudit]` in the nearest pyproject.toml < command-line flags (or the
+Python API's keyword arguments). Unknown keys and wrong types are errors, never ignored.
+"""
+
+from privaudit.config.choices import (
+    ATTACK_NAMES,
+    AttackName,
+    Budget,
+    CemLoss,
+    Covariance,
+    Device,
+    EntropySource,
+    EntropySpec,
+    EntropyUnit,
+    NoiseSource,
+    values,
+)
+from privaudit.config.load import find_pyproject, load_config
+from privaudit.config.settings import (
+    PATH_KEYS,
+    AttacksConfig,
+    BoundConfig,
+    Config,
+    GateConfig,
+    HardenConfig,
+    as_dict,
+    check_positive,
+    check_share,
+    choice,
+)
+
+__all__ = [
+    "ATTACK_NAMES",
+    "PATH_KEYS",
+    "AttackName",
+    "AttacksConfig",
+    "BoundConfig",
+    "Budget",
+    "CemLoss",
+    "Config",
+    "Covariance",
+    "Device",
+    "EntropySource",
+    "EntropySpec",
+    "EntropyUnit",
+    "GateConfig",
+    "HardenConfig",
+    "NoiseSource",
+    "as_dict",
+    "check_positive",
+    "check_share",
+    "choice",
+    "find_pyproject",
+    "load_config",
+    "values",
+]

@@ -1,0 +1,103 @@
+"""The project's vocabularies, each defined once: every other module imports them from here.
+
+Config validation, the estimators, the attack registry and the reporters' prose all key on
+these names, so a name changes in one place. StrEnum members compare equal to their strings
+("diagonal" == Covariance.DIAGONAL), which is what TOML and the CLI hand in.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "ATTACK_NAMES",
+    "AttackName",
+    "Budget",
+    "CemLoss",
+    "Covariance",
+    "Device",
+    "EntropySource",
+    "EntropySpec",
+    "EntropyUnit",
+    "NoiseSource",
+    "values",
+]
+
+
+class Covariance(StrEnum):
+    """How the feature covariance enters bound (L) (docs/method.md §3)."""
+
+    DIAGONAL = "diagonal"  # per-dimension variances: a valid bound (Hadamard), the default
+    FULL = "full"  # sample covariances: tighter, an estimate when samples are few
+
+
+class EntropySource(StrEnum):
+    """Where the input entropy h(x) came from (docs/method.md §3)."""
+
+    CERTIFIED = "certified"  # -log 256 per dim for 8-bit data: always valid, very loose
+    GAUSSIAN = "gaussian"  # max entropy at the data's covariance: optimistic
+    USER = "user"  # a value the user supplied
+
+
+class EntropySpec(StrEnum):
+    """The named values of `bound.input_entropy` (a number is also accepted)."""
+
+    GAUSSIAN = EntropySource.GAUSSIAN.value
+    CERTIFIED = EntropySource.CERTIFIED.value
+
+
+class EntropyUnit(StrEnum):
+    """Unit of a user-given input entropy."""
+
+    NATS = "nats"  # nats per input dimension
+    BITS = "bits"  # a density model's bits per dimension on 8-bit data
+
+
+class Device(StrEnum):
+    """Where attacks and fine-tuning compute."""
+
+    AUTO = "auto"  # CUDA when available, else the CPU
+    CPU = "cpu"
+    CUDA = "cuda"
+
+
+class Budget(StrEnum):
+    """How much compute the attack battery spends (epochs, steps)."""
+
+    SMOKE = "smoke"
+    STANDARD = "standard"
+    THOROUGH = "thorough"
+
+
+class CemLoss(StrEnum):
+    """Forms of the CEM loss (docs/method.md §5)."""
+
+    BOUND = "bound"  # the diagonal mixture term of bound (L) itself
+    HINGE = "hinge"  # the paper's official surrogate, class-correct
+
+
+class AttackName(StrEnum):
+    """The attacks of the battery; the registry `privaudit.attacks.ATTACKS` keys on these."""
+
+    KNN = "knn"
+    DECODER = "decoder"
+    OPTIMIZATION = "optimization"
+    GAN = "gan"
+
+
+ATTACK_NAMES: tuple[str, ...] = tuple(a.value for a in AttackName)
+
+
+class NoiseSource(StrEnum):
+    """Where a run's noise std came from (recorded in the report)."""
+
+    FLAG = "flag"
+    CONFIG = "config"
+    METADATA = "model metadata"
+    DEMO = "demo default"
+    API = "argument"
+
+
+def values(vocabulary: type[StrEnum]) -> tuple[str, ...]:
+    """The plain string values of a vocabulary, in definition order."""
+    return tuple(member.value for member in vocabulary)

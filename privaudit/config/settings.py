@@ -1,0 +1,213 @@
+"""Frozen, validated settings of a run (defaults; `privaudit.config.load` layers the rest)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from privaudit.config.choices import (
+    ATTACK_NAMES,
+    Budget,
+    CemLoss,
+    Covariance,
+    Device,
+    EntropySpec,
+    EntropyUnit,
+    values,
+)
+from privaudit.config.tables import plain
+from privaudit.errors import ConfigError
+from privaudit.noise import check_noise_sigma
+
+__all__ = [
+    "PATH_KEYS",
+    "AttacksConfig",
+    "BoundConfig",
+    "Config",
+    "GateConfig",
+    "HardenConfig",
+    "as_dict",
+    "check_positive",
+    "check_share",
+    "choice",
+]
+
+PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
+
+
+@dataclass(frozen=True)
+class BoundConfig:
+    """How the conditional-entropy bound is estimated (method.md §3)."""
+
+    covariance: str = Covariance.DIAGONAL.value  # valid bound, default; "full": tighter estimate
+    k: int = 5  # k-means cells per class (and for unlabeled data)
+    bootstrap: int = 200  # bootstrap replicates for the intervals
+    input_entropy: str = EntropySpec.GAUSSIAN.value  # a named source, or a number (with the unit)
+    input_entropy_unit: str = EntropyUnit.NATS.value  # per dim; "bits": per dim of 8-bit data
+
+    def __post_init__(self) -> None:
+        choice("bound.covariance", self.covariance, values(Covariance))
+        choice("bound.input_entropy_unit", self.input_entropy_unit, values(EntropyUnit))
+        check_positive("bound.k", self.k)
+        check_positive("bound.bootstrap", self.bootstrap, allow_zero=True)
+        if self.input_entropy not in values(EntropySpec):
+            try:
+                value = float(self.input_entropy)
+            except ValueError:
+                raise ConfigError(
+                    f"bound.input_entropy: expected 'gaussian', 'certified' or a number, "
+                    f"got {self.input_entropy!r}",
+                    hint="e.g. --input-entropy certified, or --input-entropy 1.2 "
+                    "--entropy-unit bits",
+                ) from None
+            if not math.isfinite(value):
+                raise ConfigError(f"bound.input_entropy: expected a finite number, got {value}")
+
+
+@dataclass(frozen=True)
+class AttacksConfig:
+    """Which attacks run, with what compute budget and per-attack parameters."""
+
+    enabled: tuple[str, ...] = ATTACK_NAMES
+    budget: str = Budget.STANDARD.value
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # [attacks.<name>]
+
+    def __post_init__(self) -> None:
+        choice("attacks.budget", self.budget, values(Budget))
+        for name in (*self.enabled, *self.params):
+            choice("attacks", name, ATTACK_NAMES, what="attack")
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    """CI gate thresholds; no threshold set means no gate (exit 0)."""
+
+    min_cond_entropy: float | None = None  # conditional-entropy bound h(x|z)/d, nats/dim
+    min_mse_floor: float | None = None  # MSE floor of the theorem (estimated h(x))
+    max_leakage: float | None = None  # leakage upper bound I_up, bits per input dimension
+    min_attack_mse: float | None = None  # every OK attack must have MSE >= this
+    strict: bool = False  # a skipped attack is a violation too
+
+    @property
+    def active(self) -> bool:
+        """True when at least one threshold is set."""
+        return any(
+            v is not None
+            for v in (
+                self.min_cond_entropy,
+                self.min_mse_floor,
+                self.max_leakage,
+                self.min_attack_mse,
+            )
+        )
+
+
+@dataclass(frozen=True)
+class HardenConfig:
+    """CEM fine-tuning settings (method.md §5)."""
+
+    lam: float = 4.0  # lambda, weight of the CEM loss (4 suits the bound form on the demo)
+    loss: str = CemLoss.BOUND.value  # diagonal mixture leakage; "hinge": the official surrogate
+    k: int = 5  # k-means centroids per class
+    epochs: int = 10
+    lr: float = 1e-3
+    batch_size: int = 64
+    freeze_head: bool = False
+    embed_noise: bool = False  # add the noise inside the hardened encoder graph
+    baseline: bool = False  # also fine-tune noise-only models (the frontier)
+    baseline_scales: tuple[float, ...] = (1.5, 2.0, 3.0)
+    max_accuracy_drop: float | None = None  # points; tries a grid of lambda values
+    seeds: int = 1  # fine-tune seeds (mean and spread reported)
+    holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits (0: none)
+
+    def __post_init__(self) -> None:
+        choice("harden.loss", self.loss, values(CemLoss))
+        check_positive("harden.lam", self.lam, allow_zero=True)
+        for key in ("k", "epochs", "lr", "batch_size", "seeds"):
+            check_positive(f"harden.{key}", getattr(self, key))
+        check_share("harden.holdout", self.holdout, allow_zero=True,
+               hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
+
+
+@dataclass(frozen=True)
+class Config:
+    """All settings of one run. Paths are absolute once loaded."""
+
+    model: Path | None = None
+    split: str | None = None
+    encoder: Path | None = None
+    head: Path | None = None
+    data: Path | None = None
+    noise: float | None = None  # the noise std (flag --noise); None: from the model's metadata
+    noise_sweep: tuple[float, ...] = ()
+    mean: tuple[float, ...] | None = None  # None: from model metadata, else (0,)
+    std: tuple[float, ...] | None = None
+    input_shape: tuple[int, ...] | None = None  # (C, H, W) for dynamic dims
+    resize: bool = False
+    limit: int | None = None
+    eval_fraction: float = 0.2
+    max_eval: int | None = 500
+    batch_size: int = 256
+    seed: int = 0
+    device: str = Device.AUTO.value
+    output_dir: Path = Path("privaudit-out")
+    formats: tuple[str, ...] = ("json",)
+    bound: BoundConfig = field(default_factory=BoundConfig)
+    attacks: AttacksConfig = field(default_factory=AttacksConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    harden: HardenConfig = field(default_factory=HardenConfig)
+    config_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        choice("device", self.device, values(Device))
+        if self.noise is not None:
+            check_noise_sigma(self.noise, "noise")
+        for s in self.noise_sweep:
+            check_noise_sigma(s, "noise_sweep")
+        check_positive("batch_size", self.batch_size)
+        for key in ("limit", "max_eval"):
+            if getattr(self, key) is not None:
+                check_positive(key, getattr(self, key))
+        check_positive("seed", self.seed, allow_zero=True)
+        check_share("eval_fraction", self.eval_fraction, allow_zero=False,
+               hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)")
+        if self.std is not None and any(not s > 0 for s in self.std):
+            raise ConfigError(
+                f"std: expected positive values, got {list(self.std)}",
+                hint="give every channel's std as a number > 0, e.g. --std 0.5",
+            )
+
+
+def choice(key: str, value: object, allowed: tuple[str, ...], *, what: str = "value") -> None:
+    """Raise ConfigError unless `value` is one of `allowed`, suggesting the closest."""
+    if value not in allowed:
+        close = difflib.get_close_matches(str(value), allowed, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        raise ConfigError(
+            f"{key}: unknown {what} {value!r}", hint=f"{hint}choose from: {', '.join(allowed)}"
+        )
+
+
+def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:
+    """Raise ConfigError unless `value` is a share in (0, 1), or [0, 1) with `allow_zero`."""
+    if not (0 <= value if allow_zero else 0 < value) or not value < 1:
+        low = "[0" if allow_zero else "(0"
+        raise ConfigError(f"{key}: expected a number in {low}, 1), got {value}", hint=hint)
+
+
+def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:
+    """Raise ConfigError unless `value` is > 0 (or >= 0 with `allow_zero`)."""
+    ok = value >= 0 if allow_zero else value > 0
+    if not ok:
+        kind = "non-negative" if allow_zero else "positive"
+        raise ConfigError(f"{key}: expected a {kind} number, got {value!r}")
+
+
+def as_dict(cfg: Config) -> dict[str, Any]:
+    """JSON-able view of the resolved config (for the report's provenance)."""
+    result: dict[str, Any] = plain(cfg)
+    return result

@@ -1,0 +1,266 @@
+"""Conform raw image arrays to the model input: layout, scale to [0, 1], channels, size."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+from privaudit.data.dataset import Dataset, subset_indices, subset_note
+from privaudit.errors import ConfigError, DataError
+
+__all__ = ["CHW", "check_limit", "conform", "model_sample_shape"]
+
+CHW = tuple[int | None, int | None, int | None]  # per-sample (C, H, W); None = dynamic
+
+_LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights Pillow's convert("L") uses
+_CHUNK_ELEMS = 1 << 22  # elements converted at a time, to bound temporary memory
+_SMALL_DIMS = (1, 3, 4)
+_RANGE_HINT = "rescale the data to [0, 1] or give it as uint8"
+_RESIZE_HINT = "resize your data or pass --resize"
+
+
+def _expected_dims(dims: CHW) -> str:
+    return "(" + ", ".join(str(d or n) for d, n in zip((None, *dims), "NCHW", strict=True)) + ")"
+
+
+def model_sample_shape(
+    input_shape: Sequence[int | str | None], override: Sequence[int] | None = None
+) -> CHW:
+    """Per-sample (C, H, W) the model takes, dynamic dims filled from `--input-shape`.
+
+    Args:
+        input_shape: the model input shape with batch dim; None, a name or <= 0 = dynamic.
+        override: (C, H, W) from `--input-shape`; fills dynamic dims, must equal fixed ones.
+
+    Raises:
+        DataError: the model input is not 4-D.
+        ConfigError: `override` is malformed or conflicts with a fixed dim.
+    """
+    if len(input_shape) != 4:
+        raise DataError(
+            f"model input has shape {tuple(input_shape)}; privaudit needs images (N, C, H, W)",
+            hint="export the model with a 4-D image input",
+        )
+    model = tuple(d if isinstance(d, int) and d > 0 else None for d in input_shape[1:])
+    dims: CHW = (model[0], model[1], model[2])
+    if override is None:
+        return dims
+    if len(override) != 3 or not all(isinstance(v, int) and v > 0 for v in override):
+        raise ConfigError(f"--input-shape must be three positive integers C,H,W, got {override}",
+                          hint="e.g. --input-shape 3,224,224")
+    if any(m is not None and m != o for m, o in zip(dims, override, strict=True)):
+        raise ConfigError(
+            f"--input-shape {tuple(override)} conflicts with the model input "
+            f"{_expected_dims(dims)}",
+            hint="drop --input-shape or make it equal the model's fixed sizes",
+        )
+    return (override[0], override[1], override[2])
+
+
+def conform(
+    x: np.ndarray,
+    y: np.ndarray | None,
+    want: CHW,
+    *,
+    source: str,
+    resize: bool,
+    limit: int | None = None,
+    layout: str | None = None,
+    notes: Sequence[str] = (),
+    class_names: Sequence[str] = (),
+) -> Dataset:
+    """Validate, subset, lay out as NCHW, scale to [0, 1], match channels and size."""
+    check_limit(limit)
+    _check_samples(x, source)
+    y = _check_labels(y, len(x), source)
+    index = subset_indices(len(x), limit)
+    record = [*notes, *subset_note(len(index), len(x))]
+    if len(index) < len(x):
+        x, y = x[index], None if y is None else y[index]
+    view, layout_note = _as_nchw(x, want, layout, source)
+    target = _check_fit(view.shape, want, resize, source)
+    scale, scale_note = _scale(view, source)
+    out, channel_notes = _match_channels(_to_float32(view, scale), want[0])
+    record += [layout_note, *scale_note, *channel_notes]
+    if target != view.shape[2:]:
+        out, resize_note = _resize(out, target)
+        record.append(resize_note)
+    return Dataset.from_arrays(out, y, source=source, transforms=record, class_names=class_names)
+
+
+def check_limit(limit: int | None) -> None:
+    """Raise ConfigError unless `limit` (the `--limit` sample count) is None or >= 1."""
+    if limit is not None and (isinstance(limit, bool) or limit < 1):
+        raise ConfigError(f"--limit must be a positive integer, got {limit}",
+                          hint="e.g. --limit 500, or leave it out to use every sample")
+
+
+def _check_samples(x: np.ndarray, source: str) -> None:
+    if x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{source}: x has dtype {x.dtype}", hint="give images as uint8 (0-255) or float (0-1)"
+        )
+    if x.ndim == 0 or x.size == 0:
+        raise DataError(f"{source}: no samples (x has shape {x.shape})", hint="give non-empty data")
+
+
+def _check_labels(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
+    if y is None:
+        return None
+    y = np.asarray(y)
+    y = y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y
+    if y.shape != (n,):
+        raise DataError(
+            f"{source}: y has shape {y.shape} but x has {n} samples",
+            hint="give exactly one class label per sample in y",
+        )
+    integral = y.dtype.kind in "biu" or (
+        y.dtype.kind == "f" and bool(np.all(np.isfinite(y)) and np.all(y == np.round(y)))
+    )
+    if not integral:
+        raise DataError(
+            f"{source}: y must hold integer class labels, found {y.dtype} values",
+            hint="save integer class indices in y, or leave y out",
+        )
+    return y.astype(np.int64)
+
+
+def _as_nchw(x: np.ndarray, want: CHW, layout: str | None, source: str) -> tuple[np.ndarray, str]:
+    """A (N, C, H, W) view of `x` and a note on how it was read."""
+    c, h, w = want
+    if x.ndim == 2 and c == 1 and h and w and x.shape[1] == h * w:
+        return x.reshape(-1, 1, h, w), f"flat (N, {h * w})→(N, 1, {h}, {w})"
+    if x.ndim == 2 and not (h and w):
+        raise DataError(
+            f"{source}: x holds flat vectors {x.shape} and the model's image size is dynamic "
+            f"{_expected_dims(want)}, so the images' height and width are unknown",
+            hint="pass --input-shape C,H,W (e.g. 1,28,28; input_shape in the config), or save x "
+            "as (N, H, W) images",
+        )
+    if x.ndim == 3:
+        return x[:, None], "(N, H, W)→(N, 1, H, W)"
+    if x.ndim != 4:
+        raise DataError(
+            f"{source}: x has shape {x.shape}; expected (N, H, W), (N, C, H, W) or (N, H, W, C)",
+            hint="reshape x to hold one image per sample",
+        )
+    if (layout or _guess_layout(x.shape, want)) == "NHWC":
+        return x.transpose(0, 3, 1, 2), "NHWC→NCHW"
+    return x, "layout NCHW"
+
+
+def _guess_layout(shape: tuple[int, ...], want: CHW) -> str:
+    """NCHW or NHWC: by the model's channel count, else its spatial size, else small dims."""
+    c, h, w = want
+    _, d1, d2, d3 = shape
+    evidence = [
+        (c is not None, d1 == c, d3 == c),
+        (h is not None and w is not None, (d2, d3) == (h, w), (d1, d2) == (h, w)),
+        (True, d1 in _SMALL_DIMS, d3 in _SMALL_DIMS),
+    ]
+    for known, nchw, nhwc in evidence:
+        if known and nchw != nhwc:
+            return "NCHW" if nchw else "NHWC"
+    return "NCHW"
+
+
+def _check_fit(
+    shape: tuple[int, ...], want: CHW, resize: bool, source: str
+) -> tuple[int, int]:
+    """Collect every mismatch with the model input; return the target (H, W)."""
+    _, k, h, w = shape
+    c, th, tw = want
+    target = (th or h, tw or w)
+    bad_channels = c is not None and k != c and (k, c) not in {(1, 3), (3, 1), (4, 3), (4, 1)}
+    bad_size = target != (h, w) and not resize
+    problems = [f"expected {c} channels, found {k}"] if bad_channels else []
+    problems += [f"expected {target[0]}x{target[1]} pixels, found {h}x{w}"] if bad_size else []
+    if problems:
+        hint = _RESIZE_HINT
+        if bad_channels:
+            size = " and resize it, or pass --resize" if bad_size else ""
+            hint = f"convert the data to {c} channels (1 and 3 are converted for you){size}"
+        raise DataError(
+            f"{source}: the model expects input {_expected_dims(want)}, found data "
+            f"{tuple(shape)} (as N, C, H, W): " + "; ".join(problems),
+            hint=hint,
+        )
+    return target
+
+
+def _chunks(n: int, per_sample: int) -> Iterator[slice]:
+    step = max(1, _CHUNK_ELEMS // max(1, per_sample))
+    for i in range(0, n, step):
+        yield slice(i, min(i + step, n))
+
+
+def _scale(x: np.ndarray, source: str) -> tuple[float, list[str]]:
+    """The factor that maps `x` into [0, 1] by the uint8 / [0, 1] / [0, 255] rules."""
+    if x.dtype == np.uint8:
+        return 1 / 255, ["uint8/255"]
+    lo, hi, bad = math.inf, -math.inf, 0
+    for part in _chunks(len(x), x[0].size):
+        chunk = x[part]
+        if x.dtype.kind == "f":
+            bad += chunk.size - int(np.count_nonzero(np.isfinite(chunk)))
+        if not bad:
+            lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
+    if bad:
+        raise DataError(f"{source}: x contains {bad} NaN or infinite values",
+                        hint="replace or drop the samples with NaN or infinite pixels")
+    if lo >= 0 and hi <= 1:
+        return 1.0, []
+    if lo >= 0 and hi <= 255:
+        return 1 / 255, [f"{x.dtype} values in [0, 255] scaled by 1/255"]
+    raise DataError(
+        f"{source}: values in [{lo:g}, {hi:g}] are outside [0, 1] and [0, 255]", hint=_RANGE_HINT
+    )
+
+
+
+def _to_float32(x: np.ndarray, scale: float) -> np.ndarray:
+    """`x * scale` as a new C-contiguous float32 array, converted chunk by chunk."""
+    out = np.empty(x.shape, np.float32)
+    for part in _chunks(len(x), x[0].size):
+        np.multiply(x[part], np.float32(scale), out=out[part], casting="unsafe")
+    return out
+
+
+def _match_channels(x: np.ndarray, c: int | None) -> tuple[np.ndarray, list[str]]:
+    """Convert `(N, K, H, W)` pixels to the model's `c` channels (checked by `_check_fit`)."""
+    k = x.shape[1]
+    if c is None or k == c:
+        return x, []
+    notes = []
+    if k == 4:
+        x, k = x[:, :3], 3
+        notes.append("RGBA→RGB (alpha dropped)")
+    if k == 3 and c == 1:
+        luma = np.einsum("nchw,c->nhw", x, np.asarray(_LUMA, np.float32))[:, None]
+        x = np.clip(luma, 0.0, 1.0, out=luma)
+        notes.append("RGB→grayscale (luma 0.299, 0.587, 0.114)")
+    elif k == 1 and c == 3:
+        x = np.repeat(x, 3, axis=1)
+        notes.append("grayscale→3 channels (replicated)")
+    return np.ascontiguousarray(x), notes
+
+
+def _resize(x: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, str]:
+    """Bilinear resize of `(N, C, H, W)` pixels, antialiased when shrinking."""
+    import torch  # NOTE: lazy, so that loading data does not import torch
+    from torch.nn import functional
+
+    n, c, h, w = x.shape
+    shrink = size[0] < h or size[1] < w
+    out = np.empty((n, c, *size), np.float32)
+    for part in _chunks(n, c * max(h * w, size[0] * size[1])):
+        with torch.no_grad():
+            t = functional.interpolate(
+                torch.from_numpy(x[part]), size=size, mode="bilinear", align_corners=False,
+                antialias=shrink,
+            )
+        out[part] = t.clamp_(0.0, 1.0).numpy()
+    kind = "bilinear, antialiased" if shrink else "bilinear"
+    return out, f"resized {h}x{w}→{size[0]}x{size[1]} ({kind})"

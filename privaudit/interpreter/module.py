@@ -1,0 +1,250 @@
+"""ONNX model ⇄ trainable torch module: an in-house interpreter with weight write-back."""
+
+from __future__ import annotations
+
+import re
+from typing import Final, cast
+
+import onnx
+import torch
+from onnx import numpy_helper
+from torch import Tensor, nn
+
+from privaudit.errors import ModelError, UnsupportedOpError
+from privaudit.interpreter.ops import CONFIG_SLOTS, OPS
+from privaudit.interpreter.ops.base import Attrs, OpFn
+from privaudit.interpreter.values import (
+    DEFAULT_DOMAINS,
+    prepare_attrs,
+    read_constant,
+    read_opset,
+    read_tensor,
+    unsupported_ops,
+)
+
+__all__ = ["OnnxModule", "check_convertible", "to_torch"]
+
+_FLOAT_TYPES: Final = (torch.float32, torch.float64, torch.float16, torch.bfloat16)
+# NOTE: omitted optional inputs have the name ""; the environment maps it to None (see _ops_base).
+_MISSING: Final = cast(Tensor, None)
+
+_Step = tuple[OpFn, Attrs, tuple[str, ...], tuple[str, ...]]
+
+
+def check_convertible(model: onnx.ModelProto) -> None:
+    """Check that every node of `model` can run in the torch interpreter.
+
+    Args:
+        model: the ONNX model (any opset; default-domain ops only).
+
+    Raises:
+        UnsupportedOpError: some ops (or op variants such as Resize mode=cubic, or any op of a
+            non-default domain like com.microsoft) are not implemented; `.ops` lists them.
+        ModelError: the model was exported in training mode (BatchNormalization with
+            training_mode=1 or running-statistics outputs), or has no default-domain opset.
+    """
+    bad = unsupported_ops(model)
+    if bad:
+        raise UnsupportedOpError(bad)
+
+
+def to_torch(model: onnx.ModelProto, *, trainable: bool = True) -> OnnxModule:
+    """Check `model` and build its trainable torch interpreter.
+
+    Args:
+        model: the ONNX model (e.g. an encoder cut out by `privaudit.split`).
+        trainable: whether float initializers get `requires_grad=True` (False freezes them,
+            e.g. for a head that is not fine-tuned).
+
+    Returns:
+        An `OnnxModule` computing the same function as onnxruntime.
+
+    Raises:
+        UnsupportedOpError: see `check_convertible`.
+        ModelError: see `check_convertible`.
+    """
+    check_convertible(model)
+    return OnnxModule(model, trainable=trainable)
+
+
+def _safe_key(name: str, owner: nn.Module) -> str:
+    """A key for the ONNX tensor `name` (no '.' or ':') that is still free on `owner`."""
+    base = re.sub(r"\W", "_", name)
+    if not base or base[0].isdigit():
+        base = "t_" + base
+    key, n = base, 1
+    while hasattr(owner, key):  # NOTE: also avoids Module attributes such as "training"
+        key, n = f"{base}_{n}", n + 1
+    return key
+
+
+def _aliases(graph: onnx.GraphProto, constants: set[str]) -> dict[str, str]:
+    """Outputs of `Identity(constant)` nodes → the constant they copy (legacy-exporter dedup)."""
+    aliases: dict[str, str] = {}
+    for node in graph.node:
+        if node.op_type == "Identity" and node.domain in DEFAULT_DOMAINS:
+            source = aliases.get(node.input[0], node.input[0])
+            if source in constants:
+                aliases[node.output[0]] = source
+    return aliases
+
+
+def _config_initializers(graph: onnx.GraphProto, aliases: dict[str, str]) -> set[str]:
+    """Initializers feeding configuration slots only (BN statistics, Resize scales, Clip bounds)."""
+    config: set[str] = set()
+    data: set[str] = set()
+    for node in graph.node:
+        if node.output[:1] and node.output[0] in aliases:
+            continue
+        slots = CONFIG_SLOTS.get(node.op_type, ())
+        for i, name in enumerate(node.input):
+            (config if i in slots else data).add(aliases.get(name, name))
+    return config - data
+
+
+class OnnxModule(nn.Module):
+    """Runs an ONNX graph with torch ops, so that gradients reach its inputs and weights.
+
+    Float initializers become `nn.Parameter`s in `self.params` (keys are sanitised ONNX names).
+    Everything else constant (integer initializers, `Constant` node values, BatchNormalization
+    running statistics and other configuration inputs such as Resize scales or Clip bounds)
+    becomes a buffer of `self.consts`, so `.to(device)` moves the whole graph. BatchNormalization
+    always uses its running statistics; Dropout follows `self.training`.
+
+    Args:
+        model: the ONNX model; check it first with `check_convertible` (or use `to_torch`).
+        trainable: `requires_grad` of the parameters.
+
+    Raises:
+        UnsupportedOpError: see `check_convertible`.
+        ModelError: see `check_convertible`.
+    """
+
+    def __init__(self, model: onnx.ModelProto, trainable: bool = True) -> None:
+        super().__init__()
+        check_convertible(model)
+        graph, opset = model.graph, read_opset(model)
+        constant_nodes = [n for n in graph.node if n.op_type == "Constant"]
+        initializers = {t.name: t for t in graph.initializer}
+        constants = set(initializers) | {n.output[0] for n in constant_nodes}
+        aliases = _aliases(graph, constants)
+        config = _config_initializers(graph, aliases)
+        self.params = nn.ParameterDict()
+        self.consts = nn.Module()
+        self._keys: dict[str, tuple[bool, str]] = {}  # ONNX name → (is parameter, key)
+        for name, proto in initializers.items():
+            self._register(name, read_tensor(proto), name not in config, trainable)
+        for node in constant_nodes:
+            self._register(node.output[0], read_constant(node), False, trainable)
+        self._initializers = list(initializers)
+        refs = [(name, *self._keys[name]) for name in constants]
+        refs += [(alias, *self._keys[source]) for alias, source in aliases.items()]
+        self._param_refs = [(name, key) for name, is_param, key in refs if is_param]
+        self._buffer_refs = [(name, key) for name, is_param, key in refs if not is_param]
+        self._program: list[_Step] = [
+            (OPS[n.op_type], prepare_attrs(n, opset), tuple(n.input), tuple(n.output))
+            for n in graph.node
+            if not n.output or not (n.output[0] in aliases or n.op_type == "Constant")
+        ]
+        self._inputs = [i.name for i in graph.input if i.name not in initializers]
+        self._outputs = [o.name for o in graph.output]
+
+    def _register(self, name: str, value: Tensor, weight: bool, trainable: bool) -> None:
+        """Store the constant tensor `name` as a parameter (float weight) or as a buffer."""
+        if weight and value.dtype in _FLOAT_TYPES:
+            key = _safe_key(name, self.params)
+            self.params[key] = nn.Parameter(value, requires_grad=trainable)
+        else:
+            key = _safe_key(name, self.consts)
+            self.consts.register_buffer(key, value)
+        self._keys[name] = (weight and value.dtype in _FLOAT_TYPES, key)
+
+    def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
+        """Run the graph.
+
+        Args:
+            *inputs: one tensor per graph input (initializers excluded), in graph order, with
+                the shapes and dtypes the ONNX model declares, e.g. `(N, C, H, W)` float32.
+
+        Returns:
+            The graph output, or a tuple of them when the graph has several.
+        """
+        if len(inputs) != len(self._inputs):
+            raise ValueError(f"expected inputs {self._inputs}, got {len(inputs)} tensors")
+        env: dict[str, Tensor] = dict(zip(self._inputs, inputs, strict=True))
+        env[""] = _MISSING
+        params, buffers = self.params, dict(self.consts.named_buffers())
+        for name, key in self._param_refs:
+            env[name] = params[key]
+        for name, key in self._buffer_refs:
+            env[name] = buffers[key]
+        training = self.training
+        for fn, attrs, names_in, names_out in self._program:
+            out = fn([env[n] for n in names_in], attrs, training)
+            if isinstance(out, Tensor):
+                env[names_out[0]] = out
+            else:
+                env.update(zip(names_out, out, strict=False))
+        result = tuple(env[name] for name in self._outputs)
+        return result[0] if len(result) == 1 else result
+
+    def initializer_tensors(self) -> dict[str, Tensor]:
+        """Current value of every ONNX initializer, by its ONNX name."""
+        params, buffers = self.params, dict(self.consts.named_buffers())
+        out: dict[str, Tensor] = {}
+        for name in self._initializers:
+            is_param, key = self._keys[name]
+            out[name] = params[key] if is_param else buffers[key]
+        return out
+
+    def write_back(self, model: onnx.ModelProto) -> onnx.ModelProto:
+        """Copy `model` with its float initializers replaced by this module's current values.
+
+        Graph, node and tensor names, opset and metadata stay unchanged; values are cast to the
+        initializer's original dtype. `model` itself is not modified.
+
+        Args:
+            model: the ONNX model this module was built from (or one with the same initializers).
+
+        Returns:
+            The updated copy.
+
+        Raises:
+            ModelError: an initializer of this module is missing from `model` or has another shape.
+        """
+        out = onnx.ModelProto()
+        out.CopyFrom(model)
+        values = self.initializer_tensors()
+        found = set()
+        for proto in out.graph.initializer:
+            value = values.get(proto.name)
+            if value is not None and value.dtype in _FLOAT_TYPES:
+                _store(proto, value)
+            found.add(proto.name)
+        missing = sorted(set(values) - found)
+        if missing:
+            raise ModelError(
+                f"initializers {missing[:5]} are not in the model being written back",
+                hint="write back into the same ONNX model the module was built from",
+            )
+        return out
+
+
+def _store(proto: onnx.TensorProto, value: Tensor) -> None:
+    """Replace the data of initializer `proto` by `value`, keeping its name and dtype."""
+    if tuple(proto.dims) != tuple(value.shape):
+        raise ModelError(
+            f"initializer {proto.name!r} has shape {list(proto.dims)}, module has "
+            f"{list(value.shape)}",
+            hint="write back into the same ONNX model the module was built from",
+        )
+    src = value.detach().cpu()
+    if src.dtype == torch.bfloat16:
+        src = src.float()
+    arr = src.numpy().astype(onnx.helper.tensor_dtype_to_np_dtype(proto.data_type))
+    fresh = numpy_helper.from_array(arr)
+    for field in ("float_data", "int32_data", "int64_data", "double_data", "uint64_data"):
+        proto.ClearField(field)
+    proto.ClearField("external_data")
+    proto.data_location = onnx.TensorProto.DEFAULT
+    proto.raw_data = fresh.raw_data

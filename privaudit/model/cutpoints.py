@@ -1,0 +1,313 @@
+"""Graph connectivity of an ONNX model: where it can be cut cleanly, and what a split name means."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from dataclasses import dataclass
+
+import onnx
+import onnx.shape_inference
+
+from privaudit.errors import ModelError
+from privaudit.model.load import subgraphs
+from privaudit.model.scopes import node_scopes
+
+__all__ = [
+    "CutPoint",
+    "Dim",
+    "Graph",
+    "analyse",
+    "infer_shapes",
+    "list_cut_points",
+    "node_inputs",
+    "quoted",
+    "resolve_in",
+    "resolve_split",
+]
+
+Dim = int | str | None
+
+
+@dataclass(frozen=True)
+class CutPoint:
+    """One candidate place to split the model (a row of `privaudit layers`).
+
+    Attributes:
+        module: the module whose single leaving tensor this is, or None for a plain tensor.
+        tensor: the tensor that would be cut; None for a module without a single leaving tensor.
+        op_type: op type of the node producing `tensor` (None when `tensor` is None).
+        shape: inferred shape (ints, symbolic names, None where unknown); None when unknown.
+        depth: share of graph nodes (in topological order) computed on the encoder side, 0..1.
+        clean: whether `tensor` alone carries everything the rest of the graph needs.
+        reason: why the cut is not clean, else None.
+    """
+
+    module: str | None
+    tensor: str | None
+    op_type: str | None
+    shape: tuple[Dim, ...] | None
+    depth: float
+    clean: bool
+    reason: str | None
+
+
+
+@dataclass
+class Graph:
+    """Connectivity of a (shape-inferred) graph; node indices follow graph (topological) order."""
+
+    model: onnx.ModelProto
+    nodes: list[onnx.NodeProto]
+    producer: dict[str, int]
+    consumers: dict[str, list[int]]
+    inputs: list[str]
+    outputs: list[str]
+    const: set[str]
+    values: dict[str, onnx.ValueInfoProto]
+
+
+
+def _outer_names(graph: onnx.GraphProto) -> set[str]:
+    defined = {v.name for v in graph.input} | {t.name for t in graph.initializer}
+    used: set[str] = set()
+    for node in graph.node:
+        used.update(node_inputs(node))
+        defined.update(node.output)
+    return used - defined
+
+
+def node_inputs(node: onnx.NodeProto) -> list[str]:
+    """Explicit inputs plus outer-scope tensors its subgraphs (If/Loop/Scan bodies) read."""
+    names = [t for t in node.input if t]
+    for attr in node.attribute:
+        for sub in subgraphs(attr):
+            names.extend(sorted(_outer_names(sub) - set(names)))
+    return names
+
+
+def infer_shapes(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model with inferred shapes (value_info), or unchanged when inference fails."""
+    try:
+        return onnx.shape_inference.infer_shapes(model)
+    except onnx.shape_inference.InferenceError:  # NOTE: shapes are a nicety; go on without
+        return model
+
+
+def analyse(model: onnx.ModelProto) -> Graph:
+    """Connectivity of `model` after shape inference; ModelError if not topologically sorted."""
+    model = infer_shapes(model)
+    graph = model.graph
+    initializers = {t.name for t in graph.initializer}
+    nodes = list(graph.node)
+    producer = {t: i for i, n in enumerate(nodes) for t in n.output if t}
+    consumers: dict[str, list[int]] = defaultdict(list)
+    const = set(initializers)
+    for i, node in enumerate(nodes):
+        names = node_inputs(node)
+        for t in names:
+            if producer.get(t, -1) >= i:
+                raise ModelError(f"node {node.name or i!r} reads {t!r} before it is computed",
+                                 hint="sort the graph topologically (onnx checker) and retry")
+            consumers[t].append(i)
+        if all(t in const for t in names):
+            const.update(t for t in node.output if t)
+    values = {v.name: v for v in (*graph.value_info, *graph.input, *graph.output)}
+    inputs = [v.name for v in graph.input if v.name not in initializers]
+    return Graph(model, nodes, producer, dict(consumers), inputs,
+                  [v.name for v in graph.output], const, values)
+
+
+def _live_nodes(g: Graph) -> set[int]:
+    """Nodes the graph outputs depend on."""
+    live: set[int] = set()
+    stack = [g.producer[t] for t in g.outputs if t in g.producer]
+    while stack:
+        i = stack.pop()
+        if i not in live:
+            live.add(i)
+            stack.extend(g.producer[t] for t in node_inputs(g.nodes[i]) if t in g.producer)
+    return live
+
+
+def _cut_reasons(g: Graph) -> dict[str, str | None]:
+    """For every non-constant node output: None when it is a clean cut, else the reason.
+
+    A tensor is clean when it is the only activation alive across its producer's position in
+    topological order: one sweep over lifetime intervals, O(nodes + edges).
+    """
+    live, n = _live_nodes(g), len(g.nodes)
+    death = {t: max((c for c in cs if c in live), default=-1) for t, cs in g.consumers.items()}
+    death.update(dict.fromkeys(g.outputs, n))
+    ends: dict[int, list[str]] = defaultdict(list)
+    active: dict[str, None] = {}
+    for t in g.inputs:
+        if death.get(t, -1) >= 0:
+            active[t] = None
+            ends[death[t]].append(t)
+    reasons: dict[str, str | None] = {}
+    for p, node in enumerate(g.nodes):
+        outs = [t for t in node.output if t and t not in g.const]
+        for t in outs:
+            if death.get(t, -1) > p:
+                active[t] = None
+                ends[death[t]].append(t)
+        for t in ends.pop(p, []):
+            active.pop(t, None)
+        for t in outs:
+            reasons[t] = _reason(g, t, active)
+    return reasons
+
+
+def _reason(g: Graph, tensor: str, active: dict[str, None]) -> str | None:
+    if tensor in g.outputs:
+        return "it is a graph output: nothing to split after it"
+    if tensor not in active:
+        return "the model outputs do not use it"
+    other = next((t for t in active if t != tensor), None)
+    if other is None:
+        return None
+    more = f" (and {len(active) - 2} more)" if len(active) > 2 else ""
+    if other in g.inputs:
+        return f"crossed by graph input {other!r} (a second input used after the cut){more}"
+    if other in g.outputs:
+        return f"graph output {other!r} is computed before the cut{more}"
+    return f"crossed by tensor {other!r} (skip connection or branch){more}"
+
+
+def _modules(g: Graph) -> dict[str, list[str]]:
+    """Module name -> tensors leaving it (outputs used outside it), in order of appearance."""
+    members: dict[str, set[int]] = {}
+    for i, node in enumerate(g.nodes):
+        for scope in node_scopes(node):
+            members.setdefault(scope, set()).add(i)
+    outputs = set(g.outputs)
+    leaving: dict[str, list[str]] = {}
+    for scope, idx in members.items():
+        leaving[scope] = [
+            t for i in sorted(idx) for t in g.nodes[i].output
+            if t and t not in g.const
+            and (t in outputs or any(c not in idx for c in g.consumers.get(t, [])))
+        ]
+    return leaving
+
+
+def _display_shape(value: onnx.ValueInfoProto | None) -> tuple[Dim, ...] | None:
+    if value is None or not value.type.tensor_type.HasField("shape"):
+        return None
+    dims = value.type.tensor_type.shape.dim
+    return tuple(d.dim_value if d.HasField("dim_value") else (d.dim_param or None) for d in dims)
+
+
+def list_cut_points(model: onnx.ModelProto) -> list[CutPoint]:
+    """Candidate cut points: one row per module, and every other node output, in graph order.
+
+    Args:
+        model: the ONNX model (legacy, dynamo or unnamed export).
+
+    Returns:
+        Rows ordered by depth; a tensor leaving several modules appears once per module.
+    """
+    g = analyse(model)
+    reasons, leaving, n = _cut_reasons(g), _modules(g), max(len(g.nodes), 1)
+    by_tensor: dict[str, list[str]] = defaultdict(list)
+    rows: list[tuple[int, CutPoint]] = []
+    for module, tensors in leaving.items():
+        if len(tensors) == 1:
+            by_tensor[tensors[0]].append(module)
+            continue
+        last = max(i for i, node in enumerate(g.nodes) if module in node_scopes(node))
+        why = f"{len(tensors)} tensors leave it: {quoted(tensors)}" if tensors else "no output"
+        rows.append((last, CutPoint(module, None, None, None, (last + 1) / n, False, why)))
+    for p, node in enumerate(g.nodes):
+        for t in (t for t in node.output if t):
+            reason = reasons.get(t, "a constant: it does not depend on the input")
+            shape = _display_shape(g.values.get(t))
+            modules: list[str | None] = [*by_tensor.get(t, [])] or [None]
+            rows.extend(
+                (p, CutPoint(m, t, node.op_type, shape, (p + 1) / n, reason is None, reason))
+                for m in modules
+            )
+    return [row for _, row in sorted(rows, key=lambda r: r[0])]
+
+
+def quoted(names: list[str], limit: int = 8) -> str:
+    """Up to `limit` names, quoted and comma-separated, with the total when cut short."""
+    shown = ", ".join(repr(s) for s in names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def resolve_split(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL") -> str:
+    """Resolve a module, node or tensor name to the one tensor to cut, and check the cut.
+
+    Args:
+        model: the ONNX model.
+        name: a tensor name, a node name with one output, or a module name (e.g. 'layer3').
+        model_name: how to refer to the model file in hints.
+
+    Returns:
+        The cut tensor name.
+
+    Raises:
+        ModelError: unknown name (with close candidates), a module without a single leaving
+            tensor, a cut at the graph input or output, or a cut that another tensor crosses.
+    """
+    return resolve_in(analyse(model), name, model_name)
+
+
+def resolve_in(g: Graph, name: str, model_name: str) -> str:
+    """`resolve_split` on an already analysed graph."""
+    tensor = _lookup(g, name, model_name)
+    if tensor in g.inputs:
+        raise ModelError(f"split {name!r} is at the model input: nothing to split",
+                         hint=f"pick a layer inside the model; see `privaudit layers {model_name}`")
+    if tensor in g.outputs:
+        raise ModelError(f"split {name!r} is at the model output {tensor!r}: nothing to split",
+                         hint=f"pick an earlier layer; see `privaudit layers {model_name}`")
+    if tensor in g.const:
+        raise ModelError(f"split {name!r} is a constant ({tensor!r}), not an activation",
+                         hint=f"pick a layer output; see `privaudit layers {model_name}`")
+    reason = _cut_reasons(g).get(tensor)
+    if reason is not None:
+        raise ModelError(f"cannot split at {name!r} (tensor {tensor!r}): {reason}",
+                         hint=_nearest_clean(g, tensor, model_name))
+    return tensor
+
+
+def _lookup(g: Graph, name: str, model_name: str) -> str:
+    if name in g.producer or name in g.inputs or name in g.const:
+        return name
+    named = [n for n in g.nodes if name and n.name == name]
+    if named:
+        outs = [t for n in named for t in n.output if t]
+        if len(outs) != 1:
+            raise ModelError(f"node {name!r} has {len(outs)} outputs: {quoted(outs)}",
+                             hint="pass one of these tensor names to --split")
+        return str(outs[0])
+    leaving = _modules(g)
+    if name in leaving:
+        if not leaving[name]:
+            raise ModelError(f"module {name!r} has no activation leaving it",
+                             hint=f"pick another layer; see `privaudit layers {model_name}`")
+        if len(leaving[name]) != 1:
+            raise ModelError(f"module {name!r} has {len(leaving[name])} tensors leaving it: "
+                             f"{quoted(leaving[name])}",
+                             hint="pass one of these tensors, or an enclosing module, to --split")
+        return leaving[name][0]
+    candidates = [*leaving, *(t for t in g.producer if t not in g.const)]
+    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
+    shown = f"closest: {quoted(close)}; " if close else ""
+    raise ModelError(f"split {name!r} not found in the model (no such module, node or tensor)",
+                     hint=f"{shown}list them with `privaudit layers {model_name}`")
+
+
+def _nearest_clean(g: Graph, tensor: str, model_name: str) -> str:
+    clean = [t for t, r in _cut_reasons(g).items() if r is None]
+    pos = g.producer[tensor]
+    before = [t for t in clean if g.producer[t] < pos][-1:]
+    after = [t for t in clean if g.producer[t] > pos][:1]
+    if not before + after:
+        return "this graph has no single-tensor cut; export the encoder and head separately"
+    return (f"cut at a clean tensor instead, e.g. {quoted(before + after)}; list them "
+            f"with `privaudit layers {model_name}`")
+

@@ -1,0 +1,133 @@
+"""Run ONNX models with onnxruntime on the CPU: sessions and batched inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
+
+from privaudit.errors import DataError, ModelError
+from privaudit.model.load import RE_EXPORT, first_line
+
+__all__ = ["make_session", "run_batched", "run_batched_outputs"]
+
+_ORT_DTYPES: dict[str, type[np.generic]] = {
+    "tensor(float)": np.float32,
+    "tensor(double)": np.float64,
+    "tensor(float16)": np.float16,
+    "tensor(int64)": np.int64,
+    "tensor(int32)": np.int32,
+    "tensor(uint8)": np.uint8,
+    "tensor(bool)": np.bool_,
+}
+# NOTE: onnxruntime raises these pybind classes, which do not share a useful Python base.
+_ORT_ERRORS = (ort_state.Fail, ort_state.InvalidArgument, ort_state.RuntimeException,
+               ort_state.InvalidGraph, ort_state.InvalidProtobuf, ort_state.NoSuchFile,
+               ort_state.NotImplemented, ort_state.EPFail)
+
+
+def make_session(model: onnx.ModelProto | bytes, *, threads: int = 2) -> ort.InferenceSession:
+    """An onnxruntime CPU session.
+
+    Args:
+        model: the model, or its serialized bytes.
+        threads: intra-op threads (2 matches the reference CI machine).
+
+    Returns:
+        The inference session.
+
+    Raises:
+        ModelError: onnxruntime refuses the model.
+    """
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    data = model if isinstance(model, bytes) else model.SerializeToString()
+    try:
+        return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+    except _ORT_ERRORS as e:
+        raise ModelError(f"onnxruntime cannot load the model: {first_line(e)}",
+                         hint=f"check the opset and ops against onnxruntime {ort.__version__}, "
+                         f"or {RE_EXPORT}") from e
+
+
+def run_batched_outputs(
+    session: ort.InferenceSession, x: np.ndarray, batch_size: int
+) -> list[np.ndarray]:
+    """Run a single-input session over `x` in batches and concatenate every output.
+
+    A static batch dimension of 1 (e.g. a dynamo export without dynamic_shapes) is
+    detected and handled with one call per sample.
+
+    Args:
+        session: a session with exactly one input.
+        x: (N, ...) samples; cast to the input's element type.
+        batch_size: samples per call (>= 1).
+
+    Returns:
+        One (N, ...) array per session output.
+
+    Raises:
+        DataError: `x` does not match the input's shape.
+        ModelError: the session has several inputs or onnxruntime fails while running.
+    """
+    inputs = session.get_inputs()
+    if len(inputs) != 1:
+        names = [i.name for i in inputs]
+        raise ModelError(f"expected a model with one input, got {len(inputs)}: {names}",
+                         hint="export the encoder and head with a single input each")
+    spec = inputs[0]
+    if not spec.shape:
+        raise ModelError(f"model input {spec.name!r} has no batch dimension",
+                         hint="export the model with a leading batch dimension (N, ...)")
+    x = np.asarray(x, dtype=_ORT_DTYPES.get(spec.type))
+    _check_data_shape(x, list(spec.shape), spec.name)
+    step = 1 if spec.shape[0] == 1 else max(1, int(batch_size))
+    chunks: list[list[np.ndarray]] = []
+    for start in range(0, len(x), step):
+        try:
+            chunks.append(session.run(None, {spec.name: x[start : start + step]}))
+        except _ORT_ERRORS as e:
+            raise ModelError(f"onnxruntime failed on samples {start}..{start + step - 1}: "
+                             f"{first_line(e)}", hint=RE_EXPORT) from e
+    if not chunks:
+        raise DataError("no samples to run", hint="pass at least one input sample")
+    return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+
+
+def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -> np.ndarray:
+    """Run a single-input, single-output session over `x` in batches.
+
+    Args:
+        session: a session with one input and one output.
+        x: (N, ...) samples; cast to the input's element type.
+        batch_size: samples per call (>= 1); a static batch of 1 falls back to per-sample calls.
+
+    Returns:
+        The (N, ...) output.
+
+    Raises:
+        DataError: `x` does not match the input's shape.
+        ModelError: the session does not have exactly one input and one output, or fails.
+    """
+    outputs = session.get_outputs()
+    if len(outputs) != 1:
+        raise ModelError(f"expected a model with one output, got {len(outputs)}: "
+                         f"{[o.name for o in outputs]}",
+                         hint="split the model so that the encoder has a single output")
+    return run_batched_outputs(session, x, batch_size)[0]
+
+
+def _check_data_shape(x: np.ndarray, shape: list[int | str | None], name: str) -> None:
+    fixed = [d if isinstance(d, int) else None for d in shape]
+    mismatch = x.ndim != len(fixed) or any(
+        d is not None and d != s for d, s in zip(fixed[1:], x.shape[1:], strict=True)
+    )
+    if mismatch:
+        raise DataError(
+            f"input data of shape {list(x.shape)} does not match model input {name!r} "
+            f"{[d if d is not None else '?' for d in fixed]}",
+            hint="reshape or resize the samples to the model's input shape (N first)",
+        )

@@ -1,0 +1,203 @@
+"""Cut an ONNX model into encoder and head at a resolved tensor, and check the composition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnx.utils
+
+from privaudit.errors import ModelError
+from privaudit.model.cutpoints import (
+    Graph,
+    analyse,
+    infer_shapes,
+    node_inputs,
+    quoted,
+    resolve_in,
+)
+from privaudit.model.describe import input_specs, value_shape
+from privaudit.model.load import load_model
+from privaudit.model.session import make_session, run_batched, run_batched_outputs
+
+__all__ = ["Split", "load_presplit", "split_model", "verify_split"]
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """The model cut in two at one tensor.
+
+    Attributes:
+        encoder: graph input -> cut tensor (the part that runs on the client).
+        head: cut tensor -> graph outputs; its input is named `cut_tensor`. None when a
+            pre-split encoder was given without a head.
+        cut_tensor: name of the cut tensor (the encoder's output).
+        input_name: name of the encoder's (image) input.
+        output_names: the head's outputs (empty without a head).
+        feature_shape: per-sample shape of the cut tensor, None for dynamic dims.
+    """
+
+    encoder: onnx.ModelProto
+    head: onnx.ModelProto | None
+    cut_tensor: str
+    input_name: str
+    output_names: tuple[str, ...]
+    feature_shape: tuple[int | None, ...]
+
+
+def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL") -> Split:
+    """Cut the model at `name` into an encoder (input -> cut) and a head (cut -> outputs).
+
+    Both parts keep the model's opset and metadata_props.
+
+    Args:
+        model: the ONNX model.
+        name: a module, node or tensor name (see `resolve_split`).
+        model_name: how to refer to the model file in hints.
+
+    Returns:
+        The split; the head's input is named exactly like the cut tensor.
+
+    Raises:
+        ModelError: the name does not resolve to a clean cut, or the encoder would need
+            several inputs.
+    """
+    g = analyse(model)
+    cut = resolve_in(g, name, model_name)
+    needed = _encoder_inputs(g, cut)
+    if len(needed) != 1:
+        raise ModelError(f"the encoder up to {cut!r} would need {len(needed)} inputs: "
+                         f"{quoted(needed)}", hint="export a model with a single image input")
+    value = g.values.get(cut)
+    if value is None or value.type.tensor_type.elem_type == 0:
+        raise ModelError(f"cannot infer the type of the cut tensor {cut!r}",
+                         hint="re-export the model with shape information (value_info)")
+    try:
+        extractor = onnx.utils.Extractor(g.model)
+        encoder = extractor.extract_model(needed, [cut])
+        head = extractor.extract_model([cut], list(g.outputs))
+    except ValueError as e:
+        raise ModelError(f"cannot extract the two parts at {cut!r}: {e}",
+                         hint="re-export the model without sparse initializers") from e
+    for part, which in ((encoder, "encoder"), (head, "head")):
+        part.metadata_props.extend(model.metadata_props)
+        _check_part(part, which, cut)
+    shape = value_shape(value)
+    feature = shape[1:] if shape else ()
+    return Split(encoder, head, cut, needed[0], tuple(g.outputs), feature)
+
+
+def _check_part(part: onnx.ModelProto, which: str, cut: str) -> None:
+    try:
+        onnx.checker.check_model(part)
+    except (onnx.checker.ValidationError, ValueError) as e:
+        raise ModelError(f"the {which} cut at {cut!r} is not a valid ONNX model: {e}",
+                         hint="choose another split (control-flow subgraphs may not cut)") from e
+
+
+def _encoder_inputs(g: Graph, cut: str) -> list[str]:
+    """Graph inputs the cut tensor depends on, in graph order."""
+    seen: set[str] = set()
+    stack = [cut]
+    while stack:
+        t = stack.pop()
+        if t not in seen:
+            seen.add(t)
+            if t in g.producer:
+                stack.extend(node_inputs(g.nodes[g.producer[t]]))
+    return [t for t in g.inputs if t in seen]
+
+
+def verify_split(
+    model: onnx.ModelProto, split: Split, x: np.ndarray, atol: float = 1e-5,
+    *, batch_size: int = 64,
+) -> float:
+    """Check that head(encoder(x)) equals model(x) in onnxruntime.
+
+    Args:
+        model: the full model.
+        split: its split.
+        x: (N, ...) sample inputs of the model's input type.
+        atol: largest tolerated absolute difference.
+        batch_size: samples per onnxruntime call.
+
+    Returns:
+        The largest absolute difference over all outputs (0.0 when identical).
+
+    Raises:
+        ModelError: no head, or the difference exceeds `atol` (NaN counts as a difference).
+    """
+    if split.head is None:
+        raise ModelError("cannot verify a split without a head",
+                         hint="pass --head head.onnx, or split the full model with --split")
+    full = run_batched_outputs(make_session(model), x, batch_size)
+    z = run_batched(make_session(split.encoder), x, batch_size)
+    composed = run_batched_outputs(make_session(split.head), z, batch_size)
+    diff = max((_max_abs_diff(a, b) for a, b in zip(full, composed, strict=True)), default=0.0)
+    if not diff <= atol:
+        raise ModelError(f"head(encoder(x)) differs from model(x) by {diff:.3g} (atol {atol:g}) "
+                         f"when cut at {split.cut_tensor!r}",
+                         hint="choose another split; if the graph is deterministic, "
+                         "please report this")
+    return diff
+
+
+def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    if a.shape != b.shape:
+        return float("inf")
+    a, b = a.astype(np.float64), b.astype(np.float64)
+    same = (a == b) | (np.isnan(a) & np.isnan(b))
+    diff = np.where(same, 0.0, np.abs(a - b))
+    value = float(diff.max(initial=0.0))
+    return float("inf") if np.isnan(value) else value
+
+
+def load_presplit(encoder_path: Path, head_path: Path | None = None) -> Split:
+    """Load an already split model (`--encoder enc.onnx [--head head.onnx]`).
+
+    Args:
+        encoder_path: the encoder (one input, one output).
+        head_path: the head (one input, compatible with the encoder output), or None.
+
+    Returns:
+        The split; `cut_tensor` is the encoder's output name and `head` may be None.
+
+    Raises:
+        ModelError: unloadable files, several inputs/outputs, or a head whose input does not
+            match the encoder's output.
+    """
+    encoder = load_model(encoder_path)
+    specs = input_specs(encoder)
+    outputs = infer_shapes(encoder).graph.output
+    if len(specs) != 1 or len(outputs) != 1:
+        raise ModelError(f"the encoder {encoder_path} has {len(specs)} inputs and "
+                         f"{len(outputs)} outputs; expected one of each",
+                         hint="export the encoder with a single image input and feature output")
+    shape = value_shape(outputs[0])
+    if shape is None:
+        raise ModelError(f"cannot tell the shape of the encoder output {outputs[0].name!r}",
+                         hint="re-export the encoder with shape information")
+    head = None if head_path is None else load_model(head_path)
+    if head is not None:
+        _check_head(head, outputs[0], head_path)
+    names = tuple(v.name for v in head.graph.output) if head is not None else ()
+    return Split(encoder, head, outputs[0].name, specs[0].name, names, shape[1:])
+
+
+def _check_head(head: onnx.ModelProto, feature: onnx.ValueInfoProto, path: Path | None) -> None:
+    specs = input_specs(head)
+    if len(specs) != 1:
+        raise ModelError(f"the head {path} has {len(specs)} inputs; expected one",
+                         hint="export the head with the encoder output as its only input")
+    want, got = value_shape(feature), specs[0].shape
+    elem = feature.type.tensor_type.elem_type
+    dims_clash = want is not None and (
+        len(want) != len(got)
+        or any(a is not None and b is not None and a != b for a, b in zip(want, got, strict=True))
+    )
+    if dims_clash or (elem and specs[0].elem_type and elem != specs[0].elem_type):
+        raise ModelError(f"the head input {specs[0].name!r} {list(got)} does not match the "
+                         f"encoder output {feature.name!r} {list(want or [])}",
+                         hint="pass the head that was exported together with this encoder")

@@ -1,0 +1,76 @@
+"""The feature noise std `noise_sigma`: its one validity check and its one draw.
+
+The deployment adds N(0, noise_sigma^2 I) to the encoder's features (docs/method.md §1).
+Every draw goes through `add_noise`, on numpy arrays (audit, battery) and torch tensors
+(attack training, fine-tuning) alike. Importing this module imports neither torch nor numpy.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from privaudit.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+__all__ = ["NOISE_HINT", "add_noise", "check_noise_sigma"]
+
+NOISE_HINT = "sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1"
+T = TypeVar("T")
+
+
+def check_noise_sigma(value: object, key: str = "noise") -> float:
+    """The noise std as a float; ConfigError unless it is a finite number >= 0.
+
+    Args:
+        value: the value to check (a flag, a config value, model metadata).
+        key: where it came from, named in the message (e.g. "noise", "noise_sweep").
+
+    Returns:
+        `value` as a float.
+
+    Raises:
+        ConfigError: not a number, NaN, infinite or negative.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise ConfigError(f"{key}: expected a number, got {value!r}", hint=NOISE_HINT)
+    if not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{key}: expected a finite sigma >= 0, got {value}", hint=NOISE_HINT)
+    return float(value)
+
+
+def add_noise(clean: T, noise_sigma: float, generator: Any) -> T:
+    """Noisy features `clean + noise_sigma * N(0, I)`, drawn from `generator`.
+
+    Args:
+        clean: float32 features, a numpy array or a torch tensor (any shape).
+        noise_sigma: the noise std (>= 0; 0 returns `clean` itself).
+        generator: a `numpy.random.Generator` for arrays, a `torch.Generator` on the
+            tensor's device for tensors.
+
+    Returns:
+        The noisy features, of `clean`'s type, dtype and device. For arrays the float64 draw
+        is scaled, then rounded to float32 once.
+    """
+    if noise_sigma == 0:
+        return clean
+    if type(clean).__module__.startswith("numpy"):
+        noisy: T = _numpy_noise(clean, noise_sigma, generator)  # type: ignore[arg-type]
+    else:
+        noisy = _torch_noise(clean, noise_sigma, generator)  # type: ignore[arg-type]
+    return noisy
+
+
+def _numpy_noise(clean: np.ndarray, noise_sigma: float, rng: np.random.Generator) -> Any:
+    draw = rng.standard_normal(clean.shape)
+    return clean + (noise_sigma * draw).astype(clean.dtype)
+
+
+def _torch_noise(clean: torch.Tensor, noise_sigma: float, gen: torch.Generator) -> Any:
+    import torch  # NOTE: lazy, so that importing this module stays torch-free
+
+    draw = torch.randn(clean.shape, generator=gen, device=clean.device, dtype=clean.dtype)
+    return clean + noise_sigma * draw

@@ -1,0 +1,346 @@
+"""Frozen result dataclasses of an audit, and their versioned JSON form (to_dict/from_dict)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from privaudit.results.serialize import from_jsonable, to_jsonable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "READABLE_VERSIONS",
+    "SCHEMA_VERSION",
+    "AttackResult",
+    "AuditReport",
+    "BoundResult",
+    "Comparison",
+    "DataInfo",
+    "EpochStats",
+    "GateResult",
+    "HardenResult",
+    "Interval",
+    "MixtureTerm",
+    "ModelInfo",
+    "Provenance",
+    "Status",
+    "SweepPoint",
+    "Utility",
+    "Variant",
+    "Violation",
+    "from_dict",
+    "register_html_view",
+    "to_dict",
+]
+
+# History: 1 = initial; 2 = harden.holdout and harden.fine_tune_samples (additive: a version 1
+# report still loads, with holdout 0). Bump and note here on every JSON shape change.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+
+class Status(StrEnum):
+    """Outcome of one attack."""
+
+    OK = "ok"
+    SKIPPED = "skipped"  # a needed capability is missing; `reason` says which
+    ERROR = "error"  # the attack raised AttackError; `reason` holds the message
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A bootstrap confidence interval (percentile method)."""
+
+    low: float
+    high: float
+    level: float = 0.95
+
+
+@dataclass(frozen=True)
+class MixtureTerm:
+    """Leakage upper bound I_up obtained with one choice of clustering (method.md eq. L)."""
+
+    clustering: str  # "single" | "class" | "kmeans" | "class-kmeans"
+    clusters: int
+    leakage_nats: float  # I_up, nats per sample
+    min_cluster_size: int
+
+
+@dataclass(frozen=True)
+class BoundResult:
+    """The conditional-entropy bound on reconstruction error (method.md §2-3).
+
+    All per-dimension quantities are per *input* dimension d, in nats, pixels on [0, 1].
+    """
+
+    noise_sigma: float
+    input_dim: int  # d
+    feature_dim: int  # m
+    n_samples: int
+    covariance: str  # "diagonal" | "full"
+    vacuous: bool  # sigma == 0: leakage unbounded, floor 0
+    leakage_nats: float | None  # I_up per sample (min over clusterings); None when vacuous
+    leakage_bits_per_dim: float | None
+    leakage_interval: Interval | None  # bootstrap interval of I_up, nats
+    clustering: str | None  # the clustering that gave the minimum
+    terms: tuple[MixtureTerm, ...]
+    input_entropy_per_dim: float  # h(x)/d, nats
+    input_entropy_source: str  # "certified" | "gaussian" | "user"
+    cond_entropy_per_dim: float | None  # (h(x) - I_up)/d, nats
+    mse_floor: float  # exp(2 h(x|z)/d) / (2 pi e); 0 when vacuous
+    mse_floor_interval: Interval | None
+    certified_mse_floor: float  # the floor with the certified h(x) (always valid)
+    floor_ratio: float  # exp(-2 I_up / d); 0 when vacuous
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class AttackResult:
+    """One attack's outcome, scored uniformly by the battery on the evaluation set."""
+
+    attack: str
+    status: Status
+    mse: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    mse_interval: Interval | None = None
+    psnr_interval: Interval | None = None
+    ssim_interval: Interval | None = None
+    n_samples: int = 0
+    seconds: float = 0.0
+    params: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    below_floor: bool = False  # MSE under the (estimated-h(x)) floor: that estimate was optimistic
+    samples: tuple[int, ...] = ()  # indices (into the evaluation set) of the stored reconstructions
+    reconstructions: tuple[tuple[float, ...], ...] = ()  # flattened x_hat of `samples`, in [0, 1]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The audited model and where it was split."""
+
+    path: str
+    sha256: str
+    split: str  # the name the user gave (module, node or tensor), or "presplit"
+    cut_tensor: str
+    input_name: str
+    input_shape: tuple[int, ...]  # per sample (C, H, W)
+    feature_shape: tuple[int, ...]  # per sample
+    split_max_diff: float | None  # max |model(x) - head(encoder(x))| on sample inputs
+    torch_conversion: str  # "ok" or the reason the encoder could not be converted
+    noise_source: str  # "flag" | "config" | "model metadata"
+
+
+@dataclass(frozen=True)
+class DataInfo:
+    """Where the audit data came from and what was done to it."""
+
+    source: str
+    fingerprint: str
+    n_total: int
+    n_aux: int
+    n_eval: int
+    classes: int | None
+    transforms: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    """One sigma of the privacy-utility sweep."""
+
+    noise_sigma: float
+    leakage_bits_per_dim: float | None
+    cond_entropy_per_dim: float | None
+    mse_floor: float
+    floor_ratio: float
+    accuracy: float | None  # head accuracy on noisy features (labels needed)
+
+
+@dataclass(frozen=True)
+class Utility:
+    """The head's accuracy on the audit data (labels needed)."""
+
+    clean_accuracy: float | None
+    noisy_accuracy: float | None  # at the deployment sigma, averaged over noise draws
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed gate rule."""
+
+    rule: str  # config key, e.g. "min_mse_floor"
+    subject: str  # "bound", "decoder", ...
+    value: float | None
+    threshold: float | None  # None for rules without a number (attack errors, strict)
+    message: str
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """Outcome of the CI gate; `active` is False when no threshold was configured."""
+
+    active: bool = False
+    violations: tuple[Violation, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """True when no rule is violated."""
+        return not self.violations
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Everything needed to reproduce or trust a run."""
+
+    tool_version: str
+    created_at: str  # ISO-8601 UTC, set once by the pipeline
+    command: str  # "assess" | "harden"
+    seed: int
+    device: str
+    config: dict[str, Any]
+    versions: dict[str, str]
+    timings: dict[str, float]  # seconds per stage
+
+
+@dataclass(frozen=True)
+class EpochStats:
+    """One fine-tuning epoch (means over the epoch's batches)."""
+
+    epoch: int
+    task_loss: float
+    cem_loss: float
+    accuracy: float  # training accuracy on noisy features
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One fine-tuned model (CEM or noise-only), measured with the same data, seeds and budget.
+
+    Seed-dependent numbers are means over the fine-tune seeds, with their standard deviation.
+    """
+
+    label: str  # e.g. "cem", "noise-only x1.0", "original"
+    lam: float
+    loss: str  # "bound" | "hinge" | "none"
+    noise_sigma: float
+    seeds: int
+    clean_accuracy: float
+    noisy_accuracy: float
+    noisy_accuracy_std: float
+    decoder_mse: float | None
+    decoder_mse_std: float | None
+    leakage_bits_per_dim: float | None
+    mse_floor: float
+    feature_mean: float
+    feature_std: float
+    within_class_share: float | None  # within-class share of feature variance
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """CEM against the noise-only baselines (method.md §5, scale confound)."""
+
+    equal_sigma_mse_gain: float | None  # CEM decoder MSE / noise-only (same sigma) - 1
+    equal_sigma_accuracy_delta: float | None  # points, CEM - noise-only
+    frontier_mse_at_cem_accuracy: float | None  # noise-only frontier interpolated
+    frontier_mse_gain: float | None  # CEM decoder MSE / frontier MSE - 1 (any sign)
+    note: str
+
+
+@dataclass(frozen=True)
+class HardenResult:
+    """What `harden` did and what it achieved, before vs after."""
+
+    output_path: str
+    output_sha256: str
+    noise_sigma: float
+    lam: float
+    loss: str
+    k: int
+    epochs: int
+    freeze_head: bool
+    embed_noise: bool
+    history: tuple[EpochStats, ...]
+    after: AuditReport
+    variants: tuple[Variant, ...] = ()  # original, CEM, noise-only frontier, lambda grid
+    comparison: Comparison | None = None
+    grid: tuple[Variant, ...] = ()  # --max-accuracy-drop: every lambda tried
+    chosen: str | None = None  # why the kept model was chosen
+    holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits
+    fine_tune_samples: int = 0  # samples fine-tuned on (0: not recorded, version 1)
+
+
+@dataclass(frozen=True)
+class AuditReport:
+    """The complete result of one `assess` run (the canonical JSON report).
+
+    For `harden`, this is the original model's audit and `harden.after` the hardened one's.
+    """
+
+    model: ModelInfo
+    data: DataInfo
+    bound: BoundResult | None
+    sweep: tuple[SweepPoint, ...]
+    utility: Utility
+    attacks: tuple[AttackResult, ...]
+    gate: GateResult
+    provenance: Provenance
+    warnings: tuple[str, ...] = ()
+    harden: HardenResult | None = None
+    sample_images: tuple[tuple[float, ...], ...] = ()  # originals of AttackResult.samples, flat
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict[str, Any]:
+        """The canonical JSON form as Python data (see `to_dict`)."""
+        return to_dict(self)
+
+    def to_json(self) -> str:
+        """The canonical JSON text, exactly as `report.json` holds it."""
+        return json.dumps(to_dict(self), indent=2, allow_nan=False) + "\n"
+
+    def to_dataframe(self) -> pd.DataFrame:
+        """One tidy row per model x attack (pandas), the rows of the CSV report, unformatted."""
+        from privaudit.results.table import attack_table  # NOTE: the table module imports this
+
+        return attack_table(self)
+
+    def _repr_html_(self) -> str | None:
+        """The HTML report, for notebooks; None when no HTML view is registered."""
+        return _HTML_VIEWS[0](self) if _HTML_VIEWS else None
+
+
+# NOTE: the HTML report lives in privaudit.reports, which builds on this package; it registers
+# its renderer here when imported (the public API imports it), so results never imports it.
+_HTML_VIEWS: list[Callable[[AuditReport], str]] = []
+
+
+def register_html_view(render: Callable[[AuditReport], str]) -> None:
+    """Make `render` the HTML view of every AuditReport (`_repr_html_` in notebooks)."""
+    _HTML_VIEWS[:] = [render]
+
+
+def to_dict(report: AuditReport) -> dict[str, Any]:
+    """The canonical JSON form: ``schema_version`` first, NaN as null, tuples as lists."""
+    data: dict[str, Any] = to_jsonable(report)
+    return {"schema_version": data.pop("schema_version"), **data}
+
+
+def from_dict(data: dict[str, Any]) -> AuditReport:
+    """Rebuild an AuditReport from its JSON form.
+
+    Raises:
+        ValueError: unknown schema version or a malformed document.
+    """
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version not in READABLE_VERSIONS:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
+    report = from_jsonable(AuditReport, data)
+    return report if version == SCHEMA_VERSION else replace(report, schema_version=SCHEMA_VERSION)

@@ -1,0 +1,88 @@
+"""The tidy table of a report: one row per model x attack (`AuditReport.to_dataframe`).
+
+Raw values (floats, None for missing), columns in `ATTACK_COLUMNS` order; the reporters
+format them. pandas is imported when a table is built, not with this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from privaudit.config.choices import AttackName
+from privaudit.results.schema import AttackResult, AuditReport, Status, Variant
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["ATTACK_COLUMNS", "attack_table", "model_table"]
+
+ATTACK_COLUMNS: tuple[str, ...] = (
+    "role", "model", "sha256", "split", "noise_sigma", "clean_accuracy", "noisy_accuracy",
+    "leakage_bits_per_dim", "mse_floor", "attack", "status", "mse", "psnr", "ssim",
+    "below_floor", "n_samples", "seconds", "reason",
+)  # fmt: skip
+
+def attack_table(report: AuditReport) -> pd.DataFrame:
+    """One tidy row per model x attack, columns in `ATTACK_COLUMNS` order.
+
+    A harden report gives the original model's rows (role ``original``), the hardened
+    model's (``hardened``), and one ``decoder`` row per measured variant (``variant``) and
+    per lambda tried (``grid``). Any other report gives rows with role ``audited``.
+    """
+    import pandas as pd
+
+    if report.harden is None:
+        return model_table(report)
+    h = report.harden
+    rows = [*_model_rows(report, "original"), *_model_rows(h.after, "hardened")]
+    rows += [_variant_row(report, v, "variant") for v in h.variants]
+    rows += [_variant_row(report, v, "grid") for v in h.grid]
+    return pd.DataFrame(rows, columns=list(ATTACK_COLUMNS))
+
+
+def model_table(report: AuditReport, role: str = "audited") -> pd.DataFrame:
+    """The rows of `report`'s own attacks only (no hardened model or variants)."""
+    import pandas as pd
+
+    return pd.DataFrame(list(_model_rows(report, role)), columns=list(ATTACK_COLUMNS))
+
+
+def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
+    bound = report.bound
+    common: dict[str, object] = {
+        "role": role,
+        "model": report.model.path,
+        "sha256": report.model.sha256,
+        "split": report.model.split,
+        "noise_sigma": None if bound is None else bound.noise_sigma,
+        "clean_accuracy": report.utility.clean_accuracy,
+        "noisy_accuracy": report.utility.noisy_accuracy,
+        "leakage_bits_per_dim": None if bound is None else bound.leakage_bits_per_dim,
+        "mse_floor": None if bound is None else bound.mse_floor,
+    }
+    for a in report.attacks:
+        yield common | _attack_cells(a)
+
+
+def _attack_cells(a: AttackResult) -> dict[str, object]:
+    return {
+        "attack": a.attack, "status": a.status.value, "mse": a.mse, "psnr": a.psnr,
+        "ssim": a.ssim, "below_floor": a.below_floor, "n_samples": a.n_samples,
+        "seconds": a.seconds, "reason": a.reason or "",
+    }  # fmt: skip
+
+
+def _variant_row(report: AuditReport, v: Variant, role: str) -> dict[str, object]:
+    measured = v.decoder_mse is not None
+    return {
+        "role": role, "model": v.label, "sha256": "", "split": report.model.split,
+        "noise_sigma": v.noise_sigma, "clean_accuracy": v.clean_accuracy,
+        "noisy_accuracy": v.noisy_accuracy, "leakage_bits_per_dim": v.leakage_bits_per_dim,
+        "mse_floor": v.mse_floor, "attack": AttackName.DECODER.value,
+        "status": (Status.OK if measured else Status.SKIPPED).value, "mse": v.decoder_mse,
+        "psnr": None, "ssim": None, "below_floor": False, "n_samples": 0, "seconds": None,
+        "reason": "" if measured else "not measured",
+    }  # fmt: skip
+
+

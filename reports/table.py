@@ -1,0 +1,159 @@
+"""The shared tables (pandas DataFrames, fixed column order) and the one float formatter."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import pandas as pd
+
+from privaudit.results import AuditReport, EpochStats, Status, Variant
+
+COMPARE_COLUMNS: tuple[str, ...] = ("metric", "a", "b", "delta", "change")
+SWEEP_COLUMNS: tuple[str, ...] = (
+    "noise_sigma", "leakage_bits_per_dim", "cond_entropy_per_dim", "mse_floor", "floor_ratio",
+    "accuracy",
+)  # fmt: skip
+VARIANT_COLUMNS: tuple[str, ...] = (
+    "label", "lam", "loss", "noise_sigma", "seeds", "clean_accuracy", "noisy_accuracy",
+    "noisy_accuracy_std", "decoder_mse", "decoder_mse_std", "leakage_bits_per_dim", "mse_floor",
+    "feature_mean", "feature_std", "within_class_share",
+)  # fmt: skip
+HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "task_loss", "cem_loss", "accuracy")
+NUMERIC_COLUMNS = frozenset(
+    {*SWEEP_COLUMNS, *VARIANT_COLUMNS[3:], *HISTORY_COLUMNS, "clean_accuracy", "noisy_accuracy",
+     "mse", "psnr", "ssim", "seconds", "n_samples", "lam", "a", "b"}
+)  # fmt: skip
+HEADERS = {
+    "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
+    "leakage_bits_per_dim": "leakage (bits/dim)", "cond_entropy_per_dim": "h(x|z)/d (nats)",
+    "mse_floor": "MSE floor", "floor_ratio": "floor ratio", "mse": "MSE", "psnr": "PSNR (dB)",
+    "ssim": "SSIM", "below_floor": "below floor", "n_samples": "samples", "seconds": "seconds",
+    "noisy_accuracy_std": "noisy acc. std", "decoder_mse": "decoder MSE",
+    "decoder_mse_std": "decoder MSE std", "within_class_share": "within-class share",
+    "lam": "lambda", "task_loss": "task loss", "cem_loss": "CEM loss",
+    "feature_mean": "feature mean", "feature_std": "feature std",
+}  # fmt: skip
+
+# BoundResult fields compared between two runs, in this order.
+_BOUND_METRICS: tuple[str, ...] = (
+    "leakage_bits_per_dim", "leakage_nats", "cond_entropy_per_dim", "mse_floor",
+    "certified_mse_floor", "floor_ratio",
+)  # fmt: skip
+
+
+def format_float(x: float | int | None) -> str:
+    """Format a number with 4 significant digits; ``"n/a"`` for None or NaN."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "n/a"
+    return f"{x:.4g}"
+
+
+def format_delta(x: float | None) -> str:
+    """Format a signed difference like `format_float` (``+0.01``, ``-3``); ``"n/a"`` if missing."""
+    if x is None or math.isnan(x):
+        return "n/a"
+    return f"{x:+.4g}"
+
+
+def format_change(x: float | None) -> str:
+    """Format a relative change as a signed percentage (``+35%``); ``"n/a"`` if missing."""
+    if x is None or math.isnan(x) or math.isinf(x):
+        return "n/a"
+    return f"{100 * x:+.3g}%"
+
+
+def compare_table(a: AuditReport, b: AuditReport) -> pd.DataFrame:
+    """Two runs side by side: one row per metric with ``a``, ``b``, ``delta`` = b - a, ``change``.
+
+    Metrics: the noise sigma, clean/noisy accuracy, the bound's numbers, then each attack's
+    MSE, PSNR and SSIM (attacks of `a` in order, then those only `b` ran; an attack that
+    succeeded in neither run is left out).
+    """
+    rows = [_compare_row("noise_sigma", _sigma(a), _sigma(b))]
+    rows.append(_compare_row("clean_accuracy", a.utility.clean_accuracy, b.utility.clean_accuracy))
+    rows.append(_compare_row("noisy_accuracy", a.utility.noisy_accuracy, b.utility.noisy_accuracy))
+    rows += [_compare_row(n, _bound_value(a, n), _bound_value(b, n)) for n in _BOUND_METRICS]
+    names = [r.attack for r in a.attacks]
+    names += [r.attack for r in b.attacks if r.attack not in names]
+    for name in names:
+        for metric in ("mse", "psnr", "ssim"):
+            va, vb = _attack_value(a, name, metric), _attack_value(b, name, metric)
+            if va is not None or vb is not None:  # an attack that failed in both runs: no row
+                rows.append(_compare_row(f"{name} {metric}", va, vb))
+    return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+
+
+def _compare_row(metric: str, a: float | None, b: float | None) -> dict[str, object]:
+    delta = None if a is None or b is None else b - a
+    change = delta / abs(a) if delta is not None and a else None
+    return {"metric": metric, "a": a, "b": b, "delta": delta, "change": change}
+
+
+def _sigma(report: AuditReport) -> float | None:
+    return None if report.bound is None else report.bound.noise_sigma
+
+
+def _bound_value(report: AuditReport, name: str) -> float | None:
+    value = None if report.bound is None else getattr(report.bound, name)
+    return None if value is None else float(value)
+
+
+def _attack_value(report: AuditReport, name: str, metric: str) -> float | None:
+    for r in report.attacks:
+        if r.attack == name and r.status is Status.OK:
+            value: float | None = getattr(r, metric)
+            return value
+    return None
+
+
+def sweep_table(report: AuditReport) -> pd.DataFrame:
+    """The noise sweep, one row per sigma, columns in `SWEEP_COLUMNS` order."""
+    rows = [{c: getattr(p, c) for c in SWEEP_COLUMNS} for p in report.sweep]
+    return pd.DataFrame(rows, columns=list(SWEEP_COLUMNS))
+
+
+def variant_table(variants: tuple[Variant, ...]) -> pd.DataFrame:
+    """Fine-tuned variants (or the lambda grid), columns in `VARIANT_COLUMNS` order."""
+    rows = [{c: getattr(v, c) for c in VARIANT_COLUMNS} for v in variants]
+    return pd.DataFrame(rows, columns=list(VARIANT_COLUMNS))
+
+
+def history_table(history: tuple[EpochStats, ...]) -> pd.DataFrame:
+    """Fine-tuning history, one row per epoch, columns in `HISTORY_COLUMNS` order."""
+    rows = [{c: getattr(e, c) for c in HISTORY_COLUMNS} for e in history]
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def formatted(df: pd.DataFrame) -> pd.DataFrame:
+    """The display form of a table: every cell a string, numbers through the shared formatters."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        out[col] = [_cell(col, v) for v in df[col].tolist()]
+    return out
+
+
+def headers(df: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Display names of `df`'s columns: `labels`, else `HEADERS`, else the raw name."""
+    names = {**HEADERS, **(labels or {})}
+    return [names.get(c, c) for c in df.columns]
+
+
+def _cell(col: str, value: object) -> str:
+    if col == "delta":
+        return format_delta(_number(value))
+    if col == "change":
+        return format_change(_number(value))
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a" if col in NUMERIC_COLUMNS else ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return format_float(value)
+    return str(value)
+
+
+def _number(value: object) -> float | None:
+    if value is None or isinstance(value, str):
+        return None
+    return float(value)  # type: ignore[arg-type]

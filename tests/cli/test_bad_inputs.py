@@ -1,0 +1,291 @@
+"""Issue 7: every bad input exits 2 with one `error:` line and one `hint:` line, no traceback.
+
+One table, one row per bad input, across `layers`, `assess`, `harden`, `report` and `check`.
+Each row also checks that nothing was written and that no input file changed (by hash).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import onnx
+import pytest
+from onnx import TensorProto, helper
+from PIL import Image
+from torch import nn
+from typer.testing import CliRunner
+
+from privaudit.cli.app import app
+
+runner = CliRunner()
+FAST = ["--no-attacks", "--limit", "60", "-q"]
+OPSET = [helper.make_opsetid("", 17)]
+
+
+def _value(name: str, shape: list[int | str]) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+
+def _graph_model(
+    nodes: list[onnx.NodeProto], inputs: list[str],
+    opsets: list[onnx.OperatorSetIdProto] | None = None,
+) -> onnx.ModelProto:
+    image: list[int | str] = ["N", 1, 28, 28]
+    graph = helper.make_graph(
+        nodes, "g", [_value(i, image) for i in inputs], [_value("y", image)],
+        initializer=[onnx.numpy_helper.from_array(np.ones((1, 1, 28, 28), np.float32), "w")],
+    )
+    return helper.make_model(graph, opset_imports=OPSET + (opsets or []), ir_version=8)
+
+
+def _models(kit: Path, cnn: Path, resnet: Path, dynamic: Path) -> None:
+    """The model files of the table (copies, so that hashes are checked on the kit's files)."""
+    shutil.copy(cnn, kit / "cnn.onnx")
+    shutil.copy(resnet, kit / "resnet.onnx")
+    shutil.copy(dynamic, kit / "dynamic.onnx")
+    data = (kit / "cnn.onnx").read_bytes()
+    (kit / "empty.onnx").write_bytes(b"")
+    (kit / "truncated.onnx").write_bytes(data[: len(data) // 3])
+    (kit / "notonnx.onnx").write_text("<html>this is not a model</html>\n")
+    (kit / "folder.onnx").mkdir()
+    custom = [helper.make_node("Relu", ["x"], ["a"]),
+              helper.make_node("MyOp", ["a"], ["y"], domain="com.example")]
+    onnx.save(_graph_model(custom, ["x"], opsets=[helper.make_opsetid("com.example", 1)]),
+              kit / "custom.onnx")
+    # x and m both feed the cut: nothing tells which one is the image
+    both = [helper.make_node("Add", ["x", "m"], ["a"]), helper.make_node("Relu", ["a"], ["b"]),
+            helper.make_node("Mul", ["b", "w"], ["y"])]
+    onnx.save(_graph_model(both, ["x", "m"]), kit / "two_inputs.onnx")
+    # m is used after the cut only
+    late = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Mul", ["a", "w"], ["b"]),
+            helper.make_node("Add", ["b", "m"], ["y"])]
+    onnx.save(_graph_model(late, ["x", "m"]), kit / "late_input.onnx")
+    ext = kit / "ext"
+    ext.mkdir()
+    onnx.save(_graph_model(late, ["x", "m"]), ext / "m.onnx", save_as_external_data=True,
+              all_tensors_to_one_file=True, location="w.bin", size_threshold=0)
+    model = onnx.load(ext / "m.onnx", load_external_data=False)
+    for entry in model.graph.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = "../cnn.onnx"
+    onnx.save(model, ext / "m.onnx")
+    meta = onnx.load(kit / "cnn.onnx")
+    helper.set_model_props(meta, {"privaudit.noise_sigma": "-0.5", "privaudit.split": "layer3"})
+    onnx.save(meta, kit / "negative_sigma.onnx")
+
+
+def _data(kit: Path) -> None:
+    g = np.random.default_rng(0)
+    x = g.random((60, 1, 28, 28)).astype(np.float32)
+    y = np.arange(60) % 10
+    np.savez(kit / "ok.npz", x=x, y=y)
+    np.savez(kit / "unlabeled.npz", x=x)
+    np.savez(kit / "two_channels.npz", x=np.repeat(x, 2, axis=1), y=y)
+    np.savez(kit / "small.npz", x=x[:, :, :20, :20], y=y)
+    np.savez(kit / "no_samples.npz", x=x[:0], y=y[:0])
+    np.savez(kit / "flat.npz", x=x.reshape(60, -1), y=y)
+    for name, value in (("nan", np.nan), ("inf", np.inf)):
+        bad = x.copy()
+        bad[7, 0, 3, 3] = value
+        np.savez(kit / f"{name}.npz", x=bad, y=y)
+    np.save(kit / "pickled.npy", np.array([{"x": 1}], dtype=object), allow_pickle=True)
+    (kit / "corrupt.npz").write_bytes(b"PK\x03\x04 truncated zip")
+    (kit / "empty_folder").mkdir()
+    mixed = kit / "mixed_sizes"
+    mixed.mkdir()
+    for i, size in enumerate([(28, 28), (28, 28), (20, 24)]):
+        Image.fromarray(np.full(size, 40 * i, np.uint8)).save(mixed / f"{i}.png")
+
+
+def _configs(kit: Path) -> None:
+    (kit / "sigma_text.toml").write_text('[tool.privaudit]\nnoise = "abc"\n')
+    (kit / "sigma_nan.toml").write_text("[tool.privaudit]\nnoise = nan\n")
+    (kit / "typo.toml").write_text("[tool.privaudit.gate]\nmin_mse_flor = 0.1\n")
+    (kit / "binary.toml").write_bytes(b"\xff\xfe\x00[tool]")
+    (kit / "not_table.toml").write_text('[tool]\nprivaudit = "model.onnx"\n')
+
+
+def _reports(kit: Path) -> None:
+    code = runner.invoke(app, ["assess", *FAST, "-o", str(kit / "run")]).exit_code
+    assert code == 0
+    report = json.loads((kit / "run" / "report.json").read_text())
+    (kit / "wrong_schema.json").write_text(json.dumps({**report, "schema_version": 99}))
+    report["provenance"]["timings"]["bound"] = "<b>slow</b>"
+    (kit / "tampered.json").write_text(json.dumps(report))
+    (kit / "not_json.json").write_text("{this is not json")
+    (kit / "deep.json").write_text("[" * 100_000)
+
+
+@pytest.fixture(scope="module")
+def kit(
+    tmp_path_factory: pytest.TempPathFactory, tiny_cnn_legacy: Path, tiny_resnet_legacy: Path,
+    tiny_cnn: nn.Module, onnx_export: Callable[..., Path],
+) -> Path:
+    """A folder of bad (and a few good) models, data, configs and reports."""
+    kit = tmp_path_factory.mktemp("kit")
+    dynamic = onnx_export(tiny_cnn, kit / "dyn.tmp.onnx", dynamic_spatial=True)
+    _models(kit, tiny_cnn_legacy, tiny_resnet_legacy, dynamic)
+    dynamic.unlink()
+    _data(kit)
+    _configs(kit)
+    _reports(kit)
+    return kit
+
+
+class Case(NamedTuple):
+    """One row: the command line ({kit} and {out} are filled in) and a part of the error."""
+
+    args: str
+    message: str
+
+
+MODEL = "{kit}/cnn.onnx --split layer3 --noise 0.1"
+ASSESS = "assess " + MODEL + " --data {kit}/ok.npz -o {out}"
+NO_SIGMA = ASSESS.replace("--noise 0.1 ", "")
+HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 1 --output-dir {out}"
+
+CASES: dict[str, Case] = {
+    # --- model files
+    "missing model": Case("layers {kit}/nope.onnx", "model file not found"),
+    "empty model": Case("layers {kit}/empty.onnx", "is empty"),
+    "truncated model": Case("layers {kit}/truncated.onnx", "is not an ONNX model"),
+    "not ONNX": Case("layers {kit}/notonnx.onnx", "is not an ONNX model"),
+    "model is a folder": Case("layers {kit}/folder.onnx", "is a directory"),
+    "custom-domain op": Case("assess {kit}/custom.onnx --split a --noise 0.1 "
+                             "--data {kit}/ok.npz -o {out}", "custom domains: com.example.MyOp"),
+    "external data outside": Case("layers {kit}/ext/m.onnx", "outside the model's folder"),
+    "unknown layers format": Case("layers {kit}/cnn.onnx -f xml", "unknown --format 'xml'"),
+    # --- inputs and splits
+    "dynamic size, flat data": Case("assess {kit}/dynamic.onnx --split layer3 --noise 0.1 "
+                                    "--data {kit}/flat.npz -o {out}", "image size is dynamic"),
+    "which input is the image": Case("assess {kit}/two_inputs.onnx --split b --noise 0.1 "
+                                     "--data {kit}/ok.npz -o {out}", "would need 2 inputs"),
+    "second input after cut": Case("assess {kit}/late_input.onnx --split b --noise 0.1 "
+                                   "--data {kit}/ok.npz -o {out}", "crossed by graph input 'm'"),
+    "dynamic size, mixed images": Case("assess {kit}/dynamic.onnx --split layer3 --noise 0.1 "
+                                       "--data {kit}/mixed_sizes -o {out}",
+                                       "images have different sizes"),
+    "encoder with two inputs": Case("assess --encoder {kit}/two_inputs.onnx --noise 0.1 "
+                                    "--data {kit}/ok.npz -o {out}", "has 2 inputs and 1 outputs"),
+    "unknown split": Case(ASSESS.replace("layer3", "layer9"), "split 'layer9' not found"),
+    "split at the input": Case(ASSESS.replace("layer3", "input"), "at the model input"),
+    "split at the output": Case(ASSESS.replace("layer3", "logits"), "at the model output"),
+    "split crossed by skip": Case(
+        "assess {kit}/resnet.onnx --split /layer2/layer2.0/Relu_output_0 --noise 0.1 "
+        "--data {kit}/ok.npz -o {out}", "crossed by tensor '/layer1/layer1.0/Relu_1_output_0'"),
+    "split name is markup": Case(ASSESS.replace("layer3", "[/]"), "split '[/]' not found"),
+    # --- data
+    "data not found": Case(ASSESS.replace("ok.npz", "nope.npz"), "data not found"),
+    "wrong channel count": Case(ASSESS.replace("ok.npz", "two_channels.npz"),
+                                "expected 1 channels, found 2"),
+    "wrong image size": Case(ASSESS.replace("ok.npz", "small.npz"),
+                             "expected 28x28 pixels, found 20x20"),
+    "no samples": Case(ASSESS.replace("ok.npz", "no_samples.npz"), "no samples"),
+    "empty image folder": Case(ASSESS.replace("ok.npz", "empty_folder"), "no PNG/JPEG/BMP"),
+    "NaN in data": Case(ASSESS.replace("ok.npz", "nan.npz"), "1 NaN or infinite values"),
+    "infinity in data": Case(ASSESS.replace("ok.npz", "inf.npz"), "1 NaN or infinite values"),
+    "pickled data": Case(ASSESS.replace("ok.npz", "pickled.npy"), "Python objects"),
+    "corrupt npz": Case(ASSESS.replace("ok.npz", "corrupt.npz"), "cannot read"),
+    "conflicting input shape": Case(ASSESS + " --input-shape 3,28,28", "conflicts with the model"),
+    # --- sigma
+    "negative sigma": Case(ASSESS.replace("0.1", "-1"), "expected a finite sigma >= 0, got -1"),
+    "non-numeric sigma": Case(ASSESS.replace("0.1", "abc"), "Invalid value for '--noise'"),
+    "non-numeric sigma in config": Case(NO_SIGMA + " --config {kit}/sigma_text.toml",
+                                        "noise: expected a number, got 'abc'"),
+    "NaN sigma in config": Case(NO_SIGMA + " --config {kit}/sigma_nan.toml",
+                                "expected a finite sigma"),
+    "negative sigma in metadata": Case("assess {kit}/negative_sigma.onnx --data {kit}/ok.npz "
+                                       "-o {out}", "privaudit.noise_sigma: expected a finite"),
+    "negative noise sweep": Case(ASSESS + " --noise-sweep 0,-0.1", "noise_sweep: expected"),
+    # --- names, formats, config, outputs
+    "unknown attack": Case(ASSESS + " --attacks decodr", "unknown attack 'decodr'"),
+    "unknown format": Case(ASSESS + " -f pdf", "unknown report format 'pdf'"),
+    "unknown budget": Case(ASSESS + " --budget huge", "attacks.budget: unknown value 'huge'"),
+    "unknown config key": Case(ASSESS + " --config {kit}/typo.toml",
+                               "unknown config key 'gate.min_mse_flor'"),
+    "config not UTF-8": Case(ASSESS + " --config {kit}/binary.toml", "not valid UTF-8 TOML"),
+    "negative seed": Case(ASSESS + " --seed -1", "seed: expected a non-negative number"),
+    "zero limit": Case(ASSESS + " --limit 0", "limit: expected a positive number"),
+    "config not found": Case(ASSESS + " --config {kit}/nope.toml", "config file not found"),
+    "tool.privaudit not a table": Case(ASSESS + " --config {kit}/not_table.toml",
+                                       "tool.privaudit must be a table"),
+    "unknown option": Case(ASSESS + " --nosie 1", "No such option: --nosie"),
+    "output folder is a file": Case(ASSESS.replace("{out}", "{kit}/cnn.onnx/sub"),
+                                    "cannot write to output folder"),
+    # --- harden
+    "harden without labels": Case(HARDEN + " --data {kit}/unlabeled.npz -o {out}/h.onnx",
+                                  "the data has no labels"),
+    "harden -o is the model": Case(HARDEN + " --data {kit}/ok.npz -o {kit}/cnn.onnx",
+                                   "would overwrite the input model"),
+    "harden -o is the data": Case(HARDEN + " --data {kit}/ok.npz -o {kit}/ok.npz",
+                                  "would overwrite the input data"),
+    "harden -o is a report": Case(HARDEN + " --data {kit}/ok.npz -o {out}/report.json",
+                                  "also where a report goes"),
+    "harden -o is a folder": Case(HARDEN + " --data {kit}/ok.npz -o {kit}",
+                                  "is a folder, not a file name"),
+    "harden with sigma 0": Case(HARDEN.replace("0.1", "0") + " --data {kit}/ok.npz "
+                                "-o {out}/h.onnx", "the noise sigma is 0"),
+    "harden holdout 1": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --holdout 1",
+                             "harden.holdout: expected a number in [0, 1)"),
+    "harden holdout too small": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
+                                     "--holdout 0.01", "cannot hold out 0.01 of 60 samples"),
+    # --- report and check
+    "report: missing": Case("report {kit}/nope.json --output-dir {out}", "cannot read report"),
+    "report: not JSON": Case("report {kit}/not_json.json --output-dir {out}",
+                             "is not a privaudit report"),
+    "report: wrong schema": Case("report {kit}/wrong_schema.json --output-dir {out}",
+                                 "unsupported report schema_version 99"),
+    "report: tampered values": Case("report {kit}/tampered.json -f markdown --output-dir {out}",
+                                    "wrong value type at provenance.timings.bound"),
+    "report: unknown format": Case("report {kit}/run/report.json -f pdf --output-dir {out}",
+                                   "unknown report format 'pdf'"),
+    "report: overwrite input": Case("report {kit}/run/report.json -f html,json",
+                                    "would overwrite the input report"),
+    "report: output is a file": Case("report {kit}/run/report.json --output-dir {kit}/cnn.onnx",
+                                     "cannot write to output folder"),
+    "check: missing": Case("check {kit}/nope.json", "cannot read report"),
+    "check: binary file": Case("check {kit}/cnn.onnx", "not UTF-8 text"),
+    "check: deeply nested": Case("check {kit}/deep.json", "nested too deeply"),
+    "check: unknown config key": Case("check {kit}/run/report.json --config {kit}/typo.toml",
+                                      "unknown config key 'gate.min_mse_flor'"),
+    "check: missing argument": Case("check", "Missing argument"),
+}
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """Relative path -> sha256 of every file under `folder`."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*")) if p.is_file()
+    }
+
+
+def test_the_table_is_big_enough() -> None:
+    commands = {case.args.split()[0] for case in CASES.values()}
+    assert len(CASES) >= 25
+    assert {"layers", "assess", "harden", "report", "check"} <= commands
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_exits_2_with_error_and_hint(name: str, kit: Path, tmp_path: Path) -> None:
+    case = CASES[name]
+    out = tmp_path / "out"
+    args = [a.format(kit=kit, out=out) for a in case.args.split()]
+    before = _snapshot(kit)
+    result = runner.invoke(app, args)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    errors = [i for i, line in enumerate(lines) if line.startswith("error: ")]
+    assert len(errors) == 1, lines
+    assert case.message in lines[errors[0]], lines
+    assert lines[errors[0] + 1 :][:1] and lines[errors[0] + 1].startswith("hint: "), lines
+    assert errors[0] + 2 == len(lines), lines  # nothing after the hint
+    assert _snapshot(kit) == before  # no input changed, nothing written next to them
+    assert not out.exists() or not any(out.iterdir())  # no report, no model, no temp file

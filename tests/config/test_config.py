@@ -1,0 +1,102 @@
+"""Config: precedence defaults < pyproject < flags, unknown keys and bad values are errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from privaudit.config import ATTACK_NAMES, Config, load_config
+from privaudit.errors import ConfigError
+
+
+def _pyproject(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(body)
+    return path
+
+
+def test_defaults_without_any_file(tmp_path: Path) -> None:
+    cfg = load_config(None, {}, cwd=tmp_path)
+    assert cfg == Config(output_dir=cfg.output_dir)
+    assert cfg.config_path is None
+
+
+def test_pyproject_found_upwards_and_paths_relative_to_it(tmp_path: Path) -> None:
+    _pyproject(
+        tmp_path,
+        '[tool.privaudit]\nmodel = "m/net.onnx"\nnoise = 0.2\n'
+        "[tool.privaudit.gate]\nmin_mse_floor = 0.01\n",
+    )
+    sub = tmp_path / "a" / "b"
+    sub.mkdir(parents=True)
+    cfg = load_config(None, {}, cwd=sub)
+    assert cfg.model == (tmp_path / "m" / "net.onnx").resolve()
+    assert cfg.noise == 0.2 and cfg.gate.min_mse_floor == 0.01
+    assert cfg.config_path == tmp_path / "pyproject.toml"
+
+
+def test_flags_win_over_file(tmp_path: Path) -> None:
+    _pyproject(
+        tmp_path,
+        "[tool.privaudit]\nnoise = 0.2\nseed = 3\n[tool.privaudit.gate]\nmax_leakage = 1.0\n",
+    )
+    cfg = load_config(None, {"noise": 0.05, "seed": None, "gate.max_leakage": 0.5}, cwd=tmp_path)
+    assert (cfg.noise, cfg.seed, cfg.gate.max_leakage) == (0.05, 3, 0.5)
+
+
+def test_attack_tables_pass_through(tmp_path: Path) -> None:
+    _pyproject(
+        tmp_path,
+        '[tool.privaudit.attacks]\nenabled = ["decoder"]\n'
+        "[tool.privaudit.attacks.decoder]\nepochs = 3\n",
+    )
+    cfg = load_config(None, {}, cwd=tmp_path)
+    assert cfg.attacks.enabled == ("decoder",)
+    assert cfg.attacks.params == {"decoder": {"epochs": 3}}
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[tool.privaudit]\nnoize = 0.1\n", "unknown config key 'noize'"),
+        ("[tool.privaudit.gate]\nmin_mse_flor = 0.1\n", "unknown config key 'gate.min_mse_flor'"),
+        ("[tool.privaudit]\nnoise = -0.1\n", "noise: expected a finite sigma >= 0"),
+        ('[tool.privaudit]\nnoise = "abc"\n', "noise: expected a number"),
+        ("[tool.privaudit]\nseed = 1.5\n", "seed: expected int"),
+        ('[tool.privaudit.attacks]\nenabled = ["decodr"]\n', "unknown attack 'decodr'"),
+        ('[tool.privaudit.attacks]\nbudget = "huge"\n', "attacks.budget: unknown value 'huge'"),
+        ('[tool.privaudit.bound]\ncovariance = "fulll"\n', "bound.covariance"),
+        ('[tool.privaudit]\ndevice = "tpu"\n', "device: unknown value 'tpu'"),
+        ("[tool.privaudit]\nstd = [0.0]\n", "std: expected positive"),
+        ("[tool.privaudit\n", "cannot read config"),
+    ],
+)
+def test_bad_config_is_a_config_error(tmp_path: Path, body: str, message: str) -> None:
+    _pyproject(tmp_path, body)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_config(tmp_path / "pyproject.toml", {}, cwd=tmp_path)
+
+
+def test_typo_gets_did_you_mean(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, {"gate.max_leakge": 1.0}, cwd=tmp_path)
+    assert err.value.hint is not None and "gate.max_leakage" in err.value.hint
+
+
+def test_missing_explicit_config(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "nope.toml", {}, cwd=tmp_path)
+
+
+def test_comma_separated_flags(tmp_path: Path) -> None:
+    flags = {"noise_sweep": "0,0.05,0.1", "attacks.enabled": "knn,decoder"}
+    cfg = load_config(None, flags, cwd=tmp_path)
+    assert cfg.noise_sweep == (0.0, 0.05, 0.1)
+    assert cfg.attacks.enabled == ("knn", "decoder")
+
+
+def test_attack_names_match_registry() -> None:
+    from privaudit.attacks import ATTACKS
+
+    assert set(ATTACK_NAMES) == set(ATTACKS)

@@ -1,0 +1,273 @@
+"""harden: the written ONNX (names, metadata, input untouched), embedded noise, choices, errors."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import numpy_helper
+
+from privaudit.audit import prepare
+from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
+from privaudit.data import Normalization
+from privaudit.errors import DataError
+from privaudit.hardening import (
+    FinetuneSettings,
+    choose,
+    against_frontier,
+    fine_tune,
+    frontier_mse,
+    hold_out,
+    run_harden,
+)
+from privaudit.model import embed_noise, save_model, split_model, strip_embedded_noise
+from privaudit.progress import NullProgress
+from privaudit.results import Variant
+from privaudit.runtime import derive_seed
+
+SIGMA = 0.05
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def labelled(tmp_path: Path, digits_like: tuple[np.ndarray, np.ndarray]) -> Path:
+    path = tmp_path / "data.npz"
+    np.savez(path, x=digits_like[0], y=digits_like[1])
+    return path
+
+
+def _cfg(model: Path, data: Path, **harden: object) -> Config:
+    return Config(
+        model=model, split="layer3", data=data, noise=SIGMA, device="cpu",
+        attacks=AttacksConfig(enabled=("decoder",), budget="smoke"),
+        bound=BoundConfig(bootstrap=10, k=2),
+        harden=HardenConfig(epochs=2, batch_size=32, k=2, **harden),  # type: ignore[arg-type]
+    )
+
+
+def test_harden_writes_a_loadable_model_with_metadata(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    before = _sha(tiny_cnn_legacy)
+    out = tmp_path / "out" / "hardened.onnx"
+    report = run_harden(_cfg(tiny_cnn_legacy, labelled, lam=2.0, loss="bound"), output=out)
+    assert _sha(tiny_cnn_legacy) == before
+    assert not [p for p in out.parent.iterdir() if p.name != out.name]  # no temporary left
+    h = report.harden
+    assert h is not None and h.output_sha256 == _sha(out) and len(h.history) == 2
+    assert h.history[0].cem_loss == 0.0 and h.history[1].cem_loss > 0.0  # off in epoch 1
+    assert h.after.model.sha256 == _sha(out) and h.after.bound is not None
+    original, hardened = onnx.load(tiny_cnn_legacy), onnx.load(out)
+    assert [i.name for i in hardened.graph.input] == [i.name for i in original.graph.input]
+    assert [o.name for o in hardened.graph.output] == [o.name for o in original.graph.output]
+    assert [n.op_type for n in hardened.graph.node] == [n.op_type for n in original.graph.node]
+    meta = {p.key: p.value for p in hardened.metadata_props}
+    assert meta["privaudit.lambda"] == "2" and meta["privaudit.loss"] == "bound"
+    assert meta["privaudit.k"] == "2" and meta["privaudit.split"] == "layer3"
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    logits = ort.InferenceSession(str(out)).run(None, {"input": x})[0]
+    assert logits.shape == (3, 10) and np.isfinite(logits).all()
+    reread = prepare(Config(model=out, data=labelled))  # sigma and split from metadata
+    assert reread.noise_sigma == SIGMA and reread.noise_source == "model metadata"
+    assert reread.split.cut_tensor == split_model(original, "layer3").cut_tensor
+
+
+def test_harden_baseline_frontier_and_grid(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled, baseline=True, baseline_scales=(2.0,),
+               max_accuracy_drop=50.0)
+    report = run_harden(cfg, output=tmp_path / "h.onnx")
+    h = report.harden
+    assert h is not None and h.comparison is not None and h.chosen
+    assert [v.label for v in h.variants] == ["original", "cem", "noise-only x1.0",
+                                             "noise-only x2.0"]
+    assert [v.lam for v in h.grid] == [1.0, 2.0, 4.0, 8.0]
+    assert h.lam in (1.0, 2.0, 4.0, 8.0)
+    assert all(v.decoder_mse is not None and v.feature_std > 0 for v in h.variants)
+
+
+def test_harden_without_labels_is_a_data_error(tiny_cnn_legacy: Path, tmp_path: Path,
+                                               digits_like: tuple[np.ndarray, np.ndarray]) -> None:
+    data = tmp_path / "nolabels.npz"
+    np.savez(data, x=digits_like[0])
+    with pytest.raises(DataError, match="no labels"):
+        run_harden(_cfg(tiny_cnn_legacy, data), output=tmp_path / "h.onnx")
+    assert not (tmp_path / "h.onnx").exists()
+
+
+def test_holdout_audits_only_samples_that_fine_tuning_never_saw(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled, lam=2.0, holdout=0.3)
+    prep = prepare(cfg)
+    held, train = hold_out(cfg, prep)
+    hashes = [{s.tobytes() for s in ds.x} for ds in (held.dataset, train, prep.dataset)]
+    assert (len(held.dataset), len(train)) == (60, 140)
+    assert not hashes[0] & hashes[1] and hashes[0] | hashes[1] == hashes[2]
+    assert len(held.audit.aux) + len(held.audit.eval) == 60
+    assert np.bincount(held.dataset.y).tolist() == [6] * 10  # stratified
+    out = tmp_path / "h.onnx"
+    report = run_harden(cfg, output=out)
+    h = report.harden
+    assert h is not None and (h.holdout, h.fine_tune_samples) == (0.3, 140)
+    for audit in (report, h.after):  # before and after: the held-out samples alone
+        assert (audit.data.fingerprint, audit.data.n_total) == (held.dataset.fingerprint, 60)
+    # The written weights are those of a fine-tune on the other 140 samples alone.
+    settings = FinetuneSettings(
+        lam=2.0, loss="bound", k=2, epochs=2, lr=cfg.harden.lr, batch_size=32,
+        freeze_head=False, noise_sigma=SIGMA, seed=derive_seed(cfg.seed, "harden-0"),
+    )
+    assert prep.model is not None and train.y is not None
+    alone = fine_tune(prep.split, prep.norm, train.x, train.y, settings,
+                      device=torch.device("cpu"), progress=NullProgress(), label="alone")
+    written = alone.write_back(prep.model).graph.initializer
+    want = {t.name: numpy_helper.to_array(t) for t in written}
+    got = {t.name: numpy_helper.to_array(t) for t in onnx.load(out).graph.initializer}
+    assert want.keys() == got.keys()
+    assert all(np.array_equal(want[k], got[k]) for k in want)
+    assert not all(
+        np.array_equal(got[t.name], numpy_helper.to_array(t))
+        for t in prep.model.graph.initializer
+    )
+
+
+def test_holdout_zero_fine_tunes_and_audits_on_everything(
+    tiny_cnn_legacy: Path, labelled: Path
+) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled)
+    prep = prepare(cfg)
+    held, train = hold_out(cfg, prep)
+    assert held is prep and train is prep.dataset
+
+
+def test_embedded_noise_is_stochastic_with_sigma_at_the_cut(tiny_cnn_legacy: Path) -> None:
+    model = onnx.load(tiny_cnn_legacy)
+    clean = split_model(model, "layer3")
+    noisy_model = embed_noise(model, clean.cut_tensor, 0.2)
+    noisy = split_model(noisy_model, "layer3")
+    assert noisy.cut_tensor == clean.cut_tensor  # the name still resolves, now to noisy values
+    assert split_model(noisy_model, clean.cut_tensor).cut_tensor == clean.cut_tensor
+    x = np.random.default_rng(0).random((64, 1, 28, 28)).astype(np.float32)
+    z0 = ort.InferenceSession(clean.encoder.SerializeToString()).run(None, {"input": x})[0]
+    enc = ort.InferenceSession(noisy.encoder.SerializeToString())
+    z1, z2 = (enc.run(None, {"input": x})[0] for _ in range(2))
+    assert not np.allclose(z1, z2)
+    assert np.std(z1 - z0) == pytest.approx(0.2, rel=0.05) and abs(np.mean(z1 - z0)) < 0.01
+    full = ort.InferenceSession(noisy_model.SerializeToString())
+    assert not np.allclose(*(full.run(None, {"input": x})[0] for _ in range(2)))  # head: noisy
+    stripped = strip_embedded_noise(noisy_model)
+    assert [n.name for n in stripped.graph.node] == [n.name for n in model.graph.node]
+    assert list(stripped.graph.node) == list(model.graph.node)
+
+
+def test_save_model_is_atomic_and_returns_the_hash(tmp_path: Path, tiny_cnn_legacy: Path) -> None:
+    model = onnx.load(tiny_cnn_legacy)
+    path = tmp_path / "sub" / "m.onnx"
+    sha = save_model(model, path)
+    assert sha == _sha(path) and [p.name for p in path.parent.iterdir()] == ["m.onnx"]
+
+
+def _variant(label: str, acc: float, mse: float | None, leak: float = 0.1) -> Variant:
+    return Variant(label=label, lam=0.0, loss="none", noise_sigma=0.1, seeds=1,
+                   clean_accuracy=acc, noisy_accuracy=acc, noisy_accuracy_std=0.0,
+                   decoder_mse=mse, decoder_mse_std=0.0, leakage_bits_per_dim=leak,
+                   mse_floor=0.0, feature_mean=0.5, feature_std=0.1, within_class_share=0.5)
+
+
+def test_frontier_interpolates_and_never_extrapolates() -> None:
+    frontier = [_variant("x1", 0.95, 0.02), _variant("x2", 0.85, 0.04), _variant("x3", 0.70, 0.05)]
+    assert frontier_mse(frontier, 0.90) == pytest.approx(0.03)
+    assert frontier_mse(frontier, 0.96) is None and frontier_mse(frontier, 0.6) is None
+    c = against_frontier(_variant("cem", 0.90, 0.036), frontier)
+    assert c.equal_sigma_mse_gain == pytest.approx(0.8)
+    assert c.equal_sigma_accuracy_delta == pytest.approx(-5.0)
+    assert c.frontier_mse_gain == pytest.approx(0.2) and "beats" in c.note
+    outside = against_frontier(_variant("cem", 0.97, 0.03), frontier)
+    assert outside.frontier_mse_gain is None and "outside" in outside.note
+
+
+def test_choose_keeps_the_most_private_model_within_the_budget() -> None:
+    grid = [_variant("a", 0.95, 0.02), _variant("b", 0.94, 0.03, leak=0.2),
+            _variant("c", 0.94, 0.03, leak=0.1), _variant("d", 0.80, 0.09)]
+    index, why = choose(grid, 2.0, 0.955)
+    assert index == 2 and "within 2 points" in why
+    index, why = choose(grid, 0.1, 0.999)
+    assert index == 0 and "no lambda" in why
+
+
+def test_freeze_head_trains_only_the_encoder(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    model = onnx.load(tiny_cnn_legacy)
+    split = split_model(model, "layer3")
+    settings = FinetuneSettings(lam=1.0, loss="bound", k=2, epochs=2, lr=1e-2, batch_size=32,
+                                freeze_head=True, noise_sigma=SIGMA, seed=0)
+    done = fine_tune(split, Normalization(), digits_like[0][:96], digits_like[1][:96], settings,
+                     device=torch.device("cpu"), progress=NullProgress(), label="t")
+    tuned = done.write_back(model)
+    before = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+    after = {t.name: numpy_helper.to_array(t) for t in tuned.graph.initializer}
+    head_names = {t.name for t in split.head.graph.initializer} - {
+        t.name for t in split.encoder.graph.initializer}
+    enc_names = {t.name for t in split.encoder.graph.initializer}
+    assert all(np.array_equal(before[n], after[n]) for n in head_names)
+    assert any(not np.array_equal(before[n], after[n]) for n in enc_names)
+    assert [e.epoch for e in done.history] == [1, 2] and done.history[1].cem_loss > 0
+
+
+def test_labels_beyond_the_head_outputs_are_a_data_error(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    split = split_model(onnx.load(tiny_cnn_legacy), "layer3")
+    settings = FinetuneSettings(lam=0.0, loss="bound", k=2, epochs=1, lr=1e-3, batch_size=32,
+                                freeze_head=False, noise_sigma=SIGMA, seed=0)
+    with pytest.raises(DataError, match="do not index"):
+        fine_tune(split, Normalization(), digits_like[0][:8], np.arange(8) + 5, settings,
+                  device=torch.device("cpu"), progress=NullProgress(), label="t")
+
+
+def test_assess_reads_an_embedded_noise_model(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    from privaudit.audit import run_assess
+    from privaudit.model import set_metadata
+
+    model = onnx.load(tiny_cnn_legacy)
+    cut = split_model(model, "layer3").cut_tensor
+    noisy = set_metadata(embed_noise(model, cut, SIGMA), {"privaudit.noise_sigma": str(SIGMA)})
+    path = tmp_path / "noisy.onnx"
+    save_model(noisy, path)
+    cfg = Config(model=path, split="layer3", data=labelled, max_eval=50,
+                 attacks=AttacksConfig(enabled=()), bound=BoundConfig(bootstrap=0, k=2))
+    report = run_assess(cfg)
+    assert report.model.split_max_diff == 0.0  # audited deterministically, noise stripped
+    assert report.model.noise_source == "model metadata"
+    assert report.bound is not None and report.bound.noise_sigma == SIGMA
+
+
+@pytest.mark.gpu
+def test_harden_on_cuda(tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path) -> None:
+    cfg = _cfg(tiny_cnn_legacy, labelled, lam=2.0, loss="bound")
+    out = tmp_path / "hardened.onnx"
+    report = run_harden(dataclasses.replace(cfg, device="cuda"), output=out)
+    h = report.harden
+    assert h is not None and len(h.history) == 2 and h.history[1].cem_loss > 0.0
+    assert all(np.isfinite(e.task_loss) for e in h.history)
+    assert h.after.bound is not None and h.after.bound.leakage_nats is not None
+    assert report.provenance.device.startswith("cuda")
+    x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
+    logits = ort.InferenceSession(str(out)).run(None, {"input": x})[0]
+    assert logits.shape == (3, 10) and np.isfinite(logits).all()

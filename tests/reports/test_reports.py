@@ -1,0 +1,423 @@
+"""Reporters: golden files for every format, JSON round-trip, purity, escaping, PNG, compare."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import difflib
+import json
+import re
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from privaudit.reports import REPORTERS, get_reporter
+from privaudit.reports.compare import render_compare
+from privaudit.reports.markdown_parts import md_escape
+from privaudit.reports.png import PNG_SIGNATURE, png_bytes, sample_grid_uri
+from privaudit.reports.table import format_float
+from privaudit.results import (
+    ATTACK_COLUMNS,
+    SCHEMA_VERSION,
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    Comparison,
+    DataInfo,
+    EpochStats,
+    GateResult,
+    HardenResult,
+    Interval,
+    MixtureTerm,
+    ModelInfo,
+    Provenance,
+    Status,
+    SweepPoint,
+    Utility,
+    Variant,
+    Violation,
+    from_dict,
+    to_dict,
+)
+
+GOLDEN = Path(__file__).parent / "golden"
+SHAPE = (1, 8, 8)
+EVIL = "<script>alert(1)</script>"
+
+
+def _images(seed: int, n: int = 12) -> tuple[tuple[float, ...], ...]:
+    g = np.random.default_rng(seed)
+    return tuple(tuple(float(v) for v in row) for row in g.random((n, 64)).round(4))
+
+
+def _recon(originals: tuple[tuple[float, ...], ...], seed: int, noise: float) -> tuple:
+    g = np.random.default_rng(seed)
+    x = np.clip(np.array(originals) + noise * g.standard_normal((len(originals), 64)), 0, 1)
+    return tuple(tuple(float(v) for v in row) for row in x.round(4))
+
+
+def _bound(sigma: float = 0.1, leakage: float = 12.5, floor: float = 0.003593) -> BoundResult:
+    return BoundResult(
+        noise_sigma=sigma, input_dim=64, feature_dim=64, n_samples=200, covariance="diagonal",
+        vacuous=False, leakage_nats=leakage, leakage_bits_per_dim=round(leakage / 64 / 0.6931, 4),
+        leakage_interval=Interval(leakage - 0.6, leakage + 0.7), clustering="class-kmeans",
+        terms=(MixtureTerm("single", 1, leakage + 1.6, 200),
+               MixtureTerm("class-kmeans", 50, leakage, 3)),
+        input_entropy_per_dim=-1.2, input_entropy_source="gaussian",
+        cond_entropy_per_dim=round(-1.2 - leakage / 64, 4), mse_floor=floor,
+        mse_floor_interval=Interval(floor * 0.95, floor * 1.05), certified_mse_floor=6.0e-7,
+        floor_ratio=0.6767, warnings=("cluster 'class-kmeans/7' has 3 samples",),
+    )  # fmt: skip
+
+
+def _psnr(mse: float) -> float:
+    return round(10 * float(np.log10(1 / mse)), 2)
+
+
+def _attacks(originals: tuple, scale: float = 1.0) -> tuple[AttackResult, ...]:
+    idx = tuple(range(12))
+    knn = AttackResult(
+        "knn", Status.OK, mse=0.0612 * scale, psnr=_psnr(0.0612 * scale), ssim=0.2104 / scale,
+        mse_interval=Interval(0.055 * scale, 0.067 * scale), n_samples=50, seconds=0.41,
+        params={"k": 1}, samples=idx, reconstructions=_recon(originals, 2, 0.3 * scale),
+    )  # fmt: skip
+    decoder = AttackResult(
+        "decoder", Status.OK, mse=0.0315 * scale, psnr=_psnr(0.0315 * scale), ssim=0.4125 / scale,
+        mse_interval=Interval(0.028 * scale, 0.035 * scale), psnr_interval=Interval(14.8, 15.6),
+        ssim_interval=Interval(0.39, 0.43), n_samples=50, seconds=3.25,
+        params={"epochs": 2, "lr": 0.001}, samples=idx,
+        reconstructions=_recon(originals, 3, 0.15 * scale),
+    )  # fmt: skip
+    skipped = AttackResult(
+        "optimization", Status.SKIPPED, reason="needs gradients; encoder could not be converted"
+    )
+    error = AttackResult("gan", Status.ERROR, seconds=1.5, reason="critic diverged (NaN loss)")
+    return (knn, decoder, skipped, error)
+
+
+def make_report() -> AuditReport:
+    """The fixed audit report every golden file is rendered from."""
+    originals = _images(7)
+    model = ModelInfo(
+        path="models/net.onnx", sha256="ab" * 32, split="layer3",
+        cut_tensor="/layer3/layer3.1/Sigmoid_output_0", input_name="input", input_shape=SHAPE,
+        feature_shape=(4, 4, 4), split_max_diff=1.2e-7, torch_conversion="ok",
+        noise_source="config",
+    )  # fmt: skip
+    data = DataInfo(
+        source="data/audit.npz", fingerprint="f00d" * 8, n_total=200, n_aux=150, n_eval=50,
+        classes=10, transforms=("scale 1/255",), mean=(0.1307,), std=(0.3081,),
+    )  # fmt: skip
+    sweep = tuple(
+        SweepPoint(s, bits, round(-1.2 - bits * 0.6931, 4), floor, ratio, acc)
+        for s, bits, floor, ratio, acc in (
+            (0.05, 0.41, 0.0021, 0.57, 0.95), (0.1, 0.2818, 0.003593, 0.6767, 0.94),
+            (0.2, 0.15, 0.0049, 0.81, 0.9),
+        )
+    )  # fmt: skip
+    violation = Violation(
+        "min_attack_mse", "decoder", 0.0315, 0.05, "decoder: min_attack_mse 0.0315 is not >= 0.05"
+    )
+    provenance = Provenance(
+        tool_version="0.1.0", created_at="2025-01-02T03:04:05+00:00", command="assess", seed=0,
+        device="cpu", config={"noise_sigma": 0.1, "gate": {"min_attack_mse": 0.05}},
+        versions={"python": "3.11.9", "torch": "2.9.0", "onnxruntime": "1.20.1"},
+        timings={"split": 0.12, "bound": 1.5, "attacks": 5.16, "total": 6.9},
+    )  # fmt: skip
+    return AuditReport(
+        model=model, data=data, bound=_bound(), sweep=sweep, utility=Utility(0.95, 0.94),
+        attacks=_attacks(originals), gate=GateResult(active=True, violations=(violation,)),
+        provenance=provenance, warnings=("the evaluation set has only 50 samples",),
+        sample_images=originals,
+    )  # fmt: skip
+
+
+def _variant(label: str, lam: float, loss: str, acc: float, mse: float | None) -> Variant:
+    return Variant(
+        label=label, lam=lam, loss=loss, noise_sigma=0.1, seeds=3, clean_accuracy=acc + 0.01,
+        noisy_accuracy=acc, noisy_accuracy_std=0.004, decoder_mse=mse,
+        decoder_mse_std=None if mse is None else 0.002, leakage_bits_per_dim=0.2,
+        mse_floor=0.0045, feature_mean=0.5, feature_std=0.21, within_class_share=0.58,
+    )  # fmt: skip
+
+
+def make_harden_report() -> AuditReport:
+    """The fixture as a `harden` run: the original audit, with the hardened model's in .after."""
+    base = make_report()
+    after = dataclasses.replace(
+        base,
+        model=dataclasses.replace(base.model, path="privaudit-out/hardened.onnx", sha256="cd" * 32),
+        bound=_bound(leakage=8.1, floor=0.0055), utility=Utility(0.93, 0.91),
+        attacks=_attacks(base.sample_images, scale=1.45), gate=GateResult(active=True),
+        warnings=(),
+    )  # fmt: skip
+    harden = HardenResult(
+        output_path="privaudit-out/hardened.onnx", output_sha256="cd" * 32, noise_sigma=0.1,
+        lam=4.0, loss="bound", k=5, epochs=3, freeze_head=False, embed_noise=True,
+        history=tuple(EpochStats(e, 0.9 - 0.2 * e, 1.5 - 0.3 * e, 0.8 + 0.05 * e)
+                      for e in (1, 2, 3)),
+        after=after,
+        variants=(_variant("original", 0.0, "none", 0.94, 0.0315),
+                  _variant("cem", 4.0, "bound", 0.91, 0.0457),
+                  _variant("noise-only x1.0", 0.0, "none", 0.93, 0.0338),
+                  _variant("noise-only x1.5", 0.0, "none", 0.9, None)),
+        comparison=Comparison(0.352, -1.5, 0.0401, 0.14, "CEM beats the frontier here."),
+        fine_tune_samples=200,
+    )  # fmt: skip
+    provenance = dataclasses.replace(base.provenance, command="harden")
+    return dataclasses.replace(base, harden=harden, provenance=provenance)
+
+
+FIXTURES = {"report": make_report, "harden": make_harden_report}
+GOLDEN_CASES = [("report", n) for n in REPORTERS] + [
+    ("harden", n) for n in REPORTERS if n != "json"
+]
+
+
+def _check_golden(text: str, path: Path, update: bool) -> None:
+    if update:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="")
+        return
+    expected = path.read_text(encoding="utf-8") if path.exists() else ""
+    if text != expected:
+        diff = difflib.unified_diff(
+            expected.splitlines(keepends=True), text.splitlines(keepends=True),
+            fromfile=str(path), tofile="rendered", n=2,
+        )  # fmt: skip
+        pytest.fail("golden mismatch (rerun with --update-golden if intended):\n" + "".join(diff))
+
+
+@pytest.mark.parametrize(("fixture", "fmt"), GOLDEN_CASES)
+def test_golden(fixture: str, fmt: str, request: pytest.FixtureRequest) -> None:
+    reporter = get_reporter(fmt)
+    text = reporter.render(FIXTURES[fixture]())
+    golden = GOLDEN / f"{fixture}{reporter.suffix}"
+    _check_golden(text, golden, request.config.getoption("--update-golden"))
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_json_round_trip(fixture: str) -> None:
+    report = FIXTURES[fixture]()
+    text = get_reporter("json").render(report)
+    assert from_dict(json.loads(text)) == report
+    assert to_dict(from_dict(json.loads(text))) == to_dict(report)
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+@pytest.mark.parametrize("fmt", REPORTERS)
+def test_every_reporter_renders_and_is_pure(fixture: str, fmt: str) -> None:
+    reporter = REPORTERS[fmt]()
+    assert reporter.name == fmt and reporter.suffix.startswith(".")
+    first = reporter.render(FIXTURES[fixture]())
+    assert first and first == reporter.render(FIXTURES[fixture]())
+
+
+def _evil_report() -> AuditReport:
+    base = make_harden_report()
+    return dataclasses.replace(
+        base,
+        model=dataclasses.replace(base.model, path=f"{EVIL}.onnx", split=EVIL),
+        data=dataclasses.replace(base.data, source=f"data/{EVIL}|x`y`.npz"),
+        warnings=(f"warning {EVIL}",),
+    )
+
+
+@pytest.mark.parametrize("fmt", ["html", "markdown"])
+def test_user_strings_are_escaped(fmt: str) -> None:
+    text = get_reporter(fmt).render(_evil_report())
+    assert "<script" not in text.lower()
+    assert "alert(1)" in text  # shown as text, not dropped
+    assert "&lt;script&gt;" in text
+    if fmt == "markdown":
+        assert "\\|x\\`y\\`" in text
+
+
+def test_markdown_escape_keeps_table_cells_intact() -> None:
+    assert md_escape("a|b\nc") == "a\\|b c"
+    assert md_escape("`x` <b>") == "\\`x\\` &lt;b&gt;"
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_html_is_self_contained(fixture: str) -> None:
+    text = get_reporter("html").render(FIXTURES[fixture]())
+    assert "<script" not in text.lower()
+    assert not re.search(r"https?://", text)
+    assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", text)
+    assert text.count("<img ") == 2 * (2 if fixture == "harden" else 1)  # knn + decoder
+
+
+def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
+    assert png.startswith(PNG_SIGNATURE)
+    pos, chunks = len(PNG_SIGNATURE), {}
+    while pos < len(png):
+        (length,) = struct.unpack(">I", png[pos : pos + 4])
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        (crc,) = struct.unpack(">I", png[pos + 8 + length : pos + 12 + length])
+        assert crc == zlib.crc32(kind + data) & 0xFFFFFFFF
+        chunks[kind] = chunks.get(kind, b"") + data
+        pos += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    assert depth == 8 and b"IEND" in chunks
+    return width, height, {0: 1, 2: 3}[colour], zlib.decompress(chunks[b"IDAT"])
+
+
+@pytest.mark.parametrize("fixture", FIXTURES)
+def test_data_uri_pngs_decode(fixture: str) -> None:
+    text = get_reporter("html").render(FIXTURES[fixture]())
+    uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    assert uris
+    for uri in uris:
+        width, height, channels, raw = _png_pixels(base64.b64decode(uri))
+        assert len(raw) == height * (1 + width * channels)
+        assert (width, height) == (12 * 80 + 11 * 4, 2 * 80 + 4)  # 8 px x10, 4 px gaps
+
+
+@pytest.mark.parametrize("shape", [(5, 7), (4, 6, 3)])
+def test_png_bytes_round_trip(shape: tuple[int, ...]) -> None:
+    img = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
+    width, height, channels, raw = _png_pixels(png_bytes(img))
+    rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
+    assert (width, height) == (shape[1], shape[0]) and not rows[:, 0].any()
+    assert np.array_equal(rows[:, 1:].reshape(shape), img)
+
+
+def test_png_bytes_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        png_bytes(np.zeros((2, 2), np.float32))
+
+
+def test_format_float_is_shared_and_handles_missing() -> None:
+    assert format_float(0.0315) == "0.0315" and format_float(1 / 3) == "0.3333"
+    assert format_float(None) == format_float(float("nan")) == "n/a"
+
+
+def test_csv_is_tidy() -> None:
+    lines = get_reporter("csv").render(make_harden_report()).splitlines()
+    assert lines[0] == ",".join(ATTACK_COLUMNS)
+    roles = [line.split(",")[0] for line in lines[1:]]
+    assert roles == ["original"] * 4 + ["hardened"] * 4 + ["variant"] * 4
+
+
+def test_csv_defuses_formulas() -> None:
+    report = dataclasses.replace(
+        make_report(), model=dataclasses.replace(make_report().model, path="=cmd()")
+    )
+    assert ",'=cmd()," in get_reporter("csv").render(report)
+
+
+def test_vacuous_bound_is_worded_plainly() -> None:
+    report = make_report()
+    bound = dataclasses.replace(
+        report.bound, noise_sigma=0.0, vacuous=True, leakage_nats=None, mse_floor=0.0,
+        floor_ratio=0.0,
+    )  # fmt: skip
+    for fmt in ("html", "markdown"):
+        text = get_reporter(fmt).render(dataclasses.replace(report, bound=bound))
+        assert "vacuous" in text and "sigma = 0" in text
+
+
+def test_privacy_interval_tells_no_attack_run_from_none_succeeded() -> None:
+    report = make_report()
+    failed = tuple(
+        dataclasses.replace(a, status=Status.ERROR, mse=None) for a in report.attacks
+    )
+    for fmt in ("html", "markdown"):
+        none_run = get_reporter(fmt).render(dataclasses.replace(report, attacks=()))
+        none_ok = get_reporter(fmt).render(dataclasses.replace(report, attacks=failed))
+        assert "No attack was run, so only the lower end is known" in none_run
+        assert "No attack succeeded, so only the lower end is known" in none_ok
+
+
+def test_an_interval_above_the_point_value_is_pointed_out() -> None:
+    report = make_report()
+    assert report.bound is not None and report.bound.leakage_interval is not None
+    above = dataclasses.replace(
+        report.bound.leakage_interval, low=report.bound.leakage_nats + 1.0
+    )
+    shifted = dataclasses.replace(
+        report, bound=dataclasses.replace(report.bound, leakage_interval=above)
+    )
+    for fmt in ("html", "markdown"):
+        assert "wholly above the point value" not in get_reporter(fmt).render(report)
+        assert "wholly above the point value" in get_reporter(fmt).render(shifted)
+
+
+def test_harden_reports_say_what_the_audits_ran_on() -> None:
+    report = make_harden_report()
+    assert report.harden is not None
+    held = dataclasses.replace(report.harden, holdout=0.3, fine_tune_samples=467)
+    for fmt in ("html", "markdown"):
+        same = get_reporter(fmt).render(report)
+        apart = get_reporter(fmt).render(dataclasses.replace(report, harden=held))
+        assert "measured on its own training data" in same and "--holdout 0.3" in same
+        assert "Both audits ran on 200 held-out samples (30% of the data)" in apart
+        assert "fine-tuned on the other 467" in apart and "own training data" not in apart
+
+
+def test_a_version_1_report_still_loads() -> None:
+    """Version 2 only added harden.holdout and harden.fine_tune_samples."""
+    data = to_dict(make_harden_report())
+    del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
+    data["schema_version"] = 1
+    loaded = from_dict(data)
+    assert loaded.schema_version == SCHEMA_VERSION == 2
+    assert loaded.harden is not None and loaded.harden.holdout == 0.0
+    assert loaded.harden.fine_tune_samples == 0  # not recorded before version 2
+    recorded = dataclasses.replace(loaded.harden, fine_tune_samples=200)
+    assert dataclasses.replace(loaded, harden=recorded) == make_harden_report()
+    with pytest.raises(ValueError, match="expected 1 or 2"):
+        from_dict({**data, "schema_version": 3})
+
+
+def test_inactive_gate_says_so() -> None:
+    report = dataclasses.replace(make_report(), gate=GateResult(active=False))
+    for fmt in ("html", "markdown"):
+        assert "No gate configured" in get_reporter(fmt).render(report)
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "html", "json", "csv"])
+def test_compare_shows_deltas(fmt: str) -> None:
+    a, b = make_report(), make_harden_report().harden.after  # type: ignore[union-attr]
+    text = render_compare(a, b, fmt)
+    assert text == render_compare(a, b, fmt)
+    if fmt == "json":
+        rows = {r["metric"]: r for r in json.loads(text)["rows"]}
+        assert rows["decoder mse"]["delta"] == pytest.approx(0.0315 * 0.45)
+        assert "gan mse" not in rows  # errored in both runs
+    else:
+        assert "+0.01418" in text and "+45%" in text  # decoder MSE delta, relative change
+    if fmt in ("markdown", "html"):
+        assert "models/net.onnx" in text and "privaudit-out/hardened.onnx" in text
+
+
+def test_compare_escapes_and_rejects_unknown_format() -> None:
+    evil = _evil_report()
+    assert "<script" not in render_compare(evil, make_report(), "html").lower()
+    with pytest.raises(Exception, match="unknown compare format"):
+        render_compare(evil, evil, "pdf")
+
+
+def _minimal_report() -> AuditReport:
+    return dataclasses.replace(
+        make_report(), bound=None, sweep=(), attacks=(), sample_images=(), warnings=(),
+        utility=Utility(None, None), gate=GateResult(active=False),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", REPORTERS)
+def test_every_reporter_renders_a_minimal_report(fmt: str) -> None:
+    assert get_reporter(fmt).render(_minimal_report())
+
+
+def test_rgb_samples_make_an_rgb_grid() -> None:
+    g = np.random.default_rng(0)
+    images = tuple(tuple(float(v) for v in row) for row in g.random((2, 3 * 4 * 5)))
+    uri = sample_grid_uri(images, images, (3, 4, 5))
+    assert uri is not None
+    width, height, channels, _ = _png_pixels(base64.b64decode(uri.split(",", 1)[1]))
+    assert (width, height, channels) == (2 * 5 * 16 + 4, 2 * 4 * 16 + 4, 3)
+    assert sample_grid_uri(images, images, (3, 9, 9)) is None  # shape mismatch: no picture

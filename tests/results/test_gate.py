@@ -1,0 +1,105 @@
+"""The gate as a table: thresholds, equality, NaN, sigma = 0, missing quantities, statuses."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from privaudit.config import GateConfig
+from privaudit.gate import evaluate_gate, evaluate_report
+from privaudit.results import AttackResult, BoundResult, HardenResult, Status, read_report
+
+BOUND = BoundResult(
+    noise_sigma=0.1,
+    input_dim=784,
+    feature_dim=392,
+    n_samples=1000,
+    covariance="diagonal",
+    vacuous=False,
+    leakage_nats=300.0,
+    leakage_bits_per_dim=0.55,
+    leakage_interval=None,
+    clustering="class",
+    terms=(),
+    input_entropy_per_dim=-2.0,
+    input_entropy_source="gaussian",
+    cond_entropy_per_dim=-2.4,
+    mse_floor=0.0015,
+    mse_floor_interval=None,
+    certified_mse_floor=1e-6,
+    floor_ratio=0.46,
+)
+VACUOUS = replace(
+    BOUND,
+    noise_sigma=0.0,
+    vacuous=True,
+    leakage_nats=None,
+    leakage_bits_per_dim=None,
+    cond_entropy_per_dim=None,
+    mse_floor=0.0,
+    floor_ratio=0.0,
+    certified_mse_floor=0.0,
+)
+OK = AttackResult("decoder", Status.OK, mse=0.02, psnr=17.0, ssim=0.5)
+SKIP = AttackResult("optimization", Status.SKIPPED, reason="needs gradients")
+ERR = AttackResult("gan", Status.ERROR, reason="diverged")
+
+
+@pytest.mark.parametrize(
+    ("gate", "bound", "attacks", "rules"),
+    [
+        (GateConfig(), BOUND, (OK, ERR), []),  # no thresholds: no gate, even with errors
+        (GateConfig(min_mse_floor=0.0015), BOUND, (), []),  # equal passes
+        (GateConfig(min_mse_floor=0.0016), BOUND, (), ["min_mse_floor"]),
+        (GateConfig(min_cond_entropy=-2.4), BOUND, (), []),
+        (GateConfig(min_cond_entropy=-2.0), BOUND, (), ["min_cond_entropy"]),
+        (GateConfig(max_leakage=0.55), BOUND, (), []),
+        (GateConfig(max_leakage=0.5), BOUND, (), ["max_leakage"]),
+        (GateConfig(min_mse_floor=1e-4), replace(BOUND, mse_floor=math.nan), (), ["min_mse_floor"]),
+        (GateConfig(min_mse_floor=1e-4), None, (), ["min_mse_floor"]),  # missing bound
+        (GateConfig(max_leakage=1.0), VACUOUS, (), ["max_leakage"]),  # sigma = 0: unbounded
+        (GateConfig(min_mse_floor=0.0), VACUOUS, (), []),  # floor 0 >= 0
+        (GateConfig(min_cond_entropy=-10.0), VACUOUS, (), ["min_cond_entropy"]),
+        (GateConfig(min_attack_mse=0.02), BOUND, (OK,), []),
+        (GateConfig(min_attack_mse=0.03), BOUND, (OK,), ["min_attack_mse"]),
+        (GateConfig(min_attack_mse=0.01), BOUND, (replace(OK, mse=math.nan),), ["min_attack_mse"]),
+        (GateConfig(min_attack_mse=0.01), BOUND, (OK, SKIP), []),
+        (GateConfig(min_attack_mse=0.01, strict=True), BOUND, (OK, SKIP), ["strict"]),
+        (GateConfig(min_attack_mse=0.01), BOUND, (OK, ERR), ["attack_error"]),
+        (
+            GateConfig(min_mse_floor=0.01, max_leakage=0.1, min_attack_mse=0.05),
+            BOUND,
+            (OK,),
+            ["min_mse_floor", "max_leakage", "min_attack_mse"],
+        ),
+    ],
+)
+def test_gate_table(
+    gate: GateConfig, bound: BoundResult | None, attacks: tuple[AttackResult, ...], rules: list[str]
+) -> None:
+    result = evaluate_gate(gate, bound, attacks)
+    assert [v.rule for v in result.violations] == rules
+    assert result.passed == (not rules)
+    assert result.active == gate.active
+
+
+def test_vacuous_message_explains_sigma_zero() -> None:
+    result = evaluate_gate(GateConfig(max_leakage=1.0), VACUOUS, ())
+    assert "sigma = 0" in result.violations[0].message
+
+
+def test_a_harden_report_is_checked_on_its_hardened_model() -> None:
+    saved = read_report(Path(__file__).parents[1] / "reports" / "golden" / "report.json")
+    before = replace(saved, bound=replace(BOUND, mse_floor=1e-4), attacks=())
+    after = replace(saved, bound=replace(BOUND, mse_floor=1e-2), attacks=())
+    harden = HardenResult(
+        output_path="h.onnx", output_sha256="", noise_sigma=0.1, lam=4.0, loss="bound", k=5,
+        epochs=1, freeze_head=False, embed_noise=False, history=(), after=after,
+    )
+    gate = GateConfig(min_mse_floor=1e-3)
+    assert not evaluate_report(gate, before).passed
+    assert evaluate_report(gate, replace(before, harden=harden)).passed
+    assert not evaluate_report(gate, replace(after, harden=replace(harden, after=before))).passed

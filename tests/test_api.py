@@ -1,0 +1,129 @@
+"""The public Python API: names, torch-free import, in-memory runs, errors, the README example."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+
+import privaudit
+from privaudit import demo
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _section(title: str) -> str:
+    text = README.read_text()
+    start = text.index(title)
+    end = text.find("\n## ", start + len(title))
+    return text[start:end]
+
+
+def test_all_equals_the_names_the_readme_documents() -> None:
+    table = [line for line in _section("## Python API").splitlines() if line.startswith("| `")]
+    documented = {
+        name
+        for line in table
+        for name in re.findall(r"`privaudit\.(\w+)", line.split("|")[1])
+    }
+    assert documented == set(privaudit.__all__)
+    assert all(hasattr(privaudit, name) for name in privaudit.__all__)
+
+
+def test_import_is_free_of_torch() -> None:
+    code = (
+        "import sys, privaudit; privaudit.AuditReport; privaudit.load_report; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    bare = subprocess.run([sys.executable, "-c", "import sys, privaudit; print('torch' in "
+                           "sys.modules, 'numpy' in sys.modules)"], capture_output=True,
+                          text=True, check=True)  # fmt: skip
+    assert bare.stdout.split() == ["False", "False"]
+
+
+def test_readme_example_runs(tmp_path: Path) -> None:
+    block = re.search(r"```python\n(.*?)```", _section("## Python API"), re.S)
+    assert block
+    result = subprocess.run([sys.executable, "-c", block.group(1)], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "floor" in result.stdout and "decoder" in result.stdout
+    assert json.loads((tmp_path / "report.json").read_text())["schema_version"] >= 2
+
+
+@pytest.fixture(scope="module")
+def in_memory() -> privaudit.AuditReport:
+    data = np.load(demo.demo_data_path())
+    model = onnx.load(str(demo.demo_model_path()))
+    return privaudit.assess(model, data={"x": data["x"], "y": data["y"]}, noise=0.1,
+                            attacks=["knn"], budget="smoke", limit=400)
+
+
+def test_in_memory_model_and_arrays(in_memory: privaudit.AuditReport) -> None:
+    report = in_memory
+    assert report.model.path == "<in-memory model>"
+    assert report.model.sha256 == __import__("hashlib").sha256(
+        onnx.load(str(demo.demo_model_path())).SerializeToString()).hexdigest()
+    assert report.data.source == "<in-memory arrays>" and report.data.n_total == 400
+    assert report.model.noise_source == "argument" and report.bound is not None
+    assert [a.attack for a in report.attacks] == ["knn"]
+
+
+def test_same_numbers_as_the_files(in_memory: privaudit.AuditReport) -> None:
+    """The same model and data given as paths give the same numbers."""
+    from_files = privaudit.assess(demo.demo_model_path(), data=demo.demo_data_path(), noise=0.1,
+                                  attacks=["knn"], budget="smoke", limit=400)
+    assert from_files.bound.leakage_nats == in_memory.bound.leakage_nats
+    assert from_files.attacks[0].mse == in_memory.attacks[0].mse
+    assert from_files.data.fingerprint == in_memory.data.fingerprint
+
+
+def test_report_views(in_memory: privaudit.AuditReport) -> None:
+    report = in_memory
+    assert json.loads(report.to_json()) == report.to_dict()
+    assert report.to_dict()["schema_version"] == report.schema_version
+    frame = report.to_dataframe()
+    assert list(frame["attack"]) == ["knn"] and frame["mse"][0] == report.attacks[0].mse
+    html = report._repr_html_()
+    assert html is not None and html.startswith("<!DOCTYPE html>")
+
+
+def test_load_report_round_trips(tmp_path: Path, in_memory: privaudit.AuditReport) -> None:
+    path = tmp_path / "report.json"
+    path.write_text(in_memory.to_json())
+    assert privaudit.load_report(path).to_json() == in_memory.to_json()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"model": "missing.onnx", "data": "missing.npz"}, privaudit.ModelError),
+        ({"budget": "huge"}, privaudit.ConfigError),
+        ({"bound": {"kk": 3}}, privaudit.ConfigError),
+        ({"model": 42}, privaudit.ConfigError),
+        ({"model": b"not onnx at all"}, privaudit.PrivauditError),
+        ({"data": (np.zeros((4, 3)),)}, privaudit.PrivauditError),
+        ({"data": {"y": [1]}}, privaudit.ConfigError),
+        ({"noise": -1.0}, privaudit.ConfigError),
+    ],
+)
+def test_errors_raise_the_projects_types(kwargs: dict[str, object], error: type) -> None:
+    with pytest.raises(error) as caught:
+        privaudit.assess(attacks=False, **kwargs)  # type: ignore[arg-type]
+    assert isinstance(caught.value, privaudit.PrivauditError)
+    assert caught.value.message
+
+
+def test_load_report_of_something_else(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    path.write_text("[1, 2]")
+    with pytest.raises(privaudit.DataError):
+        privaudit.load_report(path)

@@ -1,0 +1,95 @@
+"""The installed shape: one top-level name, commands immune to a user's own `attacks`/`reports`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import privaudit
+from privaudit import demo
+
+ROOT = Path(__file__).resolve().parents[1]
+SHADOW = 'raise ImportError("this is the user\'s own {name} package, not privaudit\'s")\n'
+
+
+def test_families_install_inside_the_privaudit_namespace() -> None:
+    import privaudit.attacks
+    import privaudit.reports
+
+    assert privaudit.attacks.ATTACKS and privaudit.reports.REPORTERS
+    # NOTE: editable and regular installs alike map them from the repository's top level.
+    assert Path(privaudit.attacks.__file__).parent.name == "attacks"
+    assert Path(privaudit.reports.__file__).parent.name == "reports"
+
+
+@pytest.mark.slow
+def test_wheel_top_level_holds_privaudit_alone(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(tmp_path), str(ROOT)],
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    (wheel,) = tmp_path.glob("privaudit-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
+    assert top == {"privaudit"}, top
+    for needed in ("privaudit/attacks/__init__.py", "privaudit/reports/__init__.py",
+                   "privaudit/reports/templates/report.html", "privaudit/demo/demo_cnn.onnx",
+                   "privaudit/demo/mnist_2k.npz", "privaudit/demo/README.md",
+                   "privaudit/interpreter/ops/__init__.py"):  # fmt: skip
+        assert needed in names, needed
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "privaudit").rglob("__init__.py")}
+    shipped = {n.rsplit("/", 1)[0] for n in names if n.endswith("/__init__.py")}
+    assert packages <= shipped, packages - shipped
+
+
+def _shadowed(tmp_path: Path) -> Path:
+    """A project folder with its own `attacks` and `reports` packages that refuse to import."""
+    for name in ("attacks", "reports"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(SHADOW.format(name=name))
+    return tmp_path
+
+
+def _run(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "privaudit", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) -> None:
+    cwd = _shadowed(tmp_path)
+    data = str(demo.demo_data_path())
+    fast = ["-q", "--budget", "smoke", "--limit", "300"]
+    commands = [
+        ["layers"],
+        ["attacks"],
+        ["demo", "-q", "-o", "d", "-f", "json,markdown,csv,html"],
+        ["assess", *fast, "--attacks", "knn", "-o", "a", "-f", "json,html"],
+        ["harden", *fast, "--no-attacks", "--epochs", "1", "--data", data, "-o", "h.onnx",
+         "--output-dir", "h"],
+        ["check", "a/report.json", "--fail-over-leakage", "10"],
+        ["report", "a/report.json", "-f", "markdown,csv", "--output-dir", "r"],
+        ["compare", "d/report.json", "a/report.json", "-f", "html", "-o", "c.html"],
+    ]  # fmt: skip
+    for args in commands:
+        result = _run(cwd, *args)
+        assert result.returncode == 0, (args, result.stderr[-2000:])
+    assert (cwd / "r" / "report.md").read_text().startswith("#")
+
+
+def test_notebook_import_beside_a_users_reports(tmp_path: Path) -> None:
+    cwd = _shadowed(tmp_path)
+    golden = ROOT / "tests" / "reports" / "golden" / "report.json"
+    code = (
+        "import privaudit, sys; r = privaudit.load_report(sys.argv[1]); "
+        "assert r._repr_html_().startswith('<!DOCTYPE html>'); print(len(r.to_dataframe()))"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(golden)], cwd=cwd,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) == len(privaudit.load_report(golden).attacks)
