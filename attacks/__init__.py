@@ -7,8 +7,9 @@ defines what an attacker holds: the `Target` (the encoder under attack) and its 
 """
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
-from privaudit.attacks.battery import run_battery, strongest
+from privaudit.attacks.battery import as_images, noisy_features, run_battery, scoring_seed
 from privaudit.attacks.registry import ATTACKS, get_attack
+from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
 
 __all__ = [
@@ -18,8 +19,11 @@ __all__ = [
     "AttackParams",
     "Capability",
     "RunContext",
+    "Scorer",
     "Target",
+    "as_images",
     "get_attack",
+    "noisy_features",
     "run_battery",
-    "strongest",
+    "scoring_seed",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from privaudit.attacks import metrics
 from privaudit.attacks.base import Attack, AttackData, RunContext
 from privaudit.attacks.nets import query_features
 from privaudit.attacks.registry import get_attack
+from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import Budget
 from privaudit.errors import AttackError
@@ -23,10 +23,9 @@ from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
 
-__all__ = ["run_battery", "strongest"]
+__all__ = ["as_images", "noisy_features", "run_battery", "scoring_seed"]
 
 ArrayLike = np.ndarray | Tensor
-_DECIMALS = 4  # stored reconstructions are rounded to this many decimals
 _DEFAULT_MISSING = {
     Capability.GRADIENTS: "the encoder could not be converted to torch",
     Capability.LABELS: "the auxiliary data has no labels",
@@ -57,6 +56,7 @@ def run_battery(
     n_samples_stored: int = 12,
     missing_reasons: Mapping[Capability, str] | None = None,
     clean_features: tuple[np.ndarray, np.ndarray] | None = None,
+    scorer: Scorer | None = None,
 ) -> tuple[AttackResult, ...]:
     """Run each attack on the same noisy features and score it on the evaluation set.
 
@@ -83,6 +83,8 @@ def run_battery(
             quoted in SKIPPED results.
         clean_features: (aux, eval) clean features of `aux_x` and `eval_x` through the
             target's own query (any shape with one row per image), or None to query them.
+        scorer: the scorer of `eval_x` that already scored the reference reconstructions
+            (for the recovered shares), or None for a fresh one (`floor`, `n_samples_stored`).
 
     Returns:
         One AttackResult per name in `attacks`, in order.
@@ -91,19 +93,19 @@ def run_battery(
         ConfigError: an unknown attack name, params key or bad params value.
     """
     planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
-    aux = _as_images(aux_x)
-    truth = _as_images(eval_x)
+    aux = as_images(aux_x)
+    truth = as_images(eval_x)
     aux_clean, eval_clean = _clean(target, aux, truth, clean_features)
     noise_sigma = target.noise_sigma
     data = AttackData(
         aux_x=aux,
-        aux_z=_noisy(aux_clean, noise_sigma, derive_seed(seed, "features:aux")),
-        target_z=_noisy(eval_clean, noise_sigma, derive_seed(seed, "features:eval")),
+        aux_z=noisy_features(aux_clean, noise_sigma, seed, "aux"),
+        target_z=noisy_features(eval_clean, noise_sigma, seed, "eval"),
         aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
         aux_clean=aux_clean,
     )
     reasons = {**_DEFAULT_MISSING, **(missing_reasons or {})}
-    scoring = _Scoring(truth, floor, n_samples_stored, derive_seed(seed, "bootstrap"))
+    scoring = scorer or Scorer(truth, floor, n_samples_stored, scoring_seed(seed))
     results = []
     for plan in planned:
         missing = sorted(plan.attack.requires - target.capabilities)
@@ -116,12 +118,6 @@ def run_battery(
         ctx = RunContext(device, derive_seed(seed, plan.name), progress, use_amp(device))
         results.append(_run_one(plan, target, data, ctx, scoring))
     return tuple(results)
-
-
-def strongest(results: Sequence[AttackResult]) -> AttackResult | None:
-    """The OK result with the lowest MSE (the most successful attack), or None."""
-    ok = [r for r in results if r.status is Status.OK and r.mse is not None]
-    return min(ok, key=lambda r: float(r.mse or 0.0), default=None)
 
 
 def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:
@@ -153,17 +149,27 @@ def _clean(
     return out[0], out[1]
 
 
-def _as_images(x: ArrayLike) -> Tensor:
+def as_images(x: ArrayLike) -> Tensor:
     """A float32 CPU tensor copy of an image batch."""
     if isinstance(x, Tensor):
         return x.detach().to("cpu", torch.float32).clone()
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).copy())
 
 
-def _noisy(clean: Tensor, noise_sigma: float, seed: int) -> Tensor:
-    """Noisy features z = f(x) + N(0, noise_sigma^2 I) from clean ones, seeded; float32."""
-    z = add_noise(clean.numpy(), noise_sigma, np.random.default_rng(seed))
+def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) -> Tensor:
+    """The noisy features z = f(x) + N(0, noise_sigma^2 I) the attacks see, float32.
+
+    Seeded by the run seed and the part ("aux" or "eval"), so that anything else that needs
+    the server's view (the label reference) draws exactly the attacks' noise.
+    """
+    rng = np.random.default_rng(derive_seed(run_seed, f"features:{part}"))
+    z = add_noise(clean.numpy(), noise_sigma, rng)
     return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def scoring_seed(run_seed: int) -> int:
+    """The bootstrap seed every reconstruction of a run is scored with (paired intervals)."""
+    return derive_seed(run_seed, "bootstrap")
 
 
 def _skipped(plan: _Planned, reason: str) -> AttackResult:
@@ -173,7 +179,7 @@ def _skipped(plan: _Planned, reason: str) -> AttackResult:
 
 
 def _run_one(
-    plan: _Planned, target: Target, data: AttackData, ctx: RunContext, scoring: _Scoring
+    plan: _Planned, target: Target, data: AttackData, ctx: RunContext, scoring: Scorer
 ) -> AttackResult:
     """Seed, time and run one attack; AttackError becomes an ERROR result."""
     seed_everything(ctx.seed)
@@ -190,7 +196,8 @@ def _run_one(
             reason=str(e),
         )
     seconds = time.perf_counter() - start
-    return scoring.score(plan, x_hat.detach().to("cpu", torch.float32).clamp(0, 1), seconds)
+    x_hat = x_hat.detach().to("cpu", torch.float32).clamp(0, 1)
+    return scoring.attack(plan.name, x_hat, seconds, plan.attack.params.as_dict())
 
 
 def _check_output(name: str, x_hat: Tensor, shape: tuple[int, ...]) -> None:
@@ -199,44 +206,3 @@ def _check_output(name: str, x_hat: Tensor, shape: tuple[int, ...]) -> None:
         raise ValueError(f"attack {name!r} returned shape {tuple(x_hat.shape)}, expected {shape}")
     if not torch.isfinite(x_hat).all():
         raise AttackError(f"{name} produced non-finite reconstructions")
-
-
-class _Scoring:
-    """The one scoring rule every attack goes through (metrics.py, paired bootstrap)."""
-
-    def __init__(self, truth: Tensor, floor: float | None, n_stored: int, seed: int) -> None:
-        self.truth = truth
-        self.floor = floor
-        self.samples = tuple(range(min(max(0, n_stored), len(truth))))
-        self.seed = seed
-
-    def score(self, plan: _Planned, x_hat: Tensor, seconds: float) -> AttackResult:
-        """Per-image MSE/PSNR/SSIM means with bootstrap intervals, plus stored samples."""
-        with torch.no_grad():
-            per_image = {
-                "mse": metrics.mse(x_hat, self.truth),
-                "psnr": metrics.psnr(x_hat, self.truth),
-                "ssim": metrics.ssim(x_hat, self.truth),
-            }
-        stats = {k: metrics.bootstrap_mean(v, seed=self.seed) for k, v in per_image.items()}
-        mse = stats["mse"][0]
-        stored = tuple(
-            tuple(round(float(v), _DECIMALS) for v in x_hat[i].flatten().tolist())
-            for i in self.samples
-        )
-        return AttackResult(
-            attack=plan.name,
-            status=Status.OK,
-            mse=mse,
-            psnr=stats["psnr"][0],
-            ssim=stats["ssim"][0],
-            mse_interval=stats["mse"][1],
-            psnr_interval=stats["psnr"][1],
-            ssim_interval=stats["ssim"][1],
-            n_samples=len(self.truth),
-            seconds=seconds,
-            params=plan.attack.params.as_dict(),
-            below_floor=self.floor is not None and mse < self.floor,
-            samples=self.samples,
-            reconstructions=stored,
-        )

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from privaudit.results import Interval
 
-__all__ = ["bootstrap_mean", "mse", "psnr", "ssim"]
+__all__ = ["bootstrap_mean", "bootstrap_ratio", "mse", "psnr", "ssim"]
 
 PSNR_CAP_DB = 100.0  # PSNR reported for a perfect reconstruction (mse = 0)
 _K1, _K2 = 0.01, 0.03
@@ -129,18 +129,59 @@ def bootstrap_mean(
     Raises:
         ValueError: no values, or n_boot < 1.
     """
+    arr = _flat(values)
+    means = _resampled_means(arr, n_boot, seed)
+    return float(arr.mean()), _percentile_interval(means, level)
+
+
+def bootstrap_ratio(
+    numerator: Tensor | np.ndarray | Sequence[float],
+    denominator: Tensor | np.ndarray | Sequence[float],
+    *,
+    n_boot: int = 1000,
+    seed: int,
+    level: float = 0.95,
+) -> tuple[float, Interval]:
+    """mean(numerator) / mean(denominator) with a paired percentile-bootstrap interval.
+
+    Both are resampled with the same indices (those of `bootstrap_mean` with this seed).
+
+    Raises:
+        ValueError: no values, different lengths, or n_boot < 1.
+    """
+    num, den = _flat(numerator), _flat(denominator)
+    if num.shape != den.shape:
+        raise ValueError(f"paired values need equal lengths, got {num.size} and {den.size}")
+    means = _resampled_means(np.stack([num, den]), n_boot, seed)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = means[0] / means[1]
+    return float(num.mean() / den.mean()), _percentile_interval(ratios, level)
+
+
+def _flat(values: Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
     arr = values.detach().cpu().double().numpy() if isinstance(values, Tensor) else values
-    arr = np.asarray(arr, dtype=np.float64).ravel()
-    if arr.size == 0 or n_boot < 1:
-        raise ValueError(f"need values and n_boot >= 1, got {arr.size} values, n_boot={n_boot}")
+    return np.asarray(arr, dtype=np.float64).ravel()
+
+
+def _resampled_means(arr: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """Means over n_boot resamples of the last axis: (n_boot,) for 1-D, (k, n_boot) for (k, N).
+
+    The resampled indices depend only on the seed and N, so different values are paired.
+    """
+    n = arr.shape[-1]
+    if n == 0 or n_boot < 1:
+        raise ValueError(f"need values and n_boot >= 1, got {n} values, n_boot={n_boot}")
     rng = np.random.default_rng(seed)
-    means = np.empty(n_boot)
-    chunk = max(1, 2_000_000 // arr.size)  # NOTE: bounds the index matrix to ~16 MB
+    means = np.empty((*arr.shape[:-1], n_boot))
+    chunk = max(1, 2_000_000 // n)  # NOTE: bounds the index matrix to ~16 MB
     for start in range(0, n_boot, chunk):
         stop = min(n_boot, start + chunk)
-        idx = rng.integers(0, arr.size, size=(stop - start, arr.size))
-        means[start:stop] = arr[idx].mean(axis=1)
+        idx = rng.integers(0, n, size=(stop - start, n))
+        means[..., start:stop] = arr[..., idx].mean(axis=-1)
+    return means
+
+
+def _percentile_interval(draws: np.ndarray, level: float) -> Interval:
     tail = (1.0 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    mean = float(arr.mean())
-    return mean, Interval(low=float(low), high=float(high), level=level)
+    low, high = np.percentile(draws, [tail, 100 - tail])
+    return Interval(low=float(low), high=float(high), level=level)

@@ -6,13 +6,24 @@ import math
 from collections.abc import Iterator
 
 from privaudit.config import GateConfig
-from privaudit.results import AttackResult, AuditReport, BoundResult, GateResult, Status, Violation
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    Dfil,
+    GateResult,
+    Status,
+    Violation,
+)
 
 __all__ = ["evaluate_gate", "evaluate_report"]
 
 
 def evaluate_gate(
-    gate: GateConfig, bound: BoundResult | None, attacks: tuple[AttackResult, ...]
+    gate: GateConfig,
+    bound: BoundResult | None,
+    attacks: tuple[AttackResult, ...],
+    dfil: Dfil | None = None,
 ) -> GateResult:
     """Check every configured threshold; a value equal to its threshold passes.
 
@@ -23,13 +34,14 @@ def evaluate_gate(
         gate: thresholds; all None means no gate (passes, ``active`` False).
         bound: the bound of the audit (None when it was not computed).
         attacks: the battery's results.
+        dfil: the Fisher information leakage (None when it was not measured).
 
     Returns:
         The violations found, in rule order.
     """
     if not gate.active:
         return GateResult(active=False)
-    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks)]
+    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks), *_dfil_rule(gate, dfil)]
     return GateResult(active=True, violations=tuple(found))
 
 
@@ -39,7 +51,7 @@ def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
     A `harden` report is gated on its hardened model, as `privaudit harden`'s exit code is.
     """
     gated = report if report.harden is None else report.harden.after
-    return evaluate_gate(gate, gated.bound, gated.attacks)
+    return evaluate_gate(gate, gated.bound, gated.attacks, gated.dfil)
 
 
 def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violation]:
@@ -60,16 +72,34 @@ def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violat
 
 
 def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterator[Violation]:
-    threshold = gate.min_attack_mse
     for a in attacks:
         if a.status is Status.ERROR:
             yield Violation("attack_error", a.attack, None, None, f"{a.attack} failed: {a.reason}")
         elif a.status is Status.SKIPPED and gate.strict:
             yield Violation("strict", a.attack, None, None, f"{a.attack} skipped: {a.reason}")
-        elif a.status is Status.OK and threshold is not None:
-            violation = _compare("min_attack_mse", a.attack, a.mse, threshold, True, "")
-            if violation is not None:
-                yield violation
+        elif a.status is Status.OK:
+            checks = (
+                ("min_attack_mse", gate.min_attack_mse, a.mse, True, ""),
+                ("max_recovered", gate.max_recovered, a.recovered, False, "of the variance"),
+            )
+            for rule, threshold, value, at_least, unit in checks:
+                if threshold is not None:
+                    violation = _compare(rule, a.attack, value, threshold, at_least, unit)
+                    if violation is not None:
+                        yield violation
+
+
+def _dfil_rule(gate: GateConfig, dfil: Dfil | None) -> Iterator[Violation]:
+    threshold = gate.min_dfil_mse
+    if threshold is None:
+        return
+    value = None if dfil is None or dfil.status is not Status.OK else dfil.inverse_p05
+    violation = _compare("min_dfil_mse", "dfil", value, threshold, True, "")
+    if violation is not None and dfil is not None and dfil.reason:
+        violation = Violation(violation.rule, violation.subject, None, threshold,
+                              f"{violation.message} ({dfil.reason})")
+    if violation is not None:
+        yield violation
 
 
 def _compare(

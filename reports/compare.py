@@ -50,7 +50,7 @@ def run_label(report: AuditReport) -> str:
 def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
     return [
         ("A", run_label(a)), ("B", run_label(b)),
-        ("A gate", prose.verdict(a.gate)[1]), ("B gate", prose.verdict(b.gate)[1]),
+        ("A gate", prose.gate_status(a.gate)[1]), ("B gate", prose.gate_status(b.gate)[1]),
     ]  # fmt: skip
 
 

@@ -10,9 +10,11 @@ from privaudit.reports import prose
 from privaudit.reports.html_harden import harden_html
 from privaudit.reports.html_parts import esc
 from privaudit.reports.html_sections import (
+    accuracy_html,
     attacks_html,
     bound_html,
     chart_html,
+    dfil_html,
     provenance_html,
     sweep_html,
     verdict_html,
@@ -29,8 +31,9 @@ PAGE = Template(
 class HtmlReporter:
     """`report.html`: one file that opens offline; every user-supplied string is escaped.
 
-    Top to bottom: verdict, bound, privacy interval, attacks with reconstruction grids, the
-    MSE-vs-floor chart, the noise sweep, before/after for harden runs, provenance, warnings.
+    Top to bottom: the verdict and the gate, accuracy, the bound, the privacy interval, the
+    references and attacks with reconstruction grids, the MSE-vs-floor chart, dFIL, the noise
+    sweep, before/after for harden runs, provenance, warnings.
     """
 
     name: ClassVar[str] = "html"
@@ -41,9 +44,11 @@ class HtmlReporter:
         body = [
             _header(report),
             verdict_html(report),
+            accuracy_html(report),
             bound_html(report),
             attacks_html(report, "attacks", "Attacks" + prose.scope(report)),
             chart_html(report),
+            dfil_html(report),
             sweep_html(report),
             harden_html(report),
             provenance_html(report),

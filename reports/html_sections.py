@@ -11,23 +11,53 @@ from privaudit.reports.html_parts import details, esc, pairs_html, para, section
 from privaudit.reports.png import sample_grid_uri
 from privaudit.reports.svg import Bar, line_chart, mse_chart
 from privaudit.reports.table import format_float, sweep_table
-from privaudit.results import AttackResult, AuditReport, Interval, Status, model_table
+from privaudit.results import AttackResult, AuditReport, Interval, Status, Verdict, model_table
 
-ATTACK_VIEW = ["attack", "status", "mse", "psnr", "ssim", "below_floor", "seconds", "reason"]
+ATTACK_VIEW = ["attack", "kind", "status", "mse", "psnr", "ssim", "recovered", "beats_label",
+               "below_floor", "seconds", "reason"]  # fmt: skip
 
 
 def verdict_html(report: AuditReport) -> str:
-    """The gate's outcome first: passed, failed (with every violation) or not configured.
+    """The plain-words verdict, then the gate's outcome (with every violation).
 
-    A harden report leads with the hardened model's gate, then the original's.
+    A harden report leads with the hardened model's verdict and gate, then the original's.
     """
+    audited = [report] if report.harden is None else [report.harden.after, report]
+    names = [""] if report.harden is None else ["Hardened model: ", "Original model: "]
+    parts = [_plain_verdict(name, prose.audit_verdict(r), i == 0)
+             for i, (name, r) in enumerate(zip(names, audited, strict=True))]  # fmt: skip
     found = prose.verdicts(report)
-    parts = []
-    for i, (_, headline, messages) in enumerate(found):
-        tag = "h2" if i == 0 else "h3"
+    for _, headline, messages in found:
         items = "".join(f"<li>{esc(m)}</li>" for m in messages)
-        parts.append(f"<{tag}>{esc(headline)}</{tag}>" + (f"<ul>{items}</ul>" if items else ""))
+        parts.append(f"<h3>{esc(headline)}</h3>" + (f"<ul>{items}</ul>" if items else ""))
     return f'<section id="verdict" class="verdict {found[0][0]}">{"".join(parts)}</section>'
+
+
+def _plain_verdict(name: str, v: Verdict, first: bool) -> str:
+    tag = "h2" if first else "h3"
+    items = "".join(f"<li>{esc(s)}</li>" for s in v.sentences)
+    step = (f'<p><strong>Next step.</strong> {esc(v.next_step)}</p>'
+            f"<pre><code>{esc(v.command)}</code></pre>")
+    return f"<{tag}>{esc(name + v.headline)}</{tag}><ul>{items}</ul>{step}"
+
+
+def accuracy_html(report: AuditReport) -> str:
+    """The head's accuracy: clean, at the deployed noise, at each swept sigma."""
+    title = "Accuracy" + prose.scope(report)
+    return section("accuracy", title, pairs_html(prose.accuracy_rows(report)))
+
+
+def dfil_html(report: AuditReport) -> str:
+    """Fisher information leakage: its distribution over the inputs, in words and a chart."""
+    parts = [para(prose.dfil_paragraph(report))]
+    d = report.dfil
+    if d is not None and d.values:
+        inverse = sorted(1.0 / v for v in d.values if v > 0)
+        points = [((i + 0.5) / len(inverse), v) for i, v in enumerate(inverse)]
+        parts.append('<div class="chart">' + line_chart(
+            points, "1/dFIL per input, sorted (unbiased attackers)", "share of inputs",
+            log_y=True) + "</div>")  # fmt: skip
+    return section("dfil", "Fisher information leakage" + prose.scope(report), *parts)
 
 
 def bound_html(report: AuditReport) -> str:
@@ -46,10 +76,10 @@ def bound_html(report: AuditReport) -> str:
 
 
 def attacks_html(report: AuditReport, anchor: str, title: str) -> str:
-    """A summary table, then per attack its metrics and a grid of originals over reconstructions."""
+    """References and the summary table, then per attack its metrics and reconstructions."""
     cards = [_attack_card(report, a) for a in report.attacks]
     table = table_html(model_table(report)[ATTACK_VIEW])
-    return section(anchor, title, table, *cards)
+    return section(anchor, title, para(prose.references_sentence(report)), table, *cards)
 
 
 def _attack_card(report: AuditReport, a: AttackResult) -> str:
@@ -58,7 +88,8 @@ def _attack_card(report: AuditReport, a: AttackResult) -> str:
         return f'<div class="attack">{head}{para(prose.attack_outcome(a), "reason")}</div>'
     lines = [para(prose.attack_outcome(a) + _intervals(a))]
     if a.below_floor:
-        lines.append(para("Below the floor computed with the estimated h(x).", "warn"))
+        lines.append(para("Below the floor: the input is not Gaussian within a cluster here.",
+                          "warn"))  # fmt: skip
     if a.params:
         params = ", ".join(f"{k}={v}" for k, v in a.params.items())
         lines.append(para(f"{a.n_samples} samples, {format_float(a.seconds)} s; {params}", "muted"))
@@ -86,8 +117,10 @@ def _interval(i: Interval) -> str:
 
 
 def chart_html(report: AuditReport) -> str:
-    """Each attack's MSE against the floor and the certified floor, on a log axis."""
-    bars = [
+    """Each attack's and reference's MSE against the floor and the certified floor, log axis."""
+    bars = [Bar(f"{r.name} (reference)", r.mse, r.reason or "", reference=True)
+            for r in report.references]  # fmt: skip
+    bars += [
         Bar(a.attack, a.mse if a.status is Status.OK else None, a.status.value)
         for a in report.attacks
     ]
@@ -95,8 +128,9 @@ def chart_html(report: AuditReport) -> str:
     floors = (None, None) if b is None else (b.mse_floor, b.certified_mse_floor)
     svg = mse_chart(bars, *floors)
     text = (
-        "Bars further right mean worse reconstructions (more privacy). No attack can get left of "
-        "the certified floor; the floor line assumes the stated h(x) source."
+        "Bars further right mean worse reconstructions (more privacy); grey bars are the "
+        "references, which need no attack. No attack can get left of the certified floor; the "
+        "floor line assumes a Gaussian input within each cluster."
     )
     if b is None or b.vacuous:
         text = "Bars further right mean worse reconstructions. No floor is drawn: " + (
@@ -115,7 +149,8 @@ def sweep_html(report: AuditReport) -> str:
     leakage = [(p.noise_sigma, p.leakage_bits_per_dim) for p in pts]
     charts = [
         line_chart(leakage, "leakage (bits/dim)", "sigma"),
-        line_chart([(p.noise_sigma, p.mse_floor) for p in pts], "MSE floor", "sigma", log_y=True),
+        line_chart([(p.noise_sigma, p.mse_floor) for p in pts], "MSE floor (S)", "sigma",
+                   log_y=True),
         line_chart([(p.noise_sigma, p.accuracy) for p in pts], "noisy accuracy", "sigma"),
     ]
     row = '<div class="charts">' + "".join(charts) + "</div>"

@@ -14,14 +14,15 @@ from privaudit.reports.table import (
     sweep_table,
     variant_table,
 )
-from privaudit.results import AuditReport, HardenResult, model_table
+from privaudit.results import AuditReport, HardenResult, Verdict, model_table
 
-ATTACK_VIEW = ["attack", "status", "mse", "psnr", "ssim", "below_floor", "seconds", "reason"]
+ATTACK_VIEW = ["attack", "kind", "status", "mse", "psnr", "ssim", "recovered", "beats_label",
+               "below_floor", "seconds", "reason"]  # fmt: skip
 ICONS = {"passed": "✅", "failed": "❌", "none": "➖"}
 
 
 class MarkdownReporter:
-    """`report.md`: verdict, bound, attack table, sweep, harden before/after, provenance."""
+    """`report.md`: verdict, accuracy, bound, attacks, references, dFIL, sweep, provenance."""
 
     name: ClassVar[str] = "markdown"
     suffix: ClassVar[str] = ".md"
@@ -30,12 +31,18 @@ class MarkdownReporter:
         """The whole Markdown document (GitHub-flavoured; untrusted text escaped)."""
         parts = [
             f"# privaudit {md_escape(report.provenance.command)}: {md_escape(report.model.path)}",
+            *audit_md(report),
             verdict_md(report),
+            f"## Accuracy{prose.scope(report)}",
+            md_pairs(prose.accuracy_rows(report)),
             f"## Bound{prose.scope(report)}",
             md_escape(prose.bound_paragraph(report.bound)),
             f"**Privacy interval.** {md_escape(prose.interval_sentence(report))}",
             f"## Attacks{prose.scope(report)}",
+            md_escape(prose.references_sentence(report)),
             md_table(model_table(report)[ATTACK_VIEW]),
+            f"## Fisher information leakage{prose.scope(report)}",
+            md_escape(prose.dfil_paragraph(report)),
         ]
         if report.sweep:
             parts += ["## Noise sweep", md_table(sweep_table(report))]
@@ -44,6 +51,22 @@ class MarkdownReporter:
         parts += warnings_md(report)
         parts.append(provenance_md(report))
         return "\n\n".join(parts) + "\n"
+
+
+def audit_md(report: AuditReport) -> list[str]:
+    """The plain-words verdict of each audited model (the hardened model's first)."""
+    audited = [report] if report.harden is None else [report.harden.after, report]
+    titles = ["Verdict"] if report.harden is None else [
+        "Verdict (hardened model)", "Verdict (original model)"]
+    return [_verdict_block(title, prose.audit_verdict(r)) for title, r in zip(titles, audited,
+            strict=True)]  # fmt: skip
+
+
+def _verdict_block(title: str, v: Verdict) -> str:
+    lines = [f"**{title}.** {md_escape(v.headline)}", ""]
+    lines += [f"- {md_escape(s)}" for s in v.sentences]
+    lines += ["", f"**Next step.** {md_escape(v.next_step)}", "", md_code_block(v.command, "bash")]
+    return "\n".join(lines)
 
 
 def verdict_md(report: AuditReport) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from privaudit.config import Covariance, EntropySource
-from privaudit.reports.table import format_change, format_float
+from privaudit.reports.table import format_change, format_float, format_share
 from privaudit.results import (
     AttackResult,
     AuditReport,
@@ -12,6 +12,9 @@ from privaudit.results import (
     GateResult,
     HardenResult,
     Status,
+    Verdict,
+    build_verdict,
+    strongest_attack,
 )
 
 ENTROPY_SOURCES: dict[str, str] = {
@@ -29,22 +32,27 @@ COVARIANCES: dict[str, str] = {
 }
 
 
-def verdict(gate: GateResult) -> tuple[str, str]:
+def gate_status(gate: GateResult) -> tuple[str, str]:
     """The gate's outcome as (kind, headline); kind is ``passed``, ``failed`` or ``none``."""
     if not gate.active:
-        return "none", "No gate configured: this audit reports numbers but passes or fails nothing."
+        return "none", "No gate configured: nothing passes or fails on these numbers."
     if gate.passed:
         return "passed", "Gate passed: every configured threshold holds."
     n = len(gate.violations)
     return "failed", f"Gate failed: {n} violation{'s' if n != 1 else ''}."
 
 
+def audit_verdict(report: AuditReport) -> Verdict:
+    """The report's verdict (rebuilt for a report that has none)."""
+    return report.verdict or build_verdict(report)
+
+
 def verdicts(report: AuditReport) -> list[tuple[str, str, tuple[str, ...]]]:
     """(kind, headline, violation messages) per audited model; for harden, the hardened first."""
     if report.harden is None:
-        return [(*verdict(report.gate), _messages(report.gate))]
+        return [(*gate_status(report.gate), _messages(report.gate))]
     after, before = report.harden.after.gate, report.gate
-    (k1, h1), (k2, h2) = verdict(after), verdict(before)
+    (k1, h1), (k2, h2) = gate_status(after), gate_status(before)
     return [
         (k1, f"Hardened model: {h1}", _messages(after)),
         (k2, f"Original model: {h2}", _messages(before)),
@@ -76,7 +84,6 @@ def bound_paragraph(bound: BoundResult | None) -> str:
 
 
 def _bound_sentences(b: BoundResult) -> list[str]:
-    source = ENTROPY_SOURCES.get(b.input_entropy_source, repr(b.input_entropy_source))
     cov = COVARIANCES.get(b.covariance, repr(b.covariance))
     interval = b.leakage_interval
     ci = (
@@ -93,16 +100,42 @@ def _bound_sentences(b: BoundResult) -> list[str]:
         f"sample ({format_float(b.leakage_bits_per_dim)} bits per input dimension{ci}), "
         f"estimated from {b.n_samples} samples with {cov}"
         f"{f' and the {b.clustering} clustering' if b.clustering else ''}.",
-        f"The input entropy h(x) = {format_float(b.input_entropy_per_dim)} nats per dimension "
-        f"comes from {source}, so h(x|z) >= {format_float(b.cond_entropy_per_dim)} nats per "
-        f"dimension.",
-        f"Hence no attacker, whatever its method or computing power, can reconstruct the "
-        f"{b.input_dim}-dimensional input with a mean squared error per pixel (on [0, 1]) below "
-        f"{format_float(b.mse_floor)}, given that h(x) source; the features shrink the "
-        f"no-information floor by a factor {format_float(b.floor_ratio)}.",
-        f"With the certified h(x) the floor is {format_float(b.certified_mse_floor)}, valid "
-        f"unconditionally. The floor is a guarantee, usually loose: real attacks do worse.",
+        *floor_sentences(b),
     ]
+
+
+def floor_sentences(b: BoundResult) -> list[str]:
+    """The floors in words: (S) with its one assumption, the paper's (T), the certified one."""
+    out = []
+    if b.mse_floor is None:
+        out.append("This report predates the conditional spectral floor (schema 3): its only "
+                   "floor is the paper's form below, which can overstate privacy.")
+    elif b.floor_vacuous:
+        out.append(f"The conditional spectral floor is vacuous here: the features carry "
+                   f"{format_float((b.leakage_nats or 0.0) / b.input_dim)} nats per input "
+                   "dimension, too much for any block of directions to keep a floor.")
+    else:
+        ci = b.mse_floor_interval
+        spread = (f" (estimate {format_float(b.mse_floor_estimate)}, {ci.level:.0%} jackknife "
+                  f"interval {format_float(ci.low)} to {format_float(ci.high)}: the lower end "
+                  "is the floor used)") if ci is not None else ""
+        out.append(
+            f"No attacker, whatever its method, can reconstruct the {b.input_dim}-dimensional "
+            f"input with a mean squared error per dimension below {format_float(b.mse_floor)}"
+            f"{spread}: the conditional spectral floor, which conditions on the "
+            f"{b.floor_clustering} and bounds each block of the input's principal directions. "
+            f"Its one assumption: the input is Gaussian within each {b.floor_clustering} "
+            f"(knowing the {b.floor_clustering} alone allows MSE "
+            f"{format_float(b.floor_prior)})."
+        )
+    source = ENTROPY_SOURCES.get(b.input_entropy_source, repr(b.input_entropy_source))
+    out.append(
+        f"The paper's form of the floor, with h(x) from {source} over all the data, is "
+        f"{format_float(b.paper_floor)}; it can overstate privacy on clustered data (classes), "
+        f"so it is shown for reference only. With the certified h(x) it is "
+        f"{format_float(b.certified_mse_floor)}: valid with no assumption, and very loose."
+    )
+    return out
 
 
 def training_data_note(h: HardenResult) -> str:
@@ -121,15 +154,9 @@ def training_data_note(h: HardenResult) -> str:
     )
 
 
-def best_attack(attacks: tuple[AttackResult, ...]) -> AttackResult | None:
-    """The successful attack with the lowest MSE, or None when none succeeded."""
-    ok = [a for a in attacks if a.status is Status.OK and a.mse is not None]
-    return min(ok, key=lambda a: a.mse or 0.0) if ok else None
-
-
 def interval_sentence(report: AuditReport) -> str:
     """Where the true best-possible error lies: between the floor and the best attack's MSE."""
-    best = best_attack(report.attacks)
+    best = strongest_attack(report.attacks)
     floor = None if report.bound is None else report.bound.mse_floor
     if best is None:
         why = "No attack succeeded" if report.attacks else "No attack was run"
@@ -137,21 +164,24 @@ def interval_sentence(report: AuditReport) -> str:
             f"{why}, so only the lower end is known: the best possible "
             f"reconstruction error is at least {format_float(floor)}."
         )
-    if report.bound is not None and report.bound.vacuous:
+    if report.bound is not None and (report.bound.vacuous or report.bound.floor_vacuous):
         return (
             f"The bound is vacuous, so there is no lower end: the '{best.attack}' attack already "
             f"reaches an MSE of {format_float(best.mse)}, and a stronger attack may do better."
         )
+    width = (f", an interval {best.mse / floor:.1f} times wide"
+             if floor and best.mse is not None else "")
     text = (
         f"The error of the best possible attack lies between the floor {format_float(floor)} "
         f"(no attacker can do better) and {format_float(best.mse)}, the MSE that the "
-        f"'{best.attack}' attack already reaches."
+        f"'{best.attack}' attack already reaches{width}."
     )
-    if best.below_floor and report.bound is not None:
+    if best.below_floor:
         text += (
-            f" That attack beat the floor computed with the estimated h(x): the estimate was "
-            f"too optimistic. The certified floor {format_float(report.bound.certified_mse_floor)}"
-            f" still holds."
+            " That attack beat the floor: the input is not Gaussian within a cluster here, the "
+            "floor's one assumption. The certified floor "
+            f"{format_float(report.bound.certified_mse_floor if report.bound else None)} still "
+            "holds."
         )
     return text
 
@@ -160,8 +190,70 @@ def attack_outcome(a: AttackResult) -> str:
     """One attack's status in words: its metrics, or why it was skipped or failed."""
     if a.status is Status.OK:
         mse, psnr, ssim = (format_float(v) for v in (a.mse, a.psnr, a.ssim))
-        return f"MSE {mse}, PSNR {psnr} dB, SSIM {ssim}"
+        text = f"MSE {mse}, PSNR {psnr} dB, SSIM {ssim}"
+        if a.recovered is not None:
+            text += f"; recovers {format_share(a.recovered)} of the variance"
+        if a.beats_label is not None:
+            text += "; beats the label reference" if a.beats_label else (
+                "; does not clearly beat the label reference")
+        return text
     return f"{a.status.value}: {a.reason or 'no reason given'}"
+
+
+def references_sentence(report: AuditReport) -> str:
+    """The reference reconstructions in words, or why they are missing."""
+    refs = {r.name: r for r in report.references}
+    if not refs:
+        return "No reference reconstructions in this report (it predates schema 3)."
+    prior, label = refs.get("prior"), refs.get("label")
+    text = (f"Two reconstructions need no attack: guessing the auxiliary mean (prior) gives MSE "
+            f"{format_float(prior.mse if prior else None)}, the no-information level")
+    if label is not None and label.mse is not None:
+        text += (f"; the auxiliary mean of the class the head predicts from the noisy features "
+                 f"(label), which the server learns anyway, gives {format_float(label.mse)}")
+    elif label is not None:
+        text += f"; the label reference is missing ({label.reason})"
+    return (text + ". An attack's recovered share is 1 - MSE / MSE(prior); an attack that does "
+            "not beat label has learned nothing beyond the class.")
+
+
+def dfil_paragraph(report: AuditReport) -> str:
+    """Fisher information leakage in words, labelled as a bound for unbiased attackers only."""
+    d = report.dfil
+    if d is None:
+        return "Fisher information leakage (dFIL) was not measured for this run."
+    if d.status is not Status.OK:
+        return f"Fisher information leakage (dFIL) was skipped: {d.reason}."
+    return (
+        f"Fisher information leakage (dFIL, Maeng et al. 2023) per evaluation input: median "
+        f"{format_float(d.median)}, 5th to 95th percentile {format_float(d.p05)} to "
+        f"{format_float(d.p95)}. An unbiased attacker's MSE per dimension on an input is at "
+        f"least 1/dFIL: on average {format_float(d.inverse_mean)}, and above "
+        f"{format_float(d.inverse_p05)} for 95% of the inputs. This holds for unbiased "
+        "attackers only: learned attackers are biased and can do better (compare the attacks). "
+        f"Hutchinson trace estimate with {d.probes} probes per input; relative standard error "
+        f"of the mean {_percent(d.relative_standard_error)}."
+    )
+
+
+def _percent(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.2g}%"
+
+
+def accuracy_rows(report: AuditReport) -> list[tuple[str, str]]:
+    """(setting, accuracy) pairs: clean, at the deployment's noise, at each swept sigma."""
+    u = report.utility
+    sigma = format_float(report.bound.noise_sigma if report.bound else None)
+    rows = [("clean", _acc(u.clean_accuracy)), (f"noise sigma {sigma} (deployed)",
+            _acc(u.noisy_accuracy))]  # fmt: skip
+    deployed = None if report.bound is None else report.bound.noise_sigma
+    rows += [(f"noise sigma {format_float(p.noise_sigma)}", _acc(p.accuracy))
+             for p in report.sweep if p.noise_sigma != deployed]  # fmt: skip
+    return rows
+
+
+def _acc(x: float | None) -> str:
+    return "n/a (no labels or no head)" if x is None else f"{100 * x:.2f}%"
 
 
 def comparison_sentence(c: Comparison, noise_sigma: float) -> str:

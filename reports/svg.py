@@ -21,6 +21,7 @@ class Bar:
     label: str
     value: float | None
     note: str = ""
+    reference: bool = False  # a reference reconstruction (prior, label), drawn hatched grey
 
 
 def _log_range(values: Sequence[float]) -> tuple[float, float]:
@@ -36,7 +37,8 @@ def mse_chart(bars: Sequence[Bar], floor: float | None, certified: float | None)
     """Horizontal bars of each attack's MSE on a log axis, with the floor(s) as vertical lines.
 
     Args:
-        bars: one per attack; a bar without a value shows its note (e.g. "skipped").
+        bars: one per attack or reference; a bar without a value shows its note (e.g.
+            "skipped"); reference bars are drawn hatched grey.
         floor: the MSE floor; drawn only when positive (0 = vacuous bound).
         certified: the certified floor; drawn only when positive and different from `floor`.
 
@@ -100,9 +102,11 @@ def _bar_row(bar: Bar, y: int, x_of: _XOf) -> str:
         note = f'<text x="{LABEL_W + 4}" y="{y + 15}" fill="#888" {FONT}>{escape(bar.note)}</text>'
         return label + note
     x0, x1 = x_of(0.0), x_of(bar.value)
+    fill = 'fill="#d5dbdb" stroke="#7f8c8d" stroke-dasharray="3,2"' if bar.reference else (
+        'fill="#2e86c1"')
     return label + (
         f'<rect x="{x0:.1f}" y="{y + 4}" width="{max(x1 - x0, 1.0):.1f}" height="{BAR_H - 8}" '
-        f'fill="#2e86c1"/><text x="{x1 + 4:.1f}" y="{y + 15}" {FONT}>'
+        f'{fill}/><text x="{x1 + 4:.1f}" y="{y + 15}" {FONT}>'
         f"{format_float(bar.value)}</text>"
     )
 

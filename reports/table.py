@@ -11,24 +11,26 @@ from privaudit.results import AuditReport, EpochStats, Status, Variant
 
 COMPARE_COLUMNS: tuple[str, ...] = ("metric", "a", "b", "delta", "change")
 SWEEP_COLUMNS: tuple[str, ...] = (
-    "noise_sigma", "leakage_bits_per_dim", "cond_entropy_per_dim", "mse_floor", "floor_ratio",
-    "accuracy",
+    "noise_sigma", "leakage_bits_per_dim", "cond_entropy_per_dim", "mse_floor", "paper_floor",
+    "floor_ratio", "accuracy",
 )  # fmt: skip
 VARIANT_COLUMNS: tuple[str, ...] = (
     "label", "lam", "loss", "noise_sigma", "seeds", "clean_accuracy", "noisy_accuracy",
     "noisy_accuracy_std", "decoder_mse", "decoder_mse_std", "leakage_bits_per_dim", "mse_floor",
-    "feature_mean", "feature_std", "within_class_share",
+    "paper_floor", "feature_mean", "feature_std", "within_class_share",
 )  # fmt: skip
 HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "task_loss", "cem_loss", "accuracy")
 NUMERIC_COLUMNS = frozenset(
     {*SWEEP_COLUMNS, *VARIANT_COLUMNS[3:], *HISTORY_COLUMNS, "clean_accuracy", "noisy_accuracy",
-     "mse", "psnr", "ssim", "seconds", "n_samples", "lam", "a", "b"}
+     "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b"}
 )  # fmt: skip
 HEADERS = {
     "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
     "leakage_bits_per_dim": "leakage (bits/dim)", "cond_entropy_per_dim": "h(x|z)/d (nats)",
-    "mse_floor": "MSE floor", "floor_ratio": "floor ratio", "mse": "MSE", "psnr": "PSNR (dB)",
-    "ssim": "SSIM", "below_floor": "below floor", "n_samples": "samples", "seconds": "seconds",
+    "mse_floor": "MSE floor (S)", "paper_floor": "paper's floor (T)",
+    "floor_ratio": "floor ratio", "recovered": "recovered", "beats_label": "beats label",
+    "mse": "MSE", "psnr": "PSNR (dB)", "ssim": "SSIM", "below_floor": "below floor",
+    "n_samples": "samples", "seconds": "seconds",
     "noisy_accuracy_std": "noisy acc. std", "decoder_mse": "decoder MSE",
     "decoder_mse_std": "decoder MSE std", "within_class_share": "within-class share",
     "lam": "lambda", "task_loss": "task loss", "cem_loss": "CEM loss",
@@ -38,7 +40,7 @@ HEADERS = {
 # BoundResult fields compared between two runs, in this order.
 _BOUND_METRICS: tuple[str, ...] = (
     "leakage_bits_per_dim", "leakage_nats", "cond_entropy_per_dim", "mse_floor",
-    "certified_mse_floor", "floor_ratio",
+    "paper_floor", "certified_mse_floor", "floor_ratio",
 )  # fmt: skip
 
 
@@ -139,7 +141,14 @@ def headers(df: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[s
     return [names.get(c, c) for c in df.columns]
 
 
+def format_share(x: float | None) -> str:
+    """A share as a percentage (``61%``); ``"n/a"`` when missing."""
+    return "n/a" if x is None or math.isnan(x) else f"{100 * x:.0f}%"
+
+
 def _cell(col: str, value: object) -> str:
+    if col == "recovered" and not isinstance(value, str):
+        return format_share(_number(value))
     if col == "delta":
         return format_delta(_number(value))
     if col == "change":

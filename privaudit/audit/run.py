@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
+from torch import nn
 
-from privaudit.attacks import Capability, run_battery
+from privaudit.attacks import Capability, Scorer, Target, as_images, run_battery, scoring_seed
+from privaudit.audit.dfil import measure_dfil
 from privaudit.audit.features import Features, audit_labels, extract_features
 from privaudit.audit.prepare import InMemory, Prepared, prepare
 from privaudit.audit.provenance import Timer, provenance
+from privaudit.audit.references import score_references
 from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
 from privaudit.bound import (
+    DEQUANTIZATION_VARIANCE,
     input_entropy_certified,
     input_entropy_from_user,
     input_entropy_gaussian,
@@ -23,8 +28,16 @@ from privaudit.config import Budget, Config, EntropySource, EntropySpec
 from privaudit.gate import evaluate_gate
 from privaudit.model import image_input, make_session, verify_split
 from privaudit.progress import NullProgress, Progress
-from privaudit.results import AttackResult, AuditReport, BoundResult, DataInfo, ModelInfo
-from privaudit.runtime import resolve_device
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    DataInfo,
+    Dfil,
+    ModelInfo,
+    build_verdict,
+)
+from privaudit.runtime import derive_seed, resolve_device
 
 __all__ = ["SAMPLES_STORED", "measure_prepared", "run_assess"]
 
@@ -71,13 +84,20 @@ def measure_prepared(
     with timer.stage("features"), progress.task("features", total=None):
         feats = extract_features(prep.audit, prep.norm, enc, cfg.batch_size)
     with timer.stage("bound"), progress.task("bound", total=None):
-        bound, *sweep_bounds = _bounds(cfg, prep, feats, _input_entropy(cfg, prep))
+        bound, *sweep_bounds = _bounds(cfg, prep, feats, _inputs(prep))
     with timer.stage("utility"):
         head = head_session(prep)
         accuracy = utility(cfg, prep, feats, head)
     with timer.stage("sweep"):
         points = sweep(cfg, prep, feats, sweep_bounds, head)
-    conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer, feats)
+    target, conversion = build_target(prep, enc)
+    scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,
+                    scoring_seed(cfg.seed))  # fmt: skip
+    with timer.stage("references"):
+        references = score_references(prep, feats, head, cfg.seed, scorer)
+    attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer)
+    with timer.stage("dfil"), progress.task("dfil", total=None):
+        dfil = _dfil(cfg, prep, target.torch_encoder, conversion)
     report = AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
         data=_data_info(prep),
@@ -85,12 +105,14 @@ def measure_prepared(
         sweep=points,
         utility=accuracy,
         attacks=attacks,
-        gate=evaluate_gate(cfg.gate, bound, attacks),
+        gate=evaluate_gate(cfg.gate, bound, attacks, dfil),
         provenance=provenance(cfg, created, command, timer),
         warnings=tuple(bound.warnings) if bound else (),
         sample_images=_samples(prep) if attacks else (),
+        references=references,
+        dfil=dfil,
     )
-    return report, feats
+    return replace(report, verdict=build_verdict(report)), feats
 
 
 def _samples(prep: Prepared) -> tuple[tuple[float, ...], ...]:
@@ -107,26 +129,31 @@ def _check_split(prep: Prepared) -> float | None:
     return verify_split(prep.model, prep.split, sample, atol=1e-4)
 
 
-def _input_entropy(cfg: Config, prep: Prepared) -> tuple[float, str]:
+def _inputs(prep: Prepared) -> np.ndarray:
+    """(n, d) the audit inputs in the rows' order of the features: aux, then eval."""
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    return x.reshape(len(x), -1)
+
+
+def _input_entropy(cfg: Config, inputs: np.ndarray) -> tuple[float, str]:
     """h(x)/d in nats and its source; computed once per audit (bound and sweep share it)."""
     spec = cfg.bound.input_entropy
     if spec == EntropySpec.CERTIFIED:
         return input_entropy_certified(), EntropySource.CERTIFIED.value
     if spec == EntropySpec.GAUSSIAN:
-        x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-        return input_entropy_gaussian(x.reshape(len(x), -1)), EntropySource.GAUSSIAN.value
+        return input_entropy_gaussian(inputs), EntropySource.GAUSSIAN.value
     value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
     return value, EntropySource.USER.value
 
 
 def _bounds(
-    cfg: Config, prep: Prepared, feats: Features, entropy: tuple[float, str]
+    cfg: Config, prep: Prepared, feats: Features, inputs: np.ndarray
 ) -> list[BoundResult]:
     """The bound at the deployment sigma (with its interval), then one per sweep sigma.
 
     One `noise_sweep` call: the clusterings are fitted once for the bound and the sweep.
     """
-    h, source = entropy
+    h, source = _input_entropy(cfg, inputs)
     return noise_sweep(
         feats.all,
         audit_labels(prep.audit),
@@ -139,21 +166,23 @@ def _bounds(
         bootstrap=cfg.bound.bootstrap,
         seed=cfg.seed,
         interval_at=[prep.noise_sigma],
+        x=inputs,
+        delta=DEQUANTIZATION_VARIANCE,
     )
 
 
 def _attacks(
     cfg: Config,
     prep: Prepared,
-    session: object,
-    bound: BoundResult | None,
+    target: Target,
+    conversion: str,
     progress: Progress,
     timer: Timer,
     feats: Features,
-) -> tuple[str, tuple[AttackResult, ...]]:
-    target, conversion = build_target(prep, session)
+    scorer: Scorer,
+) -> tuple[AttackResult, ...]:
     if not cfg.attacks.enabled:
-        return conversion, ()
+        return ()
     device = resolve_device(cfg.device)
     with timer.stage("attacks"):
         results = run_battery(
@@ -167,14 +196,25 @@ def _attacks(
             seed=cfg.seed,
             device=device,
             progress=progress,
-            floor=bound.mse_floor if bound else None,
+            floor=scorer.floor,
             n_samples_stored=SAMPLES_STORED,
             missing_reasons={
                 Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
             },
             clean_features=(feats.aux, feats.evaluation),  # the bound's: not queried again
+            scorer=scorer,
         )
-    return conversion, results
+    return results
+
+
+def _dfil(cfg: Config, prep: Prepared, encoder: nn.Module | None, conversion: str) -> Dfil | None:
+    """DFIL over the evaluation inputs (None when switched off with `bound.dfil`)."""
+    if not cfg.bound.dfil:
+        return None
+    return measure_dfil(
+        encoder, prep.audit.eval.x, prep.noise_sigma, seed=derive_seed(cfg.seed, "dfil"),
+        device=resolve_device(cfg.device), reason=conversion,
+    )
 
 
 def _model_info(

@@ -76,7 +76,8 @@ def sweep(
                 noise_sigma=noise_sigma,
                 leakage_bits_per_dim=b.leakage_bits_per_dim,
                 cond_entropy_per_dim=b.cond_entropy_per_dim,
-                mse_floor=b.mse_floor,
+                mse_floor=b.mse_floor_estimate,
+                paper_floor=b.paper_floor,
                 floor_ratio=b.floor_ratio,
                 accuracy=acc,
             )

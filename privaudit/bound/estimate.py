@@ -8,7 +8,7 @@ closed forms live in `privaudit.bound.leakage`, the input entropy h(x) in `.entr
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -21,9 +21,11 @@ from privaudit.bound.candidates import (
     best_candidate,
     bias_warning,
     candidate_warnings,
+    child_seed,
     fit_candidates,
 )
-from privaudit.bound.entropy import input_entropy_certified
+from privaudit.bound.entropy import DEQUANTIZATION_VARIANCE, input_entropy_certified
+from privaudit.bound.floor import FloorEstimate, fit_floor
 from privaudit.bound.leakage import mixture_leakage, mse_floor, positive_noise_sigma
 from privaudit.bound.moments import check_rows
 from privaudit.bound.resample import cluster_spectra
@@ -33,6 +35,7 @@ from privaudit.noise import check_noise_sigma
 from privaudit.results.schema import BoundResult, Interval, MixtureTerm
 
 __all__ = [
+    "DEFAULT_FLOOR_GROUPS",
     "DEFAULT_GROUP_SIZE",
     "DEFAULT_MIN_CLUSTER_SIZE",
     "LEVEL",
@@ -44,6 +47,7 @@ __all__ = [
 
 DEFAULT_MIN_CLUSTER_SIZE = 10  # below this, a cluster's variances are mostly noise
 DEFAULT_GROUP_SIZE = 16  # samples per group of the diagonal bootstrap (1: per-sample)
+DEFAULT_FLOOR_GROUPS = 20  # groups of the floor's delete-a-group jackknife
 LEVEL = 0.95
 SIGMA_ZERO_WARNING = (
     "sigma = 0: the features are deterministic, I(x;z) is unbounded and the floor is 0; "
@@ -65,11 +69,17 @@ def estimate_bound(
     seed: int = 0,
     min_cluster_size: int | None = None,
     group_size: int = DEFAULT_GROUP_SIZE,
+    x: np.ndarray | None = None,
+    delta: float = DEQUANTIZATION_VARIANCE,
+    floor_groups: int = DEFAULT_FLOOR_GROUPS,
 ) -> BoundResult:
     r"""Bound how well any attacker reconstructs x from z = f(x) + N(0, sigma^2 I).
 
     .. math:: \xi \ge \frac{1}{2\pi e} \exp\Big(\frac{2 h(x)}{d} - \frac{2 I_{up}}{d}\Big)
 
+    That is theorem (T), the paper's form (`paper_floor`). With the inputs `x`, the floor that
+    counts (`mse_floor`) is the conditional spectral floor (S) (`privaudit.bound.floor`),
+    which is safe on clustered data and tighter.
     I_up is the least eq. (L) over the clusterings "single" and, with labels, "class" and
     "class-kmeans" (without, "kmeans"): each is a valid bound, each becomes a MixtureTerm.
     The 95% intervals are basic bootstrap intervals over B resamples, labels fixed: of random
@@ -91,6 +101,9 @@ def estimate_bound(
         min_cluster_size: warn about smaller clusters (default 10, at least 2).
         group_size: samples per bootstrap group of the diagonal form (see `noise_sweep`);
             1 resamples single rows.
+        x: (n, d) inputs of the same rows, for (S); see `noise_sweep`.
+        delta: the inputs' dequantisation variance; see `noise_sweep`.
+        floor_groups: jackknife groups of (S)'s interval; see `noise_sweep`.
 
     Returns:
         The bound (see `privaudit.results.BoundResult`).
@@ -112,6 +125,9 @@ def estimate_bound(
         seed=seed,
         min_cluster_size=min_cluster_size,
         group_size=group_size,
+        x=x,
+        delta=delta,
+        floor_groups=floor_groups,
     )[0]
 
 
@@ -130,6 +146,9 @@ def noise_sweep(
     min_cluster_size: int | None = None,
     group_size: int = DEFAULT_GROUP_SIZE,
     interval_at: Sequence[float] | None = None,
+    x: np.ndarray | None = None,
+    delta: float = DEQUANTIZATION_VARIANCE,
+    floor_groups: int = DEFAULT_FLOOR_GROUPS,
 ) -> list[BoundResult]:
     """`estimate_bound` at several noise levels, clustering and resampling once.
 
@@ -169,6 +188,12 @@ def noise_sweep(
         interval_at: the noise stds that get a bootstrap interval (None: all). The others
             get the point values only, exactly as with bootstrap = 0; an interval does not
             depend on which other sigmas get one.
+        x: (n, d) inputs of the same rows (pixels on [0, 1], or standardised units), for the
+            conditional spectral floor (S); None leaves (S) out (`mse_floor` None).
+        delta: the dequantisation variance of the inputs (8-bit data: 1/(12 * 255^2);
+            data in its own units: 0).
+        floor_groups: groups of the floor's jackknife interval (at `interval_at`, when
+            `bootstrap` > 0), >= 2; 0 for none.
 
     Returns:
         One BoundResult per sigma, in order.
@@ -199,12 +224,72 @@ def noise_sweep(
         errs = {}
         if bootstrap and wanted:
             errs = bootstrap_errors(data, cands, wanted, bootstrap, seed)
+        floors = _floors(x, data, cands, y is not None, live, wanted if bootstrap else {},
+                         delta, floor_groups, seed)  # fmt: skip
     return [
-        _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size)
+        _with_floor(
+            _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size),
+            *floors.get(s, (None, None)),
+        )
         if s > 0
         else replace(base, noise_sigma=s)
         for s in levels
     ]
+
+
+def _floors(
+    x: np.ndarray | None,
+    z: np.ndarray,
+    cands: list[Candidate],
+    labelled: bool,
+    live: list[float],
+    wanted: Mapping[float, int],
+    delta: float,
+    groups: int,
+    seed: int,
+) -> dict[float, tuple[FloorEstimate, str]]:
+    """(S) at every live noise std, with its jackknife interval at the `wanted` ones.
+
+    It conditions on the class (its k-means cells give the within-class mixture bound), or
+    without labels on the k-means cells of the features.
+    """
+    if x is None or not live:
+        return {}
+    inputs = check_rows(x, what="inputs", min_rows=2)
+    if inputs.shape[0] != z.shape[0]:
+        raise ConfigError(f"got {inputs.shape[0]} inputs for {z.shape[0]} feature rows")
+    by_name = {c.clustering: c for c in cands}
+    clusters = by_name["class"] if labelled else by_name["kmeans"]
+    cells = by_name["class-kmeans"].labels if labelled else None
+    model = fit_floor(inputs, z, clusters.labels, cells, clustering=clusters.clustering,
+                      delta=delta)  # fmt: skip
+    intervals = model.jackknife(sorted(wanted), groups, child_seed(seed, 3)) if groups else {}
+    out = {}
+    for s in live:
+        estimate = model.estimate(s)
+        out[s] = (replace(estimate, interval=intervals.get(s)), model.clustering)
+    return out
+
+
+def _with_floor(
+    result: BoundResult, floor: FloorEstimate | None, clustering: str | None
+) -> BoundResult:
+    """The bound with its conditional spectral floor (S) (left unknown without inputs)."""
+    if floor is None:
+        return result
+    interval = None
+    if floor.interval is not None:
+        interval = Interval(float(floor.interval[0]), float(floor.interval[1]), LEVEL)
+    used = floor.value if interval is None else min(floor.value, interval.low)
+    return replace(
+        result,
+        mse_floor=used,
+        mse_floor_estimate=floor.value,
+        mse_floor_interval=interval,
+        floor_clustering=clustering,
+        floor_prior=floor.prior,
+        floor_vacuous=floor.vacuous,
+    )
 
 
 def _vacuous(
@@ -237,7 +322,13 @@ def _vacuous(
         input_entropy_source=source,
         cond_entropy_per_dim=None,
         mse_floor=0.0,
+        mse_floor_estimate=0.0,
         mse_floor_interval=None,
+        floor_clustering=None,
+        floor_prior=None,
+        floor_vacuous=True,
+        paper_floor=0.0,
+        paper_floor_interval=None,
         certified_mse_floor=0.0,
         floor_ratio=0.0,
         warnings=(SIGMA_ZERO_WARNING,),
@@ -279,8 +370,12 @@ def _result(
         clustering=terms[best].clustering,
         terms=terms,
         cond_entropy_per_dim=h - leak / d,
-        mse_floor=mse_floor(h - leak / d),
-        mse_floor_interval=floor_interval,
+        mse_floor=None,
+        mse_floor_estimate=None,
+        mse_floor_interval=None,
+        floor_vacuous=False,
+        paper_floor=mse_floor(h - leak / d),
+        paper_floor_interval=floor_interval,
         certified_mse_floor=mse_floor(input_entropy_certified() - leak / d),
         floor_ratio=math.exp(-2.0 * leak / d),
         warnings=warnings,

@@ -23,7 +23,7 @@ from rich.text import Text
 
 from privaudit.config import Budget
 from privaudit.model import CutPoint
-from privaudit.results import AuditReport, BoundResult, GateResult
+from privaudit.results import AuditReport, BoundResult, GateResult, build_verdict
 
 err_console = Console(stderr=True)
 
@@ -103,34 +103,64 @@ def bound_table(bound: BoundResult) -> Table:
     source = f"{_fmt(bound.input_entropy_per_dim)} nats ({bound.input_entropy_source})"
     t.add_row("input entropy h(x)/d", source)
     t.add_row("cond. entropy h(x|z)/d", f"{_fmt(bound.cond_entropy_per_dim)} nats")
-    t.add_row("MSE floor (any attack)", _fmt(bound.mse_floor))
+    t.add_row("MSE floor (any attack)", _floor_cell(bound))
+    t.add_row("paper's floor (T)", f"{_fmt(bound.paper_floor)}  (can overstate on classes)")
     t.add_row("certified MSE floor", _fmt(bound.certified_mse_floor))
     t.add_row("floor ratio exp(-2I/d)", _fmt(bound.floor_ratio))
     return t
 
 
+def _floor_cell(bound: BoundResult) -> str:
+    if bound.mse_floor is None:
+        return "n/a (report older than schema 3)"
+    if bound.floor_vacuous and not bound.vacuous:
+        return f"{_fmt(bound.mse_floor)}  (vacuous at this cut)"
+    interval = bound.mse_floor_interval
+    ci = f"  [{_fmt(interval.low)}, {_fmt(interval.high)}]" if interval else ""
+    given = f", Gaussian within each {bound.floor_clustering}" if bound.floor_clustering else ""
+    return f"{_fmt(bound.mse_floor)}{ci}  (conditional spectral{given})"
+
+
 def attacks_table(report: AuditReport) -> Table:
-    """One row per attack: status, MSE/PSNR/SSIM and time."""
+    """One row per reference and attack: status, MSE/PSNR/SSIM, recovered share and time."""
     t = Table(title="Inversion attacks (evaluation set)", title_justify="left")
-    for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "time s", "note"):
+    for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "recovered", "time s", "note"):
         t.add_column(col)
+    for r in report.references:
+        t.add_row(Text(f"{r.name} (reference)", style="dim"), "ok" if r.mse is not None else
+                  "n/a", _fmt(r.mse), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".3f"), "", "",
+                  Text(r.reason or ""))  # fmt: skip
     for a in report.attacks:
-        below = "below estimated floor: h(x) estimate too optimistic" if a.below_floor else ""
-        note = a.reason or below
+        below = "below the floor: not Gaussian within a cluster" if a.below_floor else ""
+        label = "" if a.beats_label is None else (
+            "beats label" if a.beats_label else "not beyond label")
+        note = a.reason or "; ".join(n for n in (label, below) if n)
+        recovered = "" if a.recovered is None else f"{100 * a.recovered:.0f}%"
         t.add_row(
             Text(a.attack),
             a.status.value,
             _fmt(a.mse),
             _fmt(a.psnr, ".2f"),
             _fmt(a.ssim, ".3f"),
+            recovered,
             f"{a.seconds:.1f}",
             Text(note),
         )
     return t
 
 
+def print_verdict(report: AuditReport, console: Console = err_console) -> None:
+    """The plain-words verdict, its next step and the command to run."""
+    v = report.verdict or build_verdict(report)
+    console.print(Text.assemble(("verdict: ", "bold"), v.headline), soft_wrap=True)
+    for sentence in v.sentences:
+        console.print(Text("  " + sentence), soft_wrap=True)
+    console.print(Text.assemble(("next step: ", "bold"), v.next_step), soft_wrap=True)
+    console.print(Text("  " + v.command), soft_wrap=True)
+
+
 def print_summary(report: AuditReport, console: Console = err_console) -> None:
-    """Print the bound, utility, attacks and gate verdict."""
+    """Print the verdict, the bound, utility, attacks, dFIL and the gate."""
     m = report.model
     console.print(
         f"[bold]model[/] {escape(m.path)}  [bold]split[/] {escape(m.split)} -> "
@@ -139,6 +169,7 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         markup=True,
         highlight=False,
     )
+    print_verdict(report, console)
     if report.bound is not None:
         console.print(bound_table(report.bound))
     u = report.utility
@@ -151,8 +182,14 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
             f"  sigma {p.noise_sigma:<6g} leakage {_fmt(p.leakage_bits_per_dim)} bits/dim  "
             f"floor {_fmt(p.mse_floor)}  accuracy {acc}"
         )
-    if report.attacks:
+    if report.attacks or report.references:
         console.print(attacks_table(report))
+    d = report.dfil
+    if d is not None:
+        text = (f"dFIL: median {_fmt(d.median)}, 1/dFIL >= {_fmt(d.inverse_p05)} for 95% of "
+                "inputs (unbiased attackers only)") if d.mean is not None else (
+                f"dFIL: skipped ({d.reason})")  # fmt: skip
+        console.print(Text(text), soft_wrap=True)
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
     print_gate(report.gate, console)

@@ -86,6 +86,14 @@ GateFloorOpt = Annotated[float | None, typer.Option(help="Fail if the MSE floor 
 GateLeakOpt = Annotated[
     float | None, typer.Option(help="Fail if leakage (bits/dim) is above this.")
 ]
+GateRecoveredOpt = Annotated[
+    float | None,
+    typer.Option(help="Fail if any attack recovers more than this share of the variance (0-1)."),
+]
+GateDfilOpt = Annotated[
+    float | None,
+    typer.Option(help="Fail if 1/dFIL (5th percentile over samples) is below this MSE."),
+]
 GateAttackOpt = Annotated[
     float | None, typer.Option(help="Fail if any attack's MSE is below this.")
 ]
@@ -151,5 +159,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "gate.min_mse_floor": flags["fail_under_floor"],
         "gate.max_leakage": flags["fail_over_leakage"],
         "gate.min_attack_mse": flags["fail_under_attack_mse"],
+        "gate.max_recovered": flags["fail_over_recovered"],
+        "gate.min_dfil_mse": flags["fail_under_dfil_mse"],
         "gate.strict": flags["strict"],
     }

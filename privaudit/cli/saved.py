@@ -18,8 +18,10 @@ from privaudit.cli.options import (
     DebugOpt,
     GateAttackOpt,
     GateBoundOpt,
+    GateDfilOpt,
     GateFloorOpt,
     GateLeakOpt,
+    GateRecoveredOpt,
     OutOpt,
     StrictOpt,
 )
@@ -34,6 +36,8 @@ def check(
     fail_under_floor: GateFloorOpt = None,
     fail_over_leakage: GateLeakOpt = None,
     fail_under_attack_mse: GateAttackOpt = None,
+    fail_over_recovered: GateRecoveredOpt = None,
+    fail_under_dfil_mse: GateDfilOpt = None,
     strict: StrictOpt = None,
     config: ConfigOpt = None,
     debug: DebugOpt = False,
@@ -50,6 +54,8 @@ def check(
             "gate.min_mse_floor": fail_under_floor,
             "gate.max_leakage": fail_over_leakage,
             "gate.min_attack_mse": fail_under_attack_mse,
+            "gate.max_recovered": fail_over_recovered,
+            "gate.min_dfil_mse": fail_under_dfil_mse,
             "gate.strict": strict,
         }
         cfg = load_config(config, overrides)

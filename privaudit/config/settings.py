@@ -48,6 +48,7 @@ class BoundConfig:
     bootstrap: int = 200  # bootstrap replicates for the intervals
     input_entropy: str = EntropySpec.GAUSSIAN.value  # a named source, or a number (with the unit)
     input_entropy_unit: str = EntropyUnit.NATS.value  # per dim; "bits": per dim of 8-bit data
+    dfil: bool = True  # also measure Fisher information leakage (method.md §3d)
 
     def __post_init__(self) -> None:
         choice("bound.covariance", self.covariance, values(Covariance))
@@ -87,9 +88,11 @@ class GateConfig:
     """CI gate thresholds; no threshold set means no gate (exit 0)."""
 
     min_cond_entropy: float | None = None  # conditional-entropy bound h(x|z)/d, nats/dim
-    min_mse_floor: float | None = None  # MSE floor of the theorem (estimated h(x))
+    min_mse_floor: float | None = None  # the conditional spectral floor (S)
     max_leakage: float | None = None  # leakage upper bound I_up, bits per input dimension
     min_attack_mse: float | None = None  # every OK attack must have MSE >= this
+    max_recovered: float | None = None  # no OK attack may recover more of the variance
+    min_dfil_mse: float | None = None  # 5th percentile of 1/dFIL (unbiased attackers)
     strict: bool = False  # a skipped attack is a violation too
 
     @property
@@ -102,6 +105,8 @@ class GateConfig:
                 self.min_mse_floor,
                 self.max_leakage,
                 self.min_attack_mse,
+                self.max_recovered,
+                self.min_dfil_mse,
             )
         )
 

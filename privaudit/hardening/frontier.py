@@ -19,6 +19,12 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
+def _mean_or_none(values: list[float | None]) -> float | None:
+    """The mean, or None when a value is missing."""
+    known = [v for v in values if v is not None]
+    return statistics.fmean(known) if known and len(known) == len(values) else None
+
+
 def _decoder_mse(report: AuditReport) -> float | None:
     return next((a.mse for a in report.attacks
                  if a.attack == AttackName.DECODER and a.status is Status.OK), None)
@@ -50,7 +56,8 @@ def variant_of(
         decoder_mse=mse[0], decoder_mse_std=mse[1],
         leakage_bits_per_dim=statistics.fmean(x for x in leak if x is not None)
         if leak and None not in leak else None,
-        mse_floor=statistics.fmean(r.bound.mse_floor if r.bound else 0.0 for r in reports),
+        mse_floor=_mean_or_none([r.bound.mse_floor if r.bound else None for r in reports]),
+        paper_floor=statistics.fmean(r.bound.paper_floor if r.bound else 0.0 for r in reports),
         feature_mean=statistics.fmean(s[0] for s in stats),
         feature_std=statistics.fmean(s[1] for s in stats),
         within_class_share=statistics.fmean(shares) if shares else None,

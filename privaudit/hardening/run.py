@@ -85,7 +85,7 @@ class HardenRun:
 
     @property
     def variant_cfg(self) -> Config:
-        """Decoder attack and bound only, no sweep, bootstrap or gate (cheaper, see module doc).
+        """Decoder attack and bound only, no sweep, bootstrap, dFIL or gate (cheaper, module doc).
 
         With attacks switched off (`--no-attacks`) the variants get the bound only.
         """
@@ -93,7 +93,7 @@ class HardenRun:
         enabled = (AttackName.DECODER.value,) if cfg.attacks.enabled else ()
         return replace(cfg, noise_sweep=(), gate=GateConfig(),
                        attacks=replace(cfg.attacks, enabled=enabled),
-                       bound=replace(cfg.bound, bootstrap=0))
+                       bound=replace(cfg.bound, bootstrap=0, dfil=False))
 
 
 def run_harden(

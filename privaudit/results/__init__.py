@@ -4,7 +4,7 @@
 in notebooks); `read_report` loads a saved `report.json`, refusing anything else.
 """
 
-from privaudit.results.read import read_report
+from privaudit.results.read import from_dict, read_report
 from privaudit.results.schema import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -13,6 +13,7 @@ from privaudit.results.schema import (
     BoundResult,
     Comparison,
     DataInfo,
+    Dfil,
     EpochStats,
     GateResult,
     HardenResult,
@@ -20,17 +21,19 @@ from privaudit.results.schema import (
     MixtureTerm,
     ModelInfo,
     Provenance,
+    Reference,
     Status,
     SweepPoint,
     Utility,
     Variant,
+    Verdict,
     Violation,
-    from_dict,
     register_html_view,
     to_dict,
 )
 from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
 from privaudit.results.table import ATTACK_COLUMNS, attack_table, model_table
+from privaudit.results.verdict import build_verdict, strongest_attack
 
 __all__ = [
     "ATTACK_COLUMNS",
@@ -41,6 +44,7 @@ __all__ = [
     "BoundResult",
     "Comparison",
     "DataInfo",
+    "Dfil",
     "EpochStats",
     "GateResult",
     "HardenResult",
@@ -48,18 +52,22 @@ __all__ = [
     "MixtureTerm",
     "ModelInfo",
     "Provenance",
+    "Reference",
     "Status",
     "SweepPoint",
     "Utility",
     "Variant",
+    "Verdict",
     "Violation",
     "attack_table",
+    "build_verdict",
     "dumps",
     "from_dict",
     "from_jsonable",
     "model_table",
     "read_report",
     "register_html_view",
+    "strongest_attack",
     "to_dict",
     "to_jsonable",
 ]

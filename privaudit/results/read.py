@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from privaudit.errors import DataError
-from privaudit.results.schema import AuditReport, from_dict
+from privaudit.results.migrate import upgrade
+from privaudit.results.schema import READABLE_VERSIONS, SCHEMA_VERSION, AuditReport
+from privaudit.results.serialize import from_jsonable
+from privaudit.results.verdict import build_verdict
 
-__all__ = ["read_report"]
+__all__ = ["from_dict", "read_report"]
 
 _REPORT_HINT = "pass the report.json written by 'privaudit assess' (or harden)"
 
@@ -60,3 +65,28 @@ def _check_mappings(report: AuditReport, path: Path) -> None:
             f"{path} is not a privaudit report: wrong value type at {', '.join(bad)}",
             hint=_REPORT_HINT,
         )
+
+
+def from_dict(data: dict[str, Any]) -> AuditReport:
+    """Rebuild an AuditReport from its JSON form, upgrading older schema versions.
+
+    Raises:
+        ValueError: unknown schema version or a malformed document.
+    """
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version not in READABLE_VERSIONS:
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
+    assert isinstance(data, dict) and isinstance(version, int)
+    report = from_jsonable(AuditReport, upgrade(data, version))
+    if version == SCHEMA_VERSION:
+        return report
+    return _with_verdicts(replace(report, schema_version=SCHEMA_VERSION))
+
+
+def _with_verdicts(report: AuditReport) -> AuditReport:
+    """An older report with the verdicts it did not have (the hardened model's too)."""
+    if report.harden is not None:
+        after = replace(report.harden.after, verdict=build_verdict(report.harden.after))
+        report = replace(report, harden=replace(report.harden, after=after))
+    return replace(report, verdict=build_verdict(report))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from privaudit.results.serialize import from_jsonable, to_jsonable
+from privaudit.results.serialize import to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -21,6 +21,7 @@ __all__ = [
     "BoundResult",
     "Comparison",
     "DataInfo",
+    "Dfil",
     "EpochStats",
     "GateResult",
     "HardenResult",
@@ -28,20 +29,25 @@ __all__ = [
     "MixtureTerm",
     "ModelInfo",
     "Provenance",
+    "Reference",
     "Status",
     "SweepPoint",
     "Utility",
     "Variant",
+    "Verdict",
     "Violation",
-    "from_dict",
     "register_html_view",
     "to_dict",
 ]
 
 # History: 1 = initial; 2 = harden.holdout and harden.fine_tune_samples (additive: a version 1
-# report still loads, with holdout 0). Bump and note here on every JSON shape change.
-SCHEMA_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# report still loads, with holdout 0); 3 = the conditional spectral floor (S) becomes
+# `bound.mse_floor` (the theorem's unconditional floor moves to `bound.paper_floor`), the
+# reference reconstructions, each attack's recovered share, dFIL and the verdict (versions
+# 1 and 2 load through `migrate`: their floor becomes the paper's, (S) is unknown). Bump and
+# note here on every JSON shape change.
+SCHEMA_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 class Status(StrEnum):
@@ -92,9 +98,18 @@ class BoundResult:
     input_entropy_per_dim: float  # h(x)/d, nats
     input_entropy_source: str  # "certified" | "gaussian" | "user"
     cond_entropy_per_dim: float | None  # (h(x) - I_up)/d, nats
-    mse_floor: float  # exp(2 h(x|z)/d) / (2 pi e); 0 when vacuous
-    mse_floor_interval: Interval | None
-    certified_mse_floor: float  # the floor with the certified h(x) (always valid)
+    # The conditional spectral floor (S), method.md §3b: the floor the privacy interval, the
+    # gate and the verdict use. It is the lower end of its interval when there is one, else
+    # the estimate; None in reports older than schema 3. 0 when sigma = 0.
+    mse_floor: float | None
+    mse_floor_estimate: float | None  # (S) itself
+    mse_floor_interval: Interval | None  # its jackknife interval
+    floor_clustering: str | None  # what (S) conditions on: "class" | "kmeans"
+    floor_prior: float | None  # sum_c pi_c tr Cov(x|c) / d: knowing the cluster alone
+    floor_vacuous: bool  # (S) under 1e-6 of floor_prior: no block's factor survives
+    paper_floor: float  # theorem (T) with a Gaussian h(x) of all the data: can overstate
+    paper_floor_interval: Interval | None
+    certified_mse_floor: float  # theorem (T) with the certified h(x) (always valid, loose)
     floor_ratio: float  # exp(-2 I_up / d); 0 when vacuous
     warnings: tuple[str, ...] = ()
 
@@ -115,9 +130,67 @@ class AttackResult:
     seconds: float = 0.0
     params: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
-    below_floor: bool = False  # MSE under the (estimated-h(x)) floor: that estimate was optimistic
+    below_floor: bool = False  # MSE under the floor: its Gaussian assumption failed here
     samples: tuple[int, ...] = ()  # indices (into the evaluation set) of the stored reconstructions
     reconstructions: tuple[tuple[float, ...], ...] = ()  # flattened x_hat of `samples`, in [0, 1]
+    recovered: float | None = None  # 1 - MSE / MSE(prior): the share of the variance recovered
+    recovered_interval: Interval | None = None
+    beats_label: bool | None = None  # MSE below the label reference's, beyond their interval
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reconstruction that needs no training (method.md §3c), scored like an attack.
+
+    `prior` is the auxiliary mean (the MSE of knowing nothing); `label` the auxiliary mean of
+    the class the head predicts from the noisy features (what the server learns anyway).
+    """
+
+    name: str  # "prior" | "label"
+    mse: float | None
+    mse_interval: Interval | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+    reason: str | None = None  # why it could not be computed
+    recovered: float | None = None  # 1 - MSE / MSE(prior) (0 for the prior itself)
+
+
+@dataclass(frozen=True)
+class Dfil:
+    """Fisher information leakage per evaluation sample (method.md §3d).
+
+    dFIL(x) = tr(J^T J) / (sigma^2 d), J the encoder's Jacobian; 1/dFIL(x) bounds the MSE of an
+    *unbiased* attacker on x (Cramer-Rao); learned attackers are biased and can beat it.
+    """
+
+    status: Status
+    reason: str | None = None
+    probes: int = 0  # Hutchinson probes per sample
+    relative_standard_error: float | None = None  # of the mean dFIL, from the probes
+    mean: float | None = None
+    median: float | None = None
+    p05: float | None = None
+    p95: float | None = None
+    inverse_mean: float | None = None  # mean over samples of 1/dFIL
+    inverse_p05: float | None = None  # 5th percentile of 1/dFIL (the gate's min_dfil_mse)
+    values: tuple[float, ...] = ()  # dFIL of every evaluation sample
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The audit's conclusion in plain words, with the numbers it rests on (pure: see verdict)."""
+
+    headline: str
+    sentences: tuple[str, ...]
+    next_step: str
+    command: str
+    strongest: str | None = None  # the attack with the lowest MSE
+    recovered: float | None = None  # its recovered share
+    floor: float | None = None
+    best_mse: float | None = None
+    width: float | None = None  # best_mse / floor
+    bound_vacuous: bool = False
 
 
 @dataclass(frozen=True)
@@ -158,7 +231,8 @@ class SweepPoint:
     noise_sigma: float
     leakage_bits_per_dim: float | None
     cond_entropy_per_dim: float | None
-    mse_floor: float
+    mse_floor: float | None  # (S), point estimate; None in reports older than schema 3
+    paper_floor: float  # theorem (T), the paper's form
     floor_ratio: float
     accuracy: float | None  # head accuracy on noisy features (labels needed)
 
@@ -237,7 +311,8 @@ class Variant:
     decoder_mse: float | None
     decoder_mse_std: float | None
     leakage_bits_per_dim: float | None
-    mse_floor: float
+    mse_floor: float | None  # (S), the mean over seeds; None in reports older than schema 3
+    paper_floor: float  # theorem (T), the mean over seeds
     feature_mean: float
     feature_std: float
     within_class_share: float | None  # within-class share of feature variance
@@ -295,6 +370,9 @@ class AuditReport:
     warnings: tuple[str, ...] = ()
     harden: HardenResult | None = None
     sample_images: tuple[tuple[float, ...], ...] = ()  # originals of AttackResult.samples, flat
+    references: tuple[Reference, ...] = ()  # prior and label (method.md §3c)
+    dfil: Dfil | None = None
+    verdict: Verdict | None = None
     schema_version: int = SCHEMA_VERSION
 
     def to_dict(self) -> dict[str, Any]:
@@ -330,17 +408,3 @@ def to_dict(report: AuditReport) -> dict[str, Any]:
     """The canonical JSON form: ``schema_version`` first, NaN as null, tuples as lists."""
     data: dict[str, Any] = to_jsonable(report)
     return {"schema_version": data.pop("schema_version"), **data}
-
-
-def from_dict(data: dict[str, Any]) -> AuditReport:
-    """Rebuild an AuditReport from its JSON form.
-
-    Raises:
-        ValueError: unknown schema version or a malformed document.
-    """
-    version = data.get("schema_version") if isinstance(data, dict) else None
-    if version not in READABLE_VERSIONS:
-        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
-        raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
-    report = from_jsonable(AuditReport, data)
-    return report if version == SCHEMA_VERSION else replace(report, schema_version=SCHEMA_VERSION)

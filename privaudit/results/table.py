@@ -10,18 +10,19 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from privaudit.config.choices import AttackName
-from privaudit.results.schema import AttackResult, AuditReport, Status, Variant
+from privaudit.results.schema import AttackResult, AuditReport, Reference, Status, Variant
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ATTACK_COLUMNS", "attack_table", "model_table"]
+__all__ = ["ATTACK", "ATTACK_COLUMNS", "REFERENCE", "attack_table", "model_table"]
 
 ATTACK_COLUMNS: tuple[str, ...] = (
     "role", "model", "sha256", "split", "noise_sigma", "clean_accuracy", "noisy_accuracy",
-    "leakage_bits_per_dim", "mse_floor", "attack", "status", "mse", "psnr", "ssim",
-    "below_floor", "n_samples", "seconds", "reason",
+    "leakage_bits_per_dim", "mse_floor", "paper_floor", "kind", "attack", "status", "mse",
+    "psnr", "ssim", "recovered", "beats_label", "below_floor", "n_samples", "seconds", "reason",
 )  # fmt: skip
+ATTACK, REFERENCE = "attack", "reference"  # the row kinds: a reconstruction by an attack, or not
 
 def attack_table(report: AuditReport) -> pd.DataFrame:
     """One tidy row per model x attack, columns in `ATTACK_COLUMNS` order.
@@ -42,7 +43,7 @@ def attack_table(report: AuditReport) -> pd.DataFrame:
 
 
 def model_table(report: AuditReport, role: str = "audited") -> pd.DataFrame:
-    """The rows of `report`'s own attacks only (no hardened model or variants)."""
+    """The rows of `report`'s own attacks and references (no hardened model or variants)."""
     import pandas as pd
 
     return pd.DataFrame(list(_model_rows(report, role)), columns=list(ATTACK_COLUMNS))
@@ -60,16 +61,31 @@ def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
         "noisy_accuracy": report.utility.noisy_accuracy,
         "leakage_bits_per_dim": None if bound is None else bound.leakage_bits_per_dim,
         "mse_floor": None if bound is None else bound.mse_floor,
+        "paper_floor": None if bound is None else bound.paper_floor,
     }
+    for r in report.references:
+        yield common | _reference_cells(r, report.data.n_eval)
     for a in report.attacks:
         yield common | _attack_cells(a)
 
 
 def _attack_cells(a: AttackResult) -> dict[str, object]:
     return {
-        "attack": a.attack, "status": a.status.value, "mse": a.mse, "psnr": a.psnr,
-        "ssim": a.ssim, "below_floor": a.below_floor, "n_samples": a.n_samples,
-        "seconds": a.seconds, "reason": a.reason or "",
+        "kind": ATTACK, "attack": a.attack, "status": a.status.value, "mse": a.mse,
+        "psnr": a.psnr, "ssim": a.ssim, "recovered": a.recovered, "beats_label": a.beats_label,
+        "below_floor": a.below_floor, "n_samples": a.n_samples, "seconds": a.seconds,
+        "reason": a.reason or "",
+    }  # fmt: skip
+
+
+def _reference_cells(r: Reference, n_eval: int) -> dict[str, object]:
+    ok = r.mse is not None
+    return {
+        "kind": REFERENCE, "attack": r.name, "status": (Status.OK if ok else Status.SKIPPED).value,
+        "mse": r.mse, "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered,
+        "beats_label": None,
+        "below_floor": False, "n_samples": n_eval if ok else 0, "seconds": 0.0,
+        "reason": r.reason or "",
     }  # fmt: skip
 
 
@@ -79,9 +95,11 @@ def _variant_row(report: AuditReport, v: Variant, role: str) -> dict[str, object
         "role": role, "model": v.label, "sha256": "", "split": report.model.split,
         "noise_sigma": v.noise_sigma, "clean_accuracy": v.clean_accuracy,
         "noisy_accuracy": v.noisy_accuracy, "leakage_bits_per_dim": v.leakage_bits_per_dim,
-        "mse_floor": v.mse_floor, "attack": AttackName.DECODER.value,
+        "mse_floor": v.mse_floor, "paper_floor": v.paper_floor, "kind": ATTACK,
+        "attack": AttackName.DECODER.value,
         "status": (Status.OK if measured else Status.SKIPPED).value, "mse": v.decoder_mse,
-        "psnr": None, "ssim": None, "below_floor": False, "n_samples": 0, "seconds": None,
+        "psnr": None, "ssim": None, "recovered": None, "beats_label": None,
+        "below_floor": False, "n_samples": 0, "seconds": None,
         "reason": "" if measured else "not measured",
     }  # fmt: skip
 

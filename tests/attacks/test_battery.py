@@ -19,12 +19,11 @@ from privaudit.attacks import (
     Target,
     metrics,
     run_battery,
-    strongest,
 )
 from privaudit.config import Budget
 from privaudit.errors import AttackError, ConfigError
 from privaudit.progress import NullProgress
-from privaudit.results import AttackResult, Status
+from privaudit.results import AttackResult, Status, strongest_attack
 
 BLACK_BOX = frozenset({Capability.QUERY})
 WHITE_BOX = frozenset({Capability.QUERY, Capability.GRADIENTS})
@@ -268,9 +267,9 @@ def test_given_clean_features_replace_the_queries(
 def test_strongest() -> None:
     ok = [AttackResult("a", Status.OK, mse=0.03), AttackResult("b", Status.OK, mse=0.01)]
     bad = [AttackResult("c", Status.ERROR, reason="x"), AttackResult("d", Status.SKIPPED)]
-    best = strongest([*ok, *bad])
+    best = strongest_attack([*ok, *bad])
     assert best is not None and best.attack == "b"
-    assert strongest(bad) is None and strongest([]) is None
+    assert strongest_attack(bad) is None and strongest_attack([]) is None
 
 
 # ---------------------------------------------------------------- runtime

@@ -146,16 +146,16 @@ def test_floor_with_true_entropy_never_exceeds_mmse(
 ) -> None:
     result = _bound(lg, sigma, covariance=covariance)
     mmse = np.trace(lg.posterior(sigma)) / D
-    assert result.mse_floor <= mmse
-    assert result.mse_floor_interval is not None and result.mse_floor_interval.low <= mmse
-    assert result.certified_mse_floor <= result.mse_floor  # certified h(x) is far lower
+    assert result.paper_floor <= mmse
+    assert result.paper_floor_interval is not None and result.paper_floor_interval.low <= mmse
+    assert result.certified_mse_floor <= result.paper_floor  # certified h(x) is far lower
 
 
 @pytest.mark.parametrize("sigma", SIGMAS)
 def test_full_floor_matches_closed_form_floor(lg: LinearGaussian, sigma: float) -> None:
     result = _bound(lg, sigma, k=1, covariance="full")
     true_floor = math.exp(_logdet(lg.posterior(sigma)) / D)
-    assert result.mse_floor == pytest.approx(true_floor, rel=0.03)
+    assert result.paper_floor == pytest.approx(true_floor, rel=0.03)
     h_post = 0.5 * (D * math.log(2 * math.pi * math.e) + _logdet(lg.posterior(sigma))) / D
     assert result.cond_entropy_per_dim == pytest.approx(h_post, abs=0.01)
 
@@ -199,8 +199,8 @@ def test_reported_quantities_are_consistent(lg: LinearGaussian) -> None:
     assert r.leakage_nats is not None and r.cond_entropy_per_dim is not None
     assert r.leakage_bits_per_dim == pytest.approx(r.leakage_nats / (D * math.log(2)))
     assert r.cond_entropy_per_dim == pytest.approx(lg.h_x - r.leakage_nats / D)
-    assert r.mse_floor == pytest.approx(mse_floor(r.cond_entropy_per_dim))
-    assert r.mse_floor == pytest.approx(mse_floor(lg.h_x) * r.floor_ratio)
+    assert r.paper_floor == pytest.approx(mse_floor(r.cond_entropy_per_dim))
+    assert r.paper_floor == pytest.approx(mse_floor(lg.h_x) * r.floor_ratio)
     assert r.certified_mse_floor == pytest.approx(mse_floor(-math.log(256) - r.leakage_nats / D))
     assert r.leakage_nats == min(t.leakage_nats for t in r.terms)
     assert {t.clustering for t in r.terms} == {"single", "kmeans"}
@@ -241,7 +241,7 @@ def test_sigma_zero_is_vacuous(covariance: str, labelled: bool) -> None:
         covariance=covariance,
     )
     assert r.vacuous and r.leakage_nats is None and r.leakage_interval is None
-    assert (r.mse_floor, r.floor_ratio, r.certified_mse_floor) == (0.0, 0.0, 0.0)
+    assert (r.mse_floor, r.paper_floor, r.floor_ratio, r.certified_mse_floor) == (0.0,) * 4
     assert r.cond_entropy_per_dim is None and r.terms == () and r.clustering is None
     assert r.warnings == (SIGMA_ZERO_WARNING,)
 
@@ -308,7 +308,7 @@ def test_small_clusters_warn() -> None:
     assert any(
         w.startswith("class clustering: 1 of 3 clusters have fewer than 10") for w in r.warnings
     )
-    assert r.leakage_interval is None and r.mse_floor_interval is None
+    assert r.leakage_interval is None and r.paper_floor_interval is None
     quiet = estimate_bound(
         z,
         y,
@@ -374,10 +374,10 @@ def test_intervals_only_where_asked_and_unchanged_by_the_others() -> None:
     sweep = noise_sweep(z, y, [0.1, 0.0, 1.0, 10.0], interval_at=[0.1], **kw)
     alone = estimate_bound(z, y, 0.1, **kw)
     assert sweep[0].leakage_interval == alone.leakage_interval is not None
-    assert sweep[0].mse_floor_interval == alone.mse_floor_interval
+    assert sweep[0].paper_floor_interval == alone.paper_floor_interval
     points = noise_sweep(z, y, [1.0, 10.0], **{**kw, "bootstrap": 0})
     for got, want in zip(sweep[2:], points, strict=True):
-        assert got.leakage_interval is None and got.mse_floor_interval is None
+        assert got.leakage_interval is None and got.paper_floor_interval is None
         assert got.leakage_nats == want.leakage_nats and got.clustering == want.clustering
 
 
@@ -423,7 +423,7 @@ def test_more_noise_never_lowers_the_floor(
     for lo, hi in zip(results, results[1:], strict=False):
         assert lo.leakage_nats is not None and hi.leakage_nats is not None
         assert hi.leakage_nats <= lo.leakage_nats + 1e-12 * max(1.0, lo.leakage_nats)
-        assert hi.mse_floor >= lo.mse_floor * (1 - 1e-12)
+        assert hi.paper_floor >= lo.paper_floor * (1 - 1e-12)
 
 
 @settings(max_examples=25, deadline=None)

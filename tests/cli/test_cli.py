@@ -48,11 +48,15 @@ def test_exit_0_demo_bound_only(tmp_path: Path) -> None:
     code, _, err = _run(["assess", *FAST, "-o", tmp_path, "-f", "json,markdown"])
     assert code == 0, err
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert report["model"]["split"] == "layer3"
     assert report["bound"]["noise_sigma"] == 0.1
+    assert report["bound"]["floor_clustering"] == "class" and report["bound"]["mse_floor"] > 0
+    assert {r["name"] for r in report["references"]} == {"prior", "label"}
+    assert report["verdict"]["next_step"] and report["dfil"]["status"] == "ok"
     assert (tmp_path / "report.md").exists()
     assert "gate: no thresholds configured" in err
+    assert err.index("verdict:") < err.index("Reconstruction bound")  # the verdict opens
 
 
 def test_exit_1_gate_failed_report_still_written(tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from privaudit.data import Normalization
 from privaudit.errors import DataError
 from privaudit.hardening import (
     FinetuneSettings,
-    choose,
     against_frontier,
+    choose,
     fine_tune,
     frontier_mse,
     hold_out,
@@ -184,7 +184,8 @@ def _variant(label: str, acc: float, mse: float | None, leak: float = 0.1) -> Va
     return Variant(label=label, lam=0.0, loss="none", noise_sigma=0.1, seeds=1,
                    clean_accuracy=acc, noisy_accuracy=acc, noisy_accuracy_std=0.0,
                    decoder_mse=mse, decoder_mse_std=0.0, leakage_bits_per_dim=leak,
-                   mse_floor=0.0, feature_mean=0.5, feature_std=0.1, within_class_share=0.5)
+                   mse_floor=0.0, paper_floor=0.0, feature_mean=0.5, feature_std=0.1,
+                   within_class_share=0.5)
 
 
 def test_frontier_interpolates_and_never_extrapolates() -> None:

@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from privaudit.config import GateConfig
+from privaudit.gate import evaluate_gate
 from privaudit.reports import REPORTERS, get_reporter
 from privaudit.reports.compare import render_compare
 from privaudit.reports.markdown_parts import md_escape
@@ -27,6 +29,7 @@ from privaudit.results import (
     BoundResult,
     Comparison,
     DataInfo,
+    Dfil,
     EpochStats,
     GateResult,
     HardenResult,
@@ -34,16 +37,19 @@ from privaudit.results import (
     MixtureTerm,
     ModelInfo,
     Provenance,
+    Reference,
     Status,
     SweepPoint,
     Utility,
     Variant,
     Violation,
+    build_verdict,
     from_dict,
     to_dict,
 )
 
 GOLDEN = Path(__file__).parent / "golden"
+PRIOR_MSE = 0.0833
 SHAPE = (1, 8, 8)
 EVIL = "<script>alert(1)</script>"
 
@@ -68,8 +74,12 @@ def _bound(sigma: float = 0.1, leakage: float = 12.5, floor: float = 0.003593) -
                MixtureTerm("class-kmeans", 50, leakage, 3)),
         input_entropy_per_dim=-1.2, input_entropy_source="gaussian",
         cond_entropy_per_dim=round(-1.2 - leakage / 64, 4), mse_floor=floor,
-        mse_floor_interval=Interval(floor * 0.95, floor * 1.05), certified_mse_floor=6.0e-7,
-        floor_ratio=0.6767, warnings=("cluster 'class-kmeans/7' has 3 samples",),
+        mse_floor_estimate=round(floor * 1.02, 6),
+        mse_floor_interval=Interval(floor, round(floor * 1.04, 6)), floor_clustering="class",
+        floor_prior=0.0612, floor_vacuous=False, paper_floor=round(floor / 5, 6),
+        paper_floor_interval=Interval(floor / 5 * 0.95, floor / 5 * 1.05),
+        certified_mse_floor=6.0e-7, floor_ratio=0.6767,
+        warnings=("cluster 'class-kmeans/7' has 3 samples",),
     )  # fmt: skip
 
 
@@ -83,6 +93,7 @@ def _attacks(originals: tuple, scale: float = 1.0) -> tuple[AttackResult, ...]:
         "knn", Status.OK, mse=0.0612 * scale, psnr=_psnr(0.0612 * scale), ssim=0.2104 / scale,
         mse_interval=Interval(0.055 * scale, 0.067 * scale), n_samples=50, seconds=0.41,
         params={"k": 1}, samples=idx, reconstructions=_recon(originals, 2, 0.3 * scale),
+        recovered=round(1 - 0.0612 * scale / PRIOR_MSE, 4), beats_label=False,
     )  # fmt: skip
     decoder = AttackResult(
         "decoder", Status.OK, mse=0.0315 * scale, psnr=_psnr(0.0315 * scale), ssim=0.4125 / scale,
@@ -90,6 +101,8 @@ def _attacks(originals: tuple, scale: float = 1.0) -> tuple[AttackResult, ...]:
         ssim_interval=Interval(0.39, 0.43), n_samples=50, seconds=3.25,
         params={"epochs": 2, "lr": 0.001}, samples=idx,
         reconstructions=_recon(originals, 3, 0.15 * scale),
+        recovered=round(1 - 0.0315 * scale / PRIOR_MSE, 4),
+        recovered_interval=Interval(0.4, 0.6), beats_label=True,
     )  # fmt: skip
     skipped = AttackResult(
         "optimization", Status.SKIPPED, reason="needs gradients; encoder could not be converted"
@@ -112,7 +125,8 @@ def make_report() -> AuditReport:
         classes=10, transforms=("scale 1/255",), mean=(0.1307,), std=(0.3081,),
     )  # fmt: skip
     sweep = tuple(
-        SweepPoint(s, bits, round(-1.2 - bits * 0.6931, 4), floor, ratio, acc)
+        SweepPoint(s, bits, round(-1.2 - bits * 0.6931, 4), floor, round(floor / 5, 6), ratio,
+                   acc)
         for s, bits, floor, ratio, acc in (
             (0.05, 0.41, 0.0021, 0.57, 0.95), (0.1, 0.2818, 0.003593, 0.6767, 0.94),
             (0.2, 0.15, 0.0049, 0.81, 0.9),
@@ -127,12 +141,23 @@ def make_report() -> AuditReport:
         versions={"python": "3.11.9", "torch": "2.9.0", "onnxruntime": "1.20.1"},
         timings={"split": 0.12, "bound": 1.5, "attacks": 5.16, "total": 6.9},
     )  # fmt: skip
-    return AuditReport(
+    report = AuditReport(
         model=model, data=data, bound=_bound(), sweep=sweep, utility=Utility(0.95, 0.94),
         attacks=_attacks(originals), gate=GateResult(active=True, violations=(violation,)),
         provenance=provenance, warnings=("the evaluation set has only 50 samples",),
-        sample_images=originals,
+        sample_images=originals, references=REFERENCES, dfil=DFIL,
     )  # fmt: skip
+    return dataclasses.replace(report, verdict=build_verdict(report))
+
+
+REFERENCES = (
+    Reference("prior", PRIOR_MSE, Interval(0.079, 0.088), psnr=10.79, ssim=0.01, recovered=0.0),
+    Reference("label", 0.0523, Interval(0.049, 0.056), psnr=12.82, ssim=0.18, recovered=0.3721),
+)
+DFIL = Dfil(
+    Status.OK, probes=16, relative_standard_error=0.012, mean=41.0, median=38.5, p05=20.1,
+    p95=70.2, inverse_mean=0.031, inverse_p05=0.0142, values=(38.5, 20.1, 70.2), seconds=0.8,
+)
 
 
 def _variant(label: str, lam: float, loss: str, acc: float, mse: float | None) -> Variant:
@@ -140,7 +165,8 @@ def _variant(label: str, lam: float, loss: str, acc: float, mse: float | None) -
         label=label, lam=lam, loss=loss, noise_sigma=0.1, seeds=3, clean_accuracy=acc + 0.01,
         noisy_accuracy=acc, noisy_accuracy_std=0.004, decoder_mse=mse,
         decoder_mse_std=None if mse is None else 0.002, leakage_bits_per_dim=0.2,
-        mse_floor=0.0045, feature_mean=0.5, feature_std=0.21, within_class_share=0.58,
+        mse_floor=0.0045, paper_floor=0.0009, feature_mean=0.5, feature_std=0.21,
+        within_class_share=0.58,
     )  # fmt: skip
 
 
@@ -154,6 +180,7 @@ def make_harden_report() -> AuditReport:
         attacks=_attacks(base.sample_images, scale=1.45), gate=GateResult(active=True),
         warnings=(),
     )  # fmt: skip
+    after = dataclasses.replace(after, verdict=build_verdict(after))
     harden = HardenResult(
         output_path="privaudit-out/hardened.onnx", output_sha256="cd" * 32, noise_sigma=0.1,
         lam=4.0, loss="bound", k=5, epochs=3, freeze_head=False, embed_noise=True,
@@ -299,7 +326,11 @@ def test_csv_is_tidy() -> None:
     lines = get_reporter("csv").render(make_harden_report()).splitlines()
     assert lines[0] == ",".join(ATTACK_COLUMNS)
     roles = [line.split(",")[0] for line in lines[1:]]
-    assert roles == ["original"] * 4 + ["hardened"] * 4 + ["variant"] * 4
+    # NOTE: the original has 2 references + 4 attacks; the hardened model, built from the same
+    # fixture with `replace`, keeps the references too.
+    assert roles == ["original"] * 6 + ["hardened"] * 6 + ["variant"] * 4
+    kinds = [line.split(",")[ATTACK_COLUMNS.index("kind")] for line in lines[1:7]]
+    assert kinds == ["reference"] * 2 + ["attack"] * 4
 
 
 def test_csv_defuses_formulas() -> None:
@@ -358,19 +389,61 @@ def test_harden_reports_say_what_the_audits_ran_on() -> None:
         assert "fine-tuned on the other 467" in apart and "own training data" not in apart
 
 
-def test_a_version_1_report_still_loads() -> None:
-    """Version 2 only added harden.holdout and harden.fine_tune_samples."""
-    data = to_dict(make_harden_report())
-    del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
-    data["schema_version"] = 1
+def _as_version_2(data: dict) -> dict:
+    """A schema-3 report's JSON as schema 2 wrote it: the paper's floor was `mse_floor`."""
+    old = json.loads(json.dumps(data))
+    old["schema_version"] = 2
+
+    def bound(b: dict) -> None:
+        b["mse_floor"] = b.pop("paper_floor")
+        b["mse_floor_interval"] = b.pop("paper_floor_interval")
+        for key in ("mse_floor_estimate", "floor_clustering", "floor_prior", "floor_vacuous"):
+            del b[key]
+
+    def audit(r: dict) -> None:
+        bound(r["bound"])
+        for point in r["sweep"]:
+            point["mse_floor"] = point.pop("paper_floor")
+        for key in ("references", "dfil", "verdict"):
+            del r[key]
+        for a in r["attacks"]:
+            for key in ("recovered", "recovered_interval", "beats_label"):
+                del a[key]
+
+    audit(old)
+    if old.get("harden"):
+        audit(old["harden"]["after"])
+        for v in old["harden"]["variants"]:
+            v["mse_floor"] = v.pop("paper_floor")
+    return old
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_older_reports_still_load(version: int) -> None:
+    """Schema 3 moved the paper's floor out of `mse_floor`; (S) is unknown in older reports."""
+    new = make_harden_report()
+    data = _as_version_2(to_dict(new))
+    if version == 1:  # version 2 only added harden.holdout and harden.fine_tune_samples
+        del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
+        data["schema_version"] = 1
     loaded = from_dict(data)
-    assert loaded.schema_version == SCHEMA_VERSION == 2
-    assert loaded.harden is not None and loaded.harden.holdout == 0.0
-    assert loaded.harden.fine_tune_samples == 0  # not recorded before version 2
-    recorded = dataclasses.replace(loaded.harden, fine_tune_samples=200)
-    assert dataclasses.replace(loaded, harden=recorded) == make_harden_report()
-    with pytest.raises(ValueError, match="expected 1 or 2"):
-        from_dict({**data, "schema_version": 3})
+    assert loaded.schema_version == SCHEMA_VERSION == 3
+    assert loaded.bound is not None and new.bound is not None
+    assert loaded.bound.paper_floor == new.bound.paper_floor and loaded.bound.mse_floor is None
+    assert loaded.sweep[0].paper_floor == new.sweep[0].paper_floor
+    assert loaded.sweep[0].mse_floor is None and loaded.references == () and loaded.dfil is None
+    assert loaded.verdict is not None and loaded.harden is not None
+    assert loaded.harden.after.verdict is not None
+    assert loaded.harden.variants[0].paper_floor == new.harden.variants[0].paper_floor  # type: ignore[union-attr]
+    assert loaded.harden.holdout == (0.0 if version == 1 else new.harden.holdout)  # type: ignore[union-attr]
+    for fmt in REPORTERS:  # every format renders it, and says the floor predates (S)
+        text = get_reporter(fmt).render(loaded)
+        assert text
+    assert "predates the conditional spectral floor" in get_reporter("markdown").render(loaded)
+    gate = evaluate_gate(GateConfig(min_mse_floor=1e-6), loaded.bound, ())
+    assert [v.rule for v in gate.violations] == ["min_mse_floor"]  # never passes on (T)
+    with pytest.raises(ValueError, match="expected 1 or 2 or 3"):
+        from_dict({**data, "schema_version": 4})
 
 
 def test_inactive_gate_says_so() -> None:

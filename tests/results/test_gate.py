@@ -10,7 +10,7 @@ import pytest
 
 from privaudit.config import GateConfig
 from privaudit.gate import evaluate_gate, evaluate_report
-from privaudit.results import AttackResult, BoundResult, HardenResult, Status, read_report
+from privaudit.results import AttackResult, BoundResult, Dfil, HardenResult, Status, read_report
 
 BOUND = BoundResult(
     noise_sigma=0.1,
@@ -28,7 +28,13 @@ BOUND = BoundResult(
     input_entropy_source="gaussian",
     cond_entropy_per_dim=-2.4,
     mse_floor=0.0015,
+    mse_floor_estimate=0.0016,
     mse_floor_interval=None,
+    floor_clustering="class",
+    floor_prior=0.05,
+    floor_vacuous=False,
+    paper_floor=0.0003,
+    paper_floor_interval=None,
     certified_mse_floor=1e-6,
     floor_ratio=0.46,
 )
@@ -40,10 +46,13 @@ VACUOUS = replace(
     leakage_bits_per_dim=None,
     cond_entropy_per_dim=None,
     mse_floor=0.0,
+    paper_floor=0.0,
     floor_ratio=0.0,
     certified_mse_floor=0.0,
 )
-OK = AttackResult("decoder", Status.OK, mse=0.02, psnr=17.0, ssim=0.5)
+OK = AttackResult("decoder", Status.OK, mse=0.02, psnr=17.0, ssim=0.5, recovered=0.4)
+DFIL = Dfil(Status.OK, probes=8, relative_standard_error=0.01, mean=40.0, inverse_p05=0.02)
+NO_DFIL = Dfil(Status.SKIPPED, reason="needs the encoder in torch: unsupported ops")
 SKIP = AttackResult("optimization", Status.SKIPPED, reason="needs gradients")
 ERR = AttackResult("gan", Status.ERROR, reason="diverged")
 
@@ -69,6 +78,11 @@ ERR = AttackResult("gan", Status.ERROR, reason="diverged")
         (GateConfig(min_attack_mse=0.01), BOUND, (OK, SKIP), []),
         (GateConfig(min_attack_mse=0.01, strict=True), BOUND, (OK, SKIP), ["strict"]),
         (GateConfig(min_attack_mse=0.01), BOUND, (OK, ERR), ["attack_error"]),
+        (GateConfig(max_recovered=0.4), BOUND, (OK,), []),  # equal passes
+        (GateConfig(max_recovered=0.3), BOUND, (OK,), ["max_recovered"]),
+        (GateConfig(max_recovered=0.9), BOUND, (replace(OK, recovered=None),), ["max_recovered"]),
+        (GateConfig(max_recovered=0.3), BOUND, (OK, SKIP), ["max_recovered"]),
+        (GateConfig(min_mse_floor=1e-4), replace(BOUND, mse_floor=None), (), ["min_mse_floor"]),
         (
             GateConfig(min_mse_floor=0.01, max_leakage=0.1, min_attack_mse=0.05),
             BOUND,
@@ -84,6 +98,18 @@ def test_gate_table(
     assert [v.rule for v in result.violations] == rules
     assert result.passed == (not rules)
     assert result.active == gate.active
+
+
+@pytest.mark.parametrize(
+    ("threshold", "dfil", "failed"),
+    [(0.02, DFIL, False), (0.03, DFIL, True), (0.01, NO_DFIL, True), (0.01, None, True),
+     (None, None, False)],
+)
+def test_dfil_rule(threshold: float | None, dfil: Dfil | None, failed: bool) -> None:
+    result = evaluate_gate(GateConfig(min_dfil_mse=threshold), BOUND, (), dfil)
+    assert [v.rule for v in result.violations] == (["min_dfil_mse"] if failed else [])
+    if dfil is NO_DFIL:
+        assert "unsupported ops" in result.violations[0].message
 
 
 def test_vacuous_message_explains_sigma_zero() -> None:

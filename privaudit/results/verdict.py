@@ -1,0 +1,159 @@
+"""The verdict: what an audit concludes, in plain words, with one next step and its command.
+
+A pure function of the report, so that every format (console, Markdown, HTML) opens with the
+same words, and an older report re-rendered gets one too.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+from collections.abc import Sequence
+
+from privaudit.results.schema import AttackResult, AuditReport, BoundResult, Status, Verdict
+
+__all__ = ["WIDE", "build_verdict", "strongest_attack"]
+
+WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
+IN_MEMORY = "<in-memory"
+
+
+def strongest_attack(attacks: Sequence[AttackResult]) -> AttackResult | None:
+    """The successful attack with the lowest MSE, or None when none succeeded."""
+    ok = [a for a in attacks if a.status is Status.OK and a.mse is not None]
+    return min(ok, key=lambda a: float(a.mse or 0.0), default=None)
+
+
+def build_verdict(report: AuditReport) -> Verdict:
+    """The verdict of an audit report (see the module docstring)."""
+    best, bound = strongest_attack(report.attacks), report.bound
+    floor = None if bound is None else bound.mse_floor
+    width = _width(best, floor)
+    sentences = [s for s in (_attack_sentence(report, best), _interval_sentence(bound, best,
+                 width), _accuracy_sentence(report)) if s]  # fmt: skip
+    step, command = _next_step(report, best, width)
+    return Verdict(
+        headline=_headline(bound, best, width),
+        sentences=tuple(sentences),
+        next_step=step,
+        command=command,
+        strongest=None if best is None else best.attack,
+        recovered=None if best is None else best.recovered,
+        floor=floor,
+        best_mse=None if best is None else best.mse,
+        width=width,
+        bound_vacuous=_vacuous(bound),
+    )
+
+
+def _vacuous(bound: BoundResult | None) -> bool:
+    return bound is not None and (bound.vacuous or bound.floor_vacuous)
+
+
+def _width(best: AttackResult | None, floor: float | None) -> float | None:
+    if best is None or best.mse is None or floor is None or not floor > 0:
+        return None
+    return best.mse / floor
+
+
+def _pct(share: float | None) -> str:
+    return "n/a" if share is None or math.isnan(share) else f"{100 * share:.0f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None or math.isnan(x) else f"{x:.3g}"
+
+
+def _headline(bound: BoundResult | None, best: AttackResult | None, width: float | None) -> str:
+    if bound is not None and bound.vacuous:
+        return ("No noise is added (sigma = 0): the features can reveal the input without limit, "
+                "so no floor holds; only the attacks measure privacy.")
+    if _vacuous(bound):
+        assert bound is not None and bound.leakage_nats is not None
+        per_dim = _num(bound.leakage_nats / bound.input_dim)
+        return (f"The bound is vacuous at this cut: the features carry {per_dim} nats per "
+                "input dimension (I_up / d), too much for any floor to survive; only the "
+                "attacks measure privacy.")
+    if best is None:
+        return ("No attack succeeded or ran: only the floor speaks, "
+                f"MSE >= {_num(None if bound is None else bound.mse_floor)} per dimension.")
+    span = f", an interval {width:.1f} times wide" if width is not None else ""
+    return (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the input's "
+            f"variance: the best possible attack's MSE lies between "
+            f"{_num(None if bound is None else bound.mse_floor)} and {_num(best.mse)}{span}.")
+
+
+def _attack_sentence(report: AuditReport, best: AttackResult | None) -> str:
+    if best is None:
+        return ""
+    label = next((r for r in report.references if r.name == "label" and r.mse is not None), None)
+    prior = next((r for r in report.references if r.name == "prior" and r.mse is not None), None)
+    text = f"The {best.attack} attack reaches MSE {_num(best.mse)}"
+    if prior is not None:
+        text += f", against {_num(prior.mse)} for guessing the mean input (prior)"
+    if label is not None:
+        beats = ("beats", "it learns more than the class") if best.beats_label else (
+            "does not clearly beat", "it shows little beyond the class")
+        text += (f"; it {beats[0]} the label reference ({_num(label.mse)}, the mean input of "
+                 f"the class the server predicts anyway): {beats[1]}")
+    return text + "."
+
+
+def _interval_sentence(
+    bound: BoundResult | None, best: AttackResult | None, width: float | None
+) -> str:
+    if bound is None or bound.vacuous or bound.mse_floor is None:
+        return ""
+    if _vacuous(bound):
+        return ""
+    text = (f"No attack can do better than MSE {_num(bound.mse_floor)} per dimension, if the "
+            f"input is Gaussian within each {bound.floor_clustering or 'cluster'}")
+    if best is not None and width is not None:
+        text += f"; the {best.attack} attack is within {width:.1f} times that floor"
+        if width > WIDE:
+            text += ", so a stronger attack may get closer"
+    return text + "."
+
+
+def _accuracy_sentence(report: AuditReport) -> str:
+    u = report.utility
+    if u.clean_accuracy is None:
+        return "Accuracy: not measured (the data has no labels or the model no head)."
+    sigma = _num(None if report.bound is None else report.bound.noise_sigma)
+    noisy = "n/a" if u.noisy_accuracy is None else f"{100 * u.noisy_accuracy:.1f}%"
+    return f"Accuracy: {100 * u.clean_accuracy:.1f}% clean, {noisy} with the noise (sigma {sigma})."
+
+
+def _next_step(
+    report: AuditReport, best: AttackResult | None, width: float | None
+) -> tuple[str, str]:
+    bound = report.bound
+    sigma = 0.0 if bound is None else bound.noise_sigma
+    base = _base_command(report)
+    if bound is not None and bound.vacuous:
+        return ("Add noise at the cut; a noise sweep shows the privacy and accuracy of each sigma.",
+                f"{base} --noise-sweep 0.05,0.1,0.2 --no-attacks")
+    if not report.attacks:
+        return ("Run the attacks to measure what an attacker actually recovers.",
+                f"{base} --noise {sigma:g}")
+    if best is not None and best.beats_label:
+        return ("An attack recovers more than the class: harden the encoder, and compare it with "
+                "simply adding more noise.",
+                f"{_base_command(report, 'harden')} --noise {sigma:g} --baseline "
+                "-o hardened.onnx")
+    if width is None or width > WIDE:
+        return ("Narrow the interval with stronger attacks.",
+                f"{base} --noise {sigma:g} --budget thorough")
+    return ("The attacks learn little beyond the predicted class; a noise sweep shows whether "
+            "less noise keeps that with more accuracy.",
+            f"{base} --noise {sigma:g} --noise-sweep {sigma / 2:g},{sigma:g},{2 * sigma:g}")
+
+
+def _base_command(report: AuditReport, command: str = "assess") -> str:
+    """`privaudit COMMAND MODEL --split S --data D` for this report's model and data."""
+    m, source = report.model, report.data.source
+    model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
+    data = "DATA" if source.startswith(IN_MEMORY) else shlex.quote(source)
+    if m.split == "presplit":
+        return f"privaudit {command} --encoder {model} --data {data}"
+    return f"privaudit {command} {model} --split {shlex.quote(m.split)} --data {data}"

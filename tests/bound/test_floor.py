@@ -1,0 +1,175 @@
+"""The tool's conditional spectral floor (S), estimated from samples, against the true MMSE.
+
+`noise_sweep(..., x=inputs)` is what `assess` runs. Here its floor meets ground truth: Gaussian
+mixtures through a linear encoder, whose posterior-mean MMSE is known by Monte Carlo, and the
+linear-Gaussian closed form. The theorem's unconditional floor (the paper's form, with a
+Gaussian h(x) over all the data) is shown to overstate privacy on the same mixtures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import tracemalloc
+
+import gauss_mix as gm
+import numpy as np
+import pytest
+
+from privaudit.bound import input_entropy_gaussian, noise_sweep
+from privaudit.bound.floor import cluster_leakages
+from privaudit.results import BoundResult
+
+pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
+MIXTURES = (*gm.CONFIGS, *gm.EXTRA_CONFIGS)
+
+
+def _bound(
+    x: np.ndarray, z: np.ndarray, y: np.ndarray | None, sigmas: list[float], **kw: object
+) -> list[BoundResult]:
+    return noise_sweep(
+        z, y, sigmas, input_dim=x.shape[1], input_entropy=input_entropy_gaussian(x),
+        input_entropy_source="gaussian", bootstrap=kw.pop("bootstrap", 40), seed=0, x=x,
+        delta=kw.pop("delta", 0.0), **kw,  # type: ignore[arg-type]
+    )  # fmt: skip
+
+
+def _mixture(cfg: gm.Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """Samples x, features z = A x, components, and the MC MMSE with its standard error."""
+    rng = np.random.default_rng(cfg.seed)
+    mix = gm.make_mixture(cfg, rng)
+    a = gm.encoder(cfg, rng)
+    mmse, se, _, _ = gm.mmse_mc(mix, a, cfg.sigma, 20000, rng)
+    n_per = cfg.n_per or max(5 * cfg.d, 200)
+    sizes = np.maximum(2, np.rint(mix.weights * n_per * cfg.k)).astype(np.int64)
+    comp = np.repeat(np.arange(cfg.k), sizes)
+    x = gm.sample(mix, comp, rng)
+    return x, (x @ a.T).astype(np.float32), comp, mmse, se
+
+
+@pytest.fixture(scope="module")
+def mixtures() -> dict[str, tuple[BoundResult, float, float]]:
+    out = {}
+    for cfg in MIXTURES:
+        x, z, comp, mmse, se = _mixture(cfg)
+        out[cfg.name] = (_bound(x, z, comp, [cfg.sigma])[0], mmse, se)
+    return out
+
+
+@pytest.mark.parametrize("name", [cfg.name for cfg in MIXTURES])
+def test_floor_never_exceeds_the_mixture_mmse(
+    mixtures: dict[str, tuple[BoundResult, float, float]], name: str
+) -> None:
+    bound, mmse, se = mixtures[name]
+    assert bound.floor_clustering == "class" and bound.mse_floor_estimate is not None
+    assert bound.mse_floor is not None and bound.mse_floor_interval is not None
+    assert bound.mse_floor <= bound.mse_floor_estimate  # the lower end is what is used
+    assert bound.mse_floor_estimate <= mmse + 3 * se, (name, bound.mse_floor_estimate, mmse)
+    assert bound.mse_floor > 0 and not bound.floor_vacuous
+
+
+def test_the_papers_floor_overstates_privacy_there(
+    mixtures: dict[str, tuple[BoundResult, float, float]],
+) -> None:
+    """The unconditional floor with a Gaussian h(x) of all the data exceeds the true MMSE."""
+    over = [n for n, (b, mmse, se) in mixtures.items() if b.paper_floor > mmse + 3 * se]
+    assert len(over) >= 2, over
+    assert max(b.paper_floor / mmse for b, mmse, _ in mixtures.values()) > 5
+
+
+@pytest.mark.parametrize("sigma", [0.05, 0.1, 0.2, 0.5])
+def test_linear_gaussian_floor_below_the_closed_form_mmse(sigma: float) -> None:
+    """One Gaussian cluster (method.md §3): the estimated (S) stays below tr(P)/d."""
+    rng = np.random.default_rng(1)
+    d, m = 24, 12
+    sx = gm.power_cov(rng, d, 0.1, 1.5)
+    a = 3.0 * rng.standard_normal((m, d)) / math.sqrt(d)
+    x = 0.5 + rng.standard_normal((4000, d)) @ np.linalg.cholesky(sx).T
+    _, mmse, det_p = gm.linear_gaussian(sx, a, sigma)
+    bound = _bound(x, (x @ a.T).astype(np.float32), np.zeros(4000, np.int64), [sigma])[0]
+    assert bound.mse_floor_estimate is not None and bound.mse_floor is not None
+    assert bound.mse_floor <= bound.mse_floor_estimate <= mmse
+    assert bound.mse_floor_estimate >= 0.5 * det_p  # and not vacuously low: near (T) = det(P)^1/d
+
+
+def test_floor_grows_with_sigma_and_needs_no_labels() -> None:
+    cfg = gm.CONFIGS[2]
+    x, z, comp, _, _ = _mixture(cfg)
+    sigmas = [0.02, 0.05, 0.1, 0.2, 0.5]
+    floors = [b.mse_floor_estimate for b in _bound(x, z, comp, sigmas, bootstrap=0)]
+    assert all(f is not None for f in floors)
+    assert np.all(np.diff(np.array(floors, dtype=float)) >= 0)
+    unlabelled = _bound(x, z, None, [cfg.sigma], bootstrap=0)[0]
+    assert unlabelled.floor_clustering == "kmeans" and unlabelled.mse_floor is not None
+
+
+def test_rotating_the_input_space_changes_nothing() -> None:
+    cfg = gm.CONFIGS[0]
+    x, z, comp, _, _ = _mixture(cfg)
+    q = gm.orthogonal(np.random.default_rng(3), x.shape[1])
+    a, b = (_bound(v, z, comp, [cfg.sigma], bootstrap=0)[0] for v in (x, x @ q))
+    assert a.mse_floor == pytest.approx(b.mse_floor, rel=1e-8)
+
+
+def test_floor_at_least_the_single_block_and_fewer_samples_than_dims() -> None:
+    """n_c < d (the Gram path): still below the MMSE, and (S) >= (T) for the same clusters."""
+    cfg = gm.Config("few", d=64, m=32, k=4, spread=0.2, within=0.05, alpha=2.0, sigma=0.1,
+                    gain=3.0, n_per=12)  # fmt: skip
+    x, z, comp, mmse, se = _mixture(cfg)
+    assert np.bincount(comp).max() < cfg.d
+    bound = _bound(x, z, comp, [cfg.sigma])[0]
+    assert bound.mse_floor is not None and bound.mse_floor_estimate is not None
+    assert 0 <= bound.mse_floor <= bound.mse_floor_estimate <= mmse + 3 * se
+    assert bound.mse_floor_estimate > 0  # conservative with 12 samples in 64 dimensions
+    from privaudit.bound.floor import fit_floor  # the pieces: (S) >= (T) per cluster
+
+    model = fit_floor(x, z, comp, None, clustering="class", delta=0.0)
+    estimate = model.estimate(cfg.sigma)
+    assert estimate.value >= estimate.single_block * (1 - 1e-12)
+
+
+def test_cluster_leakage_takes_the_smaller_bound() -> None:
+    """With sub-cells, I_c is min(diagonal, H(pi_k|c) + mixture): both bound I(x;z|c)."""
+    rng = np.random.default_rng(5)
+    centres = np.array([[0.0, 0.0], [6.0, 6.0]])
+    z = np.concatenate([c + 0.1 * rng.standard_normal((200, 2)) for c in centres])
+    rows = (np.arange(400),)
+    cells = np.repeat([0, 1], 200)
+    single = cluster_leakages(z, rows, np.zeros(400, np.int64), 0.5)[0]
+    split = cluster_leakages(z, rows, cells, 0.5)[0]
+    assert split < single  # two tight cells: the mixture bound is far smaller
+    assert split >= math.log(2)  # it still carries the cell entropy H(pi)
+
+
+def test_jackknife_interval_is_reported_and_optional() -> None:
+    cfg = gm.CONFIGS[1]
+    x, z, comp, _, _ = _mixture(cfg)
+    with_ci = _bound(x, z, comp, [cfg.sigma])[0]
+    iv = with_ci.mse_floor_interval
+    assert iv is not None and iv.low <= with_ci.mse_floor_estimate <= iv.high  # type: ignore[operator]
+    assert with_ci.mse_floor == iv.low
+    plain = _bound(x, z, comp, [cfg.sigma], bootstrap=0)[0]
+    assert plain.mse_floor_interval is None and plain.mse_floor == plain.mse_floor_estimate
+    without_x = noise_sweep(z, comp, [cfg.sigma], input_dim=x.shape[1], input_entropy=-2.0,
+                            input_entropy_source="gaussian", bootstrap=0)[0]  # fmt: skip
+    assert without_x.mse_floor is None and without_x.paper_floor > 0
+
+
+def test_scale_imagenet_sized_inputs() -> None:
+    """d = 3 x 224 x 224 with 50 samples a class: no d x d matrix, seconds not minutes."""
+    d, n_c, k = 3 * 224 * 224, 50, 4
+    rng = np.random.default_rng(8)
+    x = np.concatenate([rng.random((n_c, d), dtype=np.float32) * np.float32(0.1 * (c + 1))
+                        for c in range(k)])  # fmt: skip
+    z = x[:, :: d // 64][:, :64] * np.float32(4.0)
+    y = np.repeat(np.arange(k), n_c)
+    tracemalloc.start()
+    start = time.perf_counter()
+    bound = noise_sweep(z, y, [0.5], input_dim=d, input_entropy=-2.0,
+                        input_entropy_source="gaussian", bootstrap=20, x=x)[0]  # fmt: skip
+    elapsed = time.perf_counter() - start
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert bound.mse_floor is not None and bound.mse_floor > 0
+    assert elapsed < 20, f"{elapsed:.1f} s"
+    assert peak < 400e6, f"peak {peak / 1e6:.0f} MB"  # x is 120 MB; a d x d matrix is 180 GB
