@@ -48,7 +48,7 @@ __all__ = ["harden"]
 def _run_harden(
     overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool
 ) -> ExitCode:
-    from privaudit.cli.console import err_console, print_summary
+    from privaudit.cli.console import err_console, print_summary, print_wrote
     from privaudit.hardening import run_harden  # NOTE: lazy, keeps --help free of torch
     from privaudit.reports import training_data_note
 
@@ -66,8 +66,7 @@ def _run_harden(
     err_console.print(
         f"note: {training_data_note(report.harden)}", highlight=False, markup=False
     )
-    for p in (output, *paths):
-        err_console.print(f"wrote {p}", highlight=False, markup=False)
+    print_wrote([output, *paths])
     return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
 
 
