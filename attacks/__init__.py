@@ -7,7 +7,7 @@ defines what an attacker holds: the `Target` (the encoder under attack) and its 
 """
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
-from privaudit.attacks.battery import run_battery, strongest
+from privaudit.attacks.battery import check_params, run_battery, strongest
 from privaudit.attacks.registry import ATTACKS, get_attack
 from privaudit.attacks.target import Capability, Target
 
@@ -19,6 +19,7 @@ __all__ = [
     "Capability",
     "RunContext",
     "Target",
+    "check_params",
     "get_attack",
     "run_battery",
     "strongest",

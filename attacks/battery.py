@@ -23,7 +23,7 @@ from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
 
-__all__ = ["run_battery", "strongest"]
+__all__ = ["check_params", "run_battery", "strongest"]
 
 ArrayLike = np.ndarray | Tensor
 _DECIMALS = 4  # stored reconstructions are rounded to this many decimals
@@ -122,6 +122,16 @@ def strongest(results: Sequence[AttackResult]) -> AttackResult | None:
     """The OK result with the lowest MSE (the most successful attack), or None."""
     ok = [r for r in results if r.status is Status.OK and r.mse is not None]
     return min(ok, key=lambda r: float(r.mse or 0.0), default=None)
+
+
+def check_params(params_tables: Mapping[str, Mapping[str, Any]], budget: Budget) -> None:
+    """Check every `[attacks.<name>]` table, whether or not its attack runs.
+
+    Raises:
+        ConfigError: an unknown attack name, params key or bad params value.
+    """
+    for name, table in params_tables.items():
+        _plan(name, budget, dict(table))
 
 
 def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:

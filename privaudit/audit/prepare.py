@@ -10,7 +10,8 @@ import numpy as np
 import onnx
 
 from privaudit import demo
-from privaudit.config import Config, NoiseSource
+from privaudit.attacks import check_params
+from privaudit.config import Budget, Config, NoiseSource
 from privaudit.data import (
     AuditPartition,
     Dataset,
@@ -34,6 +35,7 @@ from privaudit.model import (
     strip_embedded_noise,
 )
 from privaudit.noise import check_noise_sigma
+from privaudit.runtime import resolve_device
 
 __all__ = [
     "IN_MEMORY_DATA",
@@ -41,6 +43,7 @@ __all__ = [
     "InMemory",
     "Prepared",
     "audit_partition",
+    "check_settings",
     "prepare",
 ]
 
@@ -97,6 +100,7 @@ def prepare(
     Raises:
         ConfigError, ModelError, DataError: anything the user can fix.
     """
+    check_settings(cfg)
     memory = memory or InMemory()
     is_demo = cfg.model is None and cfg.encoder is None and memory.model is None
     if cfg.data is None and memory.x is None and not is_demo:
@@ -121,6 +125,19 @@ def prepare(
         dataset=dataset,
         is_demo=is_demo,
     )
+
+
+def check_settings(cfg: Config) -> None:
+    """The checks of `cfg` that need torch, made before any work, whatever runs.
+
+    Every `[attacks.<name>]` table is checked even when its attack does not run, and the
+    device must exist even when no attack runs (a report never claims a missing CUDA).
+
+    Raises:
+        ConfigError: a bad `[attacks.<name>]` table, or an unavailable device.
+    """
+    check_params(cfg.attacks.params, Budget(cfg.attacks.budget))
+    resolve_device(cfg.device)
 
 
 def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:

@@ -23,7 +23,7 @@ from privaudit.cli.options import (
     OutOpt,
     StrictOpt,
 )
-from privaudit.errors import ExitCode
+from privaudit.errors import ConfigError, ExitCode
 
 __all__ = ["check", "compare", "list_attacks", "report"]
 
@@ -66,6 +66,8 @@ def list_attacks(
         from privaudit.attacks import ATTACKS
         from privaudit.config import Budget
 
+        if fmt not in ("table", "json"):
+            raise ConfigError(f"unknown --format {fmt!r}", hint="choose table or json")
         rows: list[dict[str, object]] = [
             {
                 "name": name,
@@ -103,7 +105,10 @@ def report(
         from privaudit.reports import get_reporter, write_report
         from privaudit.results import read_report
 
-        reporters = [get_reporter(f) for f in fmt.split(",") if f]
+        reporters = [get_reporter(f.strip()) for f in fmt.split(",") if f.strip()]
+        if not reporters:
+            raise ConfigError("--format: expected at least one report format, got none",
+                              hint="e.g. -f html,markdown")
         audit = read_report(saved)
         folder = output_dir or saved.parent
         check_writable_dir(folder)

@@ -17,6 +17,7 @@ from privaudit.config.choices import (
     Device,
     EntropySpec,
     EntropyUnit,
+    ReportFormat,
     values,
 )
 from privaudit.config.tables import plain
@@ -92,6 +93,12 @@ class GateConfig:
     min_attack_mse: float | None = None  # every OK attack must have MSE >= this
     strict: bool = False  # a skipped attack is a violation too
 
+    def __post_init__(self) -> None:
+        for key in ("min_cond_entropy", "min_mse_floor", "max_leakage", "min_attack_mse"):
+            value = getattr(self, key)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
+
     @property
     def active(self) -> bool:
         """True when at least one threshold is set."""
@@ -129,6 +136,10 @@ class HardenConfig:
         check_positive("harden.lam", self.lam, allow_zero=True)
         for key in ("k", "epochs", "lr", "batch_size", "seeds"):
             check_positive(f"harden.{key}", getattr(self, key))
+        for scale in self.baseline_scales:
+            check_positive("harden.baseline_scales", scale)
+        if self.max_accuracy_drop is not None:
+            check_positive("harden.max_accuracy_drop", self.max_accuracy_drop, allow_zero=True)
         check_share("harden.holdout", self.holdout, allow_zero=True,
                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
 
@@ -149,6 +160,7 @@ class Config:
     input_shape: tuple[int, ...] | None = None  # (C, H, W) for dynamic dims
     resize: bool = False
     limit: int | None = None
+    max_data_gb: float = 4.0  # the audit data's largest size in memory, checked before reading
     eval_fraction: float = 0.2
     max_eval: int | None = 500
     batch_size: int = 256
@@ -164,6 +176,13 @@ class Config:
 
     def __post_init__(self) -> None:
         choice("device", self.device, values(Device))
+        if not self.formats:
+            raise ConfigError("formats: expected at least one report format, got none",
+                              hint=f"e.g. -f json,html; choose from: "
+                              f"{', '.join(values(ReportFormat))}")
+        for fmt in self.formats:
+            choice("formats", fmt, values(ReportFormat), what="report format")
+        check_positive("max_data_gb", self.max_data_gb)
         if self.noise is not None:
             check_noise_sigma(self.noise, "noise")
         for s in self.noise_sweep:
@@ -200,8 +219,8 @@ def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:
 
 
 def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:
-    """Raise ConfigError unless `value` is > 0 (or >= 0 with `allow_zero`)."""
-    ok = value >= 0 if allow_zero else value > 0
+    """Raise ConfigError unless `value` is finite and > 0 (or >= 0 with `allow_zero`)."""
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         kind = "non-negative" if allow_zero else "positive"
         raise ConfigError(f"{key}: expected a {kind} number, got {value!r}")
