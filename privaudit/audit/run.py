@@ -74,9 +74,10 @@ def measure_prepared(
         bound, *sweep_bounds = _bounds(cfg, prep, feats, _input_entropy(cfg, prep))
     with timer.stage("utility"):
         head = head_session(prep)
-        accuracy = utility(cfg, prep, feats, head)
+        accuracy, notes = utility(cfg, prep, feats, head)
     with timer.stage("sweep"):
-        points = sweep(cfg, prep, feats, sweep_bounds, head)
+        measured = head if accuracy.clean_accuracy is not None else None
+        points = sweep(cfg, prep, feats, sweep_bounds, measured)
     conversion, attacks = _attacks(cfg, prep, enc, bound, progress, timer, feats)
     report = AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
@@ -87,7 +88,7 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks),
         provenance=provenance(cfg, created, command, timer),
-        warnings=tuple(bound.warnings) if bound else (),
+        warnings=(*(bound.warnings if bound else ()), *notes),
         sample_images=_samples(prep) if attacks else (),
     )
     return report, feats

@@ -21,7 +21,7 @@ from privaudit.data import Normalization
 from privaudit.errors import DataError, ModelError
 from privaudit.hardening.cem_loss import ClusterTable, cem_loss, fit_clusters
 from privaudit.interpreter import OnnxModule, to_torch
-from privaudit.model import Split
+from privaudit.model import Split, image_input
 from privaudit.noise import add_noise
 from privaudit.progress import Progress, ProgressTask
 from privaudit.results import EpochStats
@@ -221,7 +221,7 @@ def fine_tune(
     """
     n_batches = math.ceil(len(x) / settings.batch_size)
     loop = _setup(split, settings, device, settings.epochs * n_batches)
-    xs = norm.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32))).to(device)
+    xs = _model_inputs(norm, x, split.encoder).to(device)
     _check_labels(loop, xs, np.asarray(y))
     ys = torch.from_numpy(np.asarray(y, np.int64)).to(device)
     classes = torch.from_numpy(np.unique(y, return_inverse=True)[1].reshape(-1)).to(device)
@@ -236,6 +236,19 @@ def fine_tune(
     loop.encoder.eval()
     loop.head.eval()
     return Finetuned(loop.encoder, loop.head, tuple(history), tuple(seconds))
+
+
+def _model_inputs(norm: Normalization, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
+    """The encoder's inputs for pixels `x`: normalized floats, or integers 0..255.
+
+    An integer input gets the whole-number pixels as an integer tensor, so that the
+    interpreter computes as onnxruntime does (integer division truncates, for one).
+    """
+    xs = norm.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+    if not norm.integer:
+        return xs
+    uint8 = image_input(encoder).elem_type == onnx.TensorProto.UINT8
+    return xs.to(torch.uint8 if uint8 else torch.int64)
 
 
 def _report(task: ProgressTask, stats: EpochStats) -> None:
