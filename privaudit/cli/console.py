@@ -232,7 +232,7 @@ def attacks_list_table(rows: list[dict[str, object]], console: Console | None = 
 def print_wrote(paths: Sequence[object], console: Console = err_console) -> None:
     """One `wrote PATH` line per written file (control characters in names escaped)."""
     for path in paths:
-        console.print(f"wrote {printable(path)}", highlight=False, markup=False)
+        console.print(f"wrote {printable(path)}", highlight=False, markup=False, soft_wrap=True)
 
 
 def set_logging(verbose: int) -> None:

@@ -23,7 +23,7 @@ from privaudit.errors import DataError
 __all__ = ["DEFAULT_MAX_BYTES", "Arrays", "check_size", "read_arrays"]
 
 DEFAULT_MAX_BYTES = 4 * 10**9  # the `max_data_gb` default, 4 GB
-_CHUNK_BYTES = 1 << 24  # rows are streamed out of a zip member about 16 MB at a time
+_CHUNK_BYTES = 1 << 20  # rows are streamed out of a zip member about 1 MB at a time
 _SAVE_HINT = "save plain numeric arrays with np.save/np.savez"
 _READ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error,
                 NotImplementedError)

@@ -31,6 +31,7 @@ __all__ = [
     "Finetuned",
     "cem_scale",
     "fine_tune",
+    "model_inputs",
     "step_losses",
 ]
 
@@ -221,7 +222,7 @@ def fine_tune(
     """
     n_batches = math.ceil(len(x) / settings.batch_size)
     loop = _setup(split, settings, device, settings.epochs * n_batches)
-    xs = _model_inputs(norm, x, split.encoder).to(device)
+    xs = model_inputs(norm, x, split.encoder).to(device)
     _check_labels(loop, xs, np.asarray(y))
     ys = torch.from_numpy(np.asarray(y, np.int64)).to(device)
     classes = torch.from_numpy(np.unique(y, return_inverse=True)[1].reshape(-1)).to(device)
@@ -238,7 +239,7 @@ def fine_tune(
     return Finetuned(loop.encoder, loop.head, tuple(history), tuple(seconds))
 
 
-def _model_inputs(norm: Normalization, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
+def model_inputs(norm: Normalization, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
     """The encoder's inputs for pixels `x`: normalized floats, or integers 0..255.
 
     An integer input gets the whole-number pixels as an integer tensor, so that the
