@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
@@ -12,10 +13,8 @@ from pathlib import Path
 
 from privaudit.errors import ConfigError
 
-try:
+if sys.platform != "win32":  # NOTE: no flock on Windows; runs there are not locked
     import fcntl
-except ImportError:  # pragma: no cover  # NOTE: not on Windows; runs there are not locked
-    fcntl = None  # type: ignore[assignment]
 
 LOCK_NAME = ".privaudit.lock"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -186,7 +185,7 @@ def lock_folders(folders: Sequence[Path]) -> Iterator[None]:
 @contextmanager
 def _folder_lock(folder: Path) -> Iterator[None]:
     """One folder's lock (see `lock_folders`); no-op where `flock` does not exist."""
-    if fcntl is None:  # pragma: no cover
+    if sys.platform == "win32":  # pragma: no cover
         yield
         return
     path = folder / LOCK_NAME

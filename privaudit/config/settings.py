@@ -25,6 +25,7 @@ from privaudit.errors import ConfigError
 from privaudit.noise import check_noise_sigma
 
 __all__ = [
+    "GUARD_KEYS",
     "PATH_KEYS",
     "AttacksConfig",
     "BoundConfig",
@@ -38,6 +39,7 @@ __all__ = [
 ]
 
 PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
+GUARD_KEYS = ("max_data_gb",)  # resource limits: not recorded in the report (see as_dict)
 
 
 @dataclass(frozen=True)
@@ -227,6 +229,12 @@ def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:
 
 
 def as_dict(cfg: Config) -> dict[str, Any]:
-    """JSON-able view of the resolved config (for the report's provenance)."""
+    """JSON-able view of the resolved config (for the report's provenance).
+
+    Resource limits (`GUARD_KEYS`) are left out: they decide whether a run may start, never
+    a number of its report, so a report reads the same under any limit that lets it run.
+    """
     result: dict[str, Any] = plain(cfg)
+    for key in GUARD_KEYS:
+        result.pop(key, None)
     return result

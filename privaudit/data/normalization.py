@@ -105,7 +105,8 @@ class Normalization:
             `(x - mean) / std` as float32, same shape.
         """
         if self.integer:  # NOTE: exact for 8-bit data; rint only removes float32 rounding
-            return np.rint(np.multiply(x, np.float32(_LEVELS), dtype=np.float32))
+            whole: np.ndarray = np.rint(np.multiply(x, np.float32(_LEVELS), dtype=np.float32))
+            return whole
         mean, std = self._params(x.ndim, x.shape[1])
         out: np.ndarray = ((x - mean) / std).astype(np.float32, copy=False)
         return out
@@ -113,7 +114,8 @@ class Normalization:
     def undo(self, x: np.ndarray) -> np.ndarray:
         """Map model-space values back to pixels: `x * std + mean` (float32, same shape)."""
         if self.integer:
-            return np.divide(x, np.float32(_LEVELS), dtype=np.float32)
+            pixels: np.ndarray = np.divide(x, np.float32(_LEVELS), dtype=np.float32)
+            return pixels
         mean, std = self._params(x.ndim, x.shape[1])
         out: np.ndarray = (x * std + mean).astype(np.float32, copy=False)
         return out

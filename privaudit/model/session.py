@@ -134,7 +134,7 @@ def _as_input(x: np.ndarray, dtype: type[np.generic] | None, name: str) -> np.nd
     x = np.asarray(x)
     if dtype is None or np.dtype(dtype).kind not in "iu" or x.dtype.kind != "f":
         return np.asarray(x, dtype=dtype)
-    info = np.iinfo(dtype)
+    info = np.iinfo(np.dtype(dtype))
     whole = bool(np.isfinite(x).all()) and bool(np.array_equal(x, np.rint(x)))
     if not whole or (x.size and (x.min() < info.min or x.max() > info.max)):
         raise DataError(
