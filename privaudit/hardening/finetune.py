@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from privaudit.audit import check_label_range
 from privaudit.data import Normalization
 from privaudit.errors import DataError, ModelError
 from privaudit.hardening.cem_loss import ClusterTable, cem_loss, fit_clusters
@@ -134,14 +135,18 @@ class _Loop:
 
 
 def _check_labels(loop: _Loop, x: Tensor, y: np.ndarray) -> None:
-    """The head's first output must be (N, classes) logits that the labels index."""
+    """The head's first output must be (N, classes) logits that the labels index.
+
+    The range check is the one every command makes (`check_label_range`).
+    """
     with torch.no_grad():
         logits = _first(loop.head(_first(loop.encoder(x[:1]))))
-    if logits.dim() != 2 or y.min() < 0 or y.max() >= logits.shape[1]:
+    if logits.dim() != 2:
         raise DataError(
-            f"labels {y.min()}..{y.max()} do not index the head's output {tuple(logits.shape)}",
+            f"the head's output {tuple(logits.shape)} is not (N, classes) logits",
             hint="harden needs a classifier whose first output is (N, classes) logits",
         )
+    check_label_range(y, int(logits.shape[1]), "the fine-tuning data")
 
 
 def _setup(split: Split, settings: FinetuneSettings, device: torch.device, steps: int) -> _Loop:
