@@ -7,7 +7,13 @@ defines what an attacker holds: the `Target` (the encoder under attack) and its 
 """
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
-from privaudit.attacks.battery import as_images, noisy_features, run_battery, scoring_seed
+from privaudit.attacks.battery import (
+    as_images,
+    check_params,
+    noisy_features,
+    run_battery,
+    scoring_seed,
+)
 from privaudit.attacks.registry import ATTACKS, get_attack
 from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
@@ -22,6 +28,7 @@ __all__ = [
     "Scorer",
     "Target",
     "as_images",
+    "check_params",
     "get_attack",
     "noisy_features",
     "run_battery",

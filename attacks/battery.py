@@ -23,7 +23,7 @@ from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
 
-__all__ = ["as_images", "noisy_features", "run_battery", "scoring_seed"]
+__all__ = ["as_images", "check_params", "noisy_features", "run_battery", "scoring_seed"]
 
 ArrayLike = np.ndarray | Tensor
 _DEFAULT_MISSING = {
@@ -118,6 +118,16 @@ def run_battery(
         ctx = RunContext(device, derive_seed(seed, plan.name), progress, use_amp(device))
         results.append(_run_one(plan, target, data, ctx, scoring))
     return tuple(results)
+
+
+def check_params(params_tables: Mapping[str, Mapping[str, Any]], budget: Budget) -> None:
+    """Check every `[attacks.<name>]` table, whether or not its attack runs.
+
+    Raises:
+        ConfigError: an unknown attack name, params key or bad params value.
+    """
+    for name, table in params_tables.items():
+        _plan(name, budget, dict(table))
 
 
 def _plan(name: str, budget: Budget, table: dict[str, Any]) -> _Planned:

@@ -13,6 +13,11 @@ class ExitCode(IntEnum):
     USAGE_ERROR = 2  # user-fixable: bad flag, config, model, split or data
     INTERNAL_ERROR = 3  # a bug in privaudit
     INTERRUPTED = 130  # Ctrl-C (SIGINT); no partial output is left behind
+    TERMINATED = 143  # SIGTERM (128 + 15); treated like Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: unwinds like Ctrl-C (outputs are rolled back), then exits 143."""
 
 
 class PrivauditError(Exception):

@@ -16,14 +16,20 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["NOISE_HINT", "add_noise", "check_noise_sigma"]
+__all__ = ["NOISE_HINT", "SIGMA_MAX", "add_noise", "check_noise_sigma"]
 
 NOISE_HINT = "sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1"
+# NOTE: larger noise overflows the float32 noisy features and what the head and the attacks
+# compute from them; no meaningful deployment comes near it (features are O(1)).
+SIGMA_MAX = 1e12
 T = TypeVar("T")
 
 
 def check_noise_sigma(value: object, key: str = "noise") -> float:
-    """The noise std as a float; ConfigError unless it is a finite number >= 0.
+    """The noise std as a float; ConfigError unless it is a number in [0, SIGMA_MAX].
+
+    A sigma that is tiny next to the features is refused later, by the bound, which knows
+    the features' scale.
 
     Args:
         value: the value to check (a flag, a config value, model metadata).
@@ -33,12 +39,15 @@ def check_noise_sigma(value: object, key: str = "noise") -> float:
         `value` as a float.
 
     Raises:
-        ConfigError: not a number, NaN, infinite or negative.
+        ConfigError: not a number, NaN, infinite, negative or above SIGMA_MAX.
     """
     if not isinstance(value, int | float) or isinstance(value, bool):
         raise ConfigError(f"{key}: expected a number, got {value!r}", hint=NOISE_HINT)
     if not math.isfinite(value) or value < 0:
         raise ConfigError(f"{key}: expected a finite sigma >= 0, got {value}", hint=NOISE_HINT)
+    if value > SIGMA_MAX:
+        raise ConfigError(f"{key}: sigma {value:g} is above {SIGMA_MAX:g}, which overflows the "
+                          "noisy features", hint=NOISE_HINT)
     return float(value)
 
 

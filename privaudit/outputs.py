@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from privaudit.errors import ConfigError
+
+if sys.platform != "win32":  # NOTE: no flock on Windows; runs there are not locked
+    import fcntl
+
+LOCK_NAME = ".privaudit.lock"
+_FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 def check_writable_dir(folder: Path, *, flag: str = "--output-dir") -> None:
@@ -41,16 +49,36 @@ def atomic_write(data: bytes, path: Path) -> None:
     A reader never sees a half-written file, and an interrupted write (even by Ctrl-C)
     leaves nothing behind. The file gets the mode `open()` would give it (umask applied).
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise write_error(path, e) from None
     try:
         os.chmod(tmp, _file_mode())  # NOTE: mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError):
+            raise write_error(path, e) from None
         raise
+
+
+def write_error(path: Path, error: OSError) -> ConfigError:
+    """The user's error (exit 2) for a failed write of `path`: a full disk, no permission...
+
+    Returns:
+        The ConfigError to raise, naming the file and the reason.
+    """
+    reason = error.strerror or str(error)
+    if error.errno in _FULL:
+        return ConfigError(f"cannot write {path}: {reason} (the disk or quota is full)",
+                           hint="free some disk space, or write to another folder "
+                           "(--output-dir, or -o for harden's model)")
+    return ConfigError(f"cannot write {path}: {reason}",
+                       hint="choose a writable folder (--output-dir, or -o for harden's model)")
 
 
 def _file_mode() -> int:
@@ -83,22 +111,32 @@ def restore_on_failure(paths: Sequence[Path]) -> Iterator[None]:
     temps: dict[Path, set[Path]] = {}
     try:
         for path in paths:
-            backups[path] = _backup(path)
             temps[path] = set(_temp_files(path))
+            backups[path] = _backup(path)
         yield
     except BaseException:
         for path, backup in backups.items():
             for tmp in set(_temp_files(path)) - temps[path]:
                 tmp.unlink(missing_ok=True)
-            if backup is not None:
-                os.replace(backup, path)
-            else:
-                path.unlink(missing_ok=True)
+            _put_back(path, backup)
         raise
-    else:
-        for backup in backups.values():
+    finally:
+        for backup in backups.values():  # NOTE: every backup goes, whatever happened above
             if backup is not None:
                 backup.unlink(missing_ok=True)
+
+
+def _put_back(path: Path, backup: Path | None) -> None:
+    """Give `path` its content from before the block again (remove it if it had none).
+
+    # NOTE: a backup is a hard link to the old file while `path` was not replaced yet;
+    # os.replace between two names of one file does nothing (POSIX), so that case is a no-op
+    # here and the backup name is removed by the caller.
+    """
+    if backup is None:
+        path.unlink(missing_ok=True)
+    elif not same_file(path, backup):
+        os.replace(backup, path)
 
 
 def _temp_files(path: Path) -> list[Path]:
@@ -109,15 +147,99 @@ def _backup(path: Path) -> Path | None:
     """A second name for `path`'s current content (None when there is no such file)."""
     if not path.is_file():
         return None
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
-    os.close(fd)
-    backup = Path(name)
+    backup: Path | None = None
     try:
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".bak", dir=path.parent)
+        os.close(fd)
+        backup = Path(name)
         backup.unlink()
-        os.link(path, backup)
-    except OSError:  # NOTE: no hard links on this file system: copy instead
-        shutil.copy2(path, backup)
+        try:
+            os.link(path, backup)
+        except OSError:  # NOTE: no hard links on this file system: copy instead
+            shutil.copy2(path, backup)
+    except OSError as e:
+        if backup is not None:
+            backup.unlink(missing_ok=True)
+        raise write_error(path, e) from None
     return backup
+
+
+@contextmanager
+def lock_folders(folders: Sequence[Path]) -> Iterator[None]:
+    """Hold the output lock of each folder while the block runs: one run writes there at a time.
+
+    The lock is a file `.privaudit.lock` holding the owner's pid, locked with `flock`: the
+    system releases it when its process ends, however it ends, so a lock left by a killed run
+    is simply taken over. The file is removed when the block ends.
+
+    Raises:
+        ConfigError: another running process holds a folder's lock (its pid is named).
+    """
+    unique = list(dict.fromkeys(f.resolve() for f in folders))
+    with ExitStack() as stack:
+        for folder in unique:
+            stack.enter_context(_folder_lock(folder))
+        yield
+
+
+@contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """One folder's lock (see `lock_folders`); no-op where `flock` does not exist."""
+    if sys.platform == "win32":  # pragma: no cover
+        yield
+        return
+    path = folder / LOCK_NAME
+    fd = _acquire(path)
+    try:
+        yield
+    finally:
+        if fd is not None:
+            path.unlink(missing_ok=True)  # NOTE: while still locked, so no one holds the old file
+            os.close(fd)
+
+
+def _acquire(path: Path) -> int | None:
+    """Lock file `path` exclusively and write our pid; the fd (None: locks unsupported here)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as e:
+            raise write_error(path, e) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            pid = _read_pid(fd)
+            os.close(fd)
+            raise ConfigError(
+                f"output folder {path.parent} is in use by another privaudit run (pid {pid})",
+                hint="wait for that run to end, or choose another output folder "
+                "(--output-dir, or -o for harden's model)",
+            ) from None
+        except OSError:  # NOTE: a file system without locks (some network mounts): go on
+            os.close(fd)
+            return None
+        if _still_linked(fd, path):
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+            return fd
+        os.close(fd)  # NOTE: its owner removed it after we opened it: lock the new one
+
+
+def _read_pid(fd: int) -> str:
+    """The pid written in a lock file ("unknown" when it cannot be read)."""
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        return "unknown"
+    return text if text.isdigit() else "unknown"
+
+
+def _still_linked(fd: int, path: Path) -> bool:
+    """Whether the open file `fd` is still the file at `path` (not removed or replaced)."""
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except OSError:
+        return False
 
 
 def refuse_overwrite(

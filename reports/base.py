@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import ClassVar, Protocol
 
 from privaudit.outputs import atomic_write
 from privaudit.results import AuditReport
+
+# NOTE: a str holds a surrogate code point only when it is lone (an undecodable byte of a file
+# name, or a "\\ud800" escape in a saved report's JSON): UTF-8 cannot encode it.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class Reporter(Protocol):
@@ -25,7 +30,10 @@ def write_report(text: str, path: Path | str) -> None:
     """Write `text` to `path` atomically ("-" = stdout): temp file in the same folder, then replace.
 
     A reader never sees a half-written file, and an interrupted write leaves nothing behind.
+    Lone surrogates, which UTF-8 cannot encode, are written as U+FFFD (the replacement
+    character).
     """
+    text = _LONE_SURROGATE.sub("\ufffd", text)
     if str(path) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()

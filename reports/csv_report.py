@@ -6,6 +6,7 @@ from typing import ClassVar
 
 import pandas as pd
 
+from privaudit.config.choices import ReportFormat
 from privaudit.reports.table import NUMERIC_COLUMNS, formatted
 from privaudit.results import AuditReport, attack_table
 
@@ -20,7 +21,7 @@ class CsvReporter:
     hardened model, the variants and the lambda grid (role column).
     """
 
-    name: ClassVar[str] = "csv"
+    name: ClassVar[str] = ReportFormat.CSV.value
     suffix: ClassVar[str] = ".csv"
 
     def render(self, report: AuditReport) -> str:

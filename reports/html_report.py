@@ -6,6 +6,7 @@ from importlib import resources
 from string import Template
 from typing import ClassVar
 
+from privaudit.config.choices import ReportFormat
 from privaudit.reports import prose
 from privaudit.reports.html_harden import harden_html
 from privaudit.reports.html_parts import esc
@@ -36,7 +37,7 @@ class HtmlReporter:
     sweep, before/after for harden runs, provenance, warnings.
     """
 
-    name: ClassVar[str] = "html"
+    name: ClassVar[str] = ReportFormat.HTML.value
     suffix: ClassVar[str] = ".html"
 
     def render(self, report: AuditReport) -> str:

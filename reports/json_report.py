@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from privaudit.config.choices import ReportFormat
 from privaudit.results import AuditReport
 
 
 class JsonReporter:
     """`report.json`: every field at full precision, ``schema_version`` first."""
 
-    name: ClassVar[str] = "json"
+    name: ClassVar[str] = ReportFormat.JSON.value
     suffix: ClassVar[str] = ".json"
 
     def render(self, report: AuditReport) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
+from privaudit.config.choices import ReportFormat
 from privaudit.reports import prose
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.table import (
@@ -24,7 +25,7 @@ ICONS = {"passed": "✅", "failed": "❌", "none": "➖"}
 class MarkdownReporter:
     """`report.md`: verdict, accuracy, bound, attacks, references, dFIL, sweep, provenance."""
 
-    name: ClassVar[str] = "markdown"
+    name: ClassVar[str] = ReportFormat.MARKDOWN.value
     suffix: ClassVar[str] = ".md"
 
     def render(self, report: AuditReport) -> str:

@@ -10,7 +10,7 @@ from privaudit.audit.prepare import InMemory, Prepared, audit_partition, prepare
 from privaudit.audit.provenance import Timer, provenance, versions
 from privaudit.audit.run import SAMPLES_STORED, measure_prepared, run_assess
 from privaudit.audit.target import build_target, torch_encoder
-from privaudit.audit.utility import accuracy, head_session, noisy_accuracy
+from privaudit.audit.utility import accuracy, check_label_range, head_session, noisy_accuracy
 
 __all__ = [
     "SAMPLES_STORED",
@@ -22,6 +22,7 @@ __all__ = [
     "audit_labels",
     "audit_partition",
     "build_target",
+    "check_label_range",
     "encode",
     "extract_features",
     "head_session",

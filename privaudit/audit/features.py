@@ -7,9 +7,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from privaudit.data import AuditPartition, Normalization
+from privaudit.errors import ModelError
 from privaudit.model import run_batched
 
-__all__ = ["Features", "audit_labels", "encode", "extract_features"]
+__all__ = ["FEATURE_LIMIT", "Features", "audit_labels", "check_finite", "encode",
+           "extract_features"]
+
+# NOTE: the bound sums squares of features in float32 (largest 3.4e38); features this large
+# come from a broken model or normalization, never from a working encoder.
+FEATURE_LIMIT = 1e15
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +73,8 @@ def extract_features(
 ) -> Features:
     """The clean features of the auxiliary then the evaluation samples, in one array."""
     z = encode(session, norm, audit.aux.x, audit.eval.x, batch=batch)
+    check_finite(z, _output_name(session), "the encoder's output (the features)",
+                 limit=FEATURE_LIMIT)
     shape = tuple(int(d) for d in z.shape[1:])
     return Features(z.reshape(len(z), -1), len(audit.aux.x), shape)
 
@@ -75,3 +83,36 @@ def audit_labels(audit: AuditPartition) -> np.ndarray | None:
     """Labels of the audit features' rows (aux, then eval), or None when unlabelled."""
     ya, ye = audit.aux.y, audit.eval.y
     return None if ya is None or ye is None else np.concatenate([ya, ye])
+
+
+def check_finite(values: np.ndarray, tensor: str, what: str, *, limit: float | None = None) -> None:
+    """Refuse NaN or infinite values (and, with `limit`, values beyond +-limit) in a tensor.
+
+    Args:
+        values: the tensor's values on the audit samples.
+        tensor: its name in the graph, named in the message.
+        what: what it is, e.g. "the head's output on noisy features (sigma 0.1)".
+        limit: the largest magnitude accepted, or None.
+
+    Raises:
+        ModelError: a value is NaN, infinite or beyond the limit.
+    """
+    finite = np.isfinite(values)
+    bad = values.size - int(np.count_nonzero(finite))
+    if bad:
+        raise ModelError(
+            f"{what}, tensor {tensor!r}, has {bad} NaN or infinite values of {values.size}",
+            hint="check the model's weights (NaN or inf?) and its input normalization "
+            "(--mean/--std)",
+        )
+    if limit is not None and values.size and float(np.abs(values).max()) > limit:
+        raise ModelError(
+            f"{what}, tensor {tensor!r}, reaches {float(np.abs(values).max()):.3g}, beyond "
+            f"{limit:g}: too large to measure",
+            hint="check the model's weights and its input normalization (--mean/--std)",
+        )
+
+
+def _output_name(session: object) -> str:
+    """The name of a session's first output tensor."""
+    return str(session.get_outputs()[0].name)  # type: ignore[attr-defined]

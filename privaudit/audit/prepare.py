@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import onnx
 
 from privaudit import demo
-from privaudit.config import Config, NoiseSource
+from privaudit.attacks import check_params
+from privaudit.config import Budget, Config, NoiseSource
 from privaudit.data import (
     AuditPartition,
     Dataset,
     Normalization,
     dataset_from_arrays,
+    is_8bit,
     load_data,
     partition_aux_eval,
 )
-from privaudit.errors import ConfigError, ModelError
+from privaudit.errors import ConfigError, DataError, ModelError
 from privaudit.model import (
+    InputSpec,
     Split,
     check_model,
     image_input,
@@ -34,6 +37,7 @@ from privaudit.model import (
     strip_embedded_noise,
 )
 from privaudit.noise import check_noise_sigma
+from privaudit.runtime import resolve_device
 
 __all__ = [
     "IN_MEMORY_DATA",
@@ -41,6 +45,7 @@ __all__ = [
     "InMemory",
     "Prepared",
     "audit_partition",
+    "check_settings",
     "prepare",
 ]
 
@@ -97,6 +102,7 @@ def prepare(
     Raises:
         ConfigError, ModelError, DataError: anything the user can fix.
     """
+    check_settings(cfg)
     memory = memory or InMemory()
     is_demo = cfg.model is None and cfg.encoder is None and memory.model is None
     if cfg.data is None and memory.x is None and not is_demo:
@@ -105,8 +111,11 @@ def prepare(
         )
     model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
-    dataset = _dataset(cfg, memory, image_input(split.encoder).shape, is_demo)
-    norm = _normalization(cfg, meta, dataset.x.shape[1])
+    spec = image_input(split.encoder)
+    dataset = _dataset(cfg, memory, spec.shape, is_demo)
+    norm = _normalization(cfg, meta, dataset.x.shape[1], integer=_integer_input(spec))
+    if norm.integer:
+        dataset = _as_8bit(dataset, spec)
     return Prepared(
         model_path=model_path,
         model_sha256=sha,
@@ -121,6 +130,19 @@ def prepare(
         dataset=dataset,
         is_demo=is_demo,
     )
+
+
+def check_settings(cfg: Config) -> None:
+    """The checks of `cfg` that need torch, made before any work, whatever runs.
+
+    Every `[attacks.<name>]` table is checked even when its attack does not run, and the
+    device must exist even when no attack runs (a report never claims a missing CUDA).
+
+    Raises:
+        ConfigError: a bad `[attacks.<name>]` table, or an unavailable device.
+    """
+    check_params(cfg.attacks.params, Budget(cfg.attacks.budget))
+    resolve_device(cfg.device)
 
 
 def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:
@@ -158,14 +180,15 @@ def _dataset(
     cfg: Config, memory: InMemory, shape: tuple[int | None, ...], is_demo: bool
 ) -> Dataset:
     """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model."""
+    max_bytes = int(cfg.max_data_gb * 1e9)
     if memory.x is not None:
         return dataset_from_arrays(
             memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
-            input_shape_override=cfg.input_shape, resize=cfg.resize,
+            input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
         )
     return load_data(
         cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
-        input_shape_override=cfg.input_shape, resize=cfg.resize,
+        input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
     )
 
 
@@ -198,12 +221,54 @@ def _noise_sigma(
     )
 
 
-def _normalization(cfg: Config, meta: dict[str, str], channels: int) -> Normalization:
+def _normalization(
+    cfg: Config, meta: dict[str, str], channels: int, *, integer: bool
+) -> Normalization:
     mean = cfg.mean if cfg.mean is not None else _meta_floats(meta, metadata.MEAN, (0.0,))
     std = cfg.std if cfg.std is not None else _meta_floats(meta, metadata.STD, (1.0,))
-    norm = Normalization(mean=tuple(mean), std=tuple(std))
+    norm = Normalization(mean=tuple(mean), std=tuple(std), integer=integer)
     norm.check_channels(channels)
     return norm
+
+
+# NOTE: integer inputs wide enough for 8-bit pixels 0..255; int8, bool and others cannot.
+_PIXEL_INTS = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.TensorProto.INT16,
+                         onnx.TensorProto.UINT32, onnx.TensorProto.INT32, onnx.TensorProto.UINT64,
+                         onnx.TensorProto.INT64})
+
+
+def _integer_input(spec: InputSpec) -> bool:
+    """Whether the model's image input takes whole numbers (raw 8-bit pixels), not floats.
+
+    Raises:
+        ModelError: an input type that cannot hold pixels (int8, bool, strings, ...).
+    """
+    if spec.is_float:
+        return False
+    if spec.elem_type in _PIXEL_INTS:
+        return True
+    name = onnx.TensorProto.DataType.Name(spec.elem_type) if spec.elem_type else "unknown"
+    raise ModelError(f"the model input {spec.name!r} has element type {name}, which cannot "
+                     "hold image pixels", hint="export the model with a float (or uint8) input")
+
+
+def _as_8bit(dataset: Dataset, spec: InputSpec) -> Dataset:
+    """The dataset of an integer-input model: its pixels must be 8-bit, fed as 0..255.
+
+    Raises:
+        DataError: pixels between the 256 levels of 8-bit data (they would need rounding,
+            which privaudit never does).
+    """
+    name = onnx.TensorProto.DataType.Name(spec.elem_type).lower()
+    if not is_8bit(dataset.x):
+        raise DataError(
+            f"{dataset.source}: the model input {spec.name!r} takes whole-number pixels "
+            f"({name}), but the data holds values between the 256 levels of 8-bit images",
+            hint="give the 8-bit images (uint8 0-255) the model was made for; privaudit never "
+            "rounds or truncates pixels",
+        )
+    note = f"fed to the {name} input as whole-number pixels 0..255"
+    return replace(dataset, transforms=(*dataset.transforms, note))
 
 
 def _meta_floats(meta: dict[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:

@@ -11,7 +11,6 @@ from importlib import metadata as importlib_metadata
 
 from privaudit import __version__
 from privaudit.config import Config, as_dict
-from privaudit.errors import PrivauditError
 from privaudit.results import Provenance
 from privaudit.runtime import resolve_device
 
@@ -46,18 +45,17 @@ def versions() -> dict[str, str]:
 
 
 def provenance(cfg: Config, created: str, command: str, timer: Timer) -> Provenance:
-    """The provenance record of a run (the device as resolved, when it resolves)."""
-    device = cfg.device
-    try:
-        device = str(resolve_device(cfg.device))
-    except PrivauditError:
-        pass
+    """The provenance record of a run, with the device as resolved (never an unavailable one).
+
+    Raises:
+        ConfigError: `cfg.device` is not available (`prepare` has refused it already).
+    """
     return Provenance(
         tool_version=__version__,
         created_at=created,
         command=command,
         seed=cfg.seed,
-        device=device,
+        device=str(resolve_device(cfg.device)),
         config=as_dict(cfg),
         versions=versions(),
         timings=dict(timer.seconds),

@@ -87,14 +87,15 @@ def measure_prepared(
         bound, *sweep_bounds = _bounds(cfg, prep, feats, _inputs(prep))
     with timer.stage("utility"):
         head = head_session(prep)
-        accuracy = utility(cfg, prep, feats, head)
+        accuracy, notes = utility(cfg, prep, feats, head)
     with timer.stage("sweep"):
-        points = sweep(cfg, prep, feats, sweep_bounds, head)
+        measured = head if accuracy.clean_accuracy is not None else None
+        points = sweep(cfg, prep, feats, sweep_bounds, measured)
     target, conversion = build_target(prep, enc)
     scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,
                     scoring_seed(cfg.seed))  # fmt: skip
     with timer.stage("references"):
-        references = score_references(prep, feats, head, cfg.seed, scorer)
+        references = score_references(prep, feats, measured, cfg.seed, scorer)
     attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer)
     with timer.stage("dfil"), progress.task("dfil", total=None):
         dfil = _dfil(cfg, prep, target.torch_encoder, conversion)
@@ -107,7 +108,7 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil),
         provenance=provenance(cfg, created, command, timer),
-        warnings=tuple(bound.warnings) if bound else (),
+        warnings=(*(bound.warnings if bound else ()), *notes),
         sample_images=_samples(prep) if attacks else (),
         references=references,
         dfil=dfil,

@@ -36,6 +36,9 @@ class PixelEncoder(nn.Module):
 
 def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
     """The encoder as a torch module in pixel space, or None and the reason it failed."""
+    if prep.norm.integer:  # NOTE: rounding to whole pixels has no gradient: no white box
+        return None, ("the encoder takes whole-number (integer) pixels, so it has no gradient "
+                      "with respect to its input")
     try:
         module = to_torch(prep.split.encoder, trainable=False)
     except PrivauditError as e:

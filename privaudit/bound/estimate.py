@@ -40,11 +40,13 @@ __all__ = [
     "DEFAULT_MIN_CLUSTER_SIZE",
     "LEVEL",
     "SIGMA_ZERO_WARNING",
+    "check_resolvable",
     "estimate_bound",
     "leakage_full",
     "noise_sweep",
 ]
 
+_MAX_RESOLUTION = 1e30  # largest variance / sigma^2 the (float32) bootstrap computes safely
 DEFAULT_MIN_CLUSTER_SIZE = 10  # below this, a cluster's variances are mostly noise
 DEFAULT_GROUP_SIZE = 16  # samples per group of the diagonal bootstrap (1: per-sample)
 DEFAULT_FLOOR_GROUPS = 20  # groups of the floor's delete-a-group jackknife
@@ -208,6 +210,7 @@ def noise_sweep(
         for s in np.asarray(noise_sigmas, dtype=np.float64).reshape(-1)
     ]
     base = _vacuous(data, input_dim, input_entropy, input_entropy_source, covariance)
+    check_resolvable(data, levels)
     if k < 1 or bootstrap < 0 or group_size < 1:
         raise ConfigError(
             f"need k >= 1, bootstrap >= 0 and group_size >= 1, got k={k}, "
@@ -290,6 +293,28 @@ def _with_floor(
         floor_prior=floor.prior,
         floor_vacuous=floor.vacuous,
     )
+
+
+def check_resolvable(z: np.ndarray, noise_sigmas: Sequence[float]) -> None:
+    """Refuse a sigma > 0 so small next to the features that the bound cannot be computed.
+
+    Every variance of the (n, m) features `z` is at most (range / 2)^2; the bound needs
+    variance / sigma^2 within float32 (it stays below 1e30 here). Such a sigma protects
+    nothing anyway: it is below the features' float32 resolution.
+
+    Raises:
+        ConfigError: a sigma > 0 with variance / sigma^2 above 1e30 (or sigma^2 = 0).
+    """
+    spread = float(z.max()) - float(z.min())  # NOTE: Python floats: no float32 overflow
+    ceiling = (spread / 2) ** 2
+    for s in noise_sigmas:
+        if s > 0 and (s * s == 0 or ceiling / (s * s) > _MAX_RESOLUTION):
+            smallest = math.sqrt(ceiling / _MAX_RESOLUTION)
+            raise ConfigError(
+                f"noise sigma {s:g} is negligible next to these features (range "
+                f"{spread:.3g}): the bound cannot be computed with it",
+                hint=f"use sigma 0 for no noise, or a sigma of at least {smallest:.2g}",
+            )
 
 
 def _vacuous(

@@ -106,4 +106,7 @@ def positive_noise_sigma(noise_sigma: float) -> float:
     value = check_noise_sigma(float(noise_sigma), "noise sigma")
     if value == 0.0:
         raise ConfigError("sigma = 0 makes I(x;z) unbounded", hint="use estimate_bound")
+    if value * value == 0.0:
+        raise ConfigError(f"noise sigma {value:g} is too small: its square is 0 in floating "
+                          "point", hint="use a larger sigma, or 0 for no noise")
     return value

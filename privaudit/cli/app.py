@@ -31,6 +31,7 @@ from privaudit.cli.options import (
     GateRecoveredOpt,
     HeadOpt,
     LimitOpt,
+    MaxDataOpt,
     MeanOpt,
     ModelArg,
     NoAttacksOpt,
@@ -109,15 +110,14 @@ def layers(
 
 def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
     from privaudit.audit import run_assess  # NOTE: here, so --help/--version never load torch
-    from privaudit.cli.console import err_console, print_summary
+    from privaudit.cli.console import print_summary, print_wrote
 
     def run(cfg: Any, progress: Any, source: str | None) -> Any:
         return run_assess(cfg, progress=progress, noise_source=source)
 
     report, paths = execute(overrides, config, quiet, run)
     print_summary(report)
-    for p in paths:
-        err_console.print(f"wrote {p}", highlight=False, markup=False)
+    print_wrote(paths)
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -135,6 +135,7 @@ def assess(
     input_shape: ShapeOpt = None,
     resize: ResizeOpt = None,
     limit: LimitOpt = None,
+    max_data_gb: MaxDataOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
     budget: BudgetOpt = None,

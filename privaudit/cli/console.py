@@ -27,6 +27,31 @@ from privaudit.results import AuditReport, BoundResult, GateResult, build_verdic
 
 err_console = Console(stderr=True)
 
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: object) -> str:
+    r"""`text` with every non-printable character escaped, so that it prints as one line.
+
+    Newlines, other control characters, Unicode line separators, invisible format characters
+    (bidi overrides) and lone surrogates (undecodable bytes of a file name) are written as
+    Python writes them in a repr (``\n``, ``\x1b``, ``\u202e``, ``\udcff``): a file
+    named ``a\nerror: b.png`` cannot forge a second `error:` line or move the cursor.
+    """
+    value = str(text)
+    if value.isprintable():
+        return value
+    return "".join(c if c.isprintable() else _escape(c) for c in value)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if char in _SHORT_ESCAPES:
+        return _SHORT_ESCAPES[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
 
 class _RichTask:
     def __init__(self, bar: Progress, task: TaskID) -> None:
@@ -137,14 +162,14 @@ def attacks_table(report: AuditReport) -> Table:
         note = a.reason or "; ".join(n for n in (label, below) if n)
         recovered = "" if a.recovered is None else f"{100 * a.recovered:.0f}%"
         t.add_row(
-            Text(a.attack),
+            Text(printable(a.attack)),
             a.status.value,
             _fmt(a.mse),
             _fmt(a.psnr, ".2f"),
             _fmt(a.ssim, ".3f"),
             recovered,
             f"{a.seconds:.1f}",
-            Text(note),
+            Text(printable(note)),
         )
     return t
 
@@ -163,8 +188,8 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
     """Print the verdict, the bound, utility, attacks, dFIL and the gate."""
     m = report.model
     console.print(
-        f"[bold]model[/] {escape(m.path)}  [bold]split[/] {escape(m.split)} -> "
-        f"{escape(m.cut_tensor)} "
+        f"[bold]model[/] {escape(printable(m.path))}  [bold]split[/] "
+        f"{escape(printable(m.split))} -> {escape(printable(m.cut_tensor))} "
         f"features {list(m.feature_shape)}",
         markup=True,
         highlight=False,
@@ -191,7 +216,7 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
                 f"dFIL: skipped ({d.reason})")  # fmt: skip
         console.print(Text(text), soft_wrap=True)
     for w in report.warnings:
-        console.print(f"[yellow]warning:[/] {escape(w)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {escape(printable(w))}", highlight=False)
     print_gate(report.gate, console)
 
 
@@ -207,7 +232,7 @@ def print_gate(gate: GateResult, console: Console = err_console) -> None:
     for col in ("rule", "subject", "message"):
         t.add_column(col)
     for v in gate.violations:
-        t.add_row(v.rule, Text(v.subject), Text(v.message))
+        t.add_row(v.rule, Text(printable(v.subject)), Text(printable(v.message)))
     console.print(t)
 
 
@@ -221,7 +246,7 @@ def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> 
         shape = "x".join("?" if d is None else str(d) for d in p.shape) if p.shape else "?"
         clean = "yes" if p.clean else f"no: {p.reason}" if p.reason else "no"
         cells = (p.module or "", p.tensor or "", p.op_type or "", shape, f"{p.depth:.2f}", clean)
-        t.add_row(*(Text(str(c)) for c in cells))
+        t.add_row(*(Text(printable(c)) for c in cells))
     console.print(t, highlight=False)
 
 
@@ -239,6 +264,12 @@ def attacks_list_table(rows: list[dict[str, object]], console: Console | None = 
         assert isinstance(needs, list)
         t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]), std)))
     console.print(t, highlight=False)
+
+
+def print_wrote(paths: Sequence[object], console: Console = err_console) -> None:
+    """One `wrote PATH` line per written file (control characters in names escaped)."""
+    for path in paths:
+        console.print(f"wrote {printable(path)}", highlight=False, markup=False, soft_wrap=True)
 
 
 def set_logging(verbose: int) -> None:

@@ -1,8 +1,10 @@
-"""How the CLI reports problems: exit codes 2/3/130, `error:` + `hint:` lines, usage errors."""
+"""How the CLI reports problems: exit codes 2/3/130/143, `error:` + `hint:` lines, signals."""
 
 from __future__ import annotations
 
+import errno
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,9 +12,9 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from privaudit.errors import ExitCode, PrivauditError
+from privaudit.errors import ExitCode, PrivauditError, Terminated
 
-__all__ = ["HouseGroup", "print_problem", "reported_errors", "sigint_as_keyboardinterrupt"]
+__all__ = ["HouseGroup", "interrupt_signals", "print_problem", "reported_errors"]
 
 # NOTE: click's UsageError, found through typer's public BadParameter (typer vendors click).
 _USAGE_ERROR: type[Exception] = next(
@@ -25,15 +27,17 @@ _INTERNAL_REPR_CHARS = 300  # an internal error's repr can hold a whole file's b
 def print_problem(message: str, hint: str | None) -> None:
     """The house format: one `error:` line and one `hint:` line on stderr, never wrapped.
 
-    User data (names, paths) goes in as plain text: rich markup in it is not interpreted.
+    User data (names, paths) goes in as plain text: rich markup in it is not interpreted, and
+    control characters (a newline in a file name) are escaped, so the message stays one line.
     """
     from rich.text import Text
 
-    from privaudit.cli.console import err_console
+    from privaudit.cli.console import err_console, printable
 
-    err_console.print(Text.assemble(("error:", "bold red"), " ", message), soft_wrap=True)
+    err_console.print(Text.assemble(("error:", "bold red"), " ", printable(message)),
+                      soft_wrap=True)
     if hint:
-        err_console.print(Text.assemble(("hint:", "dim"), " ", hint), soft_wrap=True)
+        err_console.print(Text.assemble(("hint:", "dim"), " ", printable(hint)), soft_wrap=True)
 
 
 def _usage_exit(error: Exception) -> typer.Exit:
@@ -65,54 +69,98 @@ class HouseGroup(TyperGroup):
             raise _usage_exit(e) from e
 
 
+# NOTE: resources the user runs out of (a full disk, a quota, too many open files) are user
+# errors: exit 2 with a hint, never "please report".
+_RESOURCE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EMFILE, errno.ENFILE,
+                    errno.ENOMEM)
+_MEMORY_HINT = ("use fewer or smaller samples (--limit, a smaller --input-shape), or a machine "
+                "with more memory")
+
+
 @contextmanager
 def reported_errors(debug: bool = False) -> Iterator[None]:
-    """Map exceptions to exit codes: user errors 2, Ctrl-C 130, bugs 3; never a traceback."""
-    from rich.text import Text
+    """Run a command body: user errors exit 2, Ctrl-C 130, SIGTERM 143, bugs 3; no traceback.
 
-    from privaudit.cli.console import err_console
-
+    Within the block SIGINT and SIGTERM unwind the command (see `interrupt_signals`), so the
+    outputs are rolled back before the exit.
+    """
     try:
-        yield
+        with interrupt_signals():
+            yield
     except PrivauditError as e:
         print_problem(e.message, e.hint or _FALLBACK_HINT)
         raise typer.Exit(ExitCode.USAGE_ERROR) from e
     except KeyboardInterrupt as e:
-        err_console.print("[bold red]interrupted[/]: no report or model was written")
-        raise typer.Exit(ExitCode.INTERRUPTED) from e
+        raise _interrupted(e) from e
+    except MemoryError as e:
+        print_problem("out of memory", _MEMORY_HINT)
+        raise typer.Exit(ExitCode.USAGE_ERROR) from e
+    except OSError as e:
+        if e.errno not in _RESOURCE_ERRNOS:
+            raise _internal(e, debug) from e
+        where = f" ({e.filename})" if e.filename else ""
+        print_problem(f"{e.strerror or e}{where}", "free some disk space or memory, or write "
+                      "to another folder (--output-dir)")
+        raise typer.Exit(ExitCode.USAGE_ERROR) from e
     except Exception as e:  # NOTE: deliberate top-level boundary; bugs exit 3, never 1
-        shown = repr(e)
-        if len(shown) > _INTERNAL_REPR_CHARS:
-            shown = shown[:_INTERNAL_REPR_CHARS] + "..."
-        err_console.print(
-            Text.assemble(("internal error", "bold red"), " (please report): ", shown),
-            soft_wrap=True,
-        )
-        if debug:
-            err_console.print_exception(show_locals=False)
-        raise typer.Exit(ExitCode.INTERNAL_ERROR) from e
+        raise _internal(e, debug) from e
+
+
+def _interrupted(error: KeyboardInterrupt) -> typer.Exit:
+    """Say that nothing was written; exit 143 for SIGTERM, 130 for Ctrl-C."""
+    from privaudit.cli.console import err_console
+
+    terminated = isinstance(error, Terminated)
+    what = "terminated" if terminated else "interrupted"
+    err_console.print(f"[bold red]{what}[/]: no report or model was written")
+    return typer.Exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
+
+
+def _internal(error: Exception, debug: bool) -> typer.Exit:
+    """Print an internal error (a bug) on one line, with the traceback under --debug; exit 3."""
+    from rich.text import Text
+
+    from privaudit.cli.console import err_console
+
+    shown = repr(error)
+    if len(shown) > _INTERNAL_REPR_CHARS:
+        shown = shown[:_INTERNAL_REPR_CHARS] + "..."
+    err_console.print(
+        Text.assemble(("internal error", "bold red"), " (please report): ", shown),
+        soft_wrap=True,
+    )
+    if debug:
+        err_console.print_exception(show_locals=False)
+    return typer.Exit(ExitCode.INTERNAL_ERROR)
 
 
 @contextmanager
-def sigint_as_keyboardinterrupt() -> Iterator[None]:
-    """Within the block, the first Ctrl-C raises KeyboardInterrupt; later ones are ignored.
+def interrupt_signals() -> Iterator[None]:
+    """Within the block, Ctrl-C raises KeyboardInterrupt and SIGTERM `Terminated`.
 
-    # NOTE: a second Ctrl-C (users often press twice) must not interrupt the cleanup that
-    # removes partial outputs, nor kill the process during shutdown (exit -2 instead of
-    # 130), so the first one switches SIGINT to "ignore" for the rest of the process.
+    Both unwind the command like an error, so `restore_on_failure` takes partial outputs
+    away. The first signal makes the process ignore both for the rest of its life.
+
+    # NOTE: a second Ctrl-C (users often press twice) or a SIGTERM right after a Ctrl-C must
+    # not interrupt the cleanup that removes partial outputs, nor kill the process during
+    # shutdown (exit -2 instead of 130). Handlers can only be set in the main thread; in
+    # another thread the block runs with the process's handlers as they are.
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
 
     def interrupt(signum: int, frame: Any) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        raise KeyboardInterrupt
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        received.append(signum)
+        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
 
-    previous = signal.signal(signal.SIGINT, interrupt)
-    interrupted = False
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
-    except KeyboardInterrupt:
-        interrupted = True
-        raise
     finally:
-        if not interrupted:
-            signal.signal(signal.SIGINT, previous)
+        if not received:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -26,6 +26,7 @@ from privaudit.cli.options import (
     GateLeakOpt,
     GateRecoveredOpt,
     LimitOpt,
+    MaxDataOpt,
     MeanOpt,
     ModelArg,
     NoAttacksOpt,
@@ -50,7 +51,7 @@ __all__ = ["harden"]
 def _run_harden(
     overrides: dict[str, Any], config: Path | None, output: Path, quiet: bool
 ) -> ExitCode:
-    from privaudit.cli.console import err_console, print_summary
+    from privaudit.cli.console import err_console, print_summary, print_wrote
     from privaudit.hardening import run_harden  # NOTE: lazy, keeps --help free of torch
     from privaudit.reports import training_data_note
 
@@ -68,8 +69,7 @@ def _run_harden(
     err_console.print(
         f"note: {training_data_note(report.harden)}", highlight=False, markup=False
     )
-    for p in (output, *paths):
-        err_console.print(f"wrote {p}", highlight=False, markup=False)
+    print_wrote([output, *paths])
     return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -128,6 +128,7 @@ def harden(
     input_shape: ShapeOpt = None,
     resize: ResizeOpt = None,
     limit: LimitOpt = None,
+    max_data_gb: MaxDataOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
     budget: BudgetOpt = None,

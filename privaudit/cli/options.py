@@ -36,6 +36,10 @@ ResizeOpt = Annotated[
     bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")
 ]
 LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seeded subset).")]
+MaxDataOpt = Annotated[
+    float | None,
+    typer.Option(help="Largest size of the data in memory, in GB (default 4); checked first."),
+]
 SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
 OutOpt = Annotated[
@@ -146,6 +150,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "input_shape": parse_ints(flags["input_shape"], "input_shape"),
         "resize": flags["resize"],
         "limit": flags["limit"],
+        "max_data_gb": flags["max_data_gb"],
         "seed": flags["seed"],
         "device": flags["device"],
         "output_dir": flags["output_dir"],

@@ -9,8 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from privaudit.cli.errors import sigint_as_keyboardinterrupt
-
 __all__ = ["execute"]
 
 
@@ -76,18 +74,20 @@ def execute(
 ) -> tuple[Any, list[Path]]:
     """Load the config, guard the outputs, run with progress bars, write every report.
 
-    Everything written is all-or-nothing: on an error or Ctrl-C, `restore_on_failure` takes
-    new files (and temp files) away again and puts overwritten ones back.
+    Everything written is all-or-nothing: on an error, Ctrl-C or SIGTERM, `restore_on_failure`
+    takes new files (and temp files) away again and puts overwritten ones back. Each output
+    folder is locked for the whole run, so a second run into it stops at once (exit 2) instead
+    of overwriting, or on failure removing, the first one's files.
     """
     from privaudit.cli.console import RichProgress
     from privaudit.config import NoiseSource, load_config
-    from privaudit.outputs import restore_on_failure
+    from privaudit.outputs import lock_folders, restore_on_failure
 
     cfg = load_config(config, overrides)
     outputs = _check_output(cfg, model_output=model_output)
     source = NoiseSource.FLAG.value if overrides.get("noise") is not None else None
     with (
-        sigint_as_keyboardinterrupt(),
+        lock_folders([p.parent for p in outputs]),
         restore_on_failure(outputs),
         RichProgress(enabled=not quiet) as progress,
     ):

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from privaudit.cli.errors import reported_errors, sigint_as_keyboardinterrupt
+from privaudit.cli.errors import reported_errors
 from privaudit.cli.options import (
     ConfigOpt,
     DebugOpt,
@@ -25,7 +25,7 @@ from privaudit.cli.options import (
     OutOpt,
     StrictOpt,
 )
-from privaudit.errors import ExitCode
+from privaudit.errors import ConfigError, ExitCode
 
 __all__ = ["check", "compare", "list_attacks", "report"]
 
@@ -72,6 +72,8 @@ def list_attacks(
         from privaudit.attacks import ATTACKS
         from privaudit.config import Budget
 
+        if fmt not in ("table", "json"):
+            raise ConfigError(f"unknown --format {fmt!r}", hint="choose table or json")
         rows: list[dict[str, object]] = [
             {
                 "name": name,
@@ -99,22 +101,29 @@ def report(
 ) -> None:
     """Re-render a saved report in other formats (html, markdown, csv, json)."""
     with reported_errors(debug):
-        from privaudit.cli.console import err_console
-        from privaudit.outputs import check_writable_dir, refuse_overwrite, restore_on_failure
+        from privaudit.cli.console import print_wrote
+        from privaudit.outputs import (
+            check_writable_dir,
+            lock_folders,
+            refuse_overwrite,
+            restore_on_failure,
+        )
         from privaudit.reports import get_reporter, write_report
         from privaudit.results import read_report
 
-        reporters = [get_reporter(f) for f in fmt.split(",") if f]
+        reporters = [get_reporter(f.strip()) for f in fmt.split(",") if f.strip()]
+        if not reporters:
+            raise ConfigError("--format: expected at least one report format, got none",
+                              hint="e.g. -f html,markdown")
         audit = read_report(saved)
         folder = output_dir or saved.parent
         check_writable_dir(folder)
         texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
         refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
-        with sigint_as_keyboardinterrupt(), restore_on_failure(list(texts)):
+        with lock_folders([folder]), restore_on_failure(list(texts)):
             for path, text in texts.items():
                 write_report(text, path)
-        for path in texts:
-            err_console.print(f"wrote {path}", highlight=False, markup=False)
+        print_wrote(list(texts))
 
 
 def compare(

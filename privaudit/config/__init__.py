@@ -15,6 +15,7 @@ from privaudit.config.choices import (
     EntropySpec,
     EntropyUnit,
     NoiseSource,
+    ReportFormat,
     values,
 )
 from privaudit.config.load import find_pyproject, load_config
@@ -48,6 +49,7 @@ __all__ = [
     "GateConfig",
     "HardenConfig",
     "NoiseSource",
+    "ReportFormat",
     "as_dict",
     "check_positive",
     "check_share",

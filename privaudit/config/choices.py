@@ -20,6 +20,7 @@ __all__ = [
     "EntropySpec",
     "EntropyUnit",
     "NoiseSource",
+    "ReportFormat",
     "values",
 ]
 
@@ -86,6 +87,15 @@ class AttackName(StrEnum):
 
 
 ATTACK_NAMES: tuple[str, ...] = tuple(a.value for a in AttackName)
+
+
+class ReportFormat(StrEnum):
+    """The report formats; the registry `privaudit.reports.REPORTERS` keys on these."""
+
+    JSON = "json"
+    MARKDOWN = "markdown"
+    CSV = "csv"
+    HTML = "html"
 
 
 class NoiseSource(StrEnum):

@@ -66,18 +66,26 @@ def load_config(
     table: dict[str, Any] = {}
     if found is not None:
         table = _resolve_paths(_privaudit_table(_read_toml(found), found), found.parent)
+        # NOTE: the file on its own first, every key, even those a flag overrides or whose
+        # attack does not run: a typo must never lie in wait.
+        _build(table, f"fix the value in {found}; README.md lists every key", text_lists=False)
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
+    cfg = _build(merged, "fix the value on the command line; README.md lists every key",
+                 text_lists=True)
+    return replace(cfg, config_path=found)
+
+
+def _build(table: Mapping[str, Any], hint: str, *, text_lists: bool) -> Config:
+    """The Config of a merged table; errors without a hint of their own get `hint`."""
     try:
-        cfg: Config = build_dataclass(
-            Config, merged, prefix="", hooks={AttacksConfig: _split_attack_tables}
-        )
+        cfg: Config = build_dataclass(Config, table, prefix="", text_lists=text_lists,
+                                      hooks={AttacksConfig: _split_attack_tables})
     except ConfigError as e:
         if e.hint is None:  # NOTE: say where the value came from and where the keys are listed
-            where = f"in {found} or " if found is not None else ""
-            e.hint = f"fix the value {where}on the command line; README.md lists every key"
+            e.hint = hint
         raise
-    return replace(cfg, config_path=found)
+    return cfg
 
 
 def _privaudit_table(document: Mapping[str, Any], path: Path) -> dict[str, Any]:

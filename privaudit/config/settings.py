@@ -17,6 +17,7 @@ from privaudit.config.choices import (
     Device,
     EntropySpec,
     EntropyUnit,
+    ReportFormat,
     values,
 )
 from privaudit.config.tables import plain
@@ -24,6 +25,7 @@ from privaudit.errors import ConfigError
 from privaudit.noise import check_noise_sigma
 
 __all__ = [
+    "GUARD_KEYS",
     "PATH_KEYS",
     "AttacksConfig",
     "BoundConfig",
@@ -37,6 +39,7 @@ __all__ = [
 ]
 
 PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
+GUARD_KEYS = ("max_data_gb",)  # resource limits: not recorded in the report (see as_dict)
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,12 @@ class GateConfig:
     min_dfil_mse: float | None = None  # 5th percentile of 1/dFIL (unbiased attackers)
     strict: bool = False  # a skipped attack is a violation too
 
+    def __post_init__(self) -> None:
+        for key in ("min_cond_entropy", "min_mse_floor", "max_leakage", "min_attack_mse"):
+            value = getattr(self, key)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
+
     @property
     def active(self) -> bool:
         """True when at least one threshold is set."""
@@ -134,6 +143,10 @@ class HardenConfig:
         check_positive("harden.lam", self.lam, allow_zero=True)
         for key in ("k", "epochs", "lr", "batch_size", "seeds"):
             check_positive(f"harden.{key}", getattr(self, key))
+        for scale in self.baseline_scales:
+            check_positive("harden.baseline_scales", scale)
+        if self.max_accuracy_drop is not None:
+            check_positive("harden.max_accuracy_drop", self.max_accuracy_drop, allow_zero=True)
         check_share("harden.holdout", self.holdout, allow_zero=True,
                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
 
@@ -154,6 +167,7 @@ class Config:
     input_shape: tuple[int, ...] | None = None  # (C, H, W) for dynamic dims
     resize: bool = False
     limit: int | None = None
+    max_data_gb: float = 4.0  # the audit data's largest size in memory, checked before reading
     eval_fraction: float = 0.2
     max_eval: int | None = 500
     batch_size: int = 256
@@ -169,6 +183,13 @@ class Config:
 
     def __post_init__(self) -> None:
         choice("device", self.device, values(Device))
+        if not self.formats:
+            raise ConfigError("formats: expected at least one report format, got none",
+                              hint=f"e.g. -f json,html; choose from: "
+                              f"{', '.join(values(ReportFormat))}")
+        for fmt in self.formats:
+            choice("formats", fmt, values(ReportFormat), what="report format")
+        check_positive("max_data_gb", self.max_data_gb)
         if self.noise is not None:
             check_noise_sigma(self.noise, "noise")
         for s in self.noise_sweep:
@@ -205,14 +226,20 @@ def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:
 
 
 def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:
-    """Raise ConfigError unless `value` is > 0 (or >= 0 with `allow_zero`)."""
-    ok = value >= 0 if allow_zero else value > 0
+    """Raise ConfigError unless `value` is finite and > 0 (or >= 0 with `allow_zero`)."""
+    ok = math.isfinite(value) and (value >= 0 if allow_zero else value > 0)
     if not ok:
         kind = "non-negative" if allow_zero else "positive"
         raise ConfigError(f"{key}: expected a {kind} number, got {value!r}")
 
 
 def as_dict(cfg: Config) -> dict[str, Any]:
-    """JSON-able view of the resolved config (for the report's provenance)."""
+    """JSON-able view of the resolved config (for the report's provenance).
+
+    Resource limits (`GUARD_KEYS`) are left out: they decide whether a run may start, never
+    a number of its report, so a report reads the same under any limit that lets it run.
+    """
     result: dict[str, Any] = plain(cfg)
+    for key in GUARD_KEYS:
+        result.pop(key, None)
     return result

@@ -6,7 +6,7 @@ import difflib
 import types
 import typing
 from collections.abc import Callable, Mapping
-from dataclasses import fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +16,21 @@ Hooks = Mapping[type, Callable[[Mapping[str, Any]], Mapping[str, Any]]]
 INTERNAL_FIELDS = ("config_path",)  # set by the loader, never by a table
 
 
+@dataclass(frozen=True)
+class _Rules:
+    """How a table is read: its per-class rewrites, and whether values may be flag text."""
+
+    hooks: Hooks
+    text_lists: bool
+
+
 def build_dataclass(
-    cls: type[Any], table: Mapping[str, Any], prefix: str, hooks: Hooks | None = None
+    cls: type[Any],
+    table: Mapping[str, Any],
+    prefix: str,
+    hooks: Hooks | None = None,
+    *,
+    text_lists: bool = False,
 ) -> Any:
     """Instantiate dataclass `cls` from a TOML `table`, type-checking every value.
 
@@ -27,15 +40,21 @@ def build_dataclass(
         prefix: the dotted key of `table` (for messages), e.g. ``"gate."``.
         hooks: per-class rewrites of a table before it is checked (e.g. to gather
             free-form sub-tables into one field).
+        text_lists: also accept a list as comma-separated text, with numbers as text
+            (command-line values such as ``-f json,html``); in a TOML file, lists and numbers
+            must have their TOML types.
 
     Raises:
         ConfigError: unknown key (with the closest name), or a value of the wrong type.
     """
-    hooks = hooks or {}
+    return _build(cls, table, prefix, _Rules(hooks or {}, text_lists))
+
+
+def _build(cls: type[Any], table: Mapping[str, Any], prefix: str, rules: _Rules) -> Any:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{prefix.rstrip('.')}: expected a table, got {table!r}")
-    if cls in hooks:
-        table = hooks[cls](table)
+    if cls in rules.hooks:
+        table = rules.hooks[cls](table)
     hints = typing.get_type_hints(cls)
     names = [f.name for f in fields(cls) if f.init and f.name not in INTERNAL_FIELDS]
     values: dict[str, Any] = {}
@@ -46,11 +65,11 @@ def build_dataclass(
             raise ConfigError(
                 f"unknown config key '{prefix}{key}'", hint=f"{hint}valid keys: {', '.join(names)}"
             )
-        values[key] = _coerce(value, hints[key], prefix + key, hooks)
+        values[key] = _coerce(value, hints[key], prefix + key, rules)
     return cls(**values)
 
 
-def _coerce(value: Any, hint: Any, key: str, hooks: Hooks) -> Any:
+def _coerce(value: Any, hint: Any, key: str, rules: _Rules) -> Any:
     """Check `value` against the annotation `hint`, converting lists to tuples and str to Path."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
@@ -58,15 +77,16 @@ def _coerce(value: Any, hint: Any, key: str, hooks: Hooks) -> Any:
         if value is None and type(None) in args:
             return None
         (inner,) = [a for a in args if a is not type(None)]
-        return _coerce(value, inner, key, hooks)
+        return _coerce(value, inner, key, rules)
     if is_dataclass(hint):
-        return build_dataclass(typing.cast(type, hint), value, key + ".", hooks)
+        return _build(typing.cast(type, hint), value, key + ".", rules)
     if origin is tuple:
-        if isinstance(value, str):
-            value = [v for v in value.split(",") if v.strip()]
+        if isinstance(value, str) and rules.text_lists:
+            parts = [v.strip() for v in value.split(",") if v.strip()]
+            return tuple(_from_text(v, args[0], key) for v in parts)
         if not isinstance(value, list | tuple):
             raise ConfigError(f"{key}: expected a list, got {value!r}")
-        return tuple(_coerce(v, args[0], key, hooks) for v in value)
+        return tuple(_coerce(v, args[0], key, rules) for v in value)
     if hint is Path:
         if not isinstance(value, str | Path):
             raise ConfigError(f"{key}: expected a path, got {value!r}")
@@ -78,14 +98,26 @@ def _coerce(value: Any, hint: Any, key: str, hooks: Hooks) -> Any:
     return _scalar(value, hint, key)
 
 
+def _from_text(text: str, hint: Any, key: str) -> Any:
+    """One element of a comma-separated flag value, as the annotation `hint` wants it."""
+    if hint not in (int, float):
+        return _scalar(text, hint, key)
+    try:
+        return hint(text)
+    except ValueError:
+        kind = "a number" if hint is float else "an integer"
+        raise ConfigError(f"{key}: expected {kind}, got {text!r}") from None
+
+
 def _scalar(value: Any, hint: Any, key: str) -> Any:
-    if hint is float and isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+    """`value` if it has the type `hint` (an int where a float is wanted becomes a float).
+
+    A number in quotes ("0.1") is text, not a number: a wrong type, as TOML says.
+    """
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
+    if hint is float:
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
     if hint is str and isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     if not isinstance(value, hint) or (hint is not bool and isinstance(value, bool)):

@@ -9,7 +9,7 @@ evaluation set, stratified and disjoint by content ("split" is only ever the mod
 from privaudit.data.conform import CHW, check_limit, model_sample_shape
 from privaudit.data.dataset import Dataset, describe, subset_indices
 from privaudit.data.load import dataset_from_arrays, load_data
-from privaudit.data.normalization import Normalization
+from privaudit.data.normalization import Normalization, is_8bit
 from privaudit.data.partition import AuditPartition, partition_aux_eval
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "check_limit",
     "dataset_from_arrays",
     "describe",
+    "is_8bit",
     "load_data",
     "model_sample_shape",
     "partition_aux_eval",

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
+from privaudit.data.arrays import DEFAULT_MAX_BYTES, check_size
 from privaudit.data.dataset import Dataset, subset_indices, subset_note
 from privaudit.errors import ConfigError, DataError
 
@@ -70,8 +71,13 @@ def conform(
     layout: str | None = None,
     notes: Sequence[str] = (),
     class_names: Sequence[str] = (),
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Dataset:
-    """Validate, subset, lay out as NCHW, scale to [0, 1], match channels and size."""
+    """Validate, subset, lay out as NCHW, scale to [0, 1], match channels and size.
+
+    The float32 pixels (and a resized copy) are checked against `max_bytes` before they are
+    allocated (DataError above it).
+    """
     check_limit(limit)
     _check_samples(x, source)
     y = _check_labels(y, len(x), source)
@@ -81,6 +87,7 @@ def conform(
         x, y = x[index], None if y is None else y[index]
     view, layout_note = _as_nchw(x, want, layout, source)
     target = _check_fit(view.shape, want, resize, source)
+    _check_memory(view.shape, want[0], target, max_bytes, source)
     scale, scale_note = _scale(view, source)
     out, channel_notes = _match_channels(_to_float32(view, scale), want[0])
     record += [layout_note, *scale_note, *channel_notes]
@@ -188,6 +195,18 @@ def _check_fit(
             hint=hint,
         )
     return target
+
+
+def _check_memory(
+    shape: tuple[int, ...], channels: int | None, target: tuple[int, int], max_bytes: int,
+    source: str,
+) -> None:
+    """The float32 pixels, and their converted (channels, size) copy, must fit `max_bytes`."""
+    n, k, h, w = shape
+    c = channels or k
+    values = n * k * h * w + (n * c * target[0] * target[1] if (c, *target) != (k, h, w) else 0)
+    what = f"{n} samples of ({c}, {target[0]}, {target[1]}) float32 pixels"
+    check_size(4 * values, what, max_bytes, source)
 
 
 def _chunks(n: int, per_sample: int) -> Iterator[slice]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from privaudit.data.arrays import DEFAULT_MAX_BYTES, check_size
 from privaudit.errors import DataError
 
 __all__ = ["IMAGE_SUFFIXES", "list_images", "read_images"]
@@ -66,10 +68,17 @@ def list_images(root: Path) -> tuple[list[Path], np.ndarray | None, tuple[str, .
     return paths, labels, tuple(classes)
 
 
-def _open(path: Path) -> tuple[Image.Image, bool]:
-    """Decode one image as 8-bit grayscale ("L") or RGB; also say whether alpha was dropped."""
+def _open(path: Path, max_bytes: int) -> tuple[Image.Image, bool]:
+    """Decode one image as 8-bit grayscale ("L") or RGB; also say whether alpha was dropped.
+
+    Its size is checked from the header, before decoding: RGB pixels above `max_bytes` (what
+    the folder's size limit leaves), or Pillow's decompression-bomb warning, are a DataError.
+    """
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings(), Image.open(path) as im:
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            check_size(im.width * im.height * 3, f"the images up to {path.name}, "
+                       f"{im.width}x{im.height} pixels", max_bytes, str(path.parent))
             im.load()
             mode = im.mode
             if mode.startswith(("I", "F")):
@@ -78,7 +87,8 @@ def _open(path: Path) -> tuple[Image.Image, bool]:
                     hint="convert the images to 8-bit grayscale or RGB",
                 )
             out = im.convert("L" if mode in _GRAY_MODES else "RGB")
-    except (OSError, ValueError, Image.DecompressionBombError) as e:
+    except (OSError, ValueError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning) as e:
         raise DataError(
             f"cannot read image {path}: {e}", hint="remove or re-save the broken file"
         ) from e
@@ -91,7 +101,8 @@ def _size_error(sizes: Counter[tuple[int, int]], first: dict[tuple[int, int], Pa
 
 
 def read_images(
-    paths: list[Path], *, size: tuple[int, int] | None, resize: bool
+    paths: list[Path], *, size: tuple[int, int] | None, resize: bool,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> tuple[np.ndarray, list[str]]:
     """Decode images into one uint8 array.
 
@@ -100,6 +111,8 @@ def read_images(
         size: the model's (H, W) when fixed, else None.
         resize: resize (bilinear, antialiased by Pillow) images whose size differs from
             `size`, or, when `size` is None, from the first image's size.
+        max_bytes: refuse images whose decoded pixels, together, would take more memory
+            (checked from each file's header before decoding it).
 
     Returns:
         `(N, H, W)` uint8 when every image is grayscale, else `(N, H, W, 3)` uint8 (NHWC),
@@ -112,9 +125,10 @@ def read_images(
     arrays: list[np.ndarray] = []
     sizes: Counter[tuple[int, int]] = Counter()
     first: dict[tuple[int, int], Path] = {}
-    resized = alpha = 0
+    resized = alpha = total = 0
     for path in paths:
-        im, had_alpha = _open(path)
+        im, had_alpha = _open(path, max_bytes - total)
+        total += im.width * im.height * len(im.getbands())
         alpha += had_alpha
         hw = (im.height, im.width)
         sizes[hw] += 1

@@ -17,11 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from privaudit.audit import check_label_range
 from privaudit.data import Normalization
 from privaudit.errors import DataError, ModelError
 from privaudit.hardening.cem_loss import ClusterTable, cem_loss, fit_clusters
 from privaudit.interpreter import OnnxModule, to_torch
-from privaudit.model import Split
+from privaudit.model import Split, image_input
 from privaudit.noise import add_noise
 from privaudit.progress import Progress, ProgressTask
 from privaudit.results import EpochStats
@@ -31,6 +32,7 @@ __all__ = [
     "Finetuned",
     "cem_scale",
     "fine_tune",
+    "model_inputs",
     "step_losses",
 ]
 
@@ -133,14 +135,18 @@ class _Loop:
 
 
 def _check_labels(loop: _Loop, x: Tensor, y: np.ndarray) -> None:
-    """The head's first output must be (N, classes) logits that the labels index."""
+    """The head's first output must be (N, classes) logits that the labels index.
+
+    The range check is the one every command makes (`check_label_range`).
+    """
     with torch.no_grad():
         logits = _first(loop.head(_first(loop.encoder(x[:1]))))
-    if logits.dim() != 2 or y.min() < 0 or y.max() >= logits.shape[1]:
+    if logits.dim() != 2:
         raise DataError(
-            f"labels {y.min()}..{y.max()} do not index the head's output {tuple(logits.shape)}",
+            f"the head's output {tuple(logits.shape)} is not (N, classes) logits",
             hint="harden needs a classifier whose first output is (N, classes) logits",
         )
+    check_label_range(y, int(logits.shape[1]), "the fine-tuning data")
 
 
 def _setup(split: Split, settings: FinetuneSettings, device: torch.device, steps: int) -> _Loop:
@@ -221,7 +227,7 @@ def fine_tune(
     """
     n_batches = math.ceil(len(x) / settings.batch_size)
     loop = _setup(split, settings, device, settings.epochs * n_batches)
-    xs = norm.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32))).to(device)
+    xs = model_inputs(norm, x, split.encoder).to(device)
     _check_labels(loop, xs, np.asarray(y))
     ys = torch.from_numpy(np.asarray(y, np.int64)).to(device)
     classes = torch.from_numpy(np.unique(y, return_inverse=True)[1].reshape(-1)).to(device)
@@ -236,6 +242,19 @@ def fine_tune(
     loop.encoder.eval()
     loop.head.eval()
     return Finetuned(loop.encoder, loop.head, tuple(history), tuple(seconds))
+
+
+def model_inputs(norm: Normalization, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
+    """The encoder's inputs for pixels `x`: normalized floats, or integers 0..255.
+
+    An integer input gets the whole-number pixels as an integer tensor, so that the
+    interpreter computes as onnxruntime does (integer division truncates, for one).
+    """
+    xs = norm.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+    if not norm.integer:
+        return xs
+    uint8 = image_input(encoder).elem_type == onnx.TensorProto.UINT8
+    return xs.to(torch.uint8 if uint8 else torch.int64)
 
 
 def _report(task: ProgressTask, stats: EpochStats) -> None:

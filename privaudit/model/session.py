@@ -18,6 +18,11 @@ _ORT_DTYPES: dict[str, type[np.generic]] = {
     "tensor(float16)": np.float16,
     "tensor(int64)": np.int64,
     "tensor(int32)": np.int32,
+    "tensor(int16)": np.int16,
+    "tensor(int8)": np.int8,
+    "tensor(uint64)": np.uint64,
+    "tensor(uint32)": np.uint32,
+    "tensor(uint16)": np.uint16,
     "tensor(uint8)": np.uint8,
     "tensor(bool)": np.bool_,
 }
@@ -82,7 +87,7 @@ def run_batched_outputs(
     if not spec.shape:
         raise ModelError(f"model input {spec.name!r} has no batch dimension",
                          hint="export the model with a leading batch dimension (N, ...)")
-    x = np.asarray(x, dtype=_ORT_DTYPES.get(spec.type))
+    x = _as_input(x, _ORT_DTYPES.get(spec.type), spec.name)
     _check_data_shape(x, list(spec.shape), spec.name)
     step = 1 if spec.shape[0] == 1 else max(1, int(batch_size))
     chunks: list[list[np.ndarray]] = []
@@ -118,6 +123,26 @@ def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -
                          f"{[o.name for o in outputs]}",
                          hint="split the model so that the encoder has a single output")
     return run_batched_outputs(session, x, batch_size)[0]
+
+
+def _as_input(x: np.ndarray, dtype: type[np.generic] | None, name: str) -> np.ndarray:
+    """`x` as the input's element type; floats go to an integer type only if they are whole.
+
+    Raises:
+        DataError: float values that an integer input would truncate (never done silently).
+    """
+    x = np.asarray(x)
+    if dtype is None or np.dtype(dtype).kind not in "iu" or x.dtype.kind != "f":
+        return np.asarray(x, dtype=dtype)
+    info = np.iinfo(np.dtype(dtype))
+    whole = bool(np.isfinite(x).all()) and bool(np.array_equal(x, np.rint(x)))
+    if not whole or (x.size and (x.min() < info.min or x.max() > info.max)):
+        raise DataError(
+            f"model input {name!r} takes {np.dtype(dtype).name} values, but the values given "
+            "are not whole numbers in its range: they would be truncated",
+            hint="give the model the integer pixels it was exported for (8-bit data)",
+        )
+    return x.astype(dtype)
 
 
 def _check_data_shape(x: np.ndarray, shape: list[int | str | None], name: str) -> None:

@@ -19,7 +19,7 @@ from privaudit.model.cutpoints import (
     resolve_in,
 )
 from privaudit.model.describe import input_specs, value_shape
-from privaudit.model.load import load_model
+from privaudit.model.load import first_line, load_model
 from privaudit.model.session import make_session, run_batched, run_batched_outputs
 
 __all__ = ["Split", "load_presplit", "split_model", "verify_split"]
@@ -83,18 +83,39 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
                          hint="re-export the model without sparse initializers") from e
     for part, which in ((encoder, "encoder"), (head, "head")):
         part.metadata_props.extend(model.metadata_props)
+        _list_initializers_as_inputs(part)
         _check_part(part, which, cut)
     shape = value_shape(value)
     feature = shape[1:] if shape else ()
     return Split(encoder, head, cut, needed[0], tuple(g.outputs), feature)
 
 
+_FIRST_IR_WITHOUT_INITIALIZER_INPUTS = 4
+
+
+def _list_initializers_as_inputs(part: onnx.ModelProto) -> None:
+    """List a part's initializers among its graph inputs where its IR version requires it.
+
+    Before IR version 4 (opsets up to 8) every initializer must also be a graph input; the
+    extractor lists only the cut's inputs, so the parts of such a model need theirs back.
+    """
+    if part.ir_version >= _FIRST_IR_WITHOUT_INITIALIZER_INPUTS:
+        return
+    listed = {v.name for v in part.graph.input}
+    part.graph.input.extend(
+        onnx.helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
+        for t in part.graph.initializer
+        if t.name not in listed
+    )
+
+
 def _check_part(part: onnx.ModelProto, which: str, cut: str) -> None:
     try:
         onnx.checker.check_model(part)
     except (onnx.checker.ValidationError, ValueError) as e:
-        raise ModelError(f"the {which} cut at {cut!r} is not a valid ONNX model: {e}",
-                         hint="choose another split (control-flow subgraphs may not cut)") from e
+        raise ModelError(f"the {which} cut at {cut!r} is not a valid ONNX model: "
+                         f"{first_line(e)}", hint="choose another split; 'privaudit layers "
+                         "MODEL' lists the clean cuts") from e
 
 
 def _encoder_inputs(g: Graph, cut: str) -> list[str]:
@@ -127,12 +148,16 @@ def verify_split(
         The largest absolute difference over all outputs (0.0 when identical).
 
     Raises:
-        ModelError: no head, or the difference exceeds `atol` (NaN counts as a difference).
+        ModelError: no head, NaN or infinite model outputs, or the difference exceeds `atol`
+            (a NaN in the composition is a difference).
     """
     if split.head is None:
         raise ModelError("cannot verify a split without a head",
                          hint="pass --head head.onnx, or split the full model with --split")
-    full = run_batched_outputs(make_session(model), x, batch_size)
+    session = make_session(model)
+    full = run_batched_outputs(session, x, batch_size)
+    for out, spec in zip(full, session.get_outputs(), strict=True):
+        _check_finite(out, spec.name)
     z = run_batched(make_session(split.encoder), x, batch_size)
     composed = run_batched_outputs(make_session(split.head), z, batch_size)
     diff = max((_max_abs_diff(a, b) for a, b in zip(full, composed, strict=True)), default=0.0)
@@ -144,12 +169,23 @@ def verify_split(
     return diff
 
 
+def _check_finite(values: np.ndarray, name: str) -> None:
+    """Refuse a model output with NaN or infinite values: nothing can be measured from it."""
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        bad = values.size - int(np.count_nonzero(np.isfinite(values)))
+        raise ModelError(f"the model's output {name!r} has {bad} NaN or infinite values of "
+                         f"{values.size} on sample inputs",
+                         hint="check the model's weights (NaN or inf?) and its input "
+                         "normalization (--mean/--std)")
+
+
 def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """The largest |a - b|; inf for different shapes or a NaN on either side."""
     if a.shape != b.shape:
         return float("inf")
     a, b = a.astype(np.float64), b.astype(np.float64)
-    same = (a == b) | (np.isnan(a) & np.isnan(b))
-    diff = np.where(same, 0.0, np.abs(a - b))
+    with np.errstate(invalid="ignore"):
+        diff = np.where(a == b, 0.0, np.abs(a - b))  # NOTE: equal infinities are no difference
     value = float(diff.max(initial=0.0))
     return float("inf") if np.isnan(value) else value
 

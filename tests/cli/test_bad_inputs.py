@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shlex
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import NamedTuple
 import numpy as np
 import onnx
 import pytest
+import torch
 from onnx import TensorProto, helper
 from PIL import Image
 from torch import nn
@@ -109,6 +111,10 @@ def _configs(kit: Path) -> None:
     (kit / "typo.toml").write_text("[tool.privaudit.gate]\nmin_mse_flor = 0.1\n")
     (kit / "binary.toml").write_bytes(b"\xff\xfe\x00[tool]")
     (kit / "not_table.toml").write_text('[tool]\nprivaudit = "model.onnx"\n')
+    (kit / "gan_typo.toml").write_text("[tool.privaudit.attacks.gan]\nepochz = 3\n")
+    (kit / "limit_float.toml").write_text("[tool.privaudit]\nlimit = 1.5\n")
+    (kit / "enabled_typo.toml").write_text('[tool.privaudit.attacks]\nenabled = ["decodr"]\n')
+    (kit / "quoted_sigma.toml").write_text('[tool.privaudit]\nnoise = "0.1"\n')
 
 
 def _reports(kit: Path) -> None:
@@ -255,7 +261,30 @@ CASES: dict[str, Case] = {
     "check: unknown config key": Case("check {kit}/run/report.json --config {kit}/typo.toml",
                                       "unknown config key 'gate.min_mse_flor'"),
     "check: missing argument": Case("check", "Missing argument"),
+    # --- issue 16, item 8: config is validated in full, whatever runs and whatever overrides
+    "attack param typo, no attacks": Case(ASSESS + " --no-attacks --config {kit}/gan_typo.toml",
+                                          "unknown key attacks.gan.epochz"),
+    "config limit 1.5 under --limit": Case(ASSESS + " --limit 50 --config {kit}/limit_float.toml",
+                                           "limit: expected int, got 1.5"),
+    "config attack typo under --attacks": Case(
+        ASSESS + " --attacks knn --config {kit}/enabled_typo.toml", "unknown attack 'decodr'"),
+    "quoted sigma in config": Case(NO_SIGMA + " --config {kit}/quoted_sigma.toml",
+                                   "noise: expected a number, got '0.1'"),
+    "empty format": Case(ASSESS + " -f ''", "formats: expected at least one report format"),
+    "xml format": Case(ASSESS + " -f xml", "formats: unknown report format 'xml'"),
+    "NaN threshold": Case(ASSESS + " --fail-under-floor nan", "gate.min_mse_floor: expected a "
+                          "finite threshold"),
+    "negative accuracy drop": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
+                                   "--max-accuracy-drop -5", "harden.max_accuracy_drop"),
+    "negative baseline scale": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --baseline "
+                                    "--baseline-scales -1", "harden.baseline_scales"),
+    "attacks: xml format": Case("attacks -f xml", "unknown --format 'xml'"),
+    "report: empty format": Case("report {kit}/run/report.json -f '' --output-dir {out}",
+                                 "expected at least one report format"),
 }
+if not torch.cuda.is_available():  # issue 16, item 11: a report never claims a missing device
+    CASES["cuda without CUDA"] = Case(ASSESS + " --no-attacks --device cuda",
+                                      "CUDA is not available")
 
 
 def _snapshot(folder: Path) -> dict[str, str]:
@@ -276,7 +305,7 @@ def test_the_table_is_big_enough() -> None:
 def test_bad_input_exits_2_with_error_and_hint(name: str, kit: Path, tmp_path: Path) -> None:
     case = CASES[name]
     out = tmp_path / "out"
-    args = [a.format(kit=kit, out=out) for a in case.args.split()]
+    args = [a.format(kit=kit, out=out) for a in shlex.split(case.args)]
     before = _snapshot(kit)
     result = runner.invoke(app, args)
     lines = [line for line in result.stderr.splitlines() if line.strip()]

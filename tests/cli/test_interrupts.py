@@ -36,7 +36,8 @@ def _leftovers(folder: Path) -> list[str]:
 
 
 def _interrupt(
-    args: list[str], out: Path, *, settle: float = 3.0, presses: int = 1
+    args: list[str], out: Path, *, settle: float = 3.0, presses: int = 1,
+    sig: signal.Signals = signal.SIGINT,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m privaudit ARGS`, wait until it works, send SIGINT, and wait for the end.
 
@@ -54,7 +55,7 @@ def _interrupt(
     time.sleep(settle)
     assert proc.poll() is None, "finished before it could be interrupted: make it slower"
     for _ in range(presses):
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         time.sleep(0.05)
     stdout, stderr = proc.communicate(timeout=120)
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
@@ -98,6 +99,51 @@ def test_sigint_during_harden_exits_130_and_writes_no_model(tmp_path: Path) -> N
     assert _leftovers(out) == []
     assert _leftovers(hardened.parent) == []  # no model, no temp model
     assert _sha(model) == before
+
+
+@pytest.mark.slow
+def test_sigterm_during_assess_exits_143_and_writes_nothing(tmp_path: Path) -> None:
+    """Issue 16: SIGTERM (a CI timeout, `kill`) is treated like Ctrl-C, with exit 143."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("previous run")
+    done = _interrupt(["assess", "--budget", "thorough", "-f", "json,html", "-o", str(out)],
+                      out, sig=signal.SIGTERM)
+    assert done.returncode == 143, done.stderr
+    assert "terminated" in done.stderr and "Traceback" not in done.stderr
+    assert _leftovers(out) == ["report.json"]  # no backup, no lock, no temp file
+    assert (out / "report.json").read_text() == "previous run"
+
+
+_SIGTERM_AFTER_THE_MODEL = """
+import os, signal, sys, time
+from privaudit import hardening
+
+def run_harden(cfg, *, output, **kwargs):
+    output.write_bytes(b"a complete hardened model")
+    os.kill(os.getpid(), signal.SIGTERM)  # e.g. a CI timeout, during the after-audit
+    time.sleep(60)
+
+hardening.run_harden = run_harden
+from privaudit.cli.app import app
+sys.argv = ["privaudit", "harden", *sys.argv[1:]]
+app()
+"""
+
+
+def test_sigterm_after_harden_wrote_its_model_removes_it(tmp_path: Path) -> None:
+    """Issue 16: a harden stopped by SIGTERM used to leave its model without a report."""
+    hardened, out, data = tmp_path / "hardened.onnx", tmp_path / "out", tmp_path / "d.npz"
+    np.savez(data, x=np.zeros((10, 28, 28), np.uint8), y=np.arange(10))
+    done = subprocess.run(
+        [sys.executable, "-c", _SIGTERM_AFTER_THE_MODEL, "--data", str(data), "-o",
+         str(hardened), "--output-dir", str(out), "-q"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 143, done.stderr
+    assert "terminated: no report or model was written" in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.npz", "out"]
+    assert _leftovers(out) == []
 
 
 # --- all or nothing, in-process ---------------------------------------------------------------

@@ -100,3 +100,55 @@ def test_attack_names_match_registry() -> None:
     from privaudit.attacks import ATTACKS
 
     assert set(ATTACK_NAMES) == set(ATTACKS)
+
+
+# --- issue 16, item 8: the file is validated in full, whatever the flags say -------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "flags", "message"),
+    [
+        ("[tool.privaudit]\nlimit = 1.5\n", {"limit": 10}, "limit: expected int, got 1.5"),
+        ('[tool.privaudit.attacks]\nenabled = ["decodr"]\n', {"attacks.enabled": ("knn",)},
+         "unknown attack 'decodr'"),
+        ('[tool.privaudit]\nnoise = "0.1"\n', {}, "noise: expected a number, got '0.1'"),
+        ('[tool.privaudit]\nnoise_sweep = "0,0.1"\n', {}, "noise_sweep: expected a list"),
+        ('[tool.privaudit]\nformats = "json"\n', {"formats": "html"}, "formats: expected a list"),
+        ("[tool.privaudit.gate]\nmax_leakage = nan\n", {"gate.max_leakage": 0.5},
+         "gate.max_leakage: expected a finite threshold"),
+    ],
+)
+def test_the_file_is_checked_even_where_a_flag_overrides_it(
+    tmp_path: Path, body: str, flags: dict[str, object], message: str
+) -> None:
+    _pyproject(tmp_path, body)
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as err:
+        load_config(tmp_path / "pyproject.toml", flags, cwd=tmp_path)
+    assert err.value.hint is not None
+    assert "pyproject.toml" in err.value.hint or "choose from" in err.value.hint
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"formats": ""}, "formats: expected at least one report format"),
+        ({"formats": "json,xml"}, "formats: unknown report format 'xml'"),
+        ({"gate.min_mse_floor": float("nan")}, "gate.min_mse_floor: expected a finite"),
+        ({"gate.min_attack_mse": float("inf")}, "gate.min_attack_mse: expected a finite"),
+        ({"harden.max_accuracy_drop": -5.0}, "harden.max_accuracy_drop: expected a non-negative"),
+        ({"harden.baseline_scales": (1.5, -1.0)}, "harden.baseline_scales: expected a positive"),
+        ({"harden.lr": float("inf")}, "harden.lr: expected a positive"),
+        ({"max_data_gb": 0.0}, "max_data_gb: expected a positive"),
+    ],
+)
+def test_bad_flag_values_are_config_errors(
+    tmp_path: Path, flags: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, flags, cwd=tmp_path, search=False)
+
+
+def test_numbers_in_comma_separated_flags_are_still_read(tmp_path: Path) -> None:
+    cfg = load_config(None, {"harden.baseline_scales": "2, 3", "formats": "json, html"},
+                      cwd=tmp_path, search=False)
+    assert cfg.harden.baseline_scales == (2.0, 3.0) and cfg.formats == ("json", "html")

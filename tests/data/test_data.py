@@ -488,3 +488,99 @@ def test_any_file_content_loads_or_raises_data_error(
             assert e.hint
             return
     assert ds.x.dtype == np.float32
+
+
+# --- issue 16, items 5 and 10: sizes are checked before reading, --limit applies while reading --
+
+
+def _many(tmp_path: Path, n: int) -> Path:
+    """A compressed .npz of n distinct 8x8 images: small on disk, n * 64 bytes in memory."""
+    x = np.zeros((n, 1, 8, 8), np.uint8)
+    for i, column in enumerate(np.unravel_index(np.arange(n), (251, 251, 251))):
+        x[:, 0, 0, i] = column
+    path = tmp_path / "many.npz"
+    np.savez_compressed(path, x=x, y=(np.arange(n) % 10).astype(np.uint8))
+    return path
+
+
+def test_limit_reads_only_the_kept_samples(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = _many(tmp_path, 1_000_000)  # 64 MB of pixels in a ~1 MB file
+    tracemalloc.start()
+    try:
+        ds = load_data(path, (None, 1, 8, 8), limit=100)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(ds) == 100 and peak < 32e6  # 0.1.0 decompressed all 64 MB first
+    assert ds.transforms[0] == "random subset of 100 of 1000000 samples (seed 0)"
+
+
+@pytest.mark.parametrize("suffix", [".npz", ".npy"])
+def test_the_kept_samples_are_those_of_the_seeded_subset(tmp_path: Path, suffix: str) -> None:
+    from privaudit.data import subset_indices
+
+    x, y = (RNG.random((300, 1, 5, 7)) * 255).astype(np.uint8), np.arange(300) % 7
+    path = tmp_path / f"d{suffix}"
+    np.savez(path, x=x, y=y) if suffix == ".npz" else np.save(path, x)
+    ds, full = load_data(path, (None, 1, 5, 7), limit=40), load_data(path, (None, 1, 5, 7))
+    index = subset_indices(300, 40)
+    np.testing.assert_array_equal(ds.x, full.x[index])
+    if suffix == ".npz":
+        np.testing.assert_array_equal(ds.y, y[index])
+
+
+def test_data_above_the_size_limit_is_refused_before_reading(tmp_path: Path) -> None:
+    path = _many(tmp_path, 300_000)  # 19.2 MB of pixels
+    with pytest.raises(DataError, match=r"19.2 MB|0.0192 GB") as err:
+        load_data(path, (None, 1, 8, 8), max_bytes=10**7)
+    assert "above the limit max_data_gb = 0.01" in err.value.message
+    assert err.value.hint is not None and "--max-data-gb" in err.value.hint
+    assert len(load_data(path, (None, 1, 8, 8), limit=1000, max_bytes=10**7)) == 1000
+
+
+def test_a_header_that_declares_more_than_the_file_holds_is_refused(tmp_path: Path) -> None:
+    import zipfile
+
+    header = np.lib.format.header_data_from_array_1_0(np.zeros((1, 1, 8, 8), np.uint8))
+    header["shape"] = (10**9, 1, 8, 8)
+    member = tmp_path / "x.npy"
+    with member.open("wb") as fh:
+        np.lib.format.write_array_header_1_0(fh, header)
+        fh.write(bytes(64))
+    with zipfile.ZipFile(tmp_path / "forged.npz", "w") as archive:
+        archive.write(member, "x.npy")
+    with pytest.raises(DataError, match="a corrupt or forged file"):
+        load_data(tmp_path / "forged.npz", (None, 1, 8, 8))
+    with pytest.raises(DataError, match="cannot read"):
+        load_data(member, (None, 1, 8, 8))
+
+
+@pytest.mark.parametrize("override", [(1, 100_000, 100_000), (3, 20_000, 20_000)])
+def test_a_huge_input_size_is_refused_before_allocating(override: tuple[int, int, int]) -> None:
+    with pytest.raises(DataError, match="above the limit max_data_gb = 4"):
+        dataset_from_arrays(U8[:, :1], None, (None, None, None, None),
+                            input_shape_override=override, resize=True)
+
+
+def test_an_image_that_declares_billions_of_pixels_is_refused(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data))
+
+    def png(path: Path, side: int) -> None:
+        ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+        path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b""))
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    png(folder / "bomb.png", 40_000)  # 1.6 G pixels in 45 bytes: Pillow's own limit
+    with pytest.raises(DataError, match="bomb.png"):
+        load_data(folder, (None, 1, 8, 8))
+    png(folder / "bomb.png", 5_000)  # 25 M pixels: below Pillow's limit, above ours
+    with pytest.raises(DataError, match="above the limit max_data_gb = 0.05"):
+        load_data(folder, (None, 1, 8, 8), max_bytes=5 * 10**7)

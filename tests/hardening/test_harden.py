@@ -235,7 +235,7 @@ def test_labels_beyond_the_head_outputs_are_a_data_error(
     split = split_model(onnx.load(tiny_cnn_legacy), "layer3")
     settings = FinetuneSettings(lam=0.0, loss="bound", k=2, epochs=1, lr=1e-3, batch_size=32,
                                 freeze_head=False, noise_sigma=SIGMA, seed=0)
-    with pytest.raises(DataError, match="do not index"):
+    with pytest.raises(DataError, match="labels 5..12 do not fit the head's 10 outputs"):
         fine_tune(split, Normalization(), digits_like[0][:8], np.arange(8) + 5, settings,
                   device=torch.device("cpu"), progress=NullProgress(), label="t")
 

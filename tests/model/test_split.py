@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnx.numpy_helper
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from onnx import TensorProto, helper
@@ -362,3 +363,43 @@ def test_odd_names_split_exactly_or_refuse_cleanly(model: onnx.ModelProto) -> No
         got = _run_all(split.head, {split.cut_tensor: z})
         for a, b in zip(expected, got, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+# --- issue 16, item 9: models of opset 7 to 21 split ------------------------------------------
+
+
+@pytest.mark.parametrize("opset", range(7, 22))
+def test_every_opset_from_7_to_21_splits(opset: int, tmp_path: Path) -> None:
+    """Opsets 7 and 8 (IR 3) list every initializer among the graph inputs."""
+    from hostile_models import IR_FOR_OPSET, classifier
+
+    from privaudit.interpreter import to_torch
+
+    path = tmp_path / "m.onnx"
+    onnx.save(classifier(opset=opset), path)
+    model = load_model(path)
+    assert model.ir_version == IR_FOR_OPSET[opset]
+    split = split_model(model, "cut")
+    x = np.random.default_rng(0).random((4, 1, 8, 8)).astype(np.float32)
+    assert verify_split(model, split, x) == 0.0
+    for part in (split.encoder, split.head):
+        assert part is not None and part.ir_version == model.ir_version
+        onnx.checker.check_model(part)
+    assert [i.name for i in make_session(split.encoder).get_inputs()] == ["x"]
+    to_torch(split.encoder)  # white-box attacks and harden can use the encoder
+
+
+@pytest.mark.parametrize("opset", [7, 21])
+def test_a_torch_export_of_opset_7_splits(
+    opset: int, tiny_cnn: torch.nn.Module, tmp_path: Path
+) -> None:
+    import warnings
+
+    path = tmp_path / "m.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(tiny_cnn.eval(), (torch.from_numpy(X[:1]),), str(path), dynamo=False,
+                          opset_version=opset, input_names=["input"], output_names=["logits"],
+                          dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
+    model = load_model(path)
+    assert verify_split(model, split_model(model, "layer3"), X, atol=1e-4) < 1e-4

@@ -1,0 +1,71 @@
+"""Issue 16, item 7: one clear line, whatever the names hold; reports with odd text render.
+
+A file, split or tensor name can hold a newline, an escape sequence or undecodable bytes;
+0.1.0 printed them raw (an image named ``bad\\nerror: fake line.png`` forged a second
+`error:` line) and crashed (exit 3) rendering a report with a lone surrogate.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from privaudit.cli.app import app
+from privaudit.cli.console import printable
+from privaudit.cli.errors import reported_errors
+from privaudit.errors import ModelError
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("bad\nerror: fake line.png", "bad\\nerror: fake line.png"),
+        ("a\rb\tc", "a\\rb\\tc"),
+        ("\x1b[2J\x1b[31mred", "\\x1b[2J\\x1b[31mred"),
+        ("next\x85line", "next\\x85line"),
+        ("line\u2028separator", "line\\u2028separator"),
+        ("evil\u202egnp.exe", "evil\\u202egnp.exe"),
+        ("\udcffbytes.onnx", "\\udcffbytes.onnx"),
+        ("plain café 漢字 [bold] ok", "plain café 漢字 [bold] ok"),
+    ],
+)
+def test_printable_escapes_what_could_forge_or_break_a_line(raw: str, shown: str) -> None:
+    assert printable(raw) == shown
+
+
+def test_a_multi_line_error_prints_as_one_error_and_one_hint_line() -> None:
+    cli = typer.Typer()
+
+    @cli.command()
+    def fail() -> None:
+        with reported_errors():
+            raise ModelError("cannot split at 'If'\nerror: a second line\n  three\n  four",
+                             hint="one\nhint")
+
+    result = runner.invoke(cli, [])
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [
+        "error: cannot split at 'If'\\nerror: a second line\\n  three\\n  four",
+        "hint: one\\nhint",
+    ]
+
+
+def test_a_report_with_a_lone_surrogate_renders(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert runner.invoke(app, ["assess", "--no-attacks", "--limit", "60", "-q",
+                               "-o", str(out)]).exit_code == 0
+    text = (out / "report.json").read_text().replace("demo_cnn.onnx", "\\ud800demo_cnn.onnx")
+    (tmp_path / "odd.json").write_text(text)
+    assert "\\ud800" in json.dumps(json.loads(text))
+    result = runner.invoke(app, ["report", str(tmp_path / "odd.json"), "-f", "html,markdown,csv",
+                                 "--output-dir", str(tmp_path / "again")])
+    assert result.exit_code == 0, result.stderr
+    assert "\ufffddemo_cnn.onnx" in (tmp_path / "again" / "odd.html").read_text()
+    result = runner.invoke(app, ["compare", str(tmp_path / "odd.json"), str(out / "report.json")])
+    assert result.exit_code == 0, result.stderr

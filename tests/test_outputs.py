@@ -1,0 +1,169 @@
+"""Issue 16, item 4: no backup left behind, no file lost to a second run, a full disk is exit 2.
+
+In-process tests of `privaudit.outputs` and of the CLI around it; the signal tests (SIGTERM)
+are in tests/cli/test_interrupts.py.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from privaudit.cli.app import app
+from privaudit.errors import ConfigError
+from privaudit.outputs import LOCK_NAME, atomic_write, lock_folders, restore_on_failure
+from privaudit.reports import write_report
+
+runner = CliRunner()
+FAST = ["--no-attacks", "--limit", "60", "-q"]
+
+
+def _names(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+def test_a_failure_before_the_rewrite_leaves_no_backup(tmp_path: Path) -> None:
+    """The backup is a hard link: restoring it onto the same file used to do nothing."""
+    old = tmp_path / "report.json"
+    old.write_text("previous run")
+    with pytest.raises(KeyboardInterrupt), restore_on_failure([old]):
+        raise KeyboardInterrupt  # before anything was written
+    assert old.read_text() == "previous run"
+    assert _names(tmp_path) == ["report.json"]  # no .report.json.XXXX.bak
+
+
+def test_a_late_failure_after_the_rewrite_leaves_no_backup(tmp_path: Path) -> None:
+    old, new = tmp_path / "report.json", tmp_path / "report.html"
+    old.write_text("previous json")
+    new.write_text("previous html")
+    with pytest.raises(ConfigError), restore_on_failure([old, new]):
+        write_report("this run", old)  # the html is never rewritten
+        raise ConfigError("a late exit 2")
+    assert (old.read_text(), new.read_text()) == ("previous json", "previous html")
+    assert _names(tmp_path) == ["report.html", "report.json"]
+
+
+def test_harden_into_an_existing_model_interrupted_leaves_no_backup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from privaudit import hardening as hardening_pkg
+
+    hardened = tmp_path / "existing.onnx"
+    hardened.write_bytes(b"yesterday's model")
+
+    def interrupted(cfg: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(hardening_pkg, "run_harden", interrupted)
+    data = tmp_path / "d.npz"
+    np.savez(data, x=np.zeros((10, 28, 28), np.uint8), y=np.arange(10))
+    result = runner.invoke(app, ["harden", "--data", str(data), "-o", str(hardened),
+                                 "--output-dir", str(tmp_path / "out"), "-q"])
+    assert result.exit_code == 130, result.stderr
+    assert hardened.read_bytes() == b"yesterday's model"
+    assert _names(tmp_path) == ["d.npz", "existing.onnx", "out"]
+    assert _names(tmp_path / "out") == []
+
+
+def test_a_folder_in_use_is_refused_with_the_owner_pid(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("the other run's report")
+    with lock_folders([out]):
+        result = runner.invoke(app, ["assess", *FAST, "-o", str(out)])
+        assert (out / LOCK_NAME).read_text().strip() == str(os.getpid())
+    assert result.exit_code == 2, result.stderr
+    assert f"is in use by another privaudit run (pid {os.getpid()})" in result.stderr
+    assert "hint: " in result.stderr
+    assert (out / "report.json").read_text() == "the other run's report"
+    assert _names(out) == ["report.json"]  # the lock file went with its run
+
+
+def test_a_second_process_cannot_take_the_folder(tmp_path: Path) -> None:
+    """Two processes, one folder: the second is refused while the first holds it."""
+    out = tmp_path / "out"
+    out.mkdir()
+    holder = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+        from privaudit.outputs import lock_folders
+        with lock_folders([Path({str(out)!r})]):
+            print("locked", flush=True)
+            sys.stdin.readline()
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", holder], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+        with pytest.raises(ConfigError, match=f"pid {proc.pid}"), lock_folders([out]):
+            pass
+    finally:
+        proc.communicate("done\n", timeout=30)
+    with lock_folders([out]):  # free again once the holder is done
+        pass
+    assert _names(out) == []
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK_NAME).write_text("999999999\n")  # a SIGKILLed run: the file, but no lock
+    result = runner.invoke(app, ["assess", *FAST, "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert _names(out) == ["report.json"]
+
+
+def _full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every write of a report or model fails as on a full disk (ENOSPC)."""
+    import privaudit.outputs as outputs
+
+    real = os.fdopen
+
+    class Full:
+        def __init__(self, fd: int, mode: str) -> None:
+            self._fh = real(fd, mode)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: Any) -> None:
+            self._fh.close()
+
+        def write(self, data: bytes) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(outputs.os, "fdopen", Full)
+
+
+def test_a_full_disk_is_exit_2_and_keeps_the_previous_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.json").write_text("previous run")
+    _full_disk(monkeypatch)
+    result = runner.invoke(app, ["assess", *FAST, "-o", str(out), "-f", "json,html"])
+    assert result.exit_code == 2, result.stderr
+    assert "No space left on device (the disk or quota is full)" in result.stderr
+    assert "hint: free some disk space" in result.stderr
+    assert "internal error" not in result.stderr
+    assert (out / "report.json").read_text() == "previous run"
+    assert _names(out) == ["report.json"]
+
+
+def test_atomic_write_names_the_file_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _full_disk(monkeypatch)
+    with pytest.raises(ConfigError, match="cannot write .*model.onnx: No space left"):
+        atomic_write(b"bytes", tmp_path / "model.onnx")
+    assert _names(tmp_path) == []
