@@ -19,8 +19,8 @@ from privaudit.data import Normalization
 from privaudit.errors import DataError
 from privaudit.hardening import (
     FinetuneSettings,
-    choose,
     against_frontier,
+    choose,
     fine_tune,
     frontier_mse,
     hold_out,
