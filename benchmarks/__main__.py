@@ -4,7 +4,8 @@
 
 Full mode by default (the README's figures; about half an hour on 2 CPU cores); `--quick`
 runs the same code with tiny sizes in about a minute (what the tests run). Each section
-names the command, date and machine that produced it; the goals table comes first.
+is printed when its benchmark ends, headed by the command, date and machine that produced
+it; the table of every goal with its verdict comes last.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny sizes, one repeat")
     args = ap.parse_args(argv)
     host, start = machine(), time.perf_counter()  # NOTE: each section records its own load
+    command = " ".join(["python -m benchmarks", *args.names, *(["--quick"] if args.quick else [])])
     results: list[Result] = []
     for name in args.names or NAMES:
         module = importlib.import_module(f"benchmarks.{name}")
@@ -34,12 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr, flush=True)
         options = parse(module.parser, module.QUICK, ["--quick"] if args.quick else [])
         results.append(timed(module.run, options))
-    command = "python -m benchmarks" + (" --quick" if args.quick else "")
+        print(render(results[-1], via=command) + "\n", flush=True)
     print(f"_Produced by `{command}` on {today()} in {time.perf_counter() - start:.0f} s; "
           f"{host}._\n")
     print(summary(results).markdown())
-    for result in results:
-        print("\n" + render(result, via=command))
     return 0
 
 

@@ -51,7 +51,7 @@ SIGMA = 0.1
 GOAL_GAIN, GOAL_DROP = 15.0, 1.5  # percent decoder MSE, accuracy points
 DEFAULT = HardenConfig()
 FULL: dict[str, Any] = {"seeds": 3, "epochs": 10, "budget": "standard", "share": 1.0}
-QUICK: dict[str, Any] = {"seeds": 1, "epochs": 2, "budget": "smoke", "share": 0.2}
+QUICK: dict[str, Any] = {"seeds": 1, "epochs": 2, "budget": "smoke", "share": 0.1}
 
 Row = tuple[Trained, dict[str, list[float]]]
 
