@@ -82,7 +82,7 @@ def ours(target: Target, data: AttackData, params: DecoderParams, device: torch.
         train_decoder(target, data, params, ctx, task)
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return params.epochs * len(data.aux_x) / (time.perf_counter() - start)
+    return float(params.epochs * len(data.aux_x) / (time.perf_counter() - start))
 
 
 def plain(target: Target, data: AttackData, params: DecoderParams, device: torch.device) -> float:
@@ -106,7 +106,7 @@ def plain(target: Target, data: AttackData, params: DecoderParams, device: torch
             sched.step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return epochs * n / (time.perf_counter() - start)
+    return float(epochs * n / (time.perf_counter() - start))
 
 
 def throughput(args: argparse.Namespace, device: torch.device) -> tuple[Table, Goal]:

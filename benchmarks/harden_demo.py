@@ -100,6 +100,7 @@ def harden_run(args: argparse.Namespace) -> HardenRun:
 def test_accuracy(run: HardenRun, model: Any, sigma: float, draws: int = 10) -> float:
     """The head's accuracy on the test images' noisy features (mean of `draws` noise draws)."""
     split = split_model(model, run.prep.split_name)
+    assert split.head is not None
     enc, head = make_session(split.encoder), make_session(split.head)
     x, y = run.prep.audit.eval.x, run.prep.audit.eval.y
     z = run_batched(enc, run.prep.norm.apply(x), 256)
@@ -124,9 +125,10 @@ def per_seed(run: HardenRun, t: Trained) -> dict[str, list[float]]:
     """Test accuracy, decoder MSE and leakage of each seed's model."""
     mses = [next(a.mse for a in r.attacks if a.attack == "decoder" and a.status is Status.OK)
             for r in t.reports]
+    assert None not in mses, "the decoder attack did not run"
     return {
         "acc": [test_accuracy(run, m, t.variant.noise_sigma) for m in t.models],
-        "mse": [float(m) for m in mses],
+        "mse": [float(m or 0) for m in mses],
         "leak": [float(r.bound.leakage_bits_per_dim or 0) for r in t.reports if r.bound],
     }
 
