@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -180,3 +181,33 @@ def digits_like() -> tuple[np.ndarray, np.ndarray]:
     base = g.random((10, 1, 28, 28)).astype(np.float32)
     x = np.clip(base[y] + 0.1 * g.standard_normal((200, 1, 28, 28)), 0, 1).astype(np.float32)
     return x, y
+
+
+@pytest.fixture(scope="session")
+def run_once() -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run a command in a folder once per session; the same command again gets that result.
+
+    The README's benchmark commands and tests/test_benchmarks.py share their quick runs.
+    """
+    done: dict[tuple[tuple[str, ...], str], subprocess.CompletedProcess[str]] = {}
+
+    def run(
+        argv: Sequence[str], cwd: Path, timeout: float = 600
+    ) -> subprocess.CompletedProcess[str]:
+        key = (tuple(argv), str(cwd))
+        if key not in done:
+            done[key] = subprocess.run(list(argv), cwd=cwd, capture_output=True, text=True,
+                                       timeout=timeout)
+        return done[key]
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def make_demo_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Flags that make scripts/make_demo.py quick and keep it out of the checkout.
+
+    tests/audit/test_demo.py and the README's command share the run (see `run_once`).
+    """
+    out = tmp_path_factory.mktemp("make_demo")
+    return ["--out", str(out), "--epochs", "1", "--min-accuracy", "0"]

@@ -1,0 +1,8 @@
+"""The benchmarks: speed and privacy goals measured side by side in one run (see README).
+
+`python -m benchmarks` runs them all in full and prints the README's Markdown tables;
+`python -m benchmarks --quick` the same with tiny sizes; `python -m benchmarks.bound` runs one.
+"""
+
+NAMES = ("bound", "attacks", "harden", "harden_demo")
+"""The benchmark modules, in the order `python -m benchmarks` runs them."""
