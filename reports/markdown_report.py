@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from privaudit.config.choices import ReportFormat
+from privaudit.config.choices import Domain, ReportFormat
 from privaudit.reports import prose
+from privaudit.reports.features import leakage_table, sample_table
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.table import (
     compare_table,
@@ -42,6 +43,7 @@ class MarkdownReporter:
             f"## Attacks{prose.scope(report)}",
             md_escape(prose.references_sentence(report)),
             md_table(model_table(report)[ATTACK_VIEW]),
+            *features_md(report),
             f"## Fisher information leakage{prose.scope(report)}",
             md_escape(prose.dfil_paragraph(report)),
         ]
@@ -52,6 +54,22 @@ class MarkdownReporter:
         parts += warnings_md(report)
         parts.append(provenance_md(report))
         return "\n\n".join(parts) + "\n"
+
+
+def features_md(report: AuditReport) -> list[str]:
+    """The per-column (tabular) or per-channel (signal) table and sample values, or nothing."""
+    table = leakage_table(report)
+    if table.empty:
+        return []
+    title = ("Per-column leakage" if report.model.domain == Domain.TABULAR
+             else "Per-channel reconstruction")
+    parts = [f"## {title}{prose.scope(report)}", md_escape(prose.feature_sentence(report)),
+             md_table(table)]
+    samples = sample_table(report)
+    if not samples.empty:
+        parts += ["Sample values (the data's own units), true and reconstructed:",
+                  md_table(samples)]
+    return parts
 
 
 def audit_md(report: AuditReport) -> list[str]:

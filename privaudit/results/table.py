@@ -15,7 +15,15 @@ from privaudit.results.schema import AttackResult, AuditReport, Reference, Statu
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ATTACK", "ATTACK_COLUMNS", "REFERENCE", "attack_table", "model_table"]
+__all__ = [
+    "ATTACK",
+    "ATTACK_COLUMNS",
+    "FEATURE_COLUMNS",
+    "REFERENCE",
+    "attack_table",
+    "feature_table",
+    "model_table",
+]
 
 ATTACK_COLUMNS: tuple[str, ...] = (
     "role", "model", "sha256", "split", "noise_sigma", "clean_accuracy", "noisy_accuracy",
@@ -23,6 +31,9 @@ ATTACK_COLUMNS: tuple[str, ...] = (
     "psnr", "ssim", "recovered", "beats_label", "below_floor", "n_samples", "seconds", "reason",
 )  # fmt: skip
 ATTACK, REFERENCE = "attack", "reference"  # the row kinds: a reconstruction by an attack, or not
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "role", "kind", "attack", "feature", "mse", "mse_raw", "r2", "correlation", "exact_match",
+)  # fmt: skip
 
 def attack_table(report: AuditReport) -> pd.DataFrame:
     """One tidy row per model x attack, columns in `ATTACK_COLUMNS` order.
@@ -67,6 +78,29 @@ def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
         yield common | _reference_cells(r, report.data.n_eval)
     for a in report.attacks:
         yield common | _attack_cells(a)
+
+
+def feature_table(report: AuditReport) -> pd.DataFrame:
+    """One tidy row per model x reconstruction x input feature (tabular column, signal channel).
+
+    Columns in `FEATURE_COLUMNS` order: the reconstruction (`kind` attack or reference, its
+    name), the feature, its MSE standardised and in the data's own units, R^2, correlation and
+    exact-match rate. Empty for images (they have no per-feature scores).
+    """
+    import pandas as pd
+
+    audited = [(report, "original" if report.harden else "audited")]
+    if report.harden is not None:
+        audited.append((report.harden.after, "hardened"))
+    rows = []
+    for part, role in audited:
+        named = [(REFERENCE, r.name, r.features) for r in part.references]
+        named += [(ATTACK, a.attack, a.features) for a in part.attacks]
+        rows += [{"role": role, "kind": kind, "attack": name, "feature": f.name, "mse": f.mse,
+                  "mse_raw": f.mse_raw, "r2": f.r2, "correlation": f.correlation,
+                  "exact_match": f.exact_match}
+                 for kind, name, scores in named for f in scores]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
 
 
 def _attack_cells(a: AttackResult) -> dict[str, object]:
