@@ -126,7 +126,9 @@ class Constant(nn.Module):
     ("features", "shape"),
     [((4,), (13,)), ((8, 2), (30,)), ((64,), (64,))],
 )
-def test_vector_decoder_and_critic_shapes(features: tuple[int, ...], shape: tuple[int, ...]) -> None:
+def test_vector_decoder_and_critic_shapes(
+    features: tuple[int, ...], shape: tuple[int, ...]
+) -> None:
     net = make_decoder(Domain.TABULAR, features, shape, width=16)
     assert isinstance(net, VectorDecoder)
     out = net(torch.randn(5, *features))
@@ -140,7 +142,9 @@ def test_vector_decoder_and_critic_shapes(features: tuple[int, ...], shape: tupl
     ("features", "shape"),
     [((4, 16), (2, 64)), ((8, 5), (1, 37)), ((32,), (12, 100)), ((3, 4, 4), (2, 16))],
 )
-def test_signal_decoder_and_critic_shapes(features: tuple[int, ...], shape: tuple[int, ...]) -> None:
+def test_signal_decoder_and_critic_shapes(
+    features: tuple[int, ...], shape: tuple[int, ...]
+) -> None:
     net = make_decoder(Domain.SIGNAL, features, shape, width=16)
     assert isinstance(net, SignalDecoder)
     assert any(isinstance(m, nn.ConvTranspose1d) for m in net.modules())
