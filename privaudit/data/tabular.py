@@ -81,9 +81,10 @@ def read_table(
     index = subset_indices(n, limit)
     wanted = [*features, *([label] if label else [])]
     parsed = n if parquet else len(index)  # NOTE: a Parquet file is read whole, then subset
-    what = f"{parsed} rows of {len(wanted)} columns as float64 (twice, while parsing)"
-    check_size(2 * 8 * parsed * len(wanted), what, max_bytes, str(path))
-    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, wanted, index, n)
+    width = len(wanted) if parquet else len(header)  # NOTE: a CSV is parsed whole-row
+    what = f"{parsed} rows of {width} columns as float64 (twice, while parsing)"
+    check_size(2 * 8 * parsed * width, what, max_bytes, str(path))
+    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, index, n)
     if parquet and len(index) < n:
         frame = frame.iloc[index]
     if len(frame) == 0:
@@ -132,12 +133,14 @@ def _parquet_shape(path: Path) -> tuple[list[str], int]:
                         hint="give a Parquet file written by pandas or pyarrow") from e
 
 
-def _read_csv(path: Path, wanted: list[str], index: np.ndarray, n: int) -> pd.DataFrame:
+def _read_csv(path: Path, index: np.ndarray, n: int) -> pd.DataFrame:
     import pandas as pd
 
     keep = None if len(index) == n else set((index + 1).tolist())  # NOTE: row 0 is the header
+    # NOTE: every column is parsed (no usecols), so that a row with too many fields is an
+    # error rather than quietly shifted into the named columns.
     try:
-        return pd.read_csv(path, usecols=wanted,
+        return pd.read_csv(path,
                            skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {_first_line(e)}",
