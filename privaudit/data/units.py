@@ -83,7 +83,8 @@ class Units:
 
 
 def standardise(
-    raw: np.ndarray, names: Sequence[str], data_range: tuple[float, float] | None = None
+    raw: np.ndarray, names: Sequence[str], data_range: tuple[float, float] | None = None,
+    *, ranged: bool = True,
 ) -> tuple[np.ndarray, Units, list[str]]:
     """Standardise `(N, F)` or `(N, C, T)` raw values per feature (axis 1) over all samples.
 
@@ -91,6 +92,8 @@ def standardise(
         raw: the samples in their own units, finite (float64 or anything numeric).
         names: one name per feature.
         data_range: (low, high) of the data's values, or None for the observed range.
+        ranged: record a data range (signals: their PSNR peak); False for tabular columns,
+            whose units differ from column to column.
 
     Returns:
         The float32 standardised values, the `Units` that map them back, and notes for the
@@ -107,7 +110,7 @@ def standardise(
     units = Units(
         mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
         names=tuple(names), discrete=tuple(_discrete(values)),
-        data_range=float(high - low),
+        data_range=float(high - low) if ranged else None,
     )
     notes = [units.summary()]
     if constant.any():

@@ -83,7 +83,8 @@ def conform_vectors(
     labels = tuple(names) if names is not None and len(names) == features else (
         default_names(layout.domain, features))
     _check_finite(view, layout.domain, labels, rows, source)
-    measured, units, unit_notes = standardise(view, labels, data_range)
+    measured, units, unit_notes = standardise(view, labels, data_range,
+                                              ranged=layout.domain == Domain.SIGNAL)
     return Dataset.from_arrays(measured, y, source=source, transforms=[*record, *unit_notes],
                                class_names=class_names, domain=layout.domain, units=units)
 

@@ -43,6 +43,7 @@ def test_tabular_audit(tabular_report: AuditReport) -> None:
     r = tabular_report
     assert r.model.domain == "tabular" and r.model.input_shape == (12,)
     assert r.data.feature_names == tuple(f"x{i}" for i in range(12))
+    assert r.data.data_range is None  # columns in different units have no common range
     assert max(r.data.feature_std) / min(r.data.feature_std) > 100  # columns in own units
     prior = next(ref for ref in r.references if ref.name == "prior")
     assert prior.mse == pytest.approx(1.0, abs=0.15) and prior.psnr is None and prior.ssim is None
