@@ -8,7 +8,7 @@ import pandas as pd
 
 from privaudit.config.choices import ReportFormat
 from privaudit.reports.table import NUMERIC_COLUMNS, formatted
-from privaudit.results import AuditReport, attack_table, feature_table
+from privaudit.results import AuditReport, attack_table, feature_table, python_strings
 
 TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric",
                 "feature")
@@ -28,6 +28,7 @@ class CsvReporter:
     name: ClassVar[str] = ReportFormat.CSV.value
     suffix: ClassVar[str] = ".csv"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """CSV text with a header row, LF line ends and ``n/a`` for missing numbers."""
         table = with_features(attack_table(report), report)

@@ -22,7 +22,7 @@ from privaudit.reports.html_sections import (
     verdict_html,
     warnings_html,
 )
-from privaudit.results import AuditReport
+from privaudit.results import AuditReport, python_strings
 
 # NOTE: read once at import, so that render() itself does no I/O.
 PAGE = Template(
@@ -41,6 +41,7 @@ class HtmlReporter:
     name: ClassVar[str] = ReportFormat.HTML.value
     suffix: ClassVar[str] = ".html"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """The whole HTML document."""
         body = [

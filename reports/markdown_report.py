@@ -16,7 +16,7 @@ from privaudit.reports.table import (
     sweep_table,
     variant_table,
 )
-from privaudit.results import AuditReport, HardenResult, Verdict, model_table
+from privaudit.results import AuditReport, HardenResult, Verdict, model_table, python_strings
 
 ATTACK_VIEW = ["attack", "kind", "status", "mse", "psnr", "ssim", "recovered", "beats_label",
                "below_floor", "seconds", "reason"]  # fmt: skip
@@ -29,6 +29,7 @@ class MarkdownReporter:
     name: ClassVar[str] = ReportFormat.MARKDOWN.value
     suffix: ClassVar[str] = ".md"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """The whole Markdown document (GitHub-flavoured; untrusted text escaped)."""
         parts = [

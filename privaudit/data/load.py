@@ -120,9 +120,9 @@ def _check_format(
     if suffix not in known:
         what = "an image folder, an .npz with arrays x (and y), or an .npy file" if image else (
             "a CSV or Parquet table, an .npz with arrays x (and y), or an .npy file")
-        found = "a folder" if suffix == "folder" else f"{path.name}"
-        raise DataError(f"unsupported data {found} for a model with {layout.domain.value} "
-                        f"input {layout.describe()}", hint=f"give {what}")
+        found = "data: a folder" if suffix == "folder" else f"data file {path.name}"
+        raise DataError(f"unsupported {found} for a model with {layout.domain.value} input "
+                        f"{layout.describe()}", hint=f"give {what}")
     if image and suffix in TABLE_SUFFIXES:
         raise DataError(f"{path.name} is a table, but the model takes images "
                         f"{layout.describe()}",

@@ -39,6 +39,7 @@ from privaudit.results.table import (
     attack_table,
     feature_table,
     model_table,
+    python_strings,
 )
 from privaudit.results.verdict import build_verdict, strongest_attack
 
@@ -75,6 +76,7 @@ __all__ = [
     "from_dict",
     "from_jsonable",
     "model_table",
+    "python_strings",
     "read_report",
     "register_html_view",
     "strongest_attack",

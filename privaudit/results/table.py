@@ -6,8 +6,9 @@ format them. pandas is imported when a table is built, not with this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from privaudit.config.choices import AttackName
 from privaudit.results.schema import AttackResult, AuditReport, Reference, Status, Variant
@@ -23,6 +24,7 @@ __all__ = [
     "attack_table",
     "feature_table",
     "model_table",
+    "python_strings",
 ]
 
 ATTACK_COLUMNS: tuple[str, ...] = (
@@ -31,10 +33,33 @@ ATTACK_COLUMNS: tuple[str, ...] = (
     "psnr", "ssim", "recovered", "beats_label", "below_floor", "n_samples", "seconds", "reason",
 )  # fmt: skip
 ATTACK, REFERENCE = "attack", "reference"  # the row kinds: a reconstruction by an attack, or not
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def python_strings(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `fn` with pandas' text columns stored as Python strings, whatever is installed.
+
+    # NOTE: pandas 3 stores text in pyarrow when pyarrow is installed (it is, with the
+    # `parquet` extra), and pyarrow refuses text UTF-8 cannot encode: a file name with an
+    # undecodable byte (a lone surrogate) would make every table fail. Python storage takes
+    # any text, as without pyarrow; it is set for the call only, never for the caller.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import pandas as pd
+
+        with pd.option_context("mode.string_storage", "python"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
 FEATURE_COLUMNS: tuple[str, ...] = (
     "role", "kind", "attack", "feature", "mse", "mse_raw", "r2", "correlation", "exact_match",
 )  # fmt: skip
 
+@python_strings
 def attack_table(report: AuditReport) -> pd.DataFrame:
     """One tidy row per model x attack, columns in `ATTACK_COLUMNS` order.
 
@@ -53,6 +78,7 @@ def attack_table(report: AuditReport) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(ATTACK_COLUMNS))
 
 
+@python_strings
 def model_table(report: AuditReport, role: str = "audited") -> pd.DataFrame:
     """The rows of `report`'s own attacks and references (no hardened model or variants)."""
     import pandas as pd
@@ -80,6 +106,7 @@ def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
         yield common | _attack_cells(a)
 
 
+@python_strings
 def feature_table(report: AuditReport) -> pd.DataFrame:
     """One tidy row per model x reconstruction x input feature (tabular column, signal channel).
 

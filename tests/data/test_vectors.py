@@ -184,7 +184,7 @@ def test_table_options_need_a_table(tmp_path: Path) -> None:
         load_data(tmp_path / "v.npz", TABLE, label_column="y")
     with pytest.raises(DataError, match="is a table, but the model takes images"):
         load_data(_csv(tmp_path / "i.csv", pd.DataFrame({"a": [1.0]})), (None, 1, 1, 1))
-    with pytest.raises(DataError, match="unsupported data a folder"):
+    with pytest.raises(DataError, match="unsupported data: a folder for a model with tabular"):
         load_data(tmp_path, TABLE)
 
 
