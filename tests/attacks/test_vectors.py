@@ -70,10 +70,11 @@ def _data(target: Target, aux: torch.Tensor, ev: torch.Tensor, seed: int) -> Att
     return AttackData(aux_x=aux, aux_z=noisy(aux), target_z=noisy(ev))
 
 
-def _run(name: str, target: Target, data: AttackData) -> torch.Tensor:
+def _run(name: str, target: Target, data: AttackData, device: str = "cpu") -> torch.Tensor:
     torch.manual_seed(0)
     x_hat = attacks.ATTACKS[name](SMALL[name]).reconstruct(
-        target, data, RunContext(torch.device("cpu"), 0, NullProgress()))
+        target, data, RunContext(torch.device(device), 0, NullProgress()))
+    assert x_hat.device.type == "cpu"
     assert x_hat.shape == (len(data.target_z), *target.input_shape)
     low, high = target.bounds or (None, None)
     assert torch.all(x_hat >= torch.as_tensor(low) - 1e-6)
@@ -167,15 +168,16 @@ def test_priors_per_domain() -> None:
     assert prior_term(image, Domain.IMAGE).tolist() == [2.0]
 
 
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 @pytest.mark.parametrize("name", ["knn", "decoder", "optimization", "gan"])
 @pytest.mark.parametrize("domain", [Domain.TABULAR, Domain.SIGNAL])
 def test_beats_mean_on_identity_encoder(
-    name: str, domain: Domain, vectors: tuple[torch.Tensor, torch.Tensor],
+    name: str, domain: Domain, device: str, vectors: tuple[torch.Tensor, torch.Tensor],
     signals: tuple[torch.Tensor, torch.Tensor],
 ) -> None:
     aux, ev = vectors if domain == Domain.TABULAR else signals
     target = _target(Affine(), tuple(aux.shape[1:]), domain, aux, sigma=0.1)
-    x_hat = _run(name, target, _data(target, aux, ev, seed=1))
+    x_hat = _run(name, target, _data(target, aux, ev, seed=1), device)
     errors = _mse(x_hat, ev)
     baseline = _mse(aux.mean(0, keepdim=True).expand_as(ev), ev)
     assert errors.mean() < 0.5 * baseline.mean()
