@@ -2,7 +2,8 @@
 
 Each attack is one module implementing `Attack` (`base`); `registry.ATTACKS` maps the names of
 `privaudit.config.choices.AttackName` to them. `battery.run_battery` runs the chosen ones on
-the same noisy features and scores them uniformly (`metrics`: MSE, PSNR, SSIM). `target`
+the same noisy features and scores them uniformly (`scoring`, `metrics`: MSE, PSNR, SSIM on
+images; MSE and per-feature scores on standardised tabular vectors and signals). `target`
 defines what an attacker holds: the `Target` (the encoder under attack) and its capabilities.
 """
 
@@ -15,7 +16,7 @@ from privaudit.attacks.battery import (
     scoring_seed,
 )
 from privaudit.attacks.registry import ATTACKS, get_attack
-from privaudit.attacks.scoring import Scorer
+from privaudit.attacks.scoring import Measure, Scorer
 from privaudit.attacks.target import Capability, Target
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "AttackData",
     "AttackParams",
     "Capability",
+    "Measure",
     "RunContext",
     "Scorer",
     "Target",

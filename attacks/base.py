@@ -72,7 +72,8 @@ class AttackData:
     """What the attacker holds. The private evaluation inputs are deliberately absent.
 
     Attributes:
-        aux_x: (N_aux, C, H, W) in [0, 1], the attacker's auxiliary images.
+        aux_x: (N_aux, *input_shape) the attacker's auxiliary inputs, measured (pixels in
+            [0, 1]; tabular vectors and signals standardised).
         aux_z: (N_aux, *feature_shape) their *noisy* features (deployment sigma).
         target_z: (N_eval, *feature_shape) noisy features of the private inputs.
         aux_y: (N_aux,) int64 labels, or None.
@@ -116,4 +117,4 @@ class Attack(ABC, Generic[P]):
 
     @abstractmethod
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
-        """Return x_hat, shape (N_eval, C, H, W), values in [0, 1], on the CPU."""
+        """Return x_hat, shape (N_eval, *input_shape), measured (images: in [0, 1]), on the CPU."""

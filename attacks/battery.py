@@ -68,9 +68,9 @@ def run_battery(
 
     Args:
         target: the encoder under attack.
-        aux_x: (N_aux, C, H, W) in [0, 1], the attacker's auxiliary images.
+        aux_x: (N_aux, *input_shape) measured, the attacker's auxiliary inputs.
         aux_y: (N_aux,) labels of `aux_x`, or None.
-        eval_x: (N_eval, C, H, W) in [0, 1], the private inputs to reconstruct.
+        eval_x: (N_eval, *input_shape) measured, the private inputs to reconstruct.
         attacks: registry names, run in this order.
         budget: compute budget that sets each attack's default epochs/steps.
         params_tables: per-attack overrides, `{name: {field: value}}`.
@@ -160,7 +160,7 @@ def _clean(
 
 
 def as_images(x: ArrayLike) -> Tensor:
-    """A float32 CPU tensor copy of an image batch."""
+    """A float32 CPU tensor copy of a batch of inputs (images, vectors or signals)."""
     if isinstance(x, Tensor):
         return x.detach().to("cpu", torch.float32).clone()
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32).copy())
@@ -206,7 +206,7 @@ def _run_one(
             reason=str(e),
         )
     seconds = time.perf_counter() - start
-    x_hat = x_hat.detach().to("cpu", torch.float32).clamp(0, 1)
+    x_hat = target.clip(x_hat.detach().to("cpu", torch.float32))
     return scoring.attack(plan.name, x_hat, seconds, plan.attack.params.as_dict())
 
 

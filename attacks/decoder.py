@@ -8,10 +8,10 @@ from typing import ClassVar, Self
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
-from privaudit.attacks.nets import Decoder, check_bool, clean_aux_features, predict
+from privaudit.attacks.nets import check_bool, clean_aux_features, make_decoder, predict
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
@@ -106,8 +106,11 @@ def _amp(ctx: RunContext) -> torch.autocast:
 
 def train_decoder(
     target: Target, data: AttackData, params: DecoderParams, ctx: RunContext, task: ProgressTask
-) -> Decoder:
-    """Train g: z -> x with per-pixel MSE on auxiliary pairs; one task unit per epoch.
+) -> nn.Module:
+    """Train g: z -> x with MSE per input value on auxiliary pairs; one task unit per epoch.
+
+    The network suits the inputs (`make_decoder`): a conv decoder with a sigmoid for images,
+    an MLP for tabular vectors, a 1-D conv decoder for signals (both unbounded).
 
     Args:
         target: the encoder under attack (shapes, sigma, query).
@@ -125,7 +128,8 @@ def train_decoder(
     if len(data.aux_x) < 2:
         raise AttackError(f"decoder needs at least 2 auxiliary samples, got {len(data.aux_x)}")
     sampler = PairSampler(target, data, ctx, params.fresh_noise)
-    net = Decoder(target.feature_shape, target.input_shape, params.width).to(ctx.device)
+    net = make_decoder(target.domain, target.feature_shape, target.input_shape,
+                       params.width).to(ctx.device)
     opt = torch.optim.Adam(net.parameters(), lr=params.lr)
     steps = params.epochs * max(1, sampler.count(params.batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -171,8 +175,8 @@ class DecoderAttack(Attack[DecoderParams]):
     summary: ClassVar[str] = "learned inverse network z -> x trained on auxiliary pairs (black box)"
 
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
-        """Train on the auxiliary pairs and decode `data.target_z`; (N_eval, C, H, W) in [0, 1]."""
+        """Train on the auxiliary pairs and decode `data.target_z`; (N_eval, *input_shape)."""
         params = self.params
         with ctx.progress.task(self.name, total=params.epochs) as task:
             net = train_decoder(target, data, params, ctx, task)
-        return predict(net, data.target_z, ctx.device)
+        return predict(net, data.target_z, ctx.device, target=target)

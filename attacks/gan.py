@@ -12,7 +12,7 @@ from torch import Tensor, nn
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
 from privaudit.attacks.decoder import DecoderParams, PairSampler, train_decoder
-from privaudit.attacks.nets import Critic, Decoder, predict
+from privaudit.attacks.nets import make_critic, predict
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
@@ -66,14 +66,14 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
     """WGAN-GP penalty E[(||grad_x D(x_mix)||_2 - 1)^2] on random interpolates.
 
     Args:
-        critic: image -> (N,) scores.
-        real: (N, C, H, W) auxiliary images.
-        fake: (N, C, H, W) generated images (detached).
+        critic: input -> (N,) scores.
+        real: (N, *input_shape) auxiliary inputs.
+        fake: (N, *input_shape) generated inputs (detached).
 
     Returns:
         Scalar penalty, differentiable w.r.t. the critic's weights.
     """
-    mix = torch.rand(len(real), 1, 1, 1, device=real.device)
+    mix = torch.rand(len(real), *([1] * (real.dim() - 1)), device=real.device)
     inter = (mix * real + (1 - mix) * fake).requires_grad_(True)
     (grad,) = torch.autograd.grad(critic(inter).sum(), inter, create_graph=True)
     penalty: Tensor = (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
@@ -81,12 +81,13 @@ def gradient_penalty(critic: nn.Module, real: Tensor, fake: Tensor) -> Tensor:
 
 
 class GanAttack(Attack[GanParams]):
-    """Decoder fine-tuned with a learned image prior (WGAN-GP critic on auxiliary images).
+    """Decoder fine-tuned with a learned prior (WGAN-GP critic on auxiliary inputs).
 
     The generator is a decoder pre-trained with MSE, then trained with
-    ``-D(g(z)) + beta * MSE(g(z), x)`` while a critic D learns to tell auxiliary images
+    ``-D(g(z)) + beta * MSE(g(z), x)`` while a critic D learns to tell auxiliary inputs
     from reconstructions (Wasserstein loss, gradient penalty). The critic pushes
-    reconstructions towards the image manifold; beta keeps them faithful to z.
+    reconstructions towards the data's manifold; beta keeps them faithful to z. The critic
+    is convolutional for images, an MLP for tabular vectors, 1-D convolutional for signals.
 
     Threat model: black box, as the decoder attack: auxiliary images, query access to
     the encoder (fresh noise each epoch) and the deployment sigma.
@@ -104,21 +105,22 @@ class GanAttack(Attack[GanParams]):
     summary: ClassVar[str] = "decoder fine-tuned against a WGAN-GP critic (black box)"
 
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
-        """Pre-train, fine-tune adversarially, decode the targets; (N_eval, C, H, W) in [0, 1]."""
+        """Pre-train, fine-tune adversarially, decode the targets; (N_eval, *input_shape)."""
         p = self.params
         pre = DecoderParams(epochs=p.decoder_epochs, width=p.width)
         with ctx.progress.task(self.name, total=p.decoder_epochs + p.epochs) as task:
             generator = train_decoder(target, data, pre, ctx, task)
             self._finetune(generator, target, data, ctx, task)
-        return predict(generator, data.target_z, ctx.device)
+        return predict(generator, data.target_z, ctx.device, target=target)
 
     def _finetune(
-        self, gen: Decoder, target: Target, data: AttackData, ctx: RunContext, task: ProgressTask
+        self, gen: nn.Module, target: Target, data: AttackData, ctx: RunContext,
+        task: ProgressTask,
     ) -> None:
         """Alternate critic and generator updates for `epochs` passes over the aux set."""
         p = self.params
         sampler = PairSampler(target, data, ctx, fresh=True, stream=1)
-        critic = Critic(target.input_shape).to(ctx.device)
+        critic = make_critic(target.domain, target.input_shape).to(ctx.device)
         opt_g = torch.optim.Adam(gen.parameters(), lr=p.lr, betas=_BETAS)
         opt_d = torch.optim.Adam(critic.parameters(), lr=p.lr, betas=_BETAS)
         for _ in range(p.epochs):

@@ -39,7 +39,7 @@ class KnnParams(AttackParams):
 
 
 class KnnAttack(Attack[KnnParams]):
-    """Nearest-neighbour inversion: x_hat = mean of the k aux images with the closest features.
+    """Nearest-neighbour inversion: x_hat = mean of the k aux inputs with the closest features.
 
     Threat model: black box. The attacker holds auxiliary images and their features
     (queried clean, or the noisy ones), and nothing about the encoder's weights.
@@ -58,7 +58,7 @@ class KnnAttack(Attack[KnnParams]):
     summary: ClassVar[str] = "nearest auxiliary image in feature space (baseline, black box)"
 
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
-        """Look up the nearest auxiliary features of each target; (N_eval, C, H, W) in [0, 1]."""
+        """Look up the nearest auxiliary features of each target; (N_eval, *input_shape)."""
         params = self.params
         if len(data.aux_x) < params.k:
             raise AttackError(f"knn needs k={params.k} auxiliary samples, got {len(data.aux_x)}")
@@ -76,4 +76,4 @@ class KnnAttack(Attack[KnnParams]):
                 nearest = torch.cdist(chunk, bank).topk(params.k, dim=1, largest=False).indices
                 parts.append(images[nearest].mean(dim=1).cpu())
                 task.advance()
-        return torch.cat(parts).clamp(0.0, 1.0)
+        return target.clip(torch.cat(parts))

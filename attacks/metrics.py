@@ -1,4 +1,9 @@
-"""Reconstruction metrics (MSE, PSNR, SSIM) per image on [0, 1], and bootstrap means."""
+"""Reconstruction metrics per sample (MSE, PSNR, SSIM) and per feature, and bootstrap means.
+
+MSE works on any sample shape; PSNR takes the data range (1 for pixels on [0, 1]); SSIM is for
+images only. Per feature (axis 1: a tabular column, a signal channel): MSE, R^2 and Pearson
+correlation over the samples (and time steps).
+"""
 
 from __future__ import annotations
 
@@ -11,47 +16,92 @@ from torch import Tensor
 
 from privaudit.results import Interval
 
-__all__ = ["bootstrap_mean", "bootstrap_ratio", "mse", "psnr", "ssim"]
+__all__ = [
+    "bootstrap_mean",
+    "bootstrap_ratio",
+    "feature_correlation",
+    "feature_mse",
+    "feature_r2",
+    "mse",
+    "psnr",
+    "ssim",
+]
 
 PSNR_CAP_DB = 100.0  # PSNR reported for a perfect reconstruction (mse = 0)
 _K1, _K2 = 0.01, 0.03
 _WINDOW, _SIGMA = 11, 1.5
 
 
-def _check_pair(a: Tensor, b: Tensor) -> None:
-    if a.shape != b.shape or a.dim() != 4:
-        raise ValueError(f"expected two equal (N, C, H, W) shapes, got {a.shape}, {b.shape}")
+def _check_pair(a: Tensor, b: Tensor, rank: int | None = 4) -> None:
+    if a.shape != b.shape or (a.dim() != rank if rank else a.dim() < 2):
+        want = "(N, C, H, W)" if rank == 4 else "(N, ...)"
+        raise ValueError(f"expected two equal {want} shapes, got {a.shape}, {b.shape}")
 
 
 def mse(a: Tensor, b: Tensor) -> Tensor:
-    """Per-image mean squared error.
+    """Per-sample mean squared error.
 
     Args:
-        a: (N, C, H, W) in [0, 1].
-        b: (N, C, H, W) in [0, 1].
+        a: (N, ...) samples: images (N, C, H, W) in [0, 1], or standardised vectors (N, F)
+            and signals (N, C, T).
+        b: the same shape.
 
     Returns:
-        (N,) mean over pixels and channels of (a - b)^2.
+        (N,) mean over each sample's values of (a - b)^2.
     """
-    _check_pair(a, b)
+    _check_pair(a, b, rank=None)
     return (a.float() - b.float()).pow(2).flatten(1).mean(dim=1)
 
 
-def psnr(a: Tensor, b: Tensor) -> Tensor:
-    r"""Per-image peak signal-to-noise ratio for data range 1.
+def psnr(a: Tensor, b: Tensor, data_range: float = 1.0) -> Tensor:
+    r"""Per-sample peak signal-to-noise ratio for a data range R (1 for pixels on [0, 1]).
 
-    .. math:: \mathrm{PSNR} = 10 \log_{10}(1 / \mathrm{MSE})
+    .. math:: \mathrm{PSNR} = 10 \log_{10}(R^2 / \mathrm{MSE})
 
     Args:
-        a: (N, C, H, W) in [0, 1].
-        b: (N, C, H, W) in [0, 1].
+        a: (N, ...) samples, in the units of `data_range`.
+        b: the same shape.
+        data_range: R, the data's high - low (> 0).
 
     Returns:
-        (N,) dB, capped at 100 dB (identical images, mse = 0).
+        (N,) dB, capped at 100 dB (identical samples, mse = 0).
     """
     err = mse(a, b)
-    db = 10.0 * torch.log10(1.0 / err.clamp_min(1e-30))
+    db = 10.0 * torch.log10(data_range**2 / err.clamp_min(1e-30))
     return db.clamp_max(PSNR_CAP_DB)
+
+
+def _by_feature(x: Tensor) -> Tensor:
+    """(N, F, ...) -> (F, N * ...): each feature's values over samples (and time steps)."""
+    return x.float().transpose(0, 1).reshape(x.shape[1], -1)
+
+
+def feature_mse(a: Tensor, b: Tensor) -> Tensor:
+    """(F,) mean squared error of each feature (axis 1) over the samples and time steps."""
+    _check_pair(a, b, rank=None)
+    return (_by_feature(a) - _by_feature(b)).pow(2).mean(dim=1)
+
+
+def feature_r2(x_hat: Tensor, truth: Tensor) -> Tensor:
+    r"""(F,) coefficient of determination of each feature: 1 - SSE / SST.
+
+    .. math:: R^2_j = 1 - \frac{\sum (x_j - \hat x_j)^2}{\sum (x_j - \bar x_j)^2}
+
+    SST is about the truth's own mean (scikit-learn's `r2_score`), so guessing a constant
+    scores <= 0; NaN for a feature that is constant in `truth`.
+    """
+    sse = feature_mse(x_hat, truth)
+    var = _by_feature(truth).var(dim=1, unbiased=False)
+    return torch.where(var > 0, 1.0 - sse / var.clamp_min(1e-30), torch.nan)
+
+
+def feature_correlation(x_hat: Tensor, truth: Tensor) -> Tensor:
+    """(F,) Pearson correlation of each feature's reconstruction with the truth; NaN if constant."""
+    _check_pair(x_hat, truth, rank=None)
+    a, b = _by_feature(x_hat).double(), _by_feature(truth).double()
+    a, b = a - a.mean(dim=1, keepdim=True), b - b.mean(dim=1, keepdim=True)
+    den = (a.pow(2).sum(dim=1) * b.pow(2).sum(dim=1)).sqrt()
+    return torch.where(den > 0, (a * b).sum(dim=1) / den.clamp_min(1e-300), torch.nan).float()
 
 
 def _gaussian_taps(size: int, sigma: float, like: Tensor) -> Tensor:

@@ -1,4 +1,9 @@
-"""Shared attack parts: decoder/critic nets sized from shapes, batched query/predict, checks."""
+"""Shared attack parts: decoder/critic nets sized from shapes, batched query/predict, checks.
+
+Images get convolutional nets (`Decoder`, `Critic`); tabular vectors MLPs (`VectorDecoder`,
+`VectorCritic`); signals 1-D convolutional ones (`SignalDecoder`, `SignalCritic`), both in
+`vector_nets`. `make_decoder` and `make_critic` pick by the input's domain.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +16,24 @@ from torch import Tensor, nn
 
 from privaudit.attacks.base import AttackData
 from privaudit.attacks.target import Target
+from privaudit.attacks.vector_nets import SignalCritic, SignalDecoder, VectorCritic, VectorDecoder
+from privaudit.config.choices import Domain
 from privaudit.errors import ConfigError
 
 __all__ = [
     "Critic",
     "Decoder",
+    "SignalCritic",
+    "SignalDecoder",
+    "VectorCritic",
+    "VectorDecoder",
     "check_bool",
     "check_choice",
     "check_nonnegative",
-    "predict",
     "clean_aux_features",
+    "make_critic",
+    "make_decoder",
+    "predict",
     "query_features",
 ]
 
@@ -148,12 +161,32 @@ class Critic(nn.Module):
         return scores.squeeze(1)
 
 
+def make_decoder(
+    domain: str, feature_shape: tuple[int, ...], input_shape: tuple[int, ...], width: int
+) -> nn.Module:
+    """The inverse network for inputs of `domain`: conv for images, MLP, 1-D conv for signals."""
+    if domain == Domain.IMAGE:
+        return Decoder(feature_shape, input_shape, width)
+    if domain == Domain.SIGNAL:
+        return SignalDecoder(feature_shape, input_shape, width)
+    return VectorDecoder(feature_shape, input_shape, width)
+
+
+def make_critic(domain: str, input_shape: tuple[int, ...]) -> nn.Module:
+    """The critic for inputs of `domain`: conv for images, MLP for vectors, 1-D for signals."""
+    if domain == Domain.IMAGE:
+        return Critic(input_shape)
+    if domain == Domain.SIGNAL:
+        return SignalCritic(input_shape)
+    return VectorCritic(input_shape)
+
+
 def query_features(target: Target, x: Tensor, batch_size: int = 512) -> Tensor:
-    """Clean features of images through the black-box query, in batches.
+    """Clean features of measured inputs through the black-box query, in batches.
 
     Args:
         target: the encoder under attack.
-        x: (N, C, H, W) in [0, 1], on any device.
+        x: (N, *input_shape) measured inputs, on any device.
         batch_size: images per query call.
 
     Returns:
@@ -174,14 +207,21 @@ def clean_aux_features(target: Target, data: AttackData) -> Tensor:
 
 
 @torch.no_grad()
-def predict(net: nn.Module, z: Tensor, device: torch.device, batch_size: int = 512) -> Tensor:
-    """Run `net` in eval mode over `z` in batches; (N, ...) -> CPU float32 clamped to [0, 1]."""
+def predict(
+    net: nn.Module, z: Tensor, device: torch.device, batch_size: int = 512,
+    target: Target | None = None,
+) -> Tensor:
+    """Run `net` in eval mode over `z` in batches; (N, ...) -> CPU float32 in the inputs' range.
+
+    The range is [0, 1] (pixels) unless `target` says otherwise (`Target.clip`).
+    """
     net.eval()
     parts = [
         net(z[i : i + batch_size].to(device, torch.float32)).float().cpu()
         for i in range(0, len(z), batch_size)
     ]
-    return torch.cat(parts).clamp(0.0, 1.0)
+    out = torch.cat(parts)
+    return out.clamp(0.0, 1.0) if target is None else target.clip(out)
 
 
 def check_bool(attack: str, name: str, value: object) -> None:

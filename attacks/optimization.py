@@ -14,11 +14,11 @@ from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext,
 from privaudit.attacks.decoder import DecoderParams, train_decoder
 from privaudit.attacks.nets import check_choice, check_nonnegative, predict
 from privaudit.attacks.target import Capability, Target
-from privaudit.config.choices import AttackName, Budget
+from privaudit.config.choices import AttackName, Budget, Domain
 from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
 
-__all__ = ["OptimizationAttack", "OptimizationParams", "total_variation"]
+__all__ = ["OptimizationAttack", "OptimizationParams", "prior_term", "total_variation"]
 
 _INITS = ("mean", "decoder")
 # budget -> (Adam steps, warm-start decoder epochs; 0 = start from the aux mean image)
@@ -32,8 +32,10 @@ class OptimizationParams(AttackParams):
 
     Attributes:
         steps: Adam steps per batch of targets.
-        lr: Adam learning rate on the logits u (x = sigmoid(u)).
-        tv_weight: alpha, weight of the anisotropic total variation prior (>= 0).
+        lr: Adam learning rate on the logits u (images: x = sigmoid(u)), or on x itself
+            (tabular vectors and signals, standardised units).
+        tv_weight: alpha, weight of the anisotropic total variation prior (>= 0): 2-D on
+            images, 1-D along time on signals; tabular vectors have no order, so no prior.
         init: start from the auxiliary mean image ("mean") or from a decoder's output
             ("decoder"; the attack trains its own decoder for `decoder_epochs`).
         batch_size: targets optimized together (independent problems, one Adam).
@@ -68,28 +70,39 @@ class OptimizationParams(AttackParams):
 
 
 def total_variation(x: Tensor) -> Tensor:
-    r"""Anisotropic total variation per image.
+    r"""Anisotropic total variation per sample, along every axis after the channels.
 
     .. math:: TV(x) = \sum |x_{i+1,j} - x_{i,j}| + |x_{i,j+1} - x_{i,j}|
 
     Args:
-        x: (N, C, H, W).
+        x: (N, C, H, W) images, or (N, C, T) signals (1-D: along time only).
 
     Returns:
-        (N,) sums over channels and pixels.
+        (N,) sums over channels and positions.
     """
+    if x.dim() == 3:
+        return (x[:, :, 1:] - x[:, :, :-1]).abs().flatten(1).sum(dim=1)
     dh = (x[:, :, 1:, :] - x[:, :, :-1, :]).abs().flatten(1).sum(dim=1)
     dw = (x[:, :, :, 1:] - x[:, :, :, :-1]).abs().flatten(1).sum(dim=1)
     return dh + dw
 
 
+def prior_term(x: Tensor, domain: str) -> Tensor:
+    """The smoothness prior per sample: TV on images and signals, 0 on tabular vectors."""
+    if domain == Domain.TABULAR:
+        return x.new_zeros(len(x))
+    return total_variation(x)
+
+
 class OptimizationAttack(Attack[OptimizationParams]):
     """Regularized maximum likelihood (rMLE) inversion through the encoder's gradients.
 
-    Solves, per target, ``x* = argmin_x ||f(x) - z||^2 / (2 sigma^2) + alpha TV(x)`` over
-    ``x = sigmoid(u)`` (so x stays in [0, 1]) with Adam. The first term is the negative
-    log-likelihood of the Gaussian channel. When sigma = 0 it would be infinite, so the
-    plain squared error ``||f(x) - z||^2`` is used instead (alpha then weighs TV against it).
+    Solves, per target, ``x* = argmin_x ||f(x) - z||^2 / (2 sigma^2) + alpha TV(x)`` with
+    Adam: over ``x = sigmoid(u)`` for images (so x stays in [0, 1]), over x itself for
+    tabular vectors and signals (standardised units; 1-D TV on signals, no prior on vectors).
+    The first term is the negative log-likelihood of the Gaussian channel. When sigma = 0 it
+    would be infinite, so the plain squared error ``||f(x) - z||^2`` is used instead (alpha
+    then weighs TV against it).
     Starting from a decoder's reconstruction gives the strongest practical attack.
 
     Threat model: white box. The attacker has the encoder's weights (a differentiable
@@ -109,7 +122,7 @@ class OptimizationAttack(Attack[OptimizationParams]):
     summary: ClassVar[str] = "gradient descent on x so that f(x) matches z, TV prior (white box)"
 
     def reconstruct(self, target: Target, data: AttackData, ctx: RunContext) -> Tensor:
-        """Optimize every target from its start point; (N_eval, C, H, W) in [0, 1]."""
+        """Optimize every target from its start point; (N_eval, *input_shape)."""
         params = self.params
         if target.torch_encoder is None:
             raise AttackError("optimization needs the encoder as a torch module")
@@ -118,12 +131,10 @@ class OptimizationAttack(Attack[OptimizationParams]):
         warm = params.decoder_epochs if params.init == "decoder" else 0
         with ctx.progress.task(self.name, total=warm + params.steps * n_batches) as task:
             start = self._start(target, data, ctx, task)
-            size, noise_sigma = params.batch_size, target.noise_sigma
+            size = params.batch_size
             parts = [
-                self._solve(
-                    encoder, start[i : i + size], data.target_z[i : i + size], noise_sigma, ctx,
-                    task,
-                )
+                self._solve(encoder, start[i : i + size], data.target_z[i : i + size], target,
+                            ctx, task)
                 for i in range(0, len(start), size)
             ]
         return torch.cat(parts) if parts else start
@@ -131,12 +142,12 @@ class OptimizationAttack(Attack[OptimizationParams]):
     def _start(
         self, target: Target, data: AttackData, ctx: RunContext, task: ProgressTask
     ) -> Tensor:
-        """Initial images (N_eval, C, H, W) on the CPU: the aux mean, or a decoder's output."""
+        """Initial inputs (N_eval, *input_shape) on the CPU: the aux mean, or a decoder's output."""
         params = self.params
         if params.init == "decoder":
             dec_params = DecoderParams(epochs=params.decoder_epochs)
             net = train_decoder(target, data, dec_params, ctx, task)
-            return predict(net, data.target_z, ctx.device)
+            return predict(net, data.target_z, ctx.device, target=target)
         mean = data.aux_x.float().mean(dim=0, keepdim=True)
         return mean.expand(len(data.target_z), *mean.shape[1:]).clone()
 
@@ -145,25 +156,27 @@ class OptimizationAttack(Attack[OptimizationParams]):
         encoder: nn.Module,
         start: Tensor,
         z: Tensor,
-        noise_sigma: float,
+        target: Target,
         ctx: RunContext,
         task: ProgressTask,
     ) -> Tensor:
-        """Adam on the logits of one batch; returns (n, C, H, W) in [0, 1] on the CPU."""
-        params = self.params
-        u = torch.logit(start.to(ctx.device).clamp(_EPS, 1 - _EPS)).requires_grad_(True)
+        """Adam on one batch (logits for images); returns (n, *input_shape) on the CPU."""
+        params, noise_sigma, pixels = self.params, target.noise_sigma, target.pixels
+        begin = start.to(ctx.device)
+        u = (torch.logit(begin.clamp(_EPS, 1 - _EPS)) if pixels else begin.clone())
+        u.requires_grad_(True)
         z = z.to(ctx.device, torch.float32).flatten(1)
         scale = 1.0 / (2.0 * noise_sigma**2) if noise_sigma > 0 else 1.0
         opt = torch.optim.Adam([u], lr=params.lr)
         for _ in range(params.steps):
-            x = torch.sigmoid(u)
+            x = torch.sigmoid(u) if pixels else u
             fit = (encoder(x).flatten(1) - z).pow(2).sum(dim=1) * scale
-            loss = (fit + params.tv_weight * total_variation(x)).sum()
+            loss = (fit + params.tv_weight * prior_term(x, target.domain)).sum()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             task.advance()
-        out = torch.sigmoid(u.detach())
+        out = torch.sigmoid(u.detach()) if pixels else target.clip(u.detach())
         if not torch.isfinite(out).all():
             raise AttackError("optimization diverged (non-finite reconstruction)")
         return out.cpu()

@@ -1,70 +1,146 @@
-"""The one scoring rule of attacks and reference reconstructions: per-image metrics, paired.
+"""The one scoring rule of attacks and reference reconstructions: per-sample metrics, paired.
 
 Every reconstruction (an attack's, or a reference's: method.md §3c) is scored on the same
-evaluation images with the same bootstrap resamples, so intervals of different
+evaluation inputs with the same bootstrap resamples, so intervals of different
 reconstructions are paired: an attack's recovered share and whether it beats the `label`
-reference come from the same draws as its MSE.
+reference come from the same draws as its MSE. What is scored depends on the inputs
+(`Measure`): images get MSE, PSNR and SSIM on [0, 1]; signals MSE (standardised), PSNR on their
+data range and per-channel scores; tabular vectors MSE (standardised) and per-column scores.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import torch
 from torch import Tensor
 
 from privaudit.attacks import metrics
-from privaudit.results import AttackResult, Interval, Reference, Status
+from privaudit.config.choices import Domain
+from privaudit.results import AttackResult, FeatureScore, Interval, Reference, Status
 
-__all__ = ["DECIMALS", "Scorer", "Scored"]
+__all__ = ["DECIMALS", "Measure", "Scored", "Scorer"]
 
 DECIMALS = 4  # stored reconstructions are rounded to this many decimals
 PRIOR, LABEL = "prior", "label"
 
 
-class Scored:
-    """Per-image metrics of one reconstruction and their bootstrap means."""
+@dataclass(frozen=True)
+class Measure:
+    """What the inputs are and how their measured values map to the data's own units.
 
-    def __init__(self, x_hat: Tensor, truth: Tensor, seed: int) -> None:
+    Attributes:
+        domain: tabular, signal or image.
+        names: per feature (axis 1; tabular columns, signal channels); empty for images.
+        mean: per feature, the data's own units (raw = measured * std + mean).
+        std: per feature.
+        discrete: per feature: integer-valued with few values (exact matches are counted).
+        data_range: the signals' high - low in their own units (the PSNR peak), or None.
+    """
+
+    domain: Domain = Domain.IMAGE
+    names: tuple[str, ...] = ()
+    mean: tuple[float, ...] = ()
+    std: tuple[float, ...] = ()
+    discrete: tuple[bool, ...] = ()
+    data_range: float | None = None
+
+    def to_raw(self, x: Tensor) -> Tensor:
+        """Measured `(N, F, ...)` values in the data's own units."""
+        shape = (1, -1) + (1,) * (x.dim() - 2)
+        mean = torch.tensor(self.mean, dtype=torch.float64).reshape(shape)
+        std = torch.tensor(self.std, dtype=torch.float64).reshape(shape)
+        return x.double() * std + mean
+
+
+class Scored:
+    """Per-sample metrics of one reconstruction, their bootstrap means, per-feature scores."""
+
+    def __init__(self, x_hat: Tensor, truth: Tensor, seed: int, measure: Measure) -> None:
         with torch.no_grad():
-            self.per_image = {
-                "mse": metrics.mse(x_hat, truth),
-                "psnr": metrics.psnr(x_hat, truth),
-                "ssim": metrics.ssim(x_hat, truth),
-            }
+            self.per_image = {"mse": metrics.mse(x_hat, truth)}
+            if measure.domain == Domain.IMAGE:
+                self.per_image["psnr"] = metrics.psnr(x_hat, truth)
+                self.per_image["ssim"] = metrics.ssim(x_hat, truth)
+            elif measure.domain == Domain.SIGNAL and measure.data_range:
+                raw = measure.to_raw(x_hat), measure.to_raw(truth)
+                self.per_image["psnr"] = metrics.psnr(*raw, data_range=measure.data_range)
+            self.features = () if measure.domain == Domain.IMAGE else feature_scores(
+                x_hat, truth, measure)
         self.stats = {k: metrics.bootstrap_mean(v, seed=seed) for k, v in self.per_image.items()}
 
     @property
     def mse(self) -> float:
-        """The mean per-image MSE."""
+        """The mean per-sample MSE."""
         return self.stats["mse"][0]
+
+    def mean(self, name: str) -> float | None:
+        """The mean of metric `name`, or None when it does not apply to these inputs."""
+        return self.stats[name][0] if name in self.stats else None
+
+    def interval(self, name: str) -> Interval | None:
+        """The bootstrap interval of metric `name`, or None when it does not apply."""
+        return self.stats[name][1] if name in self.stats else None
+
+
+def feature_scores(x_hat: Tensor, truth: Tensor, measure: Measure) -> tuple[FeatureScore, ...]:
+    """Per feature (axis 1): MSE standardised and raw, R^2, correlation, exact matches.
+
+    Exact matches are counted for discrete tabular columns only: the share of evaluation rows
+    whose reconstruction, rounded in the data's own units, equals the true value.
+    """
+    mse, r2 = metrics.feature_mse(x_hat, truth), metrics.feature_r2(x_hat, truth)
+    corr = metrics.feature_correlation(x_hat, truth)
+    exact: list[float | None] = [None] * truth.shape[1]
+    if measure.domain == Domain.TABULAR and any(measure.discrete):
+        hits = torch.round(measure.to_raw(x_hat)) == torch.round(measure.to_raw(truth))
+        rates = hits.double().mean(dim=0)
+        exact = [float(rates[j]) if d else None for j, d in enumerate(measure.discrete)]
+    return tuple(
+        FeatureScore(name=name, mse=float(mse[j]), mse_raw=float(mse[j]) * measure.std[j] ** 2,
+                     r2=_finite(r2[j]), correlation=_finite(corr[j]), exact_match=exact[j])
+        for j, name in enumerate(measure.names)
+    )  # fmt: skip
+
+
+def _finite(value: Tensor) -> float | None:
+    v = float(value)
+    return v if np.isfinite(v) else None
 
 
 class Scorer:
-    """Scores reconstructions of the evaluation images (`truth`), paired through `seed`.
+    """Scores reconstructions of the evaluation inputs (`truth`), paired through `seed`.
 
     Args:
-        truth: (N, ...) the private evaluation inputs.
+        truth: (N, ...) the private evaluation inputs, measured.
         floor: the bound's MSE floor (an attack below it breaks its assumption), or None.
         n_stored: reconstructions kept for the report (the first evaluation indices).
         seed: the bootstrap seed shared by every reconstruction.
+        measure: what the inputs are (default: images, pixels on [0, 1]).
     """
 
-    def __init__(self, truth: Tensor, floor: float | None, n_stored: int, seed: int) -> None:
+    def __init__(
+        self, truth: Tensor, floor: float | None, n_stored: int, seed: int,
+        measure: Measure | None = None,
+    ) -> None:
         self.truth = truth
         self.floor = floor
         self.samples = tuple(range(min(max(0, n_stored), len(truth))))
         self.seed = seed
+        self.measure = measure or Measure()
         self.references: dict[str, Scored] = {}
 
     def reference(self, name: str, x_hat: Tensor | None, reason: str | None = None) -> Reference:
         """Score a reference reconstruction (kept for the attacks' recovered share)."""
         if x_hat is None:
             return Reference(name=name, mse=None, reason=reason or "not computed")
-        scored = Scored(x_hat, self.truth, self.seed)
+        scored = Scored(x_hat, self.truth, self.seed, self.measure)
         self.references[name] = scored
         return Reference(
-            name=name, mse=scored.mse, mse_interval=scored.stats["mse"][1],
-            psnr=scored.stats["psnr"][0], ssim=scored.stats["ssim"][0],
-            recovered=self._recovered(scored)[0],
+            name=name, mse=scored.mse, mse_interval=scored.interval("mse"),
+            psnr=scored.mean("psnr"), ssim=scored.mean("ssim"),
+            recovered=self._recovered(scored)[0], features=scored.features,
         )
 
     def attack(
@@ -73,19 +149,22 @@ class Scorer:
         """Score an attack's reconstruction.
 
         Returns:
-            Per-image MSE/PSNR/SSIM means with bootstrap intervals, the recovered share,
-            whether it beats the label reference, and the stored samples.
+            Per-sample MSE (PSNR, SSIM where they apply) means with bootstrap intervals, the
+            recovered share, whether it beats the label reference, the stored samples, and
+            the per-feature scores of tabular vectors and signals.
         """
-        scored = Scored(x_hat, self.truth, self.seed)
-        stats, mse = scored.stats, scored.mse
+        scored = Scored(x_hat, self.truth, self.seed, self.measure)
+        mse = scored.mse
         recovered, interval = self._recovered(scored)
         return AttackResult(
-            attack=name, status=Status.OK, mse=mse, psnr=stats["psnr"][0],
-            ssim=stats["ssim"][0], mse_interval=stats["mse"][1], psnr_interval=stats["psnr"][1],
-            ssim_interval=stats["ssim"][1], n_samples=len(self.truth), seconds=seconds,
+            attack=name, status=Status.OK, mse=mse, psnr=scored.mean("psnr"),
+            ssim=scored.mean("ssim"), mse_interval=scored.interval("mse"),
+            psnr_interval=scored.interval("psnr"), ssim_interval=scored.interval("ssim"),
+            n_samples=len(self.truth), seconds=seconds,
             params=params, below_floor=bool(self.floor is not None and mse < self.floor),
             samples=self.samples, reconstructions=self._stored(x_hat), recovered=recovered,
             recovered_interval=interval, beats_label=self._beats_label(scored),
+            features=scored.features,
         )  # fmt: skip
 
     def _recovered(self, scored: Scored) -> tuple[float | None, Interval | None]:

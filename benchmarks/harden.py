@@ -23,7 +23,7 @@ import torch
 
 from benchmarks.common import Goal, Result, Table, main_of, plural
 from privaudit import demo
-from privaudit.data import Normalization
+from privaudit.data import Feed, Normalization
 from privaudit.hardening import FinetuneSettings, fine_tune
 from privaudit.model import Split, load_model, split_model
 from privaudit.progress import NullProgress
@@ -62,8 +62,8 @@ def epoch_seconds(split: Split, x: np.ndarray, y: np.ndarray, lam: float, loss: 
     """One fine-tune (batch 64, k = 5), as `harden` runs it: the time of each epoch."""
     settings = FinetuneSettings(lam=lam, loss=loss, k=5, epochs=epochs, lr=1e-3,
                                 batch_size=64, freeze_head=False, noise_sigma=0.1, seed=seed)
-    norm = Normalization((0.1307,), (0.3081,))
-    done = fine_tune(split, norm, x, y, settings, device=torch.device("cpu"),
+    feed = Feed.pixels(Normalization((0.1307,), (0.3081,)), tuple(x.shape[1:]))
+    done = fine_tune(split, feed, x, y, settings, device=torch.device("cpu"),
                      progress=NullProgress(), label=f"{loss} {lam}")
     return done.epoch_seconds
 

@@ -48,8 +48,9 @@ def assess(
     Args:
         model: an ONNX model: a path, an `onnx.ModelProto` or its serialized bytes; None
             audits the embedded demo model.
-        data: the audit data: a path (image folder, `.npz`, `.npy`), an array `x`, a tuple
-            `(x, y)` or a mapping with `x` and optional `y`; None only for the demo model.
+        data: the audit data: a path (CSV or Parquet table, `.npz`, `.npy`, image folder), an
+            array `x` (images, tabular vectors (N, F) or signals (N, C, T) in their own units), a
+            tuple `(x, y)` or a mapping with `x` and optional `y`; None only for the demo model.
         split: the module, node or tensor to cut at (default: the model's metadata).
         noise: the std of the noise added to the features (default: the model's metadata).
         attacks: attack names to run, True for all, False or [] for none (the bound only).

@@ -13,13 +13,14 @@ from privaudit.reports.html_parts import esc, pairs_html, para, section, table_h
 from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_escape, md_table
 from privaudit.reports.table import compare_table, formatted
-from privaudit.results import AuditReport
+from privaudit.results import AuditReport, python_strings
 
 COMPARE_FORMATS = ("markdown", "html", "json", "csv")
 COMPARE_SCHEMA_VERSION = 1
 AB = {"a": "A", "b": "B"}
 
 
+@python_strings
 def render_compare(a: AuditReport, b: AuditReport, fmt: str) -> str:
     """Render runs `a` and `b` side by side: each metric's A and B value, delta = B - A, change.
 

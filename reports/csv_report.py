@@ -8,27 +8,47 @@ import pandas as pd
 
 from privaudit.config.choices import ReportFormat
 from privaudit.reports.table import NUMERIC_COLUMNS, formatted
-from privaudit.results import AuditReport, attack_table
+from privaudit.results import AuditReport, attack_table, feature_table, python_strings
 
-TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric")
+TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric",
+                "feature")
+FEATURE_EXTRA = ("feature", "mse_raw", "r2", "correlation", "exact_match")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CsvReporter:
     """`report.csv`: the shared attack table, one row per model x attack.
 
-    Columns follow `reports._table.ATTACK_COLUMNS`; a harden report adds rows for the
-    hardened model, the variants and the lambda grid (role column).
+    Columns follow `results.table.ATTACK_COLUMNS`; a harden report adds rows for the
+    hardened model, the variants and the lambda grid (role column). A tabular or signal
+    report adds the columns `feature`, `mse_raw`, `r2`, `correlation`, `exact_match` and one row
+    per model x reconstruction x feature (its `feature` filled in; `mse` that feature's).
     """
 
     name: ClassVar[str] = ReportFormat.CSV.value
     suffix: ClassVar[str] = ".csv"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """CSV text with a header row, LF line ends and ``n/a`` for missing numbers."""
-        table = defuse_formulas(formatted(attack_table(report)))
-        text: str = table.to_csv(index=False, lineterminator="\n")
+        table = with_features(attack_table(report), report)
+        text: str = defuse_formulas(formatted(table)).to_csv(index=False, lineterminator="\n")
         return text
+
+
+def with_features(table: pd.DataFrame, report: AuditReport) -> pd.DataFrame:
+    """The attack table, then one row per reconstruction x feature (none for images)."""
+    features = feature_table(report)
+    if features.empty:
+        return table
+    common = table.drop_duplicates("role").set_index("role")
+    keep = [c for c in table.columns if c not in ("kind", "attack", "mse", "status", "reason",
+                                                  "psnr", "ssim", "recovered", "beats_label",
+                                                  "below_floor", "n_samples", "seconds")]
+    rows = features.join(common[[c for c in keep if c != "role"]], on="role")
+    rows["status"] = "ok"
+    columns = [*table.columns, *FEATURE_EXTRA]
+    return pd.concat([table, rows], ignore_index=True).reindex(columns=columns)
 
 
 def defuse_formulas(df: pd.DataFrame) -> pd.DataFrame:

@@ -16,12 +16,13 @@ from privaudit.reports.html_sections import (
     bound_html,
     chart_html,
     dfil_html,
+    features_html,
     provenance_html,
     sweep_html,
     verdict_html,
     warnings_html,
 )
-from privaudit.results import AuditReport
+from privaudit.results import AuditReport, python_strings
 
 # NOTE: read once at import, so that render() itself does no I/O.
 PAGE = Template(
@@ -40,6 +41,7 @@ class HtmlReporter:
     name: ClassVar[str] = ReportFormat.HTML.value
     suffix: ClassVar[str] = ".html"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """The whole HTML document."""
         body = [
@@ -48,6 +50,7 @@ class HtmlReporter:
             accuracy_html(report),
             bound_html(report),
             attacks_html(report, "attacks", "Attacks" + prose.scope(report)),
+            features_html(report),
             chart_html(report),
             dfil_html(report),
             sweep_html(report),

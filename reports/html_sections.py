@@ -6,12 +6,27 @@ import json
 
 import pandas as pd
 
+from privaudit.config.choices import Domain
 from privaudit.reports import prose
+from privaudit.reports.features import (
+    TOP_FEATURES,
+    leakage_table,
+    raw_samples,
+    sample_table,
+)
 from privaudit.reports.html_parts import details, esc, pairs_html, para, section, table_html
 from privaudit.reports.png import sample_grid_uri
-from privaudit.reports.svg import Bar, line_chart, mse_chart
+from privaudit.reports.svg import Bar, line_chart, mse_chart, signal_plot
 from privaudit.reports.table import format_float, sweep_table
-from privaudit.results import AttackResult, AuditReport, Interval, Status, Verdict, model_table
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    Interval,
+    Status,
+    Verdict,
+    model_table,
+    strongest_attack,
+)
 
 ATTACK_VIEW = ["attack", "kind", "status", "mse", "psnr", "ssim", "recovered", "beats_label",
                "below_floor", "seconds", "reason"]  # fmt: skip
@@ -93,6 +108,9 @@ def _attack_card(report: AuditReport, a: AttackResult) -> str:
     if a.params:
         params = ", ".join(f"{k}={v}" for k, v in a.params.items())
         lines.append(para(f"{a.n_samples} samples, {format_float(a.seconds)} s; {params}", "muted"))
+    if report.model.domain != Domain.IMAGE:
+        lines.append(_vector_samples(report, a))
+        return f'<div class="attack">{head}{"".join(lines)}</div>'
     uri = sample_grid_uri(report.sample_images, a.reconstructions, report.model.input_shape)
     if uri is None:
         lines.append(para("No reconstructions stored for this attack.", "muted"))
@@ -104,6 +122,46 @@ def _attack_card(report: AuditReport, a: AttackResult) -> str:
             "</figcaption></figure>"
         )
     return f'<div class="attack">{head}{"".join(lines)}</div>'
+
+
+SIGNAL_SAMPLES, SIGNAL_CHANNELS = 4, 3  # plotted per attack: samples x channels
+
+
+def _vector_samples(report: AuditReport, a: AttackResult) -> str:
+    """A tabular attack's reference to the per-column table; a signal attack's line plots."""
+    if report.model.domain == Domain.TABULAR:
+        return para("Per-column scores and sample values are in the per-column leakage table.",
+                    "muted")
+    true, rec = raw_samples(report, report.sample_images), raw_samples(report, a.reconstructions)
+    names = report.data.feature_names
+    n, channels = min(len(true), len(rec), SIGNAL_SAMPLES), min(len(names), SIGNAL_CHANNELS)
+    if n == 0:
+        return para("No reconstructions stored for this attack.", "muted")
+    plots = [signal_plot(true[i, c].tolist(), rec[i, c].tolist(), f"sample {i}, {names[c]}")
+             for i in range(n) for c in range(channels)]  # fmt: skip
+    return (f'<figure><div class="charts">{"".join(plots)}</div><figcaption>dark: original; '
+            f"dashed blue: {esc(a.attack)} reconstruction (the data's own units)</figcaption>"
+            "</figure>")
+
+
+def features_html(report: AuditReport) -> str:
+    """Tabular: the per-column leakage table and sample values; signals: per-channel scores."""
+    table = leakage_table(report)
+    if table.empty:
+        return ""
+    tabular = report.model.domain == Domain.TABULAR
+    what, title = ("column", "Per-column leakage") if tabular else ("channel", "Per-channel "
+                                                                   "reconstruction")
+    best = strongest_attack(report.attacks)
+    parts = [para(prose.feature_sentence(report)), table_html(table)]
+    samples = sample_table(report)
+    if not samples.empty and best is not None:
+        parts.append(para(f"{len(samples)} evaluation rows, in the data's own units: the true "
+                          f"values of the {min(TOP_FEATURES, len(table))} most leaking columns and "
+                          f"the {best.attack} attack's reconstruction."))
+        parts.append(table_html(samples))
+    anchor = f"{what}s"
+    return section(anchor, title + prose.scope(report), *parts)
 
 
 def _intervals(a: AttackResult) -> str:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import ClassVar
 
-from privaudit.config.choices import ReportFormat
+from privaudit.config.choices import Domain, ReportFormat
 from privaudit.reports import prose
+from privaudit.reports.features import leakage_table, sample_table
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.table import (
     compare_table,
@@ -15,7 +16,7 @@ from privaudit.reports.table import (
     sweep_table,
     variant_table,
 )
-from privaudit.results import AuditReport, HardenResult, Verdict, model_table
+from privaudit.results import AuditReport, HardenResult, Verdict, model_table, python_strings
 
 ATTACK_VIEW = ["attack", "kind", "status", "mse", "psnr", "ssim", "recovered", "beats_label",
                "below_floor", "seconds", "reason"]  # fmt: skip
@@ -28,6 +29,7 @@ class MarkdownReporter:
     name: ClassVar[str] = ReportFormat.MARKDOWN.value
     suffix: ClassVar[str] = ".md"
 
+    @python_strings
     def render(self, report: AuditReport) -> str:
         """The whole Markdown document (GitHub-flavoured; untrusted text escaped)."""
         parts = [
@@ -42,6 +44,7 @@ class MarkdownReporter:
             f"## Attacks{prose.scope(report)}",
             md_escape(prose.references_sentence(report)),
             md_table(model_table(report)[ATTACK_VIEW]),
+            *features_md(report),
             f"## Fisher information leakage{prose.scope(report)}",
             md_escape(prose.dfil_paragraph(report)),
         ]
@@ -52,6 +55,22 @@ class MarkdownReporter:
         parts += warnings_md(report)
         parts.append(provenance_md(report))
         return "\n\n".join(parts) + "\n"
+
+
+def features_md(report: AuditReport) -> list[str]:
+    """The per-column (tabular) or per-channel (signal) table and sample values, or nothing."""
+    table = leakage_table(report)
+    if table.empty:
+        return []
+    title = ("Per-column leakage" if report.model.domain == Domain.TABULAR
+             else "Per-channel reconstruction")
+    parts = [f"## {title}{prose.scope(report)}", md_escape(prose.feature_sentence(report)),
+             md_table(table)]
+    samples = sample_table(report)
+    if not samples.empty:
+        parts += ["Sample values (the data's own units), true and reconstructed:",
+                  md_table(samples)]
+    return parts
 
 
 def audit_md(report: AuditReport) -> list[str]:

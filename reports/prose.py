@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privaudit.config import Covariance, EntropySource
+from privaudit.config import Covariance, Domain, EntropySource
 from privaudit.reports.table import format_change, format_float, format_share
 from privaudit.results import (
     AttackResult,
@@ -129,11 +129,15 @@ def floor_sentences(b: BoundResult) -> list[str]:
             f"{format_float(b.floor_prior)})."
         )
     source = ENTROPY_SOURCES.get(b.input_entropy_source, repr(b.input_entropy_source))
+    certified = (
+        f"With the certified h(x) it is {format_float(b.certified_mse_floor)}: valid with no "
+        "assumption, and very loose." if b.certified_mse_floor is not None else
+        "There is no certified form: that needs 8-bit data, and this data is in its own units."
+    )
     out.append(
         f"The paper's form of the floor, with h(x) from {source} over all the data, is "
         f"{format_float(b.paper_floor)}; it can overstate privacy on clustered data (classes), "
-        f"so it is shown for reference only. With the certified h(x) it is "
-        f"{format_float(b.certified_mse_floor)}: valid with no assumption, and very loose."
+        f"so it is shown for reference only. {certified}"
     )
     return out
 
@@ -177,12 +181,11 @@ def interval_sentence(report: AuditReport) -> str:
         f"'{best.attack}' attack already reaches{width}."
     )
     if best.below_floor:
-        text += (
-            " That attack beat the floor: the input is not Gaussian within a cluster here, the "
-            "floor's one assumption. The certified floor "
-            f"{format_float(report.bound.certified_mse_floor if report.bound else None)} still "
-            "holds."
-        )
+        text += (" That attack beat the floor: the input is not Gaussian within a cluster here, "
+                 "the floor's one assumption.")
+        certified = None if report.bound is None else report.bound.certified_mse_floor
+        if certified is not None:
+            text += f" The certified floor {format_float(certified)} still holds."
     return text
 
 
@@ -214,7 +217,42 @@ def references_sentence(report: AuditReport) -> str:
     elif label is not None:
         text += f"; the label reference is missing ({label.reason})"
     return (text + ". An attack's recovered share is 1 - MSE / MSE(prior); an attack that does "
-            "not beat label has learned nothing beyond the class.")
+            "not beat label has learned nothing beyond the class." + units_sentence(report))
+
+
+def units_sentence(report: AuditReport) -> str:
+    """What an MSE is measured in, for data in its own units (empty for images)."""
+    if report.model.domain == Domain.IMAGE:
+        return ""
+    what = "column" if report.model.domain == Domain.TABULAR else "channel"
+    psnr = (" PSNR is on the signals' data range in their own units; there is no SSIM."
+            if report.model.domain == Domain.SIGNAL else " PSNR and SSIM do not apply.")
+    return (f" Every MSE is per value on the standardised scale: each {what} divided by its "
+            "standard deviation over the audit data, so guessing the mean costs about 1 and "
+            f"1 - MSE reads as the share recovered (the report also gives each {what}'s MSE in "
+            f"the data's own units).{psnr}")
+
+
+def feature_sentence(report: AuditReport) -> str:
+    """What the per-feature table shows, and which feature leaks most."""
+    tabular = report.model.domain == Domain.TABULAR
+    what, metric = ("column", "R²") if tabular else ("channel", "correlation")
+    best = strongest_attack(report.attacks)
+    if best is None or not best.features:
+        return f"No attack succeeded, so no {what} was scored."
+    key = (lambda f: f.r2) if tabular else (lambda f: f.correlation)
+    ranked = sorted((f for f in best.features if key(f) is not None), key=lambda f: -(key(f) or 0))
+    lead = ""
+    if ranked:
+        top = ranked[0]
+        lead = (f" The {best.attack} attack explains most of {what} {top.name!r}: "
+                f"{metric} {format_float(key(top))}.")
+    explain = ("R² is 1 - SSE / SST over the evaluation rows (1: recovered exactly; 0: no better "
+               "than the column's mean); the label reference shows what the predicted class "
+               "alone explains" if tabular else "correlation of each channel's reconstruction "
+               "with the original over the evaluation samples and time steps")
+    return (f"Each {what}, most leaking first: {metric} per attack ({explain}), then the "
+            f"strongest attack's MSE, standardised and in the data's own units.{lead}")
 
 
 def dfil_paragraph(report: AuditReport) -> str:

@@ -184,3 +184,42 @@ def _axes(
             f'<line x1="{left}" y1="{y:.1f}" x2="{left + pw}" y2="{y:.1f}" stroke="#eee"/>'
         )
     return parts
+
+
+SIGNAL_POINTS = 400  # a signal plot draws at most this many points per line
+
+
+def signal_plot(original: Sequence[float], reconstruction: Sequence[float], title: str) -> str:
+    """A small plot of one signal channel: the original (dark) and its reconstruction (blue).
+
+    Args:
+        original: the true values over time (any units).
+        reconstruction: the reconstructed values, same length and units.
+        title: shown above the plot (escaped).
+
+    Returns:
+        An ``<svg>`` element (long signals are drawn at every k-th step).
+    """
+    width, height, pad, top = 240, 96, 6, 18
+    n = min(len(original), len(reconstruction))
+    step = max(1, math.ceil(n / SIGNAL_POINTS))
+    a, b = list(original[:n:step]), list(reconstruction[:n:step])
+    parts = [_svg_open(width, height, title),
+             f'<text x="{pad}" y="13" {FONT}>{escape(title)}</text>']
+    finite = [v for v in a + b if math.isfinite(v)]
+    if len(a) < 2 or not finite:
+        return "".join(parts) + "</svg>"
+    lo, hi = _span(finite)
+
+    def line(values: list[float], colour: str, dash: str = "") -> str:
+        coords = " ".join(
+            f"{pad + (width - 2 * pad) * i / (len(values) - 1):.1f},"
+            f"{top + (height - top - pad) * (1 - (min(max(v, lo), hi) - lo) / (hi - lo)):.1f}"
+            for i, v in enumerate(values) if math.isfinite(v))  # fmt: skip
+        return (f'<polyline points="{coords}" fill="none" stroke="{colour}" '
+                f'stroke-width="1.5"{dash}/>')
+
+    parts += [f'<rect x="{pad}" y="{top}" width="{width - 2 * pad}" '
+              f'height="{height - top - pad}" fill="none" stroke="#eee"/>',
+              line(a, "#212529"), line(b, "#2e86c1", ' stroke-dasharray="4,2"')]
+    return "".join(parts) + "</svg>"

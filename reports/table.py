@@ -22,7 +22,8 @@ VARIANT_COLUMNS: tuple[str, ...] = (
 HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "task_loss", "cem_loss", "accuracy")
 NUMERIC_COLUMNS = frozenset(
     {*SWEEP_COLUMNS, *VARIANT_COLUMNS[3:], *HISTORY_COLUMNS, "clean_accuracy", "noisy_accuracy",
-     "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b"}
+     "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b", "mse_raw",
+     "r2", "correlation", "exact_match"}
 )  # fmt: skip
 HEADERS = {
     "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
@@ -34,7 +35,8 @@ HEADERS = {
     "noisy_accuracy_std": "noisy acc. std", "decoder_mse": "decoder MSE",
     "decoder_mse_std": "decoder MSE std", "within_class_share": "within-class share",
     "lam": "lambda", "task_loss": "task loss", "cem_loss": "CEM loss",
-    "feature_mean": "feature mean", "feature_std": "feature std",
+    "feature_mean": "feature mean", "feature_std": "feature std", "mse_raw": "MSE (own units)",
+    "r2": "R²", "exact_match": "exact match",
 }  # fmt: skip
 
 # BoundResult fields compared between two runs, in this order.

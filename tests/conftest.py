@@ -75,11 +75,48 @@ class TinyResNet(nn.Module):
         return self.fc(torch.flatten(nn.functional.adaptive_avg_pool2d(x, 1), 1))
 
 
+class TinyMLP(nn.Module):
+    """A tabular split model: 12 columns in; layer2 ends in a 4-unit tanh bottleneck (the cut).
+
+    Linear + BatchNorm1d + GELU, Linear + LayerNorm + Tanh, then the head.
+    """
+
+    def __init__(self, features: int = 12, classes: int = 3) -> None:
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Linear(features, 16), nn.BatchNorm1d(16), nn.GELU())
+        self.layer2 = nn.Sequential(nn.Linear(16, 4), nn.LayerNorm(4), nn.Tanh())
+        self.head = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.layer2(self.layer1(x)))
+        return out
+
+
+class TinyCNN1d(nn.Module):
+    """A signal split model: (2, 32) in; layer2 ends in a 4x8 sigmoid bottleneck (the cut).
+
+    Conv1d + BatchNorm1d + GELU, strided Conv1d + a Linear along time (a MatMul) + Sigmoid,
+    then Flatten, LayerNorm, Linear.
+    """
+
+    def __init__(self, channels: int = 2, classes: int = 3) -> None:
+        super().__init__()
+        self.layer1 = nn.Sequential(nn.Conv1d(channels, 8, 5, stride=2, padding=2),
+                                    nn.BatchNorm1d(8), nn.GELU())
+        self.layer2 = nn.Sequential(nn.Conv1d(8, 4, 3, stride=2, padding=1), nn.Linear(8, 8),
+                                    nn.Sigmoid())
+        self.head = nn.Sequential(nn.Flatten(), nn.LayerNorm(32), nn.Linear(32, classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head(self.layer2(self.layer1(x)))
+        return out
+
+
 def _randomize_bn(model: nn.Module, seed: int) -> None:
     """Give BatchNorm layers non-trivial statistics so folding and eval mode matter."""
     g = torch.Generator().manual_seed(seed)
     for mod in model.modules():
-        if isinstance(mod, nn.BatchNorm2d):
+        if isinstance(mod, nn.BatchNorm2d | nn.BatchNorm1d):
             n = mod.num_features
             mod.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
             mod.running_var.copy_(torch.rand(n, generator=g) + 0.5)
@@ -171,6 +208,58 @@ def tiny_resnet_legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_resnet_dynamo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     model = _make(TinyResNet, 1)
     return export_onnx(model, tmp_path_factory.mktemp("models") / "resnet_dynamo.onnx", dynamo=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_mlp_legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TinyMLP (input (N, 12)), legacy exporter."""
+    return export_onnx(_make(TinyMLP, 2), tmp_path_factory.mktemp("models") / "mlp_legacy.onnx",
+                       (2, 12))
+
+
+@pytest.fixture(scope="session")
+def tiny_mlp_dynamo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TinyMLP (input (N, 12)), dynamo exporter."""
+    return export_onnx(_make(TinyMLP, 2), tmp_path_factory.mktemp("models") / "mlp_dynamo.onnx",
+                       (2, 12), dynamo=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn1d_legacy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TinyCNN1d (input (N, 2, 32)), legacy exporter."""
+    return export_onnx(_make(TinyCNN1d, 3),
+                       tmp_path_factory.mktemp("models") / "cnn1d_legacy.onnx", (2, 2, 32))
+
+
+@pytest.fixture(scope="session")
+def tiny_cnn1d_dynamo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """TinyCNN1d (input (N, 2, 32)), dynamo exporter."""
+    return export_onnx(_make(TinyCNN1d, 3),
+                       tmp_path_factory.mktemp("models") / "cnn1d_dynamo.onnx", (2, 2, 32),
+                       dynamo=True)
+
+
+@pytest.fixture(scope="session")
+def vectors_like() -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic labelled vectors (240, 12) in their own units (means 50, stds 0.1 to 100)."""
+    g = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 80).astype(np.int64)
+    centres = g.standard_normal((3, 12))
+    scale = np.geomspace(0.1, 100, 12)
+    x = 50 + scale * (centres[y] + 0.7 * g.standard_normal((240, 12)))
+    return x.astype(np.float32), y
+
+
+@pytest.fixture(scope="session")
+def signals_like() -> tuple[np.ndarray, np.ndarray]:
+    """Synthetic labelled signals (240, 2, 32) in their own units: a class's frequency + noise."""
+    g = np.random.default_rng(1)
+    y = np.repeat(np.arange(3), 80).astype(np.int64)
+    t = np.linspace(0, 1, 32)
+    phase = g.uniform(0, 6.3, (240, 2, 1))
+    x = np.sin(2 * np.pi * (y[:, None, None] + 1) * t + phase) * np.array([20.0, 0.5])[:, None]
+    x = x + np.array([100.0, -3.0])[:, None] + 0.1 * g.standard_normal((240, 2, 32))
+    return x.astype(np.float32), y
 
 
 @pytest.fixture(scope="session")

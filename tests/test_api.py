@@ -59,6 +59,16 @@ def test_readme_example_runs(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "report.json").read_text())["schema_version"] >= 2
 
 
+def test_readme_tabular_example_runs(tmp_path: Path) -> None:
+    blocks = re.findall(r"```python\n(.*?)```", _section("## Python API"), re.S)
+    assert len(blocks) == 2 and "tabular_model_path" in blocks[1]
+    result = subprocess.run([sys.executable, "-c", blocks[1]], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    domain, *scores = result.stdout.split(maxsplit=1)
+    assert domain == "tabular" and scores[0].count(",") == 12  # 13 columns
+
+
 @pytest.fixture(scope="module")
 def in_memory() -> privaudit.AuditReport:
     data = np.load(demo.demo_data_path())

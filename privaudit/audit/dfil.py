@@ -109,6 +109,19 @@ def _rse(squares: np.ndarray) -> float:
     return float(math.sqrt(float(per_sample_var.sum())) / n / mean)
 
 
+def _percentile(values: np.ndarray, q: float) -> float:
+    """The q-th percentile of values that may hold +inf (1/dFIL of a flat encoder region).
+
+    numpy interpolates inf - inf to NaN (with a warning) between two infinite values; the
+    percentile of such a tail is infinite.
+    """
+    if np.isfinite(values).all():
+        return float(np.percentile(values, q))
+    with np.errstate(invalid="ignore"):
+        found = float(np.percentile(values, q))
+    return math.inf if math.isnan(found) else found
+
+
 def _summary(values: np.ndarray, squares: np.ndarray, seconds: float) -> Dfil:
     with np.errstate(divide="ignore"):
         inverse = np.where(values > 0, 1.0 / values, np.inf)
@@ -121,7 +134,7 @@ def _summary(values: np.ndarray, squares: np.ndarray, seconds: float) -> Dfil:
         p05=float(np.percentile(values, 5)),
         p95=float(np.percentile(values, 95)),
         inverse_mean=float(inverse.mean()),
-        inverse_p05=float(np.percentile(inverse, 5)),
+        inverse_p05=_percentile(inverse, 5),
         values=tuple(float(f"{v:.6g}") for v in values),
         seconds=seconds,
     )

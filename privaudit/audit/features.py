@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privaudit.data import AuditPartition, Normalization
+from privaudit.data import AuditPartition, Feed
 from privaudit.errors import ModelError
 from privaudit.model import run_batched
 
@@ -41,17 +41,18 @@ class Features:
         return self.all[self.n_aux :]
 
 
-def encode(session: object, norm: Normalization, *parts: np.ndarray, batch: int) -> np.ndarray:
-    """Clean encoder features of pixel-space images (N, C, H, W) in [0, 1], parts stacked.
+def encode(session: object, feed: Feed, *parts: np.ndarray, batch: int) -> np.ndarray:
+    """Clean encoder features of measured samples (pixels, standardised features), stacked.
 
-    Normalization is applied one batch at a time and each batch's features are written into
-    one array allocated after the first batch, so memory is the features plus one batch of
-    images and its features: no normalized copy of the data, no list of batches to join.
+    The feed (units, shape, normalization) is applied one batch at a time and each batch's
+    features are written into one array allocated after the first batch, so memory is the
+    features plus one batch of samples and its features: no normalized copy of the data, no
+    list of batches to join.
 
     Args:
         session: the encoder's onnxruntime session.
-        norm: the model's input normalization.
-        parts: image arrays, encoded in order into consecutive rows of the result.
+        feed: measured samples -> the model's input.
+        parts: sample arrays, encoded in order into consecutive rows of the result.
         batch: samples per onnxruntime call.
 
     Returns:
@@ -60,7 +61,7 @@ def encode(session: object, norm: Normalization, *parts: np.ndarray, batch: int)
     total, out, row = sum(len(x) for x in parts), None, 0
     for x in parts:
         for i in range(0, len(x), batch):
-            z = run_batched(session, norm.apply(x[i : i + batch]), batch)
+            z = run_batched(session, feed.apply(x[i : i + batch]), batch)
             if out is None:
                 out = np.empty((total, *z.shape[1:]), z.dtype)
             out[row : row + len(z)] = z
@@ -69,10 +70,10 @@ def encode(session: object, norm: Normalization, *parts: np.ndarray, batch: int)
 
 
 def extract_features(
-    audit: AuditPartition, norm: Normalization, session: object, batch: int
+    audit: AuditPartition, feed: Feed, session: object, batch: int
 ) -> Features:
     """The clean features of the auxiliary then the evaluation samples, in one array."""
-    z = encode(session, norm, audit.aux.x, audit.eval.x, batch=batch)
+    z = encode(session, feed, audit.aux.x, audit.eval.x, batch=batch)
     check_finite(z, _output_name(session), "the encoder's output (the features)",
                  limit=FEATURE_LIMIT)
     shape = tuple(int(d) for d in z.shape[1:])

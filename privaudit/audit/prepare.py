@@ -11,12 +11,15 @@ import onnx
 
 from privaudit import demo
 from privaudit.attacks import check_params
-from privaudit.config import Budget, Config, NoiseSource
+from privaudit.config import Budget, Config, Domain, EntropySpec, NoiseSource
 from privaudit.data import (
     AuditPartition,
     Dataset,
+    Feed,
+    Layout,
     Normalization,
     dataset_from_arrays,
+    input_layout,
     is_8bit,
     load_data,
     partition_aux_eval,
@@ -63,6 +66,7 @@ class Prepared:
     split_name: str
     metadata: dict[str, str]
     norm: Normalization
+    feed: Feed  # measured samples -> the model's input (units, shape, normalization)
     noise_sigma: float
     noise_source: str
     audit: AuditPartition
@@ -107,13 +111,20 @@ def prepare(
     is_demo = cfg.model is None and cfg.encoder is None and memory.model is None
     if cfg.data is None and memory.x is None and not is_demo:
         raise ConfigError(
-            "no audit data given", hint="pass --data DATA (an image folder, .npz or .npy file)"
+            "no audit data given",
+            hint="pass --data DATA (a CSV or Parquet table, an .npz or .npy file, or an image "
+            "folder)",
         )
     model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
     spec = image_input(split.encoder)
+    layout = input_layout(spec.shape, cfg.domain, cfg.input_shape)
+    integer = _integer_input(spec, layout)
+    _check_data_range(cfg, layout)
+    _check_entropy(cfg, layout)
     dataset = _dataset(cfg, memory, spec.shape, is_demo)
-    norm = _normalization(cfg, meta, dataset.x.shape[1], integer=_integer_input(spec))
+    model_shape = layout.model_dims(dataset.sample_shape)
+    norm = _normalization(cfg, meta, model_shape[0], integer=integer)
     if norm.integer:
         dataset = _as_8bit(dataset, spec)
     return Prepared(
@@ -124,6 +135,7 @@ def prepare(
         split_name=split_name,
         metadata=meta,
         norm=norm,
+        feed=Feed(norm, dataset.units, model_shape),
         noise_sigma=noise_sigma,
         noise_source=source,
         audit=audit_partition(cfg, dataset),
@@ -181,15 +193,43 @@ def _dataset(
 ) -> Dataset:
     """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model."""
     max_bytes = int(cfg.max_data_gb * 1e9)
+    data_range = None if cfg.data_range is None else (cfg.data_range[0], cfg.data_range[1])
     if memory.x is not None:
         return dataset_from_arrays(
             memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
             input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
+            domain=cfg.domain, data_range=data_range,
         )
     return load_data(
         cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
         input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
+        domain=cfg.domain, label_column=cfg.label_column, columns=cfg.columns,
+        data_range=data_range,
     )
+
+
+def _check_entropy(cfg: Config, layout: Layout) -> None:
+    """The certified h(x) exists for 8-bit pixels only, never for data in its own units."""
+    if cfg.bound.input_entropy == EntropySpec.CERTIFIED and layout.domain != Domain.IMAGE:
+        raise ConfigError(
+            "bound.input_entropy = certified needs 8-bit data: its bound h(x) >= -log 256 per "
+            "dimension holds for 8-bit pixels dequantised on [0, 1], but this model takes "
+            f"{layout.domain.value} data, measured in its own units (standardised), which has "
+            "no such grid and no certified h(x)",
+            hint="use gaussian (the default), or give h(x)/d in nats per standardised "
+            "dimension (--input-entropy VALUE)",
+        )
+
+
+def _check_data_range(cfg: Config, layout: Layout) -> None:
+    """`data_range` gives the range of pixels or of a signal; a table's columns have none."""
+    if cfg.data_range is not None and layout.domain == Domain.TABULAR:
+        raise ConfigError(
+            "--data-range gives the range of image pixels or of a signal, but the model takes "
+            f"tabular vectors {layout.describe()}, each column in its own units",
+            hint="leave out --data-range (data_range in the config): columns are standardised "
+            "over the audit data",
+        )
 
 
 def _no_split(path: Path) -> str:
@@ -237,14 +277,22 @@ _PIXEL_INTS = frozenset({onnx.TensorProto.UINT8, onnx.TensorProto.UINT16, onnx.T
                          onnx.TensorProto.INT64})
 
 
-def _integer_input(spec: InputSpec) -> bool:
+def _integer_input(spec: InputSpec, layout: Layout) -> bool:
     """Whether the model's image input takes whole numbers (raw 8-bit pixels), not floats.
 
     Raises:
-        ModelError: an input type that cannot hold pixels (int8, bool, strings, ...).
+        ModelError: an input type that cannot hold pixels (int8, bool, strings, ...), or an
+            integer input of a tabular or signal model (its values have no 8-bit grid).
     """
     if spec.is_float:
         return False
+    if layout.domain != Domain.IMAGE:
+        name = onnx.TensorProto.DataType.Name(spec.elem_type) if spec.elem_type else "unknown"
+        raise ModelError(
+            f"the model input {spec.name!r} has element type {name}; privaudit audits "
+            f"{layout.domain.value} models with a float input, whose values it can reconstruct "
+            "and differentiate", hint="export the model with a float input (cast inside the "
+            "model if it needs integers)")
     if spec.elem_type in _PIXEL_INTS:
         return True
     name = onnx.TensorProto.DataType.Name(spec.elem_type) if spec.elem_type else "unknown"

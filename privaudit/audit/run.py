@@ -9,7 +9,15 @@ from datetime import UTC, datetime
 import numpy as np
 from torch import nn
 
-from privaudit.attacks import Capability, Scorer, Target, as_images, run_battery, scoring_seed
+from privaudit.attacks import (
+    Capability,
+    Measure,
+    Scorer,
+    Target,
+    as_images,
+    run_battery,
+    scoring_seed,
+)
 from privaudit.audit.dfil import measure_dfil
 from privaudit.audit.features import Features, audit_labels, extract_features
 from privaudit.audit.prepare import InMemory, Prepared, prepare
@@ -19,12 +27,13 @@ from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
 from privaudit.bound import (
     DEQUANTIZATION_VARIANCE,
+    STANDARDISED_VARIANCE_FLOOR,
     input_entropy_certified,
     input_entropy_from_user,
     input_entropy_gaussian,
     noise_sweep,
 )
-from privaudit.config import Budget, Config, EntropySource, EntropySpec
+from privaudit.config import Budget, Config, Domain, EntropySource, EntropySpec
 from privaudit.gate import evaluate_gate
 from privaudit.model import image_input, make_session, verify_split
 from privaudit.progress import NullProgress, Progress
@@ -39,7 +48,7 @@ from privaudit.results import (
 )
 from privaudit.runtime import derive_seed, resolve_device
 
-__all__ = ["SAMPLES_STORED", "measure_prepared", "run_assess"]
+__all__ = ["SAMPLES_STORED", "measure", "measure_prepared", "run_assess"]
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +91,7 @@ def measure_prepared(
         max_diff = _check_split(prep)
     enc = make_session(prep.split.encoder)
     with timer.stage("features"), progress.task("features", total=None):
-        feats = extract_features(prep.audit, prep.norm, enc, cfg.batch_size)
+        feats = extract_features(prep.audit, prep.feed, enc, cfg.batch_size)
     with timer.stage("bound"), progress.task("bound", total=None):
         bound, *sweep_bounds = _bounds(cfg, prep, feats, _inputs(prep))
     with timer.stage("utility"):
@@ -93,7 +102,7 @@ def measure_prepared(
         points = sweep(cfg, prep, feats, sweep_bounds, measured)
     target, conversion = build_target(prep, enc)
     scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,
-                    scoring_seed(cfg.seed))  # fmt: skip
+                    scoring_seed(cfg.seed), measure(prep))  # fmt: skip
     with timer.stage("references"):
         references = score_references(prep, feats, measured, cfg.seed, scorer)
     attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer)
@@ -108,7 +117,7 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil),
         provenance=provenance(cfg, created, command, timer),
-        warnings=(*(bound.warnings if bound else ()), *notes),
+        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep)),
         sample_images=_samples(prep) if attacks else (),
         references=references,
         dfil=dfil,
@@ -116,8 +125,28 @@ def measure_prepared(
     return replace(report, verdict=build_verdict(report)), feats
 
 
+def measure(prep: Prepared) -> Measure:
+    """How the battery and the references score this run's inputs (domain and units)."""
+    units = prep.dataset.units
+    return Measure(domain=prep.dataset.domain, names=units.names, mean=units.mean,
+                   std=units.std, discrete=units.discrete, data_range=units.data_range)
+
+
+SMALL_EVAL = 100  # fewer evaluation samples of vectors or signals than this get a warning
+
+
+def _size_warnings(prep: Prepared) -> tuple[str, ...]:
+    """A warning on a small tabular or signal audit (common: a table of a few hundred rows)."""
+    n_aux, n_eval = len(prep.audit.aux.x), len(prep.audit.eval.x)
+    if prep.dataset.domain == Domain.IMAGE or n_eval >= SMALL_EVAL:
+        return ()
+    return (f"a small audit: {n_eval} evaluation and {n_aux} auxiliary samples; the attacks "
+            "learn from few samples and their MSE and per-feature R^2 are uncertain (see the "
+            "intervals): audit more rows if you have them",)
+
+
 def _samples(prep: Prepared) -> tuple[tuple[float, ...], ...]:
-    """The first evaluation images, flat and rounded, to show beside their reconstructions."""
+    """The first evaluation samples, flat and rounded, to show beside their reconstructions."""
     x = prep.audit.eval.x[:SAMPLES_STORED].reshape(-1, int(np.prod(prep.audit.eval.x.shape[1:])))
     return tuple(tuple(float(v) for v in row) for row in np.round(x.astype(np.float64), 4))
 
@@ -126,7 +155,7 @@ def _check_split(prep: Prepared) -> float | None:
     """head(encoder(x)) vs model(x) on a few audit inputs; ModelError above 1e-4."""
     if prep.model is None:
         return None
-    sample = prep.norm.apply(prep.dataset.x[: min(8, len(prep.dataset.x))])
+    sample = prep.feed.apply(prep.dataset.x[: min(8, len(prep.dataset.x))])
     return verify_split(prep.model, prep.split, sample, atol=1e-4)
 
 
@@ -136,13 +165,18 @@ def _inputs(prep: Prepared) -> np.ndarray:
     return x.reshape(len(x), -1)
 
 
-def _input_entropy(cfg: Config, inputs: np.ndarray) -> tuple[float, str]:
-    """h(x)/d in nats and its source; computed once per audit (bound and sweep share it)."""
-    spec = cfg.bound.input_entropy
+def _input_entropy(cfg: Config, prep: Prepared, inputs: np.ndarray) -> tuple[float, str]:
+    """h(x)/d in nats and its source; computed once per audit (bound and sweep share it).
+
+    In the inputs' measured units: pixels on [0, 1], or standardised features (`prepare`
+    refused `certified` for those).
+    """
+    spec, pixels = cfg.bound.input_entropy, prep.dataset.domain == Domain.IMAGE
     if spec == EntropySpec.CERTIFIED:
         return input_entropy_certified(), EntropySource.CERTIFIED.value
     if spec == EntropySpec.GAUSSIAN:
-        return input_entropy_gaussian(inputs), EntropySource.GAUSSIAN.value
+        delta = DEQUANTIZATION_VARIANCE if pixels else STANDARDISED_VARIANCE_FLOOR
+        return input_entropy_gaussian(inputs, delta), EntropySource.GAUSSIAN.value
     value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
     return value, EntropySource.USER.value
 
@@ -154,7 +188,8 @@ def _bounds(
 
     One `noise_sweep` call: the clusterings are fitted once for the bound and the sweep.
     """
-    h, source = _input_entropy(cfg, inputs)
+    h, source = _input_entropy(cfg, prep, inputs)
+    pixels = prep.dataset.domain == Domain.IMAGE
     return noise_sweep(
         feats.all,
         audit_labels(prep.audit),
@@ -168,7 +203,8 @@ def _bounds(
         seed=cfg.seed,
         interval_at=[prep.noise_sigma],
         x=inputs,
-        delta=DEQUANTIZATION_VARIANCE,
+        delta=DEQUANTIZATION_VARIANCE if pixels else 0.0,
+        certified=pixels,
     )
 
 
@@ -233,6 +269,7 @@ def _model_info(
         split_max_diff=max_diff,
         torch_conversion=conversion,
         noise_source=prep.noise_source,
+        domain=prep.dataset.domain.value,
     )
 
 
@@ -249,4 +286,9 @@ def _data_info(prep: Prepared) -> DataInfo:
         transforms=tuple(ds.transforms) + tuple(prep.audit.aux.transforms[len(ds.transforms) :]),
         mean=prep.norm.mean,
         std=prep.norm.std,
+        feature_names=ds.units.names,
+        feature_mean=ds.units.mean,
+        feature_std=ds.units.std,
+        discrete=ds.units.discrete,
+        data_range=ds.units.data_range,
     )

@@ -11,31 +11,36 @@ from torch import nn
 from privaudit.attacks import Capability, Target
 from privaudit.audit.features import encode
 from privaudit.audit.prepare import Prepared
-from privaudit.data import Normalization
+from privaudit.config import Domain
+from privaudit.data import Feed
 from privaudit.errors import PrivauditError
 from privaudit.interpreter import to_torch
 
-__all__ = ["PixelEncoder", "build_target", "torch_encoder"]
+__all__ = ["MeasuredEncoder", "build_target", "torch_encoder"]
 
 log = logging.getLogger(__name__)
 
 
-class PixelEncoder(nn.Module):
-    """Pixels in [0, 1] -> normalization -> encoder -> features (differentiable)."""
+class MeasuredEncoder(nn.Module):
+    """Measured samples -> the model's input (`Feed`) -> encoder -> features (differentiable).
 
-    def __init__(self, encoder: nn.Module, norm: Normalization) -> None:
+    Measured samples are pixels in [0, 1] for images, standardised features for tabular
+    vectors and signals.
+    """
+
+    def __init__(self, encoder: nn.Module, feed: Feed) -> None:
         super().__init__()
         self.encoder = encoder
-        self.norm = norm
+        self.feed = feed
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Features of `x` (N, C, H, W) in [0, 1]."""
-        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(self.norm.apply_torch(x))
+        """Features of measured samples `x` (N, ...)."""
+        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(self.feed.apply_torch(x))
         return out[0] if isinstance(out, tuple) else out
 
 
 def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
-    """The encoder as a torch module in pixel space, or None and the reason it failed."""
+    """The encoder as a torch module on measured samples, or None and the reason it failed."""
     if prep.norm.integer:  # NOTE: rounding to whole pixels has no gradient: no white box
         return None, ("the encoder takes whole-number (integer) pixels, so it has no gradient "
                       "with respect to its input")
@@ -44,7 +49,7 @@ def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
     except PrivauditError as e:
         log.info("encoder not convertible to torch: %s", e)
         return None, str(e)
-    return PixelEncoder(module, prep.norm).eval(), "ok"
+    return MeasuredEncoder(module, prep.feed).eval(), "ok"
 
 
 def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Target, str]:
@@ -55,10 +60,10 @@ def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Tar
         caps.add(Capability.GRADIENTS)
     if prep.audit.aux.y is not None:
         caps.add(Capability.LABELS)
-    sample = encode(session, prep.norm, prep.audit.aux.x[:1], batch=batch)
+    sample = encode(session, prep.feed, prep.audit.aux.x[:1], batch=batch)
 
     def query(x: np.ndarray) -> np.ndarray:
-        return encode(session, prep.norm, x, batch=batch)
+        return encode(session, prep.feed, x, batch=batch)
 
     target = Target(
         input_shape=tuple(int(d) for d in prep.audit.aux.x.shape[1:]),
@@ -67,5 +72,21 @@ def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Tar
         query=query,
         torch_encoder=module,
         capabilities=frozenset(caps),
+        domain=prep.dataset.domain,
+        bounds=_bounds(prep),
     )
     return target, conversion
+
+
+def _bounds(prep: Prepared) -> tuple[np.ndarray, np.ndarray] | None:
+    """The range the attacker clips reconstructions to: None for pixels (always [0, 1]).
+
+    For tabular vectors and signals, each feature's observed range over the auxiliary data,
+    which the attacker holds (measured units).
+    """
+    if prep.dataset.domain == Domain.IMAGE:
+        return None
+    x = prep.audit.aux.x
+    axes = (0, *range(2, x.ndim))
+    shape = (x.shape[1],) + (1,) * (x.ndim - 2)
+    return x.min(axis=axes).reshape(shape), x.max(axis=axes).reshape(shape)

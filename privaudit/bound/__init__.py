@@ -9,6 +9,7 @@ from privaudit.bound.clustering import SCHEMES, absorb_small_cells, cluster_labe
 from privaudit.bound.entropy import (
     CERTIFIED_BITS,
     DEQUANTIZATION_VARIANCE,
+    STANDARDISED_VARIANCE_FLOOR,
     input_entropy_certified,
     input_entropy_from_user,
     input_entropy_gaussian,
@@ -39,6 +40,7 @@ __all__ = [
     "LEVEL",
     "SCHEMES",
     "SIGMA_ZERO_WARNING",
+    "STANDARDISED_VARIANCE_FLOOR",
     "ClusterStats",
     "absorb_small_cells",
     "check_rows",

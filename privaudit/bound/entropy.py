@@ -1,6 +1,7 @@
 """Input entropy h(x)/d: certified, Gaussian and user-given values (docs/method.md §3).
 
-Entropies are in nats per *input* dimension d, pixels on [0, 1].
+Entropies are in nats per *input* dimension d, in the units the inputs are measured in:
+pixels on [0, 1], or standardised features (tabular vectors, signals).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from privaudit.errors import ConfigError
 __all__ = [
     "CERTIFIED_BITS",
     "DEQUANTIZATION_VARIANCE",
+    "STANDARDISED_VARIANCE_FLOOR",
     "input_entropy_certified",
     "input_entropy_from_user",
     "input_entropy_gaussian",
@@ -23,6 +25,10 @@ __all__ = [
 
 CERTIFIED_BITS = 8
 DEQUANTIZATION_VARIANCE = 1.0 / (12 * 255**2)  # delta, the variance of 8-bit dequantization
+# NOTE: data in its own units has no dequantisation; its Gaussian h(x) still needs a variance
+# floor to stay finite where the covariance is singular (a constant column, fewer samples than
+# dimensions). 1e-6 of the unit variance of a standardised feature, like 8-bit's 1.3e-6.
+STANDARDISED_VARIANCE_FLOOR = 1e-6
 _BLOCK = 1 << 18
 _LOG_2PIE = math.log(2 * math.pi * math.e)
 
@@ -46,17 +52,19 @@ def input_entropy_certified(levels: int = 2**CERTIFIED_BITS) -> float:
     return -math.log(levels)
 
 
-def input_entropy_gaussian(x: np.ndarray) -> float:
+def input_entropy_gaussian(x: np.ndarray, delta: float = DEQUANTIZATION_VARIANCE) -> float:
     r"""Gaussian (maximum-entropy, so optimistic) estimate of h(x)/d.
 
     .. math:: \frac{h(x)}{d} \approx \frac{1}{2d} \log\det(2\pi e(\mathrm{Cov}(x) + \delta I))
 
-    delta = 1/(12 * 255^2), covariance with ddof = 1. With n <= d the n x n Gram matrix is
-    used, det(delta I_d + Xc^T Xc) = delta^(d-n) det(delta I_n + Xc Xc^T); otherwise the
-    d x d covariance is accumulated over row blocks.
+    Covariance with ddof = 1. With n <= d the n x n Gram matrix is used,
+    det(delta I_d + Xc^T Xc) = delta^(d-n) det(delta I_n + Xc Xc^T); otherwise the d x d
+    covariance is accumulated over row blocks.
 
     Args:
-        x: (n, d) or (n, C, H, W) inputs in [0, 1].
+        x: (n, d) or (n, ...) inputs: pixels in [0, 1], or standardised features.
+        delta: the variance added to every direction (> 0): 1/(12 * 255^2) for 8-bit data,
+            `STANDARDISED_VARIANCE_FLOOR` for standardised features.
 
     Returns:
         h(x)/d, nats per dimension.
@@ -66,7 +74,6 @@ def input_entropy_gaussian(x: np.ndarray) -> float:
     """
     data = check_rows(x, what="inputs", min_rows=2)
     n, d = data.shape
-    delta = DEQUANTIZATION_VARIANCE
     logdet = _logdet_gram(data, delta) if n <= d else _logdet_cov(data, delta)
     return float(0.5 * (_LOG_2PIE + logdet / d))
 

@@ -74,6 +74,7 @@ def estimate_bound(
     x: np.ndarray | None = None,
     delta: float = DEQUANTIZATION_VARIANCE,
     floor_groups: int = DEFAULT_FLOOR_GROUPS,
+    certified: bool = True,
 ) -> BoundResult:
     r"""Bound how well any attacker reconstructs x from z = f(x) + N(0, sigma^2 I).
 
@@ -106,6 +107,7 @@ def estimate_bound(
         x: (n, d) inputs of the same rows, for (S); see `noise_sweep`.
         delta: the inputs' dequantisation variance; see `noise_sweep`.
         floor_groups: jackknife groups of (S)'s interval; see `noise_sweep`.
+        certified: report the certified floor (8-bit data); see `noise_sweep`.
 
     Returns:
         The bound (see `privaudit.results.BoundResult`).
@@ -130,6 +132,7 @@ def estimate_bound(
         x=x,
         delta=delta,
         floor_groups=floor_groups,
+        certified=certified,
     )[0]
 
 
@@ -151,6 +154,7 @@ def noise_sweep(
     x: np.ndarray | None = None,
     delta: float = DEQUANTIZATION_VARIANCE,
     floor_groups: int = DEFAULT_FLOOR_GROUPS,
+    certified: bool = True,
 ) -> list[BoundResult]:
     """`estimate_bound` at several noise levels, clustering and resampling once.
 
@@ -196,6 +200,8 @@ def noise_sweep(
             data in its own units: 0).
         floor_groups: groups of the floor's jackknife interval (at `interval_at`, when
             `bootstrap` > 0), >= 2; 0 for none.
+        certified: report theorem (T) with the certified h(x) of 8-bit data
+            (`certified_mse_floor`); False for data in its own units, which has none (None).
 
     Returns:
         One BoundResult per sigma, in order.
@@ -210,6 +216,8 @@ def noise_sweep(
         for s in np.asarray(noise_sigmas, dtype=np.float64).reshape(-1)
     ]
     base = _vacuous(data, input_dim, input_entropy, input_entropy_source, covariance)
+    if not certified:
+        base = replace(base, certified_mse_floor=None)
     check_resolvable(data, levels)
     if k < 1 or bootstrap < 0 or group_size < 1:
         raise ConfigError(
@@ -401,7 +409,8 @@ def _result(
         floor_vacuous=False,
         paper_floor=mse_floor(h - leak / d),
         paper_floor_interval=floor_interval,
-        certified_mse_floor=mse_floor(input_entropy_certified() - leak / d),
+        certified_mse_floor=(None if base.certified_mse_floor is None
+                             else mse_floor(input_entropy_certified() - leak / d)),
         floor_ratio=math.exp(-2.0 * leak / d),
         warnings=warnings,
     )

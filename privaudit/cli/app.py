@@ -14,11 +14,14 @@ from privaudit.cli.harden import harden
 from privaudit.cli.options import (
     AttacksOpt,
     BudgetOpt,
+    ColumnsOpt,
     ConfigOpt,
     CovOpt,
     DataOpt,
+    DataRangeOpt,
     DebugOpt,
     DeviceOpt,
+    DomainOpt,
     EncoderOpt,
     EntropyOpt,
     EntropyUnitOpt,
@@ -30,6 +33,7 @@ from privaudit.cli.options import (
     GateLeakOpt,
     GateRecoveredOpt,
     HeadOpt,
+    LabelColumnOpt,
     LimitOpt,
     MaxDataOpt,
     MeanOpt,
@@ -128,6 +132,10 @@ def assess(
     encoder: EncoderOpt = None,
     head: HeadOpt = None,
     data: DataOpt = None,
+    domain: DomainOpt = None,
+    label_column: LabelColumnOpt = None,
+    columns: ColumnsOpt = None,
+    data_range: DataRangeOpt = None,
     noise: NoiseOpt = None,
     noise_sweep: SweepOpt = None,
     mean: MeanOpt = None,
@@ -174,14 +182,22 @@ app.command()(harden)
 
 @app.command()
 def demo(
+    tabular: Annotated[
+        bool, typer.Option("--tabular", help="The Wine table and its split MLP instead.")
+    ] = False,
     budget: BudgetOpt = Budget.SMOKE.value,
     output_dir: OutOpt = None,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    """Assess the embedded demo model (MNIST CNN cut at layer3, sigma 0.1)."""
-    overrides = {"attacks.budget": budget, "output_dir": output_dir, "formats": fmt}
+    """Assess an embedded demo: MNIST CNN cut at layer3, or (--tabular) a Wine MLP; sigma 0.1."""
+    overrides: dict[str, Any] = {"attacks.budget": budget, "output_dir": output_dir,
+                                 "formats": fmt}
+    if tabular:
+        from privaudit import demo as shipped  # NOTE: light; no torch
+
+        overrides |= {"model": shipped.tabular_model_path(), "data": shipped.tabular_data_path()}
     with reported_errors(debug):
         code = _run_assess(overrides, None, quiet)
     raise typer.Exit(code)

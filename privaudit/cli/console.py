@@ -23,7 +23,13 @@ from rich.text import Text
 
 from privaudit.config import Budget
 from privaudit.model import CutPoint
-from privaudit.results import AuditReport, BoundResult, GateResult, build_verdict
+from privaudit.results import (
+    AuditReport,
+    BoundResult,
+    GateResult,
+    build_verdict,
+    strongest_attack,
+)
 
 err_console = Console(stderr=True)
 
@@ -209,6 +215,9 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         )
     if report.attacks or report.references:
         console.print(attacks_table(report))
+    leaking = feature_line(report)
+    if leaking:
+        console.print(Text(leaking), soft_wrap=True)
     d = report.dfil
     if d is not None:
         text = (f"dFIL: median {_fmt(d.median)}, 1/dFIL >= {_fmt(d.inverse_p05)} for 95% of "
@@ -218,6 +227,23 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
     for w in report.warnings:
         console.print(f"[yellow]warning:[/] {escape(printable(w))}", highlight=False)
     print_gate(report.gate, console)
+
+
+FEATURES_SHOWN = 5  # columns (channels) named on the console, most leaking first
+
+
+def feature_line(report: AuditReport) -> str:
+    """The most leaking columns (tabular) or channels (signals) of the strongest attack."""
+    best = strongest_attack(report.attacks)
+    if best is None or not best.features:
+        return ""
+    tabular = report.model.domain == "tabular"
+    score, what = ("r2", "columns") if tabular else ("correlation", "channels")
+    ranked = sorted((f for f in best.features if getattr(f, score) is not None),
+                    key=lambda f: -float(getattr(f, score)))[:FEATURES_SHOWN]  # fmt: skip
+    shown = ", ".join(f"{printable(f.name)} {_fmt(getattr(f, score), '.2f')}" for f in ranked)
+    label = "R²" if tabular else "correlation"
+    return f"most leaking {what} ({best.attack}, {label}): {shown}" if shown else ""
 
 
 def print_gate(gate: GateResult, console: Console = err_console) -> None:

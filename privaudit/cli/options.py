@@ -20,7 +20,24 @@ HeadOpt = Annotated[
     Path | None, typer.Option(help="Pre-split head ONNX (optional, with --encoder).")
 ]
 DataOpt = Annotated[
-    Path | None, typer.Option("--data", "-d", help="Image folder, .npz (x[, y]) or .npy.")
+    Path | None,
+    typer.Option("--data", "-d", help="CSV/Parquet table, .npz (x[, y]), .npy, or image folder."),
+]
+DomainOpt = Annotated[
+    str | None,
+    typer.Option(help="tabular | signal | image (default: from the model input's rank 2, 3, 4)."),
+]
+LabelColumnOpt = Annotated[
+    str | None,
+    typer.Option(help="A table's label column (default: label, y or target when present)."),
+]
+ColumnsOpt = Annotated[
+    str | None,
+    typer.Option(help="A table's feature columns, comma-separated (default: all but the label)."),
+]
+DataRangeOpt = Annotated[
+    str | None,
+    typer.Option(help="LOW,HIGH of the stored values: float images outside [0, 1], signals."),
 ]
 NoiseOpt = Annotated[
     float | None,
@@ -31,7 +48,10 @@ MeanOpt = Annotated[
     str | None, typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.")
 ]
 StdOpt = Annotated[str | None, typer.Option(help="Per-channel normalization std.")]
-ShapeOpt = Annotated[str | None, typer.Option(help="C,H,W for models with dynamic spatial dims.")]
+ShapeOpt = Annotated[
+    str | None,
+    typer.Option(help="Per-sample model input shape for dynamic dims: C,H,W; C,T; or F."),
+]
 ResizeOpt = Annotated[
     bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")
 ]
@@ -127,7 +147,7 @@ def parse_ints(text: str | None, key: str) -> tuple[int, ...] | None:
     if any(v != int(v) or v <= 0 for v in values):
         raise ConfigError(
             f"{key}: expected positive integers, got {text!r}",
-            hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (channels, height, width)",
+            hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (the per-sample input shape)",
         )
     return tuple(int(v) for v in values)
 
@@ -143,6 +163,10 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "encoder": flags["encoder"],
         "head": flags["head"],
         "data": flags["data"],
+        "domain": flags["domain"],
+        "label_column": flags["label_column"],
+        "columns": flags["columns"],
+        "data_range": parse_floats(flags["data_range"], "data_range"),
         "noise": flags["noise"],
         "noise_sweep": parse_floats(flags["noise_sweep"], "noise_sweep"),
         "mean": parse_floats(flags["mean"], "mean"),

@@ -6,11 +6,13 @@ Python API's keyword arguments). Unknown keys and wrong types are errors, never 
 
 from privaudit.config.choices import (
     ATTACK_NAMES,
+    DOMAIN_BY_RANK,
     AttackName,
     Budget,
     CemLoss,
     Covariance,
     Device,
+    Domain,
     EntropySource,
     EntropySpec,
     EntropyUnit,
@@ -34,6 +36,7 @@ from privaudit.config.settings import (
 
 __all__ = [
     "ATTACK_NAMES",
+    "DOMAIN_BY_RANK",
     "PATH_KEYS",
     "AttackName",
     "AttacksConfig",
@@ -43,6 +46,7 @@ __all__ = [
     "Config",
     "Covariance",
     "Device",
+    "Domain",
     "EntropySource",
     "EntropySpec",
     "EntropyUnit",

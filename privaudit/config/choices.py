@@ -15,7 +15,9 @@ __all__ = [
     "Budget",
     "CemLoss",
     "Covariance",
+    "DOMAIN_BY_RANK",
     "Device",
+    "Domain",
     "EntropySource",
     "EntropySpec",
     "EntropyUnit",
@@ -23,6 +25,17 @@ __all__ = [
     "ReportFormat",
     "values",
 ]
+
+
+class Domain(StrEnum):
+    """What a model's input holds; it follows from the input's rank (`--domain` overrides it)."""
+
+    TABULAR = "tabular"  # (N, F): feature vectors, each value in its own units
+    SIGNAL = "signal"  # (N, C, T): channels over time, in their own units
+    IMAGE = "image"  # (N, C, H, W): pixels, on [0, 1] once read
+
+
+DOMAIN_BY_RANK: dict[int, Domain] = {2: Domain.TABULAR, 3: Domain.SIGNAL, 4: Domain.IMAGE}
 
 
 class Covariance(StrEnum):

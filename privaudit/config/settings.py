@@ -15,6 +15,7 @@ from privaudit.config.choices import (
     CemLoss,
     Covariance,
     Device,
+    Domain,
     EntropySpec,
     EntropyUnit,
     ReportFormat,
@@ -34,6 +35,7 @@ __all__ = [
     "HardenConfig",
     "as_dict",
     "check_positive",
+    "check_range",
     "check_share",
     "choice",
 ]
@@ -160,11 +162,15 @@ class Config:
     encoder: Path | None = None
     head: Path | None = None
     data: Path | None = None
+    domain: str | None = None  # tabular | signal | image; None: from the model input's rank
+    label_column: str | None = None  # CSV/Parquet: the label column (default label, y, target)
+    columns: tuple[str, ...] | None = None  # CSV/Parquet: the feature columns, in order
+    data_range: tuple[float, ...] | None = None  # (low, high): the values' range (images: pixels)
     noise: float | None = None  # the noise std (flag --noise); None: from the model's metadata
     noise_sweep: tuple[float, ...] = ()
     mean: tuple[float, ...] | None = None  # None: from model metadata, else (0,)
     std: tuple[float, ...] | None = None
-    input_shape: tuple[int, ...] | None = None  # (C, H, W) for dynamic dims
+    input_shape: tuple[int, ...] | None = None  # per-sample model input, for dynamic dims
     resize: bool = False
     limit: int | None = None
     max_data_gb: float = 4.0  # the audit data's largest size in memory, checked before reading
@@ -183,6 +189,13 @@ class Config:
 
     def __post_init__(self) -> None:
         choice("device", self.device, values(Device))
+        if self.domain is not None:
+            choice("domain", self.domain, values(Domain))
+        if self.data_range is not None:
+            check_range("data_range", self.data_range)
+        if self.columns is not None and not self.columns:
+            raise ConfigError("columns: expected at least one column name, got none",
+                              hint="e.g. --columns age,income, or leave it out for every column")
         if not self.formats:
             raise ConfigError("formats: expected at least one report format, got none",
                               hint=f"e.g. -f json,html; choose from: "
@@ -216,6 +229,13 @@ def choice(key: str, value: object, allowed: tuple[str, ...], *, what: str = "va
         raise ConfigError(
             f"{key}: unknown {what} {value!r}", hint=f"{hint}choose from: {', '.join(allowed)}"
         )
+
+
+def check_range(key: str, value: tuple[float, ...]) -> None:
+    """Raise ConfigError unless `value` is two finite numbers, low < high."""
+    if len(value) != 2 or not all(math.isfinite(v) for v in value) or not value[0] < value[1]:
+        raise ConfigError(f"{key}: expected two finite numbers LOW,HIGH with LOW < HIGH, got "
+                          f"{list(value)}", hint="e.g. --data-range -1,1 or --data-range 0,4095")
 
 
 def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:

@@ -11,53 +11,20 @@ from privaudit.data.arrays import DEFAULT_MAX_BYTES, check_size
 from privaudit.data.dataset import Dataset, subset_indices, subset_note
 from privaudit.errors import ConfigError, DataError
 
-__all__ = ["CHW", "check_limit", "conform", "model_sample_shape"]
+__all__ = ["CHW", "check_labels", "check_limit", "conform"]
 
 CHW = tuple[int | None, int | None, int | None]  # per-sample (C, H, W); None = dynamic
 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights Pillow's convert("L") uses
 _CHUNK_ELEMS = 1 << 22  # elements converted at a time, to bound temporary memory
 _SMALL_DIMS = (1, 3, 4)
-_RANGE_HINT = "rescale the data to [0, 1] or give it as uint8"
+_RANGE_HINT = ("give the pixels' range, e.g. --data-range -1,1 (data_range in the config), or "
+               "rescale the data to [0, 1] or give it as uint8")
 _RESIZE_HINT = "resize your data or pass --resize"
 
 
 def _expected_dims(dims: CHW) -> str:
     return "(" + ", ".join(str(d or n) for d, n in zip((None, *dims), "NCHW", strict=True)) + ")"
-
-
-def model_sample_shape(
-    input_shape: Sequence[int | str | None], override: Sequence[int] | None = None
-) -> CHW:
-    """Per-sample (C, H, W) the model takes, dynamic dims filled from `--input-shape`.
-
-    Args:
-        input_shape: the model input shape with batch dim; None, a name or <= 0 = dynamic.
-        override: (C, H, W) from `--input-shape`; fills dynamic dims, must equal fixed ones.
-
-    Raises:
-        DataError: the model input is not 4-D.
-        ConfigError: `override` is malformed or conflicts with a fixed dim.
-    """
-    if len(input_shape) != 4:
-        raise DataError(
-            f"model input has shape {tuple(input_shape)}; privaudit needs images (N, C, H, W)",
-            hint="export the model with a 4-D image input",
-        )
-    model = tuple(d if isinstance(d, int) and d > 0 else None for d in input_shape[1:])
-    dims: CHW = (model[0], model[1], model[2])
-    if override is None:
-        return dims
-    if len(override) != 3 or not all(isinstance(v, int) and v > 0 for v in override):
-        raise ConfigError(f"--input-shape must be three positive integers C,H,W, got {override}",
-                          hint="e.g. --input-shape 3,224,224")
-    if any(m is not None and m != o for m, o in zip(dims, override, strict=True)):
-        raise ConfigError(
-            f"--input-shape {tuple(override)} conflicts with the model input "
-            f"{_expected_dims(dims)}",
-            hint="drop --input-shape or make it equal the model's fixed sizes",
-        )
-    return (override[0], override[1], override[2])
 
 
 def conform(
@@ -72,15 +39,17 @@ def conform(
     notes: Sequence[str] = (),
     class_names: Sequence[str] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
+    data_range: tuple[float, float] | None = None,
 ) -> Dataset:
     """Validate, subset, lay out as NCHW, scale to [0, 1], match channels and size.
 
     The float32 pixels (and a resized copy) are checked against `max_bytes` before they are
-    allocated (DataError above it).
+    allocated (DataError above it). With `data_range` (low, high), pixels are
+    (x - low) / (high - low), and a value outside the range is an error.
     """
     check_limit(limit)
     _check_samples(x, source)
-    y = _check_labels(y, len(x), source)
+    y = check_labels(y, len(x), source)
     index = subset_indices(len(x), limit)
     record = [*notes, *subset_note(len(index), len(x))]
     if len(index) < len(x):
@@ -88,8 +57,14 @@ def conform(
     view, layout_note = _as_nchw(x, want, layout, source)
     target = _check_fit(view.shape, want, resize, source)
     _check_memory(view.shape, want[0], target, max_bytes, source)
-    scale, scale_note = _scale(view, source)
-    out, channel_notes = _match_channels(_to_float32(view, scale), want[0])
+    if data_range is None:
+        (scale, scale_note), offset = _scale(view, source), 0.0
+    else:
+        (scale, scale_note), offset = _explicit_range(view, data_range, source), data_range[0]
+    pixels = _to_float32(view, scale, offset)
+    if data_range is not None:  # NOTE: rounding may leave (high - low) * scale a hair above 1
+        np.clip(pixels, 0.0, 1.0, out=pixels)
+    out, channel_notes = _match_channels(pixels, want[0])
     record += [layout_note, *scale_note, *channel_notes]
     if target != view.shape[2:]:
         out, resize_note = _resize(out, target)
@@ -113,7 +88,12 @@ def _check_samples(x: np.ndarray, source: str) -> None:
         raise DataError(f"{source}: no samples (x has shape {x.shape})", hint="give non-empty data")
 
 
-def _check_labels(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
+def check_labels(y: np.ndarray | None, n: int, source: str) -> np.ndarray | None:
+    """`y` as (n,) int64 class labels (a (n, 1) column is accepted), or None.
+
+    Raises:
+        DataError: a label count other than `n`, or labels that are not whole numbers.
+    """
     if y is None:
         return None
     y = np.asarray(y)
@@ -215,20 +195,47 @@ def _chunks(n: int, per_sample: int) -> Iterator[slice]:
         yield slice(i, min(i + step, n))
 
 
+def _extent(x: np.ndarray, source: str) -> tuple[float, float]:
+    """The smallest and largest value of `x` (DataError on NaN or infinite values)."""
+    lo, hi, bad, first = math.inf, -math.inf, 0, None
+    for part in _chunks(len(x), x[0].size):
+        chunk = x[part]
+        if x.dtype.kind == "f":
+            finite = np.isfinite(chunk)
+            count = chunk.size - int(np.count_nonzero(finite))
+            if count and first is None:
+                where = np.argwhere(~finite)[0]
+                first = (int(where[0]) + part.start, *(int(i) for i in where[1:]))
+            bad += count
+        if not bad:
+            lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
+    if bad:
+        at = ", ".join(f"{n} {i}" for n, i in zip(("sample", "channel", "row", "column"),
+                                                  first or (), strict=False))
+        raise DataError(f"{source}: x contains {bad} NaN or infinite values (the first at "
+                        f"{at})", hint="replace or drop the samples with NaN or infinite pixels")
+    return lo, hi
+
+
+def _explicit_range(
+    x: np.ndarray, data_range: tuple[float, float], source: str
+) -> tuple[float, list[str]]:
+    """The factor of `--data-range LOW,HIGH`, checking that every value lies in the range."""
+    low, high = data_range
+    lo, hi = _extent(x, source)
+    if lo < low or hi > high:
+        raise DataError(f"{source}: values in [{lo:g}, {hi:g}] leave the given data range "
+                        f"[{low:g}, {high:g}]",
+                        hint="give the range the pixels were stored on with --data-range")
+    return 1 / (high - low), [f"{x.dtype} values on [{low:g}, {high:g}] (--data-range) scaled "
+                              "to [0, 1]"]
+
+
 def _scale(x: np.ndarray, source: str) -> tuple[float, list[str]]:
     """The factor that maps `x` into [0, 1] by the uint8 / [0, 1] / [0, 255] rules."""
     if x.dtype == np.uint8:
         return 1 / 255, ["uint8/255"]
-    lo, hi, bad = math.inf, -math.inf, 0
-    for part in _chunks(len(x), x[0].size):
-        chunk = x[part]
-        if x.dtype.kind == "f":
-            bad += chunk.size - int(np.count_nonzero(np.isfinite(chunk)))
-        if not bad:
-            lo, hi = min(lo, float(chunk.min())), max(hi, float(chunk.max()))
-    if bad:
-        raise DataError(f"{source}: x contains {bad} NaN or infinite values",
-                        hint="replace or drop the samples with NaN or infinite pixels")
+    lo, hi = _extent(x, source)
     if lo >= 0 and hi <= 1:
         return 1.0, []
     if lo >= 0 and hi <= 255:
@@ -239,11 +246,15 @@ def _scale(x: np.ndarray, source: str) -> tuple[float, list[str]]:
 
 
 
-def _to_float32(x: np.ndarray, scale: float) -> np.ndarray:
-    """`x * scale` as a new C-contiguous float32 array, converted chunk by chunk."""
+def _to_float32(x: np.ndarray, scale: float, offset: float = 0.0) -> np.ndarray:
+    """`(x - offset) * scale` as a new C-contiguous float32 array, converted chunk by chunk."""
     out = np.empty(x.shape, np.float32)
     for part in _chunks(len(x), x[0].size):
-        np.multiply(x[part], np.float32(scale), out=out[part], casting="unsafe")
+        if offset:
+            shifted = np.subtract(x[part], offset, dtype=np.float64)
+            np.multiply(shifted, scale, out=out[part], casting="unsafe")
+        else:
+            np.multiply(x[part], np.float32(scale), out=out[part], casting="unsafe")
     return out
 
 

@@ -1,4 +1,4 @@
-"""Input samples in pixel space with provenance (the Dataset), seeded subsets, report record."""
+"""Input samples as measured, with provenance (the Dataset), seeded subsets, report record."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from privaudit.config.choices import Domain
+from privaudit.data.units import Units
+
 __all__ = ["SUBSET_SEED", "Dataset", "describe", "subset_indices", "subset_note"]
 
 SUBSET_SEED = 0
@@ -15,16 +18,20 @@ SUBSET_SEED = 0
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Input samples in pixel space, with provenance.
+    """Input samples as measured, with provenance.
 
     Attributes:
-        x: `(N, C, H, W)` float32 pixels in [0, 1]; the model's normalization is applied
-            only when feeding the model.
+        x: float32 samples in their domain's form: images `(N, C, H, W)` as pixels in [0, 1];
+            tabular vectors `(N, F)` and signals `(N, C, T)` standardised per feature (`units`
+            maps them back to their own units). The model's normalization is applied only
+            when feeding the model.
         y: `(N,)` int64 class labels, or None.
         source: where the samples came from (a path).
         fingerprint: sha256 (hex) over the shape, the bytes of `x` and the labels.
         transforms: human-readable record of every conversion applied, in order.
-        class_names: class folder names (image folders only), indexed by label.
+        class_names: class names (image folders, text labels), indexed by label.
+        domain: tabular, signal or image.
+        units: how `x` maps to the data's own units (identity for images).
     """
 
     x: np.ndarray
@@ -33,6 +40,8 @@ class Dataset:
     fingerprint: str
     transforms: tuple[str, ...] = ()
     class_names: tuple[str, ...] = ()
+    domain: Domain = Domain.IMAGE
+    units: Units = Units()
 
     @classmethod
     def from_arrays(
@@ -43,26 +52,30 @@ class Dataset:
         source: str,
         transforms: Sequence[str] = (),
         class_names: Sequence[str] = (),
+        domain: Domain = Domain.IMAGE,
+        units: Units | None = None,
     ) -> Dataset:
-        """A Dataset of `(N, C, H, W)` float32 pixels and `(N,)` labels, fingerprinted."""
+        """A Dataset of float32 samples in their domain's form and `(N,)` labels, fingerprinted."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.ndim != 4 or (y is not None and y.shape != (len(x),)):
-            raise ValueError(f"need x (N, C, H, W) and y (N,), got {x.shape}, {_shape(y)}")
+        rank = {Domain.TABULAR: 2, Domain.SIGNAL: 3, Domain.IMAGE: 4}[Domain(domain)]
+        if x.ndim != rank or (y is not None and y.shape != (len(x),)):
+            raise ValueError(f"need {domain} x of rank {rank} and y (N,), got {x.shape}, "
+                             f"{_shape(y)}")
         h = hashlib.sha256(repr(x.shape).encode())
         h.update(x.data)
         if y is not None:
             y = np.ascontiguousarray(y, dtype=np.int64)
             h.update(y.data)
-        return cls(x, y, source, h.hexdigest(), tuple(transforms), tuple(class_names))
+        return cls(x, y, source, h.hexdigest(), tuple(transforms), tuple(class_names),
+                   Domain(domain), units or Units())
 
     def __len__(self) -> int:
         return len(self.x)
 
     @property
-    def sample_shape(self) -> tuple[int, int, int]:
-        """Per-sample (C, H, W)."""
-        c, h, w = self.x.shape[1:]
-        return int(c), int(h), int(w)
+    def sample_shape(self) -> tuple[int, ...]:
+        """Per-sample shape: (F,), (C, T) or (C, H, W)."""
+        return tuple(int(d) for d in self.x.shape[1:])
 
     @property
     def num_classes(self) -> int | None:
@@ -74,7 +87,7 @@ class Dataset:
         y = None if self.y is None else self.y[index]
         return Dataset.from_arrays(
             self.x[index], y, source=self.source, transforms=self.transforms + notes,
-            class_names=self.class_names,
+            class_names=self.class_names, domain=self.domain, units=self.units,
         )
 
 
@@ -101,7 +114,7 @@ def describe(ds: Dataset) -> dict[str, object]:
     """Provenance of a dataset for the report (JSON-ready).
 
     Returns:
-        source, n, shape (C, H, W), classes (distinct labels or None), class_names,
+        source, n, shape (per sample), classes (distinct labels or None), class_names,
         fingerprint and transforms.
     """
     return {

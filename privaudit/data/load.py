@@ -1,4 +1,4 @@
-"""Load input samples (+ labels) from files as pixels shaped for the model (.npz, .npy, folders)."""
+"""Load input samples (+ labels) from files, shaped for the model (tables, .npz, .npy, folders)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from privaudit.config.choices import Domain
 from privaudit.data.arrays import DEFAULT_MAX_BYTES, check_size, read_arrays
-from privaudit.data.conform import CHW, check_limit, conform, model_sample_shape
+from privaudit.data.conform import CHW, check_limit, conform
 from privaudit.data.dataset import Dataset, subset_indices, subset_note
 from privaudit.data.imagefolder import list_images, read_images
+from privaudit.data.layout import Layout, input_layout
+from privaudit.data.tabular import TABLE_SUFFIXES, read_table
+from privaudit.data.vectors import conform_vectors
 from privaudit.errors import DataError
 
 __all__ = ["dataset_from_arrays", "load_data"]
@@ -24,40 +28,58 @@ def load_data(
     input_shape_override: Sequence[int] | None = None,
     resize: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    domain: str | None = None,
+    label_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    data_range: tuple[float, float] | None = None,
 ) -> Dataset:
-    """Load samples from an image folder, `.npz` (`x`, optional `y`) or `.npy` file.
+    """Load samples from an image folder, a table (CSV, Parquet), `.npz` or `.npy` file.
 
     Args:
-        path: a folder (one subfolder per class), an `.npz` or an `.npy` file.
+        path: a folder (one subfolder per class), a `.csv`/`.parquet` table, an `.npz`
+            (`x`, optional `y`) or an `.npy` file.
         input_shape: the model input shape including batch, e.g. (None, 1, 28, 28).
         limit: keep a deterministic random subset (seed 0) of this many samples; only those
             are read.
-        input_shape_override: (C, H, W) from `--input-shape`, for dynamic dims.
-        resize: resize (bilinear) to the model's spatial size instead of failing.
+        input_shape_override: the per-sample model shape from `--input-shape`, for dynamic
+            dims.
+        resize: resize (bilinear) images to the model's spatial size instead of failing.
         max_bytes: refuse data that would take more memory than this (as stored and as
-            float32 pixels), checked from the declared sizes before reading or allocating.
+            float32 samples), checked from the declared sizes before reading or allocating.
+        domain: tabular, signal or image; None: from the model input's rank.
+        label_column: a table's label column (None: label, y or target when present).
+        columns: a table's feature columns, in order (None: all but the label).
+        data_range: (low, high) of the stored values: pixels of float images outside [0, 1],
+            or the range of signals (their PSNR peak).
 
     Returns:
-        The samples as `(N, C, H, W)` float32 in [0, 1], with what was done recorded.
+        The samples in their domain's form (`Dataset`), with what was done recorded.
 
     Raises:
         DataError: unreadable data, or data that does not fit the model input.
         ConfigError: bad `limit` or `input_shape_override`.
     """
-    path, want = Path(path), model_sample_shape(input_shape, input_shape_override)
+    path = Path(path)
+    layout = input_layout(input_shape, domain, input_shape_override)
     check_limit(limit)
-    if path.is_dir():
-        return _load_folder(path, want, limit=limit, resize=resize, max_bytes=max_bytes)
-    if not path.is_file():
+    if not path.exists():
         raise DataError(f"data not found: {path}", hint="check the --data path")
-    if path.suffix.lower() not in (".npz", ".npy"):
-        raise DataError(
-            f"unsupported data file {path.name}",
-            hint="give an image folder, an .npz with arrays x (and y), or an .npy file",
-        )
+    suffix = "folder" if path.is_dir() else path.suffix.lower()
+    _check_format(suffix, layout, label_column, columns, path)
+    if suffix == "folder":
+        return _load_folder(path, _chw(layout), limit=limit, resize=resize, max_bytes=max_bytes)
+    if suffix in TABLE_SUFFIXES:
+        table = read_table(path, label_column=label_column, columns=columns, limit=limit,
+                           max_bytes=max_bytes)
+        return conform_vectors(table.x, table.y, layout, source=str(path), names=table.names,
+                               rows=table.rows, notes=table.notes, class_names=table.class_names,
+                               data_range=data_range, max_bytes=max_bytes)
     kept = read_arrays(path, limit, max_bytes)
-    return conform(kept.x, kept.y, want, source=str(path), resize=resize, notes=kept.notes,
-                   max_bytes=max_bytes)
+    if layout.domain != Domain.IMAGE:
+        return conform_vectors(kept.x, kept.y, layout, source=str(path), notes=kept.notes,
+                               data_range=data_range, max_bytes=max_bytes)
+    return conform(kept.x, kept.y, _chw(layout), source=str(path), resize=resize,
+                   notes=kept.notes, max_bytes=max_bytes, data_range=data_range)
 
 
 def dataset_from_arrays(
@@ -70,13 +92,46 @@ def dataset_from_arrays(
     input_shape_override: Sequence[int] | None = None,
     resize: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    domain: str | None = None,
+    data_range: tuple[float, float] | None = None,
 ) -> Dataset:
     """Like `load_data`, for arrays already in memory (`x` as an `.npz` would hold it)."""
-    want = model_sample_shape(input_shape, input_shape_override)
-    return conform(np.asarray(x), y, want, source=source, limit=limit, resize=resize,
-                   max_bytes=max_bytes)
+    layout = input_layout(input_shape, domain, input_shape_override)
+    x = np.asarray(x)
+    if layout.domain != Domain.IMAGE:
+        return conform_vectors(x, y, layout, source=source, limit=limit, data_range=data_range,
+                               max_bytes=max_bytes)
+    return conform(x, y, _chw(layout), source=source, limit=limit, resize=resize,
+                   max_bytes=max_bytes, data_range=data_range)
 
 
+def _chw(layout: Layout) -> CHW:
+    c, h, w = layout.shape
+    return (c, h, w)
+
+
+def _check_format(
+    suffix: str, layout: Layout, label_column: str | None, columns: Sequence[str] | None,
+    path: Path,
+) -> None:
+    """Refuse a file type the domain cannot read, and table options on anything but a table."""
+    image = layout.domain == Domain.IMAGE
+    known = (".npz", ".npy", *TABLE_SUFFIXES) + (("folder",) if image else ())
+    if suffix not in known:
+        what = "an image folder, an .npz with arrays x (and y), or an .npy file" if image else (
+            "a CSV or Parquet table, an .npz with arrays x (and y), or an .npy file")
+        found = "data: a folder" if suffix == "folder" else f"data file {path.name}"
+        raise DataError(f"unsupported {found} for a model with {layout.domain.value} input "
+                        f"{layout.describe()}", hint=f"give {what}")
+    if image and suffix in TABLE_SUFFIXES:
+        raise DataError(f"{path.name} is a table, but the model takes images "
+                        f"{layout.describe()}",
+                        hint="give images as an .npz, .npy or image folder (or pass --domain "
+                        "tabular to read every input value as a feature)")
+    if suffix not in TABLE_SUFFIXES and (label_column is not None or columns is not None):
+        flag = "--label-column" if label_column is not None else "--columns"
+        raise DataError(f"{flag} names columns of a CSV or Parquet table, but {path.name} is "
+                        "not one", hint="leave it out: an .npz holds the labels in its array y")
 def _load_folder(
     root: Path, want: CHW, *, limit: int | None, resize: bool, max_bytes: int
 ) -> Dataset:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from privaudit.audit import check_label_range
-from privaudit.data import Normalization
+from privaudit.data import Feed
 from privaudit.errors import DataError, ModelError
 from privaudit.hardening.cem_loss import ClusterTable, cem_loss, fit_clusters
 from privaudit.interpreter import OnnxModule, to_torch
@@ -198,7 +198,7 @@ def _epoch(
 
 
 def fine_tune(
-    split: Split, norm: Normalization, x: np.ndarray, y: np.ndarray,
+    split: Split, feed: Feed, x: np.ndarray, y: np.ndarray,
     settings: FinetuneSettings, *, device: torch.device, progress: Progress, label: str,
 ) -> Finetuned:
     """Fine-tune encoder (and head) with L_task(head(f(x) + eps), y) + lambda * L_C.
@@ -210,8 +210,9 @@ def fine_tune(
 
     Args:
         split: the model's split (encoder and head ModelProtos; left unchanged).
-        norm: the model's input normalization.
-        x: (N, C, H, W) training pixels in [0, 1].
+        feed: measured samples -> the model's input (units, shape, normalization).
+        x: (N, ...) training samples as measured: pixels in [0, 1], or standardised
+            tabular vectors and signals.
         y: (N,) integer class labels (the head's logit indices).
         settings: the run's settings.
         device: where to train.
@@ -227,7 +228,7 @@ def fine_tune(
     """
     n_batches = math.ceil(len(x) / settings.batch_size)
     loop = _setup(split, settings, device, settings.epochs * n_batches)
-    xs = model_inputs(norm, x, split.encoder).to(device)
+    xs = model_inputs(feed, x, split.encoder).to(device)
     _check_labels(loop, xs, np.asarray(y))
     ys = torch.from_numpy(np.asarray(y, np.int64)).to(device)
     classes = torch.from_numpy(np.unique(y, return_inverse=True)[1].reshape(-1)).to(device)
@@ -244,14 +245,14 @@ def fine_tune(
     return Finetuned(loop.encoder, loop.head, tuple(history), tuple(seconds))
 
 
-def model_inputs(norm: Normalization, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
-    """The encoder's inputs for pixels `x`: normalized floats, or integers 0..255.
+def model_inputs(feed: Feed, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
+    """The encoder's inputs for measured samples `x`: floats, or integer pixels 0..255.
 
     An integer input gets the whole-number pixels as an integer tensor, so that the
     interpreter computes as onnxruntime does (integer division truncates, for one).
     """
-    xs = norm.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
-    if not norm.integer:
+    xs = feed.apply_torch(torch.from_numpy(np.ascontiguousarray(x, np.float32)))
+    if not feed.integer:
         return xs
     uint8 = image_input(encoder).elem_type == onnx.TensorProto.UINT8
     return xs.to(torch.uint8 if uint8 else torch.int64)

@@ -260,7 +260,7 @@ def train_variant(
             batch_size=h.batch_size, freeze_head=h.freeze_head, noise_sigma=noise_sigma,
             seed=derive_seed(run.cfg.seed, f"harden-{i}"),
         )
-        done = fine_tune(prep.split, prep.norm, run.train.x, run.train.y, settings,
+        done = fine_tune(prep.split, prep.feed, run.train.x, run.train.y, settings,
                          device=device, progress=run.progress, label=f"{label} seed {i}")
         model = done.write_back(prep.model)
         vprep = _variant_prep(prep, model, noise_sigma, Path(f"<{label} seed {i}>"), "")

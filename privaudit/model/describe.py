@@ -121,8 +121,9 @@ def image_input(model: onnx.ModelProto) -> InputSpec:
     if not specs:
         raise ModelError("the model has no input", hint=RE_EXPORT)
     listed = ", ".join(f"{s.name!r} {list(s.shape)}" for s in specs)
-    raise ModelError(f"several inputs, cannot tell which is the image: {listed}",
-                     hint="export an encoder with a single image input (N, C, H, W)")
+    raise ModelError(f"several inputs, cannot tell which is the image (or the data): {listed}",
+                     hint="export an encoder with a single data input: (N, C, H, W), (N, C, T) "
+                     "or (N, F)")
 
 
 def output_names(model: onnx.ModelProto) -> list[str]:

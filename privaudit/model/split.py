@@ -69,7 +69,7 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
     needed = _encoder_inputs(g, cut)
     if len(needed) != 1:
         raise ModelError(f"the encoder up to {cut!r} would need {len(needed)} inputs: "
-                         f"{quoted(needed)}", hint="export a model with a single image input")
+                         f"{quoted(needed)}", hint="export a model with a single data input")
     value = g.values.get(cut)
     if value is None or value.type.tensor_type.elem_type == 0:
         raise ModelError(f"cannot infer the type of the cut tensor {cut!r}",
@@ -210,7 +210,7 @@ def load_presplit(encoder_path: Path, head_path: Path | None = None) -> Split:
     if len(specs) != 1 or len(outputs) != 1:
         raise ModelError(f"the encoder {encoder_path} has {len(specs)} inputs and "
                          f"{len(outputs)} outputs; expected one of each",
-                         hint="export the encoder with a single image input and feature output")
+                         hint="export the encoder with a single data input and feature output")
     shape = value_shape(outputs[0])
     if shape is None:
         raise ModelError(f"cannot tell the shape of the encoder output {outputs[0].name!r}",

@@ -15,6 +15,7 @@ from privaudit.results.schema import (
     DataInfo,
     Dfil,
     EpochStats,
+    FeatureScore,
     GateResult,
     HardenResult,
     Interval,
@@ -32,11 +33,19 @@ from privaudit.results.schema import (
     to_dict,
 )
 from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
-from privaudit.results.table import ATTACK_COLUMNS, attack_table, model_table
+from privaudit.results.table import (
+    ATTACK_COLUMNS,
+    FEATURE_COLUMNS,
+    attack_table,
+    feature_table,
+    model_table,
+    python_strings,
+)
 from privaudit.results.verdict import build_verdict, strongest_attack
 
 __all__ = [
     "ATTACK_COLUMNS",
+    "FEATURE_COLUMNS",
     "READABLE_VERSIONS",
     "SCHEMA_VERSION",
     "AttackResult",
@@ -46,6 +55,7 @@ __all__ = [
     "DataInfo",
     "Dfil",
     "EpochStats",
+    "FeatureScore",
     "GateResult",
     "HardenResult",
     "Interval",
@@ -62,9 +72,11 @@ __all__ = [
     "attack_table",
     "build_verdict",
     "dumps",
+    "feature_table",
     "from_dict",
     "from_jsonable",
     "model_table",
+    "python_strings",
     "read_report",
     "register_html_view",
     "strongest_attack",

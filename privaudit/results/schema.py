@@ -23,6 +23,7 @@ __all__ = [
     "DataInfo",
     "Dfil",
     "EpochStats",
+    "FeatureScore",
     "GateResult",
     "HardenResult",
     "Interval",
@@ -45,7 +46,10 @@ __all__ = [
 # `bound.mse_floor` (the theorem's unconditional floor moves to `bound.paper_floor`), the
 # reference reconstructions, each attack's recovered share, dFIL and the verdict (versions
 # 1 and 2 load through `migrate`: their floor becomes the paper's, (S) is unknown). Bump and
-# note here on every JSON shape change.
+# note here on every JSON shape change. Version 3 was extended additively (every new field has
+# a default, so older version-3 reports load unchanged): `model.domain`, the data's feature
+# units (`data.feature_names`, `feature_mean`, `feature_std`, `discrete`, `data_range`) and
+# per-feature scores of attacks and references (`features`), for tabular vectors and signals.
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 
@@ -109,9 +113,27 @@ class BoundResult:
     floor_vacuous: bool  # (S) under 1e-6 of floor_prior: no block's factor survives
     paper_floor: float  # theorem (T) with a Gaussian h(x) of all the data: can overstate
     paper_floor_interval: Interval | None
-    certified_mse_floor: float  # theorem (T) with the certified h(x) (always valid, loose)
+    # theorem (T) with the certified h(x) of 8-bit data (always valid, loose); None for data in
+    # its own units (tabular vectors, signals), which has no certified h(x)
+    certified_mse_floor: float | None
     floor_ratio: float  # exp(-2 I_up / d); 0 when vacuous
     warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FeatureScore:
+    """How well one input feature (a tabular column, a signal channel) is reconstructed.
+
+    Over the evaluation samples (and a signal's time steps). MSE is in standardised units (the
+    feature divided by its standard deviation over the audit data) and in the data's own.
+    """
+
+    name: str
+    mse: float  # standardised units: guessing the mean costs about 1
+    mse_raw: float  # the data's own units (mse * std^2)
+    r2: float | None  # 1 - SSE / SST about the evaluation mean; None for a constant feature
+    correlation: float | None  # Pearson, reconstruction vs truth; None when either is constant
+    exact_match: float | None = None  # share rounded to the true value (discrete columns only)
 
 
 @dataclass(frozen=True)
@@ -136,6 +158,7 @@ class AttackResult:
     recovered: float | None = None  # 1 - MSE / MSE(prior): the share of the variance recovered
     recovered_interval: Interval | None = None
     beats_label: bool | None = None  # MSE below the label reference's, beyond their interval
+    features: tuple[FeatureScore, ...] = ()  # per column / channel (tabular vectors, signals)
 
 
 @dataclass(frozen=True)
@@ -153,6 +176,7 @@ class Reference:
     ssim: float | None = None
     reason: str | None = None  # why it could not be computed
     recovered: float | None = None  # 1 - MSE / MSE(prior) (0 for the prior itself)
+    features: tuple[FeatureScore, ...] = ()  # per column / channel (tabular vectors, signals)
 
 
 @dataclass(frozen=True)
@@ -202,11 +226,12 @@ class ModelInfo:
     split: str  # the name the user gave (module, node or tensor), or "presplit"
     cut_tensor: str
     input_name: str
-    input_shape: tuple[int, ...]  # per sample (C, H, W)
+    input_shape: tuple[int, ...]  # per sample, measured: (F,), (C, T) or (C, H, W)
     feature_shape: tuple[int, ...]  # per sample
     split_max_diff: float | None  # max |model(x) - head(encoder(x))| on sample inputs
     torch_conversion: str  # "ok" or the reason the encoder could not be converted
     noise_source: str  # "flag" | "config" | "model metadata"
+    domain: str = "image"  # "tabular" | "signal" | "image": from the input's rank or --domain
 
 
 @dataclass(frozen=True)
@@ -222,6 +247,12 @@ class DataInfo:
     transforms: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
+    # Tabular vectors and signals, per feature (column / channel): measured = (raw - mean) / std
+    feature_names: tuple[str, ...] = ()
+    feature_mean: tuple[float, ...] = ()  # the data's own units
+    feature_std: tuple[float, ...] = ()
+    discrete: tuple[bool, ...] = ()  # integer-valued with at most 20 values (exact matches)
+    data_range: float | None = None  # high - low in the data's own units (signals: PSNR peak)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ format them. pandas is imported when a table is built, not with this module.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+import functools
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from privaudit.config.choices import AttackName
 from privaudit.results.schema import AttackResult, AuditReport, Reference, Status, Variant
@@ -15,7 +16,16 @@ from privaudit.results.schema import AttackResult, AuditReport, Reference, Statu
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ATTACK", "ATTACK_COLUMNS", "REFERENCE", "attack_table", "model_table"]
+__all__ = [
+    "ATTACK",
+    "ATTACK_COLUMNS",
+    "FEATURE_COLUMNS",
+    "REFERENCE",
+    "attack_table",
+    "feature_table",
+    "model_table",
+    "python_strings",
+]
 
 ATTACK_COLUMNS: tuple[str, ...] = (
     "role", "model", "sha256", "split", "noise_sigma", "clean_accuracy", "noisy_accuracy",
@@ -23,7 +33,33 @@ ATTACK_COLUMNS: tuple[str, ...] = (
     "psnr", "ssim", "recovered", "beats_label", "below_floor", "n_samples", "seconds", "reason",
 )  # fmt: skip
 ATTACK, REFERENCE = "attack", "reference"  # the row kinds: a reconstruction by an attack, or not
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
+
+def python_strings(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Run `fn` with pandas' text columns stored as Python strings, whatever is installed.
+
+    # NOTE: pandas 3 stores text in pyarrow when pyarrow is installed (it is, with the
+    # `parquet` extra), and pyarrow refuses text UTF-8 cannot encode: a file name with an
+    # undecodable byte (a lone surrogate) would make every table fail. Python storage takes
+    # any text, as without pyarrow; it is set for the call only, never for the caller.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        import pandas as pd
+
+        with pd.option_context("mode.string_storage", "python"):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+FEATURE_COLUMNS: tuple[str, ...] = (
+    "role", "kind", "attack", "feature", "mse", "mse_raw", "r2", "correlation", "exact_match",
+)  # fmt: skip
+
+@python_strings
 def attack_table(report: AuditReport) -> pd.DataFrame:
     """One tidy row per model x attack, columns in `ATTACK_COLUMNS` order.
 
@@ -42,6 +78,7 @@ def attack_table(report: AuditReport) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(ATTACK_COLUMNS))
 
 
+@python_strings
 def model_table(report: AuditReport, role: str = "audited") -> pd.DataFrame:
     """The rows of `report`'s own attacks and references (no hardened model or variants)."""
     import pandas as pd
@@ -67,6 +104,30 @@ def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
         yield common | _reference_cells(r, report.data.n_eval)
     for a in report.attacks:
         yield common | _attack_cells(a)
+
+
+@python_strings
+def feature_table(report: AuditReport) -> pd.DataFrame:
+    """One tidy row per model x reconstruction x input feature (tabular column, signal channel).
+
+    Columns in `FEATURE_COLUMNS` order: the reconstruction (`kind` attack or reference, its
+    name), the feature, its MSE standardised and in the data's own units, R^2, correlation and
+    exact-match rate. Empty for images (they have no per-feature scores).
+    """
+    import pandas as pd
+
+    audited = [(report, "original" if report.harden else "audited")]
+    if report.harden is not None:
+        audited.append((report.harden.after, "hardened"))
+    rows = []
+    for part, role in audited:
+        named = [(REFERENCE, r.name, r.features) for r in part.references]
+        named += [(ATTACK, a.attack, a.features) for a in part.attacks]
+        rows += [{"role": role, "kind": kind, "attack": name, "feature": f.name, "mse": f.mse,
+                  "mse_raw": f.mse_raw, "r2": f.r2, "correlation": f.correlation,
+                  "exact_match": f.exact_match}
+                 for kind, name, scores in named for f in scores]  # fmt: skip
+    return pd.DataFrame(rows, columns=list(FEATURE_COLUMNS))
 
 
 def _attack_cells(a: AttackResult) -> dict[str, object]:

@@ -20,7 +20,7 @@ from onnx import TensorProto
 
 from privaudit.audit import InMemory, run_assess
 from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
-from privaudit.data import Normalization
+from privaudit.data import Feed, Normalization
 from privaudit.demo import demo_data_path
 from privaudit.errors import ConfigError, DataError
 from privaudit.model import make_session, run_batched, split_model
@@ -106,7 +106,8 @@ def test_harden_trains_on_the_integer_pixels(
 
     model = demo_with_integer_input(TensorProto.INT64)
     pixels = demo[0][:4, None] / np.float32(255)
-    fed = model_inputs(Normalization(integer=True), pixels.astype(np.float32),
+    fed = model_inputs(Feed.pixels(Normalization(integer=True), (1, 28, 28)),
+                       pixels.astype(np.float32),
                         split_model(model, "layer3").encoder)
     assert fed.dtype == torch.int64
     assert torch.equal(fed, torch.from_numpy(demo[0][:4, None].astype(np.int64)))

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 import onnx
+import pandas as pd
 import pytest
 import torch
 from onnx import TensorProto, helper
@@ -105,6 +106,25 @@ def _data(kit: Path) -> None:
         Image.fromarray(np.full(size, 40 * i, np.uint8)).save(mixed / f"{i}.png")
 
 
+def _vectors(kit: Path, mlp: Path, cnn1d: Path) -> None:
+    """Issue 15: a tabular and a signal model, tables and arrays of their data."""
+    shutil.copy(mlp, kit / "mlp.onnx")
+    shutil.copy(cnn1d, kit / "cnn1d.onnx")
+    g = np.random.default_rng(0)
+    frame = pd.DataFrame(g.normal(50, 10, (60, 12)), columns=[f"x{i}" for i in range(12)])
+    frame["label"] = np.arange(60) % 3
+    frame.to_csv(kit / "table.csv", index=False)
+    frame.drop(columns="label").to_csv(kit / "unlabeled.csv", index=False)
+    frame.assign(note="abc").to_csv(kit / "text.csv", index=False)
+    frame.assign(x1=frame["x1"].where(frame.index != 2)).to_csv(kit / "nan.csv", index=False)
+    np.savez(kit / "eleven.npz", x=frame.to_numpy()[:, :11], y=frame["label"].to_numpy())
+    signals = g.normal(0, 3, (60, 2, 32)).astype(np.float32)
+    signals[5, 1, 9] = np.inf
+    np.savez(kit / "inf_signal.npz", x=signals, y=np.arange(60) % 3)
+    np.savez(kit / "minus_one.npz", x=g.uniform(-1, 1, (60, 1, 28, 28)).astype(np.float32),
+             y=np.arange(60) % 10)
+
+
 def _configs(kit: Path) -> None:
     (kit / "sigma_text.toml").write_text('[tool.privaudit]\nnoise = "abc"\n')
     (kit / "sigma_nan.toml").write_text("[tool.privaudit]\nnoise = nan\n")
@@ -131,7 +151,8 @@ def _reports(kit: Path) -> None:
 @pytest.fixture(scope="module")
 def kit(
     tmp_path_factory: pytest.TempPathFactory, tiny_cnn_legacy: Path, tiny_resnet_legacy: Path,
-    tiny_cnn: nn.Module, onnx_export: Callable[..., Path],
+    tiny_cnn: nn.Module, onnx_export: Callable[..., Path], tiny_mlp_legacy: Path,
+    tiny_cnn1d_legacy: Path,
 ) -> Path:
     """A folder of bad (and a few good) models, data, configs and reports."""
     kit = tmp_path_factory.mktemp("kit")
@@ -139,6 +160,7 @@ def kit(
     _models(kit, tiny_cnn_legacy, tiny_resnet_legacy, dynamic)
     dynamic.unlink()
     _data(kit)
+    _vectors(kit, tiny_mlp_legacy, tiny_cnn1d_legacy)
     _configs(kit)
     _reports(kit)
     return kit
@@ -155,6 +177,7 @@ MODEL = "{kit}/cnn.onnx --split layer3 --noise 0.1"
 ASSESS = "assess " + MODEL + " --data {kit}/ok.npz -o {out}"
 NO_SIGMA = ASSESS.replace("--noise 0.1 ", "")
 HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 1 --output-dir {out}"
+TABLE = "assess {kit}/mlp.onnx --split layer2 --noise 0.1 --data {kit}/table.csv -o {out}"
 
 CASES: dict[str, Case] = {
     # --- model files
@@ -279,6 +302,40 @@ CASES: dict[str, Case] = {
     "negative baseline scale": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --baseline "
                                     "--baseline-scales -1", "harden.baseline_scales"),
     "attacks: xml format": Case("attacks -f xml", "unknown --format 'xml'"),
+    # --- issue 15: tabular vectors and signals, data in its own units
+    "non-numeric column": Case(TABLE.replace("table.csv", "text.csv"),
+                               "feature column 'note' is not numeric (row 1 holds 'abc')"),
+    "NaN in a table": Case(TABLE.replace("table.csv", "nan.csv"),
+                           "the first at row 3, column 'x1'"),
+    "unknown label column": Case(TABLE + " --label-column lable", "names column 'lable'"),
+    "unknown feature column": Case(TABLE + " --columns x0,x99", "names column 'x99'"),
+    "too few feature columns": Case(TABLE + " --columns x0,x1", "expects tabular input (N, 12), "
+                                    "found data (N, 2)"),
+    "wrong feature count": Case(TABLE.replace("table.csv", "eleven.npz"),
+                                "expects tabular input (N, 12), found data (N, 11)"),
+    "table for an image model": Case(ASSESS.replace("ok.npz", "table.csv"),
+                                     "is a table, but the model takes images"),
+    "label column of an npz": Case(ASSESS + " --label-column y", "--label-column names columns "
+                                   "of a CSV or Parquet table"),
+    "certified h(x) of a table": Case(TABLE + " --input-entropy certified",
+                                      "certified needs 8-bit data"),
+    "data range of a table": Case(TABLE + " --data-range 0,1", "--data-range gives the range of "
+                                  "image pixels or of a signal"),
+    "reversed data range": Case(ASSESS + " --data-range 1,0", "data_range: expected two finite"),
+    "image floats outside [0, 1]": Case(ASSESS.replace("ok.npz", "minus_one.npz"),
+                                        "outside [0, 1] and [0, 255]"),
+    "image outside the data range": Case(ASSESS.replace("ok.npz", "minus_one.npz")
+                                         + " --data-range 0,1", "leave the given data range"),
+    "unknown domain": Case(TABLE + " --domain audio", "domain: unknown value 'audio'"),
+    "domain the input cannot hold": Case(TABLE + " --domain image",
+                                         "cannot hold image data (N, C, H, W)"),
+    "input shape of a table": Case(TABLE + " --input-shape 3,4", "must be 1 positive integers"),
+    "infinity in a signal": Case("assess {kit}/cnn1d.onnx --split layer2 --noise 0.1 --data "
+                                 "{kit}/inf_signal.npz -o {out}",
+                                 "channel 'ch1', time step 9"),
+    "harden a table without labels": Case(
+        "harden {kit}/mlp.onnx --split layer2 --noise 0.1 --epochs 1 --output-dir {out} --data "
+        "{kit}/unlabeled.csv -o {out}/h.onnx", "the data has no labels"),
     "report: empty format": Case("report {kit}/run/report.json -f '' --output-dir {out}",
                                  "expected at least one report format"),
 }

@@ -190,8 +190,8 @@ def test_unreadable_files(tmp_path: Path) -> None:
     for name in ["obj.npy", "x.csv", "broken.npz", "missing.npz"]:
         with pytest.raises(DataError):
             load_data(tmp_path / name, (None, 1, 2, 2))
-    with pytest.raises(DataError, match="needs images"):
-        load_data(tmp_path / "obj.npy", (None, 784))
+    with pytest.raises(DataError, match=r"needs tabular vectors \(N, F\), signals"):
+        load_data(tmp_path / "obj.npy", (None, 1, 2, 2, 2))
 
 
 def test_float_labels_with_integer_values_are_accepted() -> None:

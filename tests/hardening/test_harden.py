@@ -15,7 +15,7 @@ from onnx import numpy_helper
 
 from privaudit.audit import prepare
 from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
-from privaudit.data import Normalization
+from privaudit.data import Feed, Normalization
 from privaudit.errors import DataError
 from privaudit.hardening import (
     FinetuneSettings,
@@ -32,6 +32,8 @@ from privaudit.results import Variant
 from privaudit.runtime import derive_seed
 
 SIGMA = 0.05
+
+_PIXELS = Feed.pixels(Normalization(), (1, 28, 28))  # the digits-like images
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -131,7 +133,7 @@ def test_holdout_audits_only_samples_that_fine_tuning_never_saw(
         freeze_head=False, noise_sigma=SIGMA, seed=derive_seed(cfg.seed, "harden-0"),
     )
     assert prep.model is not None and train.y is not None
-    alone = fine_tune(prep.split, prep.norm, train.x, train.y, settings,
+    alone = fine_tune(prep.split, prep.feed, train.x, train.y, settings,
                       device=torch.device("cpu"), progress=NullProgress(), label="alone")
     written = alone.write_back(prep.model).graph.initializer
     want = {t.name: numpy_helper.to_array(t) for t in written}
@@ -216,7 +218,7 @@ def test_freeze_head_trains_only_the_encoder(
     split = split_model(model, "layer3")
     settings = FinetuneSettings(lam=1.0, loss="bound", k=2, epochs=2, lr=1e-2, batch_size=32,
                                 freeze_head=True, noise_sigma=SIGMA, seed=0)
-    done = fine_tune(split, Normalization(), digits_like[0][:96], digits_like[1][:96], settings,
+    done = fine_tune(split, _PIXELS, digits_like[0][:96], digits_like[1][:96], settings,
                      device=torch.device("cpu"), progress=NullProgress(), label="t")
     tuned = done.write_back(model)
     before = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
@@ -236,7 +238,7 @@ def test_labels_beyond_the_head_outputs_are_a_data_error(
     settings = FinetuneSettings(lam=0.0, loss="bound", k=2, epochs=1, lr=1e-3, batch_size=32,
                                 freeze_head=False, noise_sigma=SIGMA, seed=0)
     with pytest.raises(DataError, match="labels 5..12 do not fit the head's 10 outputs"):
-        fine_tune(split, Normalization(), digits_like[0][:8], np.arange(8) + 5, settings,
+        fine_tune(split, _PIXELS, digits_like[0][:8], np.arange(8) + 5, settings,
                   device=torch.device("cpu"), progress=NullProgress(), label="t")
 
 

@@ -30,6 +30,7 @@ from hostile_models import (
     demo_with_weights,
     if_node,
     not_logits,
+    tabular_classifier,
     unsorted,
 )
 from onnx import TensorProto, helper
@@ -251,11 +252,31 @@ def add_reports(kit: Path, report: dict[str, object]) -> None:
     (kit / "tampered.json").write_text(json.dumps(tampered))
 
 
+def _tables(kit: Path) -> None:
+    """Issue 15: a tabular model and hostile tables (broken, lying, forging lines)."""
+    onnx.save(tabular_classifier(), kit / "mlp.onnx")
+    g = np.random.default_rng(0)
+    rows = [",".join(f"{v:.6g}" for v in g.normal(50, 10, 4)) + f",{i % 3}" for i in range(80)]
+    header = "a,b,c,d,label"
+    (kit / "ok.csv").write_text("\n".join([header, *rows]) + "\n")
+    (kit / "ragged.csv").write_text("\n".join([header, *rows[:5], "1,2,3,4,5,6,7", *rows[5:]]))
+    (kit / "binary.csv").write_bytes(bytes(range(256)) * 8)
+    (kit / "empty.csv").write_bytes(b"")
+    (kit / "header_only.csv").write_text(header + "\n")
+    (kit / "overflow.csv").write_text("\n".join([header, *rows[:7], "1,1e400,1,1,0", *rows[7:]]))
+    forged = "a,b,c,'evil\nerror: forged \x1b[2J',label"  # a column name forging a line
+    (kit / "forged_column.csv").write_text(forged.replace("'", '"') + "\n"
+                                           + "\n".join(r[:-2] + ",x," + r[-1] for r in rows))
+    (kit / "formula.csv").write_text("\n".join(["a,b,c,=cmd|' /C calc'!A0,label", *rows]) + "\n")
+    (kit / "garbage.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
+
+
 def build(kit: Path) -> Path:
     """Write every input of the corpus into `kit`, except the saved reports (`add_reports`)."""
     kit.mkdir(parents=True, exist_ok=True)
     _models(kit)
     _arrays(kit)
+    _tables(kit)
     _images(kit)
     _configs(kit)
     return kit
@@ -422,9 +443,27 @@ NAMES = [
          "\\udcffnet.onnx"),
 ]
 
+TABLE = "assess {kit}/mlp.onnx --split cut --noise 0.1 --data {kit}/ok.csv " + FAST + " -o {out}"
+TABLES = [
+    Case("table", TABLE, 0, "accuracy: clean"),
+    Case("table", TABLE.replace("ok.csv", "ragged.csv"), 2, "cannot read"),
+    Case("table", TABLE.replace("ok.csv", "binary.csv"), 2, "cannot read"),
+    Case("table", TABLE.replace("ok.csv", "empty.csv"), 2, "cannot read"),
+    Case("table", TABLE.replace("ok.csv", "header_only.csv"), 2, "no samples"),
+    Case("table", TABLE.replace("ok.csv", "overflow.csv").replace("--limit 60", ""), 2,
+         "the first at row 8, column 'b'"),
+    Case("table", TABLE.replace("ok.csv", "forged_column.csv"), 2,
+         "feature column 'evil\\nerror: forged \\x1b[2J' is not numeric"),
+    Case("table", TABLE.replace("ok.csv", "formula.csv") + " -f csv,html,markdown", 0, "wrote"),
+    Case("table", TABLE.replace("ok.csv", "garbage.parquet"), 2, "cannot read"),
+    Case("table", TABLE + " --max-data-gb 0.000001", 2, "max_data_gb"),
+    Case("table", TABLE + " --domain signal --input-entropy certified", 2,
+         "certified needs 8-bit data"),
+]
+
 CASES: dict[str, Case] = {
     f"{c.category} {i:02d}: {c.args[:60]}": c
-    for i, c in enumerate([*MODELS, *DATA, *CONFIG, *REPORTS, *NAMES])
+    for i, c in enumerate([*MODELS, *DATA, *CONFIG, *REPORTS, *NAMES, *TABLES])
 }
 
 # Cases that need their own processes (see test_corpus.py): name -> what is checked.

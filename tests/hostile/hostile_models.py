@@ -20,6 +20,7 @@ __all__ = [
     "demo_with_weights",
     "if_node",
     "not_logits",
+    "tabular_classifier",
     "unsorted",
 ]
 
@@ -89,6 +90,23 @@ def classifier(
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)],
                              ir_version=IR_FOR_OPSET[opset])
+
+
+def tabular_classifier(features: int = 4, classes: int = 3) -> onnx.ModelProto:
+    """A split MLP over `features` columns: Gemm -> Tanh ("cut") -> Gemm logits."""
+    g = np.random.default_rng(0)
+    inits = {"w1": g.standard_normal((3, features)).astype(np.float32),
+             "b1": np.zeros(3, np.float32),
+             "wf": g.standard_normal((classes, 3)).astype(np.float32),
+             "bf": np.zeros(classes, np.float32)}
+    nodes = [helper.make_node("Gemm", ["x", "w1", "b1"], ["h"], transB=1, name="fc1"),
+             helper.make_node("Tanh", ["h"], ["cut"], name="cut"),
+             helper.make_node("Gemm", ["cut", "wf", "bf"], ["logits"], transB=1, name="fc")]
+    graph = helper.make_graph(
+        nodes, "mlp", [_value("x", ["N", features])], [_value("logits", ["N", classes])],
+        initializer=[numpy_helper.from_array(v, k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
 
 
 def not_logits() -> onnx.ModelProto:

@@ -67,7 +67,7 @@ def _found(message: str, text: str) -> bool:
 
 def test_the_corpus_covers_every_category() -> None:
     categories = {case.category for case in CASES.values()}
-    assert categories == {"model", "data", "config", "report", "name"}
+    assert categories == {"model", "data", "config", "report", "name", "table"}
     assert len(CASES) + len(SIGNAL_CASES) >= 80
     assert {case.code for case in CASES.values()} == {0, 1, 2}
 
@@ -97,6 +97,21 @@ def test_hostile_input_meets_the_contract(name: str, kit: Path, tmp_path: Path) 
         assert _found(case.message, text), text
         assert [p.name for p in _files(out) if LEFTOVER.match(p.name)] == []
     assert _snapshot(kit) == before
+
+
+def test_a_formula_column_name_is_defused_in_every_report(kit: Path, tmp_path: Path) -> None:
+    """Issue 15: table column names are untrusted text in the per-column reports."""
+    out = tmp_path / "out"
+    args = ["assess", str(kit / "mlp.onnx"), "--split", "cut", "--noise", "0.1", "--data",
+            str(kit / "formula.csv"), "--attacks", "knn", "--budget", "smoke", "-q", "-o",
+            str(out), "-f", "csv,html,markdown"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    cells = [c for line in (out / "report.csv").read_text().splitlines()
+             for c in line.split(",")]  # fmt: skip
+    assert "'=cmd|' /C calc'!A0" in cells and "=cmd|' /C calc'!A0" not in cells
+    html = (out / "report.html").read_text()
+    assert "=cmd|&#x27; /C calc&#x27;!A0" in html and "<script" not in html
 
 
 # --- signals and concurrent runs: the real CLI in processes of its own ------------------------

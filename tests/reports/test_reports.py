@@ -31,6 +31,7 @@ from privaudit.results import (
     DataInfo,
     Dfil,
     EpochStats,
+    FeatureScore,
     GateResult,
     HardenResult,
     Interval,
@@ -198,8 +199,60 @@ def make_harden_report() -> AuditReport:
     return dataclasses.replace(base, harden=harden, provenance=provenance)
 
 
-FIXTURES = {"report": make_report, "harden": make_harden_report}
-GOLDEN_CASES = [("report", n) for n in REPORTERS] + [
+COLUMNS = ("age", "income", "=cmd|' /C calc'!A0", "grade")
+UNITS = {"tabular": ((45.0, 52000.0, 3.0, 2.5), (12.0, 9000.0, 1.5, 1.1)),
+         "signal": ((100.0, -3.0), (20.0, 0.5))}
+
+
+def _scores(names: tuple[str, ...], r2: tuple[float, ...], std: tuple[float, ...],
+            exact: bool) -> tuple[FeatureScore, ...]:
+    return tuple(
+        FeatureScore(name, round(1.02 - r, 4), round((1.02 - r) * s**2, 4), r,
+                     round(max(r, 0.0) ** 0.5, 4), 0.5 if exact and name == "grade" else None)
+        for name, r, s in zip(names, r2, std, strict=True)
+    )  # fmt: skip
+
+
+def make_vector_report(domain: str) -> AuditReport:
+    """The fixture as a tabular (4 columns) or signal (2 channels x 6 steps) audit."""
+    base = make_report()
+    tabular = domain == "tabular"
+    names = COLUMNS if tabular else ("ecg", "accel")
+    shape, (mean, std) = ((4,) if tabular else (2, 6)), UNITS[domain]
+    size = int(np.prod(shape))
+    g = np.random.default_rng(11)
+    originals = tuple(tuple(float(v) for v in row) for row in g.standard_normal((12, size))
+                      .round(4))  # fmt: skip
+    r2s = ((0.1, 0.62, 0.35, 0.8), (0.3, 0.71, 0.05, 0.55)) if tabular else ((0.4, 0.1),
+                                                                             (0.7, 0.2))
+    attacks = []
+    for a, r2 in zip(base.attacks[:2], r2s, strict=True):
+        recon = tuple(tuple(round(v + 0.3 * g.standard_normal(), 4) for v in row)
+                      for row in originals)  # fmt: skip
+        attacks.append(dataclasses.replace(
+            a, mse=round(a.mse * 10, 4), psnr=None if tabular else 21.5, ssim=None,
+            psnr_interval=None, ssim_interval=None, reconstructions=recon,
+            features=_scores(names, r2, std, tabular)))  # fmt: skip
+    refs = tuple(dataclasses.replace(r, mse=round(r.mse * 12, 4), psnr=None if tabular else 12.0,
+                                     ssim=None, features=_scores(names, (0.0,) * len(names) if
+                                     r.name == "prior" else (0.05,) * len(names), std, tabular))
+                 for r in base.references)  # fmt: skip
+    report = dataclasses.replace(
+        base, model=dataclasses.replace(base.model, input_shape=shape, feature_shape=(3,),
+                                        domain=domain),
+        data=dataclasses.replace(base.data, feature_names=names, feature_mean=mean,
+                                 feature_std=std, discrete=tuple(n == "grade" for n in names),
+                                 data_range=None if tabular else 140.0, mean=(0.0,), std=(1.0,)),
+        bound=dataclasses.replace(base.bound, certified_mse_floor=None, input_dim=size),
+        attacks=(*attacks, *base.attacks[2:]), references=refs, sample_images=originals,
+    )  # fmt: skip
+    return dataclasses.replace(report, verdict=build_verdict(report))
+
+
+FIXTURES = {"report": make_report, "harden": make_harden_report,
+            "tabular": lambda: make_vector_report("tabular"),
+            "signal": lambda: make_vector_report("signal")}
+GOLDEN_CASES = [(f, n) for f in ("report", "tabular", "signal") for n in REPORTERS] + [
     ("harden", n) for n in REPORTERS if n != "json"
 ]
 
@@ -274,7 +327,8 @@ def test_html_is_self_contained(fixture: str) -> None:
     assert "<script" not in text.lower()
     assert not re.search(r"https?://", text)
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", text)
-    assert text.count("<img ") == 2 * (2 if fixture == "harden" else 1)  # knn + decoder
+    images = {"report": 2, "harden": 4, "tabular": 0, "signal": 0}  # knn + decoder grids
+    assert text.count("<img ") == images[fixture]
 
 
 def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
@@ -292,7 +346,7 @@ def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
     return width, height, {0: 1, 2: 3}[colour], zlib.decompress(chunks[b"IDAT"])
 
 
-@pytest.mark.parametrize("fixture", FIXTURES)
+@pytest.mark.parametrize("fixture", ["report", "harden"])
 def test_data_uri_pngs_decode(fixture: str) -> None:
     text = get_reporter("html").render(FIXTURES[fixture]())
     uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
@@ -320,6 +374,25 @@ def test_png_bytes_rejects_bad_input() -> None:
 def test_format_float_is_shared_and_handles_missing() -> None:
     assert format_float(0.0315) == "0.0315" and format_float(1 / 3) == "0.3333"
     assert format_float(None) == format_float(float("nan")) == "n/a"
+
+
+def test_vector_reports_show_features_in_their_units() -> None:
+    tabular = make_vector_report("tabular")
+    html = get_reporter("html").render(tabular)
+    assert 'id="columns"' in html and "Per-column leakage" in html
+    rows = re.findall(r"<tr><td>([^<]*)</td>", html.split('id="columns"')[1].split("</table>")[0])
+    assert rows == ["grade", "income", "=cmd|&#x27; /C calc&#x27;!A0", "age"]  # by best R²
+    assert html.count(" true</th>") == 4
+    assert "There is no certified form" in html
+    md = get_reporter("markdown").render(tabular)
+    assert "## Per-column leakage" in md and "| R² label (reference) | R² knn | R² decoder |" in md
+    csv = get_reporter("csv").render(tabular).splitlines()
+    assert csv[0].endswith(",feature,mse_raw,r2,correlation,exact_match")
+    assert sum(",'=cmd|" in line for line in csv) == 4  # defused, once per reconstruction
+    signal = get_reporter("html").render(make_vector_report("signal"))
+    attacks = signal.split('id="attacks"')[1].split("<section")[0]
+    assert 'id="channels"' in signal and attacks.count("<polyline") == 2 * 4 * 2 * 2
+    assert "dashed blue: knn reconstruction" in signal
 
 
 def test_csv_is_tidy() -> None:

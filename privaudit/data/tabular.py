@@ -1,0 +1,250 @@
+"""Read CSV and Parquet tables with pandas: the label column, the feature columns, checked.
+
+The label column is `--label-column`, else the first of `label`, `y`, `target` that exists
+(none: unlabelled). The features are `--columns` in that order, else every other column. A
+feature column that is not numeric, or a missing label, is an error naming the column (and
+the row); NaN and infinite values are checked later with the other formats (`vectors`).
+Sizes are checked before the data is parsed: a CSV's rows are counted by its line breaks, a
+Parquet file's come from its metadata, and with `--limit` only the kept rows are parsed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from privaudit.data.arrays import check_size
+from privaudit.data.dataset import subset_indices, subset_note
+from privaudit.errors import DataError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LABEL_NAMES", "PARQUET_HINT", "TABLE_SUFFIXES", "Table", "read_table"]
+
+LABEL_NAMES = ("label", "y", "target")  # the label column's default names, in this order
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+PARQUET_HINT = "install the Parquet engine: pip install 'privaudit[parquet]'"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class Table:
+    """The rows kept from a table file.
+
+    Attributes:
+        x: (N, F) float64 feature values in their own units (not yet checked for NaN).
+        y: (N,) int64 labels, or None.
+        names: the F feature column names.
+        rows: (N,) the rows' 1-based numbers in the file (after the header).
+        class_names: the label texts, indexed by label (text labels only).
+        notes: the provenance record of the reading.
+    """
+
+    x: np.ndarray
+    y: np.ndarray | None
+    names: tuple[str, ...]
+    rows: np.ndarray
+    class_names: tuple[str, ...]
+    notes: tuple[str, ...]
+
+
+def read_table(
+    path: Path,
+    *,
+    label_column: str | None,
+    columns: Sequence[str] | None,
+    limit: int | None,
+    max_bytes: int,
+) -> Table:
+    """The kept rows of a CSV or Parquet file, as features and labels.
+
+    Args:
+        path: a `.csv`, `.parquet` or `.pq` file.
+        label_column: the label column's name, or None for the default names.
+        columns: the feature columns, or None for every column but the label.
+        limit: keep a seeded random subset of this many rows (only they are parsed).
+        max_bytes: refuse tables whose kept rows would take more memory than this.
+
+    Raises:
+        DataError: unreadable file, unknown or non-numeric columns, bad labels, no rows, data
+            above the size limit, or a Parquet file without the Parquet engine installed.
+    """
+    parquet = path.suffix.lower() != ".csv"
+    header, n = _parquet_shape(path) if parquet else _csv_shape(path)
+    label, features = _pick_columns(header, label_column, columns, str(path))
+    index = subset_indices(n, limit)
+    wanted = [*features, *([label] if label else [])]
+    parsed = n if parquet else len(index)  # NOTE: a Parquet file is read whole, then subset
+    width = len(wanted) if parquet else len(header)  # NOTE: a CSV is parsed whole-row
+    what = f"{parsed} rows of {width} columns as float64 (twice, while parsing)"
+    check_size(2 * 8 * parsed * width, what, max_bytes, str(path))
+    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, index, n)
+    if parquet and len(index) < n:
+        frame = frame.iloc[index]
+    if len(frame) == 0:
+        raise DataError(f"{path}: no samples (the table has no rows)", hint="give non-empty data")
+    rows = (index if len(frame) == len(index) else np.arange(len(frame))) + 1
+    x = _features(frame, features, rows, str(path))
+    y, class_names = (None, ()) if label is None else _labels(frame[label], label, rows, path)
+    kind = "Parquet" if parquet else "CSV"
+    notes = [f"{kind}: {len(features)} feature columns"
+             + (f", labels from column {label!r}" if label else ", unlabelled")]
+    notes += subset_note(len(frame), n)
+    if class_names:
+        notes.append(f"text labels numbered in sorted order: {_listed(class_names)}")
+    return Table(x, y, tuple(features), rows, class_names, tuple(notes))
+
+
+def _csv_shape(path: Path) -> tuple[list[str], int]:
+    """The header's column names and the number of data rows (line breaks after the header)."""
+    import pandas as pd
+
+    try:
+        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        with path.open("rb") as fh:
+            lines, last = 0, b"\n"
+            while chunk := fh.read(_CHUNK):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+    except (OSError, ValueError, UnicodeDecodeError) as e:  # NOTE: pandas' errors subclass these
+        raise DataError(f"cannot read {path}: {_first_line(e)}",
+                        hint="give a comma-separated file with a header line") from e
+    return header, max(0, lines + (last != b"\n") - 1)
+
+
+def _parquet_shape(path: Path) -> tuple[list[str], int]:
+    """The column names and row count from a Parquet file's metadata (nothing else read)."""
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs the optional Parquet engine (pyarrow), "
+                        "which is not installed", hint=PARQUET_HINT) from None
+    try:
+        meta = pq.ParquetFile(path).metadata
+        return [str(n) for n in meta.schema.to_arrow_schema().names], int(meta.num_rows)
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {_first_line(e)}",
+                        hint="give a Parquet file written by pandas or pyarrow") from e
+
+
+def _read_csv(path: Path, index: np.ndarray, n: int) -> pd.DataFrame:
+    import pandas as pd
+
+    keep = None if len(index) == n else set((index + 1).tolist())  # NOTE: row 0 is the header
+    # NOTE: every column is parsed (no usecols), so that a row with too many fields is an
+    # error rather than quietly shifted into the named columns.
+    try:
+        return pd.read_csv(path,
+                           skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
+    except (OSError, ValueError, UnicodeDecodeError) as e:
+        raise DataError(f"cannot read {path}: {_first_line(e)}",
+                        hint="give a comma-separated file with a header line") from e
+
+
+def _read_parquet(path: Path, wanted: list[str]) -> pd.DataFrame:
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(path, columns=wanted)
+    except ImportError:
+        raise DataError(f"{path}: reading Parquet needs the optional Parquet engine (pyarrow), "
+                        "which is not installed", hint=PARQUET_HINT) from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"cannot read {path}: {_first_line(e)}",
+                        hint="give a Parquet file written by pandas or pyarrow") from e
+
+
+def _pick_columns(
+    header: list[str], label_column: str | None, columns: Sequence[str] | None, source: str
+) -> tuple[str | None, list[str]]:
+    """The label column (or None) and the feature columns, checked against the header."""
+    if label_column is not None:
+        _check_known([label_column], header, source, "--label-column")
+        label: str | None = label_column
+    else:
+        label = next((c for c in LABEL_NAMES if c in header), None)
+    if columns is not None:
+        _check_known(list(columns), header, source, "--columns")
+        if label is not None and label in columns:
+            raise DataError(f"{source}: column {label!r} is both the label and a feature",
+                            hint="leave it out of --columns, or name another --label-column")
+        if len(set(columns)) != len(columns):
+            raise DataError(f"{source}: --columns names a column twice",
+                            hint="name each feature column once")
+        return label, list(columns)
+    features = [c for c in header if c != label]
+    if not features:
+        raise DataError(f"{source}: no feature columns (only the label {label!r})",
+                        hint="give a table with feature columns besides the label")
+    return label, features
+
+
+def _check_known(names: list[str], header: list[str], source: str, flag: str) -> None:
+    for name in names:
+        if name not in header:
+            close = difflib.get_close_matches(name, header, n=1)
+            guess = f"did you mean {close[0]!r}? " if close else ""
+            shown = ", ".join(repr(c) for c in header[:12]) + (", ..." if len(header) > 12 else "")
+            raise DataError(f"{source}: {flag} names column {name!r}, which the table lacks",
+                            hint=f"{guess}its columns: {shown}")
+
+
+def _features(frame: pd.DataFrame, names: list[str], rows: np.ndarray, source: str) -> np.ndarray:
+    """(N, F) float64 values of the feature columns (DataError on a non-numeric column)."""
+    import pandas as pd
+
+    for name in names:
+        column = frame[name]
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            continue
+        parsed = pd.to_numeric(column, errors="coerce")
+        bad = np.flatnonzero(parsed.isna().to_numpy() & column.notna().to_numpy())
+        example = (f" (row {int(rows[bad[0]])} holds {str(column.iloc[bad[0]])[:40]!r})"
+                   if len(bad) else "")
+        raise DataError(
+            f"{source}: feature column {name!r} is not numeric{example}",
+            hint="encode it as numbers, or leave it out with --columns (name the numeric "
+            "feature columns)",
+        )
+    values: np.ndarray = frame[names].to_numpy(dtype=np.float64, na_value=np.nan)
+    return values
+
+
+def _labels(
+    column: pd.Series, name: str, rows: np.ndarray, path: Path
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer class labels of the label column; text labels become their sorted index."""
+    import pandas as pd
+
+    missing = np.flatnonzero(column.isna().to_numpy())
+    if len(missing):
+        raise DataError(f"{path}: the label column {name!r} is empty in row "
+                        f"{int(rows[missing[0]])} ({len(missing)} rows without a label)",
+                        hint="drop the rows without a label, or fill them in")
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype=np.float64)
+        fractional = np.flatnonzero(values != np.rint(values))
+        if len(fractional):
+            raise DataError(f"{path}: the label column {name!r} holds {values[fractional[0]]:g} "
+                            f"in row {int(rows[fractional[0]])}, not a class index",
+                            hint="give integer class indices (or class names) as labels, or "
+                            "name the right column with --label-column")
+        return values.astype(np.int64), ()
+    texts = column.astype(str).to_numpy()
+    names, labels = np.unique(texts, return_inverse=True)
+    return labels.astype(np.int64).reshape(-1), tuple(str(n) for n in names)
+
+
+def _listed(names: Sequence[str], limit: int = 10) -> str:
+    shown = ", ".join(f"{i}={n}" for i, n in enumerate(names[:limit]))
+    return shown + (", ..." if len(names) > limit else "")
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0]

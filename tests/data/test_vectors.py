@@ -1,0 +1,260 @@
+"""Tabular vectors and signals: tables (CSV, Parquet), arrays, layouts, units, the model feed."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from privaudit.config import Domain
+from privaudit.data import (
+    PARQUET_HINT,
+    Feed,
+    Normalization,
+    Units,
+    dataset_from_arrays,
+    input_layout,
+    load_data,
+)
+from privaudit.errors import ConfigError, DataError
+
+TABLE = (None, 3)  # a tabular model input (N, 3)
+
+
+def _csv(path: Path, frame: pd.DataFrame) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture()
+def table(tmp_path: Path) -> Path:
+    g = np.random.default_rng(0)
+    frame = pd.DataFrame({
+        "age": g.integers(20, 70, 40), "income": g.normal(5e4, 1e4, 40),
+        "grade": g.integers(0, 5, 40), "label": np.arange(40) % 2, "note": ["x"] * 40,
+    })
+    return _csv(tmp_path / "t.csv", frame)
+
+
+# ---------------------------------------------------------------- layouts
+
+
+@pytest.mark.parametrize(
+    ("shape", "domain", "model", "sample"),
+    [
+        ((None, 30), None, Domain.TABULAR, (30,)),
+        ((None, 2, 64), None, Domain.SIGNAL, (2, 64)),
+        ((None, 1, 28, 28), None, Domain.IMAGE, (1, 28, 28)),
+        ((None, 64), "signal", Domain.SIGNAL, (1, 64)),
+        ((None, 2, 5), "tabular", Domain.TABULAR, (10,)),
+        ((None, 1, 4, 50), "signal", Domain.SIGNAL, (4, 50)),
+        ((None, 28, 28), "image", Domain.IMAGE, (1, 28, 28)),
+        ((None, 2, 3, 2, 2), "tabular", Domain.TABULAR, (24,)),
+    ],
+)
+def test_layout_from_rank_and_domain(
+    shape: tuple[int | None, ...], domain: str | None, model: Domain, sample: tuple[int, ...]
+) -> None:
+    layout = input_layout(shape, domain)
+    assert layout.domain == model and layout.shape == sample
+    assert layout.model_dims(sample) == tuple(d for d in shape[1:])
+
+
+def test_layout_refusals() -> None:
+    with pytest.raises(DataError, match=r"needs tabular vectors \(N, F\), signals"):
+        input_layout((None, 2, 3, 4, 5))
+    with pytest.raises(DataError, match="cannot hold signal data"):
+        input_layout((None, 3, 4, 5), "signal")
+    with pytest.raises(ConfigError, match="dynamic"):
+        input_layout((None, 2, None), "tabular")
+    with pytest.raises(ConfigError, match="must be 1 positive integers"):
+        input_layout((None, None), None, (2, 3))
+    assert input_layout((None, None), None, (7,)).shape == (7,)
+
+
+# ---------------------------------------------------------------- tables
+
+
+def test_csv_reads_features_in_their_own_units(table: Path) -> None:
+    ds = load_data(table, TABLE, columns=("age", "income", "grade"))
+    assert ds.domain == Domain.TABULAR and ds.x.shape == (40, 3) and ds.x.dtype == np.float32
+    assert np.allclose(ds.x.mean(0), 0, atol=1e-6) and np.allclose(ds.x.std(0), 1, atol=1e-5)
+    raw = pd.read_csv(table)[["age", "income", "grade"]].to_numpy()
+    assert np.allclose(ds.units.to_raw(ds.x), raw, rtol=1e-5, atol=1e-5)
+    assert ds.units.names == ("age", "income", "grade")
+    assert ds.units.discrete == (False, False, True)  # 50 ages are too many levels
+    assert ds.y is not None and ds.y.tolist() == (np.arange(40) % 2).tolist()
+    assert any("labels from column 'label'" in t for t in ds.transforms)
+
+
+def test_non_numeric_column_is_named(table: Path) -> None:
+    with pytest.raises(DataError, match="feature column 'note' is not numeric") as e:
+        load_data(table, (None, 4))
+    assert "row 1 holds 'x'" in str(e.value) and "--columns" in (e.value.hint or "")
+
+
+@pytest.mark.parametrize(("names", "picked"), [(("y", "target"), "y"), (("target",), "target"),
+                                                (("label", "y"), "label")])
+def test_default_label_columns(tmp_path: Path, names: tuple[str, ...], picked: str) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2, 3], "b": [3.0, 1, 2]})
+    for i, name in enumerate(names):
+        frame[name] = [i, i, i]
+    ds = load_data(_csv(tmp_path / "l.csv", frame), (None, 2 + len(names) - 1))
+    assert any(f"labels from column {picked!r}" in t for t in ds.transforms)
+
+
+def test_label_column_flag_and_text_labels(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2, 3, 4], "kind": ["red", "blue", "red", "green"]})
+    path = _csv(tmp_path / "k.csv", frame)
+    ds = load_data(path, (None, 1), label_column="kind")
+    assert ds.y is not None and ds.y.tolist() == [2, 0, 2, 1]
+    assert ds.class_names == ("blue", "green", "red")
+    with pytest.raises(DataError, match="names column 'knd'") as e:
+        load_data(path, (None, 1), label_column="knd")
+    assert "did you mean 'kind'" in (e.value.hint or "")
+    unlabelled = load_data(_csv(tmp_path / "u.csv", frame[["a"]]), (None, 1))
+    assert unlabelled.y is None and any("unlabelled" in t for t in unlabelled.transforms)
+
+
+def test_label_problems_name_the_row(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2, 3], "label": [0, None, 1]})
+    with pytest.raises(DataError, match="label column 'label' is empty in row 2"):
+        load_data(_csv(tmp_path / "m.csv", frame), (None, 1))
+    frame = pd.DataFrame({"a": [1.0, 2, 3], "label": [0, 1.5, 1]})
+    with pytest.raises(DataError, match="holds 1.5 in row 2, not a class index"):
+        load_data(_csv(tmp_path / "f.csv", frame), (None, 1))
+
+
+def test_columns_select_and_order(table: Path) -> None:
+    ds = load_data(table, (None, 2), columns=("grade", "age"))
+    assert ds.units.names == ("grade", "age")
+    with pytest.raises(DataError, match="--columns names column 'agee'"):
+        load_data(table, (None, 1), columns=("agee",))
+    with pytest.raises(DataError, match="both the label and a feature"):
+        load_data(table, (None, 1), columns=("label",))
+    with pytest.raises(DataError, match=r"expects tabular input \(N, 3\), found data \(N, 2\)"):
+        load_data(table, TABLE, columns=("grade", "age"))
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_nan_names_row_and_column(tmp_path: Path, value: float) -> None:
+    frame = pd.DataFrame({"a": np.arange(6.0), "b": np.arange(6.0), "label": [0, 1] * 3})
+    frame.loc[4, "b"] = value
+    path = _csv(tmp_path / "n.csv", frame)
+    with pytest.raises(DataError, match=r"1 NaN or infinite values, the first at row 5, "
+                                        r"column 'b'"):
+        load_data(path, (None, 2))
+    kept = load_data(path, (None, 2), limit=3)  # only the kept rows are read: row 5 is not one
+    assert len(kept) == 3 and "random subset of 3 of 6 samples (seed 0)" in kept.transforms
+
+
+def test_csv_size_limit(table: Path) -> None:
+    with pytest.raises(DataError, match="max_data_gb"):
+        load_data(table, TABLE, columns=("age", "income", "grade"), max_bytes=1000)
+
+
+def test_constant_columns_are_left_unscaled(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": [1.0, 2, 3, 4], "c": [7.0] * 4})
+    ds = load_data(_csv(tmp_path / "c.csv", frame), (None, 2))
+    assert ds.units.std[1] == 1.0 and np.all(ds.x[:, 1] == 0)
+    assert any("1 constant features left unscaled ('c')" in t for t in ds.transforms)
+
+
+def test_parquet(tmp_path: Path, table: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pyarrow")
+    path = tmp_path / "t.parquet"
+    pd.read_csv(table).drop(columns="note").to_parquet(path)
+    ds = load_data(path, TABLE)
+    assert ds.x.shape == (40, 3) and ds.units.names == ("age", "income", "grade")
+    assert np.array_equal(ds.x, load_data(table, TABLE, columns=("age", "income", "grade")).x)
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # the engine is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(DataError, match="needs the optional Parquet engine") as e:
+        load_data(path, TABLE)
+    assert e.value.hint == PARQUET_HINT and "privaudit[parquet]" in PARQUET_HINT
+
+
+def test_table_options_need_a_table(tmp_path: Path) -> None:
+    np.savez(tmp_path / "v.npz", x=np.ones((4, 3)))
+    with pytest.raises(DataError, match="--label-column names columns of a CSV or Parquet"):
+        load_data(tmp_path / "v.npz", TABLE, label_column="y")
+    with pytest.raises(DataError, match="is a table, but the model takes images"):
+        load_data(_csv(tmp_path / "i.csv", pd.DataFrame({"a": [1.0]})), (None, 1, 1, 1))
+    with pytest.raises(DataError, match="unsupported data: a folder for a model with tabular"):
+        load_data(tmp_path, TABLE)
+
+
+# ---------------------------------------------------------------- arrays and signals
+
+
+def test_signals_from_arrays() -> None:
+    g = np.random.default_rng(0)
+    x = (g.normal(100, 20, (30, 2, 16))).astype(np.float32)
+    x[:, 1] *= 0.01  # channels in different units
+    ds = dataset_from_arrays(x, np.arange(30) % 3, (None, 2, 16))
+    assert ds.domain == Domain.SIGNAL and ds.units.names == ("ch0", "ch1")
+    assert np.allclose(ds.x.std(axis=(0, 2)), 1, atol=1e-5)
+    assert ds.units.data_range == pytest.approx(float(x.max() - x.min()), rel=1e-6)
+    flat = dataset_from_arrays(x.reshape(30, -1), None, (None, 2, 16))
+    assert np.array_equal(flat.x, ds.x) and "(32,)→(2, 16) per sample" in flat.transforms
+    one = dataset_from_arrays(x[:, 0], None, (None, 16), domain="signal")
+    assert one.x.shape == (30, 1, 16)
+    ranged = dataset_from_arrays(x, None, (None, 2, 16), data_range=(0.0, 1000.0))
+    assert ranged.units.data_range == 1000.0
+
+
+def test_signal_nan_names_sample_channel_and_step() -> None:
+    x = np.zeros((5, 2, 8), np.float32)
+    x[3, 1, 6] = np.nan
+    with pytest.raises(DataError, match=r"the first at x\[3, 1, 6\]: row 3, channel 'ch1', "
+                                        "time step 6"):
+        dataset_from_arrays(x, None, (None, 2, 8))
+
+
+def test_values_beyond_float32_are_refused() -> None:
+    x = np.ones((4, 2))
+    x[1, 0] = 1e300
+    with pytest.raises(DataError, match="beyond float32"):
+        dataset_from_arrays(x, None, (None, 2))
+
+
+def test_wrong_channel_count() -> None:
+    with pytest.raises(DataError, match=r"expects signal input \(N, 3, 8\)"):
+        dataset_from_arrays(np.ones((4, 2, 8)), None, (None, 3, 8))
+
+
+# ---------------------------------------------------------------- the feed and units
+
+
+def test_feed_maps_measured_samples_to_the_model_input() -> None:
+    units = Units(mean=(10.0, -5.0), std=(2.0, 0.5), names=("a", "b"))
+    norm = Normalization(mean=(9.0, -5.0), std=(4.0, 1.0))  # the model's own standardisation
+    feed = Feed(norm, units, (2,))
+    x = np.array([[0.5, -2.0]], np.float32)  # raw: 11, -6
+    assert np.allclose(feed.apply(x), [[0.5, -1.0]])
+    assert torch.allclose(feed.apply_torch(torch.from_numpy(x)), torch.tensor([[0.5, -1.0]]))
+    reshaped = Feed(Normalization(), Units(mean=(0.0,), std=(1.0,)), (2, 3))
+    assert reshaped.apply(np.arange(6, dtype=np.float32)[None, None]).shape == (1, 2, 3)
+    pixels = Feed.pixels(Normalization(mean=(0.5,), std=(0.25,)), (1, 2, 2))
+    assert np.array_equal(pixels.apply(np.ones((1, 1, 2, 2), np.float32)), np.full((1, 1, 2, 2),
+                                                                                   2.0))
+
+
+# ---------------------------------------------------------------- images in their own range
+
+
+def test_images_with_an_explicit_data_range() -> None:
+    g = np.random.default_rng(0)
+    x = g.uniform(-1, 1, (6, 1, 4, 4)).astype(np.float32)
+    with pytest.raises(DataError, match="outside") as e:
+        dataset_from_arrays(x, None, (None, 1, 4, 4))
+    assert "--data-range" in (e.value.hint or "")
+    ds = dataset_from_arrays(x, None, (None, 1, 4, 4), data_range=(-1.0, 1.0))
+    assert np.allclose(ds.x, (x + 1) / 2, atol=1e-6) and ds.x.min() >= 0 and ds.x.max() <= 1
+    assert any("--data-range" in t for t in ds.transforms)
+    with pytest.raises(DataError, match=r"leave the given data range \[0, 0.5\]"):
+        dataset_from_arrays(x, None, (None, 1, 4, 4), data_range=(0.0, 0.5))
