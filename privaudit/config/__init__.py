@@ -14,18 +14,21 @@ from privaudit.config.choices import (
     EntropySource,
     EntropySpec,
     EntropyUnit,
+    Executor,
     NoiseSource,
     ReportFormat,
     values,
 )
 from privaudit.config.load import find_pyproject, load_config
 from privaudit.config.settings import (
+    AUTO_SPLITS,
     PATH_KEYS,
     AttacksConfig,
     BoundConfig,
     Config,
     GateConfig,
     HardenConfig,
+    SweepConfig,
     as_dict,
     check_positive,
     check_share,
@@ -34,6 +37,7 @@ from privaudit.config.settings import (
 
 __all__ = [
     "ATTACK_NAMES",
+    "AUTO_SPLITS",
     "PATH_KEYS",
     "AttackName",
     "AttacksConfig",
@@ -46,10 +50,12 @@ __all__ = [
     "EntropySource",
     "EntropySpec",
     "EntropyUnit",
+    "Executor",
     "GateConfig",
     "HardenConfig",
     "NoiseSource",
     "ReportFormat",
+    "SweepConfig",
     "as_dict",
     "check_positive",
     "check_share",
