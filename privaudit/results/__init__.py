@@ -1,10 +1,11 @@
 """What a run found: frozen result dataclasses, their versioned JSON form, and reading it back.
 
 `AuditReport` is the canonical report (`to_dict`, `to_json`, `to_dataframe`, and an HTML view
-in notebooks); `read_report` loads a saved `report.json`, refusing anything else.
+in notebooks); `read_report` loads a saved `report.json`, refusing anything else. A sweep's
+`SweepReport` (`sweep.json`, ``"kind": "sweep"``) has its own schema; `read_saved` loads either.
 """
 
-from privaudit.results.read import from_dict, read_report
+from privaudit.results.read import from_dict, read_report, read_saved, sweep_from_dict
 from privaudit.results.schema import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -32,6 +33,21 @@ from privaudit.results.schema import (
     to_dict,
 )
 from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
+from privaudit.results.sweep import (
+    SWEEP_KIND,
+    SWEEP_SCHEMA_VERSION,
+    Accuracy,
+    AttackRun,
+    AttackSummary,
+    Constraints,
+    CutInfo,
+    Execution,
+    GridPoint,
+    Recommendation,
+    SweepModel,
+    SweepReport,
+    sweep_to_dict,
+)
 from privaudit.results.table import ATTACK_COLUMNS, attack_table, model_table
 from privaudit.results.verdict import build_verdict, strongest_attack
 
@@ -39,22 +55,34 @@ __all__ = [
     "ATTACK_COLUMNS",
     "READABLE_VERSIONS",
     "SCHEMA_VERSION",
+    "SWEEP_KIND",
+    "SWEEP_SCHEMA_VERSION",
+    "Accuracy",
     "AttackResult",
+    "AttackRun",
+    "AttackSummary",
     "AuditReport",
     "BoundResult",
     "Comparison",
+    "Constraints",
+    "CutInfo",
     "DataInfo",
     "Dfil",
     "EpochStats",
+    "Execution",
     "GateResult",
+    "GridPoint",
     "HardenResult",
     "Interval",
     "MixtureTerm",
     "ModelInfo",
     "Provenance",
+    "Recommendation",
     "Reference",
     "Status",
+    "SweepModel",
     "SweepPoint",
+    "SweepReport",
     "Utility",
     "Variant",
     "Verdict",
@@ -66,8 +94,11 @@ __all__ = [
     "from_jsonable",
     "model_table",
     "read_report",
+    "read_saved",
     "register_html_view",
     "strongest_attack",
+    "sweep_from_dict",
+    "sweep_to_dict",
     "to_dict",
     "to_jsonable",
 ]
