@@ -22,7 +22,8 @@ VARIANT_COLUMNS: tuple[str, ...] = (
 HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "task_loss", "cem_loss", "accuracy")
 NUMERIC_COLUMNS = frozenset(
     {*SWEEP_COLUMNS, *VARIANT_COLUMNS[3:], *HISTORY_COLUMNS, "clean_accuracy", "noisy_accuracy",
-     "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b"}
+     "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b",
+     "noisy_accuracy_low", "noisy_accuracy_high", "prior_mse", "label_mse", "strongest_mse"}
 )  # fmt: skip
 HEADERS = {
     "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
@@ -35,6 +36,9 @@ HEADERS = {
     "decoder_mse_std": "decoder MSE std", "within_class_share": "within-class share",
     "lam": "lambda", "task_loss": "task loss", "cem_loss": "CEM loss",
     "feature_mean": "feature mean", "feature_std": "feature std",
+    "noisy_accuracy_low": "noisy acc. low", "noisy_accuracy_high": "noisy acc. high",
+    "prior_mse": "prior MSE", "label_mse": "label MSE", "strongest": "strongest attack",
+    "strongest_mse": "its MSE", "pareto": "Pareto", "meets": "meets constraints",
 }  # fmt: skip
 
 # BoundResult fields compared between two runs, in this order.
