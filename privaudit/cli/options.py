@@ -119,6 +119,10 @@ JobsOpt = Annotated[
     int | None,
     typer.Option("--jobs", "-j", help="Jobs at once (default: the cores this process may use)."),
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="Threads per job (default: the cores divided among the jobs; Ray: 1)."),
+]
 ExecutorOpt = Annotated[
     str | None, typer.Option(help="local (worker processes) | ray (a Ray cluster).")
 ]
@@ -186,10 +190,14 @@ def sweep_overrides(**flags: Any) -> dict[str, Any]:
         "formats": flags["fmt"],
         "attacks.enabled": () if flags["no_attacks"] else flags["attacks"],
         "attacks.budget": flags["budget"],
+        "bound.covariance": flags["covariance"],
+        "bound.input_entropy": flags["input_entropy"],
+        "bound.input_entropy_unit": flags["entropy_unit"],
         "sweep.splits": flags["splits"],
         "sweep.noise": parse_floats(flags["noise"], "noise"),
         "sweep.seeds": flags["seeds"],
         "sweep.jobs": flags["jobs"],
+        "sweep.threads": flags["threads"],
         "sweep.executor": flags["executor"],
         "sweep.ray_address": flags["ray_address"],
         "sweep.gpus_per_task": flags["gpus_per_task"],

@@ -41,6 +41,7 @@ from privaudit.cli.options import (
     SigmasOpt,
     SplitsOpt,
     StdOpt,
+    ThreadsOpt,
     VerboseOpt,
     sweep_overrides,
 )
@@ -59,6 +60,7 @@ def sweep(
     budget: BudgetOpt = None,
     seeds: SeedsOpt = None,
     jobs: JobsOpt = None,
+    threads: ThreadsOpt = None,
     executor: ExecutorOpt = None,
     ray_address: RayAddressOpt = None,
     gpus_per_task: GpusPerTaskOpt = None,

@@ -164,7 +164,8 @@ class SweepConfig:
     splits: tuple[str, ...] = (AUTO_SPLITS,)  # cut names, or "auto"
     noise: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)  # the sigmas of the grid
     seeds: int = 1  # attack seeds per point: the run seed, seed + 1, ...
-    jobs: int | None = None  # local workers (None: the cores this process may use)
+    jobs: int | None = None  # jobs at once (None: local cores / the Ray cluster's CPUs)
+    threads: int | None = None  # threads per job (None: local cores // jobs; Ray: 1)
     executor: str = Executor.LOCAL.value
     ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
     gpus_per_task: float = 0.25  # GPUs per attack task on a Ray cluster that has GPUs
@@ -183,8 +184,9 @@ class SweepConfig:
         for s in self.noise:
             check_noise_sigma(s, "sweep.noise")
         check_positive("sweep.seeds", self.seeds)
-        if self.jobs is not None:
-            check_positive("sweep.jobs", self.jobs)
+        for key in ("jobs", "threads"):
+            if getattr(self, key) is not None:
+                check_positive(f"sweep.{key}", getattr(self, key))
         choice("sweep.executor", self.executor, values(Executor), what="executor")
         check_positive("sweep.gpus_per_task", self.gpus_per_task)
         for key in ("min_accuracy", "min_attack_mse", "max_recovered"):

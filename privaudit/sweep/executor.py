@@ -75,16 +75,18 @@ class LocalExecutor:
     """Worker processes on this machine; one worker runs the jobs in this process.
 
     `sweep.jobs` workers (default: the cores this process may use) share the cores: each job
-    gets cores // workers threads for torch, onnxruntime and BLAS, so the machine is never
-    oversubscribed. Workers are spawned (never forked: torch and onnxruntime hold threads),
-    get the context once, and map the cuts' features from files instead of copying them.
+    gets cores // workers threads for torch, onnxruntime and BLAS (`sweep.threads` overrides),
+    so the machine is never oversubscribed. Workers are spawned (never forked: torch and
+    onnxruntime hold threads), get the context once, and map the cuts' features from files
+    instead of copying them. A script that runs a sweep with several workers needs the usual
+    `if __name__ == "__main__":` guard (Python's rule for spawned processes).
     """
 
     name: ClassVar[str] = Executor.LOCAL.value
 
     def __init__(self, cfg: Config) -> None:
         self.workers = cfg.sweep.jobs or available_cores()
-        self.threads = threads_for(self.workers)
+        self.threads = cfg.sweep.threads or threads_for(self.workers)
         self.address: str | None = None
         self._inline: deque[Job] = deque()
         self._pool: WorkerPool | None = None

@@ -52,8 +52,9 @@ def import_ray() -> Any:
 class RayExecutor:
     """Ray tasks on the cluster at `sweep.ray_address` (None: `RAY_ADDRESS`, else local).
 
-    `sweep.jobs` caps the tasks in flight (default: the cluster's CPUs); each task takes one
-    CPU and one thread, plus `sweep.gpus_per_task` GPUs for attacks on a cluster with GPUs.
+    `sweep.jobs` caps the tasks in flight (default: the cluster's CPUs); each task takes
+    `sweep.threads` CPUs (default 1) and as many threads, plus `sweep.gpus_per_task` GPUs for
+    attacks on a cluster with GPUs.
     """
 
     name: ClassVar[str] = Executor.RAY.value
@@ -62,7 +63,7 @@ class RayExecutor:
         self._ray = import_ray()
         self.address: str | None = cfg.sweep.ray_address
         self.workers = cfg.sweep.jobs or 0  # set from the cluster when it starts
-        self.threads = 1
+        self.threads = cfg.sweep.threads or 1
         self._gpus = cfg.sweep.gpus_per_task
         self._queue: deque[Job] = deque()
         self._flight: dict[Any, tuple[Job, Any]] = {}

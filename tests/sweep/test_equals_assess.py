@@ -1,4 +1,4 @@
-"""A sweep point is the audit `privaudit assess --split CUT --noise SIGMA` makes, number for number."""
+"""A sweep point is what `privaudit assess --split CUT --noise SIGMA` measures, to the last bit."""
 
 from __future__ import annotations
 
