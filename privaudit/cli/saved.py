@@ -83,7 +83,7 @@ def _check_sweep(cfg: Any, saved: Any) -> ExitCode:
     """A sweep's answer under the constraints (flags, config, else its own) and the gate."""
     from privaudit.cli.sweep import sweep_exit_code
     from privaudit.cli.sweep_console import print_sweep
-    from privaudit.sweep import regate
+    from privaudit.sweeping import regate
 
     checked = regate(saved, cfg.sweep, cfg.gate)
     print_sweep(checked)

@@ -110,7 +110,7 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
         restore_on_failure,
     )
     from privaudit.reports import get_sweep_reporter, write_report
-    from privaudit.sweep import SHARDS, run_sweep
+    from privaudit.sweeping import SHARDS, run_sweep
 
     cfg = load_config(config, overrides)
     reporters = [get_sweep_reporter(f) for f in cfg.formats]

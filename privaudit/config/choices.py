@@ -100,7 +100,7 @@ class ReportFormat(StrEnum):
 
 
 class Executor(StrEnum):
-    """Where `privaudit sweep` runs its jobs; `privaudit.sweep.EXECUTORS` keys on these."""
+    """Where `privaudit sweep` runs its jobs; `privaudit.sweeping.EXECUTORS` keys on these."""
 
     LOCAL = "local"  # worker processes on this machine
     RAY = "ray"  # tasks on a Ray cluster (the `ray` extra)

@@ -2,7 +2,7 @@
 
 Frozen dataclasses with their own versioned JSON form (`sweep.json`), told apart from an
 audit's `report.json` by ``"kind": "sweep"``. Pure data: the frontier and the recommendation
-are computed by `privaudit.sweep.frontier` and stored here, so reporters only render.
+are computed by `privaudit.sweeping.frontier` and stored here, so reporters only render.
 """
 
 from __future__ import annotations

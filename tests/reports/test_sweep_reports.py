@@ -31,8 +31,8 @@ from privaudit.results import (
     read_saved,
     sweep_from_dict,
 )
-from privaudit.sweep import answer, regate
-from privaudit.sweep.frontier import strongest, summarize
+from privaudit.sweeping import answer, regate
+from privaudit.sweeping.frontier import strongest, summarize
 
 GOLDEN = Path(__file__).parent / "golden"
 EVIL = "<script>alert(1)</script>"

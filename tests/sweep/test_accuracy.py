@@ -11,7 +11,7 @@ import torch
 from privaudit.attacks import noisy_features
 from privaudit.audit.references import server_classes
 from privaudit.model import load_model, make_session, run_batched, split_model
-from privaudit.sweep.accuracy import accuracy_of, wilson
+from privaudit.sweeping.accuracy import accuracy_of, wilson
 
 
 @pytest.mark.parametrize(("correct", "n", "low", "high"), [

@@ -10,7 +10,7 @@ import pytest
 from privaudit.audit import run_assess
 from privaudit.config import BoundConfig, Config
 from privaudit.results import AttackResult
-from privaudit.sweep import run_sweep
+from privaudit.sweeping import run_sweep
 
 
 def _scored(a: AttackResult) -> AttackResult:

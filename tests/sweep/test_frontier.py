@@ -13,8 +13,8 @@ from privaudit.results import (
     GridPoint,
     Status,
 )
-from privaudit.sweep import answer, mark_pareto, recommend
-from privaudit.sweep.frontier import summarize
+from privaudit.sweeping import answer, mark_pareto, recommend
+from privaudit.sweeping.frontier import summarize
 
 
 def _point(cut: str, sigma: float, acc: float | None, mse: float | None,

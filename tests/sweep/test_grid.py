@@ -10,8 +10,8 @@ from privaudit import demo
 from privaudit.config import load_config
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import CutPoint, load_model
-from privaudit.sweep import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
-from privaudit.sweep.grid import make_grid
+from privaudit.sweeping import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
+from privaudit.sweeping.grid import make_grid
 
 
 def _row(module: str | None, tensor: str, depth: float, clean: bool = True) -> CutPoint:

@@ -9,7 +9,7 @@ import pytest
 
 from privaudit.config import Config
 from privaudit.results import SweepReport
-from privaudit.sweep import run_sweep
+from privaudit.sweeping import run_sweep
 
 
 def _numbers(report: SweepReport) -> list[object]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from privaudit.config import load_config
-from privaudit.sweep.shards import ShardStore, settings_digest
+from privaudit.sweeping.shards import ShardStore, settings_digest
 
 
 def _store(folder: Path, fresh: bool = False, budget: str = "smoke") -> ShardStore:

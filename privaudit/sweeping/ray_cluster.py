@@ -19,15 +19,15 @@ from typing import Any, ClassVar
 from privaudit.audit import Features
 from privaudit.config import Config, Executor
 from privaudit.errors import ConfigError
-from privaudit.sweep.context import (
+from privaudit.sweeping.context import (
     JobFailure,
     SweepContext,
     guarded,
     raise_failure,
     worker_threads,
 )
-from privaudit.sweep.grid import AttackJob, CutJob
-from privaudit.sweep.jobs import run_attack_job, run_cut_job
+from privaudit.sweeping.grid import AttackJob, CutJob
+from privaudit.sweeping.jobs import run_attack_job, run_cut_job
 
 __all__ = ["INSTALL", "RayExecutor", "import_ray"]
 

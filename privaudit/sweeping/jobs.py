@@ -36,9 +36,9 @@ from privaudit.model import make_session
 from privaudit.progress import NullProgress
 from privaudit.results import Accuracy, AttackResult, BoundResult, CutInfo, Reference
 from privaudit.runtime import resolve_device
-from privaudit.sweep.accuracy import accuracy_of
-from privaudit.sweep.context import SweepContext
-from privaudit.sweep.grid import AttackJob, CutJob
+from privaudit.sweeping.accuracy import accuracy_of
+from privaudit.sweeping.context import SweepContext
+from privaudit.sweeping.grid import AttackJob, CutJob
 
 __all__ = ["CutOutput", "PointMeasure", "run_attack_job", "run_cut_job"]
 

@@ -1,10 +1,10 @@
 """Where a sweep's jobs run: the Executor interface, the local executor and the registry.
 
 An executor runs `CutJob`s and `AttackJob`s and hands back each finished one; the driver
-(`privaudit.sweep.run`) decides what to submit and writes every result as a shard. Jobs are
+(`privaudit.sweeping.run`) decides what to submit and writes every result as a shard. Jobs are
 seeded by their coordinates, so no executor changes a number, only how fast they come.
 `local` runs jobs in this process (one worker) or in spawned worker processes that share the
-cores; `ray` (`privaudit.sweep.ray_cluster`) submits them as Ray tasks.
+cores; `ray` (`privaudit.sweeping.ray_cluster`) submits them as Ray tasks.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 from privaudit.audit import Features
 from privaudit.config import Config, Executor
 from privaudit.errors import ConfigError
-from privaudit.sweep.context import (
+from privaudit.sweeping.context import (
     FeaturesFile,
     JobFailure,
     SweepContext,
@@ -33,10 +33,10 @@ from privaudit.sweep.context import (
     threads_for,
     worker_threads,
 )
-from privaudit.sweep.grid import AttackJob, CutJob
-from privaudit.sweep.jobs import run_attack_job, run_cut_job
-from privaudit.sweep.ray_cluster import RayExecutor
-from privaudit.sweep.workers import WorkerPool
+from privaudit.sweeping.grid import AttackJob, CutJob
+from privaudit.sweeping.jobs import run_attack_job, run_cut_job
+from privaudit.sweeping.ray_cluster import RayExecutor
+from privaudit.sweeping.workers import WorkerPool
 
 __all__ = ["EXECUTORS", "JobExecutor", "LocalExecutor", "Job", "get_executor"]
 

@@ -7,12 +7,12 @@ finished job as a shard (`shards`) so that a re-run resumes. `frontier` turns th
 the answer: the Pareto frontier of accuracy against privacy, and the recommended point.
 """
 
-from privaudit.sweep.answer import answer, regate
-from privaudit.sweep.executor import EXECUTORS, JobExecutor, get_executor
-from privaudit.sweep.frontier import frontier_metric, mark_pareto, recommend
-from privaudit.sweep.grid import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
-from privaudit.sweep.ray_cluster import INSTALL
-from privaudit.sweep.run import SHARDS, run_sweep
+from privaudit.sweeping.answer import answer, regate
+from privaudit.sweeping.executor import EXECUTORS, JobExecutor, get_executor
+from privaudit.sweeping.frontier import frontier_metric, mark_pareto, recommend
+from privaudit.sweeping.grid import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
+from privaudit.sweeping.ray_cluster import INSTALL
+from privaudit.sweeping.run import SHARDS, run_sweep
 
 __all__ = [
     "EXECUTORS",

@@ -16,11 +16,11 @@ from typing import Any
 
 from privaudit.progress import Progress
 from privaudit.results import AttackResult, from_jsonable
-from privaudit.sweep.context import SweepContext
-from privaudit.sweep.executor import JobExecutor
-from privaudit.sweep.grid import AttackJob, Cut, CutJob, Grid
-from privaudit.sweep.jobs import CutOutput, PointMeasure
-from privaudit.sweep.shards import ShardStore
+from privaudit.sweeping.context import SweepContext
+from privaudit.sweeping.executor import JobExecutor
+from privaudit.sweeping.grid import AttackJob, Cut, CutJob, Grid
+from privaudit.sweeping.jobs import CutOutput, PointMeasure
+from privaudit.sweeping.shards import ShardStore
 
 __all__ = ["Collected", "run_grid"]
 

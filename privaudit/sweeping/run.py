@@ -29,14 +29,14 @@ from privaudit.results import (
     SweepReport,
     from_jsonable,
 )
-from privaudit.sweep.accuracy import model_accuracy
-from privaudit.sweep.answer import answer, constraints_of
-from privaudit.sweep.context import SweepContext, available_cores
-from privaudit.sweep.executor import JobExecutor, get_executor
-from privaudit.sweep.frontier import strongest, summarize
-from privaudit.sweep.grid import Cut, Grid, make_grid, resolve_cuts
-from privaudit.sweep.schedule import Collected, run_grid
-from privaudit.sweep.shards import ShardStore, settings_digest
+from privaudit.sweeping.accuracy import model_accuracy
+from privaudit.sweeping.answer import answer, constraints_of
+from privaudit.sweeping.context import SweepContext, available_cores
+from privaudit.sweeping.executor import JobExecutor, get_executor
+from privaudit.sweeping.frontier import strongest, summarize
+from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
+from privaudit.sweeping.schedule import Collected, run_grid
+from privaudit.sweeping.shards import ShardStore, settings_digest
 
 __all__ = ["SHARDS", "run_sweep"]
 

@@ -19,7 +19,7 @@ from privaudit.results import (
     SweepReport,
     Violation,
 )
-from privaudit.sweep.frontier import frontier_metric, mark_pareto, recommend
+from privaudit.sweeping.frontier import frontier_metric, mark_pareto, recommend
 
 __all__ = ["Answer", "answer", "constraints_of", "regate"]
 

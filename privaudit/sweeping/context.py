@@ -31,7 +31,7 @@ from privaudit.errors import (
     PrivauditError,
 )
 from privaudit.model import split_model
-from privaudit.sweep.grid import Cut
+from privaudit.sweeping.grid import Cut
 
 __all__ = [
     "FeaturesFile",
