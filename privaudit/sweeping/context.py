@@ -8,7 +8,10 @@ attack jobs by the executor (in memory, as a memory-mapped file, or as a Ray obj
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import os
+import sys
 import traceback
 import uuid
 from collections.abc import Callable, Iterator
@@ -42,6 +45,7 @@ __all__ = [
     "open_features",
     "pin_worker_threads",
     "raise_failure",
+    "release_memory",
     "store_features",
     "threads_for",
     "worker_threads",
@@ -162,6 +166,20 @@ def pin_worker_threads(threads: int) -> None:
     """Set a worker process's torch and BLAS threads for its whole life."""
     torch.set_num_threads(threads)
     _LIMITS.append(threadpool_limits(limits=threads))
+
+
+def release_memory() -> None:
+    """Give a finished job's memory back to the system, so that a worker's peak stays one job's.
+
+    # NOTE: without it, glibc keeps the freed arenas of each job and a worker's resident set
+    # creeps up job after job (measured +60 MiB over 3 decoder jobs at the demo's layer1).
+    """
+    gc.collect()
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
+        except OSError:  # NOTE: not glibc (musl): nothing to trim
+            pass
 
 
 @dataclass(frozen=True)

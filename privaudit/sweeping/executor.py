@@ -29,6 +29,7 @@ from privaudit.sweeping.context import (
     open_features,
     pin_worker_threads,
     raise_failure,
+    release_memory,
     store_features,
     threads_for,
     worker_threads,
@@ -101,7 +102,8 @@ class LocalExecutor:
         if self.workers == 1:
             self._stack.enter_context(worker_threads(self.threads))
             return
-        self._pool = WorkerPool(self.workers, _init_worker, (ctx, str(scratch)), _pool_job)
+        self._pool = WorkerPool(self.workers, _init_worker, (ctx, str(scratch)), _pool_job,
+                                release_memory)  # fmt: skip
 
     def submit(self, job: Job) -> None:
         """Queue a job (in this process) or send it to the pool."""
@@ -116,8 +118,11 @@ class LocalExecutor:
         """Run the next queued job here, or wait for the pool's next result."""
         if self._pool is None:
             assert self._ctx is not None
-            job = self._inline.popleft()
+            # NOTE: last in, first out: a cut's attack jobs run before the next cut job, so
+            # one cut's features at a time are in memory.
+            job = self._inline.pop()
             result = guarded(_run, self._ctx, job)
+            release_memory()
         else:
             tag, result = self._pool.get()
             job = self._sent.pop(tag)

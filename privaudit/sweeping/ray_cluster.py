@@ -24,6 +24,7 @@ from privaudit.sweeping.context import (
     SweepContext,
     guarded,
     raise_failure,
+    release_memory,
     worker_threads,
 )
 from privaudit.sweeping.grid import AttackJob, CutJob
@@ -132,10 +133,13 @@ def ray_cut_task(ctx: SweepContext, job: CutJob) -> tuple[Any, Features | None]:
     """A cut job as a Ray task: (its output or failure, its features for the object store)."""
     with worker_threads(ctx.threads):
         result = guarded(run_cut_job, ctx, job)
+    release_memory()
     return (result, None) if isinstance(result, JobFailure) else result
 
 
 def ray_attack_task(ctx: SweepContext, feats: Features, job: AttackJob) -> Any:
     """An attack job as a Ray task (Ray hands over the cut's features from its store)."""
     with worker_threads(ctx.threads):
-        return guarded(run_attack_job, ctx, feats, job)
+        result = guarded(run_attack_job, ctx, feats, job)
+    release_memory()
+    return result

@@ -30,6 +30,7 @@ class WorkerPool:
         initializer: run once in each worker, with `initargs`, before its first task.
         initargs: its arguments (pickled once per worker).
         handler: runs one task in a worker; its result comes back through `get`.
+        after: runs in a worker after each task (e.g. to free memory).
     """
 
     def __init__(
@@ -38,13 +39,15 @@ class WorkerPool:
         initializer: Callable[..., None],
         initargs: tuple[Any, ...],
         handler: Callable[[Any], Any],
+        after: Callable[[], None],
     ) -> None:
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Any = spawn.Queue()
         self._results: Any = spawn.Queue()
         self._procs = [
             spawn.Process(target=_serve, daemon=True, name=f"privaudit-sweep-{i}",
-                          args=(self._tasks, self._results, initializer, initargs, handler))
+                          args=(self._tasks, self._results, initializer, initargs, handler,
+                                after))
             for i in range(size)
         ]  # fmt: skip
         for proc in self._procs:
@@ -89,7 +92,7 @@ class WorkerPool:
 
 def _serve(
     tasks: Any, results: Any, initializer: Callable[..., None], initargs: tuple[Any, ...],
-    handler: Callable[[Any], Any],
+    handler: Callable[[Any], Any], after: Callable[[], None],
 ) -> None:  # fmt: skip
     """A worker's life: set up once, then run tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # NOTE: Ctrl-C is the driver's to handle
@@ -100,3 +103,4 @@ def _serve(
             return
         tag, task = item
         results.put((tag, handler(task)))
+        after()

@@ -1,4 +1,4 @@
-"""`privaudit.sweep` from Python: in-memory inputs, no files unless asked, a saved sweep read back."""
+"""`privaudit.sweep` from Python: inputs in memory, no files unless asked, a sweep read back."""
 
 from __future__ import annotations
 
