@@ -11,6 +11,7 @@ from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
 from privaudit.attacks.battery import (
     as_images,
     check_params,
+    noise_generator,
     noisy_features,
     run_battery,
     scoring_seed,
@@ -32,6 +33,7 @@ __all__ = [
     "as_images",
     "check_params",
     "get_attack",
+    "noise_generator",
     "noisy_features",
     "run_battery",
     "scoring_seed",

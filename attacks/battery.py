@@ -23,7 +23,14 @@ from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
 
-__all__ = ["as_images", "check_params", "noisy_features", "run_battery", "scoring_seed"]
+__all__ = [
+    "as_images",
+    "check_params",
+    "noise_generator",
+    "noisy_features",
+    "run_battery",
+    "scoring_seed",
+]
 
 ArrayLike = np.ndarray | Tensor
 _DEFAULT_MISSING = {
@@ -172,9 +179,17 @@ def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) 
     Seeded by the run seed and the part ("aux" or "eval"), so that anything else that needs
     the server's view (the label reference) draws exactly the attacks' noise.
     """
-    rng = np.random.default_rng(derive_seed(run_seed, f"features:{part}"))
-    z = add_noise(clean.numpy(), noise_sigma, rng)
+    z = add_noise(clean.numpy(), noise_sigma, noise_generator(run_seed, part))
     return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+
+
+def noise_generator(run_seed: int, part: str) -> np.random.Generator:
+    """The generator of the attacks' feature noise of one part ("aux" or "eval") of a run.
+
+    Its standard normal stream, row after row, is the draw `noisy_features` scales by sigma:
+    the same for every sigma, so one draw can give the server's view at several.
+    """
+    return np.random.default_rng(derive_seed(run_seed, f"features:{part}"))
 
 
 def scoring_seed(run_seed: int) -> int:

@@ -1,8 +1,8 @@
 """privaudit: privacy audit for split deep-learning models.
 
-The public Python API (see README, "Python API"): `assess`, `harden` and `load_report`, the
-report types they return, and the error types they raise. Importing this package stays
-free of torch: the API's modules load on first use.
+The public Python API (see README, "Python API"): `assess`, `harden`, `sweep`, `load_report`
+and `load_sweep`, the report types they return, and the error types they raise. Importing
+this package stays free of torch: the API's modules load on first use.
 """
 
 from __future__ import annotations
@@ -31,17 +31,23 @@ __all__ = [
     "HardenResult",
     "ModelError",
     "PrivauditError",
+    "SweepReport",
     "UnsupportedOpError",
     "__version__",
     "assess",
     "harden",
     "load_report",
+    "load_sweep",
+    "sweep",
 ]
 
 _LAZY = {
     "assess": "privaudit.api",
     "harden": "privaudit.api",
     "load_report": "privaudit.api",
+    "load_sweep": "privaudit.api",
+    "sweep": "privaudit.api",
+    "SweepReport": "privaudit.results",
     "AuditReport": "privaudit.results",
     "AttackResult": "privaudit.results",
     "BoundResult": "privaudit.results",

@@ -2,4 +2,6 @@
 
 from privaudit.cli import main
 
-main()
+# NOTE: guarded, as the sweep's worker processes (spawned) import the main module again.
+if __name__ == "__main__":
+    main()

@@ -1,4 +1,4 @@
-"""The Python API: `assess`, `harden` and `load_report`, for notebooks and scripts.
+"""The Python API: `assess`, `harden`, `sweep`, `load_report` and `load_sweep`.
 
 The same runs as the command line, configured by keyword arguments instead of flags, with
 models and data given as paths or in memory. Errors raise the `privaudit.errors` types
@@ -17,18 +17,18 @@ import onnx
 
 import privaudit.reports  # noqa: F401  NOTE: registers the HTML view of every AuditReport
 from privaudit.config import Config, NoiseSource, load_config
-from privaudit.errors import ConfigError
+from privaudit.errors import ConfigError, DataError
 from privaudit.progress import NullProgress, Progress
-from privaudit.results import AuditReport, read_report
+from privaudit.results import AuditReport, SweepReport, read_report, read_saved
 
 # NOTE: the runs (privaudit.audit, privaudit.hardening) import torch: they load inside
 # `assess` and `harden`, so that `load_report` and `import privaudit.api` stay light.
 
-__all__ = ["assess", "harden", "load_report"]
+__all__ = ["assess", "harden", "load_report", "load_sweep", "sweep"]
 
 ModelLike = str | Path | onnx.ModelProto | bytes | None
 DataLike = str | Path | np.ndarray | tuple[Any, ...] | Mapping[str, Any] | None
-_SECTIONS = ("bound", "attacks", "gate", "harden")
+_SECTIONS = ("bound", "attacks", "gate", "harden", "sweep")
 
 
 def assess(
@@ -114,6 +114,77 @@ def harden(
         cfg, output=path, progress=progress or NullProgress(), noise_source=_source(noise),
         memory=InMemory(model=proto, x=x, y=y),
     )
+
+
+def sweep(
+    model: ModelLike = None,
+    *,
+    data: DataLike = None,
+    splits: Sequence[str] | str | None = None,
+    noise: Sequence[float] | None = None,
+    attacks: Sequence[str] | bool | None = None,
+    budget: str | None = None,
+    min_accuracy: float | None = None,
+    min_attack_mse: float | None = None,
+    max_recovered: float | None = None,
+    shards: str | Path | None = None,
+    fresh: bool = False,
+    config: str | Path | bool | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> SweepReport:
+    """Where to cut and how much noise: every (cut, sigma), the frontier, one recommendation.
+
+    Args:
+        model: the whole ONNX model (a path, `onnx.ModelProto` or its bytes); None: the demo.
+        data: the audit data, as for `assess`.
+        splits: cut names, or "auto" (the clean cuts `privaudit layers` lists, at most 6).
+        noise: the sigmas (default 0, 0.05, 0.1, 0.2).
+        attacks: attack names, True for all, False or [] for none.
+        budget: the attacks' compute budget.
+        min_accuracy: constraint on the noisy accuracy (0-1).
+        min_attack_mse: constraint on the strongest attack's MSE.
+        max_recovered: constraint on the largest recovered share.
+        shards: a folder that keeps every finished job (a re-run resumes from it); None
+            keeps nothing on disk.
+        fresh: ignore the finished jobs in `shards`.
+        config: as for `assess`.
+        progress: as for `assess`.
+        **options: any other config key, e.g. `seed=1`, `limit=500`, and the sweep's own as
+            `sweep={"seeds": 3, "jobs": 2, "executor": "ray", "ray_address": "..."}`. With
+            more than one local job, call it under `if __name__ == "__main__":` in a script.
+
+    Returns:
+        The sweep: `points` (one per cut x sigma), `recommendation`, `to_json()`.
+
+    Raises:
+        ConfigError, ModelError, DataError: anything the caller can fix.
+    """
+    from privaudit.audit import InMemory
+    from privaudit.sweeping import run_sweep
+
+    own = {"splits": [splits] if isinstance(splits, str) else splits, "noise": noise,
+           "min_accuracy": min_accuracy, "min_attack_mse": min_attack_mse,
+           "max_recovered": max_recovered}  # fmt: skip
+    table = {**{k: v for k, v in own.items() if v is not None}, **options.pop("sweep", {})}
+    cfg, (proto, x, y) = _resolve(model, data, None, None, attacks, budget, config,
+                                  {**options, "sweep": table})  # fmt: skip
+    folder = None if shards is None else Path(shards).expanduser().resolve()
+    return run_sweep(cfg, progress=progress or NullProgress(), shards=folder, fresh=fresh,
+                     memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
+
+
+def load_sweep(path: str | Path) -> SweepReport:
+    """Read a `sweep.json` written by privaudit.
+
+    Raises:
+        DataError: missing, unreadable, or not a privaudit sweep.
+    """
+    saved = read_saved(Path(path), hint="pass the sweep.json written by 'privaudit sweep'")
+    if not isinstance(saved, SweepReport):
+        raise DataError(f"{path} is an audit report (report.json), not a sweep",
+                        hint="read it with privaudit.load_report")
+    return saved
 
 
 def load_report(path: str | Path) -> AuditReport:

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["NOISE_HINT", "SIGMA_MAX", "add_noise", "check_noise_sigma"]
+__all__ = ["NOISE_HINT", "SIGMA_MAX", "add_drawn_noise", "add_noise", "check_noise_sigma"]
 
 NOISE_HINT = "sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1"
 # NOTE: larger noise overflows the float32 noisy features and what the head and the attacks
@@ -74,8 +74,22 @@ def add_noise(clean: T, noise_sigma: float, generator: Any) -> T:
 
 
 def _numpy_noise(clean: np.ndarray, noise_sigma: float, rng: np.random.Generator) -> Any:
-    draw = rng.standard_normal(clean.shape)
-    return clean + (noise_sigma * draw).astype(clean.dtype)
+    return add_drawn_noise(clean, noise_sigma, rng.standard_normal(clean.shape))
+
+
+def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> np.ndarray:
+    """`clean + noise_sigma * draw` for a standard normal `draw` already made: `add_noise`'s rule.
+
+    One draw then serves several sigmas with exactly the values `add_noise` would give each
+    from the same generator state (the draw is scaled in float64, then rounded once).
+
+    Args:
+        clean: float32 features (any shape).
+        noise_sigma: the noise std (>= 0).
+        draw: float64 standard normal values of `clean`'s shape.
+    """
+    out: np.ndarray = clean + (noise_sigma * draw).astype(clean.dtype)
+    return out
 
 
 def _torch_noise(clean: torch.Tensor, noise_sigma: float, gen: torch.Generator) -> Any:

@@ -6,14 +6,17 @@ import json
 import math
 from collections.abc import Callable
 
+import pandas as pd
+
 from privaudit.errors import ConfigError
 from privaudit.reports import prose
 from privaudit.reports.csv_report import defuse_formulas
 from privaudit.reports.html_parts import esc, pairs_html, para, section, table_html
 from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_escape, md_table
+from privaudit.reports.sweep_table import sweep_compare_table
 from privaudit.reports.table import compare_table, formatted
-from privaudit.results import AuditReport, python_strings
+from privaudit.results import AuditReport, SweepReport, python_strings
 
 COMPARE_FORMATS = ("markdown", "html", "json", "csv")
 COMPARE_SCHEMA_VERSION = 1
@@ -21,25 +24,67 @@ AB = {"a": "A", "b": "B"}
 
 
 @python_strings
-def render_compare(a: AuditReport, b: AuditReport, fmt: str) -> str:
+def render_compare(
+    a: AuditReport | SweepReport, b: AuditReport | SweepReport, fmt: str
+) -> str:
     """Render runs `a` and `b` side by side: each metric's A and B value, delta = B - A, change.
 
+    Two audit reports are compared metric by metric, two sweeps point by point.
+
     Args:
-        a: the reference run (e.g. the main branch's report).
-        b: the run compared against it.
+        a: the reference run (e.g. the main branch's report or sweep).
+        b: the run compared against it, of the same kind.
         fmt: one of `COMPARE_FORMATS`.
 
     Raises:
-        ConfigError: unknown format.
+        ConfigError: unknown format, or a sweep compared with an audit report.
     """
-    renderers: dict[str, Callable[[AuditReport, AuditReport], str]] = {
-        "markdown": _markdown, "html": _html, "json": _json, "csv": _csv,
-    }  # fmt: skip
-    if fmt not in renderers:
+    if fmt not in COMPARE_FORMATS:
         raise ConfigError(
             f"unknown compare format {fmt!r}", hint=f"choose from: {', '.join(COMPARE_FORMATS)}"
         )
-    return renderers[fmt](a, b)
+    if isinstance(a, SweepReport) and isinstance(b, SweepReport):
+        return _render(_sweep_view(a, b), fmt)
+    if isinstance(a, AuditReport) and isinstance(b, AuditReport):
+        return _render(_audit_view(a, b), fmt)
+    raise ConfigError("cannot compare a sweep (sweep.json) with an audit report (report.json)",
+                      hint="compare two report.json files, or two sweep.json files")
+
+
+_View = tuple[str, list[tuple[str, str]], pd.DataFrame, dict[str, object], dict[str, object]]
+
+
+def _render(view: _View, fmt: str) -> str:
+    renderers: dict[str, Callable[[_View], str]] = {
+        "markdown": _markdown, "html": _html, "json": _json, "csv": _csv,
+    }  # fmt: skip
+    return renderers[fmt](view)
+
+
+def _audit_view(a: AuditReport, b: AuditReport) -> _View:
+    title = f"privaudit compare: {a.model.path} vs {b.model.path}"
+    return title, _verdicts(a, b), compare_table(a, b), _identity(a), _identity(b)
+
+
+def _sweep_view(a: SweepReport, b: SweepReport) -> _View:
+    title = f"privaudit compare: sweep of {a.model.path} vs sweep of {b.model.path}"
+    pairs = [("A", _sweep_label(a)), ("B", _sweep_label(b)),
+             ("A answer", a.recommendation.headline), ("B answer", b.recommendation.headline)]
+    return title, pairs, sweep_compare_table(a, b), _sweep_identity(a), _sweep_identity(b)
+
+
+def _sweep_label(report: SweepReport) -> str:
+    m = report.model
+    return f"{m.path} (sha256 {m.sha256[:12]}, sweep, {report.provenance.created_at})"
+
+
+def _sweep_identity(report: SweepReport) -> dict[str, object]:
+    rec = report.recommendation
+    return {
+        "path": report.model.path, "sha256": report.model.sha256, "kind": "sweep",
+        "created_at": report.provenance.created_at, "recommendation": rec.status,
+        "cut": rec.cut, "noise_sigma": rec.noise_sigma,
+    }  # fmt: skip
 
 
 def run_label(report: AuditReport) -> str:
@@ -55,36 +100,33 @@ def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
     ]  # fmt: skip
 
 
-def _markdown(a: AuditReport, b: AuditReport) -> str:
+def _markdown(view: _View) -> str:
+    _, pairs, table, _, _ = view
     lines = ["# privaudit compare", ""]
-    lines += [f"- **{k}**: {md_escape(v)}" for k, v in _verdicts(a, b)]
+    lines += [f"- **{k}**: {md_escape(v)}" for k, v in pairs]
     lines += ["", "delta = B - A; change is relative to A.", ""]
-    lines.append(md_table(compare_table(a, b), AB))
+    lines.append(md_table(table, AB))
     return "\n".join(lines) + "\n"
 
 
-def _html(a: AuditReport, b: AuditReport) -> str:
-    table = table_html(compare_table(a, b), "compare", AB)
+def _html(view: _View) -> str:
+    title, pairs, table, _, _ = view
     body = (
         "<header><h1>privaudit compare</h1></header>"
-        + section("runs", "Runs", pairs_html(_verdicts(a, b)))
-        + section("deltas", "Side by side", para("delta = B - A; change is relative to A."), table)
+        + section("runs", "Runs", pairs_html(pairs))
+        + section("deltas", "Side by side", para("delta = B - A; change is relative to A."),
+                  table_html(table, "compare", AB))
     )
-    title = esc(f"privaudit compare: {a.model.path} vs {b.model.path}")
-    return PAGE.substitute(title=title, body=body)
+    return PAGE.substitute(title=esc(title), body=body)
 
 
-def _json(a: AuditReport, b: AuditReport) -> str:
+def _json(view: _View) -> str:
+    _, _, table, a, b = view
     rows = [
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
-        for row in compare_table(a, b).astype(object).to_dict(orient="records")
+        for row in table.astype(object).to_dict(orient="records")
     ]
-    doc = {
-        "compare_schema_version": COMPARE_SCHEMA_VERSION,
-        "a": _identity(a),
-        "b": _identity(b),
-        "rows": rows,
-    }
+    doc = {"compare_schema_version": COMPARE_SCHEMA_VERSION, "a": a, "b": b, "rows": rows}
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 
@@ -97,7 +139,7 @@ def _identity(report: AuditReport) -> dict[str, object]:
     }  # fmt: skip
 
 
-def _csv(a: AuditReport, b: AuditReport) -> str:
-    table = defuse_formulas(formatted(compare_table(a, b)))
+def _csv(view: _View) -> str:
+    table = defuse_formulas(formatted(view[2]))
     text: str = table.to_csv(index=False, lineterminator="\n")
     return text

@@ -23,7 +23,8 @@ HISTORY_COLUMNS: tuple[str, ...] = ("epoch", "task_loss", "cem_loss", "accuracy"
 NUMERIC_COLUMNS = frozenset(
     {*SWEEP_COLUMNS, *VARIANT_COLUMNS[3:], *HISTORY_COLUMNS, "clean_accuracy", "noisy_accuracy",
      "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a", "b", "mse_raw",
-     "r2", "correlation", "exact_match"}
+     "r2", "correlation", "exact_match",
+     "noisy_accuracy_low", "noisy_accuracy_high", "prior_mse", "label_mse", "strongest_mse"}
 )  # fmt: skip
 HEADERS = {
     "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
@@ -37,6 +38,9 @@ HEADERS = {
     "lam": "lambda", "task_loss": "task loss", "cem_loss": "CEM loss",
     "feature_mean": "feature mean", "feature_std": "feature std", "mse_raw": "MSE (own units)",
     "r2": "R²", "exact_match": "exact match",
+    "noisy_accuracy_low": "noisy acc. low", "noisy_accuracy_high": "noisy acc. high",
+    "prior_mse": "prior MSE", "label_mse": "label MSE", "strongest": "strongest attack",
+    "strongest_mse": "its MSE", "pareto": "Pareto", "meets": "meets constraints",
 }  # fmt: skip
 
 # BoundResult fields compared between two runs, in this order.

@@ -38,7 +38,13 @@ EXPECTED = {
     "harden_demo": (("each configuration", "CEM vs noise-only at equal sigma"),
                     ("CEM bound, lambda 4: decoder MSE gain over noise-only at equal sigma",
                      "CEM bound, lambda 4: noisy test accuracy change vs noise-only")),
+    "sweep": (("wall time of the sweep", "peak memory (driver and workers) by points",
+               "accuracy cost per cut"),
+              ("--jobs 2 speed-up over --jobs 1", "ray / local time, 2 workers each",
+               "peak memory of the whole sweep / 1 point",
+               "accuracies of a cut / its feature extraction (worst cut)")),
 }
+NAMES_IN_ORDER = ("bound", "attacks", "harden", "harden_demo", "sweep")
 NUMBER = re.compile(r"[-+−]?(?:\d[\d,]*\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.I)
 UNIT = r"(?: %| s| x| MiB)?"
 GOAL = re.compile(rf"^- goal (met|missed): (.+) = (\S+)({UNIT}) \(goal (<=|>=) (\S+)({UNIT})\)$")
@@ -88,7 +94,7 @@ def quick(run_once: Callable[..., object]) -> str:
 
 def test_every_benchmark_runs_in_quick_mode(quick: str) -> None:
     assert NAMES == sorted(EXPECTED), "a new benchmark: say what it prints in EXPECTED"
-    assert list(sections(quick)) == ["bound", "attacks", "harden", "harden_demo"]
+    assert list(sections(quick)) == list(NAMES_IN_ORDER)
     head = next(line for line in quick.splitlines() if line.startswith("_Produced by"))
     assert re.fullmatch(rf"_Produced by `{RUNNER} --quick` on {DATE} in \d+ s; .+\._", head)
     assert all(word in head for word in ("cores", "torch", "onnxruntime")), head

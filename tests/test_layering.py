@@ -40,8 +40,10 @@ LAYERS: dict[str, set[str]] = {
     "reports": _CORE | {"outputs"},
     "audit": _MEASURE,
     "hardening": _MEASURE | {"audit"},
-    "api": _MEASURE | {"audit", "hardening", "reports"},
-    "cli": _MEASURE | {"audit", "hardening", "reports"},
+    "sweeping": {"errors", "config", "results", "attacks", "audit", "demo", "gate", "model",
+                 "outputs", "progress", "runtime"},
+    "api": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
+    "cli": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
     "__main__": {"cli"},
     "__init__": _BASE | {"api", "results"},
 }

@@ -75,6 +75,8 @@ def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) 
         ["check", "a/report.json", "--fail-over-leakage", "10"],
         ["report", "a/report.json", "-f", "markdown,csv", "--output-dir", "r"],
         ["compare", "d/report.json", "a/report.json", "-f", "html", "-o", "c.html"],
+        ["sweep", *fast, "--splits", "layer3", "--noise", "0.1", "--attacks", "knn", "--jobs",
+         "2", "-o", "s"],
     ]  # fmt: skip
     for args in commands:
         result = _run(cwd, *args)

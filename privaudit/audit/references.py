@@ -9,23 +9,38 @@ beyond the class.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 from torch import Tensor
 
-from privaudit.attacks import Scorer, noisy_features
+from privaudit.attacks import Scorer, noise_generator
 from privaudit.audit.features import Features
 from privaudit.audit.prepare import Prepared
 from privaudit.model import run_batched
+from privaudit.noise import add_drawn_noise
 from privaudit.results import Reference
 
-__all__ = ["LABEL", "PRIOR", "score_references"]
+__all__ = [
+    "LABEL",
+    "PRIOR",
+    "score_label",
+    "score_prior",
+    "score_references",
+    "server_classes",
+]
 
 PRIOR, LABEL = "prior", "label"
 
 
 def score_references(
-    prep: Prepared, feats: Features, head: object | None, seed: int, scorer: Scorer
+    prep: Prepared,
+    feats: Features,
+    head: object | None,
+    seed: int,
+    scorer: Scorer,
+    predicted: np.ndarray | None = None,
 ) -> tuple[Reference, ...]:
     """Score `prior` and `label` with `scorer` (which keeps them for the attacks).
 
@@ -35,28 +50,84 @@ def score_references(
         head: the head's onnxruntime session, or None.
         seed: the run seed (the noise draw is the battery's, `noisy_features`).
         scorer: the scorer of the evaluation images.
+        predicted: the head's classes of the noisy evaluation features at
+            `prep.noise_sigma` (`server_classes`), when the caller has them already.
 
     Returns:
         The two references; `label` carries the reason when it cannot be computed.
     """
+    return score_prior(prep, scorer), score_label(prep, feats, head, seed, scorer, predicted)
+
+
+def score_prior(prep: Prepared, scorer: Scorer) -> Reference:
+    """Score `prior`, the auxiliary mean for every input (the same at every sigma)."""
+    return scorer.reference(PRIOR, _tile(_aux_mean(prep), len(prep.audit.eval.x)))
+
+
+def score_label(
+    prep: Prepared,
+    feats: Features,
+    head: object | None,
+    seed: int,
+    scorer: Scorer,
+    predicted: np.ndarray | None = None,
+) -> Reference:
+    """Score `label` at `prep.noise_sigma` (after `score_prior`: its recovered share needs it).
+
+    Arguments as for `score_references`.
+    """
     aux = prep.audit.aux
-    mean = aux.x.mean(axis=0, dtype=np.float64).astype(np.float32)
-    n_eval = len(prep.audit.eval.x)
-    prior = scorer.reference(PRIOR, _tile(mean, n_eval))
     if aux.y is None or head is None:
         why = "the auxiliary data has no labels" if aux.y is None else "the model has no head"
-        return prior, scorer.reference(LABEL, None, f"needs a head and labels: {why}")
-    predicted = _predicted_classes(prep, feats, head, seed)
-    return prior, scorer.reference(LABEL, _class_means(aux.x, aux.y, predicted, mean))
+        return scorer.reference(LABEL, None, f"needs a head and labels: {why}")
+    if predicted is None:
+        sigma = prep.noise_sigma
+        predicted = server_classes(head, feats.evaluation, feats.shape, [sigma], seed)[sigma]
+    return scorer.reference(LABEL, _class_means(aux.x, aux.y, predicted, _aux_mean(prep)))
 
 
-def _predicted_classes(prep: Prepared, feats: Features, head: object, seed: int) -> np.ndarray:
-    """The head's class for each evaluation sample's noisy features (the server's view)."""
-    clean = torch.from_numpy(np.ascontiguousarray(feats.evaluation, dtype=np.float32))
-    noisy = noisy_features(clean, prep.noise_sigma, seed, "eval").numpy()
-    logits = run_batched(head, noisy.reshape(len(noisy), *feats.shape), 256)
-    out: np.ndarray = np.argmax(logits.reshape(len(logits), -1), axis=1)
-    return out
+def _aux_mean(prep: Prepared) -> np.ndarray:
+    mean: np.ndarray = prep.audit.aux.x.mean(axis=0, dtype=np.float64).astype(np.float32)
+    return mean
+
+
+def server_classes(
+    head: object,
+    clean: np.ndarray,
+    shape: tuple[int, ...],
+    noise_sigmas: Sequence[float],
+    seed: int,
+    rows: int = 256,
+) -> dict[float, np.ndarray]:
+    """The head's class of each evaluation sample's noisy features (the server's view).
+
+    The noise is the battery's draw of the evaluation part (`noisy_features`), made once
+    and scaled for every sigma, a block of rows at a time: the attacks invert exactly these
+    features, and memory holds one block of the draw.
+
+    Args:
+        head: the head's onnxruntime session.
+        clean: (n, m) the evaluation samples' clean features.
+        shape: the per-sample feature shape the head takes.
+        noise_sigmas: the noise stds (0: the clean features).
+        seed: the run seed.
+        rows: samples per block.
+
+    Returns:
+        (n,) predicted classes per sigma.
+    """
+    rng = noise_generator(seed, "eval")
+    data = np.ascontiguousarray(clean, dtype=np.float32).reshape(len(clean), -1)
+    found: dict[float, list[np.ndarray]] = {float(s): [] for s in noise_sigmas}
+    drawn = any(s > 0 for s in found)
+    for start in range(0, len(data), rows):
+        block = data[start : start + rows]
+        draw = rng.standard_normal(block.shape) if drawn else None
+        for s, out in found.items():
+            z = block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
+            logits = run_batched(head, z.reshape(len(z), *shape), rows)
+            out.append(np.argmax(logits.reshape(len(logits), -1), axis=1))
+    return {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in found.items()}
 
 
 def _class_means(

@@ -18,29 +18,21 @@ from privaudit.attacks import (
     run_battery,
     scoring_seed,
 )
+from privaudit.audit.bounds import check_split, measure_bounds
 from privaudit.audit.dfil import measure_dfil
-from privaudit.audit.features import Features, audit_labels, extract_features
+from privaudit.audit.features import Features, extract_features
 from privaudit.audit.prepare import InMemory, Prepared, prepare
 from privaudit.audit.provenance import Timer, provenance
 from privaudit.audit.references import score_references
 from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
-from privaudit.bound import (
-    DEQUANTIZATION_VARIANCE,
-    STANDARDISED_VARIANCE_FLOOR,
-    input_entropy_certified,
-    input_entropy_from_user,
-    input_entropy_gaussian,
-    noise_sweep,
-)
-from privaudit.config import Budget, Config, Domain, EntropySource, EntropySpec
+from privaudit.config import Budget, Config, Domain
 from privaudit.gate import evaluate_gate
-from privaudit.model import image_input, make_session, verify_split
+from privaudit.model import image_input, make_session
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     AttackResult,
     AuditReport,
-    BoundResult,
     DataInfo,
     Dfil,
     ModelInfo,
@@ -48,7 +40,7 @@ from privaudit.results import (
 )
 from privaudit.runtime import derive_seed, resolve_device
 
-__all__ = ["SAMPLES_STORED", "measure", "measure_prepared", "run_assess"]
+__all__ = ["SAMPLES_STORED", "data_info", "measure", "measure_prepared", "run_assess"]
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +80,14 @@ def measure_prepared(
         The audit report and the clean audit features it extracted (harden reuses them).
     """
     with timer.stage("split_check"):
-        max_diff = _check_split(prep)
+        max_diff = check_split(prep)
     enc = make_session(prep.split.encoder)
     with timer.stage("features"), progress.task("features", total=None):
         feats = extract_features(prep.audit, prep.feed, enc, cfg.batch_size)
     with timer.stage("bound"), progress.task("bound", total=None):
-        bound, *sweep_bounds = _bounds(cfg, prep, feats, _inputs(prep))
+        sigmas = [prep.noise_sigma, *cfg.noise_sweep]
+        bound, *sweep_bounds = measure_bounds(cfg, prep, feats, sigmas,
+                                              interval_at=[prep.noise_sigma])
     with timer.stage("utility"):
         head = head_session(prep)
         accuracy, notes = utility(cfg, prep, feats, head)
@@ -110,7 +104,7 @@ def measure_prepared(
         dfil = _dfil(cfg, prep, target.torch_encoder, conversion)
     report = AuditReport(
         model=_model_info(prep, feats, max_diff, conversion),
-        data=_data_info(prep),
+        data=data_info(prep),
         bound=bound,
         sweep=points,
         utility=accuracy,
@@ -149,63 +143,6 @@ def _samples(prep: Prepared) -> tuple[tuple[float, ...], ...]:
     """The first evaluation samples, flat and rounded, to show beside their reconstructions."""
     x = prep.audit.eval.x[:SAMPLES_STORED].reshape(-1, int(np.prod(prep.audit.eval.x.shape[1:])))
     return tuple(tuple(float(v) for v in row) for row in np.round(x.astype(np.float64), 4))
-
-
-def _check_split(prep: Prepared) -> float | None:
-    """head(encoder(x)) vs model(x) on a few audit inputs; ModelError above 1e-4."""
-    if prep.model is None:
-        return None
-    sample = prep.feed.apply(prep.dataset.x[: min(8, len(prep.dataset.x))])
-    return verify_split(prep.model, prep.split, sample, atol=1e-4)
-
-
-def _inputs(prep: Prepared) -> np.ndarray:
-    """(n, d) the audit inputs in the rows' order of the features: aux, then eval."""
-    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
-    return x.reshape(len(x), -1)
-
-
-def _input_entropy(cfg: Config, prep: Prepared, inputs: np.ndarray) -> tuple[float, str]:
-    """h(x)/d in nats and its source; computed once per audit (bound and sweep share it).
-
-    In the inputs' measured units: pixels on [0, 1], or standardised features (`prepare`
-    refused `certified` for those).
-    """
-    spec, pixels = cfg.bound.input_entropy, prep.dataset.domain == Domain.IMAGE
-    if spec == EntropySpec.CERTIFIED:
-        return input_entropy_certified(), EntropySource.CERTIFIED.value
-    if spec == EntropySpec.GAUSSIAN:
-        delta = DEQUANTIZATION_VARIANCE if pixels else STANDARDISED_VARIANCE_FLOOR
-        return input_entropy_gaussian(inputs, delta), EntropySource.GAUSSIAN.value
-    value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
-    return value, EntropySource.USER.value
-
-
-def _bounds(
-    cfg: Config, prep: Prepared, feats: Features, inputs: np.ndarray
-) -> list[BoundResult]:
-    """The bound at the deployment sigma (with its interval), then one per sweep sigma.
-
-    One `noise_sweep` call: the clusterings are fitted once for the bound and the sweep.
-    """
-    h, source = _input_entropy(cfg, prep, inputs)
-    pixels = prep.dataset.domain == Domain.IMAGE
-    return noise_sweep(
-        feats.all,
-        audit_labels(prep.audit),
-        [prep.noise_sigma, *cfg.noise_sweep],
-        input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
-        input_entropy=h,
-        input_entropy_source=source,
-        covariance=cfg.bound.covariance,
-        k=cfg.bound.k,
-        bootstrap=cfg.bound.bootstrap,
-        seed=cfg.seed,
-        interval_at=[prep.noise_sigma],
-        x=inputs,
-        delta=DEQUANTIZATION_VARIANCE if pixels else 0.0,
-        certified=pixels,
-    )
 
 
 def _attacks(
@@ -273,7 +210,8 @@ def _model_info(
     )
 
 
-def _data_info(prep: Prepared) -> DataInfo:
+def data_info(prep: Prepared) -> DataInfo:
+    """Where the audit data came from, its split sizes and the transforms applied."""
     ds = prep.dataset
     classes = None if ds.y is None else int(len(np.unique(ds.y)))
     return DataInfo(

@@ -54,6 +54,7 @@ from privaudit.cli.options import (
 )
 from privaudit.cli.run import execute
 from privaudit.cli.saved import check, compare, list_attacks, report
+from privaudit.cli.sweep import sweep
 from privaudit.config import Budget
 from privaudit.errors import ConfigError, ExitCode
 
@@ -176,8 +177,9 @@ def assess(
     raise typer.Exit(code)
 
 
-# NOTE: harden lives in `cli_harden`; registered here to keep the help's command order.
+# NOTE: harden and sweep live in their own modules; registered here in the help's order.
 app.command()(harden)
+app.command()(sweep)
 
 
 @app.command()

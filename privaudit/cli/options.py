@@ -126,6 +126,47 @@ StrictOpt = Annotated[
 ]
 
 
+SplitsOpt = Annotated[
+    str | None,
+    typer.Option("--splits", help="Cuts to sweep, comma-separated (e.g. layer1,layer2), or auto."),
+]
+SigmasOpt = Annotated[
+    str | None,
+    typer.Option("--noise", help="Noise sigmas to sweep, comma-separated (e.g. 0,0.05,0.1,0.2)."),
+]
+SeedsOpt = Annotated[int | None, typer.Option(help="Attack seeds per point (seed, seed+1, ...).")]
+JobsOpt = Annotated[
+    int | None,
+    typer.Option("--jobs", "-j", help="Jobs at once (default: the cores this process may use)."),
+]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="Threads per job (default: the cores divided among the jobs; Ray: 1)."),
+]
+ExecutorOpt = Annotated[
+    str | None, typer.Option(help="local (worker processes) | ray (a Ray cluster).")
+]
+RayAddressOpt = Annotated[
+    str | None, typer.Option(help="Ray cluster address, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS).")
+]
+GpusPerTaskOpt = Annotated[
+    float | None, typer.Option(help="GPUs per attack task on a Ray cluster with GPUs (0.25).")
+]
+MinAccuracyOpt = Annotated[
+    float | None, typer.Option(help="Constraint: noisy accuracy at least this (0-1).")
+]
+MinAttackMseOpt = Annotated[
+    float | None, typer.Option(help="Constraint: the strongest attack's MSE at least this.")
+]
+MaxRecoveredOpt = Annotated[
+    float | None,
+    typer.Option(help="Constraint: no attack recovers more than this share of the variance."),
+]
+FreshOpt = Annotated[
+    bool, typer.Option("--fresh", help="Ignore finished jobs in OUTPUT_DIR/shards; redo all.")
+]
+
+
 def parse_floats(text: str | None, key: str) -> tuple[float, ...] | None:
     """Comma-separated numbers from a flag (None when the flag was not given)."""
     if text is None:
@@ -150,6 +191,47 @@ def parse_ints(text: str | None, key: str) -> tuple[int, ...] | None:
             hint=f"e.g. --{key.replace('_', '-')} 1,28,28 (the per-sample input shape)",
         )
     return tuple(int(v) for v in values)
+
+
+def sweep_overrides(**flags: Any) -> dict[str, Any]:
+    """The `sweep` command's flag values keyed by dotted config key; None means "not given"."""
+    return {
+        "model": flags["model"],
+        "data": flags["data"],
+        "mean": parse_floats(flags["mean"], "mean"),
+        "std": parse_floats(flags["std"], "std"),
+        "input_shape": parse_ints(flags["input_shape"], "input_shape"),
+        "resize": flags["resize"],
+        "limit": flags["limit"],
+        "max_data_gb": flags["max_data_gb"],
+        "seed": flags["seed"],
+        "device": flags["device"],
+        "output_dir": flags["output_dir"],
+        "formats": flags["fmt"],
+        "attacks.enabled": () if flags["no_attacks"] else flags["attacks"],
+        "attacks.budget": flags["budget"],
+        "bound.covariance": flags["covariance"],
+        "bound.input_entropy": flags["input_entropy"],
+        "bound.input_entropy_unit": flags["entropy_unit"],
+        "sweep.splits": flags["splits"],
+        "sweep.noise": parse_floats(flags["noise"], "noise"),
+        "sweep.seeds": flags["seeds"],
+        "sweep.jobs": flags["jobs"],
+        "sweep.threads": flags["threads"],
+        "sweep.executor": flags["executor"],
+        "sweep.ray_address": flags["ray_address"],
+        "sweep.gpus_per_task": flags["gpus_per_task"],
+        **constraint_overrides(flags["min_accuracy"], flags["min_attack_mse"],
+                               flags["max_recovered"]),
+    }
+
+
+def constraint_overrides(
+    min_accuracy: float | None, min_attack_mse: float | None, max_recovered: float | None
+) -> dict[str, Any]:
+    """The recommendation's constraints keyed by config key (for `check` of a sweep)."""
+    return {"sweep.min_accuracy": min_accuracy, "sweep.min_attack_mse": min_attack_mse,
+            "sweep.max_recovered": max_recovered}  # fmt: skip
 
 
 def assess_overrides(**flags: Any) -> dict[str, Any]:
@@ -192,3 +274,4 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "gate.min_dfil_mse": flags["fail_under_dfil_mse"],
         "gate.strict": flags["strict"],
     }
+

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["execute"]
+__all__ = ["execute", "input_files"]
 
 
-def _inputs(cfg: Any) -> dict[str, Path | None]:
+def input_files(cfg: Any) -> dict[str, Path | None]:
     """Every file a run reads, by what it is (the demo model when no model is given)."""
     from privaudit import demo
 
@@ -36,11 +36,11 @@ def _check_output(cfg: Any, model_output: Path | None = None) -> list[Path]:
 
     check_writable_dir(cfg.output_dir)
     reports = [_report_path(cfg, f) for f in cfg.formats]
-    refuse_overwrite(reports, _inputs(cfg), flag="--output-dir")
+    refuse_overwrite(reports, input_files(cfg), flag="--output-dir")
     if model_output is None:
         return reports
     check_model_output(model_output, reports)
-    refuse_overwrite([model_output], _inputs(cfg), flag="-o")
+    refuse_overwrite([model_output], input_files(cfg), flag="-o")
     return [model_output, *reports]
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "EntropySource",
     "EntropySpec",
     "EntropyUnit",
+    "Executor",
     "NoiseSource",
     "ReportFormat",
     "values",
@@ -109,6 +110,13 @@ class ReportFormat(StrEnum):
     MARKDOWN = "markdown"
     CSV = "csv"
     HTML = "html"
+
+
+class Executor(StrEnum):
+    """Where `privaudit sweep` runs its jobs; `privaudit.sweeping.EXECUTORS` keys on these."""
+
+    LOCAL = "local"  # worker processes on this machine
+    RAY = "ray"  # tasks on a Ray cluster (the `ray` extra)
 
 
 class NoiseSource(StrEnum):

@@ -18,6 +18,7 @@ from privaudit.config.choices import (
     Domain,
     EntropySpec,
     EntropyUnit,
+    Executor,
     ReportFormat,
     values,
 )
@@ -26,6 +27,7 @@ from privaudit.errors import ConfigError
 from privaudit.noise import check_noise_sigma
 
 __all__ = [
+    "AUTO_SPLITS",
     "GUARD_KEYS",
     "PATH_KEYS",
     "AttacksConfig",
@@ -33,6 +35,7 @@ __all__ = [
     "Config",
     "GateConfig",
     "HardenConfig",
+    "SweepConfig",
     "as_dict",
     "check_positive",
     "check_range",
@@ -153,6 +156,56 @@ class HardenConfig:
                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
 
 
+AUTO_SPLITS = "auto"  # `sweep.splits`: the clean cuts `privaudit layers` lists, thinned
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """`privaudit sweep`: the grid of cuts x sigmas, where its jobs run, the constraints."""
+
+    splits: tuple[str, ...] = (AUTO_SPLITS,)  # cut names, or "auto"
+    noise: tuple[float, ...] = (0.0, 0.05, 0.1, 0.2)  # the sigmas of the grid
+    seeds: int = 1  # attack seeds per point: the run seed, seed + 1, ...
+    jobs: int | None = None  # jobs at once (None: local cores / the Ray cluster's CPUs)
+    threads: int | None = None  # threads per job (None: local cores // jobs; Ray: 1)
+    executor: str = Executor.LOCAL.value
+    ray_address: str | None = None  # None: RAY_ADDRESS, else a local Ray instance
+    gpus_per_task: float = 0.25  # GPUs per attack task on a Ray cluster that has GPUs
+    min_accuracy: float | None = None  # constraints of the recommendation
+    min_attack_mse: float | None = None
+    max_recovered: float | None = None
+
+    def __post_init__(self) -> None:
+        if not self.splits or (AUTO_SPLITS in self.splits and len(self.splits) > 1):
+            raise ConfigError(f"sweep.splits: expected cut names or 'auto', got "
+                              f"{list(self.splits)}", hint="e.g. --splits layer1,layer2,layer3 "
+                              "or --splits auto")
+        if not self.noise:
+            raise ConfigError("sweep.noise: expected at least one sigma, got none",
+                              hint="e.g. --noise 0,0.05,0.1,0.2")
+        for s in self.noise:
+            check_noise_sigma(s, "sweep.noise")
+        check_positive("sweep.seeds", self.seeds)
+        for key in ("jobs", "threads"):
+            if getattr(self, key) is not None:
+                check_positive(f"sweep.{key}", getattr(self, key))
+        choice("sweep.executor", self.executor, values(Executor), what="executor")
+        check_positive("sweep.gpus_per_task", self.gpus_per_task)
+        for key in ("min_accuracy", "min_attack_mse", "max_recovered"):
+            value = getattr(self, key)
+            if value is not None and not math.isfinite(value):
+                raise ConfigError(f"sweep.{key}: expected a finite threshold, got {value}")
+        if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
+            raise ConfigError(f"sweep.min_accuracy: expected a share in [0, 1], got "
+                              f"{self.min_accuracy}", hint="e.g. --min-accuracy 0.9 (90%)")
+
+    @property
+    def constrained(self) -> bool:
+        """True when at least one constraint of the recommendation is set."""
+        return any(v is not None for v in (self.min_accuracy, self.min_attack_mse,
+                                            self.max_recovered))
+
+
 @dataclass(frozen=True)
 class Config:
     """All settings of one run. Paths are absolute once loaded."""
@@ -185,6 +238,7 @@ class Config:
     attacks: AttacksConfig = field(default_factory=AttacksConfig)
     gate: GateConfig = field(default_factory=GateConfig)
     harden: HardenConfig = field(default_factory=HardenConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     config_path: Path | None = None
 
     def __post_init__(self) -> None:
@@ -253,13 +307,16 @@ def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:
         raise ConfigError(f"{key}: expected a {kind} number, got {value!r}")
 
 
-def as_dict(cfg: Config) -> dict[str, Any]:
+def as_dict(cfg: Config, *, sweep: bool = False) -> dict[str, Any]:
     """JSON-able view of the resolved config (for the report's provenance).
 
     Resource limits (`GUARD_KEYS`) are left out: they decide whether a run may start, never
     a number of its report, so a report reads the same under any limit that lets it run.
+    The `sweep` section is left out too, except for a sweep's own report (`sweep=True`).
     """
     result: dict[str, Any] = plain(cfg)
     for key in GUARD_KEYS:
         result.pop(key, None)
+    if not sweep:
+        result.pop("sweep", None)
     return result

@@ -1,10 +1,11 @@
 """What a run found: frozen result dataclasses, their versioned JSON form, and reading it back.
 
 `AuditReport` is the canonical report (`to_dict`, `to_json`, `to_dataframe`, and an HTML view
-in notebooks); `read_report` loads a saved `report.json`, refusing anything else.
+in notebooks); `read_report` loads a saved `report.json`, refusing anything else. A sweep's
+`SweepReport` (`sweep.json`, ``"kind": "sweep"``) has its own schema; `read_saved` loads either.
 """
 
-from privaudit.results.read import from_dict, read_report
+from privaudit.results.read import from_dict, read_report, read_saved, sweep_from_dict
 from privaudit.results.schema import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -33,6 +34,21 @@ from privaudit.results.schema import (
     to_dict,
 )
 from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
+from privaudit.results.sweep import (
+    SWEEP_KIND,
+    SWEEP_SCHEMA_VERSION,
+    Accuracy,
+    AttackRun,
+    AttackSummary,
+    Constraints,
+    CutInfo,
+    Execution,
+    GridPoint,
+    Recommendation,
+    SweepModel,
+    SweepReport,
+    sweep_to_dict,
+)
 from privaudit.results.table import (
     ATTACK_COLUMNS,
     FEATURE_COLUMNS,
@@ -48,23 +64,35 @@ __all__ = [
     "FEATURE_COLUMNS",
     "READABLE_VERSIONS",
     "SCHEMA_VERSION",
+    "SWEEP_KIND",
+    "SWEEP_SCHEMA_VERSION",
+    "Accuracy",
     "AttackResult",
+    "AttackRun",
+    "AttackSummary",
     "AuditReport",
     "BoundResult",
     "Comparison",
+    "Constraints",
+    "CutInfo",
     "DataInfo",
     "Dfil",
     "EpochStats",
     "FeatureScore",
+    "Execution",
     "GateResult",
+    "GridPoint",
     "HardenResult",
     "Interval",
     "MixtureTerm",
     "ModelInfo",
     "Provenance",
+    "Recommendation",
     "Reference",
     "Status",
+    "SweepModel",
     "SweepPoint",
+    "SweepReport",
     "Utility",
     "Variant",
     "Verdict",
@@ -78,8 +106,11 @@ __all__ = [
     "model_table",
     "python_strings",
     "read_report",
+    "read_saved",
     "register_html_view",
     "strongest_attack",
+    "sweep_from_dict",
+    "sweep_to_dict",
     "to_dict",
     "to_jsonable",
 ]

@@ -11,43 +11,75 @@ from privaudit.errors import DataError
 from privaudit.results.migrate import upgrade
 from privaudit.results.schema import READABLE_VERSIONS, SCHEMA_VERSION, AuditReport
 from privaudit.results.serialize import from_jsonable
+from privaudit.results.sweep import SWEEP_KIND, SWEEP_SCHEMA_VERSION, SweepReport
 from privaudit.results.verdict import build_verdict
 
-__all__ = ["from_dict", "read_report"]
+__all__ = ["from_dict", "read_report", "read_saved", "sweep_from_dict"]
 
 _REPORT_HINT = "pass the report.json written by 'privaudit assess' (or harden)"
+_SAVED_HINT = "pass a report.json (assess, harden) or a sweep.json (sweep) written by privaudit"
 
 
 def read_report(path: Path) -> AuditReport:
     """Load a report.json written by privaudit.
 
     Raises:
-        DataError: missing, unreadable, not UTF-8 JSON, or not a privaudit report of this schema.
+        DataError: missing, unreadable, not UTF-8 JSON, or not a privaudit report of this schema
+            (a sweep.json included).
+    """
+    saved = read_saved(path, hint=_REPORT_HINT)
+    if isinstance(saved, SweepReport):
+        raise DataError(f"{path} is a sweep (sweep.json), not an audit report",
+                        hint=_REPORT_HINT)
+    return saved
+
+
+def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepReport:
+    """Load a report.json or a sweep.json written by privaudit (told apart by its `kind`).
+
+    Raises:
+        DataError: missing, unreadable, not UTF-8 JSON, or not a privaudit report or sweep of
+            a readable schema.
     """
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise DataError(
             f"cannot read report {path}: {e.strerror or e}",
-            hint="check the path to the report.json",
+            hint="check the path to the report.json or sweep.json",
         ) from None
     except UnicodeDecodeError:
-        raise DataError(
-            f"{path} is not a privaudit report (not UTF-8 text)", hint=_REPORT_HINT
-        ) from None
+        raise DataError(f"{path} is not a privaudit report (not UTF-8 text)", hint=hint) from None
     try:
-        report = from_dict(json.loads(text))
+        data = json.loads(text)
+        sweep = isinstance(data, dict) and data.get("kind") == SWEEP_KIND
+        report = sweep_from_dict(data) if sweep else from_dict(data)
     except RecursionError:
         raise DataError(
-            f"{path} is not a privaudit report (JSON nested too deeply)", hint=_REPORT_HINT
+            f"{path} is not a privaudit report (JSON nested too deeply)", hint=hint
         ) from None
     except (ValueError, TypeError, KeyError) as e:
-        raise DataError(f"{path} is not a privaudit report: {e}", hint=_REPORT_HINT) from None
+        raise DataError(f"{path} is not a privaudit report: {e}", hint=hint) from None
     _check_mappings(report, path)
     return report
 
 
-def _check_mappings(report: AuditReport, path: Path) -> None:
+def sweep_from_dict(data: dict[str, Any]) -> SweepReport:
+    """Rebuild a SweepReport from its JSON form.
+
+    Raises:
+        ValueError: not a sweep, an unknown sweep schema version, or a malformed document.
+    """
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
+        raise ValueError("not a sweep (kind is not 'sweep')")
+    if version != SWEEP_SCHEMA_VERSION:
+        raise ValueError(f"unsupported sweep schema_version {version!r} "
+                         f"(expected {SWEEP_SCHEMA_VERSION})")
+    return from_jsonable(SweepReport, data)
+
+
+def _check_mappings(report: AuditReport | SweepReport, path: Path) -> None:
     """Check the value types of the report's free-form mappings, which from_dict passes through.
 
     Raises:

@@ -135,6 +135,7 @@ def _configs(kit: Path) -> None:
     (kit / "limit_float.toml").write_text("[tool.privaudit]\nlimit = 1.5\n")
     (kit / "enabled_typo.toml").write_text('[tool.privaudit.attacks]\nenabled = ["decodr"]\n')
     (kit / "quoted_sigma.toml").write_text('[tool.privaudit]\nnoise = "0.1"\n')
+    (kit / "presplit.toml").write_text('[tool.privaudit]\nencoder = "cnn.onnx"\n')
 
 
 def _reports(kit: Path) -> None:
@@ -178,6 +179,7 @@ ASSESS = "assess " + MODEL + " --data {kit}/ok.npz -o {out}"
 NO_SIGMA = ASSESS.replace("--noise 0.1 ", "")
 HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 1 --output-dir {out}"
 TABLE = "assess {kit}/mlp.onnx --split layer2 --noise 0.1 --data {kit}/table.csv -o {out}"
+SWEEP = "sweep {kit}/cnn.onnx --data {kit}/ok.npz --noise 0,0.1 --no-attacks --jobs 1 -o {out}"
 
 CASES: dict[str, Case] = {
     # --- model files
@@ -338,6 +340,21 @@ CASES: dict[str, Case] = {
         "{kit}/unlabeled.csv -o {out}/h.onnx", "the data has no labels"),
     "report: empty format": Case("report {kit}/run/report.json -f '' --output-dir {out}",
                                  "expected at least one report format"),
+    # --- issue 17: sweep
+    "sweep: unknown split": Case(SWEEP + " --splits layer3,layer9", "split 'layer9' not found"),
+    "sweep: auto with names": Case(SWEEP + " --splits auto,layer3",
+                                   "sweep.splits: expected cut names or 'auto'"),
+    "sweep: negative sigma": Case(SWEEP + " --splits layer3 --noise 0,-0.1",
+                                  "sweep.noise: expected a finite sigma >= 0"),
+    "sweep: zero jobs": Case(SWEEP + " --splits layer3 --jobs 0", "sweep.jobs"),
+    "sweep: accuracy above 1": Case(SWEEP + " --splits layer3 --min-accuracy 90",
+                                    "sweep.min_accuracy: expected a share in [0, 1]"),
+    "sweep: unknown executor": Case(SWEEP + " --splits layer3 --executor slurm",
+                                    "unknown executor 'slurm'"),
+    "sweep: a pre-split pair": Case("sweep --data {kit}/ok.npz --no-attacks -o {out} --config "
+                                    "{kit}/presplit.toml", "a sweep cuts a whole model"),
+    "check: a sweep's constraint": Case("check {kit}/run/report.json --min-accuracy 2",
+                                        "sweep.min_accuracy: expected a share in [0, 1]"),
 }
 if not torch.cuda.is_available():  # issue 16, item 11: a report never claims a missing device
     CASES["cuda without CUDA"] = Case(ASSESS + " --no-attacks --device cuda",

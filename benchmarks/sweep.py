@@ -1,0 +1,214 @@
+"""`privaudit sweep` on the demo: workers, Ray against local, memory per point, accuracy cost.
+
+    python -m benchmarks.sweep [--limit N] [--quick]
+
+The workload is the embedded demo, 3 cuts x 3 sigmas, the decoder at the smoke budget
+(``--quick``: 300 samples and one cut instead of 2,000 and three). Every
+sweep runs as the real command (``python -m privaudit sweep``, fresh shards), side by side in
+one run, as these machines are shared and noisy:
+
+- ``--jobs 2`` against ``--jobs 1`` (goal: at least 1.6x faster on 2 cores);
+- the Ray executor on an already running local cluster (2 CPUs) against the local executor,
+  both with 2 workers (goal: at most 1.15x the local time; the cluster's start is not timed);
+- the peak memory (largest resident set of the driver and its workers) of 1, 3 and 9 points
+  (goal: the 9-point sweep within 1.10x the 1-point one);
+- per cut, the cost of all its accuracies (clean, and every sigma with an interval) against
+  its feature extraction (goal: at most 1x), next to what `assess`'s way would cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.common import Goal, Result, Table, main_of
+
+ROOT = Path(__file__).resolve().parents[1]
+TITLE = "`privaudit sweep`: workers, Ray vs local, memory per point, accuracy cost"
+SIGMAS = "0.05,0.1,0.2"
+FULL: dict[str, Any] = {"limit": 0, "cuts": "layer1,layer2,layer3"}
+QUICK: dict[str, Any] = {"limit": 300, "cuts": "layer3"}
+
+
+def sweep_args(out: Path, limit: int | None, cuts: str, sigmas: str, *extra: str) -> list[str]:
+    args = [sys.executable, "-m", "privaudit", "sweep", "--splits", cuts, "--noise", sigmas,
+            "--attacks", "decoder", "--budget", "smoke", "--device", "cpu", "-q", "--fresh",
+            "-o", str(out), *extra]
+    return args + (["--limit", str(limit)] if limit else [])
+
+
+def run_measured(args: list[str]) -> tuple[float, float, dict[str, object]]:
+    """Run a sweep in a child that reports the largest resident set of it and its workers.
+
+    Returns:
+        Wall seconds, peak MiB, and the sweep.json.
+    """
+    out = Path(args[args.index("-o") + 1])
+    start = time.perf_counter()
+    child = subprocess.run([sys.executable, "-m", "benchmarks.sweep", "--measure", "--", *args],
+                           cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if child.returncode != 0:
+        raise SystemExit(f"sweep failed ({child.returncode}):\n{child.stderr[-3000:]}")
+    peak_mib = float(child.stdout.strip().splitlines()[-1]) / 1024
+    return wall, peak_mib, json.loads((out / "sweep.json").read_text())
+
+
+def measure_child(args: list[str]) -> None:
+    """`--measure -- CMD`: run CMD, print its (and its children's) largest resident set, KiB."""
+    code = subprocess.run(args, cwd=ROOT).returncode
+    if code not in (0, 1):
+        raise SystemExit(code)
+    print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+
+
+def assess_way_seconds(cut: str, sigmas: list[float], limit: int | None) -> tuple[float, float]:
+    """What `assess`'s accuracies would cost at `cut`: clean, and 3 draws over all samples per
+    sigma (`privaudit.audit.utility`), against the features' extraction; 2 threads."""
+    from privaudit.audit import extract_features, prepare
+    from privaudit.audit.utility import accuracy, noisy_accuracy
+    from privaudit.config import load_config
+    from privaudit.model import make_session
+
+    cfg = load_config(None, {"split": cut, "noise": 0.1, "limit": limit}, search=False)
+    prep = prepare(cfg)
+    audit = prep.audit
+    assert prep.split.head is not None
+    encoder, head = make_session(prep.split.encoder), make_session(prep.split.head)
+    start = time.perf_counter()
+    feats = extract_features(audit, prep.feed, encoder, cfg.batch_size)
+    extraction = time.perf_counter() - start
+    y = np.concatenate([audit.aux.y, audit.eval.y])
+    start = time.perf_counter()
+    accuracy(head, feats.all, y, feats.shape)
+    for s in sigmas:
+        noisy_accuracy(head, feats.all, y, s, cfg.seed, feats.shape)
+    return time.perf_counter() - start, extraction
+
+
+def accuracy_rows(doc: dict[str, Any], limit: int | None) -> tuple[list[tuple[str, ...]], float]:
+    """Per cut: its accuracies' cost against its extraction (the sweep's own timings), beside
+    what `assess`'s way would cost; and the worst cut's ratio."""
+    cuts, timings = doc["cuts"], doc["provenance"]["timings"]
+    clean_share = float(timings["clean_accuracy"]) / len(cuts)
+    sigmas = [float(s) for s in SIGMAS.split(",")]
+    rows, worst = [], 0.0
+    for cut in cuts:
+        seconds = cut["seconds"]
+        predictions = float(seconds.get("accuracy", 0.0))
+        cost = predictions + clean_share
+        ratio = cost / float(seconds["features"])
+        worst = max(worst, ratio)
+        old, extraction = assess_way_seconds(cut["name"], sigmas, limit)
+        rows.append((cut["name"], f"{predictions:.3f}", f"{clean_share:.3f}",
+                     f"{float(seconds['features']):.3f}", f"{ratio:.2f}", f"{old:.3f}",
+                     f"{extraction:.3f}", f"{old / extraction:.2f}"))
+    return rows, worst
+
+
+def ray_wall(base: Path, limit: int | None, cuts: str) -> float | None:
+    """The sweep with the Ray executor (2 workers) on a running local cluster, or None."""
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        return None
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
+    from ray_cluster import local_ray_cluster
+
+    temp = Path(tempfile.mkdtemp(prefix="pa-ray-"))
+    try:
+        with local_ray_cluster(temp, cpus=2) as address:
+            args = sweep_args(base / "ray", limit, cuts, SIGMAS, "--jobs", "2", "--executor",
+                              "ray", "--ray-address", address)  # fmt: skip
+            return run_measured(args)[0]
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+
+def parser() -> argparse.ArgumentParser:
+    """The options (sizes) of this benchmark."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=FULL["limit"], help="samples (0: all 2,000)")
+    ap.add_argument("--cuts", default=FULL["cuts"], help="comma-separated cuts of the demo")
+    ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("command", nargs="*", help=argparse.SUPPRESS)
+    return ap
+
+
+def run(args: argparse.Namespace) -> Result:
+    """The sweeps side by side, their peak memory, and the accuracies' cost per cut."""
+    limit, cuts = args.limit or None, args.cuts
+    first = cuts.split(",")[0]
+    n_cuts, n_sigmas = len(cuts.split(",")), len(SIGMAS.split(","))
+    with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
+        base = Path(tmp)
+        one, _, _ = run_measured(sweep_args(base / "j1", limit, cuts, SIGMAS, "--jobs", "1"))
+        two, peak_all, doc = run_measured(sweep_args(base / "j2", limit, cuts, SIGMAS, "--jobs",
+                                                     "2"))  # fmt: skip
+        ray = ray_wall(base, limit, cuts)
+        _, peak1, _ = run_measured(sweep_args(base / "m1", limit, first, "0.1", "--jobs", "2"))
+        _, peak_cuts, _ = run_measured(sweep_args(base / "m3", limit, cuts, "0.1", "--jobs", "2"))
+        rows, worst = accuracy_rows(doc, limit)
+    points = n_cuts * n_sigmas
+    walls = Table(
+        f"wall time of the sweep, {n_cuts} cut(s) x {n_sigmas} sigmas, decoder (smoke)",
+        ("executor", "workers", "seconds", "vs --jobs 2"),
+        (("local", "1", f"{one:.1f}", f"{one / two:.2f}"),
+         ("local", "2", f"{two:.1f}", "1.00"),
+         ("ray (local cluster)", "2", "n/a" if ray is None else f"{ray:.1f}",
+          "n/a" if ray is None else f"{ray / two:.2f}")),
+    )
+    memory = Table(
+        "peak memory (driver and workers) by points",
+        ("points", "peak MiB", "vs 1 point"),
+        (("1", f"{peak1:.0f}", "1.00"), (str(n_cuts), f"{peak_cuts:.0f}",
+                                         f"{peak_cuts / peak1:.2f}"),
+         (str(points), f"{peak_all:.0f}", f"{peak_all / peak1:.2f}")),
+    )
+    cost = Table(
+        "accuracy cost per cut (sweep timings; assess's way timed here)",
+        ("cut", "predictions (s)", "clean share (s)", "features (s)", "ratio",
+         "assess's way (s)", "its extraction (s)", "ratio"),
+        tuple(rows),
+    )
+    goals = (
+        Goal("--jobs 2 speed-up over --jobs 1", one / two, ">=", 1.6, " x"),
+        Goal("ray / local time, 2 workers each", float("nan") if ray is None else ray / two,
+             "<=", 1.15, " x"),
+        Goal("peak memory of the whole sweep / 1 point", peak_all / peak1, "<=", 1.10, " x"),
+        Goal("accuracies of a cut / its feature extraction (worst cut)", worst, "<=", 1.0,
+             " x"),
+    )
+    notes = () if ray is not None else (
+        "Ray is not installed (pip install 'privaudit[ray]'): its goal is missed.",)
+    settings = (f"the demo, cuts {cuts} x sigmas {SIGMAS}, decoder at the smoke budget, "
+                f"{limit or 2000} samples, {len(os.sched_getaffinity(0))} cores; every sweep "
+                "is the real command with fresh shards")
+    return Result("sweep", TITLE, settings, (walls, memory, cost), goals, notes,
+                  quick=args.quick)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run alone: parse, measure, print the Markdown (or, inside, measure a child)."""
+    opts = parser().parse_known_args(argv)[0]
+    if opts.measure:
+        measure_child(opts.command)
+        return 0
+    return main_of(run, parser, QUICK, argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The bound of a prepared run at one or more noise stds, and the audit inputs it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from privaudit.audit.features import Features, audit_labels
+from privaudit.audit.prepare import Prepared
+from privaudit.bound import (
+    DEQUANTIZATION_VARIANCE,
+    STANDARDISED_VARIANCE_FLOOR,
+    input_entropy_certified,
+    input_entropy_from_user,
+    input_entropy_gaussian,
+    noise_sweep,
+)
+from privaudit.config import Config, Domain, EntropySource, EntropySpec
+from privaudit.model import verify_split
+from privaudit.results import BoundResult
+
+__all__ = ["audit_inputs", "check_split", "input_entropy", "measure_bounds", "pixels"]
+
+
+def audit_inputs(prep: Prepared) -> np.ndarray:
+    """(n, d) the audit inputs in the rows' order of the features: aux, then eval."""
+    x = np.concatenate([prep.audit.aux.x, prep.audit.eval.x])
+    return x.reshape(len(x), -1)
+
+
+def pixels(prep: Prepared) -> bool:
+    """Whether the audit inputs are pixels on [0, 1] (else standardised features)."""
+    return prep.dataset.domain == Domain.IMAGE
+
+
+def input_entropy(cfg: Config, inputs: np.ndarray, *, image: bool = True) -> tuple[float, str]:
+    """h(x)/d in nats and its source; it depends on the inputs alone, so compute it once.
+
+    In the inputs' measured units: pixels on [0, 1], or standardised features (`prepare`
+    refused `certified` for those).
+
+    Args:
+        cfg: the run's settings (`bound.input_entropy` and its unit).
+        inputs: (n, d) the audit inputs (`audit_inputs`).
+        image: whether the inputs are pixels (`pixels(prep)`).
+    """
+    spec = cfg.bound.input_entropy
+    if spec == EntropySpec.CERTIFIED:
+        return input_entropy_certified(), EntropySource.CERTIFIED.value
+    if spec == EntropySpec.GAUSSIAN:
+        delta = DEQUANTIZATION_VARIANCE if image else STANDARDISED_VARIANCE_FLOOR
+        return input_entropy_gaussian(inputs, delta), EntropySource.GAUSSIAN.value
+    value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
+    return value, EntropySource.USER.value
+
+
+def measure_bounds(
+    cfg: Config,
+    prep: Prepared,
+    feats: Features,
+    noise_sigmas: Sequence[float],
+    *,
+    interval_at: Sequence[float],
+    entropy: tuple[float, str] | None = None,
+    inputs: np.ndarray | None = None,
+) -> list[BoundResult]:
+    """The bound at each noise std, with intervals at `interval_at` (one `noise_sweep` call).
+
+    The clusterings and spectra are fitted once for every sigma; a point value, and an
+    interval, does not depend on which other sigmas are measured with it.
+
+    Args:
+        cfg: the run's settings (`bound.*`, `seed`).
+        prep: the prepared run (labels, input dimension).
+        feats: the audit's clean features.
+        noise_sigmas: the noise stds, in the order of the result.
+        interval_at: the stds that get a bootstrap and jackknife interval.
+        entropy: h(x)/d and its source (`input_entropy`), or None to compute it here.
+        inputs: the audit inputs (`audit_inputs`), or None to gather them here.
+
+    Returns:
+        One BoundResult per sigma, in order.
+    """
+    x = audit_inputs(prep) if inputs is None else inputs
+    image = pixels(prep)
+    h, source = input_entropy(cfg, x, image=image) if entropy is None else entropy
+    return noise_sweep(
+        feats.all,
+        audit_labels(prep.audit),
+        list(noise_sigmas),
+        input_dim=int(np.prod(prep.audit.aux.x.shape[1:])),
+        input_entropy=h,
+        input_entropy_source=source,
+        covariance=cfg.bound.covariance,
+        k=cfg.bound.k,
+        bootstrap=cfg.bound.bootstrap,
+        seed=cfg.seed,
+        interval_at=list(interval_at),
+        x=x,
+        delta=DEQUANTIZATION_VARIANCE if image else 0.0,
+        certified=image,
+    )
+
+
+def check_split(prep: Prepared) -> float | None:
+    """head(encoder(x)) vs model(x) on a few audit inputs; ModelError above 1e-4.
+
+    Returns:
+        The largest difference, or None for a pre-split pair (no whole model to compare).
+    """
+    if prep.model is None:
+        return None
+    sample = prep.feed.apply(prep.dataset.x[: min(8, len(prep.dataset.x))])
+    return verify_split(prep.model, prep.split, sample, atol=1e-4)

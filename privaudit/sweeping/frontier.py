@@ -1,0 +1,221 @@
+"""The answer of a sweep, from its points alone: seeds summarised, the frontier, the pick.
+
+Pure functions. The privacy of a point is its strongest attack: the lowest mean MSE over
+seeds (`mse`, more is more private), or the largest mean recovered share (`recovered`, less
+is more private). The frontier is the Pareto set of (noisy accuracy, privacy); the
+recommendation is the point that meets the constraints with the highest accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+import shlex
+import statistics
+from collections.abc import Sequence
+from dataclasses import replace
+
+from privaudit.results import (
+    AttackRun,
+    AttackSummary,
+    Constraints,
+    GridPoint,
+    Recommendation,
+    Status,
+)
+
+__all__ = [
+    "MSE",
+    "RECOVERED",
+    "frontier_metric",
+    "mark_pareto",
+    "privacy",
+    "recommend",
+    "strongest",
+    "summarize",
+]
+
+MSE, RECOVERED = "mse", "recovered"
+IN_MEMORY = "<in-memory"
+
+
+def summarize(runs: Sequence[AttackRun], attacks: Sequence[str]) -> tuple[AttackSummary, ...]:
+    """One summary per attack over its seeds: means and spreads of the successful runs."""
+    out = []
+    for name in attacks:
+        mine = [r.result for r in runs if r.result.attack == name]
+        ok = [r for r in mine if r.status is Status.OK and r.mse is not None]
+        if not ok:
+            status = mine[0].status if mine else Status.SKIPPED
+            reason = mine[0].reason if mine else "not run"
+            out.append(AttackSummary(name, status, 0, reason=reason))
+            continue
+        out.append(AttackSummary(
+            attack=name, status=Status.OK, seeds=len(ok),
+            mse=_mean([r.mse for r in ok]), mse_std=_std([r.mse for r in ok]),
+            psnr=_mean([r.psnr for r in ok]), ssim=_mean([r.ssim for r in ok]),
+            recovered=_mean([r.recovered for r in ok]),
+            recovered_std=_std([r.recovered for r in ok]),
+            beats_label=None if any(r.beats_label is None for r in ok)
+            else all(r.beats_label for r in ok),
+            below_floor=any(r.below_floor for r in ok),
+        ))  # fmt: skip
+    return tuple(out)
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.fmean(known) if known else None
+
+
+def _std(values: Sequence[float | None]) -> float | None:
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    return statistics.stdev(known) if len(known) > 1 else None
+
+
+def strongest(summaries: Sequence[AttackSummary]) -> tuple[str | None, float | None, float | None]:
+    """The attack with the lowest mean MSE, that MSE, and the largest mean recovered share."""
+    ok = [s for s in summaries if s.mse is not None]
+    best = min(ok, key=lambda s: float(s.mse or 0.0), default=None)
+    shares = [s.recovered for s in ok if s.recovered is not None]
+    return (None if best is None else best.attack, None if best is None else best.mse,
+            max(shares, default=None))  # fmt: skip
+
+
+def frontier_metric(constraints: Constraints) -> str:
+    """`recovered` when the constraint is on the recovered share alone, else `mse`."""
+    only_share = constraints.max_recovered is not None and constraints.min_attack_mse is None
+    return RECOVERED if only_share else MSE
+
+
+def privacy(point: GridPoint, metric: str) -> float | None:
+    """How private a point is, larger is more private (the recovered share is negated)."""
+    if metric == RECOVERED:
+        return None if point.recovered is None else -point.recovered
+    return point.strongest_mse
+
+
+def mark_pareto(points: Sequence[GridPoint], metric: str) -> tuple[GridPoint, ...]:
+    """The points, `pareto` set where no other point is as accurate and as private, and more.
+
+    "More": strictly more accurate or strictly more private.
+    """
+    scored = [(p, p.noisy_accuracy.value, privacy(p, metric)) for p in points]
+    known = [(a, v) for _, a, v in scored if a is not None and v is not None]
+
+    def dominated(a: float, v: float) -> bool:
+        return any(a2 >= a and v2 >= v and (a2 > a or v2 > v) for a2, v2 in known)
+
+    return tuple(
+        replace(p, pareto=a is not None and v is not None and not dominated(a, v))
+        for p, a, v in scored
+    )
+
+
+def recommend(
+    points: Sequence[GridPoint], constraints: Constraints, metric: str, model: str, data: str
+) -> tuple[tuple[GridPoint, ...], Recommendation]:
+    """The point to deploy: meets every constraint, then the highest accuracy.
+
+    With only an accuracy constraint, the most private point that meets it. Without any
+    constraint there is no pick (the frontier is the answer). When nothing meets them, the
+    closest point (the least total relative shortfall) is named with what it misses by.
+
+    Args:
+        points: the sweep's points.
+        constraints: the constraints.
+        metric: the frontier's privacy metric (`frontier_metric`).
+        model: the model's path, for the command that audits the pick in full.
+        data: the data's source, likewise.
+
+    Returns:
+        The points with `meets` set, and the recommendation.
+    """
+    given = [v for v in (constraints.min_accuracy, constraints.min_attack_mse,
+                         constraints.max_recovered) if v is not None]  # fmt: skip
+    if not given:
+        pareto = [p for p in points if p.pareto]
+        return tuple(points), Recommendation(
+            status="unconstrained",
+            headline=f"No constraints given: the frontier holds {len(pareto)} of "
+            f"{len(points)} points. Give --min-accuracy with --min-attack-mse or "
+            "--max-recovered for a recommendation.")
+    marked = tuple(replace(p, meets=not _shortfalls(p, constraints)) for p in points)
+    feasible = [p for p in marked if p.meets]
+    if feasible:
+        best = max(feasible, key=lambda p: _rank(p, constraints, metric))
+        return marked, _met(best, constraints, model, data)
+    closest = min(marked, key=lambda p: sum(s for s, _ in _shortfalls(p, constraints)))
+    return marked, _unmet(closest, constraints, model, data)
+
+
+def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float]:
+    accuracy = p.noisy_accuracy.value or 0.0
+    private = privacy(p, metric)
+    private = -math.inf if private is None else private
+    only_accuracy = c.min_attack_mse is None and c.max_recovered is None
+    return (private, accuracy) if only_accuracy else (accuracy, private)
+
+
+def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
+    """(relative shortfall, words) for each constraint `p` misses."""
+    checks = [
+        (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy"),
+        (c.min_attack_mse, p.strongest_mse, True, "strongest attack's MSE"),
+        (c.max_recovered, p.recovered, False, "recovered share"),
+    ]
+    out = []
+    for threshold, value, at_least, what in checks:
+        if threshold is None:
+            continue
+        if value is None:
+            out.append((math.inf, f"{what} not measured"))
+            continue
+        gap = threshold - value if at_least else value - threshold
+        if gap > 0:
+            word = "below" if at_least else "above"
+            out.append((gap / (abs(threshold) or 1.0),
+                        f"{what} {value:.4g} is {gap:.3g} {word} {threshold:g}"))  # fmt: skip
+    return out
+
+
+def _met(p: GridPoint, c: Constraints, model: str, data: str) -> Recommendation:
+    acc = p.noisy_accuracy.value
+    words = (f"Cut at {p.cut} with sigma {p.noise_sigma:g}: noisy accuracy "
+             f"{_pct(acc)}, the strongest attack ({p.strongest or 'none'}) at MSE "
+             f"{_num(p.strongest_mse)}, recovering {_pct(p.recovered)} of the input's variance.")
+    return Recommendation("met", words, p.cut, p.noise_sigma, (),
+                          _command(p, model, data))  # fmt: skip
+
+
+def _unmet(p: GridPoint, c: Constraints, model: str, data: str) -> Recommendation:
+    misses = tuple(words for _, words in _shortfalls(p, c))
+    words = (f"No point meets the constraints ({_constraint_words(c)}). The closest is "
+             f"{p.cut} at sigma {p.noise_sigma:g}: {'; '.join(misses)}.")
+    return Recommendation("unmet", words, p.cut, p.noise_sigma, misses, _command(p, model, data))
+
+
+def _constraint_words(c: Constraints) -> str:
+    parts = []
+    if c.min_accuracy is not None:
+        parts.append(f"noisy accuracy >= {c.min_accuracy:g}")
+    if c.min_attack_mse is not None:
+        parts.append(f"strongest attack's MSE >= {c.min_attack_mse:g}")
+    if c.max_recovered is not None:
+        parts.append(f"recovered share <= {c.max_recovered:g}")
+    return ", ".join(parts)
+
+
+def _command(p: GridPoint, model: str, data: str) -> str:
+    """`privaudit assess` of the point: reconstructions, dFIL and intervals in full."""
+    m = "MODEL" if model.startswith(IN_MEMORY) else shlex.quote(model)
+    d = "DATA" if data.startswith(IN_MEMORY) else shlex.quote(data)
+    return (f"privaudit assess {m} --split {shlex.quote(p.cut)} --data {d} "
+            f"--noise {p.noise_sigma:g}")
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.4g}"

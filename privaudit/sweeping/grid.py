@@ -1,0 +1,165 @@
+"""The sweep's grid: which cuts (named, or `auto`), which sigmas, and the jobs it makes.
+
+Every job is identified by its coordinates alone, and seeded by them: a cut job by its cut
+(features, the bound at every sigma, the accuracies and the reference reconstructions, at the
+run seed), an attack job by (cut, sigma, attack, seed). Nothing in a job depends on which
+other jobs exist, the order they run in, or where.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import onnx
+
+from privaudit.config import AUTO_SPLITS, Config
+from privaudit.model import CutPoint, list_cut_points
+from privaudit.model.cutpoints import analyse, resolve_in
+
+__all__ = [
+    "MAX_AUTO_SPLITS",
+    "AttackJob",
+    "Cut",
+    "CutJob",
+    "Grid",
+    "auto_cuts",
+    "make_grid",
+    "resolve_cuts",
+]
+
+MAX_AUTO_SPLITS = 6  # `--splits auto` keeps at most this many cuts, spread by depth
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A cut of the grid: the name the user gave (or `auto` chose), its tensor and depth."""
+
+    name: str
+    tensor: str
+    depth: float | None
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Cuts x sigmas x attacks x seeds."""
+
+    cuts: tuple[Cut, ...]
+    noise_sigmas: tuple[float, ...]  # ascending, distinct
+    attacks: tuple[str, ...]
+    seeds: tuple[int, ...]
+
+    @property
+    def points(self) -> int:
+        """The number of (cut, sigma) points."""
+        return len(self.cuts) * len(self.noise_sigmas)
+
+
+@dataclass(frozen=True)
+class CutJob:
+    """Measure one cut: features once, then the bound, accuracies and references per sigma.
+
+    Attributes:
+        cut: the cut's name.
+        points: whether the per-sigma measurements are needed (False: only the features,
+            for attack jobs whose point shards are already finished).
+    """
+
+    cut: str
+    points: bool = True
+
+
+@dataclass(frozen=True)
+class AttackJob:
+    """One attack at one seed on one cut's features at one sigma.
+
+    Attributes:
+        cut: the cut's name.
+        noise_sigma: the deployment's noise std.
+        attack: the attack's registry name.
+        seed: the seed (its attack seed and noise draws derive from it, as in `assess`).
+        floor: the point's MSE floor (S), for the result's `below_floor`; None when unknown.
+        labelled: whether the head's predictions can be compared with labels (the label
+            reference, for the recovered share's pairing, needs it).
+        features: the cut's features, as the executor hands them over (in memory, a file
+            or a Ray object reference).
+    """
+
+    cut: str
+    noise_sigma: float
+    attack: str
+    seed: int
+    floor: float | None = None
+    labelled: bool = False
+    features: object = None
+
+
+def make_grid(cfg: Config, cuts: Sequence[Cut]) -> Grid:
+    """The grid of `cfg.sweep` over the resolved `cuts`."""
+    sw = cfg.sweep
+    return Grid(
+        cuts=tuple(cuts),
+        noise_sigmas=tuple(sorted(set(sw.noise))),
+        attacks=tuple(dict.fromkeys(cfg.attacks.enabled)),
+        seeds=tuple(cfg.seed + i for i in range(sw.seeds)),
+    )
+
+
+def resolve_cuts(
+    model: onnx.ModelProto, names: Sequence[str], *, model_name: str
+) -> tuple[list[Cut], list[str]]:
+    """The cuts `names` stand for (`auto`: `auto_cuts`), each checked like `--split`.
+
+    Returns:
+        The cuts in the given order (a second name of an already listed tensor dropped), and
+        warnings about the dropped names.
+
+    Raises:
+        ModelError: an unknown name (with close candidates) or a cut that is not clean.
+    """
+    rows = list_cut_points(model)
+    if list(names) == [AUTO_SPLITS]:
+        return auto_cuts(rows), []
+    graph, depth = analyse(model), {r.tensor: r.depth for r in rows if r.tensor}
+    cuts: list[Cut] = []
+    warnings = []
+    for name in names:
+        tensor = resolve_in(graph, name, model_name)
+        same = next((c for c in cuts if c.tensor == tensor), None)
+        if same is not None:
+            warnings.append(f"split {name!r} is the same cut as {same.name!r} (tensor "
+                            f"{tensor!r}): measured once")
+            continue
+        cuts.append(Cut(name, tensor, depth.get(tensor)))
+    return cuts, warnings
+
+
+def auto_cuts(rows: Sequence[CutPoint], limit: int = MAX_AUTO_SPLITS) -> list[Cut]:
+    """The clean cuts `privaudit layers` lists, one per tensor, thinned to `limit` by depth.
+
+    A tensor that leaves several modules is named by the outermost (`layer1` rather than
+    `layer1.2`); one that leaves none by the tensor's name. Past `limit` cuts, the one nearest
+    to each of `limit` depths evenly spread from the shallowest to the deepest is kept.
+    """
+    named: dict[str, Cut] = {}
+    for r in rows:
+        if not r.clean or r.tensor is None:
+            continue
+        held = named.get(r.tensor)
+        if held is None or (r.module is not None and _outer(r.module, held)):
+            named[r.tensor] = Cut(r.module or r.tensor, r.tensor, r.depth)
+    cuts = sorted(named.values(), key=lambda c: c.depth or 0.0)
+    if len(cuts) <= limit:
+        return cuts
+    low, high = cuts[0].depth or 0.0, cuts[-1].depth or 0.0
+    chosen: list[Cut] = []
+    for i in range(limit):
+        target = low + (high - low) * i / (limit - 1)
+        free = [c for c in cuts if c not in chosen]
+        chosen.append(min(free, key=lambda c: abs((c.depth or 0.0) - target)))
+    return sorted(chosen, key=lambda c: c.depth or 0.0)
+
+
+def _outer(module: str, held: Cut) -> bool:
+    """Whether `module` names a cut better than `held`: held has no module, or is nested."""
+    return held.name == held.tensor or module.count(".") < held.name.count(".")

@@ -1,0 +1,166 @@
+"""What a sweep's jobs compute, with the very functions `assess` uses, wherever they run.
+
+A cut job extracts the cut's features once and measures every sigma's point from them: the
+bound (one `noise_sweep`: clusterings and spectra fitted once, an interval at every sigma),
+the server's predictions (one noise draw scaled per sigma) that give both the noisy accuracy
+and the label reference, and the prior reference. An attack job runs one attack at one seed
+on those features through `run_battery`, scored against the references of its own seed: so
+a point equals `privaudit assess --split CUT --noise SIGMA --seed SEED` on the same data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from privaudit.attacks import Capability, Scorer, as_images, run_battery, scoring_seed
+from privaudit.audit import (
+    Features,
+    Prepared,
+    Timer,
+    build_target,
+    extract_features,
+    torch_encoder,
+)
+from privaudit.audit.bounds import audit_inputs, check_split, measure_bounds
+from privaudit.audit.references import (
+    score_label,
+    score_prior,
+    score_references,
+    server_classes,
+)
+from privaudit.audit.run import measure
+from privaudit.audit.utility import head_classes
+from privaudit.config import Budget
+from privaudit.model import make_session
+from privaudit.progress import NullProgress
+from privaudit.results import Accuracy, AttackResult, BoundResult, CutInfo, Reference
+from privaudit.runtime import resolve_device
+from privaudit.sweeping.accuracy import accuracy_of
+from privaudit.sweeping.context import SweepContext
+from privaudit.sweeping.grid import AttackJob, CutJob
+
+__all__ = ["CutOutput", "PointMeasure", "run_attack_job", "run_cut_job"]
+
+
+@dataclass(frozen=True)
+class PointMeasure:
+    """A cut job's measurements at one sigma (a point shard), with what it knows of the cut."""
+
+    noise_sigma: float
+    info: CutInfo
+    labelled: bool  # labels and a head whose output is logits: accuracy and label reference
+    bound: BoundResult
+    noisy_accuracy: Accuracy  # value None at sigma 0 (the model's clean accuracy stands)
+    references: tuple[Reference, ...]
+
+
+@dataclass(frozen=True)
+class CutOutput:
+    """A cut job's result: the cut and its points (none when only features were asked)."""
+
+    cut: str
+    info: CutInfo
+    labelled: bool
+    points: tuple[PointMeasure, ...]
+
+
+def run_cut_job(ctx: SweepContext, job: CutJob) -> tuple[CutOutput, Features]:
+    """Extract the cut's features and, if asked, measure every sigma's point from them.
+
+    Returns:
+        The measurements, and the features (the executor hands them to the attack jobs).
+
+    Raises:
+        PrivauditError: a split that does not reproduce the model, bad features, bad labels.
+    """
+    prep, timer = ctx.prepared(job.cut), Timer()
+    with timer.stage("split_check"):
+        max_diff = check_split(prep)
+    encoder = make_session(prep.split.encoder, threads=ctx.threads)
+    with timer.stage("features"):
+        feats = extract_features(prep.audit, prep.feed, encoder, ctx.cfg.batch_size)
+    _, conversion = torch_encoder(prep)
+    head = _measured_head(ctx, prep, feats)
+    points: tuple[PointMeasure, ...] = ()
+    info = CutInfo(job.cut, prep.split.cut_tensor, ctx.cut(job.cut).depth, feats.shape,
+                   max_diff, conversion, {})  # fmt: skip
+    if job.points:
+        measured = _measure_points(ctx, prep, feats, head, timer)
+        info = CutInfo(info.name, info.cut_tensor, info.depth, info.feature_shape, max_diff,
+                       conversion, dict(timer.seconds))  # fmt: skip
+        points = tuple(_point(info, head is not None, *m) for m in measured)
+    return CutOutput(job.cut, info, head is not None, points), feats
+
+
+_Measured = tuple[float, BoundResult, Accuracy, tuple[Reference, ...]]
+
+
+def _measure_points(
+    ctx: SweepContext, prep: Prepared, feats: Features, head: object | None, timer: Timer
+) -> list[_Measured]:
+    """The bound, noisy accuracy and references at every sigma of the grid."""
+    sigmas, seed = ctx.noise_sigmas, ctx.cfg.seed
+    with timer.stage("bound"):
+        bounds = measure_bounds(ctx.cfg, prep, feats, sigmas, interval_at=sigmas,
+                                entropy=ctx.entropy, inputs=audit_inputs(prep))  # fmt: skip
+    predicted: dict[float, np.ndarray] = {}
+    accuracies = {s: Accuracy(None) for s in sigmas}
+    if head is not None:
+        with timer.stage("accuracy"):
+            predicted = server_classes(head, feats.evaluation, feats.shape, sigmas, seed)
+            assert prep.audit.eval.y is not None
+            accuracies.update({s: accuracy_of(predicted[s], prep.audit.eval.y)
+                               for s in sigmas if s > 0})  # fmt: skip
+    out: list[_Measured] = []
+    with timer.stage("references"):
+        scorer = Scorer(as_images(prep.audit.eval.x), None, 0, scoring_seed(seed), measure(prep))
+        prior = score_prior(prep, scorer)  # NOTE: once: it does not depend on sigma
+        for s, bound in zip(sigmas, bounds, strict=True):
+            label = score_label(ctx.prepared(prep.split_name, s), feats, head, seed, scorer,
+                                predicted=predicted.get(s))  # fmt: skip
+            out.append((s, bound, accuracies[s], (prior, label)))
+    return out
+
+
+def _point(info: CutInfo, labelled: bool, sigma: float, bound: BoundResult, acc: Accuracy,
+           refs: tuple[Reference, ...]) -> PointMeasure:  # fmt: skip
+    return PointMeasure(sigma, info, labelled, bound, acc, refs)
+
+
+def _measured_head(ctx: SweepContext, prep: Prepared, feats: Features) -> object | None:
+    """The head's session when its predictions can be scored: labels, logits (as `assess`)."""
+    if prep.split.head is None or prep.audit.aux.y is None or prep.audit.eval.y is None:
+        return None
+    head = make_session(prep.split.head, threads=ctx.threads)
+    return head if head_classes(head, feats) is not None else None
+
+
+def run_attack_job(ctx: SweepContext, feats: Features, job: AttackJob) -> AttackResult:
+    """Run one attack at one seed, exactly as `assess` runs it in its battery.
+
+    The references are scored first with the same seed, so the recovered share and the
+    comparison with the label reference pair with the attack's own scoring.
+    """
+    prep = ctx.prepared(job.cut, job.noise_sigma)
+    session = make_session(prep.split.encoder, threads=ctx.threads)
+    target, conversion = build_target(prep, session)
+    scorer = Scorer(as_images(prep.audit.eval.x), job.floor, 0, scoring_seed(job.seed),
+                    measure(prep))
+    head = make_session(prep.split.head, threads=ctx.threads) if (
+        job.labelled and prep.split.head is not None) else None
+    score_references(prep, feats, head, job.seed, scorer)
+    cfg = ctx.cfg
+    (result,) = run_battery(
+        target, prep.audit.aux.x, prep.audit.aux.y, prep.audit.eval.x,
+        attacks=[job.attack], budget=Budget(cfg.attacks.budget),
+        params_tables={k: dict(v) for k, v in cfg.attacks.params.items()},
+        seed=job.seed, device=resolve_device(cfg.device), progress=NullProgress(),
+        floor=job.floor, n_samples_stored=0,
+        missing_reasons={
+            Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
+        },
+        clean_features=(feats.aux, feats.evaluation), scorer=scorer,
+    )  # fmt: skip
+    return result

@@ -1,0 +1,185 @@
+"""`privaudit sweep`: prepare once, run the grid's jobs, compose the points and the answer."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import onnx
+
+from privaudit import demo
+from privaudit.audit import InMemory, Prepared, Timer, prepare, provenance
+from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
+from privaudit.audit.run import data_info
+from privaudit.config import Config, as_dict
+from privaudit.errors import ConfigError, ModelError
+from privaudit.model import image_input, load_model, strip_embedded_noise
+from privaudit.progress import NullProgress, Progress
+from privaudit.results import (
+    Accuracy,
+    AttackRun,
+    Execution,
+    GridPoint,
+    Provenance,
+    SweepModel,
+    SweepReport,
+    from_jsonable,
+)
+from privaudit.sweeping.accuracy import model_accuracy
+from privaudit.sweeping.answer import answer, constraints_of
+from privaudit.sweeping.context import SweepContext, available_cores
+from privaudit.sweeping.executor import JobExecutor, get_executor
+from privaudit.sweeping.frontier import strongest, summarize
+from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
+from privaudit.sweeping.schedule import Collected, run_grid
+from privaudit.sweeping.shards import ShardStore, settings_digest
+
+__all__ = ["SHARDS", "run_sweep"]
+
+SHARDS = "shards"  # the shards' folder inside the output folder
+
+
+def run_sweep(
+    cfg: Config,
+    *,
+    progress: Progress | None = None,
+    shards: Path | None = None,
+    fresh: bool = False,
+    memory: InMemory | None = None,
+) -> SweepReport:
+    """Sweep cuts x sigmas x attacks x seeds; the frontier and the recommendation.
+
+    Args:
+        cfg: the run's settings (`cfg.sweep`: the grid, the executor, the constraints).
+        progress: where the jobs' progress goes (default: silent).
+        shards: the folder of finished jobs (a re-run skips them), or None for none.
+        fresh: ignore the finished jobs in `shards` (they are overwritten).
+        memory: a model and/or data given in memory (the Python API).
+
+    Raises:
+        PrivauditError: anything the user can fix (a bad split name, data, settings, or the
+            `ray` executor without Ray).
+    """
+    timer, created = Timer(), datetime.now(UTC).isoformat(timespec="seconds")
+    executor = get_executor(cfg)
+    with timer.stage("prepare"):
+        cuts, notes, prep = _prepare(cfg, memory or InMemory())
+        grid = make_grid(cfg, cuts)
+        entropy = input_entropy(cfg, audit_inputs(prep), image=pixels(prep))
+    store = None if shards is None else ShardStore.create(
+        shards, model=prep.model_sha256, data=prep.dataset.fingerprint, budget=cfg.attacks.budget,
+        settings=settings_digest(cfg, (prep.norm.mean, prep.norm.std)), fresh=fresh)
+    with timer.stage("clean_accuracy"):
+        clean, more = _clean_accuracy(cfg, prep, store)
+    ctx = SweepContext.create(cfg, prep, grid.cuts, grid.noise_sigmas, entropy, executor.threads)
+    with timer.stage("jobs"), _scratch(shards) as scratch:
+        found = run_grid(executor, ctx, grid, store, progress or NullProgress(), scratch)
+    prov = provenance(cfg, created, "sweep", timer)
+    prov = replace(prov, config=as_dict(cfg, sweep=True))
+    return _compose(cfg, prep, grid, found, clean, (*notes, *more), executor, shards, prov)
+
+
+def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepared]:
+    """Resolve the cuts on the whole model, then prepare the run once (data, partition).
+
+    Raises:
+        ConfigError: a pre-split pair (a sweep needs the whole model to cut).
+        ModelError: an unknown or unclean split, or a model without any clean cut.
+    """
+    if cfg.encoder is not None and memory.model is None:
+        raise ConfigError("a sweep cuts a whole model, not a pre-split pair (--encoder/--head)",
+                          hint="give the whole ONNX model as MODEL, or run 'privaudit assess "
+                          "--encoder ... --noise-sweep ...'")  # fmt: skip
+    path = cfg.model or demo.demo_model_path()
+    raw = memory.model if memory.model is not None else load_model(path)
+    model = strip_embedded_noise(raw)
+    name = "MODEL" if memory.model is not None else str(path)
+    cuts, notes = resolve_cuts(model, cfg.sweep.splits, model_name=name)
+    if not cuts:
+        raise ModelError(f"{name} has no clean cut to sweep",
+                         hint=f"list the cut points with 'privaudit layers {name}'")
+    noise = cfg.noise if cfg.noise is not None else cfg.sweep.noise[0]
+    prep = prepare(replace(cfg, split=cuts[0].name, noise=noise), memory=_same(memory, raw))
+    return cuts, notes, prep
+
+
+def _same(memory: InMemory, model: onnx.ModelProto) -> InMemory:
+    """`memory` with the model as loaded (so an in-memory model is checked once)."""
+    return memory if memory.model is None else replace(memory, model=model)
+
+
+def _clean_accuracy(
+    cfg: Config, prep: Prepared, store: ShardStore | None
+) -> tuple[Accuracy, tuple[str, ...]]:
+    """The model's accuracy on the audit samples: from its shard, or measured once."""
+    key = None if store is None else store.key("clean", seed=cfg.seed)
+    if store is not None and key is not None:
+        saved = store.load(key)
+        if isinstance(saved, dict):
+            return from_jsonable(Accuracy, saved.get("accuracy")), tuple(saved.get("notes", ()))
+    accuracy, notes = model_accuracy(prep, threads=available_cores(), batch=cfg.batch_size)
+    if store is not None and key is not None:
+        store.save(key, {"accuracy": accuracy, "notes": notes})
+    return accuracy, notes
+
+
+@contextmanager
+def _scratch(shards: Path | None) -> Iterator[Path]:
+    """A temporary folder next to the shards (or in the system's), removed at the end."""
+    if shards is not None:
+        shards.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".scratch-", dir=shards) as folder:
+        yield Path(folder)
+
+
+def _compose(
+    cfg: Config, prep: Prepared, grid: Grid, found: Collected, clean: Accuracy,
+    notes: tuple[str, ...], executor: JobExecutor, shards: Path | None, prov: Provenance,
+) -> SweepReport:  # fmt: skip
+    """The report: the points, the frontier, the recommendation and the gate."""
+    points = [_point(grid, found, c.name, s, clean) for c in grid.cuts for s in grid.noise_sigmas]
+    constraints = constraints_of(cfg.sweep)
+    a = answer(points, constraints, cfg.gate, str(prep.model_path), prep.dataset.source)
+    spec = image_input(prep.split.encoder)
+    return SweepReport(
+        model=SweepModel(str(prep.model_path), prep.model_sha256, spec.name,
+                         tuple(int(d) for d in prep.dataset.x.shape[1:])),
+        data=data_info(prep),
+        cuts=tuple(found.points[(c.name, grid.noise_sigmas[0])].info for c in grid.cuts),
+        noise_sigmas=grid.noise_sigmas, attacks=grid.attacks, seeds=grid.seeds,
+        budget=cfg.attacks.budget, frontier_metric=a.metric, points=a.points,
+        constraints=constraints, recommendation=a.recommendation, gate=a.gate,
+        provenance=prov,
+        execution=Execution(executor.name, executor.workers, executor.threads,
+                            len(grid.cuts) + grid.points * len(grid.attacks) * len(grid.seeds),
+                            found.ran, found.reused, str(shards or ""), executor.address),
+        warnings=(*notes, *_bound_warnings(a.points)),
+    )  # fmt: skip
+
+
+def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy) -> GridPoint:
+    measured = found.points[(cut, sigma)]
+    runs = tuple(AttackRun(seed, found.runs[(cut, sigma, a, seed)])
+                 for a in grid.attacks for seed in grid.seeds)  # fmt: skip
+    summaries = summarize(runs, grid.attacks)
+    best, best_mse, recovered = strongest(summaries)
+    noisy = measured.noisy_accuracy if sigma > 0 else clean
+    if not measured.labelled:
+        noisy = Accuracy(None)
+    return GridPoint(cut, sigma, clean, noisy, measured.bound, measured.references, runs,
+                     summaries, best, best_mse, recovered)  # fmt: skip
+
+
+def _bound_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:
+    """The bound's warnings at noisy points, each once, with where it arose."""
+    where: dict[str, list[str]] = {}
+    for p in points:
+        if p.bound is None or p.noise_sigma == 0:
+            continue
+        for w in p.bound.warnings:
+            where.setdefault(w, []).append(f"{p.cut} at sigma {p.noise_sigma:g}")
+    return tuple(f"{w} ({', '.join(at)})" for w, at in where.items())

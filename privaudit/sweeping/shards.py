@@ -1,0 +1,106 @@
+"""Finished jobs on disk: one JSON shard per job under OUTPUT_DIR/shards/, written atomically.
+
+A shard is keyed by everything its numbers depend on: the model's hash, the data's
+fingerprint, the job's coordinates (cut, sigma, attack, seed), the budget, the privaudit
+version and a digest of the settings that change results (the run seed, the aux/eval
+partition, the bound and attack parameters, normalization, device). A re-run finds the
+shards of finished jobs and skips them, so a sweep resumes after Ctrl-C or a crash; a shard
+whose key differs in anything is simply not found.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privaudit import __version__
+from privaudit.config import Config
+from privaudit.outputs import atomic_write
+from privaudit.results import to_jsonable
+
+__all__ = ["SHARD_VERSION", "ShardStore", "settings_digest"]
+
+log = logging.getLogger(__name__)
+
+SHARD_VERSION = 1
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def settings_digest(cfg: Config, norm: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
+    """A digest of the settings, besides the key's own fields, that change a job's numbers.
+
+    Args:
+        cfg: the run's settings.
+        norm: the normalization (mean, std) actually applied (flags, or the model's metadata).
+    """
+    relevant = {
+        "seed": cfg.seed, "eval_fraction": cfg.eval_fraction, "max_eval": cfg.max_eval,
+        "limit": cfg.limit, "input_shape": cfg.input_shape, "resize": cfg.resize,
+        "norm": norm, "device": cfg.device, "bound": to_jsonable(cfg.bound),
+        "attack_params": {k: dict(v) for k, v in sorted(cfg.attacks.params.items())},
+    }  # fmt: skip
+    text = json.dumps(relevant, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class ShardStore:
+    """The shards of one sweep's identity (model, data, budget, version, settings).
+
+    Attributes:
+        folder: OUTPUT_DIR/shards.
+        identity: the key fields every job of the sweep shares.
+        fresh: ignore existing shards (they are overwritten as jobs finish).
+    """
+
+    folder: Path
+    identity: dict[str, str]
+    fresh: bool = False
+
+    @classmethod
+    def create(
+        cls, folder: Path, *, model: str, data: str, budget: str, settings: str, fresh: bool
+    ) -> ShardStore:
+        """The store of a sweep with these identity fields."""
+        identity = {"model_sha256": model, "data_fingerprint": data, "budget": budget,
+                    "privaudit": __version__, "settings": settings}  # fmt: skip
+        return cls(folder, identity, fresh)
+
+    def key(self, kind: str, **coordinates: object) -> dict[str, Any]:
+        """The full key of one job: its kind and coordinates, and the sweep's identity."""
+        return {"kind": kind, **coordinates, **self.identity}
+
+    def path(self, key: dict[str, Any]) -> Path:
+        """The shard file of `key`: readable coordinates, then a hash of the whole key."""
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        parts = [str(key["kind"])] + [
+            f"{k}={key[k]}" for k in ("cut", "noise_sigma", "attack", "seed") if k in key
+        ]
+        readable = _UNSAFE.sub("_", "--".join(parts))[:120]
+        return self.folder / f"{readable}--{digest}.json"
+
+    def load(self, key: dict[str, Any]) -> Any | None:
+        """The value of a finished job, or None (no shard, `fresh`, or an unreadable one)."""
+        path = self.path(key)
+        if self.fresh or not path.is_file():
+            return None
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError) as e:
+            log.warning("ignoring unreadable shard %s: %s", path, e)
+            return None
+        if not isinstance(doc, dict) or doc.get("shard_version") != SHARD_VERSION or (
+            doc.get("key") != key
+        ):
+            return None
+        return doc.get("value")
+
+    def save(self, key: dict[str, Any], value: object) -> None:
+        """Write a finished job's value atomically (a reader never sees half a shard)."""
+        doc = {"shard_version": SHARD_VERSION, "key": key, "value": to_jsonable(value)}
+        atomic_write((json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(), self.path(key))

@@ -1,0 +1,150 @@
+"""`privaudit sweep` and the saved-report commands on sweep.json, exit code by exit code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from privaudit.cli.app import app
+
+runner = CliRunner()
+
+
+def _numbers(doc: dict[str, object]) -> list[object]:
+    """Every attack result of a sweep.json, without its timing."""
+    points = doc["points"]
+    assert isinstance(points, list)
+    return [{**r["result"], "seconds": None} for p in points for r in p["runs"]]
+
+
+@pytest.fixture(scope="module")
+def base_args(tiny_cnn_legacy: Path, sweep_data: Path) -> list[str]:
+    return ["sweep", str(tiny_cnn_legacy), "--data", str(sweep_data), "--splits", "layer2,layer3",
+            "--noise", "0,0.1", "--attacks", "knn", "--budget", "smoke", "--jobs", "1", "-q",
+            "--device", "cpu"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def swept(base_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One sweep with every format, shared by the tests that read it."""
+    out = tmp_path_factory.mktemp("swept")
+    result = runner.invoke(app, [*base_args, "-o", str(out), "-f", "json,markdown,csv,html"])
+    assert result.exit_code == 0, result.stderr
+    return out
+
+
+def test_writes_every_format_and_a_shard_per_job(swept: Path) -> None:
+    doc = json.loads((swept / "sweep.json").read_text())
+    assert (doc["schema_version"], doc["kind"]) == (1, "sweep")
+    assert [(p["cut"], p["noise_sigma"]) for p in doc["points"]] == [
+        ("layer2", 0.0), ("layer2", 0.1), ("layer3", 0.0), ("layer3", 0.1)]
+    assert doc["provenance"]["command"] == "sweep" and doc["provenance"]["versions"]
+    assert doc["provenance"]["config"]["sweep"]["splits"] == ["layer2", "layer3"]
+    assert "<svg" in (swept / "sweep.html").read_text()
+    assert (swept / "sweep.md").read_text().startswith("# privaudit sweep")
+    assert (swept / "sweep.csv").read_text().startswith("cut,noise_sigma,")
+    shards = sorted(p.name.split("--")[0] for p in (swept / "shards").glob("*.json"))
+    assert shards == ["attack"] * 4 + ["clean"] + ["point"] * 4
+    assert not list(swept.glob(".privaudit.lock")) and not list((swept / "shards").glob(".*"))
+
+
+def test_rerun_resumes_from_shards_and_fresh_redoes(swept: Path, base_args: list[str],
+                                                   tmp_path: Path) -> None:  # fmt: skip
+    out = tmp_path / "again"
+    shutil.copytree(swept, out)
+    (out / "sweep.json").unlink()
+    for path in sorted((out / "shards").glob("attack--*"))[:2]:
+        path.unlink()  # as if interrupted before these two jobs finished
+    resumed = runner.invoke(app, [*base_args, "-o", str(out)])
+    assert resumed.exit_code == 0, resumed.stderr
+    doc = json.loads((out / "sweep.json").read_text())
+    assert doc["execution"]["ran"] == 1 + 2 and doc["execution"]["reused"] == 1 + 2
+    before = json.loads((swept / "sweep.json").read_text())
+    assert _numbers(doc) == _numbers(before)
+    fresh = runner.invoke(app, [*base_args, "-o", str(out), "--fresh"])
+    assert fresh.exit_code == 0
+    assert json.loads((out / "sweep.json").read_text())["execution"]["ran"] == 2 + 4
+
+
+def test_unmet_constraints_exit_1_name_the_closest_point(swept: Path, base_args: list[str],
+                                                        tmp_path: Path) -> None:  # fmt: skip
+    shutil.copytree(swept / "shards", tmp_path / "shards")
+    result = runner.invoke(app, [*base_args, "-o", str(tmp_path), "--min-accuracy", "0.5",
+                                 "--min-attack-mse", "10"])  # fmt: skip
+    assert result.exit_code == 1
+    assert "No point meets the constraints" in result.stderr and "closest" in result.stderr
+    doc = json.loads((tmp_path / "sweep.json").read_text())  # still written
+    assert doc["recommendation"]["status"] == "unmet" and doc["recommendation"]["cut"]
+
+
+def test_met_constraints_exit_0_with_the_command_of_the_pick(
+    swept: Path, base_args: list[str], tmp_path: Path
+) -> None:
+    shutil.copytree(swept / "shards", tmp_path / "shards")
+    result = runner.invoke(app, [*base_args, "-o", str(tmp_path), "--min-accuracy", "0",
+                                 "--max-recovered", "1"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "privaudit assess" in result.stderr and "--split" in result.stderr
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--splits", "layer9"], "not found"),
+    (["--noise", "0,x"], "comma-separated numbers"),
+    (["--encoder", "enc.onnx"], "No such option"),
+    (["--executor", "dask"], "unknown executor"),
+])  # fmt: skip
+def test_user_errors_exit_2(base_args: list[str], tmp_path: Path, extra: list[str],
+                            message: str) -> None:  # fmt: skip
+    result = runner.invoke(app, [*base_args, "-o", str(tmp_path / "out"), *extra])
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr
+    assert not (tmp_path / "out" / "sweep.json").exists()
+
+
+def test_ray_executor_without_ray_exits_2_with_the_install_command(
+    base_args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # NOTE: `import ray` fails as if absent
+    result = runner.invoke(app, [*base_args, "-o", str(tmp_path), "--executor", "ray"])
+    assert result.exit_code == 2
+    assert "pip install 'privaudit[ray]'" in result.stderr
+
+
+def test_report_rerenders_a_sweep(swept: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["report", str(swept / "sweep.json"), "-f", "html,markdown",
+                                 "--output-dir", str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "sweep.html").read_text() == (swept / "sweep.html").read_text()
+    assert (tmp_path / "sweep.md").read_text() == (swept / "sweep.md").read_text()
+
+
+def test_check_gates_a_sweep_on_constraints(swept: Path) -> None:
+    sweep = str(swept / "sweep.json")
+    assert runner.invoke(app, ["check", sweep]).exit_code == 0
+    unmet = runner.invoke(app, ["check", sweep, "--min-accuracy", "0.999",
+                                "--min-attack-mse", "1"])  # fmt: skip
+    assert unmet.exit_code == 1 and "closest" in unmet.stderr
+    met = runner.invoke(app, ["check", sweep, "--min-accuracy", "0", "--max-recovered", "1",
+                              "--fail-over-leakage", "1000000"])  # fmt: skip
+    assert met.exit_code == 0, met.stderr
+    gated = runner.invoke(app, ["check", sweep, "--min-accuracy", "0", "--max-recovered", "1",
+                                "--fail-over-leakage", "0"])  # fmt: skip
+    assert gated.exit_code == 1 and "gate failed" in gated.stderr
+
+
+def test_compare_two_sweeps_and_refuse_a_mixed_pair(swept: Path, tmp_path: Path) -> None:
+    sweep = str(swept / "sweep.json")
+    result = runner.invoke(app, ["compare", sweep, sweep])
+    assert result.exit_code == 0, result.stderr
+    assert "layer3 sigma 0.1 noisy\\_accuracy" in result.stdout
+    doc = json.loads(runner.invoke(app, ["compare", sweep, sweep, "-f", "json"]).stdout)
+    assert doc["a"]["kind"] == "sweep" and all(r["delta"] in (0, None) for r in doc["rows"])
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"schema_version": 3}))
+    mixed = runner.invoke(app, ["compare", sweep, str(report)])
+    assert mixed.exit_code == 2

@@ -1,0 +1,87 @@
+"""The answer from the points: seeds summarised, the Pareto frontier, the recommendation."""
+
+from __future__ import annotations
+
+import pytest
+
+from privaudit.config import GateConfig
+from privaudit.results import (
+    Accuracy,
+    AttackResult,
+    AttackRun,
+    Constraints,
+    GridPoint,
+    Status,
+)
+from privaudit.sweeping import answer, mark_pareto, recommend
+from privaudit.sweeping.frontier import summarize
+
+
+def _point(cut: str, sigma: float, acc: float | None, mse: float | None,
+           recovered: float | None = None) -> GridPoint:  # fmt: skip
+    return GridPoint(cut, sigma, Accuracy(0.97), Accuracy(acc), None, (), (), (),
+                     "decoder" if mse is not None else None, mse, recovered)  # fmt: skip
+
+
+POINTS = [
+    _point("layer1", 0.0, 0.97, 0.010, 0.85),
+    _point("layer1", 0.1, 0.95, 0.020, 0.70),
+    _point("layer2", 0.1, 0.93, 0.030, 0.55),
+    _point("layer2", 0.2, 0.90, 0.025, 0.60),  # dominated by layer2/0.1
+    _point("layer3", 0.2, 0.85, 0.050, 0.20),
+    _point("layer3", 0.4, None, 0.080, 0.10),  # no accuracy: never on the frontier
+]
+
+
+def test_pareto_marks_the_undominated_points() -> None:
+    marked = mark_pareto(POINTS, "mse")
+    assert [p.pareto for p in marked] == [True, True, True, False, True, False]
+    by_share = mark_pareto(POINTS, "recovered")
+    assert [p.pareto for p in by_share] == [True, True, True, False, True, False]
+
+
+@pytest.mark.parametrize(("constraints", "status", "pick"), [
+    (Constraints(0.9, 0.025, None), "met", ("layer2", 0.1)),  # the most accurate that qualifies
+    (Constraints(None, 0.04, None), "met", ("layer3", 0.2)),  # privacy alone: most accurate
+    (Constraints(0.94, None, None), "met", ("layer1", 0.1)),  # accuracy alone: most private
+    (Constraints(0.9, None, 0.6), "met", ("layer2", 0.1)),
+    (Constraints(0.96, 0.05, None), "unmet", ("layer3", 0.2)),  # the closest one
+    (Constraints(), "unconstrained", (None, None)),
+])  # fmt: skip
+def test_recommendation(constraints: Constraints, status: str,
+                        pick: tuple[str | None, float | None]) -> None:  # fmt: skip
+    points, rec = recommend(mark_pareto(POINTS, "mse"), constraints, "mse", "m.onnx", "d.npz")
+    assert rec.status == status
+    assert (rec.cut, rec.noise_sigma) == pick
+    if status == "met":
+        assert rec.command == (f"privaudit assess m.onnx --split {pick[0]} --data d.npz "
+                               f"--noise {pick[1]:g}")  # fmt: skip
+        assert sum(bool(p.meets) for p in points) >= 1
+    if status == "unmet":
+        assert rec.shortfalls and "noisy accuracy 0.85 is 0.11 below 0.96" in rec.shortfalls[0]
+        assert "No point meets the constraints" in rec.headline
+
+
+def test_unmet_constraints_fail_an_active_gate_and_met_ones_are_gated() -> None:
+    gate = GateConfig(max_leakage=0.5)
+    unmet = answer(POINTS, Constraints(0.99, None, None), gate, "m", "d")
+    assert not unmet.gate.passed and unmet.gate.violations[0].rule == "recommendation"
+    met = answer(POINTS, Constraints(0.9, 0.02, None), gate, "m", "d")
+    assert met.recommendation.met
+    assert met.gate.violations[0].rule == "max_leakage"  # the pick has no bound: it fails
+    assert answer(POINTS, Constraints(0.9, 0.02, None), GateConfig(), "m", "d").gate.passed
+
+
+def _run(seed: int, mse: float | None, recovered: float | None = None,
+         status: Status = Status.OK) -> AttackRun:  # fmt: skip
+    return AttackRun(seed, AttackResult("decoder", status, mse=mse, recovered=recovered,
+                                        beats_label=True, reason=None if mse else "failed"))
+
+
+def test_summary_over_seeds() -> None:
+    runs = [_run(0, 0.02, 0.5), _run(1, 0.04, 0.3), _run(2, None, status=Status.ERROR)]
+    (s,) = summarize(runs, ["decoder"])
+    assert s.seeds == 2 and s.mse == pytest.approx(0.03) and s.recovered == pytest.approx(0.4)
+    assert s.mse_std == pytest.approx(0.0141421356) and s.beats_label is True
+    (missing,) = summarize([_run(0, None, status=Status.SKIPPED)], ["decoder"])
+    assert missing.status is Status.SKIPPED and missing.mse is None and missing.seeds == 0

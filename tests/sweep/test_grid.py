@@ -1,0 +1,71 @@
+"""Which cuts a sweep takes: `--splits auto` thins the clean cuts by depth; names resolve once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from privaudit import demo
+from privaudit.config import load_config
+from privaudit.errors import ConfigError, ModelError
+from privaudit.model import CutPoint, load_model
+from privaudit.sweeping import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
+from privaudit.sweeping.grid import make_grid
+
+
+def _row(module: str | None, tensor: str, depth: float, clean: bool = True) -> CutPoint:
+    return CutPoint(module, tensor, "Relu", (1, 4), depth, clean, None if clean else "crossed")
+
+
+def test_auto_thins_to_six_spread_by_depth() -> None:
+    rows = [_row(f"block{i}", f"t{i}", i / 20) for i in range(1, 20)]
+    cuts = auto_cuts(rows)
+    assert len(cuts) == MAX_AUTO_SPLITS
+    assert [c.name for c in cuts] == ["block1", "block5", "block8", "block12", "block15", "block19"]
+    assert [c.depth for c in cuts] == sorted(c.depth for c in cuts)
+
+
+def test_auto_names_a_tensor_by_its_outermost_module_and_skips_unclean_cuts() -> None:
+    rows = [_row("layer1.2", "a", 0.2), _row("layer1", "a", 0.2), _row(None, "b", 0.4),
+            _row("layer2", "c", 0.6, clean=False)]  # fmt: skip
+    assert [(c.name, c.tensor) for c in auto_cuts(rows)] == [("layer1", "a"), ("b", "b")]
+
+
+def test_auto_on_the_demo_is_what_layers_lists() -> None:
+    model = load_model(demo.demo_model_path())
+    cuts, notes = resolve_cuts(model, ["auto"], model_name="demo")
+    assert not notes and len(cuts) == MAX_AUTO_SPLITS
+    assert "layer3" in [c.name for c in cuts]  # the bottleneck is among them
+    assert all(c.depth is not None and 0 < c.depth < 1 for c in cuts)
+
+
+def test_names_resolve_and_a_second_name_of_one_tensor_is_dropped() -> None:
+    model = load_model(demo.demo_model_path())
+    cuts, notes = resolve_cuts(model, ["layer1", "layer1.2", "layer3"], model_name="demo")
+    assert [c.name for c in cuts] == ["layer1", "layer3"]
+    assert "'layer1.2' is the same cut as 'layer1'" in notes[0]
+    with pytest.raises(ModelError, match="not found"):
+        resolve_cuts(model, ["layer9"], model_name="demo")
+
+
+def test_grid_sorts_sigmas_and_counts_seeds_from_the_run_seed(tmp_path: Path) -> None:
+    cfg = load_config(None, {"sweep.noise": "0.2,0,0.1,0.1", "sweep.seeds": 3, "seed": 5,
+                             "attacks.enabled": "knn,decoder"}, search=False)  # fmt: skip
+    grid = make_grid(cfg, [])
+    assert grid.noise_sigmas == (0.0, 0.1, 0.2)
+    assert grid.seeds == (5, 6, 7)
+    assert grid.attacks == ("knn", "decoder")
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"sweep.splits": "auto,layer1"}, "cut names or 'auto'"),
+    ({"sweep.noise": "0,-1"}, "sigma >= 0"),
+    ({"sweep.seeds": 0}, "sweep.seeds"),
+    ({"sweep.jobs": 0}, "sweep.jobs"),
+    ({"sweep.executor": "dask"}, "unknown executor"),
+    ({"sweep.min_accuracy": 1.5}, "share in"),
+])  # fmt: skip
+def test_bad_sweep_settings_are_config_errors(flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, flags, search=False)

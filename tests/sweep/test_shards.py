@@ -1,0 +1,55 @@
+"""Shards: one file per finished job, keyed by all its numbers depend on, written atomically."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from privaudit.config import load_config
+from privaudit.sweeping.shards import ShardStore, settings_digest
+
+
+def _store(folder: Path, fresh: bool = False, budget: str = "smoke") -> ShardStore:
+    return ShardStore.create(folder, model="m" * 64, data="d" * 64, budget=budget,
+                             settings="s" * 16, fresh=fresh)  # fmt: skip
+
+
+def test_save_then_load(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    key = store.key("attack", cut="/layer3/Sig:0", noise_sigma=0.1, attack="knn", seed=0)
+    assert store.load(key) is None
+    store.save(key, {"mse": 0.5})
+    path = store.path(key)
+    assert path.parent == tmp_path and path.name.startswith("attack--cut_layer3_Sig_0--")
+    assert store.load(key) == {"mse": 0.5}
+    assert not list(tmp_path.glob(".*.tmp"))  # atomic: no temp file left
+
+
+def test_a_different_key_finds_nothing(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    key = store.key("attack", cut="layer3", noise_sigma=0.1, attack="knn", seed=0)
+    store.save(key, 1)
+    assert store.load(store.key("attack", cut="layer3", noise_sigma=0.1, attack="knn",
+                                seed=1)) is None  # fmt: skip
+    other = _store(tmp_path, budget="standard")
+    assert other.load(other.key("attack", cut="layer3", noise_sigma=0.1, attack="knn",
+                                seed=0)) is None  # fmt: skip
+    assert _store(tmp_path, fresh=True).load(key) is None
+
+
+def test_unreadable_or_foreign_shards_are_ignored(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    key = store.key("point", cut="layer3", noise_sigma=0.0, seed=0)
+    store.path(key).write_text("{ not json")
+    assert store.load(key) is None
+    store.path(key).write_text('{"shard_version": 1, "key": {"kind": "other"}, "value": 3}')
+    assert store.load(key) is None
+
+
+def test_settings_that_change_numbers_change_the_digest() -> None:
+    base = load_config(None, {}, search=False)
+    norm = ((0.0,), (1.0,))
+    digest = settings_digest(base, norm)
+    assert digest == settings_digest(load_config(None, {"sweep.jobs": 3}, search=False), norm)
+    for flags in ({"seed": 1}, {"bound.covariance": "full"}, {"limit": 100}):
+        assert settings_digest(load_config(None, flags, search=False), norm) != digest
+    assert settings_digest(base, ((0.5,), (1.0,))) != digest
