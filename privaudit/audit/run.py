@@ -233,6 +233,7 @@ def _model_info(
         split_max_diff=max_diff,
         torch_conversion=conversion,
         noise_source=prep.noise_source,
+        noise_stds=prep.noise_stds,
     )
 
 

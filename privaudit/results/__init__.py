@@ -33,7 +33,7 @@ from privaudit.results.schema import (
 )
 from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
 from privaudit.results.table import ATTACK_COLUMNS, attack_table, model_table
-from privaudit.results.verdict import build_verdict, strongest_attack
+from privaudit.results.verdict import build_verdict, harden_verdict, regression, strongest_attack
 
 __all__ = [
     "ATTACK_COLUMNS",
@@ -64,9 +64,11 @@ __all__ = [
     "dumps",
     "from_dict",
     "from_jsonable",
+    "harden_verdict",
     "model_table",
     "read_report",
     "register_html_view",
+    "regression",
     "strongest_attack",
     "to_dict",
     "to_jsonable",

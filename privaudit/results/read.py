@@ -11,7 +11,7 @@ from privaudit.errors import DataError
 from privaudit.results.migrate import upgrade
 from privaudit.results.schema import READABLE_VERSIONS, SCHEMA_VERSION, AuditReport
 from privaudit.results.serialize import from_jsonable
-from privaudit.results.verdict import build_verdict
+from privaudit.results.verdict import build_verdict, harden_verdict
 
 __all__ = ["from_dict", "read_report"]
 
@@ -87,6 +87,6 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
 def _with_verdicts(report: AuditReport) -> AuditReport:
     """An older report with the verdicts it did not have (the hardened model's too)."""
     if report.harden is not None:
-        after = replace(report.harden.after, verdict=build_verdict(report.harden.after))
+        after = replace(report.harden.after, verdict=harden_verdict(report))
         report = replace(report, harden=replace(report.harden, after=after))
     return replace(report, verdict=build_verdict(report))

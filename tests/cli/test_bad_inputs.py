@@ -154,7 +154,7 @@ class Case(NamedTuple):
 MODEL = "{kit}/cnn.onnx --split layer3 --noise 0.1"
 ASSESS = "assess " + MODEL + " --data {kit}/ok.npz -o {out}"
 NO_SIGMA = ASSESS.replace("--noise 0.1 ", "")
-HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 1 --output-dir {out}"
+HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 2 --output-dir {out}"
 
 CASES: dict[str, Case] = {
     # --- model files
