@@ -51,14 +51,16 @@ def check_noise_sigma(value: object, key: str = "noise") -> float:
     return float(value)
 
 
-def add_noise(clean: T, noise_sigma: float, generator: Any) -> T:
-    """Noisy features `clean + noise_sigma * N(0, I)`, drawn from `generator`.
+def add_noise(clean: T, noise_sigma: float, generator: Any, scales: Any = None) -> T:
+    """Noisy features `clean + noise_sigma * scales * N(0, I)`, drawn from `generator`.
 
     Args:
         clean: float32 features, a numpy array or a torch tensor (any shape).
         noise_sigma: the noise std (>= 0; 0 returns `clean` itself).
         generator: a `numpy.random.Generator` for arrays, a `torch.Generator` on the
             tensor's device for tensors.
+        scales: per-channel factors a_j of a noise allocation, of `clean`'s type and
+            broadcastable to it (e.g. (1, C, 1, 1)); None: 1 everywhere.
 
     Returns:
         The noisy features, of `clean`'s type, dtype and device. For arrays the float64 draw
@@ -67,16 +69,17 @@ def add_noise(clean: T, noise_sigma: float, generator: Any) -> T:
     if noise_sigma == 0:
         return clean
     if type(clean).__module__.startswith("numpy"):
-        noisy: T = _numpy_noise(clean, noise_sigma, generator)  # type: ignore[arg-type]
+        noisy: T = _numpy_noise(clean, noise_sigma, generator, scales)  # type: ignore[arg-type]
     else:
-        noisy = _torch_noise(clean, noise_sigma, generator)  # type: ignore[arg-type]
+        noisy = _torch_noise(clean, noise_sigma, generator, scales)  # type: ignore[arg-type]
     return noisy
 
 
-def _numpy_noise(clean: np.ndarray, noise_sigma: float, rng: np.random.Generator) -> Any:
-    return add_drawn_noise(clean, noise_sigma, rng.standard_normal(clean.shape))
-
-
+def _numpy_noise(
+    clean: np.ndarray, noise_sigma: float, rng: np.random.Generator, scales: Any
+) -> Any:
+    draw = rng.standard_normal(clean.shape)
+    return add_drawn_noise(clean, noise_sigma, draw if scales is None else draw * scales)
 def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> np.ndarray:
     """`clean + noise_sigma * draw` for a standard normal `draw` already made: `add_noise`'s rule.
 
@@ -92,8 +95,12 @@ def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> 
     return out
 
 
-def _torch_noise(clean: torch.Tensor, noise_sigma: float, gen: torch.Generator) -> Any:
+def _torch_noise(
+    clean: torch.Tensor, noise_sigma: float, gen: torch.Generator, scales: Any
+) -> Any:
     import torch  # NOTE: lazy, so that importing this module stays torch-free
 
     draw = torch.randn(clean.shape, generator=gen, device=clean.device, dtype=clean.dtype)
+    if scales is not None:
+        draw = draw * scales
     return clean + noise_sigma * draw

@@ -6,7 +6,13 @@ from privaudit.reports import prose
 from privaudit.reports.html_parts import esc, pairs_html, para, section, table_html
 from privaudit.reports.html_sections import attacks_html
 from privaudit.reports.svg import line_chart
-from privaudit.reports.table import compare_table, format_float, history_table, variant_table
+from privaudit.reports.table import (
+    compare_table,
+    comparison_table,
+    format_float,
+    history_table,
+    variant_table,
+)
 from privaudit.results import AuditReport, HardenResult
 
 BEFORE_AFTER = {"a": "original", "b": "hardened"}
@@ -21,7 +27,9 @@ def harden_html(report: AuditReport) -> str:
     h = report.harden
     if h is None:
         return ""
+    warning = [para("Warning. " + h.regression, "callout")] if h.regression else []
     parts = [
+        *warning,
         pairs_html(_settings(h)),
         para(prose.training_data_note(h)),
         "<h3>Original vs hardened</h3>",
@@ -31,10 +39,15 @@ def harden_html(report: AuditReport) -> str:
     ]
     if h.variants:
         parts += ["<h3>Variants</h3>", table_html(variant_table(h.variants))]
-    if h.comparison is not None:
+    if h.comparisons:
+        parts += ["<h3>Defences against noise-only</h3>",
+                  table_html(comparison_table(h.comparisons))]
+        parts += [para(prose.comparison_sentence(c, h.noise_sigma), "callout")
+                  for c in h.comparisons]
+    elif h.comparison is not None:
         parts.append(para(prose.comparison_sentence(h.comparison, h.noise_sigma), "callout"))
     if h.grid:
-        parts += ["<h3>Lambda grid</h3>", table_html(variant_table(h.grid))]
+        parts += ["<h3>Grid (--max-accuracy-drop)</h3>", table_html(variant_table(h.grid))]
     parts.append(_history(h))
     hardened = attacks_html(h.after, "hardened-attacks", "Attacks on the hardened model")
     return section("harden", "Hardening: before and after", *parts) + hardened
@@ -43,8 +56,8 @@ def harden_html(report: AuditReport) -> str:
 def _settings(h: HardenResult) -> list[tuple[str, str]]:
     pairs = [
         ("hardened model", h.output_path), ("hardened sha256", h.output_sha256),
-        ("noise sigma", format_float(h.noise_sigma)), ("lambda", format_float(h.lam)),
-        ("loss", h.loss), ("k (clusters per class)", str(h.k)), ("epochs", str(h.epochs)),
+        ("noise sigma", format_float(h.noise_sigma)), ("defence", prose.defence_text(h)),
+        ("noise per channel", prose.noise_stds_text(h.noise_stds)), ("epochs", str(h.epochs)),
         ("head frozen", "yes" if h.freeze_head else "no"),
         ("noise embedded in the ONNX", "yes" if h.embed_noise else "no"),
     ]  # fmt: skip

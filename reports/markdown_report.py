@@ -11,6 +11,7 @@ from privaudit.reports.features import leakage_table, sample_table
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.table import (
     compare_table,
+    comparison_table,
     format_float,
     history_table,
     sweep_table,
@@ -104,22 +105,29 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
     """Before/after table, variants, the CEM-vs-noise-only sentence and the training history."""
     settings = (
         f"Hardened model: {md_escape(h.output_path)} (sha256 {md_escape(h.output_sha256)}), "
-        f"lambda {format_float(h.lam)}, loss {md_escape(h.loss)}, k {h.k}, {h.epochs} epochs, "
-        f"sigma {format_float(h.noise_sigma)}."
+        f"defence {md_escape(prose.defence_text(h))}, {h.epochs} epochs, "
+        f"sigma {format_float(h.noise_sigma)}; noise per channel: "
+        f"{md_escape(prose.noise_stds_text(h.noise_stds))}."
     )
     table = md_table(compare_table(report, h.after), {"a": "original", "b": "hardened"})
     interval = md_escape("Hardened model: " + prose.interval_sentence(h.after))
     note = md_escape(prose.training_data_note(h))
-    parts = ["## Hardening: before and after", settings, note, table]
+    parts = ["## Hardening: before and after"]
+    if h.regression:
+        parts.append(f"**Warning.** {md_escape(h.regression)}")
+    parts += [settings, note, table]
     parts.append(f"**Privacy interval.** {interval}")
     if h.chosen:
         parts.append(f"Chosen: {md_escape(h.chosen)}")
     if h.variants:
         parts += ["### Variants", md_table(variant_table(h.variants))]
-    if h.comparison is not None:
+    if h.comparisons:
+        parts += ["### Defences against noise-only", md_table(comparison_table(h.comparisons))]
+        parts += [md_escape(prose.comparison_sentence(c, h.noise_sigma)) for c in h.comparisons]
+    elif h.comparison is not None:
         parts.append(md_escape(prose.comparison_sentence(h.comparison, h.noise_sigma)))
     if h.grid:
-        parts += ["### Lambda grid", md_table(variant_table(h.grid))]
+        parts += ["### Grid (--max-accuracy-drop)", md_table(variant_table(h.grid))]
     if h.history:
         parts.append(_details("Training history", md_table(history_table(h.history))))
     return parts

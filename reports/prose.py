@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from privaudit.config import Covariance, Domain, EntropySource
-from privaudit.reports.table import format_change, format_float, format_share
+from privaudit.reports.table import format_float, format_gain, format_share
 from privaudit.results import (
     AttackResult,
     AuditReport,
@@ -294,21 +294,49 @@ def _acc(x: float | None) -> str:
     return "n/a (no labels or no head)" if x is None else f"{100 * x:.2f}%"
 
 
+def defence_text(h: HardenResult) -> str:
+    """The kept defence and its knobs, e.g. ``cem (lambda 4, loss bound, k 5)``."""
+    knobs = []
+    if h.lam > 0:
+        knobs += [f"lambda {format_float(h.lam)}", f"loss {h.loss}", f"k {h.k}"]
+    if h.mu > 0:
+        knobs.append(f"mu {format_float(h.mu)}")
+    return f"{h.defence} ({', '.join(knobs)})" if knobs else h.defence
+
+
+def noise_stds_text(stds: tuple[float, ...] | None) -> str:
+    """Per-channel noise stds as a short list, or ``"one sigma for every channel"``."""
+    if not stds:
+        return "one sigma for every channel"
+    return ", ".join(format_float(s) for s in stds)
+
+
 def comparison_sentence(c: Comparison, noise_sigma: float) -> str:
-    """CEM against noise-only fine-tuning, in words (method.md section 5, scale confound)."""
+    """A defence against noise-only fine-tuning, in words (method.md section 5, scale confound).
+
+    Schema-3 comparisons are of the strongest attack, paired by seed, against a measured
+    noise-only model matched in accuracy; older ones of the decoder against an
+    interpolated frontier (their note says which).
+    """
     parts = []
+    whose = "the strongest attack's" if c.attack == "strongest" else f"the {c.attack}'s"
+    name = "CEM" if c.defence == "cem" else c.defence
     if c.equal_sigma_mse_gain is not None:
         acc = c.equal_sigma_accuracy_delta
         acc_text = "" if acc is None else f", at {acc:+.3g} accuracy points"
         parts.append(
-            f"At equal noise (sigma = {format_float(noise_sigma)}), CEM changed the decoder's "
-            f"MSE by {format_change(c.equal_sigma_mse_gain)} over a noise-only fine-tune{acc_text}."
+            f"At equal noise (sigma = {format_float(noise_sigma)}), {name} changed {whose} "
+            f"MSE by {format_gain(c.equal_sigma_mse_gain, c.equal_sigma_mse_gain_std)} over a "
+            f"noise-only fine-tune{acc_text}."
         )
     if c.frontier_mse_gain is not None:
+        matched = (f"noise-only at matched accuracy ({c.frontier_label}, "
+                   f"{c.frontier_accuracy_delta:+.2g} points; its MSE "
+                   if c.frontier_label is not None and c.frontier_accuracy_delta is not None
+                   else "the noise-only frontier at its accuracy (frontier MSE ")
         parts.append(
-            f"Against the noise-only frontier at CEM's accuracy (frontier MSE "
-            f"{format_float(c.frontier_mse_at_cem_accuracy)}), the change is "
-            f"{format_change(c.frontier_mse_gain)}."
+            f"Against {matched}{format_float(c.frontier_mse_at_cem_accuracy)}), the change is "
+            f"{format_gain(c.frontier_mse_gain, c.frontier_mse_gain_std)}."
         )
     if c.note:
         parts.append(c.note)
@@ -332,6 +360,10 @@ def provenance_pairs(report: AuditReport) -> list[tuple[str, str]]:
         ("transforms", ", ".join(d.transforms) or "none"),
         ("normalization mean / std", f"{_floats(d.mean)} / {_floats(d.std)}"),
     ]  # fmt: skip
+    if m.noise_stds:
+        pairs.insert(pairs.index(("noise sigma from", m.noise_source)) + 1, (
+            "noise per channel", f"{_floats(m.noise_stds)} (RMS sigma; the features are "
+            "audited whitened: channel j divided by std_j / sigma)"))
     pairs += [(f"version: {k}", v) for k, v in p.versions.items()]
     pairs += [(f"time: {k} (s)", format_float(v)) for k, v in p.timings.items()]
     return pairs

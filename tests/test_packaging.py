@@ -70,7 +70,7 @@ def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) 
         ["attacks"],
         ["demo", "-q", "-o", "d", "-f", "json,markdown,csv,html"],
         ["assess", *fast, "--attacks", "knn", "-o", "a", "-f", "json,html"],
-        ["harden", *fast, "--no-attacks", "--epochs", "1", "--data", data, "-o", "h.onnx",
+        ["harden", *fast, "--no-attacks", "--epochs", "2", "--data", data, "-o", "h.onnx",
          "--output-dir", "h"],
         ["check", "a/report.json", "--fail-over-leakage", "10"],
         ["report", "a/report.json", "-f", "markdown,csv", "--output-dir", "r"],

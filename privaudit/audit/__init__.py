@@ -6,7 +6,7 @@ the noise sweep and the attack battery, then the gate. `measure_prepared` is the
 """
 
 from privaudit.audit.features import Features, audit_labels, encode, extract_features
-from privaudit.audit.prepare import InMemory, Prepared, audit_partition, prepare
+from privaudit.audit.prepare import InMemory, Prepared, audit_partition, noise_channels, prepare
 from privaudit.audit.provenance import Timer, provenance, versions
 from privaudit.audit.run import SAMPLES_STORED, measure_prepared, run_assess
 from privaudit.audit.target import build_target, torch_encoder
@@ -27,6 +27,7 @@ __all__ = [
     "extract_features",
     "head_session",
     "measure_prepared",
+    "noise_channels",
     "noisy_accuracy",
     "prepare",
     "provenance",

@@ -28,6 +28,7 @@ from privaudit.errors import ConfigError, DataError, ModelError
 from privaudit.model import (
     InputSpec,
     Split,
+    channel_scales,
     check_model,
     image_input,
     load_model,
@@ -38,6 +39,7 @@ from privaudit.model import (
     sha256_file,
     split_model,
     strip_embedded_noise,
+    whiten_split,
 )
 from privaudit.noise import check_noise_sigma
 from privaudit.runtime import resolve_device
@@ -49,6 +51,7 @@ __all__ = [
     "Prepared",
     "audit_partition",
     "check_settings",
+    "noise_channels",
     "prepare",
 ]
 
@@ -72,6 +75,9 @@ class Prepared:
     audit: AuditPartition
     dataset: Dataset
     is_demo: bool
+    # per-channel noise stds at `noise_sigma` (their RMS), from a model hardened with
+    # noise-allocation; `split` is then whitened (model.whiten): its cut is z / a_j
+    noise_stds: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -117,6 +123,7 @@ def prepare(
         )
     model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
+    split, noise_stds = noise_channels(split, meta, noise_sigma)
     spec = image_input(split.encoder)
     layout = input_layout(spec.shape, cfg.domain, cfg.input_shape)
     integer = _integer_input(spec, layout)
@@ -141,6 +148,7 @@ def prepare(
         audit=audit_partition(cfg, dataset),
         dataset=dataset,
         is_demo=is_demo,
+        noise_stds=noise_stds,
     )
 
 
@@ -243,6 +251,9 @@ def _noise_sigma(
 ) -> tuple[float, str]:
     if cfg.noise is not None:
         return cfg.noise, source or NoiseSource.CONFIG.value
+    if metadata.NOISE_SIGMA not in meta and metadata.NOISE_SIGMAS in meta:
+        sigma, _ = channel_scales(_meta_floats(meta, metadata.NOISE_SIGMAS, ()))
+        return check_noise_sigma(sigma, metadata.NOISE_SIGMAS), NoiseSource.METADATA.value
     if metadata.NOISE_SIGMA in meta:
         try:
             value = float(meta[metadata.NOISE_SIGMA])
@@ -259,6 +270,31 @@ def _noise_sigma(
         "no noise sigma given and the model carries none",
         hint="pass --noise SIGMA (the std of the noise added to the features; 0 for none)",
     )
+
+
+def noise_channels(
+    split: Split, meta: dict[str, str], noise_sigma: float
+) -> tuple[Split, tuple[float, ...] | None]:
+    """The split to audit and the per-channel noise stds, from `privaudit.noise_sigmas`.
+
+    A model hardened with noise allocation adds noise of std sigma * a_j to channel j of the
+    cut (mean a_j^2 = 1; the metadata holds the stds, their RMS is the model's sigma). The
+    allocation's shape a_j is kept at the audited `noise_sigma` (a `--noise` flag rescales
+    all channels alike), and the split is whitened (`model.whiten`): its cut carries z / a_j,
+    on which the noise is `noise_sigma` everywhere, so that the bound, the floor, dFIL and
+    every attack measure the same channel with one sigma.
+
+    Returns:
+        (`split` itself, None) without per-channel stds or at sigma 0; else the whitened
+        split and the stds sigma * a_j.
+
+    Raises:
+        ModelError: stds that are not numbers > 0, or do not match the cut's channels.
+    """
+    if metadata.NOISE_SIGMAS not in meta or noise_sigma == 0:
+        return split, None
+    _, scales = channel_scales(_meta_floats(meta, metadata.NOISE_SIGMAS, ()))
+    return whiten_split(split, scales), tuple(float(noise_sigma * a) for a in scales)
 
 
 def _normalization(

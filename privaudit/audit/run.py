@@ -207,6 +207,7 @@ def _model_info(
         torch_conversion=conversion,
         noise_source=prep.noise_source,
         domain=prep.dataset.domain.value,
+        noise_stds=prep.noise_stds,
     )
 
 

@@ -201,6 +201,10 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         highlight=False,
     )
     print_verdict(report, console)
+    if m.noise_stds:
+        stds = ", ".join(f"{s:.3g}" for s in m.noise_stds)
+        console.print(f"noise per channel (stds, RMS = sigma): {stds}", highlight=False,
+                      markup=False)
     if report.bound is not None:
         console.print(bound_table(report.bound))
     u = report.utility

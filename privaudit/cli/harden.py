@@ -74,6 +74,11 @@ def _run_harden(
         f"note: {training_data_note(report.harden)}", highlight=False, markup=False
     )
     print_wrote([output, *paths])
+    if report.harden.regression:
+        # NOTE: said even when the gate passes (exit 0): a hardened model that leaks more than
+        # the original must never go by silently.
+        err_console.print(f"warning: {report.harden.regression}", style="bold yellow",
+                          highlight=False, markup=False)
     return ExitCode.OK if report.harden.after.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -89,7 +94,19 @@ def harden(
     columns: ColumnsOpt = None,
     data_range: DataRangeOpt = None,
     noise: NoiseOpt = None,
-    lam: Annotated[float | None, typer.Option("--lambda", help="Weight of the CEM loss.")] = None,
+    defence: Annotated[
+        str | None,
+        typer.Option(help="Defence(s), comma-separated: cem | adversarial | noise-allocation "
+                     "| cem+adversarial; several: each trained, the best kept."),
+    ] = None,
+    lam: Annotated[
+        float | None,
+        typer.Option("--lambda", help="Weight of the CEM loss (cem, noise-allocation)."),
+    ] = None,
+    mu: Annotated[
+        float | None,
+        typer.Option(help="Weight of the adversary decoder's loss (adversarial)."),
+    ] = None,
     loss: Annotated[
         str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")
     ] = None,
@@ -115,7 +132,8 @@ def harden(
     max_accuracy_drop: Annotated[
         float | None,
         typer.Option(
-            help="Try a lambda grid; keep the most private model within this many points."
+            help="Try a lambda (or mu) grid per defence; keep the most private model within "
+            "this many points."
         ),
     ] = None,
     seeds: Annotated[
@@ -155,7 +173,7 @@ def harden(
     verbose: VerboseOpt = 0,
     debug: DebugOpt = False,
 ) -> None:
-    """Fine-tune the encoder with CEM + noise, write a hardened ONNX model, report before/after."""
+    """Fine-tune against a defence + noise, write a hardened ONNX model, report before/after."""
     flags = dict(locals())
     with reported_errors(debug):
         from privaudit.cli.console import set_logging
@@ -172,7 +190,9 @@ def harden(
             strict=None,
         )
         overrides |= {
+            "harden.defence": defence,
             "harden.lam": lam,
+            "harden.mu": mu,
             "harden.loss": loss,
             "harden.k": k,
             "harden.epochs": epochs,

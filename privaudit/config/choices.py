@@ -16,6 +16,7 @@ __all__ = [
     "CemLoss",
     "Covariance",
     "DOMAIN_BY_RANK",
+    "Defence",
     "Device",
     "Domain",
     "EntropySource",
@@ -89,6 +90,15 @@ class CemLoss(StrEnum):
 
     BOUND = "bound"  # the diagonal mixture term of bound (L) itself
     HINGE = "hinge"  # the paper's official surrogate, class-correct
+
+
+class Defence(StrEnum):
+    """What `harden` trains against (registry: `privaudit.hardening.DEFENCES`)."""
+
+    CEM = "cem"  # conditional entropy maximization: lambda * the CEM loss
+    ADVERSARIAL = "adversarial"  # minus mu * the loss of a decoder trained alongside
+    NOISE_ALLOCATION = "noise-allocation"  # learned per-channel noise stds, lambda * bound (L)
+    CEM_ADVERSARIAL = "cem+adversarial"  # both terms
 
 
 class AttackName(StrEnum):

@@ -14,6 +14,7 @@ from privaudit.config.choices import (
     Budget,
     CemLoss,
     Covariance,
+    Defence,
     Device,
     Domain,
     EntropySpec,
@@ -127,8 +128,9 @@ class GateConfig:
 
 @dataclass(frozen=True)
 class HardenConfig:
-    """CEM fine-tuning settings (method.md §5)."""
+    """Fine-tuning settings: the defences (CEM, method.md §5; adversarial; noise allocation)."""
 
+    defence: tuple[str, ...] = (Defence.CEM.value,)  # several: each trained, the best kept
     lam: float = 4.0  # lambda, weight of the CEM loss (4 suits the bound form on the demo)
     loss: str = CemLoss.BOUND.value  # diagonal mixture leakage; "hinge": the official surrogate
     k: int = 5  # k-means centroids per class
@@ -142,8 +144,20 @@ class HardenConfig:
     max_accuracy_drop: float | None = None  # points; tries a grid of lambda values
     seeds: int = 1  # fine-tune seeds (mean and spread reported)
     holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits (0: none)
+    mu: float = 1.0  # adversarial: weight of the decoder's reconstruction loss
+    adversary_reset: int = 200  # adversarial: the decoder restarts every this many steps
 
     def __post_init__(self) -> None:
+        if not self.defence:
+            raise ConfigError("harden.defence: expected at least one defence",
+                              hint=f"choose from {', '.join(values(Defence))}")
+        for name in self.defence:
+            choice("harden.defence", name, values(Defence))
+        if len(set(self.defence)) != len(self.defence):
+            raise ConfigError(f"harden.defence: a defence is named twice in {list(self.defence)}",
+                              hint="name each defence once")
+        check_positive("harden.mu", self.mu, allow_zero=True)
+        check_positive("harden.adversary_reset", self.adversary_reset)
         choice("harden.loss", self.loss, values(CemLoss))
         check_positive("harden.lam", self.lam, allow_zero=True)
         for key in ("k", "epochs", "lr", "batch_size", "seeds"):
@@ -154,7 +168,18 @@ class HardenConfig:
             check_positive("harden.max_accuracy_drop", self.max_accuracy_drop, allow_zero=True)
         check_share("harden.holdout", self.holdout, allow_zero=True,
                hint="e.g. --holdout 0.3 audits on 30% of the data, fine-tunes on the rest")
+        self._check_cem_runs()
 
+    def _check_cem_runs(self) -> None:
+        """CEM is off in the first epoch (no cells yet): with one epoch it would never run."""
+        uses_cells = [d for d in self.defence if d != Defence.ADVERSARIAL]
+        if self.epochs == 1 and self.lam > 0 and uses_cells:
+            raise ConfigError(
+                f"harden.epochs 1 with {', '.join(uses_cells)}: the CEM loss starts in epoch 2, "
+                "once the first epoch's features give it its cells, so it would never run "
+                "(only noise-only fine-tuning would)",
+                hint="use --epochs 2 or more (default 10), or --defence adversarial",
+            )
 
 AUTO_SPLITS = "auto"  # `sweep.splits`: the clean cuts `privaudit layers` lists, thinned
 

@@ -1,9 +1,11 @@
-"""Hardening (`privaudit harden`): fine-tune with CEM plus noise, write the model, re-audit.
+"""Hardening (`privaudit harden`): fine-tune against a defence, write the model, re-audit.
 
-`run_harden` composes the run (audit before, fine-tunes with their noise-only baselines and
-lambda grid, write, audit after); `finetune` is the training loop through the ONNX-to-torch
-interpreter; `cem_loss` the CEM losses (docs/method.md §5); `frontier` aggregates the
-variants and compares CEM with the noise-only frontier at matched accuracy.
+`run_harden` composes the run (audit before; the defences with their noise-only baselines
+and grids; write the winner; audit after); `defences` is the registry of what can be
+trained; `finetune` the training loop through the ONNX-to-torch interpreter; `cem_loss` the
+CEM losses (docs/method.md §5); `adversary` the adversarial defence's decoder; `allocation`
+the learned per-channel noise; `frontier` aggregates the variants and compares each defence
+with noise-only at equal sigma and at matched accuracy.
 """
 
 from privaudit.hardening.cem_loss import (
@@ -13,10 +15,21 @@ from privaudit.hardening.cem_loss import (
     fit_clusters,
     hinge_loss,
 )
+from privaudit.hardening.defences import DEFENCES, MU_GRID, DefenceSpec, lam_grid
 from privaudit.hardening.finetune import Finetuned, FinetuneSettings, fine_tune
-from privaudit.hardening.frontier import NO_LOSS, against_frontier, choose, frontier_mse, variant_of
+from privaudit.hardening.frontier import (
+    MATCH_POINTS,
+    NO_LOSS,
+    NOISE_ONLY,
+    choose,
+    closest,
+    compare,
+    sigma_for_accuracy,
+    variant_of,
+    winner,
+)
 from privaudit.hardening.run import (
-    GRIDS,
+    MATCH_TRIES,
     HardenRun,
     Trained,
     feature_stats,
@@ -26,24 +39,32 @@ from privaudit.hardening.run import (
 )
 
 __all__ = [
-    "GRIDS",
+    "DEFENCES",
+    "MATCH_POINTS",
+    "MATCH_TRIES",
+    "MU_GRID",
+    "NOISE_ONLY",
     "NO_LOSS",
     "ClusterTable",
+    "DefenceSpec",
     "FinetuneSettings",
     "Finetuned",
     "HardenRun",
     "Trained",
     "bound_loss",
     "cem_loss",
-    "feature_stats",
     "choose",
-    "against_frontier",
+    "closest",
+    "compare",
+    "feature_stats",
     "fine_tune",
     "fit_clusters",
-    "frontier_mse",
     "hinge_loss",
     "hold_out",
+    "lam_grid",
     "run_harden",
+    "sigma_for_accuracy",
     "train_variant",
     "variant_of",
+    "winner",
 ]

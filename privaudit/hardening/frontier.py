@@ -1,20 +1,45 @@
-"""Harden's numbers: variants aggregated over seeds, the noise-only frontier, the lambda choice."""
+"""Harden's numbers: variants over seeds, the noise-only frontier, the choice among defences.
+
+A defence is judged by the *strongest* attack on it (the lowest MSE of every attack the run
+enables, each trained from scratch on the fine-tuned model), against noise-only fine-tuning
+at the same sigma and against a noise-only model whose noisy accuracy is matched to the
+defence's within `MATCH_POINTS` (measured, never interpolated: the frontier's MSE is concave
+in accuracy, and a straight line between two of its points would understate it). Gains are
+paired by fine-tune seed and reported as mean and spread.
+"""
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from privaudit.config import AttackName
 from privaudit.results import AuditReport, Comparison, Status, Variant
+from privaudit.results.verdict import strongest_attack
 
-__all__ = ["NO_LOSS", "choose", "against_frontier", "frontier_mse", "variant_of"]
+__all__ = [
+    "MATCH_POINTS",
+    "NOISE_ONLY",
+    "NO_LOSS",
+    "choose",
+    "compare",
+    "closest",
+    "matches",
+    "sigma_for_accuracy",
+    "variant_of",
+    "winner",
+]
 
 NO_LOSS = "none"  # the loss of a variant without CEM (noise-only, or the original model)
+NOISE_ONLY = "noise-only"  # the defence name of the frontier's variants
+MATCH_POINTS = 1.0  # a matched noise-only model is within this many accuracy points
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
+def _mean_std(values: Sequence[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single value)."""
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
@@ -32,23 +57,36 @@ def _decoder_mse(report: AuditReport) -> float | None:
 
 def variant_of(
     label: str, lam: float, loss: str, noise_sigma: float, reports: list[AuditReport],
-    stats: list[tuple[float, float, float | None]],
+    stats: list[tuple[float, float, float | None]], *, defence: str | None = None,
+    mu: float = 0.0, noise_stds: tuple[float, ...] | None = None,
 ) -> Variant:
     """Aggregate one configuration's per-seed audits into a Variant (means and spreads).
 
     Args:
         label: e.g. "cem", "noise-only x1.5".
-        lam: lambda (0 for noise-only and the original).
+        lam: lambda (0 without CEM).
         loss: "bound" | "hinge" | "none".
         noise_sigma: the deployment noise std it was trained and measured at.
         reports: one audit per fine-tune seed.
         stats: per seed, (feature mean, feature std, within-class share).
+        defence: the defence's name, "noise-only" or "original".
+        mu: the adversarial weight.
+        noise_stds: seed 0's per-channel noise stds (a noise allocation).
     """
     noisy = _mean_std([r.utility.noisy_accuracy or 0.0 for r in reports])
     mses = [m for m in map(_decoder_mse, reports) if m is not None]
     mse = _mean_std(mses) if len(mses) == len(reports) else (None, None)
+    best = [strongest_attack(r.attacks) for r in reports]
+    found = [b for b in best if b is not None and b.mse is not None]
+    strong: tuple[float | None, float | None] = (None, None)
+    names = recovered = None
+    if found and len(found) == len(reports):
+        strong = _mean_std([float(b.mse or 0.0) for b in found])
+        names = "/".join(dict.fromkeys(str(b.attack) for b in found))
+        shares = [b.recovered for b in found]
+        recovered = _mean_or_none(list(shares))
     leak = [r.bound.leakage_bits_per_dim for r in reports if r.bound is not None]
-    shares = [s[2] for s in stats if s[2] is not None]
+    shares_within = [s[2] for s in stats if s[2] is not None]
     return Variant(
         label=label, lam=lam, loss=loss, noise_sigma=noise_sigma, seeds=len(reports),
         clean_accuracy=statistics.fmean(r.utility.clean_accuracy or 0.0 for r in reports),
@@ -60,77 +98,160 @@ def variant_of(
         paper_floor=statistics.fmean(r.bound.paper_floor if r.bound else 0.0 for r in reports),
         feature_mean=statistics.fmean(s[0] for s in stats),
         feature_std=statistics.fmean(s[1] for s in stats),
-        within_class_share=statistics.fmean(shares) if shares else None,
+        within_class_share=statistics.fmean(shares_within) if shares_within else None,
+        defence=defence, mu=mu, strongest_attack=names, strongest_mse=strong[0],
+        strongest_mse_std=strong[1], recovered=recovered,
+        seed_noisy_accuracy=tuple(r.utility.noisy_accuracy or 0.0 for r in reports),
+        seed_strongest_mse=tuple(float(b.mse or 0.0) for b in found)
+        if len(found) == len(reports) else (),
+        noise_stds=noise_stds,
     )
 
 
-def frontier_mse(frontier: list[Variant], accuracy: float) -> float | None:
-    """Decoder MSE of the noise-only frontier at `accuracy`, linearly interpolated.
+def _paired_gain(defence: Variant, baseline: Variant) -> tuple[float, float] | None:
+    """Per-seed MSE gains defence_i / baseline_i - 1: mean and spread (None if unmeasured)."""
+    a, b = defence.seed_strongest_mse, baseline.seed_strongest_mse
+    if not a or len(a) != len(b) or not all(x > 0 for x in b):
+        return None
+    return _mean_std([x / y - 1.0 for x, y in zip(a, b, strict=True)])
 
-    Points are (noisy accuracy, decoder MSE), sorted by accuracy, equal accuracies averaged.
-    None when `accuracy` is outside the points' range: nothing is extrapolated.
+
+def closest(frontier: Sequence[Variant], accuracy: float) -> Variant | None:
+    """The noise-only variant whose noisy accuracy is nearest `accuracy` (measured ones)."""
+    measured = [v for v in frontier if v.strongest_mse is not None]
+    return min(measured, key=lambda v: abs(v.noisy_accuracy - accuracy), default=None)
+
+
+def matches(v: Variant, accuracy: float) -> bool:
+    """Whether `v`'s noisy accuracy is within MATCH_POINTS of `accuracy`."""
+    return abs(v.noisy_accuracy - accuracy) * 100.0 <= MATCH_POINTS + 1e-9
+
+
+def sigma_for_accuracy(frontier: Sequence[Variant], accuracy: float) -> float | None:
+    """The noise-only sigma expected to give `accuracy`: log sigma interpolated in accuracy.
+
+    Outside the measured range the nearest two points are extended in a straight line (in
+    log sigma), clamped to a quarter or four times the nearest point's sigma. None with
+    fewer than two distinct accuracies.
     """
     points: dict[float, list[float]] = {}
     for v in frontier:
-        if v.decoder_mse is not None:
-            points.setdefault(v.noisy_accuracy, []).append(v.decoder_mse)
-    if not points or not min(points) <= accuracy <= max(points):
+        points.setdefault(v.noisy_accuracy, []).append(math.log(v.noise_sigma))
+    if len(points) < 2:
         return None
-    xs = sorted(points)
-    return float(np.interp(accuracy, xs, [statistics.fmean(points[a]) for a in xs]))
+    acc = np.array(sorted(points))
+    logs = np.array([statistics.fmean(points[a]) for a in acc])
+    if acc[0] <= accuracy <= acc[-1]:
+        return float(math.exp(np.interp(accuracy, acc, logs)))
+    i, j = (0, 1) if accuracy < acc[0] else (-2, -1)
+    slope = (logs[j] - logs[i]) / (acc[j] - acc[i])
+    near = i if accuracy < acc[0] else j
+    guess = logs[near] + slope * (accuracy - acc[near])
+    return float(math.exp(np.clip(guess, logs[near] - math.log(4), logs[near] + math.log(4))))
 
 
-def against_frontier(cem: Variant, frontier: list[Variant]) -> Comparison:
-    """CEM vs noise-only at equal sigma (`frontier[0]`) and vs the frontier at CEM's accuracy."""
-    equal = frontier[0]
-    gain = delta = None
-    if cem.decoder_mse is not None and equal.decoder_mse:
-        gain = cem.decoder_mse / equal.decoder_mse - 1.0
-        delta = 100.0 * (cem.noisy_accuracy - equal.noisy_accuracy)
-    at = frontier_mse(frontier, cem.noisy_accuracy)
-    accs = [v.noisy_accuracy for v in frontier if v.decoder_mse is not None]
-    if at is None or cem.decoder_mse is None:
-        span = f"[{min(accs):.4g}, {max(accs):.4g}]" if accs else "(no points)"
-        note = (f"CEM's noisy accuracy {cem.noisy_accuracy:.4g} is outside the noise-only "
-                f"frontier's range {span}: no matched-accuracy comparison (nothing is "
-                "extrapolated).")
-        return Comparison(gain, delta, None, None, note + _SCOPE)
-    frontier_gain = cem.decoder_mse / at - 1.0
-    verdict = "beats" if frontier_gain > 0 else "does not beat"
-    return Comparison(gain, delta, at, frontier_gain, f"CEM {verdict} the frontier here." + _SCOPE)
+def compare(
+    defence: Variant, equal: Variant | None, frontier: Sequence[Variant]
+) -> Comparison:
+    """The defence against noise-only at equal sigma and at matched noisy accuracy.
+
+    Args:
+        defence: the defence's variant.
+        equal: noise-only at the same sigma (None when not measured).
+        frontier: every noise-only variant measured (the matched one among them, if any).
+    """
+    name = defence.defence or defence.label
+    gain = equal_spread = delta = None
+    if equal is not None and (paired := _paired_gain(defence, equal)) is not None:
+        gain, equal_spread = paired
+        delta = 100.0 * (defence.noisy_accuracy - equal.noisy_accuracy)
+    near = closest(frontier, defence.noisy_accuracy)
+    base = Comparison(gain, delta, None, None, "", defence=name, attack="strongest",
+                      equal_sigma_mse_gain_std=equal_spread)
+    if near is None or not matches(near, defence.noisy_accuracy):
+        reach = ("no noise-only model was measured" if near is None else
+                 f"the nearest noise-only model ({near.label}) has noisy accuracy "
+                 f"{near.noisy_accuracy:.4g}, "
+                 f"{100 * abs(near.noisy_accuracy - defence.noisy_accuracy):.1f} points away")
+        note = (f"{name}: no noise-only model matched its noisy accuracy "
+                f"{defence.noisy_accuracy:.4g} within {MATCH_POINTS:g} point ({reach}); no "
+                "frontier gain is claimed.")
+        return replace(base, note=note + _SCOPE)
+    paired = _paired_gain(defence, near)
+    if paired is None:
+        return replace(base, note=f"{name}: an attack failed on a seed; no frontier gain."
+                       + _SCOPE)
+    verdict = "beats" if paired[0] > 0 else "does not beat"
+    return replace(
+        base, frontier_mse_at_cem_accuracy=near.strongest_mse, frontier_mse_gain=paired[0],
+        note=f"{name} {verdict} the noise-only frontier at matched accuracy ({near.label})."
+        + _SCOPE,
+        frontier_mse_gain_std=paired[1], frontier_label=near.label,
+        frontier_accuracy_delta=100.0 * (defence.noisy_accuracy - near.noisy_accuracy),
+    )
 
 
-_SCOPE = (" Variants are measured with the decoder attack and the bound only, on the same "
-          "data split and seeds; numbers are means over the fine-tune seeds.")
+_SCOPE = (" MSEs are the strongest attack's (lowest MSE of every attack run, each trained "
+          "from scratch on each model), on the same data split; gains are paired by "
+          "fine-tune seed (mean and spread).")
+
+
+def _privacy(v: Variant) -> tuple[float, float]:
+    """Sort key, most private last: strongest attack's MSE, then lower leakage."""
+    mse = v.strongest_mse if v.strongest_mse is not None else v.decoder_mse
+    return (mse if mse is not None else -np.inf,
+            -(v.leakage_bits_per_dim if v.leakage_bits_per_dim is not None else np.inf))
+
+
+def _describe(v: Variant) -> str:
+    knob = f"mu {v.mu:g}" if v.defence == "adversarial" else f"lambda {v.lam:g}"
+    if v.defence == "cem+adversarial":
+        knob += f", mu {v.mu:g}"
+    return f"{v.defence or v.label} ({knob})"
 
 
 def choose(grid: list[Variant], max_drop: float, reference: float) -> tuple[int, str]:
-    """The most private grid point within the accuracy budget.
+    """The most private candidate within the accuracy budget.
 
     Within budget: noisy accuracy >= `reference` (the original's clean accuracy) minus
-    `max_drop` points. Most private: largest decoder MSE, then lowest leakage.
+    `max_drop` points. Most private: largest strongest-attack MSE, then lowest leakage.
 
     Returns:
-        The index into `grid` and the reason, in words. Without any point within the
+        The index into `grid` and the reason, in words. Without any candidate within the
         budget, the most accurate one is kept and the reason says so.
     """
     floor = reference - max_drop / 100.0
     ok = [i for i, v in enumerate(grid) if v.noisy_accuracy >= floor]
     if not ok:
         best = max(range(len(grid)), key=lambda i: grid[i].noisy_accuracy)
-        return best, (f"no lambda kept the noisy accuracy within {max_drop:g} points of the "
+        return best, (f"no candidate kept the noisy accuracy within {max_drop:g} points of the "
                       f"original's clean accuracy {reference:.4g}; kept the most accurate, "
-                      f"lambda {grid[best].lam:g} ({grid[best].noisy_accuracy:.4g})")
-
-    def key(i: int) -> tuple[float, float]:
-        v = grid[i]
-        return (v.decoder_mse if v.decoder_mse is not None else -np.inf,
-                -(v.leakage_bits_per_dim if v.leakage_bits_per_dim is not None else np.inf))
-
-    best = max(ok, key=key)
+                      f"{_describe(grid[best])} ({grid[best].noisy_accuracy:.4g})")
+    best = max(ok, key=lambda i: _privacy(grid[i]))
     v = grid[best]
-    return best, (f"lambda {v.lam:g} ({v.loss}): the largest decoder MSE "
-                  f"({v.decoder_mse if v.decoder_mse is not None else float('nan'):.4g}) "
-                  f"of the {len(ok)} of {len(grid)} lambdas whose noisy accuracy stays within "
-                  f"{max_drop:g} points of the original's clean accuracy {reference:.4g} "
-                  f"(it has {v.noisy_accuracy:.4g})")
+    mse = v.strongest_mse if v.strongest_mse is not None else v.decoder_mse
+    return best, (f"{_describe(v)}: the largest strongest-attack MSE "
+                  f"({mse if mse is not None else float('nan'):.4g}) of the {len(ok)} of "
+                  f"{len(grid)} candidates whose noisy accuracy stays within {max_drop:g} "
+                  f"points of the original's clean accuracy {reference:.4g} (it has "
+                  f"{v.noisy_accuracy:.4g})")
+
+
+def winner(candidates: list[Variant], comparisons: list[Comparison]) -> tuple[int, str]:
+    """Without an accuracy budget: the defence with the largest frontier gain.
+
+    The frontier gain is accuracy-aware (against noise-only at matched accuracy); without
+    one for every defence, the largest strongest-attack MSE wins and the reason says that
+    accuracy was not weighed.
+    """
+    if len(candidates) == 1:
+        return 0, f"{_describe(candidates[0])}: the only defence trained"
+    gains = [c.frontier_mse_gain for c in comparisons]
+    if comparisons and all(g is not None for g in gains):
+        best = max(range(len(candidates)), key=lambda i: float(gains[i] or 0.0))
+        return best, (f"{_describe(candidates[best])}: the largest gain over noise-only at "
+                      f"matched accuracy ({100 * float(gains[best] or 0.0):+.1f}%)")
+    best = max(range(len(candidates)), key=lambda i: _privacy(candidates[i]))
+    return best, (f"{_describe(candidates[best])}: the largest strongest-attack MSE; accuracy "
+                  "was not weighed (give --baseline for matched-accuracy gains, or "
+                  "--max-accuracy-drop)")

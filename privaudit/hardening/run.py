@@ -1,10 +1,11 @@
-"""Compose `harden`: assess, fine-tune (CEM, lambda grid, noise-only frontier), write, reassess.
+"""Compose `harden`: assess, fine-tune the defences and their baselines, write, reassess.
 
 Training data: the whole given dataset (the defender's own data), or with `harden.holdout`
 the samples outside a held-out share, on which alone every audit then runs. Assessment: the
-same aux/eval split, seeds and attack budget as `assess`, before and after. Variants (every
-fine-tuned model, per seed) are measured more cheaply, with the decoder attack and the bound
-only, on that same split (method.md §5, scale confound).
+same aux/eval split, seeds and attack budget as `assess`, before and after. Every fine-tuned
+model (each defence, each noise-only baseline, each seed) is measured with every enabled
+attack at the run's budget, trained from scratch on it, and the bound; the sweep, dFIL and
+the gate are left to the final audit (method.md §5, scale confound).
 """
 
 from __future__ import annotations
@@ -24,14 +25,27 @@ from privaudit.audit import (
     audit_labels,
     audit_partition,
     measure_prepared,
+    noise_channels,
     prepare,
 )
-from privaudit.config import AttackName, CemLoss, Config, GateConfig
+from privaudit.config import Config, GateConfig
 from privaudit.data import Dataset, partition_aux_eval
 from privaudit.errors import ConfigError, DataError
+from privaudit.hardening.defences import DEFENCES, MU_GRID, DefenceSpec, lam_grid
 from privaudit.hardening.finetune import FinetuneSettings, fine_tune
-from privaudit.hardening.frontier import NO_LOSS, against_frontier, choose, variant_of
+from privaudit.hardening.frontier import (
+    NO_LOSS,
+    NOISE_ONLY,
+    choose,
+    closest,
+    compare,
+    matches,
+    sigma_for_accuracy,
+    variant_of,
+    winner,
+)
 from privaudit.model import (
+    broadcast_shape,
     embed_noise,
     metadata,
     read_metadata,
@@ -40,11 +54,19 @@ from privaudit.model import (
     split_model,
 )
 from privaudit.progress import NullProgress, Progress
-from privaudit.results import AuditReport, EpochStats, HardenResult, Variant
+from privaudit.results import (
+    AuditReport,
+    Comparison,
+    EpochStats,
+    HardenResult,
+    Variant,
+    harden_verdict,
+    regression,
+)
 from privaudit.runtime import derive_seed, resolve_device
 
 __all__ = [
-    "GRIDS",
+    "MATCH_TRIES",
     "HardenRun",
     "Trained",
     "feature_stats",
@@ -53,10 +75,7 @@ __all__ = [
     "train_variant",
 ]
 
-# NOTE: lambda grids per loss form for --max-accuracy-drop (method.md §5: the forms need
-# different ranges). Measured on the demo (sigma 0.1, 10 epochs): hinge 0.5-2 and bound 2-8
-# span "barely private" to "about -1.5 accuracy points"; see benchmarks/harden_demo.py.
-GRIDS = {CemLoss.BOUND.value: (1.0, 2.0, 4.0, 8.0), CemLoss.HINGE.value: (0.25, 0.5, 1.0, 2.0)}
+MATCH_TRIES = 3  # noise-only fine-tunes tried per defence to match its noisy accuracy
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +86,7 @@ class Trained:
     models: tuple[onnx.ModelProto, ...]
     histories: tuple[tuple[EpochStats, ...], ...]
     reports: tuple[AuditReport, ...]
+    noise_scales: tuple[float, ...] | None = None  # seed 0's per-channel scales a_j
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,28 +105,29 @@ class HardenRun:
 
     @property
     def variant_cfg(self) -> Config:
-        """Decoder attack and bound only, no sweep, bootstrap, dFIL or gate (cheaper, module doc).
-
-        With attacks switched off (`--no-attacks`) the variants get the bound only.
-        """
+        """Every enabled attack at the run's budget and the bound; no sweep, dFIL or gate."""
         cfg = self.cfg
-        enabled = (AttackName.DECODER.value,) if cfg.attacks.enabled else ()
         return replace(cfg, noise_sweep=(), gate=GateConfig(),
-                       attacks=replace(cfg.attacks, enabled=enabled),
                        bound=replace(cfg.bound, bootstrap=0, dfil=False))
+
+    @property
+    def noise_scales(self) -> tuple[float, ...] | None:
+        """The model's own per-channel noise scales a_j (a noise-allocated model), or None."""
+        stds, sigma = self.prep.noise_stds, self.prep.noise_sigma
+        return None if stds is None else tuple(s / sigma for s in stds)
 
 
 def run_harden(
     cfg: Config, *, output: Path, progress: Progress | None = None,
     noise_source: str | None = None, memory: InMemory | None = None,
 ) -> AuditReport:
-    """Harden a split model with CEM and report before and after (and the baselines).
+    """Harden a split model with its defences and report before and after (and baselines).
 
-    The written model is the original graph with the fine-tuned weights (seed 0's model
-    when `harden.seeds` > 1; the others only enter the variants' means and spreads) and the
-    run in its metadata. With `harden.embed_noise` the file also adds the noise at the cut
-    (see `harden.embed_noise`); the after-audit measures the same weights with the noise
-    added by the auditor, the same channel.
+    The written model is the original graph with the winning defence's fine-tuned weights
+    (seed 0's model when `harden.seeds` > 1; the others only enter the variants' means and
+    spreads) and the run in its metadata. With `harden.embed_noise` the file also adds the
+    noise at the cut (see `harden.embed_noise`); the after-audit measures the same weights
+    with the noise added by the auditor, the same channel.
 
     Args:
         cfg: the run's settings (`cfg.harden` for the fine-tune).
@@ -117,7 +138,8 @@ def run_harden(
 
     Returns:
         The original model's audit with `.harden` holding the hardened model's audit,
-        the training history, the variants and the comparison.
+        the training history, the variants and the comparisons. The hardened model's
+        verdict opens with what hardening did (less private than the original, first).
 
     Raises:
         PrivauditError: anything the user can fix (no labels: DataError).
@@ -132,7 +154,19 @@ def run_harden(
     run = HardenRun(cfg, prep, sink, created, train)
     result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
     provenance = replace(before.provenance, timings=dict(timer.seconds))
-    return replace(before, harden=result, provenance=provenance)
+    report = replace(before, harden=result, provenance=provenance)
+    after = replace(result.after, verdict=harden_verdict(report))
+    return replace(report, harden=replace(result, after=after))
+
+
+@dataclass(frozen=True, eq=False)
+class _Candidate:
+    """One defence's kept model, the grid it was chosen from, and why."""
+
+    spec: DefenceSpec
+    trained: Trained
+    grid: tuple[Trained, ...]
+    why: str | None
 
 
 def _harden_and_write(
@@ -142,31 +176,37 @@ def _harden_and_write(
     output: Path,
     timer: Timer,
 ) -> HardenResult:
-    """Fine-tune (and the baselines), write the hardened file, assess it, compare."""
+    """Fine-tune the defences (and the baselines), write the winner, assess it, compare."""
     h, prep = run.cfg.harden, run.prep
     with timer.stage("fine_tune"):
-        cem, grid, chosen = _harden(run, before)
-        baselines = _baselines(run) if h.baseline else []
-    model = _final_model(run, cem)
+        candidates = [_defence(run, DEFENCES[name], before) for name in h.defence]
+        frontier = _baselines(run) if h.baseline else []
+        comparisons = [_compare(run, c.trained, frontier) for c in candidates] if frontier \
+            else []
+    index, chosen = _winner(run, candidates, comparisons, before)
+    kept = candidates[index].trained
+    model = _final_model(run, kept)
     with timer.stage("write"):
-        embedded = (
-            embed_noise(model, prep.split.cut_tensor, prep.noise_sigma) if h.embed_noise else None
-        )
-        sha = save_model(embedded or model, output)
+        sha = save_model(_embedded(run, model, kept) if h.embed_noise else model, output)
     with timer.stage("assess_after"):
         after_prep = _variant_prep(prep, model, prep.noise_sigma, output, sha)
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
                                     command="harden")
-    original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats])
-    frontier = [b.variant for b in baselines]
+    original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats],
+                          defence="original", noise_stds=prep.noise_stds)
+    stds = _stds(prep.noise_sigma, kept.noise_scales)
     return HardenResult(
         output_path=str(output), output_sha256=sha, noise_sigma=prep.noise_sigma,
-        lam=cem.variant.lam, loss=h.loss, k=h.k, epochs=h.epochs, freeze_head=h.freeze_head,
-        embed_noise=h.embed_noise, history=cem.histories[0], after=after,
-        variants=(original, cem.variant, *frontier),
-        comparison=against_frontier(cem.variant, frontier) if frontier else None,
-        grid=tuple(g.variant for g in grid), chosen=chosen, holdout=h.holdout,
-        fine_tune_samples=len(run.train),
+        lam=kept.variant.lam, loss=h.loss, k=h.k, epochs=h.epochs, freeze_head=h.freeze_head,
+        embed_noise=h.embed_noise, history=kept.histories[0], after=after,
+        variants=(original, *(c.trained.variant for c in candidates),
+                  *(f.variant for f in frontier)),
+        comparison=comparisons[index] if comparisons else None,
+        grid=tuple(g.variant for c in candidates for g in c.grid), chosen=chosen,
+        holdout=h.holdout, fine_tune_samples=len(run.train),
+        defence=candidates[index].spec.name, mu=kept.variant.mu,
+        comparisons=tuple(comparisons), noise_stds=stds,
+        regression=regression(before, after),
     )
 
 
@@ -213,17 +253,53 @@ def _check(prep: Prepared, output: Path) -> None:
                     "--noise SIGMA > 0 and -o NEW.onnx")
 
 
-def _harden(run: HardenRun, before: AuditReport) -> tuple[Trained, list[Trained], str | None]:
-    """The CEM model: at cfg.lam, or the most private of the lambda grid within the budget."""
+def _defence(run: HardenRun, spec: DefenceSpec, before: AuditReport) -> _Candidate:
+    """One defence's model: at lambda / mu, or the most private of its grid within budget."""
     h = run.cfg.harden
+    sigma = run.prep.noise_sigma
     if h.max_accuracy_drop is None:
-        return train_variant(run, "cem", h.lam, h.loss, run.prep.noise_sigma), [], None
-    grid = [train_variant(run, f"cem lambda {lam:g}", lam, h.loss, run.prep.noise_sigma)
-            for lam in GRIDS[h.loss]]
+        lam, mu = _knobs(run, spec)
+        return _Candidate(spec, train_variant(run, spec.name, spec, lam, mu, sigma), (), None)
+    grid = []
+    for value in (lam_grid(_loss(run, spec)) if spec.grid == "lam" else MU_GRID):
+        lam, mu = _knobs(run, spec, value)
+        label = f"{spec.name} {'lambda' if spec.grid == 'lam' else 'mu'} {value:g}"
+        grid.append(train_variant(run, label, spec, lam, mu, sigma))
     reference = before.utility.clean_accuracy or 0.0
     index, why = choose([g.variant for g in grid], h.max_accuracy_drop, reference)
     kept = grid[index]
-    return replace(kept, variant=replace(kept.variant, label="cem")), grid, why
+    return _Candidate(spec, replace(kept, variant=replace(kept.variant, label=spec.name)),
+                      tuple(grid), why)
+
+
+def _knobs(run: HardenRun, spec: DefenceSpec, value: float | None = None) -> tuple[float, float]:
+    """(lambda, mu) of a defence: the config's, with `value` for its grid parameter."""
+    h = run.cfg.harden
+    lam = (h.lam if value is None or spec.grid != "lam" else value) if spec.cem else 0.0
+    mu = (h.mu if value is None or spec.grid != "mu" else value) if spec.adversarial else 0.0
+    return lam, mu
+
+
+def _loss(run: HardenRun, spec: DefenceSpec) -> str:
+    """The CEM loss form a defence trains with (the allocation: always the bound)."""
+    return "bound" if spec.allocation else run.cfg.harden.loss
+
+
+def _winner(
+    run: HardenRun, candidates: list[_Candidate], comparisons: list[Comparison],
+    before: AuditReport,
+) -> tuple[int, str | None]:
+    """Which defence's model is written, and why (None: one defence at its settings)."""
+    h = run.cfg.harden
+    variants = [c.trained.variant for c in candidates]
+    if h.max_accuracy_drop is not None:
+        index, why = choose(variants, h.max_accuracy_drop, before.utility.clean_accuracy or 0.0)
+        if len(candidates) == 1:
+            return index, candidates[0].why
+        return index, why
+    if len(candidates) == 1:
+        return 0, None
+    return winner(variants, comparisons)
 
 
 def _baselines(run: HardenRun) -> list[Trained]:
@@ -231,38 +307,66 @@ def _baselines(run: HardenRun) -> list[Trained]:
     scales = (1.0, *(s for s in run.cfg.harden.baseline_scales if s != 1.0))
     noise_sigma = run.prep.noise_sigma
     return [
-        train_variant(run, f"noise-only x{s:.1f}", 0.0, NO_LOSS, noise_sigma * s) for s in scales
+        train_variant(run, f"noise-only x{s:.1f}", None, 0.0, 0.0, noise_sigma * s)
+        for s in scales
     ]
 
 
+def _compare(run: HardenRun, trained: Trained, frontier: list[Trained]) -> Comparison:
+    """The defence against noise-only, at equal sigma and at matched accuracy.
+
+    Matched: a noise-only model within MATCH_POINTS of the defence's noisy accuracy,
+    fine-tuned for it when none is yet. Up to MATCH_TRIES noise-only models are added to
+    `frontier`, each at the sigma that the frontier so far predicts for that accuracy.
+    """
+    target = trained.variant
+    for _ in range(MATCH_TRIES):
+        near = closest([f.variant for f in frontier], target.noisy_accuracy)
+        if near is None or matches(near, target.noisy_accuracy):
+            break
+        sigma = sigma_for_accuracy([f.variant for f in frontier], target.noisy_accuracy)
+        if sigma is None or any(np.isclose(sigma, f.variant.noise_sigma) for f in frontier):
+            break
+        label = f"noise-only sigma {sigma:.4g} (for {target.label})"
+        frontier.append(train_variant(run, label, None, 0.0, 0.0, sigma))
+    return compare(target, frontier[0].variant, [f.variant for f in frontier])
+
+
 def train_variant(
-    run: HardenRun, label: str, lam: float, loss: str, noise_sigma: float
+    run: HardenRun, label: str, spec: DefenceSpec | None, lam: float, mu: float,
+    noise_sigma: float,
 ) -> Trained:
     """Fine-tune one configuration for every seed and measure each resulting model.
 
     Args:
         run: the shared settings, data and progress.
         label: the variant's name, e.g. "cem" or "noise-only x1.5".
-        lam: lambda (0: noise-only).
-        loss: "bound" | "hinge" ("none" with lam 0).
-        noise_sigma: training and deployment noise std.
+        spec: the defence (None: noise-only).
+        lam: lambda (0: no CEM loss).
+        mu: adversarial weight (0: no adversary).
+        noise_sigma: training and deployment noise std (RMS of the per-channel stds).
 
     Returns:
-        The models, histories and audits (decoder and bound only) per seed, aggregated.
+        The models, histories and audits (every enabled attack and the bound) per seed,
+        aggregated.
     """
     h, prep = run.cfg.harden, run.prep
     assert prep.model is not None and run.train.y is not None
     device = resolve_device(run.cfg.device)
-    models, histories, reports, stats = [], [], [], []
+    split = prep.split if prep.noise_stds is None else split_model(prep.model, prep.split_name)
+    allocate = spec is not None and spec.allocation
+    loss = "bound" if allocate else h.loss
+    models, histories, reports, stats, scales = [], [], [], [], []
     for i in range(h.seeds):
         settings = FinetuneSettings(
-            lam=lam, loss=loss if lam > 0 else h.loss, k=h.k, epochs=h.epochs, lr=h.lr,
-            batch_size=h.batch_size, freeze_head=h.freeze_head, noise_sigma=noise_sigma,
-            seed=derive_seed(run.cfg.seed, f"harden-{i}"),
+            lam=lam, loss=loss, k=h.k, epochs=h.epochs, lr=h.lr, batch_size=h.batch_size,
+            freeze_head=h.freeze_head, noise_sigma=noise_sigma,
+            seed=derive_seed(run.cfg.seed, f"harden-{i}"), mu=mu, allocate=allocate,
+            noise_scales=run.noise_scales, adversary_reset=h.adversary_reset,
         )
-        done = fine_tune(prep.split, prep.feed, run.train.x, run.train.y, settings,
+        done = fine_tune(split, prep.feed, run.train.x, run.train.y, settings,
                          device=device, progress=run.progress, label=f"{label} seed {i}")
-        model = done.write_back(prep.model)
+        model = _with_scales(done.write_back(prep.model), noise_sigma, done.noise_scales)
         vprep = _variant_prep(prep, model, noise_sigma, Path(f"<{label} seed {i}>"), "")
         report, feats = measure_prepared(run.variant_cfg, vprep, run.progress, Timer(),
                                          run.created, command="harden")
@@ -270,17 +374,50 @@ def train_variant(
         models.append(model)
         histories.append(done.history)
         stats.append(feature_stats(feats, vprep))
-    variant = variant_of(label, lam, loss if lam > 0 else NO_LOSS, noise_sigma, reports, stats)
-    return Trained(variant, tuple(models), tuple(histories), tuple(reports))
+        scales.append(done.noise_scales)
+    variant = variant_of(label, lam, loss if lam > 0 else NO_LOSS, noise_sigma, reports, stats,
+                         defence=NOISE_ONLY if spec is None else spec.name, mu=mu,
+                         noise_stds=_stds(noise_sigma, scales[0]))
+    return Trained(variant, tuple(models), tuple(histories), tuple(reports), scales[0])
+
+
+def _stds(sigma: float, scales: tuple[float, ...] | None) -> tuple[float, ...] | None:
+    return None if scales is None else tuple(sigma * a for a in scales)
+
+
+def _with_scales(
+    model: onnx.ModelProto, sigma: float, scales: tuple[float, ...] | None
+) -> onnx.ModelProto:
+    """`model` with its per-channel noise stds (sigma * a_j) in metadata, when it has any."""
+    if scales is None:
+        return model
+    stds = _stds(sigma, scales) or ()
+    return set_metadata(model, {metadata.NOISE_SIGMA: f"{sigma:.10g}",
+                                metadata.NOISE_SIGMAS: ",".join(f"{s:.10g}" for s in stds)})
+
+
+def _embedded(run: HardenRun, model: onnx.ModelProto, kept: Trained) -> onnx.ModelProto:
+    """The model with its noise added inside the graph (per channel when allocated)."""
+    prep = run.prep
+    stds = None
+    if kept.noise_scales is not None:
+        shape = broadcast_shape(prep.split.feature_shape, len(kept.noise_scales))
+        stds = np.asarray(_stds(prep.noise_sigma, kept.noise_scales)).reshape(shape)
+    return embed_noise(model, prep.split.cut_tensor, prep.noise_sigma, stds)
 
 
 def _variant_prep(
     prep: Prepared, model: onnx.ModelProto, noise_sigma: float, path: Path, sha: str
 ) -> Prepared:
-    """`prep` with another full model (same split name, data and split) and noise std."""
-    split = split_model(model, prep.split_name, model_name=str(path))
+    """`prep` with another full model (same split name and data) and noise std.
+
+    The split is whitened when the model carries per-channel noise stds (as `assess` does).
+    """
+    meta = read_metadata(model)
+    split, stds = noise_channels(split_model(model, prep.split_name, model_name=str(path)),
+                                 meta, noise_sigma)
     return replace(prep, model=model, split=split, noise_sigma=noise_sigma, model_path=path,
-                   model_sha256=sha, metadata=read_metadata(model))
+                   model_sha256=sha, metadata=meta, noise_stds=stds)
 
 
 def feature_stats(feats: Features, prep: Prepared) -> tuple[float, float, float | None]:
@@ -294,15 +431,23 @@ def feature_stats(feats: Features, prep: Prepared) -> tuple[float, float, float 
     return float(z.mean()), float(z.std()), float(within / total) if total > 0 else None
 
 
-def _final_model(run: HardenRun, cem: Trained) -> onnx.ModelProto:
-    """Seed 0's CEM model with the run recorded in its metadata (sigma read back by assess)."""
+def _final_model(run: HardenRun, kept: Trained) -> onnx.ModelProto:
+    """Seed 0's model of the kept defence, the run recorded in its metadata.
+
+    `assess` reads the sigma (and the per-channel stds) back.
+    """
     h, prep = run.cfg.harden, run.prep
+    chosen = kept.variant
     entries = {
         metadata.NOISE_SIGMA: f"{prep.noise_sigma:.10g}",
-        metadata.LAMBDA: f"{cem.variant.lam:g}", metadata.K: str(h.k), metadata.LOSS: h.loss,
+        metadata.DEFENCE: chosen.defence or "", metadata.MU: f"{chosen.mu:g}",
+        metadata.LAMBDA: f"{chosen.lam:g}", metadata.K: str(h.k), metadata.LOSS: chosen.loss,
         metadata.SPLIT: prep.split_name, metadata.EPOCHS: str(h.epochs),
         metadata.HARDENED_FROM: prep.model_sha256,
         metadata.MEAN: ",".join(f"{v:.10g}" for v in prep.norm.mean),
         metadata.STD: ",".join(f"{v:.10g}" for v in prep.norm.std),
     }
-    return set_metadata(cem.models[0], entries)
+    stds = _stds(prep.noise_sigma, kept.noise_scales)
+    if stds is not None:
+        entries[metadata.NOISE_SIGMAS] = ",".join(f"{s:.10g}" for s in stds)
+    return set_metadata(kept.models[0], entries)

@@ -23,6 +23,7 @@ from privaudit.model.metadata import read_metadata
 from privaudit.model.scopes import NAME_SCOPES_KEY, node_scopes
 from privaudit.model.session import make_session, run_batched, run_batched_outputs
 from privaudit.model.split import Split, load_presplit, split_model, verify_split
+from privaudit.model.whiten import broadcast_shape, channel_scales, whiten_split
 
 __all__ = [
     "NAME_SCOPES_KEY",
@@ -32,6 +33,8 @@ __all__ = [
     "Dim",
     "InputSpec",
     "Split",
+    "broadcast_shape",
+    "channel_scales",
     "check_model",
     "embed_noise",
     "first_line",
@@ -56,4 +59,5 @@ __all__ = [
     "strip_embedded_noise",
     "value_shape",
     "verify_split",
+    "whiten_split",
 ]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import numpy as np
 import onnx
+from onnx import numpy_helper
 
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model.metadata import EMBEDDED_NOISE
@@ -15,6 +17,8 @@ __all__ = ["embed_noise", "save_model", "set_metadata", "strip_embedded_noise"]
 
 _CLEAN_SUFFIX = "_privaudit_clean"
 _NOISE_SUFFIX = "_privaudit_noise"
+_UNIT_SUFFIX = "_privaudit_unit_noise"  # N(0, 1) draws, scaled per channel into the noise
+_STDS_SUFFIX = "_privaudit_noise_stds"  # the per-channel stds, an initializer
 
 
 def set_metadata(model: onnx.ModelProto, entries: dict[str, str]) -> onnx.ModelProto:
@@ -28,7 +32,9 @@ def set_metadata(model: onnx.ModelProto, entries: dict[str, str]) -> onnx.ModelP
     return out
 
 
-def embed_noise(model: onnx.ModelProto, cut: str, noise_sigma: float) -> onnx.ModelProto:
+def embed_noise(
+    model: onnx.ModelProto, cut: str, noise_sigma: float, stds: np.ndarray | None = None
+) -> onnx.ModelProto:
     """A copy of `model` that adds N(0, sigma^2) noise to the cut tensor inside the graph.
 
     The producer of `cut` is renamed (node `<name>_privaudit_clean`, output
@@ -36,13 +42,16 @@ def embed_noise(model: onnx.ModelProto, cut: str, noise_sigma: float) -> onnx.Mo
     under the original tensor *and node* name. So every consumer reads the noisy features
     (the head gets them), and a split by module, node or tensor name still resolves to the
     noisy tensor: the device-side encoder carries the noise and deployment cannot forget it.
+    With per-channel `stds`, `RandomNormalLike(scale=1)` is multiplied by them (an
+    initializer shaped to broadcast over the cut) before the `Add`.
     The new nodes copy the producer's name prefix and metadata, so module scopes hold.
     `EMBEDDED_NOISE` records the cut so that `strip_embedded_noise` can undo it.
 
     Args:
         model: the full model.
         cut: the cut tensor (an output of a node, not a graph input or output).
-        noise_sigma: noise std in feature units, > 0.
+        noise_sigma: noise std in feature units, > 0 (the RMS of `stds` when given).
+        stds: per-channel noise stds, shaped to broadcast over the cut, e.g. (1, C, 1, 1).
 
     Returns:
         The new model.
@@ -60,13 +69,27 @@ def embed_noise(model: onnx.ModelProto, cut: str, noise_sigma: float) -> onnx.Mo
     name = producer.name or cut
     producer.output[list(producer.output).index(cut)] = clean
     producer.name = name + _CLEAN_SUFFIX
-    rnd = onnx.helper.make_node("RandomNormalLike", [clean], [eps], name=name + _NOISE_SUFFIX,
-                                mean=0.0, scale=float(noise_sigma))
+    if stds is None:
+        added = [onnx.helper.make_node("RandomNormalLike", [clean], [eps],
+                                       name=name + _NOISE_SUFFIX, mean=0.0,
+                                       scale=float(noise_sigma))]
+    else:
+        unit, const = cut + _UNIT_SUFFIX, cut + _STDS_SUFFIX
+        elem = next((v.type.tensor_type.elem_type for v in (*out.graph.value_info,
+                     *out.graph.output) if v.name == cut), onnx.TensorProto.FLOAT)
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(elem or onnx.TensorProto.FLOAT)
+        out.graph.initializer.append(numpy_helper.from_array(np.asarray(stds, dtype), const))
+        if out.ir_version < 4:  # NOTE: before IR 4 every initializer is a graph input too
+            out.graph.input.append(onnx.helper.make_tensor_value_info(
+                const, elem or onnx.TensorProto.FLOAT, list(np.shape(stds))))
+        added = [onnx.helper.make_node("RandomNormalLike", [clean], [unit],
+                                       name=name + _UNIT_SUFFIX, mean=0.0, scale=1.0),
+                 onnx.helper.make_node("Mul", [unit, const], [eps], name=name + _NOISE_SUFFIX)]
     add = onnx.helper.make_node("Add", [clean, eps], [cut], name=name)
-    for node in (rnd, add):
+    for node in (*added, add):
         node.metadata_props.extend(producer.metadata_props)
     del out.graph.node[:]
-    out.graph.node.extend([*nodes[: pos + 1], rnd, add, *nodes[pos + 1 :]])
+    out.graph.node.extend([*nodes[: pos + 1], *added, add, *nodes[pos + 1 :]])
     onnx.checker.check_model(out)
     return set_metadata(out, {EMBEDDED_NOISE: cut})
 
@@ -81,8 +104,13 @@ def strip_embedded_noise(model: onnx.ModelProto) -> onnx.ModelProto:
         return model
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    noise_nodes = {cut, cut + _NOISE_SUFFIX}
+    noise_nodes = {cut, cut + _NOISE_SUFFIX, cut + _UNIT_SUFFIX}
     kept = [n for n in out.graph.node if not (set(n.output) & noise_nodes)]
+    stds = [t for t in out.graph.initializer if t.name == cut + _STDS_SUFFIX]
+    for t in stds:
+        out.graph.initializer.remove(t)
+    for v in [v for v in out.graph.input if v.name == cut + _STDS_SUFFIX]:
+        out.graph.input.remove(v)
     for node in kept:
         if cut + _CLEAN_SUFFIX in node.output:
             node.output[list(node.output).index(cut + _CLEAN_SUFFIX)] = cut

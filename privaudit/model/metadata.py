@@ -10,6 +10,7 @@ from __future__ import annotations
 import onnx
 
 __all__ = [
+    "DEFENCE",
     "DEMO",
     "EMBEDDED_NOISE",
     "EPOCHS",
@@ -18,14 +19,21 @@ __all__ = [
     "LAMBDA",
     "LOSS",
     "MEAN",
+    "MU",
     "NOISE_SIGMA",
+    "NOISE_SIGMAS",
     "SPLIT",
     "STD",
     "TEST_ACCURACY",
     "read_metadata",
 ]
 
-NOISE_SIGMA = "privaudit.noise_sigma"  # the deployment's feature noise std
+NOISE_SIGMA = "privaudit.noise_sigma"  # the deployment's feature noise std (RMS if per channel)
+# per-channel noise stds (axis 1 of the cut), comma-separated: `harden --defence
+# noise-allocation` learns them; their root mean square is NOISE_SIGMA
+NOISE_SIGMAS = "privaudit.noise_sigmas"
+DEFENCE = "privaudit.defence"  # the defence a hardened model was trained with
+MU = "privaudit.mu"  # adversarial weight of a hardened model
 SPLIT = "privaudit.split"  # the split name to cut at
 MEAN = "privaudit.mean"  # per-channel input normalization mean, comma-separated
 STD = "privaudit.std"  # per-channel input normalization std

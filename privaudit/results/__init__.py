@@ -57,7 +57,7 @@ from privaudit.results.table import (
     model_table,
     python_strings,
 )
-from privaudit.results.verdict import build_verdict, strongest_attack
+from privaudit.results.verdict import build_verdict, harden_verdict, regression, strongest_attack
 
 __all__ = [
     "ATTACK_COLUMNS",
@@ -103,11 +103,13 @@ __all__ = [
     "feature_table",
     "from_dict",
     "from_jsonable",
+    "harden_verdict",
     "model_table",
     "python_strings",
     "read_report",
     "read_saved",
     "register_html_view",
+    "regression",
     "strongest_attack",
     "sweep_from_dict",
     "sweep_to_dict",

@@ -12,7 +12,7 @@ from privaudit.results.migrate import upgrade
 from privaudit.results.schema import READABLE_VERSIONS, SCHEMA_VERSION, AuditReport
 from privaudit.results.serialize import from_jsonable
 from privaudit.results.sweep import SWEEP_KIND, SWEEP_SCHEMA_VERSION, SweepReport
-from privaudit.results.verdict import build_verdict
+from privaudit.results.verdict import build_verdict, harden_verdict
 
 __all__ = ["from_dict", "read_report", "read_saved", "sweep_from_dict"]
 
@@ -119,6 +119,6 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
 def _with_verdicts(report: AuditReport) -> AuditReport:
     """An older report with the verdicts it did not have (the hardened model's too)."""
     if report.harden is not None:
-        after = replace(report.harden.after, verdict=build_verdict(report.harden.after))
+        after = replace(report.harden.after, verdict=harden_verdict(report))
         report = replace(report, harden=replace(report.harden, after=after))
     return replace(report, verdict=build_verdict(report))

@@ -232,6 +232,9 @@ class ModelInfo:
     torch_conversion: str  # "ok" or the reason the encoder could not be converted
     noise_source: str  # "flag" | "config" | "model metadata"
     domain: str = "image"  # "tabular" | "signal" | "image": from the input's rank or --domain
+    # per-channel noise stds (axis 1 of the cut) of a noise-allocation model, at the audited
+    # sigma (their RMS); the audit then measures the features whitened by them
+    noise_stds: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -322,13 +325,16 @@ class EpochStats:
     task_loss: float
     cem_loss: float
     accuracy: float  # training accuracy on noisy features
+    adversary_loss: float | None = None  # the adversary decoder's MSE (adversarial defences)
+    noise_scales: tuple[float, ...] | None = None  # learned a_j at the epoch's end (allocation)
 
 
 @dataclass(frozen=True)
 class Variant:
-    """One fine-tuned model (CEM or noise-only), measured with the same data, seeds and budget.
+    """One fine-tuned model (a defence or noise-only), measured like every other.
 
-    Seed-dependent numbers are means over the fine-tune seeds, with their standard deviation.
+    Same data, seeds and budget: every enabled attack, trained from scratch on it, and the
+    bound. Seed-dependent numbers are means over the fine-tune seeds, with their standard deviation.
     """
 
     label: str  # e.g. "cem", "noise-only x1.0", "original"
@@ -347,17 +353,40 @@ class Variant:
     feature_mean: float
     feature_std: float
     within_class_share: float | None  # within-class share of feature variance
+    defence: str | None = None  # "cem", "adversarial", ..., "noise-only", "original"
+    mu: float = 0.0  # adversarial weight
+    # the attack with the lowest MSE, per seed ("decoder/optimization" when seeds differ)
+    strongest_attack: str | None = None
+    strongest_mse: float | None = None  # its MSE, mean over seeds
+    strongest_mse_std: float | None = None
+    recovered: float | None = None  # its recovered share (1 - MSE / prior MSE), mean
+    seed_noisy_accuracy: tuple[float, ...] = ()  # per fine-tune seed
+    seed_strongest_mse: tuple[float, ...] = ()  # per fine-tune seed
+    noise_stds: tuple[float, ...] | None = None  # seed 0's per-channel stds (allocation)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """CEM against the noise-only baselines (method.md §5, scale confound)."""
+    """A defence against noise-only fine-tuning (method.md §5, scale confound).
 
-    equal_sigma_mse_gain: float | None  # CEM decoder MSE / noise-only (same sigma) - 1
-    equal_sigma_accuracy_delta: float | None  # points, CEM - noise-only
-    frontier_mse_at_cem_accuracy: float | None  # noise-only frontier interpolated
-    frontier_mse_gain: float | None  # CEM decoder MSE / frontier MSE - 1 (any sign)
+    Gains are paired by fine-tune seed (defence seed i against noise-only seed i) and given
+    as mean and standard deviation over the seeds. Schema 3 compares the strongest attack's
+    MSE on each model; older reports the decoder's (`attack`).
+    """
+
+    equal_sigma_mse_gain: float | None  # defence MSE / noise-only (same sigma) - 1
+    equal_sigma_accuracy_delta: float | None  # points, defence - noise-only
+    # the MSE of the noise-only model matched to the defence's noisy accuracy (within
+    # MATCH_POINTS); older reports: the frontier interpolated at CEM's accuracy
+    frontier_mse_at_cem_accuracy: float | None
+    frontier_mse_gain: float | None  # defence MSE / matched noise-only MSE - 1 (any sign)
     note: str
+    defence: str = "cem"
+    attack: str = "decoder"  # whose MSE: "strongest" (of all attacks) or "decoder"
+    equal_sigma_mse_gain_std: float | None = None
+    frontier_mse_gain_std: float | None = None
+    frontier_label: str | None = None  # the matched noise-only variant
+    frontier_accuracy_delta: float | None = None  # points, defence - matched noise-only
 
 
 @dataclass(frozen=True)
@@ -381,6 +410,12 @@ class HardenResult:
     chosen: str | None = None  # why the kept model was chosen
     holdout: float = 0.0  # share of the data kept out of fine-tuning for the audits
     fine_tune_samples: int = 0  # samples fine-tuned on (0: not recorded, version 1)
+    defence: str = "cem"  # the defence of the written model (the winner when several ran)
+    mu: float = 0.0  # its adversarial weight
+    comparisons: tuple[Comparison, ...] = ()  # one per defence trained (`comparison`: winner's)
+    noise_stds: tuple[float, ...] | None = None  # the written model's per-channel noise stds
+    # why the hardened model is less private than the original at the same sigma, or None
+    regression: str | None = None
 
 
 @dataclass(frozen=True)

@@ -151,15 +151,19 @@ def _reference_cells(r: Reference, n_eval: int) -> dict[str, object]:
 
 
 def _variant_row(report: AuditReport, v: Variant, role: str) -> dict[str, object]:
-    measured = v.decoder_mse is not None
+    """A variant's strongest attack (its decoder in reports before schema 3's defences)."""
+    strongest = v.strongest_mse is not None
+    measured = strongest or v.decoder_mse is not None
+    attack = v.strongest_attack if strongest else AttackName.DECODER.value
     return {
         "role": role, "model": v.label, "sha256": "", "split": report.model.split,
         "noise_sigma": v.noise_sigma, "clean_accuracy": v.clean_accuracy,
         "noisy_accuracy": v.noisy_accuracy, "leakage_bits_per_dim": v.leakage_bits_per_dim,
         "mse_floor": v.mse_floor, "paper_floor": v.paper_floor, "kind": ATTACK,
-        "attack": AttackName.DECODER.value,
-        "status": (Status.OK if measured else Status.SKIPPED).value, "mse": v.decoder_mse,
-        "psnr": None, "ssim": None, "recovered": None, "beats_label": None,
+        "attack": attack,
+        "status": (Status.OK if measured else Status.SKIPPED).value,
+        "mse": v.strongest_mse if strongest else v.decoder_mse,
+        "psnr": None, "ssim": None, "recovered": v.recovered, "beats_label": None,
         "below_floor": False, "n_samples": 0, "seconds": None,
         "reason": "" if measured else "not measured",
     }  # fmt: skip

@@ -9,10 +9,18 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Sequence
+from dataclasses import replace
 
-from privaudit.results.schema import AttackResult, AuditReport, BoundResult, Status, Verdict
+from privaudit.results.schema import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    HardenResult,
+    Status,
+    Verdict,
+)
 
-__all__ = ["WIDE", "build_verdict", "strongest_attack"]
+__all__ = ["WIDE", "build_verdict", "harden_verdict", "regression", "strongest_attack"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -157,3 +165,70 @@ def _base_command(report: AuditReport, command: str = "assess") -> str:
     if m.split == "presplit":
         return f"privaudit {command} --encoder {model} --data {data}"
     return f"privaudit {command} {model} --split {shlex.quote(m.split)} --data {data}"
+
+
+def regression(before: AuditReport, after: AuditReport) -> str | None:
+    """Why the hardened model is less private than the original at the same sigma, or None.
+
+    Less private: its strongest attack reaches a lower MSE, or its leakage bound is higher.
+    """
+    reasons = []
+    b, a = strongest_attack(before.attacks), strongest_attack(after.attacks)
+    if b is not None and a is not None and float(a.mse or 0.0) < float(b.mse or 0.0):
+        reasons.append(f"its strongest attack reaches MSE {_num(a.mse)} ({a.attack}), below "
+                       f"the original's {_num(b.mse)} ({b.attack})")
+    lb = None if before.bound is None else before.bound.leakage_bits_per_dim
+    la = None if after.bound is None else after.bound.leakage_bits_per_dim
+    if lb is not None and la is not None and la > lb:
+        reasons.append(f"its leakage bound is {_num(la)} bits per input dimension, above the "
+                       f"original's {_num(lb)}")
+    if not reasons:
+        return None
+    sigma = _num(None if after.bound is None else after.bound.noise_sigma)
+    return (f"The hardened model is LESS private than the original at the same sigma ({sigma}): "
+            + "; ".join(reasons) + ".")
+
+
+def harden_verdict(report: AuditReport) -> Verdict:
+    """The hardened model's verdict: its own audit's, opened by what hardening achieved.
+
+    A hardened model less private than the original says so first (its headline); then the
+    defence kept and its gain over noise-only fine-tuning with its spread.
+    """
+    h = report.harden
+    assert h is not None
+    base = build_verdict(h.after)
+    lead = regression(report, h.after)
+    told = _defence_sentence(h)
+    if lead is None:
+        return replace(base, sentences=(told, *base.sentences))
+    return replace(base, headline=lead, sentences=(base.headline, told, *base.sentences))
+
+
+def _gain(mean: float | None, spread: float | None) -> str:
+    if mean is None:
+        return "n/a"
+    text = f"{100 * mean:+.1f}%"
+    return text if spread is None else f"{text} ± {100 * spread:.1f}%"
+
+
+def _defence_sentence(h: HardenResult) -> str:
+    knobs = [f"lambda {h.lam:g}"] if h.lam > 0 else []
+    knobs += [f"mu {h.mu:g}"] if h.mu > 0 else []
+    name = f"{h.defence} ({', '.join(knobs)})" if knobs else h.defence
+    c = h.comparison
+    seeds = next((v.seeds for v in h.variants if v.defence == h.defence), 1)
+    if c is None:
+        return (f"Hardened with {name}; no noise-only baseline was measured, so nothing shows "
+                "it beats simply adding more noise (--baseline measures that).")
+    which = "the strongest attack's" if c.attack == "strongest" else f"the {c.attack}'s"
+    parts = [f"Hardened with {name}: {which} MSE changes by "
+             f"{_gain(c.equal_sigma_mse_gain, c.equal_sigma_mse_gain_std)} against noise-only "
+             "fine-tuning at the same sigma"]
+    if c.frontier_mse_gain is None:
+        parts.append("; no noise-only model matched its accuracy, so no gain over the "
+                     "noise-only frontier is claimed")
+    else:
+        parts.append(f", and by {_gain(c.frontier_mse_gain, c.frontier_mse_gain_std)} against "
+                     f"noise-only at matched accuracy ({c.frontier_label})")
+    return "".join(parts) + f" ({seeds} seed{'s' if seeds != 1 else ''})."

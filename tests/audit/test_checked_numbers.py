@@ -51,7 +51,7 @@ def test_harden_refuses_them_with_the_same_check(tmp_path: object) -> None:
 
     y = Y.copy()
     y[::8] = 10
-    cfg = dataclasses.replace(CFG, harden=HardenConfig(epochs=1))
+    cfg = dataclasses.replace(CFG, harden=HardenConfig(epochs=2))
     with pytest.raises(DataError, match="labels 0..10 do not fit the head's 10 outputs"):
         run_harden(cfg, output=tmp_path / "h.onnx",  # type: ignore[operator]
                    memory=InMemory(model=classifier(), x=X, y=y))

@@ -112,7 +112,7 @@ def test_harden_trains_on_the_integer_pixels(
     assert fed.dtype == torch.int64
     assert torch.equal(fed, torch.from_numpy(demo[0][:4, None].astype(np.int64)))
     cfg = dataclasses.replace(CFG, split="layer3", limit=200,
-                              harden=HardenConfig(epochs=1, batch_size=64, k=2))
+                              harden=HardenConfig(epochs=2, batch_size=64, k=2))
     report = run_harden(cfg, output=tmp_path / "h.onnx",
                         memory=InMemory(model=model, x=demo[0], y=demo[1]))
     assert report.harden is not None

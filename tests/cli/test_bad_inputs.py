@@ -177,7 +177,7 @@ class Case(NamedTuple):
 MODEL = "{kit}/cnn.onnx --split layer3 --noise 0.1"
 ASSESS = "assess " + MODEL + " --data {kit}/ok.npz -o {out}"
 NO_SIGMA = ASSESS.replace("--noise 0.1 ", "")
-HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 1 --output-dir {out}"
+HARDEN = "harden {kit}/cnn.onnx --split layer3 --noise 0.1 --epochs 2 --output-dir {out}"
 TABLE = "assess {kit}/mlp.onnx --split layer2 --noise 0.1 --data {kit}/table.csv -o {out}"
 SWEEP = "sweep {kit}/cnn.onnx --data {kit}/ok.npz --noise 0,0.1 --no-attacks --jobs 1 -o {out}"
 

@@ -276,7 +276,7 @@ def test_harden_leaves_the_input_model_unchanged(tmp_path: Path, tiny_cnn_legacy
     before = _sha(model)
     result = runner.invoke(app, [
         "harden", str(model), "--split", "layer3", "--data", str(data), "--noise", "0.1",
-        "--epochs", "1", "--budget", "smoke", "--no-attacks", "-q",
+        "--epochs", "2", "--budget", "smoke", "--no-attacks", "-q",
         "-o", str(tmp_path / "hardened.onnx"), "--output-dir", str(tmp_path / "out"),
     ])
     assert result.exit_code == 0, result.stderr

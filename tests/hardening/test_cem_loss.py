@@ -22,7 +22,7 @@ from privaudit.hardening.cem_loss import (
     fit_clusters,
     hinge_loss,
 )
-from privaudit.hardening.finetune import FinetuneSettings, step_losses
+from privaudit.hardening.finetune import FinetuneSettings, TrainState, step_losses
 from privaudit.model import split_model
 
 SIGMA = 0.5
@@ -175,7 +175,10 @@ def test_cem_gradient_reaches_only_the_encoder(
     table = fit_clusters(spread, y.numpy(), 10, 2, seed=0)
     settings = FinetuneSettings(lam=1.0, loss=form, k=2, epochs=1, lr=1e-3, batch_size=64,
                                 freeze_head=False, noise_sigma=0.05, seed=0)
-    _, cem, _, _ = step_losses(encoder, head, x, y, y, table, settings, torch.Generator())
+    opt = torch.optim.Adam([*encoder.parameters(), *head.parameters()])
+    state = TrainState(encoder, head, opt, torch.optim.lr_scheduler.ConstantLR(opt),
+                       torch.Generator(), torch.Generator(), table=table)
+    cem = step_losses(state, x, y, y, x, settings).cem
     cem.backward()
     assert all(p.grad is None for p in head.parameters())
     grads = [p.grad for p in encoder.parameters() if p.grad is not None]

@@ -288,7 +288,7 @@ FAST = "--no-attacks --limit 60 -q"
 NET = "{kit}/net.onnx --split cut --noise 0.1"
 ASSESS = f"assess {NET} --data {{kit}}/ok.npz {FAST} -o {{out}}"
 DEMO = f"--data {{kit}}/demo.npz --noise 0.1 {FAST} -o {{out}}"
-HARDEN = ("harden {kit}/net.onnx --split cut --noise 0.1 --data {kit}/ok.npz --epochs 1 "
+HARDEN = ("harden {kit}/net.onnx --split cut --noise 0.1 --data {kit}/ok.npz --epochs 2 "
           "--no-attacks -q -o {out}/h.onnx --output-dir {out}")
 
 MODELS = [

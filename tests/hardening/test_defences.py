@@ -1,0 +1,215 @@
+"""Defences beside CEM: the registry, adversary, allocation, guard rails and their judgement."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from privaudit.config import Defence, HardenConfig, values
+from privaudit.data import Normalization
+from privaudit.errors import ConfigError
+from privaudit.hardening import (
+    DEFENCES,
+    FinetuneSettings,
+    choose,
+    compare,
+    fine_tune,
+    sigma_for_accuracy,
+    winner,
+)
+from privaudit.hardening.adversary import Adversary
+from privaudit.hardening.allocation import NoiseAllocation
+from privaudit.model import split_model
+from privaudit.progress import NullProgress
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    Status,
+    Variant,
+    read_report,
+    regression,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_every_defence_is_registered_and_described() -> None:
+    assert list(DEFENCES) == list(values(Defence))
+    assert all(d.summary and d.grid in ("lam", "mu") for d in DEFENCES.values())
+    assert DEFENCES["cem+adversarial"].cem and DEFENCES["cem+adversarial"].adversarial
+    assert DEFENCES["noise-allocation"].allocation and not DEFENCES["cem"].allocation
+
+
+def test_config_refuses_unknown_or_repeated_defences() -> None:
+    assert HardenConfig(defence=("adversarial", "cem")).defence == ("adversarial", "cem")
+    with pytest.raises(ConfigError, match="harden.defence"):
+        HardenConfig(defence=("dropout",))
+    with pytest.raises(ConfigError, match="named twice"):
+        HardenConfig(defence=("cem", "cem"))
+    with pytest.raises(ConfigError, match="at least one"):
+        HardenConfig(defence=())
+
+
+@pytest.mark.parametrize("defence", ["cem", "noise-allocation", "cem+adversarial"])
+def test_one_epoch_with_cem_is_refused_because_cem_would_never_run(defence: str) -> None:
+    with pytest.raises(ConfigError, match="never run") as info:
+        HardenConfig(epochs=1, defence=(defence,))
+    assert "--epochs 2" in (info.value.hint or "")
+
+
+def test_one_epoch_is_fine_without_cem() -> None:
+    assert HardenConfig(epochs=1, defence=("adversarial",)).epochs == 1
+    assert HardenConfig(epochs=1, lam=0.0).lam == 0.0  # noise-only: nothing is off
+
+
+def test_allocation_keeps_the_total_noise_power() -> None:
+    alloc = NoiseAllocation(4, 3, initial=np.array([0.5, 1.0, 1.0, np.sqrt(1.75)]))
+    a = alloc().detach()
+    assert a.shape == (1, 4, 1, 1)
+    assert float((a**2).mean()) == pytest.approx(1.0, abs=1e-6)
+    np.testing.assert_allclose(alloc.values(), [0.5, 1.0, 1.0, np.sqrt(1.75)], rtol=1e-5)
+    with torch.no_grad():
+        alloc.theta.add_(torch.randn(4))
+    assert float((alloc().detach() ** 2).mean()) == pytest.approx(1.0, abs=1e-6)
+    assert NoiseAllocation(6, 1)().shape == (1, 6)
+
+
+def test_adversary_learns_and_restarts_on_schedule() -> None:
+    torch.manual_seed(0)
+    adv = Adversary((4, 7, 7), (1, 28, 28), steps=2, reset=3, seed=5,
+                    device=torch.device("cpu"))
+    z, x = torch.randn(16, 4, 7, 7), torch.rand(16, 1, 28, 28)
+    first = adv.fit(z, x)
+    for _ in range(5):
+        last = adv.fit(z, x)
+    assert last < first  # it learns the (fixed) batch
+    weights = [p.detach().clone() for p in adv.decoder.parameters()]
+    for _ in range(3):
+        adv.encoder_stepped()
+    assert adv.restarts == 1
+    assert any(not torch.equal(a, b) for a, b in zip(weights, adv.decoder.parameters(),
+                                                     strict=True))
+    z.requires_grad_(True)
+    adv.loss(z, x).backward()
+    assert z.grad is not None and float(z.grad.abs().sum()) > 0  # the encoder gets a gradient
+
+
+def _settings(**kw: object) -> FinetuneSettings:
+    base = {"lam": 1.0, "loss": "bound", "k": 2, "epochs": 2, "lr": 1e-2, "batch_size": 32,
+            "freeze_head": False, "noise_sigma": 0.05, "seed": 0}
+    return FinetuneSettings(**(base | kw))  # type: ignore[arg-type]
+
+
+def test_noise_allocation_learns_scales_at_equal_power(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    split = split_model(onnx.load(tiny_cnn_legacy), "layer3")
+    x, y = digits_like[0][:96], digits_like[1][:96]
+    done = fine_tune(split, Normalization(), x, y, _settings(lam=4.0, allocate=True),
+                     device=torch.device("cpu"), progress=NullProgress(), label="t")
+    a = np.asarray(done.noise_scales)
+    assert a.shape == (4,) and np.mean(a**2) == pytest.approx(1.0, abs=1e-5)
+    assert np.ptp(a) > 1e-3  # the bound moved noise between channels
+    assert done.history[-1].noise_scales == pytest.approx(tuple(a))
+    fixed = fine_tune(split, Normalization(), x, y, _settings(noise_scales=tuple(a)),
+                      device=torch.device("cpu"), progress=NullProgress(), label="t")
+    assert fixed.noise_scales == tuple(a)  # not learned: carried through
+
+
+def test_adversarial_fine_tune_records_the_adversary(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    split = split_model(onnx.load(tiny_cnn_legacy), "layer3")
+    done = fine_tune(split, Normalization(), digits_like[0][:64], digits_like[1][:64],
+                     _settings(lam=0.0, mu=1.0, epochs=1, adversary_reset=3),
+                     device=torch.device("cpu"), progress=NullProgress(), label="t")
+    stats = done.history[0]
+    assert stats.adversary_loss is not None and 0 < stats.adversary_loss < 1
+    assert stats.cem_loss == 0.0 and done.noise_scales is None
+
+
+def _variant(label: str, acc: tuple[float, ...], mse: tuple[float, ...], *, sigma: float = 0.1,
+             defence: str = "noise-only", leak: float = 0.1) -> Variant:
+    return Variant(
+        label=label, lam=0.0, loss="none", noise_sigma=sigma, seeds=len(acc),
+        clean_accuracy=0.99, noisy_accuracy=float(np.mean(acc)), noisy_accuracy_std=0.0,
+        decoder_mse=float(np.mean(mse)), decoder_mse_std=0.0, leakage_bits_per_dim=leak,
+        mse_floor=0.0, paper_floor=0.0, feature_mean=0.5, feature_std=0.1,
+        within_class_share=0.5, defence=defence, strongest_attack="decoder",
+        strongest_mse=float(np.mean(mse)), strongest_mse_std=0.0,
+        seed_noisy_accuracy=acc, seed_strongest_mse=mse,
+    )
+
+
+def test_sigma_for_accuracy_interpolates_in_log_sigma_and_extends_with_a_clamp() -> None:
+    frontier = [_variant("a", (0.95,), (0.02,), sigma=0.1),
+                _variant("b", (0.85,), (0.03,), sigma=0.4)]
+    assert sigma_for_accuracy(frontier, 0.90) == pytest.approx(0.2)  # geometric midpoint
+    assert sigma_for_accuracy(frontier, 0.75) == pytest.approx(1.6)  # one more step
+    assert sigma_for_accuracy(frontier, 0.10) == pytest.approx(1.6)  # clamped at 4x
+    assert sigma_for_accuracy(frontier[:1], 0.9) is None
+
+
+def test_compare_pairs_seeds_and_only_claims_a_matched_frontier() -> None:
+    equal = _variant("noise-only x1.0", (0.95, 0.93), (0.020, 0.025))
+    matched = _variant("noise-only sigma 0.2", (0.905, 0.895), (0.025, 0.030), sigma=0.2)
+    far = _variant("noise-only x3.0", (0.80, 0.80), (0.040, 0.040), sigma=0.3)
+    cem = _variant("cem", (0.90, 0.90), (0.030, 0.036), defence="cem")
+    c = compare(cem, equal, [equal, matched, far])
+    assert c.defence == "cem" and c.attack == "strongest"
+    gains = [0.030 / 0.020 - 1, 0.036 / 0.025 - 1]
+    assert c.equal_sigma_mse_gain == pytest.approx(np.mean(gains))
+    assert c.equal_sigma_mse_gain_std == pytest.approx(np.std(gains, ddof=1))
+    assert c.equal_sigma_accuracy_delta == pytest.approx(-4.0)
+    assert c.frontier_label == matched.label and c.frontier_accuracy_delta == pytest.approx(0.0)
+    assert c.frontier_mse_gain == pytest.approx(np.mean([0.2, 0.2]))
+    assert c.frontier_mse_gain_std == pytest.approx(0.0, abs=1e-12)
+    assert c.frontier_mse_at_cem_accuracy == pytest.approx(0.0275)
+    alone = compare(cem, equal, [equal, far])  # nearest: equal, 4 points away
+    assert alone.frontier_mse_gain is None and alone.frontier_label is None
+    assert "no frontier gain is claimed" in alone.note and "4.0 points away" in alone.note
+
+
+def test_choose_and_winner_weigh_privacy_within_the_budget() -> None:
+    a = _variant("cem", (0.95,), (0.03,), defence="cem")
+    b = _variant("adversarial", (0.94,), (0.04,), defence="adversarial")
+    c = _variant("cem+adversarial", (0.80,), (0.09,), defence="cem+adversarial")
+    index, why = choose([a, b, c], 2.0, 0.955)
+    assert index == 1 and "adversarial" in why and "within 2 points" in why
+    index, why = choose([a, b, c], 0.1, 0.999)
+    assert index == 0 and "no candidate" in why
+    comparisons = [compare(v, None, [_variant("m", v.seed_noisy_accuracy, (0.03,))])
+                   for v in (a, b, c)]
+    index, why = winner([a, b, c], comparisons)
+    assert index == 2 and "matched accuracy (+200.0%)" in why
+    index, why = winner([a, b], [dataclasses.replace(comparisons[0], frontier_mse_gain=None),
+                                 comparisons[1]])
+    assert index == 1 and "accuracy was not weighed" in why
+
+
+GOLDEN = Path(__file__).parents[1] / "reports" / "golden" / "report.json"
+
+
+def _report(mse: float, leak: float) -> AuditReport:
+    base = read_report(GOLDEN)
+    attack = AttackResult(attack="decoder", status=Status.OK, mse=mse)
+    assert base.bound is not None
+    bound: BoundResult = dataclasses.replace(base.bound, leakage_bits_per_dim=leak,
+                                             noise_sigma=0.1)
+    return dataclasses.replace(base, attacks=(attack,), bound=bound)
+
+
+def test_regression_names_what_got_worse() -> None:
+    before = _report(0.030, 0.20)
+    assert regression(before, _report(0.035, 0.15)) is None
+    text = regression(before, _report(0.025, 0.25))
+    assert text is not None and text.startswith("The hardened model is LESS private")
+    assert "0.025" in text and "0.03" in text and "leakage bound" in text
+    only_leak = regression(before, _report(0.031, 0.21))
+    assert only_leak is not None and "strongest attack" not in only_leak
