@@ -46,7 +46,7 @@ _REFERENCE_LR = 1e-3  # official: CEM gradient scaled by min(1, 0.001 / lr)
 # NOTE: the allocation's logits move faster than the weights: at the weights' lr (1e-3) the
 # per-channel stds stayed within 3% of 1 in 10 epochs on the demo; 3e-2 lets them spread.
 _ALLOCATION_LR = 3e-2
-_ADVERSARY_STEPS = 2  # decoder updates per encoder step
+_ADVERSARY_STEPS = 1  # decoder updates per decoder turn (every adversary.EVERY encoder steps)
 
 
 @dataclass(frozen=True)
