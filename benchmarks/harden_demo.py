@@ -35,10 +35,10 @@ from privaudit.audit import Timer, measure_prepared, prepare
 from privaudit.config import AttacksConfig, Config, HardenConfig
 from privaudit.data import AuditPartition, Dataset
 from privaudit.hardening import (
+    DEFENCES,
     HardenRun,
     Trained,
     feature_stats,
-    frontier_mse,
     train_variant,
     variant_of,
 )
@@ -103,7 +103,7 @@ def test_accuracy(run: HardenRun, model: Any, sigma: float, draws: int = 10) -> 
     assert split.head is not None
     enc, head = make_session(split.encoder), make_session(split.head)
     x, y = run.prep.audit.eval.x, run.prep.audit.eval.y
-    z = run_batched(enc, run.prep.norm.apply(x), 256)
+    z = run_batched(enc, run.prep.feed.apply(x), 256)
     rng = np.random.default_rng(123)
     accs = []
     for _ in range(draws):
@@ -157,6 +157,17 @@ def models_table(rows: list[Row], seeds: int) -> Table:
                  header, cells)
 
 
+def frontier_mse(frontier: list[Variant], accuracy: float) -> float | None:
+    """The noise-only frontier's decoder MSE at `accuracy`: linear interpolation between the
+    two frontier points around it; None outside the frontier's accuracy range."""
+    points = sorted((v.noisy_accuracy, v.decoder_mse) for v in frontier
+                    if v.noisy_accuracy is not None and v.decoder_mse is not None)
+    for (a0, m0), (a1, m1) in zip(points, points[1:], strict=False):
+        if a0 <= accuracy <= a1:
+            return m0 if a1 == a0 else m0 + (m1 - m0) * (accuracy - a0) / (a1 - a0)
+    return None
+
+
 def comparison(base: dict[str, list[float]], frontier: list[Variant], s: dict[str, list[float]]
                ) -> tuple[list[float], list[float], list[float], float | None]:
     """Per seed MSE gain (%), accuracy change (points), leakage change (%); frontier gain (%)."""
@@ -175,11 +186,13 @@ def run(args: argparse.Namespace) -> Result:
     first = original(hrun)
     rows: list[Row] = [(first, per_seed(hrun, first))]
     for scale in (float(s) for s in args.scales.split(",")):
-        t = train_variant(hrun, f"noise-only x{scale:.1f}", 0.0, "none", SIGMA * scale)
+        t = train_variant(hrun, f"noise-only x{scale:.1f}", None, 0.0, 0.0, SIGMA * scale)
         rows.append((t, per_seed(hrun, t)))
     for spec in args.cem.split(","):
         form, lam = spec.split(":")
-        t = train_variant(hrun, f"cem {form} {float(lam):g}", float(lam), form, SIGMA)
+        h = replace(hrun.cfg.harden, loss=form)
+        t = train_variant(replace(hrun, cfg=replace(hrun.cfg, harden=h)), f"cem {form} {lam}",
+                          DEFENCES["cem"], float(lam), 0.0, SIGMA)
         rows.append((t, per_seed(hrun, t)))
     base = next(s for t, s in rows if t.variant.lam == 0 and t.variant.noise_sigma == SIGMA
                 and t.variant.label != "original")
