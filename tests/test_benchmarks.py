@@ -34,17 +34,22 @@ EXPECTED = {
                  "`privaudit assess` on the demo, budget standard, wall time")),
     "harden": (("fine-tuning epoch times",),
                ("cem hinge epoch / noise-only epoch (epochs ≥ 2)",
-                "cem bound epoch / noise-only epoch (epochs ≥ 2)")),
+                "cem bound epoch / noise-only epoch (epochs ≥ 2)",
+                "adversarial epoch / noise-only epoch (epochs ≥ 2)",
+                "noise-allocation epoch / noise-only epoch (epochs ≥ 2)")),
     "harden_demo": (("each configuration", "CEM vs noise-only at equal sigma"),
                     ("CEM bound, lambda 4: decoder MSE gain over noise-only at equal sigma",
                      "CEM bound, lambda 4: noisy test accuracy change vs noise-only")),
+    "verdict": (("the demo at 3 sigmas", "dFIL vs the optimisation attack"),
+                ("interval width at sigma 0.1: strongest attack's MSE / floor (S)",
+                 "dFIL time / smoke optimisation attack time")),
     "sweep": (("wall time of the sweep", "peak memory (driver and workers) by points",
                "accuracy cost per cut"),
               ("--jobs 2 speed-up over --jobs 1", "ray / local time, 2 workers each",
                "peak memory of the whole sweep / 1 point",
                "accuracies of a cut / its feature extraction (worst cut)")),
 }
-NAMES_IN_ORDER = ("bound", "attacks", "harden", "harden_demo", "sweep")
+NAMES_IN_ORDER = ("bound", "attacks", "verdict", "harden", "harden_demo", "defences", "sweep")
 NUMBER = re.compile(r"[-+−]?(?:\d[\d,]*\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.I)
 UNIT = r"(?: %| s| x| MiB)?"
 GOAL = re.compile(rf"^- goal (met|missed): (.+) = (\S+)({UNIT}) \(goal (<=|>=) (\S+)({UNIT})\)$")
