@@ -21,7 +21,8 @@ extrapolated). Goal: some defence at least +30 % over the frontier, on each mode
 Each (model, configuration, seed) is one job; finished jobs are kept in a JSON cache
 (`--cache`), so an interrupted run resumes where it stopped. `--workers N` runs N jobs at
 once in separate processes (one torch thread each). `--max-minutes` stops starting jobs
-after that long: the tables then say which rows are incomplete.
+after that long (default: `$PRIVAUDIT_BENCH_MAX_MINUTES`, else no limit; 0 renders the
+cache and starts nothing): the tables then say which rows are incomplete.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from benchmarks.common import Goal, Result, Table, main_of, mean_std, plural
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "defences vs the noise-only frontier, strongest attack, two models"
 GOAL_GAIN = 30.0  # percent over the frontier at matched accuracy
+MAX_MINUTES_ENV = "PRIVAUDIT_BENCH_MAX_MINUTES"
 FULL: dict[str, Any] = {"seeds": 3, "epochs": 10, "budget": "standard", "share": 1.0,
                         "attacks": "knn,decoder,optimization,gan"}
 QUICK: dict[str, Any] = {"seeds": 1, "epochs": 2, "budget": "smoke", "share": 0.05,
@@ -103,8 +105,10 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=1, help="jobs at once (1 thread each)")
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench-cache" / "defences.json",
                     help="finished jobs (resumable)")
-    ap.add_argument("--max-minutes", type=float, default=0.0,
-                    help="start no job after this long (0: no limit)")
+    ap.add_argument("--max-minutes", type=float,
+                    default=float(os.environ.get(MAX_MINUTES_ENV, "-1")),
+                    help=f"start no job after this long (negative: no limit; default from "
+                         f"${MAX_MINUTES_ENV}, as `python -m benchmarks` passes no options)")
     return ap
 
 
@@ -203,8 +207,10 @@ def run_jobs(models: list[ModelSpec], args: argparse.Namespace) -> dict[str, dic
     options = {k: v for k, v in vars(args).items() if k != "cache"}
     todo = [(m.name, c.label, s, options) for s in range(args.seeds) for m in models
             for c in CONFIGS if job_key(m, c, s, args) not in done]
-    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes else None
+    deadline = time.monotonic() + 60 * args.max_minutes if args.max_minutes >= 0 else None
     workers = max(1, args.workers)
+    if deadline is not None and args.max_minutes == 0:
+        return done  # NOTE: 0 minutes: render what the cache holds, start nothing
     with ProcessPoolExecutor(max_workers=workers) as pool:
         pending = iter(todo)
         running = {pool.submit(_job, item) for item in todo[:workers]}
@@ -291,12 +297,14 @@ def run(args: argparse.Namespace) -> Result:
                           "noise-only frontier at matched accuracy",
                           float("nan") if best is None else best, ">=", GOAL_GAIN, " %",
                           "+.1f"))
-    seconds = [v["seconds"] for v in done.values()]
+    keys = {job_key(m, c, s, args) for m in models for c in CONFIGS for s in range(args.seeds)}
+    seconds = [done[k]["seconds"] for k in keys if k in done]
     settings = (f"models {args.models}, {plural(args.seeds, 'seed')}, {args.epochs} epochs "
                 f"on the demo's training images (share {args.share:g}), audited on its test "
                 f"images by {args.attacks} at the {args.budget} budget (the strongest judges), "
                 f"{plural(args.workers, 'worker')} x 1 torch thread; "
-                f"{len(seconds)} jobs, {sum(seconds) / 60:.0f} min of job time")
+                f"{len(seconds)} of {len(keys)} jobs measured, {sum(seconds) / 60:.0f} min of "
+                "job time")
     notes = ("Gains are of the strongest attack's MSE (higher: more private). Against the "
              "frontier: the defence's mean noisy accuracy placed between the two noise-only "
              "points around it, their MSE interpolated linearly; outside their range, no "
