@@ -336,7 +336,7 @@ CASES: dict[str, Case] = {
                                  "{kit}/inf_signal.npz -o {out}",
                                  "channel 'ch1', time step 9"),
     "harden a table without labels": Case(
-        "harden {kit}/mlp.onnx --split layer2 --noise 0.1 --epochs 1 --output-dir {out} --data "
+        "harden {kit}/mlp.onnx --split layer2 --noise 0.1 --epochs 2 --output-dir {out} --data "
         "{kit}/unlabeled.csv -o {out}/h.onnx", "the data has no labels"),
     "report: empty format": Case("report {kit}/run/report.json -f '' --output-dir {out}",
                                  "expected at least one report format"),

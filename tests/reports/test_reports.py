@@ -375,7 +375,7 @@ def test_html_is_self_contained(fixture: str) -> None:
     assert "<script" not in text.lower()
     assert not re.search(r"https?://", text)
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", text)
-    images = {"report": 2, "harden": 4, "tabular": 0, "signal": 0}  # knn + decoder grids
+    images = {"report": 2, "harden": 4, "defences": 4, "tabular": 0, "signal": 0}  # knn + decoder
     assert text.count("<img ") == images[fixture]
 
 

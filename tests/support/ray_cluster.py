@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -93,7 +94,9 @@ def _wait_up(ray: str, address: str, head: subprocess.Popen[str], timeout: float
 @contextmanager
 def local_ray_cluster(temp_dir: Path, cpus: int = 2, timeout: float = 60) -> Iterator[str]:
     """Start a head node on 127.0.0.1 with `cpus` CPUs; yield its address; always stop it."""
-    ray = shutil.which("ray")
+    # NOTE: next to this interpreter first: a venv's `ray` without the venv on PATH
+    beside = Path(sys.executable).parent / "ray"
+    ray = str(beside) if beside.is_file() else shutil.which("ray")
     if ray is None:
         raise RuntimeError("the `ray` command is not on PATH")
     port = _free_port()
