@@ -1,14 +1,14 @@
-"""PNG encoding with the standard library (zlib + struct) and image grids for the HTML report."""
+"""PNG encoding (Pillow) and image grids for the HTML report and the compact JSON samples."""
 
 from __future__ import annotations
 
 import base64
+import io
 import math
-import struct
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
+from PIL import Image
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID_TARGET_PX = 84  # tiles are scaled up (nearest neighbour) to about this size: x3 for 28 px
@@ -17,33 +17,38 @@ GAP_VALUE = 255
 
 
 def png_bytes(img: np.ndarray) -> bytes:
-    """Encode an 8-bit image as PNG.
+    """Encode an 8-bit image as PNG (through Pillow).
 
     Args:
         img: uint8 array, (H, W) grayscale or (H, W, 3) RGB.
 
     Returns:
-        The PNG file: signature, IHDR (bit depth 8, colour type 0 or 2), one IDAT, IEND.
+        The PNG file: bit depth 8, colour type 0 (grey) or 2 (RGB), no metadata chunks, so the
+        same pixels always give the same bytes.
 
     Raises:
         ValueError: not a uint8 (H, W) or (H, W, 3) array.
     """
     if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
         raise ValueError(f"expected uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
-    height, width = img.shape[:2]
-    colour_type = 0 if img.ndim == 2 else 2
-    rows = np.ascontiguousarray(img).reshape(height, -1)
-    raw = np.hstack([np.zeros((height, 1), np.uint8), rows]).tobytes()  # filter byte 0 per row
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return b"".join(
-        (PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(raw, 9)),
-         _chunk(b"IEND", b""))
-    )  # fmt: skip
+    out = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(img)).save(out, format="PNG", optimize=True)
+    return out.getvalue()
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+def png_pixels(png: bytes) -> np.ndarray:
+    """Decode a PNG written by `png_bytes` back to its uint8 (H, W) or (H, W, 3) array.
+
+    Raises:
+        ValueError: not a PNG, or not 8-bit grey or RGB.
+    """
+    try:
+        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+            if image.mode not in ("L", "RGB"):
+                raise ValueError(f"expected an 8-bit grey or RGB PNG, got mode {image.mode}")
+            return np.asarray(image.copy())
+    except (OSError, SyntaxError) as e:  # NOTE: Pillow's UnidentifiedImageError is an OSError
+        raise ValueError(f"not a PNG image: {e}") from None
 
 
 def data_uri(png: bytes) -> str:

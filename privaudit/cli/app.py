@@ -187,7 +187,9 @@ def demo(
     tabular: Annotated[
         bool, typer.Option("--tabular", help="The Wine table and its split MLP instead.")
     ] = False,
-    budget: BudgetOpt = Budget.SMOKE.value,
+    budget: Annotated[
+        str, typer.Option(help="Attack compute: smoke | standard | thorough.")
+    ] = Budget.SMOKE.value,
     output_dir: OutOpt = None,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,

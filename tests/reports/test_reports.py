@@ -19,7 +19,14 @@ from privaudit.gate import evaluate_gate
 from privaudit.reports import REPORTERS, get_reporter
 from privaudit.reports.compare import render_compare
 from privaudit.reports.markdown_parts import md_escape
-from privaudit.reports.png import PNG_SIGNATURE, png_bytes, sample_grid_uri
+from privaudit.reports.png import (
+    PNG_SIGNATURE,
+    grid_image,
+    png_bytes,
+    png_pixels,
+    sample_grid_uri,
+    to_image,
+)
 from privaudit.reports.table import format_float
 from privaudit.results import (
     ATTACK_COLUMNS,
@@ -380,6 +387,10 @@ def test_html_is_self_contained(fixture: str) -> None:
 
 
 def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
+    """Decode an 8-bit grey or RGB PNG with the standard library alone (no Pillow).
+
+    Returns width, height, channels and the unfiltered pixel rows (no filter bytes).
+    """
     assert png.startswith(PNG_SIGNATURE)
     pos, chunks = len(PNG_SIGNATURE), {}
     while pos < len(png):
@@ -389,9 +400,37 @@ def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
         assert crc == zlib.crc32(kind + data) & 0xFFFFFFFF
         chunks[kind] = chunks.get(kind, b"") + data
         pos += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert depth == 8 and b"IEND" in chunks
-    return width, height, {0: 1, 2: 3}[colour], zlib.decompress(chunks[b"IDAT"])
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert depth == 8 and interlace == 0 and b"IEND" in chunks
+    channels = {0: 1, 2: 3}[colour]
+    return width, height, channels, _unfilter(zlib.decompress(chunks[b"IDAT"]), width * channels,
+                                              height, channels)  # fmt: skip
+
+
+def _unfilter(raw: bytes, stride: int, height: int, bpp: int) -> bytes:
+    """Undo the PNG row filters (None, Sub, Up, Average, Paeth): RFC 2083, section 6."""
+    assert len(raw) == height * (1 + stride)
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, row = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = row[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                row[i] = (row[i] + a) & 0xFF
+            elif kind == 2:
+                row[i] = (row[i] + b) & 0xFF
+            elif kind == 3:
+                row[i] = (row[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)  # |p-a|, |p-b|, |p-c|
+                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+            else:
+                assert kind == 0, kind
+        out += row
+        prev = row
+    return bytes(out)
 
 
 @pytest.mark.parametrize("fixture", ["report", "harden"])
@@ -401,7 +440,7 @@ def test_data_uri_pngs_decode(fixture: str) -> None:
     assert uris
     for uri in uris:
         width, height, channels, raw = _png_pixels(base64.b64decode(uri))
-        assert len(raw) == height * (1 + width * channels)
+        assert len(raw) == height * width * channels
         assert (width, height) == (12 * 80 + 11 * 4, 2 * 80 + 4)  # 8 px x10, 4 px gaps
 
 
@@ -409,9 +448,24 @@ def test_data_uri_pngs_decode(fixture: str) -> None:
 def test_png_bytes_round_trip(shape: tuple[int, ...]) -> None:
     img = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
     width, height, channels, raw = _png_pixels(png_bytes(img))
-    rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
-    assert (width, height) == (shape[1], shape[0]) and not rows[:, 0].any()
-    assert np.array_equal(rows[:, 1:].reshape(shape), img)
+    assert (width, height, channels) == (shape[1], shape[0], 1 if len(shape) == 2 else 3)
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(shape), img)
+    assert np.array_equal(png_pixels(png_bytes(img)), img)  # and Pillow reads the same back
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_png_bytes_keeps_every_pixel_of_a_grid(channels: int) -> None:
+    """Pillow's filtered encoding decodes (stdlib alone) to exactly the grid's pixels."""
+    g = np.random.default_rng(3)
+    shape = (1, 8, 8) if channels == 1 else (3, 6, 5)
+    smooth = np.linspace(0, 1, int(np.prod(shape)))  # gradients: Pillow picks Sub/Up/Paeth rows
+    flat = [np.clip(smooth + 0.05 * g.standard_normal(smooth.size), 0, 1) for _ in range(12)]
+    tiles = [to_image(tuple(x.tolist()), shape) for x in flat]
+    shown = [t for t in tiles if t is not None]
+    grid = grid_image([shown[:6], shown[6:]])
+    width, height, got_channels, raw = _png_pixels(png_bytes(grid))
+    assert (height, width, got_channels) == (*grid.shape[:2], channels)
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(grid.shape), grid)
 
 
 def test_png_bytes_rejects_bad_input() -> None:
