@@ -1,54 +1,22 @@
-"""PNG encoding (Pillow) and image grids for the HTML report and the compact JSON samples."""
+"""Image grids of samples for the HTML report, as PNG data URIs (encoded through Pillow)."""
 
 from __future__ import annotations
 
 import base64
-import io
 import math
 from collections.abc import Sequence
 
 import numpy as np
-from PIL import Image
+
+from privaudit.results import png_bytes, png_pixels
+
+__all__ = ["PNG_SIGNATURE", "data_uri", "grid_image", "png_bytes", "png_pixels",
+           "sample_grid_uri", "to_image"]  # fmt: skip
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID_TARGET_PX = 84  # tiles are scaled up (nearest neighbour) to about this size: x3 for 28 px
 GAP_PX = 4  # white gap between tiles, after scaling
 GAP_VALUE = 255
-
-
-def png_bytes(img: np.ndarray) -> bytes:
-    """Encode an 8-bit image as PNG (through Pillow).
-
-    Args:
-        img: uint8 array, (H, W) grayscale or (H, W, 3) RGB.
-
-    Returns:
-        The PNG file: bit depth 8, colour type 0 (grey) or 2 (RGB), no metadata chunks, so the
-        same pixels always give the same bytes.
-
-    Raises:
-        ValueError: not a uint8 (H, W) or (H, W, 3) array.
-    """
-    if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
-        raise ValueError(f"expected uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
-    out = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(img)).save(out, format="PNG", optimize=True)
-    return out.getvalue()
-
-
-def png_pixels(png: bytes) -> np.ndarray:
-    """Decode a PNG written by `png_bytes` back to its uint8 (H, W) or (H, W, 3) array.
-
-    Raises:
-        ValueError: not a PNG, or not 8-bit grey or RGB.
-    """
-    try:
-        with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
-            if image.mode not in ("L", "RGB"):
-                raise ValueError(f"expected an 8-bit grey or RGB PNG, got mode {image.mode}")
-            return np.asarray(image.copy())
-    except (OSError, SyntaxError) as e:  # NOTE: Pillow's UnidentifiedImageError is an OSError
-        raise ValueError(f"not a PNG image: {e}") from None
 
 
 def data_uri(png: bytes) -> str:

@@ -104,6 +104,8 @@ def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) 
         result = _run(cwd, *args)
         assert result.returncode == 0, (args, result.stderr[-2000:])
     assert (cwd / "r" / "report.md").read_text().startswith("#")
+    # the demo's report (12 images, 4 attacks' reconstructions) stays small: PNG, not floats
+    assert (cwd / "d" / "report.json").stat().st_size <= 100_000
 
 
 def test_notebook_import_beside_a_users_reports(tmp_path: Path) -> None:

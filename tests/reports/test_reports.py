@@ -64,13 +64,18 @@ EVIL = "<script>alert(1)</script>"
 
 def _images(seed: int, n: int = 12) -> tuple[tuple[float, ...], ...]:
     g = np.random.default_rng(seed)
-    return tuple(tuple(float(v) for v in row) for row in g.random((n, 64)).round(4))
+    return _on_8_bits(g.random((n, 64)).round(4))
 
 
 def _recon(originals: tuple[tuple[float, ...], ...], seed: int, noise: float) -> tuple:
     g = np.random.default_rng(seed)
     x = np.clip(np.array(originals) + noise * g.standard_normal((len(originals), 64)), 0, 1)
-    return tuple(tuple(float(v) for v in row) for row in x.round(4))
+    return _on_8_bits(x.round(4))
+
+
+def _on_8_bits(x: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Pixels as report.json keeps them (k / 255), so that the JSON round trip is exact."""
+    return tuple(tuple(v / 255 for v in row) for row in np.rint(x * 255).astype(int).tolist())
 
 
 def _bound(sigma: float = 0.1, leakage: float = 12.5, floor: float = 0.003593) -> BoundResult:
@@ -382,7 +387,7 @@ def test_html_is_self_contained(fixture: str) -> None:
     assert "<script" not in text.lower()
     assert not re.search(r"https?://", text)
     assert not re.search(r"""(?:src|href)\s*=\s*["'](?!data:|#)""", text)
-    images = {"report": 2, "harden": 4, "tabular": 0, "signal": 0}  # knn + decoder grids
+    images = {"report": 2, "harden": 4, "defences": 4, "tabular": 0, "signal": 0}  # knn + decoder
     assert text.count("<img ") == images[fixture]
 
 
@@ -602,7 +607,7 @@ def test_older_reports_still_load(version: int) -> None:
         del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
         data["schema_version"] = 1
     loaded = from_dict(data)
-    assert loaded.schema_version == SCHEMA_VERSION == 3
+    assert loaded.schema_version == SCHEMA_VERSION == 4
     assert loaded.bound is not None and new.bound is not None
     assert loaded.bound.paper_floor == new.bound.paper_floor and loaded.bound.mse_floor is None
     assert loaded.sweep[0].paper_floor == new.sweep[0].paper_floor
@@ -617,8 +622,8 @@ def test_older_reports_still_load(version: int) -> None:
     assert "predates the conditional spectral floor" in get_reporter("markdown").render(loaded)
     gate = evaluate_gate(GateConfig(min_mse_floor=1e-6), loaded.bound, ())
     assert [v.rule for v in gate.violations] == ["min_mse_floor"]  # never passes on (T)
-    with pytest.raises(ValueError, match="expected 1 or 2 or 3"):
-        from_dict({**data, "schema_version": 4})
+    with pytest.raises(ValueError, match="expected 1 or 2 or 3 or 4"):
+        from_dict({**data, "schema_version": 5})
 
 
 def test_inactive_gate_says_so() -> None:
@@ -636,6 +641,11 @@ def test_compare_shows_deltas(fmt: str) -> None:
         rows = {r["metric"]: r for r in json.loads(text)["rows"]}
         assert rows["decoder mse"]["delta"] == pytest.approx(0.0315 * 0.45)
         assert "gan mse" not in rows  # errored in both runs
+    elif fmt == "csv":  # full precision, the change as a fraction
+        row = next(line for line in text.splitlines() if line.startswith("decoder mse,"))
+        metric, a_mse, b_mse, delta, change = row.split(",")
+        assert float(a_mse) == 0.0315 and float(delta) == float(b_mse) - 0.0315
+        assert float(change) == pytest.approx(0.45)
     else:
         assert "+0.01418" in text and "+45%" in text  # decoder MSE delta, relative change
     if fmt in ("markdown", "html"):
