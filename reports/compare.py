@@ -15,7 +15,7 @@ from privaudit.reports.html_parts import esc, pairs_html, para, section, table_h
 from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_escape, md_table
 from privaudit.reports.sweep_table import sweep_compare_table
-from privaudit.reports.table import compare_table, formatted
+from privaudit.reports.table import compare_table, raw_cells
 from privaudit.results import AuditReport, SweepReport, python_strings
 
 COMPARE_FORMATS = ("markdown", "html", "json", "csv")
@@ -140,6 +140,6 @@ def _identity(report: AuditReport) -> dict[str, object]:
 
 
 def _csv(view: _View) -> str:
-    table = defuse_formulas(formatted(view[2]))
+    table = defuse_formulas(raw_cells(view[2]))
     text: str = table.to_csv(index=False, lineterminator="\n")
     return text

@@ -1,4 +1,4 @@
-"""Tidy CSV: one row per model x attack, numbers in the shared format."""
+"""Tidy CSV: one row per model x attack, numbers at full precision (machine-readable)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,14 @@ from typing import ClassVar
 import pandas as pd
 
 from privaudit.config.choices import ReportFormat
-from privaudit.reports.table import NUMERIC_COLUMNS, formatted
-from privaudit.results import AuditReport, attack_table, feature_table, python_strings
+from privaudit.reports.table import NUMERIC_COLUMNS, raw_cells
+from privaudit.results import (
+    INTERVAL_METRICS,
+    AuditReport,
+    attack_table,
+    feature_table,
+    python_strings,
+)
 
 TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric",
                 "feature")
@@ -19,7 +25,9 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 class CsvReporter:
     """`report.csv`: the shared attack table, one row per model x attack.
 
-    Columns follow `results.table.ATTACK_COLUMNS`; a harden report adds rows for the
+    Columns follow `results.table.ATTACK_COLUMNS` (each metric with its interval's `_low` and
+    `_high`); numbers are written in full (``repr``), booleans as ``true``/``false``, missing
+    values as empty cells, shares as fractions. A harden report adds rows for the
     hardened model, the variants and the lambda grid (role column). A tabular or signal
     report adds the columns `feature`, `mse_raw`, `r2`, `correlation`, `exact_match` and one row
     per model x reconstruction x feature (its `feature` filled in; `mse` that feature's).
@@ -30,9 +38,9 @@ class CsvReporter:
 
     @python_strings
     def render(self, report: AuditReport) -> str:
-        """CSV text with a header row, LF line ends and ``n/a`` for missing numbers."""
+        """CSV text with a header row, LF line ends and empty cells for missing values."""
         table = with_features(attack_table(report), report)
-        text: str = defuse_formulas(formatted(table)).to_csv(index=False, lineterminator="\n")
+        text: str = defuse_formulas(raw_cells(table)).to_csv(index=False, lineterminator="\n")
         return text
 
 
@@ -42,13 +50,15 @@ def with_features(table: pd.DataFrame, report: AuditReport) -> pd.DataFrame:
     if features.empty:
         return table
     common = table.drop_duplicates("role").set_index("role")
-    keep = [c for c in table.columns if c not in ("kind", "attack", "mse", "status", "reason",
-                                                  "psnr", "ssim", "recovered", "beats_label",
-                                                  "below_floor", "n_samples", "seconds")]
+    per_row = {"kind", "attack", "status", "reason", "beats_label", "below_floor", "n_samples",
+               "seconds", *(f"{m}{end}" for m in INTERVAL_METRICS for end in ("", "_low", "_high"))}
+    keep = [c for c in table.columns if c not in per_row]
     rows = features.join(common[[c for c in keep if c != "role"]], on="role")
     rows["status"] = "ok"
     columns = [*table.columns, *FEATURE_EXTRA]
-    return pd.concat([table, rows], ignore_index=True).reindex(columns=columns)
+    out = pd.concat([table, rows], ignore_index=True).reindex(columns=columns)
+    out["n_samples"] = out["n_samples"].astype("Int64")  # NOTE: stays a count beside empty cells
+    return out
 
 
 def defuse_formulas(df: pd.DataFrame) -> pd.DataFrame:

@@ -1,49 +1,22 @@
-"""PNG encoding with the standard library (zlib + struct) and image grids for the HTML report."""
+"""Image grids of samples for the HTML report, as PNG data URIs (encoded through Pillow)."""
 
 from __future__ import annotations
 
 import base64
 import math
-import struct
-import zlib
 from collections.abc import Sequence
 
 import numpy as np
+
+from privaudit.results import png_bytes, png_pixels
+
+__all__ = ["PNG_SIGNATURE", "data_uri", "grid_image", "png_bytes", "png_pixels",
+           "sample_grid_uri", "to_image"]  # fmt: skip
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 GRID_TARGET_PX = 84  # tiles are scaled up (nearest neighbour) to about this size: x3 for 28 px
 GAP_PX = 4  # white gap between tiles, after scaling
 GAP_VALUE = 255
-
-
-def png_bytes(img: np.ndarray) -> bytes:
-    """Encode an 8-bit image as PNG.
-
-    Args:
-        img: uint8 array, (H, W) grayscale or (H, W, 3) RGB.
-
-    Returns:
-        The PNG file: signature, IHDR (bit depth 8, colour type 0 or 2), one IDAT, IEND.
-
-    Raises:
-        ValueError: not a uint8 (H, W) or (H, W, 3) array.
-    """
-    if img.dtype != np.uint8 or not (img.ndim == 2 or (img.ndim == 3 and img.shape[2] == 3)):
-        raise ValueError(f"expected uint8 (H, W) or (H, W, 3), got {img.dtype} {img.shape}")
-    height, width = img.shape[:2]
-    colour_type = 0 if img.ndim == 2 else 2
-    rows = np.ascontiguousarray(img).reshape(height, -1)
-    raw = np.hstack([np.zeros((height, 1), np.uint8), rows]).tobytes()  # filter byte 0 per row
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return b"".join(
-        (PNG_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", zlib.compress(raw, 9)),
-         _chunk(b"IEND", b""))
-    )  # fmt: skip
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    crc = zlib.crc32(kind + data) & 0xFFFFFFFF
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
 
 
 def data_uri(png: bytes) -> str:

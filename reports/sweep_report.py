@@ -12,7 +12,7 @@ from privaudit.reports.html_parts import details, esc, pairs_html, para, section
 from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.sweep_table import points_table, runs_table
-from privaudit.reports.table import formatted
+from privaudit.reports.table import raw_cells
 from privaudit.results import SweepReport
 
 __all__ = [
@@ -58,8 +58,8 @@ class CsvSweepReporter:
     suffix: ClassVar[str] = ".csv"
 
     def render(self, report: SweepReport) -> str:
-        """CSV text with a header row, LF line ends and ``n/a`` for missing numbers."""
-        text: str = defuse_formulas(formatted(runs_table(report))).to_csv(
+        """CSV text: header row, LF line ends, full-precision numbers, empty missing cells."""
+        text: str = defuse_formulas(raw_cells(runs_table(report))).to_csv(
             index=False, lineterminator="\n")
         return text
 

@@ -175,6 +175,29 @@ def formatted(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def raw_cells(df: pd.DataFrame) -> pd.DataFrame:
+    """The machine form of a table (CSV): every cell a string that reads back exactly.
+
+    Numbers at full precision (``repr``: the shortest text that gives the same float back),
+    booleans as ``true``/``false``, missing values (None, NaN) as empty cells; no percentages,
+    no rounding.
+    """
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        out[col] = [_raw(v) for v in df[col].tolist()]
+    return out
+
+
+def _raw(value: object) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
 def headers(df: pd.DataFrame, labels: Mapping[str, str] | None = None) -> list[str]:
     """Display names of `df`'s columns: `labels`, else `HEADERS`, else the raw name."""
     names = {**HEADERS, **(labels or {})}

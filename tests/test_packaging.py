@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import email.parser
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 import privaudit
 from privaudit import demo
@@ -45,6 +47,26 @@ def test_wheel_top_level_holds_privaudit_alone(tmp_path: Path) -> None:
     packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "privaudit").rglob("__init__.py")}
     shipped = {n.rsplit("/", 1)[0] for n in names if n.endswith("/__init__.py")}
     assert packages <= shipped, packages - shipped
+    _check_licence_and_types(zipfile.ZipFile(wheel))
+
+
+def _check_licence_and_types(wheel: zipfile.ZipFile) -> None:
+    """The licence as an SPDX expression with its text, and the PEP 561 marker, are shipped."""
+    names = wheel.namelist()
+    assert "privaudit/py.typed" in names
+    (dist_info,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info")}
+    licence = f"{dist_info}/licenses/LICENSE"
+    assert licence in names, [n for n in names if n.startswith(dist_info)]
+    assert wheel.read(licence) == (ROOT / "LICENSE").read_bytes()
+    assert b"Apache License" in wheel.read(licence) and b"Version 2.0" in wheel.read(licence)
+    metadata = email.parser.Parser().parsestr(wheel.read(f"{dist_info}/METADATA").decode())
+    assert metadata["License-Expression"] == "Apache-2.0"
+    assert metadata.get_all("License-File") == ["LICENSE"]
+    assert metadata["License"] is None  # the old free-text field is gone
+    runtime = [Requirement(r) for r in metadata.get_all("Requires-Dist") or []]
+    deps = {r.name.lower(): r.specifier for r in runtime if r.marker is None}
+    assert "jinja2" not in deps and "pillow" in deps  # reports/png.py encodes through Pillow
+    assert "2.13.0" in deps["torch"] and "3.0" not in deps["torch"]  # below the next major
 
 
 def _shadowed(tmp_path: Path) -> Path:
@@ -82,6 +104,8 @@ def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) 
         result = _run(cwd, *args)
         assert result.returncode == 0, (args, result.stderr[-2000:])
     assert (cwd / "r" / "report.md").read_text().startswith("#")
+    # the demo's report (12 images, 4 attacks' reconstructions) stays small: PNG, not floats
+    assert (cwd / "d" / "report.json").stat().st_size <= 100_000
 
 
 def test_notebook_import_beside_a_users_reports(tmp_path: Path) -> None:

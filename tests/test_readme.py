@@ -21,9 +21,9 @@ the test substitutes, and why:
   without a value fails the test.
 - the reader's own files: small real ones in the scratch folder (FILES): the demo model as
   model.onnx, 400 labelled demo images as audit.npz / train.npz / held_out.npz, a model
-  hardened by a 1-epoch `harden` as hardened.onnx, and its report as report.json (a.json,
-  before/report.json, ...). A CI step's folder has the config example's models/net.onnx
-  and data/audit.npz (the demo model and data).
+  hardened by a 2-epoch `harden` (CEM refuses 1) as hardened.onnx, and its report as
+  report.json (a.json, before/report.json, ...). A CI step's folder has the config
+  example's models/net.onnx and data/audit.npz (the demo model and data).
 - sizes (SIZES): `assess` and `harden` with attacks get `--budget smoke --limit 300`,
   `harden` also `--epochs 2` (the last value of a flag wins); a benchmark gets `--quick`,
   and the size flags it was given their quick values; `scripts/make_demo.py` gets

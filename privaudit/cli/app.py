@@ -93,16 +93,26 @@ def layers(
         Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="table | json")] = "table",
+    show_all: Annotated[
+        bool,
+        typer.Option("--all", help="Also constants and shape computations (hidden by default)."),
+    ] = False,
+    clean_only: Annotated[
+        bool, typer.Option("--clean-only", help="Only the clean cuts (where --split works).")
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
     """List the tensors a model can be split at (module, tensor, shape, depth, clean cut)."""
     with reported_errors(debug):
         from privaudit import demo
-        from privaudit.model import list_cut_points, load_model
+        from privaudit.model import ACTIVATION, list_cut_points, load_model
 
         if fmt not in ("table", "json"):
             raise ConfigError(f"unknown --format {fmt!r}", hint="choose table or json")
-        points = list_cut_points(load_model(model or demo.demo_model_path()))
+        points = [
+            p for p in list_cut_points(load_model(model or demo.demo_model_path()))
+            if (show_all or p.kind == ACTIVATION) and (p.clean or not clean_only)
+        ]  # fmt: skip
         if fmt == "json":
             from privaudit.results import dumps
 
@@ -187,7 +197,9 @@ def demo(
     tabular: Annotated[
         bool, typer.Option("--tabular", help="The Wine table and its split MLP instead.")
     ] = False,
-    budget: BudgetOpt = Budget.SMOKE.value,
+    budget: Annotated[
+        str, typer.Option(help="Attack compute: smoke | standard | thorough.")
+    ] = Budget.SMOKE.value,
     output_dir: OutOpt = None,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,

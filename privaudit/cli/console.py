@@ -22,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from privaudit.config import Budget
-from privaudit.model import CutPoint
+from privaudit.model import CutPoint, readable_shape
 from privaudit.results import (
     AuditReport,
     BoundResult,
@@ -273,7 +273,7 @@ def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> 
     for col in ("module", "tensor", "op", "shape", "depth", "clean"):
         t.add_column(col, overflow="fold", no_wrap=col in ("module", "op", "shape", "depth"))
     for p in points:
-        shape = "x".join("?" if d is None else str(d) for d in p.shape) if p.shape else "?"
+        shape = readable_shape(p.shape)
         clean = "yes" if p.clean else f"no: {p.reason}" if p.reason else "no"
         cells = (p.module or "", p.tensor or "", p.op_type or "", shape, f"{p.depth:.2f}", clean)
         t.add_row(*(Text(printable(c)) for c in cells))

@@ -44,6 +44,7 @@ from privaudit.cli.options import (
     StdOpt,
     VerboseOpt,
     assess_overrides,
+    default_of,
     parse_floats,
 )
 from privaudit.cli.run import execute
@@ -97,56 +98,84 @@ def harden(
     defence: Annotated[
         str | None,
         typer.Option(help="Defence(s), comma-separated: cem | adversarial | noise-allocation "
-                     "| cem+adversarial; several: each trained, the best kept."),
+                     "| cem+adversarial; several: each trained, the best kept.",
+                     show_default=default_of("harden.defence")),
     ] = None,
     lam: Annotated[
         float | None,
-        typer.Option("--lambda", help="Weight of the CEM loss (cem, noise-allocation)."),
+        typer.Option("--lambda", help="Weight of the CEM loss (cem, noise-allocation).",
+                     show_default=default_of("harden.lam")),
     ] = None,
     mu: Annotated[
         float | None,
-        typer.Option(help="Weight of the adversary decoder's loss (adversarial)."),
+        typer.Option(help="Weight of the adversary decoder's loss (adversarial).",
+                     show_default=default_of("harden.mu")),
     ] = None,
     loss: Annotated[
-        str | None, typer.Option(help="CEM loss form: bound | hinge (official surrogate).")
+        str | None,
+        typer.Option(help="CEM loss form: bound | hinge (official surrogate).",
+                     show_default=default_of("harden.loss")),
     ] = None,
-    k: Annotated[int | None, typer.Option("--k", help="k-means centroids per class.")] = None,
-    epochs: Annotated[int | None, typer.Option(help="Fine-tuning epochs.")] = None,
-    lr: Annotated[float | None, typer.Option(help="Adam learning rate (cosine decay).")] = None,
+    k: Annotated[
+        int | None,
+        typer.Option("--k", help="k-means centroids per class.",
+                     show_default=default_of("harden.k")),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option(help="Fine-tuning epochs.", show_default=default_of("harden.epochs")),
+    ] = None,
+    lr: Annotated[
+        float | None,
+        typer.Option(help="Adam learning rate (cosine decay).",
+                     show_default=default_of("harden.lr")),
+    ] = None,
     freeze_head: Annotated[
-        bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.")
+        bool | None, typer.Option("--freeze-head/--train-head", help="Train only the encoder.",
+                                   show_default="train-head")
     ] = None,
     embed_noise: Annotated[
         bool | None,
         typer.Option(
             "--embed-noise/--no-embed-noise",
             help="Add the noise inside the hardened encoder graph.",
+            show_default="no-embed-noise",
         ),
     ] = None,
     baseline: Annotated[
         bool | None,
         typer.Option(
-            "--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier)."
+            "--baseline/--no-baseline", help="Also fine-tune noise-only models (the frontier).",
+            show_default="no-baseline",
         ),
     ] = None,
     max_accuracy_drop: Annotated[
         float | None,
         typer.Option(
             help="Try a lambda (or mu) grid per defence; keep the most private model within "
-            "this many points."
+            "this many points.",
+            show_default="off: one lambda",
         ),
     ] = None,
     seeds: Annotated[
-        int | None, typer.Option(help="Fine-tune seeds (mean and spread reported).")
+        int | None,
+        typer.Option(help="Fine-tune seeds (mean and spread reported).",
+                     show_default=default_of("harden.seeds")),
     ] = None,
     baseline_scales: Annotated[
-        str | None, typer.Option(help="Noise-only sigmas as multiples of --noise, e.g. 1.5,2,3.")
+        str | None,
+        typer.Option(help="Noise-only sigmas as multiples of --noise, comma-separated.",
+                     show_default=default_of("harden.baseline_scales")),
     ] = None,
-    train_batch_size: Annotated[int | None, typer.Option(help="Fine-tuning batch size.")] = None,
+    train_batch_size: Annotated[
+        int | None,
+        typer.Option(help="Fine-tuning batch size.", show_default=default_of("harden.batch_size")),
+    ] = None,
     holdout: Annotated[
         float | None,
         typer.Option(
-            help="Hold this share of the data out of fine-tuning; audit on it alone (e.g. 0.3)."
+            help="Hold this share of the data out of fine-tuning; audit on it alone (e.g. 0.3).",
+            show_default=default_of("harden.holdout"),
         ),
     ] = None,
     mean: MeanOpt = None,

@@ -7,7 +7,23 @@ from typing import Annotated, Any
 
 import typer
 
+from privaudit.config import Config
 from privaudit.errors import ConfigError
+
+
+def default_of(key: str) -> str:
+    """How `--help` shows the built-in default of a dotted config key (e.g. ``bound.k``).
+
+    The flags default to None ("not given", so `[tool.privaudit]` can set them); this names
+    what applies when neither the flag nor the config does. Tuples are comma-separated.
+    """
+    value: Any = Config()
+    for part in key.split("."):
+        value = getattr(value, part)
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
 
 ModelArg = Annotated[Path | None, typer.Argument(help="ONNX model (default: the embedded demo).")]
 SplitOpt = Annotated[
@@ -25,15 +41,18 @@ DataOpt = Annotated[
 ]
 DomainOpt = Annotated[
     str | None,
-    typer.Option(help="tabular | signal | image (default: from the model input's rank 2, 3, 4)."),
+    typer.Option(help="tabular | signal | image.",
+                 show_default="from the model input's rank: 2, 3, 4"),
 ]
 LabelColumnOpt = Annotated[
     str | None,
-    typer.Option(help="A table's label column (default: label, y or target when present)."),
+    typer.Option(help="A table's label column.",
+                 show_default="label, y or target, when present"),
 ]
 ColumnsOpt = Annotated[
     str | None,
-    typer.Option(help="A table's feature columns, comma-separated (default: all but the label)."),
+    typer.Option(help="A table's feature columns, comma-separated.",
+                 show_default="all but the label"),
 ]
 DataRangeOpt = Annotated[
     str | None,
@@ -41,47 +60,69 @@ DataRangeOpt = Annotated[
 ]
 NoiseOpt = Annotated[
     float | None,
-    typer.Option("--noise", help="Std of the feature noise (default: model metadata)."),
+    typer.Option("--noise", help="Std of the feature noise.", show_default="model metadata"),
 ]
 SweepOpt = Annotated[str | None, typer.Option(help="Comma-separated sigmas, e.g. 0,0.05,0.1,0.2.")]
 MeanOpt = Annotated[
-    str | None, typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.")
+    str | None,
+    typer.Option(help="Per-channel normalization mean, e.g. 0.485,0.456,0.406.",
+                 show_default="model metadata, else 0"),
 ]
-StdOpt = Annotated[str | None, typer.Option(help="Per-channel normalization std.")]
+StdOpt = Annotated[
+    str | None,
+    typer.Option(help="Per-channel normalization std.", show_default="model metadata, else 1"),
+]
 ShapeOpt = Annotated[
     str | None,
-    typer.Option(help="Per-sample model input shape for dynamic dims: C,H,W; C,T; or F."),
+    typer.Option(help="Per-sample model input shape for dynamic dims: C,H,W; C,T; or F.",
+                 show_default="the model's, where it is fixed"),
 ]
 ResizeOpt = Annotated[
-    bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.")
+    bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.",
+                 show_default="no-resize")
 ]
-LimitOpt = Annotated[int | None, typer.Option(help="Use at most N samples (seeded subset).")]
+LimitOpt = Annotated[
+    int | None, typer.Option(help="Use at most N samples (seeded subset).", show_default="all")
+]
 MaxDataOpt = Annotated[
     float | None,
-    typer.Option(help="Largest size of the data in memory, in GB (default 4); checked first."),
+    typer.Option(help="Largest size of the data in memory, in GB; checked first.",
+                 show_default=default_of("max_data_gb")),
 ]
-SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
-DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
+SeedOpt = Annotated[
+    int | None,
+    typer.Option(help="Run seed (every component derives its own).",
+                 show_default=default_of("seed")),
+]
+DeviceOpt = Annotated[
+    str | None, typer.Option(help="auto | cpu | cuda.", show_default=default_of("device"))
+]
 OutOpt = Annotated[
     Path | None,
-    typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out)."),
+    typer.Option("--output-dir", "-o", help="Folder for the reports.",
+                 show_default=default_of("output_dir")),
 ]
 ReportDirOpt = Annotated[
     Path | None,
-    typer.Option("--output-dir", help="Folder for the reports (default privaudit-out)."),
+    typer.Option("--output-dir", help="Folder for the reports.",
+                 show_default=default_of("output_dir")),
 ]
 FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
         "-f",
-        help="Report formats, comma-separated: json,markdown,csv,html (default json).",
+        help="Report formats, comma-separated: json,markdown,csv,html.",
+        show_default=default_of("formats"),
     ),
 ]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="TOML file with [tool.privaudit] (default: nearest pyproject.toml)."
+        "--config",
+        # NOTE: the backslash keeps rich markup from taking [tool.privaudit] for a style tag
+        help="TOML file with a \\[tool.privaudit] table.",
+        show_default="the nearest pyproject.toml",
     ),
 ]
 VerboseOpt = Annotated[
@@ -89,21 +130,33 @@ VerboseOpt = Annotated[
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
-BudgetOpt = Annotated[str | None, typer.Option(help="Attack compute: smoke | standard | thorough.")]
+BudgetOpt = Annotated[
+    str | None,
+    typer.Option(help="Attack compute: smoke | standard | thorough.",
+                 show_default=default_of("attacks.budget")),
+]
 AttacksOpt = Annotated[
-    str | None, typer.Option("--attacks", help="Attacks to run, e.g. decoder,optimization.")
+    str | None,
+    typer.Option("--attacks", help="Attacks to run, e.g. decoder,optimization.",
+                 show_default=default_of("attacks.enabled")),
 ]
 NoAttacksOpt = Annotated[
     bool, typer.Option("--no-attacks", help="Only the bound; skip the attack battery.")
 ]
 CovOpt = Annotated[
-    str | None, typer.Option(help="diagonal (valid bound) | full (tighter estimate).")
+    str | None,
+    typer.Option(help="diagonal (valid bound) | full (tighter estimate).",
+                 show_default=default_of("bound.covariance")),
 ]
 EntropyOpt = Annotated[
-    str | None, typer.Option(help="h(x) source: gaussian | certified | a number.")
+    str | None,
+    typer.Option(help="h(x) source: gaussian | certified | a number.",
+                 show_default=default_of("bound.input_entropy")),
 ]
 EntropyUnitOpt = Annotated[
-    str | None, typer.Option(help="Unit of a numeric --input-entropy: nats | bits (per dim).")
+    str | None,
+    typer.Option(help="Unit of a numeric --input-entropy: nats | bits (per dim).",
+                 show_default=default_of("bound.input_entropy_unit")),
 ]
 GateBoundOpt = Annotated[float | None, typer.Option(help="Fail if h(x|z)/d (nats) is below this.")]
 GateFloorOpt = Annotated[float | None, typer.Option(help="Fail if the MSE floor is below this.")]
@@ -122,35 +175,50 @@ GateAttackOpt = Annotated[
     float | None, typer.Option(help="Fail if any attack's MSE is below this.")
 ]
 StrictOpt = Annotated[
-    bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.")
+    bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.",
+                 show_default="no-strict")
 ]
 
 
 SplitsOpt = Annotated[
     str | None,
-    typer.Option("--splits", help="Cuts to sweep, comma-separated (e.g. layer1,layer2), or auto."),
+    typer.Option("--splits", help="Cuts to sweep, comma-separated (e.g. layer1,layer2), or auto.",
+                 show_default=default_of("sweep.splits")),
 ]
 SigmasOpt = Annotated[
     str | None,
-    typer.Option("--noise", help="Noise sigmas to sweep, comma-separated (e.g. 0,0.05,0.1,0.2)."),
+    typer.Option("--noise", help="Noise sigmas to sweep, comma-separated.",
+                 show_default=default_of("sweep.noise")),
 ]
-SeedsOpt = Annotated[int | None, typer.Option(help="Attack seeds per point (seed, seed+1, ...).")]
+SeedsOpt = Annotated[
+    int | None,
+    typer.Option(help="Attack seeds per point (seed, seed+1, ...).",
+                 show_default=default_of("sweep.seeds")),
+]
 JobsOpt = Annotated[
     int | None,
-    typer.Option("--jobs", "-j", help="Jobs at once (default: the cores this process may use)."),
+    typer.Option("--jobs", "-j", help="Jobs at once.",
+                 show_default="the cores this process may use"),
 ]
 ThreadsOpt = Annotated[
     int | None,
-    typer.Option(help="Threads per job (default: the cores divided among the jobs; Ray: 1)."),
+    typer.Option(help="Threads per job.",
+                 show_default="the cores divided among the jobs; Ray: 1"),
 ]
 ExecutorOpt = Annotated[
-    str | None, typer.Option(help="local (worker processes) | ray (a Ray cluster).")
+    str | None,
+    typer.Option(help="local (worker processes) | ray (a Ray cluster).",
+                 show_default=default_of("sweep.executor")),
 ]
 RayAddressOpt = Annotated[
-    str | None, typer.Option(help="Ray cluster address, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS).")
+    str | None,
+    typer.Option(help="Ray cluster address, e.g. 10.0.0.5:6379.",
+                 show_default="$RAY_ADDRESS, else a local Ray instance"),
 ]
 GpusPerTaskOpt = Annotated[
-    float | None, typer.Option(help="GPUs per attack task on a Ray cluster with GPUs (0.25).")
+    float | None,
+    typer.Option(help="GPUs per attack task on a Ray cluster with GPUs.",
+                 show_default=default_of("sweep.gpus_per_task")),
 ]
 MinAccuracyOpt = Annotated[
     float | None, typer.Option(help="Constraint: noisy accuracy at least this (0-1).")

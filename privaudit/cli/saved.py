@@ -167,7 +167,8 @@ def compare(
         str, typer.Option("--format", "-f", help="markdown | html | csv | json")
     ] = "markdown",
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+        Path | None,
+        typer.Option("--output", "-o", help="File to write.", show_default="stdout"),
     ] = None,
     debug: DebugOpt = False,
 ) -> None:

@@ -7,7 +7,14 @@ key; `edit` writes privaudit's own changes (metadata, embedded noise) atomically
 """
 
 from privaudit.model import metadata
-from privaudit.model.cutpoints import CutPoint, Dim, list_cut_points, resolve_split
+from privaudit.model.cutpoints import (
+    ACTIVATION,
+    CutPoint,
+    Dim,
+    list_cut_points,
+    readable_shape,
+    resolve_split,
+)
 from privaudit.model.describe import (
     InputSpec,
     image_input,
@@ -26,6 +33,7 @@ from privaudit.model.split import Split, load_presplit, split_model, verify_spli
 from privaudit.model.whiten import broadcast_shape, channel_scales, whiten_split
 
 __all__ = [
+    "ACTIVATION",
     "NAME_SCOPES_KEY",
     "RE_EXPORT",
     "STANDARD_DOMAINS",
@@ -48,6 +56,7 @@ __all__ = [
     "node_scopes",
     "output_names",
     "read_metadata",
+    "readable_shape",
     "resolve_split",
     "run_batched",
     "run_batched_outputs",

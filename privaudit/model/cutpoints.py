@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -14,6 +15,9 @@ from privaudit.model.load import subgraphs
 from privaudit.model.scopes import node_scopes
 
 __all__ = [
+    "ACTIVATION",
+    "CONSTANT",
+    "SHAPE",
     "CutPoint",
     "Dim",
     "Graph",
@@ -22,11 +26,19 @@ __all__ = [
     "list_cut_points",
     "node_inputs",
     "quoted",
+    "readable_shape",
     "resolve_in",
     "resolve_split",
 ]
 
 Dim = int | str | None
+# What a tensor is (`CutPoint.kind`): computed from the input's values, a constant (from
+# initializers and Constant nodes alone), or computed from the input's shape alone (a
+# Shape -> Gather -> Concat chain that feeds a Reshape): only activations are computation.
+ACTIVATION, CONSTANT, SHAPE = "activation", "constant", "shape"
+_SHAPE_OPS = frozenset({"Shape", "Size"})
+# dim names that exporters and shape inference make up: shown as "?" (`readable_shape`)
+_GENERATED_DIM = re.compile(r"unk__\d+|\bs\d+\b|_dynamic_axes_\d+|__\d+$")
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,11 @@ class CutPoint:
         tensor: the tensor that would be cut; None for a module without a single leaving tensor.
         op_type: op type of the node producing `tensor` (None when `tensor` is None).
         shape: inferred shape (ints, symbolic names, None where unknown); None when unknown.
-        depth: share of graph nodes (in topological order) computed on the encoder side, 0..1.
+        depth: share of the computational nodes (in topological order: those computing an
+            activation, not constants or shapes) on the encoder side, 0..1.
         clean: whether `tensor` alone carries everything the rest of the graph needs.
         reason: why the cut is not clean, else None.
+        kind: `ACTIVATION`, `CONSTANT` or `SHAPE` (what `tensor` is computed from).
     """
 
     module: str | None
@@ -50,7 +64,7 @@ class CutPoint:
     depth: float
     clean: bool
     reason: str | None
-
+    kind: str = ACTIVATION
 
 
 @dataclass
@@ -209,7 +223,9 @@ def list_cut_points(model: onnx.ModelProto) -> list[CutPoint]:
         Rows ordered by depth; a tensor leaving several modules appears once per module.
     """
     g = analyse(model)
-    reasons, leaving, n = _cut_reasons(g), _modules(g), max(len(g.nodes), 1)
+    reasons, leaving = _cut_reasons(g), _modules(g)
+    kinds = _kinds(g)
+    depth = _depths(g, kinds)
     by_tensor: dict[str, list[str]] = defaultdict(list)
     rows: list[tuple[int, CutPoint]] = []
     for module, tensors in leaving.items():
@@ -218,17 +234,71 @@ def list_cut_points(model: onnx.ModelProto) -> list[CutPoint]:
             continue
         last = max(i for i, node in enumerate(g.nodes) if module in node_scopes(node))
         why = f"{len(tensors)} tensors leave it: {quoted(tensors)}" if tensors else "no output"
-        rows.append((last, CutPoint(module, None, None, None, (last + 1) / n, False, why)))
+        rows.append((last, CutPoint(module, None, None, None, depth[last], False, why)))
     for p, node in enumerate(g.nodes):
         for t in (t for t in node.output if t):
+            kind = kinds[t]
             reason = reasons.get(t, "a constant: it does not depend on the input")
+            if kind == SHAPE and reason is None:
+                reason = "it holds shapes, not the input's values"
             shape = _display_shape(g.values.get(t))
             modules: list[str | None] = [*by_tensor.get(t, [])] or [None]
             rows.extend(
-                (p, CutPoint(m, t, node.op_type, shape, (p + 1) / n, reason is None, reason))
+                (p, CutPoint(m, t, node.op_type, shape, depth[p], reason is None, reason, kind))
                 for m in modules
             )
     return [row for _, row in sorted(rows, key=lambda r: r[0])]
+
+
+def _kinds(g: Graph) -> dict[str, str]:
+    """`CONSTANT`, `SHAPE` or `ACTIVATION` for every node output.
+
+    A tensor is a shape when a Shape (or Size) node computes it from an activation, or when
+    every non-constant input of its node is a shape (Gather, Unsqueeze, Concat, ... on shapes,
+    ConstantOfShape of one): its values do not depend on the input's values.
+    """
+    kinds: dict[str, str] = {}
+    for node in g.nodes:
+        variable = [t for t in node_inputs(node) if t not in g.const]
+        shape = node.op_type in _SHAPE_OPS or (
+            bool(variable) and all(kinds.get(t) == SHAPE for t in variable))
+        for t in (t for t in node.output if t):
+            kinds[t] = CONSTANT if t in g.const else SHAPE if shape else ACTIVATION
+    return kinds
+
+
+def _depths(g: Graph, kinds: dict[str, str]) -> list[float]:
+    """Per node: the share of computational nodes (computing an activation) up to it, 0..1."""
+    computes = [any(kinds.get(t) == ACTIVATION for t in node.output if t) for node in g.nodes]
+    total = max(sum(computes), 1)
+    depth, seen = [], 0
+    for flag in computes:
+        seen += flag
+        depth.append(seen / total)
+    return depth
+
+
+def readable_shape(shape: tuple[Dim, ...] | None) -> str:
+    """A shape as `privaudit layers` prints it, e.g. ``N×8×H×W``.
+
+    A symbolic first dimension is the batch (``N``); dimension names that exporters and shape
+    inference make up (``unk__0``, ``s77``, ``x_dynamic_axes_1``) and unknown ones are ``?``;
+    other names are kept (``H``, ``height``). An unknown shape is ``?``.
+    """
+    if shape is None:
+        return "?"
+    dims = [_readable_dim(d, first=i == 0) for i, d in enumerate(shape)]
+    return "×".join(dims) if dims else "scalar"
+
+
+def _readable_dim(dim: Dim, *, first: bool) -> str:
+    if isinstance(dim, int):
+        return str(dim)
+    if first:
+        return "N"
+    if dim is None or not dim.strip() or _GENERATED_DIM.search(dim):
+        return "?"
+    return dim
 
 
 def quoted(names: list[str], limit: int = 8) -> str:

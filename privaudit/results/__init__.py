@@ -6,6 +6,13 @@ in notebooks); `read_report` loads a saved `report.json`, refusing anything else
 """
 
 from privaudit.results.read import from_dict, read_report, read_saved, sweep_from_dict
+from privaudit.results.samples import (
+    MAX_PACKED_VALUES,
+    pack_samples,
+    png_bytes,
+    png_pixels,
+    unpack_samples,
+)
 from privaudit.results.schema import (
     READABLE_VERSIONS,
     SCHEMA_VERSION,
@@ -33,7 +40,7 @@ from privaudit.results.schema import (
     register_html_view,
     to_dict,
 )
-from privaudit.results.serialize import dumps, from_jsonable, to_jsonable
+from privaudit.results.serialize import dumps, from_jsonable, json_text, to_jsonable
 from privaudit.results.sweep import (
     SWEEP_KIND,
     SWEEP_SCHEMA_VERSION,
@@ -52,6 +59,7 @@ from privaudit.results.sweep import (
 from privaudit.results.table import (
     ATTACK_COLUMNS,
     FEATURE_COLUMNS,
+    INTERVAL_METRICS,
     attack_table,
     feature_table,
     model_table,
@@ -62,6 +70,8 @@ from privaudit.results.verdict import build_verdict, harden_verdict, regression,
 __all__ = [
     "ATTACK_COLUMNS",
     "FEATURE_COLUMNS",
+    "INTERVAL_METRICS",
+    "MAX_PACKED_VALUES",
     "READABLE_VERSIONS",
     "SCHEMA_VERSION",
     "SWEEP_KIND",
@@ -104,7 +114,11 @@ __all__ = [
     "from_dict",
     "from_jsonable",
     "harden_verdict",
+    "json_text",
     "model_table",
+    "pack_samples",
+    "png_bytes",
+    "png_pixels",
     "python_strings",
     "read_report",
     "read_saved",
@@ -115,4 +129,5 @@ __all__ = [
     "sweep_to_dict",
     "to_dict",
     "to_jsonable",
+    "unpack_samples",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 
 from privaudit.errors import DataError
 from privaudit.results.migrate import upgrade
+from privaudit.results.samples import unpack_samples
 from privaudit.results.schema import READABLE_VERSIONS, SCHEMA_VERSION, AuditReport
 from privaudit.results.serialize import from_jsonable
 from privaudit.results.sweep import SWEEP_KIND, SWEEP_SCHEMA_VERSION, SweepReport
@@ -16,6 +17,7 @@ from privaudit.results.verdict import build_verdict, harden_verdict
 
 __all__ = ["from_dict", "read_report", "read_saved", "sweep_from_dict"]
 
+VERDICT_VERSION = 3  # the first schema whose reports carry their verdicts
 _REPORT_HINT = "pass the report.json written by 'privaudit assess' (or harden)"
 _SAVED_HINT = "pass a report.json (assess, harden) or a sweep.json (sweep) written by privaudit"
 
@@ -110,10 +112,11 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
         expected = " or ".join(str(v) for v in READABLE_VERSIONS)
         raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
     assert isinstance(data, dict) and isinstance(version, int)
-    report = from_jsonable(AuditReport, upgrade(data, version))
+    report = from_jsonable(AuditReport, upgrade(unpack_samples(data), version))
     if version == SCHEMA_VERSION:
         return report
-    return _with_verdicts(replace(report, schema_version=SCHEMA_VERSION))
+    report = replace(report, schema_version=SCHEMA_VERSION)
+    return report if version >= VERDICT_VERSION else _with_verdicts(report)
 
 
 def _with_verdicts(report: AuditReport) -> AuditReport:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from privaudit.results.serialize import to_jsonable
+from privaudit.results.samples import pack_samples
+from privaudit.results.serialize import json_text, to_jsonable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,8 +50,11 @@ __all__ = [
 # a default, so older version-3 reports load unchanged): `model.domain`, the data's feature
 # units (`data.feature_names`, `feature_mean`, `feature_std`, `discrete`, `data_range`) and
 # per-feature scores of attacks and references (`features`), for tabular vectors and signals.
-SCHEMA_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)
+# 4 = compact samples: in an image report `sample_images` and each attack's `reconstructions`
+# are one base64 8-bit PNG per set (`results.samples`), no longer float lists; the dataclasses
+# are unchanged (floats in memory), and versions 1-3 load as before.
+SCHEMA_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)
 
 
 class Status(StrEnum):
@@ -447,7 +450,7 @@ class AuditReport:
 
     def to_json(self) -> str:
         """The canonical JSON text, exactly as `report.json` holds it."""
-        return json.dumps(to_dict(self), indent=2, allow_nan=False) + "\n"
+        return json_text(to_dict(self))
 
     def to_dataframe(self) -> pd.DataFrame:
         """One tidy row per model x attack (pandas), the rows of the CSV report, unformatted."""
@@ -471,6 +474,9 @@ def register_html_view(render: Callable[[AuditReport], str]) -> None:
 
 
 def to_dict(report: AuditReport) -> dict[str, Any]:
-    """The canonical JSON form: ``schema_version`` first, NaN as null, tuples as lists."""
+    """The canonical JSON form: ``schema_version`` first, NaN as null, tuples as lists.
+
+    Image samples and reconstructions are packed as PNG (`results.samples.pack_samples`).
+    """
     data: dict[str, Any] = to_jsonable(report)
-    return {"schema_version": data.pop("schema_version"), **data}
+    return pack_samples({"schema_version": data.pop("schema_version"), **data})

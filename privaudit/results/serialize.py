@@ -84,4 +84,31 @@ def _convert(hint: Any, data: Any, where: str) -> Any:
 
 def dumps(value: Any) -> str:
     """Stable, indented JSON text (sorted keys are NOT used: field order is the schema order)."""
-    return json.dumps(to_jsonable(value), indent=2, allow_nan=False) + "\n"
+    return json_text(to_jsonable(value))
+
+
+def json_text(data: Any) -> str:
+    """JSON text indented by 2, except that a list of numbers (or booleans, nulls) is one line.
+
+    Objects and lists of objects or strings are indented as ``json.dumps(indent=2)`` does;
+    the numbers of a vector (a sample, per-sample values, a mean per channel) stay together
+    on one line instead of one number per line.
+
+    Raises:
+        ValueError: a NaN or infinity (`to_jsonable` turns them into null first).
+    """
+    return _json(data, 0) + "\n"
+
+
+def _json(value: Any, level: int) -> str:
+    if isinstance(value, dict) and value:
+        inner = "  " * (level + 1)
+        items = [f"{inner}{json.dumps(str(k))}: {_json(v, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+    if isinstance(value, list | tuple) and value:
+        if not any(isinstance(v, dict | list | tuple | str) for v in value):
+            return json.dumps(list(value), allow_nan=False)
+        inner = "  " * (level + 1)
+        items = [inner + _json(v, level + 1) for v in value]
+        return "[\n" + ",\n".join(items) + "\n" + "  " * level + "]"
+    return json.dumps(value, allow_nan=False)

@@ -7,7 +7,6 @@ are computed by `privaudit.sweeping.frontier` and stored here, so reporters only
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +20,7 @@ from privaudit.results.schema import (
     Reference,
     Status,
 )
-from privaudit.results.serialize import to_jsonable
+from privaudit.results.serialize import json_text, to_jsonable
 
 __all__ = [
     "SWEEP_KIND",
@@ -194,7 +193,7 @@ class SweepReport:
 
     def to_json(self) -> str:
         """The canonical JSON text, exactly as `sweep.json` holds it."""
-        return json.dumps(sweep_to_dict(self), indent=2, allow_nan=False) + "\n"
+        return json_text(sweep_to_dict(self))
 
 
 def sweep_to_dict(report: SweepReport) -> dict[str, Any]:

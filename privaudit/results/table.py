@@ -11,7 +11,14 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from privaudit.config.choices import AttackName
-from privaudit.results.schema import AttackResult, AuditReport, Reference, Status, Variant
+from privaudit.results.schema import (
+    AttackResult,
+    AuditReport,
+    Interval,
+    Reference,
+    Status,
+    Variant,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -20,6 +27,7 @@ __all__ = [
     "ATTACK",
     "ATTACK_COLUMNS",
     "FEATURE_COLUMNS",
+    "INTERVAL_METRICS",
     "REFERENCE",
     "attack_table",
     "feature_table",
@@ -29,9 +37,13 @@ __all__ = [
 
 ATTACK_COLUMNS: tuple[str, ...] = (
     "role", "model", "sha256", "split", "noise_sigma", "clean_accuracy", "noisy_accuracy",
-    "leakage_bits_per_dim", "mse_floor", "paper_floor", "kind", "attack", "status", "mse",
-    "psnr", "ssim", "recovered", "beats_label", "below_floor", "n_samples", "seconds", "reason",
+    "leakage_bits_per_dim", "mse_floor", "paper_floor", "kind", "attack", "status",
+    "mse", "mse_low", "mse_high", "psnr", "psnr_low", "psnr_high", "ssim", "ssim_low",
+    "ssim_high", "recovered", "recovered_low", "recovered_high", "beats_label", "below_floor",
+    "n_samples", "seconds", "reason",
 )  # fmt: skip
+# the 95% bootstrap interval of each metric: its `_low` and `_high` columns (None: none)
+INTERVAL_METRICS: tuple[str, ...] = ("mse", "psnr", "ssim", "recovered")
 ATTACK, REFERENCE = "attack", "reference"  # the row kinds: a reconstruction by an attack, or not
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
@@ -136,7 +148,15 @@ def _attack_cells(a: AttackResult) -> dict[str, object]:
         "psnr": a.psnr, "ssim": a.ssim, "recovered": a.recovered, "beats_label": a.beats_label,
         "below_floor": a.below_floor, "n_samples": a.n_samples, "seconds": a.seconds,
         "reason": a.reason or "",
+        **_bounds("mse", a.mse_interval), **_bounds("psnr", a.psnr_interval),
+        **_bounds("ssim", a.ssim_interval), **_bounds("recovered", a.recovered_interval),
     }  # fmt: skip
+
+
+def _bounds(metric: str, interval: Interval | None) -> dict[str, object]:
+    """The `_low` and `_high` cells of a metric's interval (None when it has none)."""
+    low, high = (None, None) if interval is None else (interval.low, interval.high)
+    return {f"{metric}_low": low, f"{metric}_high": high}
 
 
 def _reference_cells(r: Reference, n_eval: int) -> dict[str, object]:
@@ -146,7 +166,7 @@ def _reference_cells(r: Reference, n_eval: int) -> dict[str, object]:
         "mse": r.mse, "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered,
         "beats_label": None,
         "below_floor": False, "n_samples": n_eval if ok else 0, "seconds": 0.0,
-        "reason": r.reason or "",
+        "reason": r.reason or "", **_bounds("mse", r.mse_interval),
     }  # fmt: skip
 
 

@@ -48,7 +48,7 @@ def test_exit_0_demo_bound_only(tmp_path: Path) -> None:
     code, _, err = _run(["assess", *FAST, "-o", tmp_path, "-f", "json,markdown"])
     assert code == 0, err
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["schema_version"] == 3
+    assert report["schema_version"] == 4
     assert report["model"]["split"] == "layer3"
     assert report["bound"]["noise_sigma"] == 0.1
     assert report["bound"]["floor_clustering"] == "class" and report["bound"]["mse_floor"] > 0

@@ -250,6 +250,12 @@ def add_reports(kit: Path, report: dict[str, object]) -> None:
     tampered = json.loads(text)
     tampered["provenance"]["timings"]["bound"] = "<b>slow</b>"
     (kit / "tampered.json").write_text(json.dumps(tampered))
+    # schema 4 packs image samples as a base64 PNG: a few bytes may claim a huge image
+    packed = json.loads(text)
+    packed["sample_images"] = {"encoding": "png", "shape": [12, 1, 28, 28], "data": "<svg>"}
+    (kit / "bad_samples.json").write_text(json.dumps(packed))
+    packed["sample_images"] = {"encoding": "png", "shape": [4096, 3, 4096, 4096], "data": ""}
+    (kit / "huge_samples.json").write_text(json.dumps(packed))
 
 
 def _tables(kit: Path) -> None:
@@ -422,6 +428,9 @@ REPORTS = [
     Case("report", "check {kit}/deep.json", 2, "nested too deeply"),
     Case("report", "check {kit}/demo.onnx", 2, "not UTF-8 text"),
     Case("report", "report {kit}/tampered.json --output-dir {out}", 2, "wrong value type"),
+    Case("report", "report {kit}/bad_samples.json --output-dir {out}", 2,
+         "sample_images: data is not base64"),
+    Case("report", "check {kit}/huge_samples.json", 2, "more than 16777216"),
     Case("report", "report {kit}/surrogate.json -f '' --output-dir {out}", 2,
          "expected at least one report format"),
     Case("report", "compare {kit}/surrogate.json {kit}/control.json -f xml", 2,

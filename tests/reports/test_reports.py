@@ -19,7 +19,14 @@ from privaudit.gate import evaluate_gate
 from privaudit.reports import REPORTERS, get_reporter
 from privaudit.reports.compare import render_compare
 from privaudit.reports.markdown_parts import md_escape
-from privaudit.reports.png import PNG_SIGNATURE, png_bytes, sample_grid_uri
+from privaudit.reports.png import (
+    PNG_SIGNATURE,
+    grid_image,
+    png_bytes,
+    png_pixels,
+    sample_grid_uri,
+    to_image,
+)
 from privaudit.reports.table import format_float
 from privaudit.results import (
     ATTACK_COLUMNS,
@@ -57,13 +64,18 @@ EVIL = "<script>alert(1)</script>"
 
 def _images(seed: int, n: int = 12) -> tuple[tuple[float, ...], ...]:
     g = np.random.default_rng(seed)
-    return tuple(tuple(float(v) for v in row) for row in g.random((n, 64)).round(4))
+    return _on_8_bits(g.random((n, 64)).round(4))
 
 
 def _recon(originals: tuple[tuple[float, ...], ...], seed: int, noise: float) -> tuple:
     g = np.random.default_rng(seed)
     x = np.clip(np.array(originals) + noise * g.standard_normal((len(originals), 64)), 0, 1)
-    return tuple(tuple(float(v) for v in row) for row in x.round(4))
+    return _on_8_bits(x.round(4))
+
+
+def _on_8_bits(x: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Pixels as report.json keeps them (k / 255), so that the JSON round trip is exact."""
+    return tuple(tuple(v / 255 for v in row) for row in np.rint(x * 255).astype(int).tolist())
 
 
 def _bound(sigma: float = 0.1, leakage: float = 12.5, floor: float = 0.003593) -> BoundResult:
@@ -380,6 +392,10 @@ def test_html_is_self_contained(fixture: str) -> None:
 
 
 def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
+    """Decode an 8-bit grey or RGB PNG with the standard library alone (no Pillow).
+
+    Returns width, height, channels and the unfiltered pixel rows (no filter bytes).
+    """
     assert png.startswith(PNG_SIGNATURE)
     pos, chunks = len(PNG_SIGNATURE), {}
     while pos < len(png):
@@ -389,9 +405,37 @@ def _png_pixels(png: bytes) -> tuple[int, int, int, bytes]:
         assert crc == zlib.crc32(kind + data) & 0xFFFFFFFF
         chunks[kind] = chunks.get(kind, b"") + data
         pos += 12 + length
-    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert depth == 8 and b"IEND" in chunks
-    return width, height, {0: 1, 2: 3}[colour], zlib.decompress(chunks[b"IDAT"])
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", chunks[b"IHDR"])
+    assert depth == 8 and interlace == 0 and b"IEND" in chunks
+    channels = {0: 1, 2: 3}[colour]
+    return width, height, channels, _unfilter(zlib.decompress(chunks[b"IDAT"]), width * channels,
+                                              height, channels)  # fmt: skip
+
+
+def _unfilter(raw: bytes, stride: int, height: int, bpp: int) -> bytes:
+    """Undo the PNG row filters (None, Sub, Up, Average, Paeth): RFC 2083, section 6."""
+    assert len(raw) == height * (1 + stride)
+    out, prev = bytearray(), bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, row = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = row[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                row[i] = (row[i] + a) & 0xFF
+            elif kind == 2:
+                row[i] = (row[i] + b) & 0xFF
+            elif kind == 3:
+                row[i] = (row[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)  # |p-a|, |p-b|, |p-c|
+                row[i] = (row[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+            else:
+                assert kind == 0, kind
+        out += row
+        prev = row
+    return bytes(out)
 
 
 @pytest.mark.parametrize("fixture", ["report", "harden"])
@@ -401,7 +445,7 @@ def test_data_uri_pngs_decode(fixture: str) -> None:
     assert uris
     for uri in uris:
         width, height, channels, raw = _png_pixels(base64.b64decode(uri))
-        assert len(raw) == height * (1 + width * channels)
+        assert len(raw) == height * width * channels
         assert (width, height) == (12 * 80 + 11 * 4, 2 * 80 + 4)  # 8 px x10, 4 px gaps
 
 
@@ -409,9 +453,24 @@ def test_data_uri_pngs_decode(fixture: str) -> None:
 def test_png_bytes_round_trip(shape: tuple[int, ...]) -> None:
     img = np.arange(np.prod(shape), dtype=np.uint8).reshape(shape)
     width, height, channels, raw = _png_pixels(png_bytes(img))
-    rows = np.frombuffer(raw, np.uint8).reshape(height, 1 + width * channels)
-    assert (width, height) == (shape[1], shape[0]) and not rows[:, 0].any()
-    assert np.array_equal(rows[:, 1:].reshape(shape), img)
+    assert (width, height, channels) == (shape[1], shape[0], 1 if len(shape) == 2 else 3)
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(shape), img)
+    assert np.array_equal(png_pixels(png_bytes(img)), img)  # and Pillow reads the same back
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_png_bytes_keeps_every_pixel_of_a_grid(channels: int) -> None:
+    """Pillow's filtered encoding decodes (stdlib alone) to exactly the grid's pixels."""
+    g = np.random.default_rng(3)
+    shape = (1, 8, 8) if channels == 1 else (3, 6, 5)
+    smooth = np.linspace(0, 1, int(np.prod(shape)))  # gradients: Pillow picks Sub/Up/Paeth rows
+    flat = [np.clip(smooth + 0.05 * g.standard_normal(smooth.size), 0, 1) for _ in range(12)]
+    tiles = [to_image(tuple(x.tolist()), shape) for x in flat]
+    shown = [t for t in tiles if t is not None]
+    grid = grid_image([shown[:6], shown[6:]])
+    width, height, got_channels, raw = _png_pixels(png_bytes(grid))
+    assert (height, width, got_channels) == (*grid.shape[:2], channels)
+    assert np.array_equal(np.frombuffer(raw, np.uint8).reshape(grid.shape), grid)
 
 
 def test_png_bytes_rejects_bad_input() -> None:
@@ -548,7 +607,7 @@ def test_older_reports_still_load(version: int) -> None:
         del data["harden"]["holdout"], data["harden"]["fine_tune_samples"]
         data["schema_version"] = 1
     loaded = from_dict(data)
-    assert loaded.schema_version == SCHEMA_VERSION == 3
+    assert loaded.schema_version == SCHEMA_VERSION == 4
     assert loaded.bound is not None and new.bound is not None
     assert loaded.bound.paper_floor == new.bound.paper_floor and loaded.bound.mse_floor is None
     assert loaded.sweep[0].paper_floor == new.sweep[0].paper_floor
@@ -563,8 +622,8 @@ def test_older_reports_still_load(version: int) -> None:
     assert "predates the conditional spectral floor" in get_reporter("markdown").render(loaded)
     gate = evaluate_gate(GateConfig(min_mse_floor=1e-6), loaded.bound, ())
     assert [v.rule for v in gate.violations] == ["min_mse_floor"]  # never passes on (T)
-    with pytest.raises(ValueError, match="expected 1 or 2 or 3"):
-        from_dict({**data, "schema_version": 4})
+    with pytest.raises(ValueError, match="expected 1 or 2 or 3 or 4"):
+        from_dict({**data, "schema_version": 5})
 
 
 def test_inactive_gate_says_so() -> None:
@@ -582,6 +641,11 @@ def test_compare_shows_deltas(fmt: str) -> None:
         rows = {r["metric"]: r for r in json.loads(text)["rows"]}
         assert rows["decoder mse"]["delta"] == pytest.approx(0.0315 * 0.45)
         assert "gan mse" not in rows  # errored in both runs
+    elif fmt == "csv":  # full precision, the change as a fraction
+        row = next(line for line in text.splitlines() if line.startswith("decoder mse,"))
+        metric, a_mse, b_mse, delta, change = row.split(",")
+        assert float(a_mse) == 0.0315 and float(delta) == float(b_mse) - 0.0315
+        assert float(change) == pytest.approx(0.45)
     else:
         assert "+0.01418" in text and "+45%" in text  # decoder MSE delta, relative change
     if fmt in ("markdown", "html"):

@@ -133,7 +133,7 @@ def test_the_answer_is_in_every_format() -> None:
         assert "privaudit assess models/net.onnx --split layer2" in text
     csv = get_sweep_reporter("csv").render(report).splitlines()
     assert len(csv) == 1 + 4 * (2 + 2)  # header, then per point 2 references and 2 runs
-    assert sum(",yes,reference," in line or ",yes,attack," in line for line in csv) == 4
+    assert sum(",true,reference," in line or ",true,attack," in line for line in csv) == 4
 
 
 def test_untrusted_text_is_escaped() -> None:
