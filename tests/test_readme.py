@@ -28,7 +28,8 @@ the test substitutes, and why:
   `harden` also `--epochs 2` (the last value of a flag wins); a benchmark gets `--quick`,
   and the size flags it was given their quick values; `scripts/make_demo.py` gets
   `make_demo_args` (1 epoch, no accuracy floor, a scratch folder: it would overwrite the
-  shipped demo model). Runs of the same command are shared (`run_once`), with
+  shipped demo model), and `scripts/make_tabular_demo.py` a scratch folder, 5 epochs and no
+  accuracy floor. Runs of the same command are shared (`run_once`), with
   tests/test_benchmarks.py and tests/audit/test_demo.py too.
 
 Not run (NOT_RUN, each with its reason): `pip` (installing), `pytest` with no arguments (this
@@ -305,6 +306,9 @@ def run_part(part: str, command: Command, folder: Path, make_demo: list[str],
             args = _benchmark_sizes(args)
         if args[:1] == ["scripts/make_demo.py"]:
             args += make_demo
+        if args[:1] == ["scripts/make_tabular_demo.py"]:  # NOTE: never over the shipped demo
+            args += ["--out", str(folder / "tabular-demo"), "--epochs", "5",
+                     "--min-accuracy", "0"]
         done = run_once([sys.executable, *args], ROOT)
         return Outcome(done.returncode, done.stdout + done.stderr)
     env = {**os.environ, "GITHUB_STEP_SUMMARY": str(folder / "step-summary.md")}
