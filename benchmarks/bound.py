@@ -85,10 +85,14 @@ def run(args: argparse.Namespace) -> Result:
     )
     blas = ", ".join(f"{i['internal_api']} x{i['num_threads']}" for i in threadpool_info()
                      if i["user_api"] == "blas")
+    def num(x: float | None, fmt: str) -> str:
+        return "n/a" if x is None else f"{x:{fmt}}"
+
     notes = (
-        f"BLAS outside the bound: {blas}. Leakage {result.leakage_bits_per_dim:.4f} bits/dim, "
-        f"floor {result.mse_floor:.3g}; I_up {result.leakage_nats:.1f} nats at k = 5, "
-        f"{middle.leakage_nats:.1f} at k = 2, {loose.leakage_nats:.1f} at k = 1.",
+        f"BLAS outside the bound: {blas}. Leakage {num(result.leakage_bits_per_dim, '.4f')} "
+        f"bits/dim, floor {num(result.mse_floor, '.3g')}; I_up "
+        f"{num(result.leakage_nats, '.1f')} nats at k = 5, {num(middle.leakage_nats, '.1f')} "
+        f"at k = 2, {num(loose.leakage_nats, '.1f')} at k = 1.",
     )
     stages = breakdown(z, y, args.repeats, t_feat)
     memory, growth = memory_scaling(len(x))
