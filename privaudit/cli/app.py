@@ -49,6 +49,7 @@ from privaudit.cli.options import (
     StdOpt,
     StrictOpt,
     SweepOpt,
+    ThreadsOpt,
     VerboseOpt,
     assess_overrides,
 )
@@ -147,6 +148,7 @@ def assess(
     max_data_gb: MaxDataOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
+    threads: ThreadsOpt = None,
     budget: BudgetOpt = None,
     attacks: AttacksOpt = None,
     no_attacks: NoAttacksOpt = False,

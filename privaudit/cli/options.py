@@ -62,6 +62,11 @@ MaxDataOpt = Annotated[
 ]
 SeedOpt = Annotated[int | None, typer.Option(help="Run seed (every component derives its own).")]
 DeviceOpt = Annotated[str | None, typer.Option(help="auto | cpu | cuda.")]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="CPU threads for torch, onnxruntime and BLAS (default: the CPUs this "
+                 "process may use)."),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("--output-dir", "-o", help="Folder for the reports (default privaudit-out)."),
@@ -139,9 +144,10 @@ JobsOpt = Annotated[
     int | None,
     typer.Option("--jobs", "-j", help="Jobs at once (default: the cores this process may use)."),
 ]
-ThreadsOpt = Annotated[
+JobThreadsOpt = Annotated[
     int | None,
-    typer.Option(help="Threads per job (default: the cores divided among the jobs; Ray: 1)."),
+    typer.Option("--threads", help="Threads per job (default: the run's `threads`, by default "
+                 "the CPUs this process may use, divided among the jobs; Ray: 1)."),
 ]
 ExecutorOpt = Annotated[
     str | None, typer.Option(help="local (worker processes) | ray (a Ray cluster).")
@@ -259,6 +265,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "max_data_gb": flags["max_data_gb"],
         "seed": flags["seed"],
         "device": flags["device"],
+        "threads": flags["threads"],
         "output_dir": flags["output_dir"],
         "formats": flags["fmt"],
         "attacks.enabled": enabled,

@@ -49,7 +49,8 @@ __all__ = [
 # note here on every JSON shape change. Version 3 was extended additively (every new field has
 # a default, so older version-3 reports load unchanged): `model.domain`, the data's feature
 # units (`data.feature_names`, `feature_mean`, `feature_std`, `discrete`, `data_range`) and
-# per-feature scores of attacks and references (`features`), for tabular vectors and signals.
+# per-feature scores of attacks and references (`features`), for tabular vectors and signals;
+# `provenance.threads`, the CPU threads the run used (null in older reports).
 SCHEMA_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 
@@ -315,6 +316,7 @@ class Provenance:
     config: dict[str, Any]
     versions: dict[str, str]
     timings: dict[str, float]  # seconds per stage
+    threads: int | None = None  # CPU threads of torch, onnxruntime, BLAS (sweep: all jobs')
 
 
 @dataclass(frozen=True)
