@@ -31,8 +31,10 @@ def available_cores() -> int:
 
 
 def resolve_threads(threads: int | None) -> int:
-    """A run's threads: `threads` as given, else those of the enclosing `use_threads` block
-    (a caller's limit, a sweep worker's share), else the CPUs this process may use.
+    """A run's threads: `threads`, else the enclosing `use_threads` block's, else every CPU.
+
+    The enclosing block is a caller's limit (a test's, a sweep worker's share); every CPU
+    means those this process may use (`available_cores`).
     """
     return threads if threads is not None else session_threads()
 
