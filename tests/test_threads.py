@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import onnx
 import pytest
 import torch
@@ -17,8 +19,10 @@ from privaudit import demo
 from privaudit.audit import run_assess
 from privaudit.cli.app import app
 from privaudit.config import load_config
+from privaudit.hardening import run_harden
 from privaudit.model import make_session
 from privaudit.progress import NullProgress
+from privaudit.sweeping import run_sweep
 from privaudit.threads import available_cores, resolve_threads, session_threads, use_threads
 
 runner = CliRunner()
@@ -126,3 +130,42 @@ def test_config_threads_reach_the_report(tmp_path: Path) -> None:
     result = runner.invoke(app, ["assess", *FAST, "--config", str(config), "-o", str(tmp_path)])
     assert result.exit_code == 0, result.stderr
     assert json.loads((tmp_path / "report.json").read_text())["provenance"]["threads"] == OTHER
+
+
+def test_harden_fine_tunes_with_its_threads_and_logs_its_choice(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = tmp_path / "d.npz"
+    np.savez(data, x=digits_like[0], y=digits_like[1])
+    cfg = load_config(None, {"model": tiny_cnn_legacy, "split": "layer3", "data": data,
+                             "noise": 0.1, "device": "cpu", "threads": OTHER,
+                             "attacks.enabled": (), "bound.bootstrap": 0, "harden.epochs": 2,
+                             "harden.k": 2, "harden.max_accuracy_drop": 50.0}, search=False)
+    recorder = _Recorder()
+    with caplog.at_level(logging.DEBUG, logger="privaudit"):
+        report = run_harden(cfg, output=tmp_path / "h.onnx", progress=recorder)
+    tunes = [s for s in recorder.seen if s[0].startswith("fine-tune")]
+    assert tunes and all(s[1:] == (OTHER, OTHER, OTHER) for s in tunes), recorder.seen
+    assert report.provenance.threads == OTHER
+    assert report.harden is not None and report.harden.after.provenance.threads == OTHER
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("fine-tune epoch 2: task ") for m in messages) >= 4  # the grid
+    assert any(m.startswith("harden: cem grid chose ") for m in messages), messages
+    assert any(m.startswith("harden: writing the cem model (") for m in messages), messages
+
+
+def test_sweep_divides_the_top_level_threads_among_its_jobs(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray], tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data = tmp_path / "d.npz"
+    np.savez(data, x=digits_like[0], y=digits_like[1])
+    cfg = load_config(None, {"model": tiny_cnn_legacy, "data": data, "sweep.splits": "layer3",
+                             "sweep.noise": "0.1", "attacks.enabled": (), "device": "cpu",
+                             "threads": OTHER}, search=False)  # fmt: skip
+    with caplog.at_level(logging.DEBUG, logger="privaudit"):
+        report = run_sweep(cfg)
+    assert report.provenance.threads == OTHER
+    assert (report.execution.workers, report.execution.threads_per_job) == (OTHER, 1)
+    assert any(r.getMessage().startswith("sweep: recommendation ") for r in caplog.records)
