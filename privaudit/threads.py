@@ -53,7 +53,7 @@ def use_threads(threads: int) -> Iterator[None]:
     Args:
         threads: threads per pool (>= 1; `privaudit.config` has validated a user's value).
     """
-    import torch  # NOTE: here, so that importing this module (the config's CLI) stays light
+    import torch  # NOTE: here, so that importing this module never loads torch
     from threadpoolctl import threadpool_limits
 
     before = torch.get_num_threads()
@@ -72,7 +72,7 @@ def pin_threads(threads: int) -> None:
 
     For worker processes (a sweep's); a run in the calling process uses `use_threads`.
     """
-    import torch
+    import torch  # NOTE: here, as in use_threads
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(threads)

@@ -95,6 +95,7 @@ class _LineTask:
         """Nothing to redraw."""
 
     def set_info(self, info: str) -> None:
+        """Keep `info` for the task's closing line."""
         self.info = info
 
 
@@ -142,7 +143,6 @@ class RichProgress:
         finally:
             done = self._bar.tasks[task_id].total
             self._bar.update(task_id, total=done or 1, completed=done or 1)
-
 
     @contextmanager
     def _line(self, description: str) -> Iterator[_LineTask]:
