@@ -13,17 +13,19 @@ wall times and their ratios.
 (`len(os.sched_getaffinity(0))`). "Before" is what privaudit did until `--threads` existed:
 it set no thread count at all, so torch ran with its own default, the BLAS pools with theirs
 (every CPU), and every onnxruntime session with 2 intra-op threads. It is emulated with
-`--threads T`, T being `torch.get_num_threads()` in a fresh process (probed here): exact for
-torch and for the BLAS pools whose default is T too; onnxruntime then gets T threads instead
-of 2, which is the same on a 2-CPU machine. Where torch's default equals the CPUs this
-process may use (torch's OpenMP follows the CPU affinity on Linux), the two settings
-coincide, and the benchmark shows that the new default costs nothing against the old one.
+`--threads T` (the key `threads = T`), T being `torch.get_num_threads()` in a fresh process
+(probed here): exact for torch and for the BLAS pools whose default is T too; onnxruntime
+then gets T threads instead of 2, which is the same on a 2-CPU machine. Where torch's
+default equals the CPUs this process may use (torch's OpenMP follows the CPU affinity on
+Linux), the two settings coincide and their rows differ only by the machine's noise; they
+part where torch's default does not follow the CPUs a process may use (other builds, or a
+default of physical cores only).
 
 The goal is on the default: beside a busy process on every core, `assess` gets about half
 of the CPU time (its threads against as many busy ones), so its CPU-bound part takes about
 2x; the goal allows 3x, 50 % over that fair share for the stalls of threads that wait for a
-descheduled peer (OpenMP barriers), which used to make 2-thread runs on a shared 2-core
-machine up to 10x slower.
+descheduled peer (OpenMP barriers; tests/conftest.py notes up to 10x for 2 torch threads on
+a shared 2-core machine).
 """
 
 from __future__ import annotations
