@@ -254,6 +254,8 @@ def noise_sweep(
 
 def _log_clusterings(cands: list[Candidate], best: Mapping[float, int]) -> None:
     """Log (DEBUG, `-vv`) each clustering's cluster sizes and the one chosen at each sigma."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return  # NOTE: the leakage below is computed only for the log
     for c in cands:
         sizes = np.asarray(c.counts)
         log.debug("bound: %s clustering, %d clusters, sizes min %d / median %g / max %d",
