@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -19,6 +20,8 @@ from privaudit.noise import add_noise
 from privaudit.progress import ProgressTask
 
 __all__ = ["DecoderAttack", "DecoderParams", "PairSampler", "train_decoder"]
+
+log = logging.getLogger(__name__)
 
 _EPOCHS = {Budget.SMOKE: 2, Budget.STANDARD: 20, Budget.THOROUGH: 50}
 
@@ -133,7 +136,7 @@ def train_decoder(
     opt = torch.optim.Adam(net.parameters(), lr=params.lr)
     steps = params.epochs * max(1, sampler.count(params.batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    for _ in range(params.epochs):
+    for epoch in range(1, params.epochs + 1):
         net.train()
         z, total, count = sampler.features(), torch.zeros((), device=ctx.device), 0
         for idx in sampler.batches(params.batch_size):
@@ -150,6 +153,7 @@ def train_decoder(
             raise AttackError("decoder training diverged (loss is not finite)")
         task.advance()
         task.set_info(f"loss {mean_loss:.4f}")
+        log.debug("decoder epoch %d/%d: loss %.4g", epoch, params.epochs, mean_loss)
     return net
 
 

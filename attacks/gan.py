@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -19,6 +20,8 @@ from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
 
 __all__ = ["GanAttack", "GanParams", "gradient_penalty"]
+
+log = logging.getLogger(__name__)
 
 # budget -> (decoder pre-training epochs, adversarial fine-tuning epochs)
 _EPOCHS = {Budget.SMOKE: (1, 1), Budget.STANDARD: (8, 4), Budget.THOROUGH: (50, 50)}
@@ -123,7 +126,7 @@ class GanAttack(Attack[GanParams]):
         critic = make_critic(target.domain, target.input_shape).to(ctx.device)
         opt_g = torch.optim.Adam(gen.parameters(), lr=p.lr, betas=_BETAS)
         opt_d = torch.optim.Adam(critic.parameters(), lr=p.lr, betas=_BETAS)
-        for _ in range(p.epochs):
+        for epoch in range(1, p.epochs + 1):
             gen.train()
             z, losses = sampler.features(), []
             for idx in sampler.batches(p.batch_size):
@@ -140,6 +143,7 @@ class GanAttack(Attack[GanParams]):
                 raise AttackError("gan training diverged (generator loss is not finite)")
             task.advance()
             task.set_info(f"g-loss {mean_loss:.3f}")
+            log.debug("gan epoch %d/%d: generator loss %.4g", epoch, p.epochs, mean_loss)
 
 
 def _step(opt: torch.optim.Optimizer, loss: Tensor) -> None:

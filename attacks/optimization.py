@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import math
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -19,6 +20,9 @@ from privaudit.errors import AttackError
 from privaudit.progress import ProgressTask
 
 __all__ = ["OptimizationAttack", "OptimizationParams", "prior_term", "total_variation"]
+
+log = logging.getLogger(__name__)
+LOGGED_STEPS = 5  # optimization steps logged per batch at DEBUG (-vv)
 
 _INITS = ("mean", "decoder")
 # budget -> (Adam steps, warm-start decoder epochs; 0 = start from the aux mean image)
@@ -168,7 +172,8 @@ class OptimizationAttack(Attack[OptimizationParams]):
         z = z.to(ctx.device, torch.float32).flatten(1)
         scale = 1.0 / (2.0 * noise_sigma**2) if noise_sigma > 0 else 1.0
         opt = torch.optim.Adam([u], lr=params.lr)
-        for _ in range(params.steps):
+        every = max(1, params.steps // LOGGED_STEPS)
+        for step in range(1, params.steps + 1):
             x = torch.sigmoid(u) if pixels else u
             fit = (encoder(x).flatten(1) - z).pow(2).sum(dim=1) * scale
             loss = (fit + params.tv_weight * prior_term(x, target.domain)).sum()
@@ -176,6 +181,9 @@ class OptimizationAttack(Attack[OptimizationParams]):
             loss.backward()
             opt.step()
             task.advance()
+            if step % every == 0 or step == params.steps:
+                log.debug("optimization step %d/%d: loss %.4g per sample", step, params.steps,
+                          float(loss.detach()) / max(1, len(z)))
         out = torch.sigmoid(u.detach()) if pixels else target.clip(u.detach())
         if not torch.isfinite(out).all():
             raise AttackError("optimization diverged (non-finite reconstruction)")

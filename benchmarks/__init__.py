@@ -4,5 +4,5 @@
 `python -m benchmarks --quick` the same with tiny sizes; `python -m benchmarks.bound` runs one.
 """
 
-NAMES = ("bound", "attacks", "verdict", "harden", "harden_demo", "defences", "sweep")
+NAMES = ("bound", "attacks", "verdict", "harden", "harden_demo", "defences", "sweep", "threads")
 """The benchmark modules, in the order `python -m benchmarks` runs them."""

@@ -104,7 +104,8 @@ def accuracy_rows(doc: dict[str, Any], limit: int | None) -> tuple[list[tuple[st
     cuts, timings = doc["cuts"], doc["provenance"]["timings"]
     clean_share = float(timings["clean_accuracy"]) / len(cuts)
     sigmas = [float(s) for s in SIGMAS.split(",")]
-    rows, worst = [], 0.0
+    rows: list[tuple[str, ...]] = []
+    worst = 0.0
     for cut in cuts:
         seconds = cut["seconds"]
         predictions = float(seconds.get("accuracy", 0.0))
@@ -112,7 +113,7 @@ def accuracy_rows(doc: dict[str, Any], limit: int | None) -> tuple[list[tuple[st
         ratio = cost / float(seconds["features"])
         worst = max(worst, ratio)
         old, extraction = assess_way_seconds(cut["name"], sigmas, limit)
-        rows.append((cut["name"], f"{predictions:.3f}", f"{clean_share:.3f}",
+        rows.append((str(cut["name"]), f"{predictions:.3f}", f"{clean_share:.3f}",
                      f"{float(seconds['features']):.3f}", f"{ratio:.2f}", f"{old:.3f}",
                      f"{extraction:.3f}", f"{old / extraction:.2f}"))
     return rows, worst

@@ -49,7 +49,8 @@ def audit(sigma: float, budget: str, limit: int, seed: int, **kw: Any) -> AuditR
     options: dict[str, Any] = {"seed": seed, "device": "cpu", **kw}
     if limit:
         options["limit"] = limit
-    return privaudit.assess(noise=sigma, budget=budget, **options)
+    report: AuditReport = privaudit.assess(noise=sigma, budget=budget, **options)
+    return report
 
 
 def _mse(x: float | None) -> str:

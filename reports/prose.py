@@ -360,6 +360,8 @@ def provenance_pairs(report: AuditReport) -> list[tuple[str, str]]:
         ("transforms", ", ".join(d.transforms) or "none"),
         ("normalization mean / std", f"{_floats(d.mean)} / {_floats(d.std)}"),
     ]  # fmt: skip
+    if p.threads is not None:
+        pairs.insert(pairs.index(("device", p.device)) + 1, ("CPU threads", str(p.threads)))
     if m.noise_stds:
         pairs.insert(pairs.index(("noise sigma from", m.noise_source)) + 1, (
             "noise per channel", f"{_floats(m.noise_stds)} (RMS sigma; the features are "

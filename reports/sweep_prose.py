@@ -113,6 +113,9 @@ def provenance_pairs(report: SweepReport) -> list[tuple[str, str]]:
         ("jobs (ran / reused from shards)", f"{e.jobs} ({e.ran} / {e.reused})"),
         ("shards", e.shards or "not kept"),
     ]  # fmt: skip
+    if p.threads is not None:
+        pairs.insert(pairs.index(("device", p.device)) + 1, ("CPU threads (all jobs)",
+                                                             str(p.threads)))
     pairs += [(f"version: {k}", v) for k, v in p.versions.items()]
     pairs += [(f"time: {k} (s)", format_float(v)) for k, v in p.timings.items()]
     return pairs

@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import nn
 
+from privaudit.threads import use_threads
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
@@ -164,15 +166,15 @@ def _make(cls: type[nn.Module], seed: int) -> nn.Module:
 
 @pytest.fixture()
 def one_torch_thread() -> Iterator[None]:
-    """Run a test with one torch thread, restoring the count afterwards.
+    """Run a test with one thread (torch, BLAS, onnxruntime), restoring the counts afterwards.
+
+    A run inside (`run_assess`, `run_harden`) with no `threads` of its own inherits the one.
 
     # NOTE: on shared 2-core runners, 2 OpenMP threads stall (up to ~10x slower) whenever
     # another process holds a core; the tests' tiny networks lose little with one thread.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with use_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

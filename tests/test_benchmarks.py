@@ -48,8 +48,11 @@ EXPECTED = {
               ("--jobs 2 speed-up over --jobs 1", "ray / local time, 2 workers each",
                "peak memory of the whole sweep / 1 point",
                "accuracies of a cut / its feature extraction (worst cut)")),
+    "threads": (("wall time of `privaudit assess` on the demo",),
+                ("wall time beside a busy process / alone, default threads",)),
 }
-NAMES_IN_ORDER = ("bound", "attacks", "verdict", "harden", "harden_demo", "defences", "sweep")
+NAMES_IN_ORDER = ("bound", "attacks", "verdict", "harden", "harden_demo", "defences", "sweep",
+                  "threads")
 NUMBER = re.compile(r"[-+−]?(?:\d[\d,]*\.?\d*(?:e[-+]?\d+)?|nan|inf)", re.I)
 UNIT = r"(?: %| s| x| MiB)?"
 GOAL = re.compile(rf"^- goal (met|missed): (.+) = (\S+)({UNIT}) \(goal (<=|>=) (\S+)({UNIT})\)$")

@@ -21,10 +21,11 @@ SOURCES = {name: ROOT / name for name in ("privaudit", "attacks", "reports")}
 _BASE = {"errors"}
 _CORE = _BASE | {"config", "noise", "results"}
 _MEASURE = _CORE | {"attacks", "bound", "data", "demo", "gate", "interpreter", "model", "outputs",
-                    "progress", "runtime"}  # fmt: skip
+                    "progress", "runtime", "threads"}  # fmt: skip
 LAYERS: dict[str, set[str]] = {
     "errors": set(),
     "progress": set(),
+    "threads": set(),
     "demo": set(),
     "noise": _BASE,
     "config": _BASE | {"noise"},
@@ -32,7 +33,7 @@ LAYERS: dict[str, set[str]] = {
     "outputs": _BASE,
     "runtime": _BASE | {"config"},
     "gate": _CORE,
-    "model": _CORE | {"outputs"},
+    "model": _CORE | {"outputs", "threads"},
     "interpreter": _BASE,
     "data": _BASE | {"config"},
     "bound": _CORE,
@@ -41,7 +42,7 @@ LAYERS: dict[str, set[str]] = {
     "audit": _MEASURE,
     "hardening": _MEASURE | {"audit"},
     "sweeping": {"errors", "config", "results", "attacks", "audit", "demo", "gate", "model",
-                 "outputs", "progress", "runtime"},
+                 "outputs", "progress", "runtime", "threads"},
     "api": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
     "cli": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
     "__main__": {"cli"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import time
 from collections.abc import Iterator
@@ -13,8 +14,11 @@ from privaudit import __version__
 from privaudit.config import Config, as_dict
 from privaudit.results import Provenance
 from privaudit.runtime import resolve_device
+from privaudit.threads import resolve_threads
 
 __all__ = ["Timer", "provenance", "versions"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -25,12 +29,16 @@ class Timer:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
-        """Time the enclosed block under `name`."""
-        start = time.perf_counter()
+        """Time the enclosed block under `name`; its start and end are logged (INFO, `-v`)."""
+        log.info("stage %s ...", name)
+        start, ended = time.perf_counter(), False
         try:
             yield
+            ended = True
         finally:
             self.seconds[name] = round(time.perf_counter() - start, 4)
+            how = "done in" if ended else "stopped after"
+            log.info("stage %s %s %.2f s", name, how, self.seconds[name])
 
 
 def versions() -> dict[str, str]:
@@ -59,4 +67,5 @@ def provenance(cfg: Config, created: str, command: str, timer: Timer) -> Provena
         config=as_dict(cfg),
         versions=versions(),
         timings=dict(timer.seconds),
+        threads=resolve_threads(cfg.threads),
     )

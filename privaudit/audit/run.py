@@ -39,6 +39,7 @@ from privaudit.results import (
     build_verdict,
 )
 from privaudit.runtime import derive_seed, resolve_device
+from privaudit.threads import resolve_threads, use_threads
 
 __all__ = ["SAMPLES_STORED", "data_info", "measure", "measure_prepared", "run_assess"]
 
@@ -56,14 +57,17 @@ def run_assess(
 ) -> AuditReport:
     """Run a full audit: bound, utility, noise sweep and attack battery, then the gate.
 
+    The run's torch, onnxruntime and BLAS threads are `cfg.threads` (see `privaudit.threads`).
+
     Raises:
         PrivauditError: anything the user can fix (bad model, split, data, config).
     """
     timer = Timer()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    with timer.stage("prepare"):
-        prep = prepare(cfg, noise_source=noise_source, memory=memory)
-    return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
+    with use_threads(resolve_threads(cfg.threads)):
+        with timer.stage("prepare"):
+            prep = prepare(cfg, noise_source=noise_source, memory=memory)
+        return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
 
 
 def measure_prepared(

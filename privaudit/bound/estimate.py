@@ -7,6 +7,7 @@ closed forms live in `privaudit.bound.leakage`, the input entropy h(x) in `.entr
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -45,6 +46,8 @@ __all__ = [
     "leakage_full",
     "noise_sweep",
 ]
+
+log = logging.getLogger(__name__)
 
 _MAX_RESOLUTION = 1e30  # largest variance / sigma^2 the (float32) bootstrap computes safely
 DEFAULT_MIN_CLUSTER_SIZE = 10  # below this, a cluster's variances are mostly noise
@@ -229,6 +232,7 @@ def noise_sweep(
     with threadpool_limits(limits=1, user_api="blas"):
         cands = fit_candidates(data, y, covariance, k, seed, group_size, min_size) if live else []
         best = {s: best_candidate(cands, s, min_size) for s in live}
+        _log_clusterings(cands, best)
         wanted = best if interval_at is None else {
             s: i for s, i in best.items() if s in {float(v) for v in interval_at}
         }
@@ -246,6 +250,19 @@ def noise_sweep(
         else replace(base, noise_sigma=s)
         for s in levels
     ]
+
+
+def _log_clusterings(cands: list[Candidate], best: Mapping[float, int]) -> None:
+    """Log (DEBUG, `-vv`) each clustering's cluster sizes and the one chosen at each sigma."""
+    if not log.isEnabledFor(logging.DEBUG):
+        return  # NOTE: the leakage below is computed only for the log
+    for c in cands:
+        sizes = np.asarray(c.counts)
+        log.debug("bound: %s clustering, %d clusters, sizes min %d / median %g / max %d",
+                  c.clustering, sizes.size, sizes.min(), float(np.median(sizes)), sizes.max())
+    for sigma, index in best.items():
+        log.debug("bound: sigma %g takes the %s clustering (I_up %.4g nats)", sigma,
+                  cands[index].clustering, cands[index].leakage(sigma))
 
 
 def _floors(

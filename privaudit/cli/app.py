@@ -49,6 +49,7 @@ from privaudit.cli.options import (
     StdOpt,
     StrictOpt,
     SweepOpt,
+    ThreadsOpt,
     VerboseOpt,
     assess_overrides,
 )
@@ -157,6 +158,7 @@ def assess(
     max_data_gb: MaxDataOpt = None,
     seed: SeedOpt = None,
     device: DeviceOpt = None,
+    threads: ThreadsOpt = None,
     budget: BudgetOpt = None,
     attacks: AttacksOpt = None,
     no_attacks: NoAttacksOpt = False,
@@ -200,19 +202,24 @@ def demo(
     budget: Annotated[
         str, typer.Option(help="Attack compute: smoke | standard | thorough.")
     ] = Budget.SMOKE.value,
+    threads: ThreadsOpt = None,
     output_dir: OutOpt = None,
     fmt: FormatOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = 0,
     debug: DebugOpt = False,
 ) -> None:
     """Assess an embedded demo: MNIST CNN cut at layer3, or (--tabular) a Wine MLP; sigma 0.1."""
     overrides: dict[str, Any] = {"attacks.budget": budget, "output_dir": output_dir,
-                                 "formats": fmt}
+                                 "formats": fmt, "threads": threads}
     if tabular:
         from privaudit import demo as shipped  # NOTE: light; no torch
 
         overrides |= {"model": shipped.tabular_model_path(), "data": shipped.tabular_data_path()}
     with reported_errors(debug):
+        from privaudit.cli.console import set_logging
+
+        set_logging(verbose)
         code = _run_assess(overrides, None, quiet)
     raise typer.Exit(code)
 

@@ -1,8 +1,11 @@
-"""Rich output on stderr: progress bars, the run summary and gate violations."""
+"""Rich output on stderr: progress (bars, or lines off a terminal), logging, the summary."""
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -31,7 +34,18 @@ from privaudit.results import (
     strongest_attack,
 )
 
-err_console = Console(stderr=True)
+PIPED_WIDTH = 200  # columns of stderr off a terminal (CI logs): tables are not cut at 80
+
+
+def _stderr_console() -> Console:
+    """Stderr console; off a terminal as wide as PIPED_WIDTH unless COLUMNS says otherwise."""
+    probe = Console(stderr=True)
+    if probe.is_terminal or "COLUMNS" in os.environ:
+        return probe
+    return Console(stderr=True, width=PIPED_WIDTH)
+
+
+err_console = _stderr_console()
 
 _SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -71,10 +85,30 @@ class _RichTask:
         self._bar.update(self._task, info=info)
 
 
+class _LineTask:
+    """A task off a terminal: no bar, only its last info, for the line printed at its end."""
+
+    def __init__(self) -> None:
+        self.info = ""
+
+    def advance(self, amount: float = 1.0) -> None:
+        """Nothing to redraw."""
+
+    def set_info(self, info: str) -> None:
+        """Keep `info` for the task's closing line."""
+        self.info = info
+
+
 class RichProgress:
-    """Progress bars with ETA on stderr; one bar per task, kept when done."""
+    """Progress on stderr: on a terminal one bar per task with ETA, kept when done.
+
+    Off a terminal (a CI log, a file) no bar is drawn, redrawn or reprinted: each task
+    prints one line when it ends, ``features ... done in 1.2 s``.
+    """
 
     def __init__(self, console: Console = err_console, *, enabled: bool = True) -> None:
+        self._console = console
+        self._lines = enabled and not console.is_terminal
         self._bar = Progress(
             SpinnerColumn(),
             TextColumn("[bold]{task.description:<14}"),
@@ -85,7 +119,7 @@ class RichProgress:
             TimeRemainingColumn(),
             TextColumn("{task.fields[info]}"),
             console=console,
-            disable=not enabled,
+            disable=not enabled or self._lines,
             transient=False,
         )
 
@@ -97,14 +131,32 @@ class RichProgress:
         self._bar.stop()
 
     @contextmanager
-    def task(self, description: str, total: float | None = None) -> Iterator[_RichTask]:
-        """Open a bar; it is completed when the block ends."""
+    def task(self, description: str, total: float | None = None) -> Iterator[_RichTask | _LineTask]:
+        """Open a bar, completed when the block ends (off a terminal: one line at the end)."""
+        if self._lines:
+            with self._line(description) as line:
+                yield line
+            return
         task_id = self._bar.add_task(description, total=total, info="")
         try:
             yield _RichTask(self._bar, task_id)
         finally:
             done = self._bar.tasks[task_id].total
             self._bar.update(task_id, total=done or 1, completed=done or 1)
+
+    @contextmanager
+    def _line(self, description: str) -> Iterator[_LineTask]:
+        """A task printed as one line when it ends: done (or stopped) after how long."""
+        task, start, ended = _LineTask(), time.perf_counter(), False
+        try:
+            yield task
+            ended = True
+        finally:
+            how = "done in" if ended else "stopped after"
+            info = f" ({task.info})" if task.info else ""
+            self._console.print(
+                Text(f"{printable(description)} ... {how} {time.perf_counter() - start:.1f} s"
+                     f"{printable(info)}"), soft_wrap=True, highlight=False)
 
 
 def _stdout_console() -> Console:
@@ -302,11 +354,30 @@ def print_wrote(paths: Sequence[object], console: Console = err_console) -> None
         console.print(f"wrote {printable(path)}", highlight=False, markup=False, soft_wrap=True)
 
 
-def set_logging(verbose: int) -> None:
-    """Log to stderr through rich: warnings, -v info, -vv debug."""
-    from rich.logging import RichHandler
+LOG_FORMAT = "%(asctime)s %(levelname)s %(message)s"  # e.g. 12:03:04 INFO stage bound ...
 
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current `sys.stderr`: a live progress display redirects it above its bars."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write `record` to stderr as it is now."""
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+def set_logging(verbose: int) -> None:
+    """Log privaudit's messages to stderr, one concise line each: warnings, -v info, -vv debug.
+
+    -v: each stage's start and end with its duration; -vv also the details (cluster sizes,
+    attack and fine-tuning epochs with their losses, the chosen lambda or sweep point). Only
+    the `privaudit` loggers are set, never other libraries'; stdout is never written.
+    """
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level, handlers=[RichHandler(console=err_console)], format="%(message)s"
-    )
+    logger = logging.getLogger("privaudit")
+    for old in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+        logger.removeHandler(old)  # NOTE: a second command in one process (tests) sets anew
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, datefmt="%H:%M:%S"))
+    logger.addHandler(handler)
+    logger.setLevel(level)

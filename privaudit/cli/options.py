@@ -97,6 +97,11 @@ SeedOpt = Annotated[
 DeviceOpt = Annotated[
     str | None, typer.Option(help="auto | cpu | cuda.", show_default=default_of("device"))
 ]
+ThreadsOpt = Annotated[
+    int | None,
+    typer.Option(help="CPU threads for torch, onnxruntime and BLAS.",
+                 show_default="the CPUs this process may use"),
+]
 OutOpt = Annotated[
     Path | None,
     typer.Option("--output-dir", "-o", help="Folder for the reports.",
@@ -200,10 +205,10 @@ JobsOpt = Annotated[
     typer.Option("--jobs", "-j", help="Jobs at once.",
                  show_default="the cores this process may use"),
 ]
-ThreadsOpt = Annotated[
+JobThreadsOpt = Annotated[
     int | None,
-    typer.Option(help="Threads per job.",
-                 show_default="the cores divided among the jobs; Ray: 1"),
+    typer.Option("--threads", help="Threads per job.",
+                 show_default="the run's `threads` divided among the jobs; Ray: 1"),
 ]
 ExecutorOpt = Annotated[
     str | None,
@@ -327,6 +332,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "max_data_gb": flags["max_data_gb"],
         "seed": flags["seed"],
         "device": flags["device"],
+        "threads": flags["threads"],
         "output_dir": flags["output_dir"],
         "formats": flags["fmt"],
         "attacks.enabled": enabled,

@@ -257,6 +257,7 @@ class Config:
     batch_size: int = 256
     seed: int = 0
     device: str = Device.AUTO.value
+    threads: int | None = None  # torch/onnxruntime/BLAS threads (None: the CPUs we may use)
     output_dir: Path = Path("privaudit-out")
     formats: tuple[str, ...] = ("json",)
     bound: BoundConfig = field(default_factory=BoundConfig)
@@ -291,6 +292,10 @@ class Config:
             if getattr(self, key) is not None:
                 check_positive(key, getattr(self, key))
         check_positive("seed", self.seed, allow_zero=True)
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads: expected a positive whole number, got {self.threads}",
+                              hint="e.g. --threads 4; leave it out for every CPU this process "
+                              "may use")
         check_share("eval_fraction", self.eval_fraction, allow_zero=False,
                hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)")
         if self.std is not None and any(not s > 0 for s in self.std):

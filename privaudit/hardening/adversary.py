@@ -101,8 +101,10 @@ class Adversary:
         self.opt = torch.optim.Adam(self.decoder.parameters(), lr=LR)
 
     def fit(self, noisy: Tensor, target: Tensor) -> float | None:
-        """`steps` decoder updates on (detached noisy features, inputs) every `EVERY` encoder
-        steps (None on the others); the last loss."""
+        """`steps` decoder updates on (detached noisy features, inputs); the last loss.
+
+        Only every `EVERY` encoder steps; None on the others.
+        """
         if self.encoder_steps % EVERY:
             return None
         loss = noisy.new_zeros(())

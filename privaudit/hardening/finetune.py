@@ -9,6 +9,7 @@ per-channel noise stds. Nothing here prints.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ __all__ = [
     "model_inputs",
     "step_losses",
 ]
+
+log = logging.getLogger(__name__)
 
 _REFERENCE_LR = 1e-3  # official: CEM gradient scaled by min(1, 0.001 / lr)
 # NOTE: the allocation's logits move faster than the weights: at the weights' lr (1e-3) the
@@ -355,5 +358,7 @@ def model_inputs(feed: Feed, x: np.ndarray, encoder: onnx.ModelProto) -> Tensor:
 def _report(task: ProgressTask, stats: EpochStats) -> None:
     task.advance()
     adversary = "" if stats.adversary_loss is None else f"  adv {stats.adversary_loss:.4f}"
-    task.set_info(f"task {stats.task_loss:.3f}  cem {stats.cem_loss:.3f}{adversary}  "
-                  f"acc {stats.accuracy:.3f}")
+    info = (f"task {stats.task_loss:.3f}  cem {stats.cem_loss:.3f}{adversary}  "
+            f"acc {stats.accuracy:.3f}")
+    task.set_info(info)
+    log.debug("fine-tune epoch %d: %s", stats.epoch, info)

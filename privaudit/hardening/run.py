@@ -10,6 +10,7 @@ the gate are left to the final audit (method.md §5, scale confound).
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,6 +65,7 @@ from privaudit.results import (
     regression,
 )
 from privaudit.runtime import derive_seed, resolve_device
+from privaudit.threads import resolve_threads, use_threads
 
 __all__ = [
     "MATCH_TRIES",
@@ -74,6 +76,8 @@ __all__ = [
     "run_harden",
     "train_variant",
 ]
+
+log = logging.getLogger(__name__)
 
 MATCH_TRIES = 3  # noise-only fine-tunes tried per defence to match its noisy accuracy
 
@@ -127,7 +131,8 @@ def run_harden(
     (seed 0's model when `harden.seeds` > 1; the others only enter the variants' means and
     spreads) and the run in its metadata. With `harden.embed_noise` the file also adds the
     noise at the cut (see `harden.embed_noise`); the after-audit measures the same weights
-    with the noise added by the auditor, the same channel.
+    with the noise added by the auditor, the same channel. The run's torch, onnxruntime and
+    BLAS threads are `cfg.threads` (see `privaudit.threads`).
 
     Args:
         cfg: the run's settings (`cfg.harden` for the fine-tune).
@@ -146,13 +151,14 @@ def run_harden(
     """
     timer, sink = Timer(), progress or NullProgress()
     created = datetime.now(UTC).isoformat(timespec="seconds")
-    with timer.stage("prepare"):
-        prep = prepare(cfg, noise_source=noise_source, memory=memory)
-    _check(prep, output)
-    prep, train = hold_out(cfg, prep)
-    before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
-    run = HardenRun(cfg, prep, sink, created, train)
-    result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
+    with use_threads(resolve_threads(cfg.threads)):
+        with timer.stage("prepare"):
+            prep = prepare(cfg, noise_source=noise_source, memory=memory)
+        _check(prep, output)
+        prep, train = hold_out(cfg, prep)
+        before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
+        run = HardenRun(cfg, prep, sink, created, train)
+        result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
     provenance = replace(before.provenance, timings=dict(timer.seconds))
     report = replace(before, harden=result, provenance=provenance)
     after = replace(result.after, verdict=harden_verdict(report))
@@ -184,6 +190,8 @@ def _harden_and_write(
         comparisons = [_compare(run, c.trained, frontier) for c in candidates] if frontier \
             else []
     index, chosen = _winner(run, candidates, comparisons, before)
+    log.debug("harden: writing the %s model (%s)", candidates[index].spec.name,
+              chosen or "the only defence, at its settings")
     kept = candidates[index].trained
     model = _final_model(run, kept)
     with timer.stage("write"):
@@ -267,6 +275,7 @@ def _defence(run: HardenRun, spec: DefenceSpec, before: AuditReport) -> _Candida
         grid.append(train_variant(run, label, spec, lam, mu, sigma))
     reference = before.utility.clean_accuracy or 0.0
     index, why = choose([g.variant for g in grid], h.max_accuracy_drop, reference)
+    log.debug("harden: %s grid chose %s", spec.name, why)
     kept = grid[index]
     return _Candidate(spec, replace(kept, variant=replace(kept.variant, label=spec.name)),
                       tuple(grid), why)

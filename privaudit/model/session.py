@@ -9,6 +9,7 @@ from onnxruntime.capi import onnxruntime_pybind11_state as ort_state
 
 from privaudit.errors import DataError, ModelError
 from privaudit.model.load import RE_EXPORT, first_line
+from privaudit.threads import session_threads
 
 __all__ = ["make_session", "run_batched", "run_batched_outputs"]
 
@@ -32,12 +33,14 @@ _ORT_ERRORS = (ort_state.Fail, ort_state.InvalidArgument, ort_state.RuntimeExcep
                ort_state.NotImplemented, ort_state.EPFail)
 
 
-def make_session(model: onnx.ModelProto | bytes, *, threads: int = 2) -> ort.InferenceSession:
+def make_session(
+    model: onnx.ModelProto | bytes, *, threads: int | None = None
+) -> ort.InferenceSession:
     """An onnxruntime CPU session.
 
     Args:
         model: the model, or its serialized bytes.
-        threads: intra-op threads (2 matches the reference CI machine).
+        threads: intra-op threads (None: the run's `threads`, see `privaudit.threads`).
 
     Returns:
         The inference session.
@@ -46,7 +49,7 @@ def make_session(model: onnx.ModelProto | bytes, *, threads: int = 2) -> ort.Inf
         ModelError: onnxruntime refuses the model.
     """
     options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
+    options.intra_op_num_threads = threads if threads is not None else session_threads()
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
     data = model if isinstance(model, bytes) else model.SerializeToString()

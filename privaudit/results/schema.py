@@ -52,7 +52,8 @@ __all__ = [
 # per-feature scores of attacks and references (`features`), for tabular vectors and signals.
 # 4 = compact samples: in an image report `sample_images` and each attack's `reconstructions`
 # are one base64 8-bit PNG per set (`results.samples`), no longer float lists; the dataclasses
-# are unchanged (floats in memory), and versions 1-3 load as before.
+# are unchanged (floats in memory), and versions 1-3 load as before; and
+# `provenance.threads`, the CPU threads the run used (null in older reports).
 SCHEMA_VERSION = 4
 READABLE_VERSIONS = (1, 2, 3, 4)
 
@@ -318,6 +319,7 @@ class Provenance:
     config: dict[str, Any]
     versions: dict[str, str]
     timings: dict[str, float]  # seconds per stage
+    threads: int | None = None  # CPU threads of torch, onnxruntime, BLAS (sweep: all jobs')
 
 
 @dataclass(frozen=True)

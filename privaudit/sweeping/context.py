@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import gc
-import os
 import sys
 import traceback
 import uuid
@@ -21,8 +20,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-import torch
-from threadpoolctl import threadpool_limits
 
 from privaudit.audit import Features, Prepared
 from privaudit.config import Config
@@ -35,6 +32,7 @@ from privaudit.errors import (
 )
 from privaudit.model import split_model
 from privaudit.sweeping.grid import Cut
+from privaudit.threads import available_cores, pin_threads, use_threads
 
 __all__ = [
     "FeaturesFile",
@@ -132,40 +130,24 @@ def open_features(handle: Features | FeaturesFile) -> Features:
     return Features(np.load(handle.path, mmap_mode="c"), handle.n_aux, handle.shape)
 
 
-def available_cores() -> int:
-    """The cores this process may use (its CPU affinity where the system has one)."""
-    getter = getattr(os, "sched_getaffinity", None)
-    return len(getter(0)) if getter is not None else os.cpu_count() or 1
-
-
 def threads_for(workers: int, cores: int | None = None) -> int:
     """Threads per job when `workers` jobs share the cores: never more threads than cores."""
     return max(1, (cores or available_cores()) // max(1, workers))
 
 
-# NOTE: the BLAS limit of a worker process lives as long as the process (see worker_threads).
-_LIMITS: list[object] = []
-
-
 @contextmanager
 def worker_threads(threads: int) -> Iterator[None]:
-    """Give torch and BLAS `threads` threads inside the block (onnxruntime: per session).
+    """Give torch, BLAS and new onnxruntime sessions `threads` threads inside the block.
 
-    Worker processes enter it once for their whole life; an in-process run for its jobs.
+    An in-process run enters it for its jobs; worker processes use `pin_worker_threads`.
     """
-    before = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    with threadpool_limits(limits=threads):
-        try:
-            yield
-        finally:
-            torch.set_num_threads(before)
+    with use_threads(threads):
+        yield
 
 
 def pin_worker_threads(threads: int) -> None:
-    """Set a worker process's torch and BLAS threads for its whole life."""
-    torch.set_num_threads(threads)
-    _LIMITS.append(threadpool_limits(limits=threads))
+    """Set a worker process's torch, BLAS and onnxruntime threads for its whole life."""
+    pin_threads(threads)
 
 
 def release_memory() -> None:

@@ -24,7 +24,6 @@ from privaudit.sweeping.context import (
     FeaturesFile,
     JobFailure,
     SweepContext,
-    available_cores,
     guarded,
     open_features,
     pin_worker_threads,
@@ -38,6 +37,7 @@ from privaudit.sweeping.grid import AttackJob, CutJob
 from privaudit.sweeping.jobs import run_attack_job, run_cut_job
 from privaudit.sweeping.ray_cluster import RayExecutor
 from privaudit.sweeping.workers import WorkerPool
+from privaudit.threads import resolve_threads
 
 __all__ = ["EXECUTORS", "JobExecutor", "LocalExecutor", "Job", "get_executor"]
 
@@ -75,8 +75,9 @@ class JobExecutor(Protocol):
 class LocalExecutor:
     """Worker processes on this machine; one worker runs the jobs in this process.
 
-    `sweep.jobs` workers (default: the cores this process may use) share the cores: each job
-    gets cores // workers threads for torch, onnxruntime and BLAS (`sweep.threads` overrides),
+    `sweep.jobs` workers (default: one per thread of the run's `threads`, itself by default
+    the cores this process may use) share those threads: each job gets threads // workers
+    threads for torch, onnxruntime and BLAS (`sweep.threads` overrides),
     so the machine is never oversubscribed. Workers are spawned (never forked: torch and
     onnxruntime hold threads), get the context once, and map the cuts' features from files
     instead of copying them. A script that runs a sweep with several workers needs the usual
@@ -86,8 +87,9 @@ class LocalExecutor:
     name: ClassVar[str] = Executor.LOCAL.value
 
     def __init__(self, cfg: Config) -> None:
-        self.workers = cfg.sweep.jobs or available_cores()
-        self.threads = cfg.sweep.threads or threads_for(self.workers)
+        cores = resolve_threads(cfg.threads)
+        self.workers = cfg.sweep.jobs or cores
+        self.threads = cfg.sweep.threads or threads_for(self.workers, cores)
         self.address: str | None = None
         self._inline: deque[Job] = deque()
         self._pool: WorkerPool | None = None

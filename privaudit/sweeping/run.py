@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,16 +32,19 @@ from privaudit.results import (
 )
 from privaudit.sweeping.accuracy import model_accuracy
 from privaudit.sweeping.answer import answer, constraints_of
-from privaudit.sweeping.context import SweepContext, available_cores
+from privaudit.sweeping.context import SweepContext
 from privaudit.sweeping.executor import JobExecutor, get_executor
 from privaudit.sweeping.frontier import strongest, summarize
 from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
 from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
+from privaudit.threads import resolve_threads, use_threads
 
 __all__ = ["SHARDS", "run_sweep"]
 
 SHARDS = "shards"  # the shards' folder inside the output folder
+
+log = logging.getLogger(__name__)
 
 
 def run_sweep(
@@ -53,6 +57,10 @@ def run_sweep(
 ) -> SweepReport:
     """Sweep cuts x sigmas x attacks x seeds; the frontier and the recommendation.
 
+    The top-level `threads` (default: the CPUs this process may use) are the sweep's in
+    all: the driver's own, and the local executor's, which divides them among its jobs
+    (`sweep.jobs`, default one job per thread; `sweep.threads` per job, default their share).
+
     Args:
         cfg: the run's settings (`cfg.sweep`: the grid, the executor, the constraints).
         progress: where the jobs' progress goes (default: silent).
@@ -64,6 +72,15 @@ def run_sweep(
         PrivauditError: anything the user can fix (a bad split name, data, settings, or the
             `ray` executor without Ray).
     """
+    with use_threads(resolve_threads(cfg.threads)):
+        return _sweep(cfg, progress, shards, fresh, memory)
+
+
+def _sweep(
+    cfg: Config, progress: Progress | None, shards: Path | None, fresh: bool,
+    memory: InMemory | None,
+) -> SweepReport:
+    """`run_sweep` inside the run's thread limits."""
     timer, created = Timer(), datetime.now(UTC).isoformat(timespec="seconds")
     executor = get_executor(cfg)
     with timer.stage("prepare"):
@@ -121,7 +138,8 @@ def _clean_accuracy(
         saved = store.load(key)
         if isinstance(saved, dict):
             return from_jsonable(Accuracy, saved.get("accuracy")), tuple(saved.get("notes", ()))
-    accuracy, notes = model_accuracy(prep, threads=available_cores(), batch=cfg.batch_size)
+    accuracy, notes = model_accuracy(prep, threads=resolve_threads(cfg.threads),
+                                     batch=cfg.batch_size)
     if store is not None and key is not None:
         store.save(key, {"accuracy": accuracy, "notes": notes})
     return accuracy, notes
@@ -144,6 +162,9 @@ def _compose(
     points = [_point(grid, found, c.name, s, clean) for c in grid.cuts for s in grid.noise_sigmas]
     constraints = constraints_of(cfg.sweep)
     a = answer(points, constraints, cfg.gate, str(prep.model_path), prep.dataset.source)
+    r = a.recommendation
+    log.debug("sweep: recommendation %s: cut %s, sigma %s (%s)", r.status, r.cut,
+              r.noise_sigma, r.headline)
     spec = image_input(prep.split.encoder)
     return SweepReport(
         model=SweepModel(str(prep.model_path), prep.model_sha256, spec.name,

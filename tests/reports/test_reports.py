@@ -152,7 +152,7 @@ def make_report() -> AuditReport:
         tool_version="0.1.0", created_at="2025-01-02T03:04:05+00:00", command="assess", seed=0,
         device="cpu", config={"noise_sigma": 0.1, "gate": {"min_attack_mse": 0.05}},
         versions={"python": "3.11.9", "torch": "2.9.0", "onnxruntime": "1.20.1"},
-        timings={"split": 0.12, "bound": 1.5, "attacks": 5.16, "total": 6.9},
+        timings={"split": 0.12, "bound": 1.5, "attacks": 5.16, "total": 6.9}, threads=4,
     )  # fmt: skip
     report = AuditReport(
         model=model, data=data, bound=_bound(), sweep=sweep, utility=Utility(0.95, 0.94),

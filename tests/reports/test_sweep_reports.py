@@ -88,7 +88,7 @@ def sweep_fixture(constraints: Constraints = MET) -> SweepReport:
         recommendation=a.recommendation, gate=a.gate,
         provenance=Provenance("0.1.0", "2026-01-01T00:00:00+00:00", "sweep", 0, "cpu",
                               {"sweep": {"splits": ["layer2", EVIL]}}, {"python": "3.11"},
-                              {"prepare": 1.0, "jobs": 9.5}),
+                              {"prepare": 1.0, "jobs": 9.5}, threads=2),
         execution=Execution("local", 2, 1, 10, 10, 0, "out/shards"),
         warnings=(f"a warning about {EVIL}",),
     )  # fmt: skip
