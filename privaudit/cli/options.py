@@ -75,7 +75,7 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Report formats, comma-separated: json,markdown,csv,html (default json).",
+        help="Report formats, comma-separated: json,markdown,csv,html,junit (default json).",
     ),
 ]
 ConfigOpt = Annotated[
