@@ -53,7 +53,7 @@ from privaudit.cli.options import (
     assess_overrides,
 )
 from privaudit.cli.run import execute
-from privaudit.cli.saved import check, compare, list_attacks, report
+from privaudit.cli.saved import check, compare, list_attacks, report, schema
 from privaudit.cli.sweep import sweep
 from privaudit.config import Budget
 from privaudit.errors import ConfigError, ExitCode
@@ -210,6 +210,7 @@ app.command()(check)
 app.command(name="attacks")(list_attacks)
 app.command()(report)
 app.command()(compare)
+app.command()(schema)
 
 
 def main() -> None:

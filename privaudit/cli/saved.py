@@ -1,4 +1,4 @@
-"""`privaudit` commands that need no model: gate, re-render or compare saved reports, list attacks.
+"""`privaudit` commands that need no model: gate, re-render, compare saved reports; list, describe.
 
 Plain functions with typer annotations; `privaudit.cli` registers them on the app.
 """
@@ -31,7 +31,7 @@ from privaudit.cli.options import (
 )
 from privaudit.errors import ConfigError, ExitCode
 
-__all__ = ["check", "compare", "list_attacks", "report"]
+__all__ = ["check", "compare", "list_attacks", "report", "schema"]
 
 
 def check(
@@ -231,3 +231,18 @@ def compare(
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-")
+
+
+def schema(
+    kind: Annotated[
+        str, typer.Option("--kind", help="report (report.json) | sweep (sweep.json).")
+    ] = "report",
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of report.json or sweep.json."""
+    with reported_errors():
+        from privaudit.results.published import SCHEMA_KINDS, shipped_schema
+
+        if kind not in SCHEMA_KINDS:
+            raise ConfigError(f"unknown --kind {kind!r}",
+                              hint=f"choose from: {', '.join(SCHEMA_KINDS)}")
+        sys.stdout.write(shipped_schema(kind))
