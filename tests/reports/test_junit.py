@@ -60,6 +60,9 @@ def check_junit(text: str) -> ET.Element:
     assert sum(s.tests for s in parsed) == totals["tests"]
     assert sum(s.failures for s in parsed) == totals["failures"]
     assert sum(s.skipped for s in parsed) == totals["skipped"]
+    results = [r for s in parsed for c in s for r in c.result]
+    assert sum(isinstance(r, Failure) for r in results) == totals["failures"]
+    assert sum(isinstance(r, Skipped) for r in results) == totals["skipped"]
     return root
 
 
