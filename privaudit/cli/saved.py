@@ -218,19 +218,52 @@ def compare(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
     ] = None,
+    fail_if_less_private: Annotated[
+        bool, typer.Option("--fail-if-less-private", help="Exit 1 when B leaks more than A: "
+                           "lower MSE floor or attack MSE, higher leakage (audit reports).")
+    ] = False,
+    tolerance: Annotated[
+        float | None, typer.Option(help="Relative slack for --fail-if-less-private "
+                                   "(default 0.05).")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Two runs side by side, with deltas (B - A)."""
+    """Two runs side by side, with deltas (B - A); optionally a regression gate."""
     with reported_errors(debug):
         from privaudit.outputs import refuse_overwrite
+        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
-        from privaudit.results import read_saved
+        from privaudit.results import AuditReport, read_saved
 
-        text = render_compare(read_saved(first), read_saved(second), fmt)
+        if tolerance is not None and not fail_if_less_private:
+            raise ConfigError("--tolerance needs --fail-if-less-private",
+                              hint="add --fail-if-less-private, or drop --tolerance")
+        tol = check_tolerance(DEFAULT_TOLERANCE if tolerance is None else tolerance)
+        a, b = read_saved(first), read_saved(second)
+        if fail_if_less_private and not (isinstance(a, AuditReport) and isinstance(b, AuditReport)):
+            raise ConfigError("--fail-if-less-private compares two audit reports, not sweeps",
+                              hint="pass two report.json files written by assess or harden")
+        text = render_compare(a, b, fmt)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-")
+        code = _regression_gate(a, b, tol) if fail_if_less_private else ExitCode.OK
+    raise typer.Exit(code)
+
+
+def _regression_gate(a: Any, b: Any, tolerance: float) -> ExitCode:
+    """Print what makes B less private than A, one line each; 1 when anything does."""
+    from privaudit.cli.console import err_console
+    from privaudit.regression import less_private
+
+    found = less_private(a, b, tolerance)
+    lines = [f"less private: {r.message}" for r in found] or [
+        f"not less private: no floor, leakage or attack MSE worse beyond tolerance "
+        f"{tolerance:.0%} or the intervals"]
+    for line in lines:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return ExitCode.GATE_FAILED if found else ExitCode.OK
 
 
 def schema(
