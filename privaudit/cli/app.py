@@ -11,6 +11,7 @@ import typer
 from privaudit import __version__
 from privaudit.cli.errors import HouseGroup, reported_errors
 from privaudit.cli.harden import harden
+from privaudit.cli.hook import hook_app
 from privaudit.cli.options import (
     AttacksOpt,
     BudgetOpt,
@@ -211,6 +212,7 @@ app.command(name="attacks")(list_attacks)
 app.command()(report)
 app.command()(compare)
 app.command()(schema)
+app.add_typer(hook_app)
 
 
 def main() -> None:
