@@ -21,15 +21,16 @@ the test substitutes, and why:
   without a value fails the test.
 - the reader's own files: small real ones in the scratch folder (FILES): the demo model as
   model.onnx, 400 labelled demo images as audit.npz / train.npz / held_out.npz, a model
-  hardened by a 1-epoch `harden` as hardened.onnx, and its report as report.json (a.json,
+  hardened by a 2-epoch `harden` as hardened.onnx, and its report as report.json (a.json,
   before/report.json, ...). A CI step's folder has the config example's models/net.onnx
   and data/audit.npz (the demo model and data).
 - sizes (SIZES): `assess` and `harden` with attacks get `--budget smoke --limit 300`,
-  `harden` also `--epochs 1` (the last value of a flag wins); a benchmark gets `--quick`,
-  and the size flags it was given their quick values; `scripts/make_demo.py` gets
-  `make_demo_args` (1 epoch, no accuracy floor, a scratch folder: it would overwrite the
-  shipped demo model). Runs of the same command are shared (`run_once`), with
-  tests/test_benchmarks.py and tests/audit/test_demo.py too.
+  `harden` also `--epochs 2` (the last value of a flag wins; the CEM loss starts in epoch
+  2, so harden refuses 1); a benchmark gets `--quick`, and the size flags it was given
+  their quick values; `scripts/make_demo.py` gets `make_demo_args` (1 epoch, no accuracy
+  floor, a scratch folder: it would overwrite the shipped demo model). Runs of the same
+  command are shared (`run_once`), with tests/test_benchmarks.py and
+  tests/audit/test_demo.py too.
 
 Not run (NOT_RUN, each with its reason): `pip` (installing), `pytest` with no arguments (this
 suite) and `.ci/run` (a fresh venv from the network), which .ci/run does; and
@@ -66,7 +67,7 @@ METAVARS = {"MODEL": "model.onnx", "NAME": "layer3", "DATA": "audit.npz", "SIGMA
             "HELD_OUT": "held_out.npz", "OUT_DIR": "{scratch}/gpu-check"}
 OPTION_VALUES = {"--data": "held_out.npz"}  # `--data …`: the option's value, elided
 SIZES = {"assess": ["--budget", "smoke", "--limit", "300"],
-         "harden": ["--budget", "smoke", "--limit", "300", "--epochs", "1"]}  # with attacks
+         "harden": ["--budget", "smoke", "--limit", "300", "--epochs", "2"]}  # with attacks
 NOT_RUN = {
     "pip": "installs packages: the environment this test runs in is what it installs "
            "(.ci/run runs the README's setup line in a fresh venv)",
@@ -229,7 +230,7 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         np.savez_compressed(folder / name, x=x[keep], y=y[keep])
     hardened = CliRunner().invoke(app, [
         "harden", str(folder / "model.onnx"), "--split", "layer3", "--data",
-        str(folder / "train.npz"), "--noise", "0.1", "--epochs", "1", "--budget", "smoke",
+        str(folder / "train.npz"), "--noise", "0.1", "--epochs", "2", "--budget", "smoke",
         "--attacks", "knn", "-q", "-o", str(folder / "hardened.onnx"),
         "--output-dir", str(folder / "seed"), "-f", "json,markdown",
     ])
