@@ -66,11 +66,15 @@ class JunitSweepReporter:
         """The JUnit XML document (UTF-8, counts consistent with the cases)."""
         met = report.recommendation.status == "met"
         points = tuple(_point_case(p, report.constraints, met) for p in report.points)
-        pick = report.point(report.recommendation.cut or "", report.recommendation.noise_sigma
-                            or math.nan)  # fmt: skip
-        gate = gate_cases(_thresholds(report.provenance.config), report.gate,
-                          None if pick is None else pick.bound,
-                          () if pick is None else tuple(r.result for r in pick.runs), None)
+        rec = report.recommendation
+        # NOTE: as `sweeping.answer.gate_pick`: the gate judges the recommended point only;
+        # with none, its one violation says so (and no threshold has a value to show).
+        pick = report.point(rec.cut or "", rec.noise_sigma or math.nan) if met else None
+        if pick is None:
+            gate = gate_cases({}, report.gate, None, (), None)
+        else:
+            gate = gate_cases(_thresholds(report.provenance.config), report.gate, pick.bound,
+                              tuple(r.result for r in pick.runs), None)
         props = {"model": report.model.path, "sha256": report.model.sha256,
                  "recommendation": report.recommendation.status, "command": "sweep",
                  "tool_version": report.provenance.tool_version}  # fmt: skip
