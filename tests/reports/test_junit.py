@@ -8,9 +8,12 @@ XML CI readers take, made strict), `junitparser` (what Python CI tooling reads i
 from __future__ import annotations
 
 import dataclasses
+import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
+import numpy as np
 import pytest
 import xmlschema
 from junitparser import Failure, JUnitXml, Skipped
@@ -26,6 +29,7 @@ from privaudit.results import (
     Violation,
     read_saved,
 )
+from privaudit.results.published import shipped_schema
 
 HERE = Path(__file__).parent
 GOLDEN = HERE / "golden"
@@ -181,3 +185,30 @@ def test_report_rerenders_junit_and_bad_formats_exit_2(audited: Path, tmp_path: 
     bad = runner.invoke(app, ["check", str(audited / "report.json"), "-f", "junt"])
     assert bad.exit_code == 2
     assert "did you mean 'junit'" in bad.stderr and "Traceback" not in bad.output + bad.stderr
+
+
+def test_a_real_harden_run_writes_junit_of_the_hardened_model(
+    tiny_cnn_legacy: Path, digits_like: tuple[np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    data = tmp_path / "data.npz"
+    np.savez(data, x=digits_like[0], y=digits_like[1])
+    out = tmp_path / "report"
+    result = runner.invoke(app, [
+        "harden", str(tiny_cnn_legacy), "--split", "layer3", "--data", str(data), "--noise",
+        "0.05", "--device", "cpu", "--budget", "smoke", "--attacks", "knn", "--epochs", "2",
+        "--train-batch-size", "32", "--k", "2", "-q", "--output-dir", str(out),
+        "-o", str(tmp_path / "h.onnx"), "-f", "json,junit", "--fail-under-attack-mse", "10",
+    ])  # fmt: skip
+    assert result.exit_code == 1, result.stderr  # every MSE is under 10: the gate fails
+    report = read_saved(out / "report.json")
+    assert isinstance(report, AuditReport) and report.harden is not None
+    after = report.harden.after
+    saved = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    jsonschema.validate(saved, json.loads(shipped_schema("report")))  # the schema, too
+    root = check_junit((out / "report.junit.xml").read_text(encoding="utf-8"))
+    assert root.get("name", "").startswith("privaudit harden: ")
+    knn = _cases(root, "privaudit gate")["knn: min_attack_mse >= 10"].find("failure")
+    assert knn is not None and f"{after.attacks[0].mse:.4g}" in knn.get("message", "")
+    attacks = _cases(root, "privaudit attacks")
+    assert list(attacks) == ["knn"] and float(attacks["knn"].get("time", "")) == pytest.approx(
+        after.attacks[0].seconds, abs=1e-3)
