@@ -29,7 +29,9 @@ hook_app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-FilesArg = Annotated[list[Path], typer.Argument(help="The files pre-commit passes.")]
+FilesArg = Annotated[
+    list[Path], typer.Argument(metavar="FILES...", help="The files pre-commit passes.")
+]
 
 
 def _each(files: list[Path], one: Callable[[Path], tuple[ExitCode, str]]) -> ExitCode:
