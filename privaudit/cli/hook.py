@@ -30,7 +30,7 @@ hook_app = typer.Typer(
     add_completion=False,
 )
 FilesArg = Annotated[
-    list[Path], typer.Argument(metavar="FILES...", help="The files pre-commit passes.")
+    list[Path], typer.Argument(metavar="FILES", help="The files pre-commit passes.")
 ]
 
 
