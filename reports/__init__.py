@@ -1,8 +1,8 @@
 """Report formats: the REPORTERS registry, get_reporter(name) and the one writer of report files.
 
-Each reporter is a pure `render(report) -> str` (JSON, Markdown, CSV, HTML); `write_report`
-alone writes files (atomically). A sweep's formats are the SWEEP_REPORTERS (`sweep.json`,
-...), under the same names. Importing this package registers the HTML report as the
+Each reporter is a pure `render(report) -> str` (JSON, Markdown, CSV, HTML, JUnit XML);
+`write_report` alone writes files (atomically). A sweep's formats are the SWEEP_REPORTERS
+(`sweep.json`, ...), under the same names. Importing this package registers the HTML report as the
 notebook view of every `AuditReport`.
 """
 
@@ -15,6 +15,7 @@ from privaudit.reports.base import Reporter, write_report
 from privaudit.reports.csv_report import CsvReporter
 from privaudit.reports.html_report import HtmlReporter
 from privaudit.reports.json_report import JsonReporter
+from privaudit.reports.junit_report import JunitReporter, JunitSweepReporter
 from privaudit.reports.markdown_report import MarkdownReporter
 from privaudit.reports.prose import training_data_note
 from privaudit.reports.sweep_report import (
@@ -27,11 +28,12 @@ from privaudit.reports.sweep_report import (
 from privaudit.results import register_html_view
 
 REPORTERS: dict[str, type[Reporter]] = {
-    r.name: r for r in (JsonReporter, MarkdownReporter, CsvReporter, HtmlReporter)
+    r.name: r for r in (JsonReporter, MarkdownReporter, CsvReporter, HtmlReporter, JunitReporter)
 }
 SWEEP_REPORTERS: dict[str, type[SweepReporter]] = {
     r.name: r
-    for r in (JsonSweepReporter, MarkdownSweepReporter, CsvSweepReporter, HtmlSweepReporter)
+    for r in (JsonSweepReporter, MarkdownSweepReporter, CsvSweepReporter, HtmlSweepReporter,
+              JunitSweepReporter)
 }
 
 

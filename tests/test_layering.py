@@ -33,6 +33,7 @@ LAYERS: dict[str, set[str]] = {
     "outputs": _BASE,
     "runtime": _BASE | {"config"},
     "gate": _CORE,
+    "regression": _CORE,
     "model": _CORE | {"outputs", "threads"},
     "interpreter": _BASE,
     "data": _BASE | {"config"},
@@ -44,7 +45,7 @@ LAYERS: dict[str, set[str]] = {
     "sweeping": {"errors", "config", "results", "attacks", "audit", "demo", "gate", "model",
                  "outputs", "progress", "runtime", "threads"},
     "api": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
-    "cli": _MEASURE | {"audit", "hardening", "reports", "sweeping"},
+    "cli": _MEASURE | {"audit", "hardening", "regression", "reports", "sweeping"},
     "__main__": {"cli"},
     "__init__": _BASE | {"api", "results"},
 }

@@ -42,7 +42,9 @@ def test_wheel_top_level_holds_privaudit_alone(tmp_path: Path) -> None:
     for needed in ("privaudit/attacks/__init__.py", "privaudit/reports/__init__.py",
                    "privaudit/reports/templates/report.html", "privaudit/demo/demo_cnn.onnx",
                    "privaudit/demo/mnist_2k.npz", "privaudit/demo/README.md",
-                   "privaudit/interpreter/ops/__init__.py"):  # fmt: skip
+                   "privaudit/interpreter/ops/__init__.py",
+                   "privaudit/results/schemas/report.schema.json",
+                   "privaudit/results/schemas/sweep.schema.json"):  # fmt: skip
         assert needed in names, needed
     packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "privaudit").rglob("__init__.py")}
     shipped = {n.rsplit("/", 1)[0] for n in names if n.endswith("/__init__.py")}
@@ -90,6 +92,7 @@ def test_every_command_works_beside_a_users_attacks_and_reports(tmp_path: Path) 
     commands = [
         ["layers"],
         ["attacks"],
+        ["schema", "--kind", "sweep"],
         ["demo", "-q", "-o", "d", "-f", "json,markdown,csv,html"],
         ["assess", *fast, "--attacks", "knn", "-o", "a", "-f", "json,html"],
         ["harden", *fast, "--no-attacks", "--epochs", "2", "--data", data, "-o", "h.onnx",

@@ -11,6 +11,7 @@ import typer
 from privaudit import __version__
 from privaudit.cli.errors import HouseGroup, reported_errors
 from privaudit.cli.harden import harden
+from privaudit.cli.hook import hook_app
 from privaudit.cli.options import (
     AttacksOpt,
     BudgetOpt,
@@ -54,7 +55,7 @@ from privaudit.cli.options import (
     assess_overrides,
 )
 from privaudit.cli.run import execute
-from privaudit.cli.saved import check, compare, list_attacks, report
+from privaudit.cli.saved import check, compare, list_attacks, report, schema
 from privaudit.cli.sweep import sweep
 from privaudit.config import Budget
 from privaudit.errors import ConfigError, ExitCode
@@ -229,6 +230,8 @@ app.command()(check)
 app.command(name="attacks")(list_attacks)
 app.command()(report)
 app.command()(compare)
+app.command()(schema)
+app.add_typer(hook_app)
 
 
 def main() -> None:

@@ -66,6 +66,8 @@ class HouseGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except _USAGE_ERROR as e:  # NOTE: command bodies never raise it; this is parsing
+            if type(e).__name__ == "NoArgsIsHelpError":  # a bare group (`privaudit hook`)
+                raise
             raise _usage_exit(e) from e
 
 

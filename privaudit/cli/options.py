@@ -117,7 +117,7 @@ FormatOpt = Annotated[
     typer.Option(
         "--format",
         "-f",
-        help="Report formats, comma-separated: json,markdown,csv,html.",
+        help="Report formats, comma-separated: json,markdown,csv,html,junit.",
         show_default=default_of("formats"),
     ),
 ]

@@ -1,4 +1,4 @@
-"""`privaudit` commands that need no model: gate, re-render or compare saved reports, list attacks.
+"""`privaudit` commands that need no model: gate, re-render, compare saved reports; list, describe.
 
 Plain functions with typer annotations; `privaudit.cli` registers them on the app.
 """
@@ -31,7 +31,7 @@ from privaudit.cli.options import (
 )
 from privaudit.errors import ConfigError, ExitCode
 
-__all__ = ["check", "compare", "list_attacks", "report"]
+__all__ = ["check", "compare", "list_attacks", "report", "schema"]
 
 
 def check(
@@ -49,6 +49,17 @@ def check(
     min_attack_mse: MinAttackMseOpt = None,
     max_recovered: MaxRecoveredOpt = None,
     config: ConfigOpt = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="Also write the checked report in these formats, "
+                     "comma-separated (e.g. junit), named after REPORT, in --output-dir.",
+                     show_default="none: only the exit code and the console"),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Folder for --format.",
+                     show_default="REPORT's folder"),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Apply the gate to a saved report, or a sweep's constraints, without recomputing."""
@@ -69,17 +80,21 @@ def check(
             **constraint_overrides(min_accuracy, min_attack_mse, max_recovered),
         }
         cfg = load_config(config, overrides)
+        names = _format_names(fmt) if fmt is not None else []
         saved = read_saved(report)
         if isinstance(saved, SweepReport):
-            code = _check_sweep(cfg, saved)
+            checked, code = _check_sweep(cfg, saved)
         else:
             result = evaluate_report(cfg.gate, saved)
             print_gate(result)
+            checked = regated(saved, result, cfg.gate)
             code = ExitCode.OK if result.passed else ExitCode.GATE_FAILED
+        if names:
+            _write_rendered(checked, report, names, output_dir or report.parent)
     raise typer.Exit(code)
 
 
-def _check_sweep(cfg: Any, saved: Any) -> ExitCode:
+def _check_sweep(cfg: Any, saved: Any) -> tuple[Any, ExitCode]:
     """A sweep's answer under the constraints (flags, config, else its own) and the gate."""
     from privaudit.cli.sweep import sweep_exit_code
     from privaudit.cli.sweep_console import print_sweep
@@ -87,7 +102,67 @@ def _check_sweep(cfg: Any, saved: Any) -> ExitCode:
 
     checked = regate(saved, cfg.sweep, cfg.gate)
     print_sweep(checked)
-    return sweep_exit_code(checked)
+    return _with_thresholds(checked, cfg.gate), sweep_exit_code(checked)
+
+
+def regated(saved: Any, result: Any, gate: Any) -> Any:
+    """A saved audit with the gate `check` applied: its outcome and its thresholds.
+
+    A `harden` report is gated on its hardened model, so that is where both go.
+    """
+    from dataclasses import replace
+
+    if saved.harden is None:
+        return _with_thresholds(replace(saved, gate=result), gate)
+    after = _with_thresholds(replace(saved.harden.after, gate=result), gate)
+    return replace(saved, harden=replace(saved.harden, after=after))
+
+
+def _with_thresholds(report: Any, gate: Any) -> Any:
+    """`report` with `gate`'s thresholds as its provenance's gate config (what it was gated on)."""
+    from dataclasses import asdict, replace
+
+    p = report.provenance
+    return replace(report, provenance=replace(p, config={**p.config, "gate": asdict(gate)}))
+
+
+def _format_names(fmt: str) -> list[str]:
+    """The report formats of a comma-separated `--format`, each checked (before any work)."""
+    from privaudit.reports import get_reporter
+
+    names = [f.strip() for f in fmt.split(",") if f.strip()]
+    if not names:
+        raise ConfigError("--format: expected at least one report format, got none",
+                          hint="e.g. -f html,markdown")
+    for name in names:
+        get_reporter(name)
+    return names
+
+
+def _write_rendered(audit: Any, saved: Path, names: list[str], folder: Path) -> None:
+    """Render `audit` in every format of `names` and write each as `folder/<saved stem><suffix>`.
+
+    All or nothing; never over the saved report itself.
+    """
+    from privaudit.cli.console import print_wrote
+    from privaudit.outputs import (
+        check_writable_dir,
+        lock_folders,
+        refuse_overwrite,
+        restore_on_failure,
+    )
+    from privaudit.reports import get_reporter, get_sweep_reporter, write_report
+    from privaudit.results import SweepReport
+
+    check_writable_dir(folder)
+    sweep = isinstance(audit, SweepReport)
+    reporters = [get_sweep_reporter(n) if sweep else get_reporter(n) for n in names]
+    texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
+    refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
+    with lock_folders([folder]), restore_on_failure(list(texts)):
+        for path, text in texts.items():
+            write_report(text, path)
+    print_wrote(list(texts))
 
 
 def list_attacks(
@@ -126,36 +201,12 @@ def report(
     output_dir: OutOpt = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Re-render a saved report in other formats (html, markdown, csv, json)."""
+    """Re-render a saved report in other formats (html, markdown, csv, json, junit)."""
     with reported_errors(debug):
-        from privaudit.cli.console import print_wrote
-        from privaudit.outputs import (
-            check_writable_dir,
-            lock_folders,
-            refuse_overwrite,
-            restore_on_failure,
-        )
-        from privaudit.reports import get_reporter, get_sweep_reporter, write_report
-        from privaudit.results import SweepReport, read_saved
+        from privaudit.results import read_saved
 
-        names = [f.strip() for f in fmt.split(",") if f.strip()]
-        if not names:
-            raise ConfigError("--format: expected at least one report format, got none",
-                              hint="e.g. -f html,markdown")
-        audit = read_saved(saved)
-        folder = output_dir or saved.parent
-        check_writable_dir(folder)
-        if isinstance(audit, SweepReport):
-            sweeps = [get_sweep_reporter(n) for n in names]
-            texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in sweeps}
-        else:
-            reporters = [get_reporter(n) for n in names]
-            texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
-        refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
-        with lock_folders([folder]), restore_on_failure(list(texts)):
-            for path, text in texts.items():
-                write_report(text, path)
-        print_wrote(list(texts))
+        names = _format_names(fmt)
+        _write_rendered(read_saved(saved), saved, names, output_dir or saved.parent)
 
 
 def compare(
@@ -170,16 +221,64 @@ def compare(
         Path | None,
         typer.Option("--output", "-o", help="File to write.", show_default="stdout"),
     ] = None,
+    fail_if_less_private: Annotated[
+        bool, typer.Option("--fail-if-less-private", help="Exit 1 when B leaks more than A: "
+                           "lower MSE floor or attack MSE, higher leakage (audit reports).")
+    ] = False,
+    tolerance: Annotated[
+        float | None, typer.Option(help="Relative slack for --fail-if-less-private.",
+                                   show_default="0.05")
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
-    """Two runs side by side, with deltas (B - A)."""
+    """Two runs side by side, with deltas (B - A); optionally a regression gate."""
     with reported_errors(debug):
         from privaudit.outputs import refuse_overwrite
+        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
-        from privaudit.results import read_saved
+        from privaudit.results import AuditReport, read_saved
 
-        text = render_compare(read_saved(first), read_saved(second), fmt)
+        if tolerance is not None and not fail_if_less_private:
+            raise ConfigError("--tolerance needs --fail-if-less-private",
+                              hint="add --fail-if-less-private, or drop --tolerance")
+        tol = check_tolerance(DEFAULT_TOLERANCE if tolerance is None else tolerance)
+        a, b = read_saved(first), read_saved(second)
+        if fail_if_less_private and not (isinstance(a, AuditReport) and isinstance(b, AuditReport)):
+            raise ConfigError("--fail-if-less-private compares two audit reports, not sweeps",
+                              hint="pass two report.json files written by assess or harden")
+        text = render_compare(a, b, fmt)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-")
+        code = _regression_gate(a, b, tol) if fail_if_less_private else ExitCode.OK
+    raise typer.Exit(code)
+
+
+def _regression_gate(a: Any, b: Any, tolerance: float) -> ExitCode:
+    """Print what makes B less private than A, one line each; 1 when anything does."""
+    from privaudit.cli.console import err_console
+    from privaudit.regression import less_private
+
+    found = less_private(a, b, tolerance)
+    lines = [f"less private: {r.message}" for r in found] or [
+        f"not less private: no floor, leakage or attack MSE worse beyond tolerance "
+        f"{tolerance:.0%} or the intervals"]
+    for line in lines:
+        err_console.print(line, markup=False, highlight=False, soft_wrap=True)
+    return ExitCode.GATE_FAILED if found else ExitCode.OK
+
+
+def schema(
+    kind: Annotated[
+        str, typer.Option("--kind", help="report (report.json) | sweep (sweep.json).")
+    ] = "report",
+) -> None:
+    """Print the JSON Schema (draft 2020-12) of report.json or sweep.json."""
+    with reported_errors():
+        from privaudit.results.published import SCHEMA_KINDS, shipped_schema
+
+        if kind not in SCHEMA_KINDS:
+            raise ConfigError(f"unknown --kind {kind!r}",
+                              hint=f"choose from: {', '.join(SCHEMA_KINDS)}")
+        sys.stdout.write(shipped_schema(kind))

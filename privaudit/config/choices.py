@@ -120,6 +120,7 @@ class ReportFormat(StrEnum):
     MARKDOWN = "markdown"
     CSV = "csv"
     HTML = "html"
+    JUNIT = "junit"  # JUnit XML, for CI test-report views
 
 
 class Executor(StrEnum):

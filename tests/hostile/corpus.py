@@ -435,6 +435,14 @@ REPORTS = [
          "expected at least one report format"),
     Case("report", "compare {kit}/surrogate.json {kit}/control.json -f xml", 2,
          "unknown compare format 'xml'"),
+    Case("report", "report {kit}/surrogate.json -f junit --output-dir {out}", 0, "wrote"),
+    Case("report", "check {kit}/control.json --fail-over-leakage 0 -f junit -o {out}", 1,
+         "gate failed"),
+    Case("report", "compare {kit}/surrogate.json {kit}/control.json --fail-if-less-private", 0,
+         "not less private"),
+    Case("report", "compare {kit}/control.json {kit}/deep.json --fail-if-less-private", 2,
+         "nested too deeply"),
+    Case("report", "hook check {kit}/control.json {kit}/tampered.json", 2, "wrong value type"),
 ]
 
 NAMES = [

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import jsonschema
 import pytest
+import xmlschema
 from typer.testing import CliRunner
 
 from privaudit.cli.app import app
@@ -33,7 +36,8 @@ def base_args(tiny_cnn_legacy: Path, sweep_data: Path) -> list[str]:
 def swept(base_args: list[str], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One sweep with every format, shared by the tests that read it."""
     out = tmp_path_factory.mktemp("swept")
-    result = runner.invoke(app, [*base_args, "-o", str(out), "-f", "json,markdown,csv,html"])
+    result = runner.invoke(app, [*base_args, "-o", str(out), "-f",
+                                 "json,markdown,csv,html,junit"])  # fmt: skip
     assert result.exit_code == 0, result.stderr
     return out
 
@@ -135,6 +139,41 @@ def test_check_gates_a_sweep_on_constraints(swept: Path) -> None:
     gated = runner.invoke(app, ["check", sweep, "--min-accuracy", "0", "--max-recovered", "1",
                                 "--fail-over-leakage", "0"])  # fmt: skip
     assert gated.exit_code == 1 and "gate failed" in gated.stderr
+
+
+def _junit_cases(path: Path) -> dict[str, dict[str, ET.Element]]:
+    """The JUnit file's test cases by suite and name, after validating it against junit.xsd."""
+    xmlschema.XMLSchema(Path(__file__).parents[1] / "reports" / "junit.xsd").validate(str(path))
+    root = ET.parse(path).getroot()
+    return {s.get("name", ""): {c.get("name", ""): c for c in s.findall("testcase")}
+            for s in root.findall("testsuite")}  # fmt: skip
+
+
+def test_sweep_junit_and_its_schema(swept: Path, tmp_path: Path) -> None:
+    doc = json.loads((swept / "sweep.json").read_text())
+    jsonschema.validate(doc, json.loads(runner.invoke(app, ["schema", "--kind", "sweep"]).stdout))
+    cases = _junit_cases(swept / "sweep.junit.xml")
+    assert list(cases["privaudit sweep points"]) == [
+        "layer2 sigma 0", "layer2 sigma 0.1", "layer3 sigma 0", "layer3 sigma 0.1"]
+    assert cases["privaudit gate"] == {}  # no gate configured
+    unmet = runner.invoke(app, ["check", str(swept / "sweep.json"), "--min-accuracy", "0",
+                                "--min-attack-mse", "1", "--fail-over-leakage", "1000000",
+                                "-f", "junit", "-o", str(tmp_path)])  # fmt: skip
+    assert unmet.exit_code == 1, unmet.stderr
+    cases = _junit_cases(tmp_path / "sweep.junit.xml")
+    for case in cases["privaudit sweep points"].values():  # no point meets: all fail
+        failure = case.find("failure")
+        assert failure is not None and "is not >= 1 (min_attack_mse)" in failure.get("message", "")
+    (gate,) = cases["privaudit gate"].values()  # no point to gate: that is the failure
+    assert gate.get("name") == "sweep: recommendation"
+    assert "no recommended point to gate" in gate.find("failure").get("message", "")
+    met = runner.invoke(app, ["check", str(swept / "sweep.json"), "--min-accuracy", "0",
+                              "--max-recovered", "1", "--fail-over-leakage", "1000000", "-f",
+                              "junit", "-o", str(tmp_path)])  # fmt: skip
+    assert met.exit_code == 0, met.stderr
+    (gate,) = _junit_cases(tmp_path / "sweep.junit.xml")["privaudit gate"].values()
+    assert gate.get("name") == "bound: max_leakage <= 1e+06" and gate.find("failure") is None
+    assert "measured " in gate.findtext("system-out", "")
 
 
 def test_compare_two_sweeps_and_refuse_a_mixed_pair(swept: Path, tmp_path: Path) -> None:

@@ -1,0 +1,133 @@
+"""Decide whether a new audit is less private than an old one (`compare --fail-if-less-private`).
+
+A pure function of two reports. The new model leaks more when its MSE floor is lower, when an
+attack reconstructs better (its MSE is lower beyond both bootstrap intervals, or beyond the
+tolerance when either has none), or when its leakage bound (bits per dimension) is higher
+beyond the tolerance. Harden reports are compared on their hardened models, the ones their
+gates judge. A quantity the old report measured and the new one cannot (a floor or a leakage
+that became unknown or unbounded) counts as less private: a regression gate must never pass
+by not measuring.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from privaudit.errors import ConfigError
+from privaudit.results import AttackResult, AuditReport, BoundResult, Status
+
+__all__ = ["DEFAULT_TOLERANCE", "Regression", "check_tolerance", "less_private"]
+
+DEFAULT_TOLERANCE = 0.05  # relative: 5 %
+
+
+@dataclass(frozen=True)
+class Regression:
+    """One way the new model is less private than the old, with both numbers."""
+
+    quantity: str  # "mse_floor" | "leakage_bits_per_dim" | "attack_mse"
+    subject: str  # "bound" or the attack's name
+    old: float | None
+    new: float | None
+    message: str
+
+
+def check_tolerance(tolerance: float) -> float:
+    """The relative tolerance, checked.
+
+    Raises:
+        ConfigError: not a finite number in [0, 1).
+    """
+    if not (math.isfinite(tolerance) and 0.0 <= tolerance < 1.0):
+        raise ConfigError(f"--tolerance: expected a relative tolerance in [0, 1), got "
+                          f"{tolerance:g}", hint="e.g. --tolerance 0.05 (5 %)")  # fmt: skip
+    return tolerance
+
+
+def less_private(
+    old: AuditReport, new: AuditReport, tolerance: float = DEFAULT_TOLERANCE
+) -> tuple[Regression, ...]:
+    """Every way `new` leaks more than `old` (empty: not less private).
+
+    Args:
+        old: the baseline report (e.g. the main branch's).
+        new: the report of the candidate model.
+        tolerance: relative slack on the floor, the leakage, and the attack MSEs that have no
+            intervals; in [0, 1).
+    """
+    check_tolerance(tolerance)
+    old, new = _gated(old), _gated(new)
+    found = [*_floor(old.bound, new.bound, tolerance), *_leakage(old.bound, new.bound, tolerance)]
+    new_attacks = {a.attack: a for a in new.attacks}
+    for a in old.attacks:
+        b = new_attacks.get(a.attack)
+        if b is not None:
+            found += _attack(a, b, tolerance)
+    return tuple(found)
+
+
+def _gated(report: AuditReport) -> AuditReport:
+    return report if report.harden is None else report.harden.after
+
+
+def _known(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _floor(old: BoundResult | None, new: BoundResult | None, tol: float) -> list[Regression]:
+    a = None if old is None else old.mse_floor
+    b = None if new is None else new.mse_floor
+    if not _known(a):
+        return []
+    assert a is not None
+    if not _known(b):
+        return [Regression("mse_floor", "bound", a, b,
+                           f"MSE floor: {a:.4g} before, not measured now")]  # fmt: skip
+    assert b is not None
+    if b < a * (1 - tol):
+        return [Regression("mse_floor", "bound", a, b, f"MSE floor lower: {a:.4g} -> {b:.4g} "
+                           f"({_change(a, b)}, tolerance {tol:.0%})")]  # fmt: skip
+    return []
+
+
+def _leakage(old: BoundResult | None, new: BoundResult | None, tol: float) -> list[Regression]:
+    a = None if old is None else old.leakage_bits_per_dim
+    b = None if new is None else new.leakage_bits_per_dim
+    if not _known(a):
+        return []
+    assert a is not None
+    if not _known(b):
+        why = "unbounded (sigma = 0)" if new is not None and new.vacuous else "not measured"
+        return [Regression("leakage_bits_per_dim", "bound", a, b,
+                           f"leakage: {a:.4g} bits/dim before, {why} now")]  # fmt: skip
+    assert b is not None
+    if b > a * (1 + tol):
+        return [Regression("leakage_bits_per_dim", "bound", a, b,
+                           f"leakage higher: {a:.4g} -> {b:.4g} bits/dim ({_change(a, b)}, "
+                           f"tolerance {tol:.0%})")]  # fmt: skip
+    return []
+
+
+def _attack(old: AttackResult, new: AttackResult, tol: float) -> list[Regression]:
+    a, b = old.mse, new.mse
+    ok = old.status is Status.OK and new.status is Status.OK
+    if not (ok and _known(a) and _known(b)):
+        return []
+    assert a is not None and b is not None
+    i, j = old.mse_interval, new.mse_interval
+    if i is not None and j is not None:
+        if j.high < i.low:
+            return [Regression("attack_mse", old.attack, a, b,
+                               f"{old.attack}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
+                               f"-> {b:.4g} [{j.low:.4g}, {j.high:.4g}], intervals apart")]
+        return []
+    if b < a * (1 - tol):
+        return [Regression("attack_mse", old.attack, a, b,
+                           f"{old.attack}: MSE lower: {a:.4g} -> {b:.4g} ({_change(a, b)}, "
+                           f"no intervals, tolerance {tol:.0%})")]  # fmt: skip
+    return []
+
+
+def _change(a: float, b: float) -> str:
+    return f"{(b - a) / abs(a):+.1%}" if a else f"{b - a:+.3g}"

@@ -1,0 +1,170 @@
+"""`compare --fail-if-less-private`: the regression rules as a table, then the CLI on real runs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from privaudit.cli.app import app
+from privaudit.errors import ConfigError
+from privaudit.regression import less_private
+from privaudit.results import AuditReport, Interval, read_saved
+
+GOLDEN = Path(__file__).resolve().parents[1] / "reports" / "golden"
+runner = CliRunner()
+
+
+def _golden() -> AuditReport:
+    report = read_saved(GOLDEN / "report.json")
+    assert isinstance(report, AuditReport) and report.bound is not None
+    return report
+
+
+def _bound(report: AuditReport, **changes: Any) -> AuditReport:
+    assert report.bound is not None
+    return dataclasses.replace(report, bound=dataclasses.replace(report.bound, **changes))
+
+
+def _attack(report: AuditReport, name: str, **changes: Any) -> AuditReport:
+    attacks = tuple(dataclasses.replace(a, **changes) if a.attack == name else a
+                    for a in report.attacks)  # fmt: skip
+    return dataclasses.replace(report, attacks=attacks)
+
+
+def _no_intervals(report: AuditReport) -> AuditReport:
+    attacks = tuple(dataclasses.replace(a, mse_interval=None) for a in report.attacks)
+    return dataclasses.replace(report, attacks=attacks)
+
+
+OLD = _golden()  # decoder: MSE 0.0315 [0.028, 0.035]; floor 0.003593; leakage in bits/dim
+FLOOR = OLD.bound.mse_floor if OLD.bound else None
+LEAK = OLD.bound.leakage_bits_per_dim if OLD.bound else None
+assert FLOOR and LEAK
+
+CASES = [
+    ("same report", OLD, OLD, 0.05, []),
+    ("floor 3% lower, within 5%", OLD, _bound(OLD, mse_floor=FLOOR * 0.97), 0.05, []),
+    ("floor 10% lower", OLD, _bound(OLD, mse_floor=FLOOR * 0.9), 0.05, [("mse_floor", "bound")]),
+    ("floor lower, zero tolerance", OLD, _bound(OLD, mse_floor=FLOOR * 0.999), 0.0,
+     [("mse_floor", "bound")]),
+    ("floor higher", OLD, _bound(OLD, mse_floor=FLOOR * 2), 0.0, []),
+    ("floor lost", OLD, _bound(OLD, mse_floor=None), 0.05, [("mse_floor", "bound")]),
+    ("no old floor", _bound(OLD, mse_floor=None), OLD, 0.05, []),
+    ("leakage 4% higher, within 5%", OLD, _bound(OLD, leakage_bits_per_dim=LEAK * 1.04), 0.05,
+     []),
+    ("leakage 20% higher", OLD, _bound(OLD, leakage_bits_per_dim=LEAK * 1.2), 0.05,
+     [("leakage_bits_per_dim", "bound")]),
+    ("leakage unbounded", OLD, _bound(OLD, leakage_bits_per_dim=None, vacuous=True), 0.05,
+     [("leakage_bits_per_dim", "bound")]),
+    ("leakage lower", OLD, _bound(OLD, leakage_bits_per_dim=LEAK / 2), 0.0, []),
+    ("decoder lower, intervals overlap", OLD,
+     _attack(OLD, "decoder", mse=0.027, mse_interval=Interval(0.024, 0.0285)), 0.0, []),
+    ("decoder lower, intervals apart", OLD,
+     _attack(OLD, "decoder", mse=0.02, mse_interval=Interval(0.018, 0.022)), 0.05,
+     [("attack_mse", "decoder")]),
+    ("decoder higher, intervals apart", OLD,
+     _attack(OLD, "decoder", mse=0.05, mse_interval=Interval(0.045, 0.055)), 0.0, []),
+    ("no intervals, 3% lower, within 5%", _no_intervals(OLD),
+     _attack(_no_intervals(OLD), "decoder", mse=0.0315 * 0.97), 0.05, []),
+    ("no intervals, 10% lower", _no_intervals(OLD),
+     _attack(_no_intervals(OLD), "decoder", mse=0.0315 * 0.9), 0.05, [("attack_mse", "decoder")]),
+    ("one side without intervals uses the tolerance", OLD,
+     _attack(OLD, "decoder", mse=0.0315 * 0.9, mse_interval=None), 0.05,
+     [("attack_mse", "decoder")]),
+    ("attack gone from the new run", OLD,
+     dataclasses.replace(OLD, attacks=OLD.attacks[:1]), 0.0, []),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("old", "new", "tolerance", "expected"), [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_less_private_table(old: AuditReport, new: AuditReport, tolerance: float,
+                            expected: list[tuple[str, str]]) -> None:
+    found = less_private(old, new, tolerance)
+    assert [(r.quantity, r.subject) for r in found] == expected
+    for r in found:  # each names the numbers, before and after
+        assert r.old is not None and f"{r.old:.4g}" in r.message
+
+
+def test_harden_reports_are_compared_on_the_hardened_model() -> None:
+    assert OLD.harden is None
+    worse = _bound(OLD, mse_floor=FLOOR / 10)
+    hardened_old = _fake_harden(OLD, OLD)
+    assert less_private(hardened_old, _fake_harden(OLD, worse), 0.05)
+    assert not less_private(_fake_harden(worse, OLD), hardened_old, 0.05)  # originals ignored
+
+
+def _fake_harden(original: AuditReport, after: AuditReport) -> AuditReport:
+    from privaudit.results import HardenResult
+
+    harden = HardenResult("h.onnx", "ab" * 32, 0.1, 4.0, "bound", 5, 1, False, False, (), after)
+    return dataclasses.replace(original, harden=harden)
+
+
+@pytest.mark.parametrize("tolerance", [-0.1, 1.0, float("nan")])
+def test_bad_tolerance(tolerance: float) -> None:
+    with pytest.raises(ConfigError, match="--tolerance"):
+        less_private(OLD, OLD, tolerance)
+
+
+# The CLI on real runs -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real demo audits (bound only): the deployed sigma 0.1, and 0.05, which leaks more."""
+    out = {}
+    for name, sigma in (("private", "0.1"), ("leaky", "0.05")):
+        folder = tmp_path_factory.mktemp(name)
+        result = runner.invoke(app, ["assess", "--no-attacks", "--limit", "300", "-q",
+                                     "--noise", sigma, "-o", str(folder)])  # fmt: skip
+        assert result.exit_code == 0, result.stderr
+        out[name] = folder / "report.json"
+    return out
+
+
+def test_cli_exit_1_and_one_line_per_change(runs: dict[str, Path]) -> None:
+    result = runner.invoke(app, ["compare", str(runs["private"]), str(runs["leaky"]),
+                                 "--fail-if-less-private"])  # fmt: skip
+    assert result.exit_code == 1, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("less private:")]
+    assert len(lines) == 2
+    assert "MSE floor lower" in lines[0] and "leakage higher" in lines[1]
+    assert "bits/dim" in lines[1] and "->" in lines[1]
+    assert result.stdout.startswith("# privaudit compare")  # the comparison is still written
+
+
+def test_cli_exit_0_when_not_less_private(runs: dict[str, Path], tmp_path: Path) -> None:
+    for a, b in ((runs["leaky"], runs["private"]), (runs["private"], runs["private"])):
+        result = runner.invoke(app, ["compare", str(a), str(b), "--fail-if-less-private",
+                                     "--tolerance", "0", "-f", "json", "-o",
+                                     str(tmp_path / f"{a.parent.name}-{b.parent.name}.json")])
+        assert result.exit_code == 0, result.stderr
+        assert "not less private" in result.stderr
+    assert json.loads((tmp_path / f"{runs['private'].parent.name}-"
+                       f"{runs['private'].parent.name}.json").read_text())["rows"]
+
+
+def test_cli_exit_2_for_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> None:
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"schema_version": 3, "model": 1}')
+    cases = [
+        ([str(runs["private"]), str(tmp_path / "missing.json")], "cannot read report"),
+        ([str(runs["private"]), str(broken)], "is not a privaudit report"),
+        ([str(runs["private"]), str(GOLDEN / "sweep.json")], "not sweeps"),
+        ([str(GOLDEN / "sweep.json"), str(GOLDEN / "sweep.json")], "not sweeps"),
+        ([str(runs["private"]), str(runs["private"]), "--tolerance", "1.5"], "--tolerance"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["compare", *args, "--fail-if-less-private"])
+        assert result.exit_code == 2, (args, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+        assert len([ln for ln in result.stderr.splitlines() if ln.startswith("error:")]) == 1
+    alone = runner.invoke(app, ["compare", str(runs["private"]), str(runs["private"]),
+                                "--tolerance", "0.1"])  # fmt: skip
+    assert alone.exit_code == 2 and "needs --fail-if-less-private" in alone.stderr
