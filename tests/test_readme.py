@@ -22,7 +22,8 @@ the test substitutes, and why:
 - the reader's own files: small real ones in the scratch folder (FILES): the demo model as
   model.onnx, 400 labelled demo images as audit.npz / train.npz / held_out.npz, a model
   hardened by a 2-epoch `harden` (CEM refuses 1) as hardened.onnx, and its report as
-  report.json (a.json, before/report.json, ...). A CI step's folder has the config
+  report.json (a.json, before/report.json, ...), and a one-point sweep of the demo model
+  (layer3, sigma 0.1, knn at the smoke budget) as privaudit-out/sweep.json. A CI step's folder has the config
   example's models/net.onnx and data/audit.npz (the demo model and data).
 - sizes (SIZES): `assess` and `harden` with attacks get `--budget smoke --limit 300`,
   `harden` also `--epochs 2` (the last value of a flag wins); a benchmark gets `--quick`,
@@ -239,7 +240,13 @@ def scratch(tmp_path_factory: pytest.TempPathFactory) -> Path:
         if not (folder / name).exists():
             (folder / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(folder / "seed" / f"report{Path(name).suffix}", folder / name)
-    assert all((folder / name).exists() for name in FILES)
+    swept = CliRunner().invoke(app, [
+        "sweep", str(folder / "model.onnx"), "--data", str(folder / "audit.npz"),
+        "--splits", "layer3", "--noise", "0.1", "--attacks", "knn", "--budget", "smoke",
+        "-q", "--output-dir", str(folder / "privaudit-out"),
+    ])
+    assert swept.exit_code == 0, swept.output + swept.stderr
+    assert all((folder / name).exists() for name in (*FILES, "privaudit-out/sweep.json"))
     return folder
 
 
