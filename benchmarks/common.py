@@ -55,7 +55,9 @@ class Goal:
         return "met" if self.met else "missed"
 
     def show(self, value: float) -> str:
-        """A value of this goal with its unit, e.g. `+1.8 %`."""
+        """A value of this goal with its unit, e.g. `+1.8 %` (`nan` when not measured)."""
+        if math.isnan(value):
+            return f"nan{self.unit}"
         return f"{value:{self.fmt}}{self.unit}"
 
     def line(self) -> str:

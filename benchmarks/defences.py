@@ -247,9 +247,12 @@ def model_table(model: ModelSpec, done: dict[str, dict[str, Any]],
                   if (k := job_key(model, c, s, args)) in done}
         for c in CONFIGS
     }
+    # NOTE: a partial run places defences on the frontier of the seeds it has (flagged in the
+    # rows); the goal counts only complete rows on a complete frontier
     frontier = [(statistics.fmean(r["acc"] for r in per[c.label].values()),
                  statistics.fmean(r["mse"] for r in per[c.label].values()))
-                for c in FRONTIER if len(per[c.label]) == args.seeds]
+                for c in FRONTIER if per[c.label]]
+    complete = all(len(per[c.label]) == args.seeds for c in FRONTIER)
     equal = per[FRONTIER[0].label]
     rows: list[tuple[str, ...]] = []
     best: float | None = None
@@ -257,7 +260,7 @@ def model_table(model: ModelSpec, done: dict[str, dict[str, Any]],
         by_seed = per[c.label]
         runs = list(by_seed.values())
         if not runs:
-            rows.append((c.label, *(["not measured"] * 7)))
+            rows.append((c.label, *(["not measured"] * 6)))
             continue
         seeds = f" ({len(runs)} of {args.seeds} seeds)" if len(runs) < args.seeds else ""
         attacks = sorted({r["strongest"] for r in runs})
@@ -274,7 +277,7 @@ def model_table(model: ModelSpec, done: dict[str, dict[str, Any]],
         vs = [100 * (r["mse"] / at - 1) for r in runs] if at else []
         cells.append(f"{mean_std(gains, 1, '+.1f')} %" if gains else "n/a")
         cells.append(f"{mean_std(vs, 1, '+.1f')} %" if vs else "outside the frontier")
-        if vs and len(runs) == args.seeds:
+        if vs and len(runs) == args.seeds and complete:
             best = max(best if best is not None else -np.inf, statistics.fmean(vs))  # noqa: PLW3301
         rows.append(tuple(cells))
     header = ("configuration", "noisy acc. %", "strongest MSE (attack)", "recovered %",
