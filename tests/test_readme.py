@@ -23,8 +23,9 @@ the test substitutes, and why:
   model.onnx, 400 labelled demo images as audit.npz / train.npz / held_out.npz, a model
   hardened by a 2-epoch `harden` (CEM refuses 1) as hardened.onnx, and its report as
   report.json (a.json, before/report.json, ...), and a one-point sweep of the demo model
-  (layer3, sigma 0.1, knn at the smoke budget) as privaudit-out/sweep.json. A CI step's folder has the config
-  example's models/net.onnx and data/audit.npz (the demo model and data).
+  (layer3, sigma 0.1, knn at the smoke budget) as privaudit-out/sweep.json. A CI step's
+  folder has the config example's models/net.onnx and data/audit.npz (the demo model and
+  data).
 - sizes (SIZES): `assess` and `harden` with attacks get `--budget smoke --limit 300`,
   `harden` also `--epochs 2` (the last value of a flag wins); a benchmark gets `--quick`,
   and the size flags it was given their quick values; `scripts/make_demo.py` gets
