@@ -60,10 +60,30 @@ class Goal:
             return f"nan{self.unit}"
         return f"{value:{self.fmt}}{self.unit}"
 
+    def precise(self) -> Goal:
+        """This goal with enough digits that its printed value agrees with its verdict."""
+        goal = self
+        while (goal.fmt[-1] == "f" and math.isfinite(goal.value)
+               and not _agrees(goal) and int(goal.fmt[-2]) < 8):  # fmt: skip
+            goal = replace(goal, fmt=f"{goal.fmt[:-2]}{int(goal.fmt[-2]) + 1}f")
+        return goal
+
     def line(self) -> str:
-        """The fixed, parseable goal line (see GOAL_LINE)."""
-        return (f"- goal {self.verdict}: {self.what} = {self.show(self.value)} "
-                f"(goal {self.op} {self.show(self.limit)})")
+        """The fixed, parseable goal line (see GOAL_LINE).
+
+        A value that rounds onto its limit gets more digits, so the printed numbers always
+        agree with the verdict (1.1004 against <= 1.100 prints 1.1004, missed).
+        """
+        goal = self.precise()
+        return (f"- goal {goal.verdict}: {goal.what} = {goal.show(goal.value)} "
+                f"(goal {goal.op} {goal.show(goal.limit)})")
+
+
+def _agrees(goal: Goal) -> bool:
+    """Whether the printed value, read back, gives the goal's verdict."""
+    shown = float(goal.show(goal.value).removesuffix(goal.unit))
+    limit = float(goal.show(goal.limit).removesuffix(goal.unit))
+    return (shown <= limit if goal.op == "<=" else shown >= limit) == goal.met
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,7 @@ def summary(results: Sequence[Result]) -> Table:
     rows = tuple(
         (f"`{r.command}`", g.what, f"{g.op} {g.show(g.limit)}",
          f"**{g.show(g.value)}, {g.verdict}**")
-        for r in results for g in r.goals
+        for r in results for g in (goal.precise() for goal in r.goals)
     )
     return Table("Goals", ("command", "measures", "goal", "measured"), rows)
 

@@ -43,6 +43,11 @@ EXPECTED = {
     "verdict": (("the demo at 3 sigmas", "dFIL vs the optimisation attack"),
                 ("interval width at sigma 0.1: strongest attack's MSE / floor (S)",
                  "dFIL time / smoke optimisation attack time")),
+    "defences": (("demo: cut layer3", "resnet: cut block2"),
+                 ("demo: best defence's strongest-attack MSE gain over the noise-only frontier "
+                  "at matched accuracy",
+                  "resnet: best defence's strongest-attack MSE gain over the noise-only frontier "
+                  "at matched accuracy")),
     "sweep": (("wall time of the sweep", "peak memory (driver and workers) by points",
                "accuracy cost per cut"),
               ("--jobs 2 speed-up over --jobs 1", "ray / local time, 2 workers each",

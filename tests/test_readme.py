@@ -66,7 +66,7 @@ PROGRAMS = ("privaudit", "python", "python3", "pytest", "pip")
 COVERED = {"python": "tests/test_api.py::test_readme_example_runs",
            "toml": "test_ci_step_commands_with_the_config_example (below)"}
 METAVARS = {"MODEL": "model.onnx", "NAME": "layer3", "DATA": "audit.npz", "SIGMA": "0.1",
-            "HELD_OUT": "held_out.npz", "OUT_DIR": "{scratch}/gpu-check"}
+            "HELD_OUT": "held_out.npz", "OUT_DIR": "{scratch}/gpu-check", "KIT": "{scratch}/kit"}
 OPTION_VALUES = {"--data": "held_out.npz"}  # `--data …`: the option's value, elided
 SIZES = {"assess": ["--budget", "smoke", "--limit", "300"],
          "harden": ["--budget", "smoke", "--limit", "300", "--epochs", "2"]}  # with attacks
