@@ -175,8 +175,13 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
     reasons = []
     b, a = strongest_attack(before.attacks), strongest_attack(after.attacks)
     if b is not None and a is not None and float(a.mse or 0.0) < float(b.mse or 0.0):
-        reasons.append(f"its strongest attack reaches MSE {_num(a.mse)} ({a.attack}), below "
-                       f"the original's {_num(b.mse)} ({b.attack})")
+        overlap = (a.mse_interval is not None and b.mse_interval is not None
+                   and a.mse_interval.high >= b.mse_interval.low)  # fmt: skip
+        mse_a, mse_b = float(a.mse or 0.0), float(b.mse or 0.0)
+        reasons.append(f"its strongest attack reaches MSE {mse_a:.4g} ({a.attack}), below "
+                       f"the original's {mse_b:.4g} ({b.attack})"
+                       + (" (within the two attacks' 95% intervals: possibly noise)"
+                          if overlap else ""))
     lb = None if before.bound is None else before.bound.leakage_bits_per_dim
     la = None if after.bound is None else after.bound.leakage_bits_per_dim
     if lb is not None and la is not None and la > lb:
