@@ -30,6 +30,19 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import torch
+
+# NOTE: the same data, normalization, shifts, ONNX scoring and metadata as the demo model's
+# script (run from scripts/, which is then on sys.path)
+from make_demo import (
+    MAX_SHIFT,
+    MEAN,
+    STD,
+    add_metadata,
+    load_data,
+    normalize,
+    ort_predictions,
+    random_shift,
+)
 from torch import nn
 from torch.nn import functional as F
 
@@ -41,10 +54,9 @@ OUT_DIR = REPO / "benchmarks" / "models"
 MODEL_FILE = "resnet_mnist.onnx"
 CARD_FILE = "resnet_mnist_card.json"
 
-MEAN, STD = 0.1307, 0.3081  # MNIST pixel mean/std on the [0, 1] scale
 SPLIT_SEED = 0  # seed of the stratified train/test shuffle (the demo model's split)
 TORCH_SEED = 0  # default seed of weight init, batch order and shifts
-BATCH, LR, WEIGHT_DECAY, MAX_SHIFT, OPSET = 64, 2e-3, 1e-4, 2, 17
+BATCH, LR, WEIGHT_DECAY, OPSET = 64, 2e-3, 1e-4, 17
 SPLIT_NAME = "block2"
 SPLIT_TENSOR = "/block2/relu_1/Relu_output_0"
 FEATURE_SHAPE = [32, 7, 7]
@@ -110,19 +122,8 @@ class ResNetMNIST(nn.Module):
         return out
 
 
-def normalize(x01: torch.Tensor) -> torch.Tensor:
-    """Map images in [0, 1] to the model's input scale."""
-    return (x01 - MEAN) / STD
 
 
-def random_shift(x01: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
-    """Shift each image by up to ±MAX_SHIFT px in x and y (zero padding, then crop)."""
-    b, _, h, w = x01.shape
-    padded = F.pad(x01, (MAX_SHIFT,) * 4)
-    dy, dx = torch.randint(0, 2 * MAX_SHIFT + 1, (2, b), generator=gen)
-    rows = (dy[:, None] + torch.arange(h))[:, :, None]
-    cols = (dx[:, None] + torch.arange(w))[:, None, :]
-    return padded[torch.arange(b)[:, None, None], 0, rows, cols].unsqueeze(1)
 
 
 def train(model: nn.Module, x01: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
@@ -188,24 +189,8 @@ def check_graph(path: Path, n_bn: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-def ort_predictions(path: Path, x: np.ndarray) -> np.ndarray:
-    """Arg-max class of the ONNX model on normalized inputs ``x`` (N, 1, 28, 28) float32."""
-    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    logits = np.asarray(sess.run(["logits"], {"input": x})[0])
-    pred: np.ndarray = logits.argmax(axis=1)
-    return pred
 
 
-def add_metadata(path: Path, props: dict[str, str]) -> None:
-    """Write ``props`` into the ONNX model's metadata_props (replacing equal keys)."""
-    m = onnx.load(str(path))
-    kept = [p for p in m.metadata_props if p.key not in props]
-    del m.metadata_props[:]
-    m.metadata_props.extend(kept)
-    for key, value in props.items():
-        m.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(m)
-    onnx.save(m, str(path))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -228,12 +213,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def load_data() -> tuple[torch.Tensor, torch.Tensor]:
-    """The demo images as (N, 1, 28, 28) floats in [0, 1] and their int64 labels."""
-    with np.load(demo_data_path()) as d:
-        x, y = d["x"], d["y"]
-    x01 = torch.from_numpy(x.astype(np.float32) / 255.0).unsqueeze(1)
-    return x01, torch.from_numpy(y.astype(np.int64))
 
 
 def export_and_verify(
