@@ -224,6 +224,19 @@ def mean_std(values: Sequence[float], scale: float = 1.0, fmt: str = ".4f") -> s
     return f"{mean:{fmt}} ± {math.sqrt(var):{fmt.lstrip('+')}}"
 
 
+def interpolate(points: Sequence[tuple[float, float]], x: float) -> float | None:
+    """y at `x` on the line through the two `(x, y)` points around it; None outside them.
+
+    Nothing is extrapolated: the benchmarks place a defence on the noise-only frontier with
+    it (noisy accuracy -> attack MSE).
+    """
+    ordered = sorted(points)
+    for (x0, y0), (x1, y1) in zip(ordered, ordered[1:], strict=False):
+        if x0 <= x <= x1:
+            return y0 if x1 == x0 else y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    return None
+
+
 def plural(n: int, word: str) -> str:
     """`1 seed`, `3 seeds`."""
     return f"{n} {word}{'' if n == 1 else 's'}"

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import Goal, Result, Table, main_of, mean_std, plural
+from benchmarks.common import Goal, Result, Table, interpolate, main_of, mean_std, plural
 
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "defences vs the noise-only frontier, strongest attack, two models"
@@ -124,14 +124,10 @@ _RUNS: dict[tuple[str, str], Any] = {}
 
 def harden_run(model: ModelSpec, args: argparse.Namespace, seed: int) -> Any:
     """The HardenRun of `model`: fine-tune on the demo's train images, audit its test images."""
-    from benchmarks.harden_demo import per_class_head
+    from benchmarks.harden_demo import demo_split_run
     from privaudit import demo
-    from privaudit.audit import prepare
     from privaudit.config import AttacksConfig, HardenConfig
     from privaudit.config import Config as RunConfig
-    from privaudit.data import AuditPartition
-    from privaudit.hardening import HardenRun
-    from privaudit.progress import NullProgress
 
     path = None if model.path is None else ROOT / model.path
     data = None if model.path is None else demo.demo_data_path()
@@ -140,12 +136,7 @@ def harden_run(model: ModelSpec, args: argparse.Namespace, seed: int) -> Any:
         attacks=AttacksConfig(enabled=tuple(args.attacks.split(",")), budget=args.budget),
         harden=HardenConfig(epochs=args.epochs, seeds=1),
     )
-    prep = prepare(cfg)
-    ds = prep.dataset
-    train, test = (per_class_head(ds, i, args.share) for i in demo.demo_split_indices(0))
-    audit = AuditPartition(aux=ds.subset(train, "train"), eval=ds.subset(test, "test"))
-    return HardenRun(cfg, replace(prep, dataset=audit.aux, audit=audit), NullProgress(),
-                     "bench", audit.aux)
+    return demo_split_run(cfg, args.share)
 
 
 def run_job(model: ModelSpec, config: Config, seed: int,
@@ -228,15 +219,6 @@ def run_jobs(models: list[ModelSpec], args: argparse.Namespace) -> dict[str, dic
                     if nxt is not None:
                         running.add(pool.submit(_job, nxt))
     return done
-
-
-def interpolate(points: list[tuple[float, float]], accuracy: float) -> float | None:
-    """The frontier's MSE at `accuracy` between the two points around it; None outside."""
-    points = sorted(points)
-    for (a0, m0), (a1, m1) in zip(points, points[1:], strict=False):
-        if a0 <= accuracy <= a1:
-            return m0 if a1 == a0 else m0 + (m1 - m0) * (accuracy - a0) / (a1 - a0)
-    return None
 
 
 def model_table(model: ModelSpec, done: dict[str, dict[str, Any]],

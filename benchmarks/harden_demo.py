@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmarks.common import Goal, Result, Table, main_of, mean_std, plural
+from benchmarks.common import Goal, Result, Table, interpolate, main_of, mean_std, plural
 from privaudit import demo
 from privaudit.audit import Timer, measure_prepared, prepare
 from privaudit.config import AttacksConfig, Config, HardenConfig
@@ -88,9 +88,18 @@ def harden_run(args: argparse.Namespace) -> HardenRun:
         attacks=AttacksConfig(enabled=("decoder",), budget=args.budget),
         harden=HardenConfig(epochs=args.epochs, seeds=args.seeds),
     )
+    return demo_split_run(cfg, args.share)
+
+
+def demo_split_run(cfg: Config, share: float) -> HardenRun:
+    """`cfg`'s HardenRun on the demo's data, split as the demo model was trained.
+
+    The first `share` of each class of the demo's training images is the fine-tuning data
+    and the attacker's auxiliary set; of its test images, the private evaluation set.
+    """
     prep = prepare(cfg)
     ds = prep.dataset
-    train, test = (per_class_head(ds, i, args.share) for i in demo.demo_split_indices(0))
+    train, test = (per_class_head(ds, i, share) for i in demo.demo_split_indices(0))
     audit = AuditPartition(aux=ds.subset(train, "demo train"), eval=ds.subset(test, "demo test"))
     # NOTE: the defender fine-tunes on the training images only; the test images stay private.
     return HardenRun(cfg, replace(prep, dataset=audit.aux, audit=audit), NullProgress(),
@@ -157,24 +166,14 @@ def models_table(rows: list[Row], seeds: int) -> Table:
                  header, cells)
 
 
-def frontier_mse(frontier: list[Variant], accuracy: float) -> float | None:
-    """The noise-only frontier's decoder MSE at `accuracy`: linear interpolation between the
-    two frontier points around it; None outside the frontier's accuracy range."""
-    points = sorted((v.noisy_accuracy, v.decoder_mse) for v in frontier
-                    if v.noisy_accuracy is not None and v.decoder_mse is not None)
-    for (a0, m0), (a1, m1) in zip(points, points[1:], strict=False):
-        if a0 <= accuracy <= a1:
-            return m0 if a1 == a0 else m0 + (m1 - m0) * (accuracy - a0) / (a1 - a0)
-    return None
-
-
 def comparison(base: dict[str, list[float]], frontier: list[Variant], s: dict[str, list[float]]
                ) -> tuple[list[float], list[float], list[float], float | None]:
     """Per seed MSE gain (%), accuracy change (points), leakage change (%); frontier gain (%)."""
     gains = [100 * (c / b - 1) for c, b in zip(s["mse"], base["mse"], strict=True)]
     dacc = [100 * (c - b) for c, b in zip(s["acc"], base["acc"], strict=True)]
     dleak = [100 * (c / b - 1) for c, b in zip(s["leak"], base["leak"], strict=True)]
-    at = frontier_mse(frontier, statistics.fmean(s["acc"]))
+    at = interpolate([(v.noisy_accuracy, v.decoder_mse) for v in frontier
+                      if v.decoder_mse is not None], statistics.fmean(s["acc"]))
     vs = None if at is None else 100 * (statistics.fmean(s["mse"]) / at - 1)
     return gains, dacc, dleak, vs
 
