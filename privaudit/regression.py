@@ -117,7 +117,7 @@ def _attack(old: AttackResult, new: AttackResult, tol: float) -> list[Regression
     assert a is not None and b is not None
     i, j = old.mse_interval, new.mse_interval
     if i is not None and j is not None:
-        if j.high < i.low:
+        if j.below(i):
             return [Regression("attack_mse", old.attack, a, b,
                                f"{old.attack}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
                                f"-> {b:.4g} [{j.low:.4g}, {j.high:.4g}], intervals apart")]

@@ -74,6 +74,10 @@ class Interval:
     high: float
     level: float = 0.95
 
+    def below(self, other: Interval) -> bool:
+        """Whether this interval lies wholly below `other` (the two do not overlap)."""
+        return self.high < other.low
+
 
 @dataclass(frozen=True)
 class MixtureTerm:

@@ -176,7 +176,7 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
     b, a = strongest_attack(before.attacks), strongest_attack(after.attacks)
     if b is not None and a is not None and float(a.mse or 0.0) < float(b.mse or 0.0):
         overlap = (a.mse_interval is not None and b.mse_interval is not None
-                   and a.mse_interval.high >= b.mse_interval.low)  # fmt: skip
+                   and not a.mse_interval.below(b.mse_interval))  # fmt: skip
         mse_a, mse_b = float(a.mse or 0.0), float(b.mse or 0.0)
         reasons.append(f"its strongest attack reaches MSE {mse_a:.4g} ({a.attack}), below "
                        f"the original's {mse_b:.4g} ({b.attack})"
