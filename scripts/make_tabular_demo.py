@@ -30,6 +30,9 @@ import onnx
 import onnxruntime as ort
 import pandas as pd
 import torch
+
+# NOTE: the demo model's script (run from scripts/, which is then on sys.path)
+from make_demo import add_metadata
 from torch import nn
 from torch.nn import functional as F
 
@@ -107,14 +110,6 @@ def export(model: nn.Module, path: Path) -> None:
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 
 
-def add_metadata(path: Path, props: dict[str, str]) -> None:
-    """Write ``props`` into the ONNX model's metadata_props."""
-    m = onnx.load(str(path))
-    del m.metadata_props[:]
-    for key, value in props.items():
-        m.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(m)
-    onnx.save(m, str(path))
 
 
 def scores(model: WineMLP, path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
