@@ -41,7 +41,7 @@ def build_verdict(report: AuditReport) -> Verdict:
                  width), _accuracy_sentence(report)) if s]  # fmt: skip
     step, command = _next_step(report, best, width)
     return Verdict(
-        headline=_headline(bound, best, width),
+        headline=_headline(bound, best, width) + _label_clause(report, best),
         sentences=tuple(sentences),
         next_step=step,
         command=command,
@@ -89,6 +89,22 @@ def _headline(bound: BoundResult | None, best: AttackResult | None, width: float
     return (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the input's "
             f"variance: the best possible attack's MSE lies between "
             f"{_num(None if bound is None else bound.mse_floor)} and {_num(best.mse)}{span}.")
+
+
+def _label_clause(report: AuditReport, best: AttackResult | None) -> str:
+    """A headline clause when the label reference reconstructs better than every attack.
+
+    What the server gets for free is then the best known reconstruction, and the headline
+    must not leave the weaker attack's recovered share as the last word.
+    """
+    label = next((r for r in report.references if r.name == "label" and r.mse is not None), None)
+    if best is None or best.mse is None or label is None or label.mse is None:
+        return ""
+    if not label.mse < best.mse:
+        return ""
+    return (f" The label reference does better than every attack: the mean input of the class "
+            f"the server predicts anyway reaches MSE {_num(label.mse)}, recovering "
+            f"{_pct(label.recovered)} of the variance.")
 
 
 def _attack_sentence(report: AuditReport, best: AttackResult | None) -> str:

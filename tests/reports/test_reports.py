@@ -679,3 +679,16 @@ def test_rgb_samples_make_an_rgb_grid() -> None:
     width, height, channels, _ = _png_pixels(base64.b64decode(uri.split(",", 1)[1]))
     assert (width, height, channels) == (2 * 5 * 16 + 4, 2 * 4 * 16 + 4, 3)
     assert sample_grid_uri(images, images, (3, 9, 9)) is None  # shape mismatch: no picture
+
+
+def test_verdict_headline_names_a_label_reference_that_beats_every_attack() -> None:
+    """The free reconstruction (the predicted class's mean) is the best known one: said first."""
+    report = make_report()
+    best = min(a.mse for a in report.attacks if a.mse is not None)
+    assert "label reference does better" not in build_verdict(report).headline
+    refs = tuple(dataclasses.replace(r, mse=best / 2, recovered=0.9) if r.name == "label" else r
+                 for r in report.references)  # fmt: skip
+    headline = build_verdict(dataclasses.replace(report, references=refs)).headline
+    assert headline.startswith("The strongest attack")
+    assert (f"The label reference does better than every attack: the mean input of the class "
+            f"the server predicts anyway reaches MSE {best / 2:.3g}, recovering 90%") in headline
