@@ -6,7 +6,7 @@ Fine-tunes the demo CNN (cut at layer3, sigma 0.1) on the demo's 1600 training i
 alternating noise-only and defence runs so that all see the same machine load, and prints
 the per-epoch times and their ratio. Epoch 1 has no CEM term (no clusters yet), so the goals
 are on epochs >= 2; the ratio over whole runs is shown too. Goals: a CEM epoch <= 1.10x, an
-adversarial epoch (mu 1, its decoder trained 2 steps per encoder step) <= 2x, a
+adversarial epoch (mu 1; its light decoder takes one update every 2 encoder steps) <= 2x, a
 noise-allocation epoch (lambda 4, learned per-channel stds) <= 1.2x a noise-only epoch.
 
 One torch thread by default: on a shared 2-core machine, 2 OpenMP threads make epoch times
