@@ -49,6 +49,10 @@ class DataError(PrivauditError):
     """Unreadable data, or data whose shape does not match the model input."""
 
 
+class ResourceError(PrivauditError):
+    """The machine ran out of something a run needs: memory, or a worker process it lost."""
+
+
 class AttackError(PrivauditError):
     """An attack failed in an expected way (diverged, NaN); becomes an ERROR result."""
 

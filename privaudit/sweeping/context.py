@@ -29,6 +29,7 @@ from privaudit.errors import (
     DataError,
     ModelError,
     PrivauditError,
+    ResourceError,
 )
 from privaudit.model import split_model
 from privaudit.sweeping.grid import Cut
@@ -180,12 +181,17 @@ def guarded(run: Callable[..., Any], *args: Any) -> Any:
         return run(*args)
     except PrivauditError as e:
         return JobFailure(type(e).__name__, e.message, e.hint)
+    except MemoryError:
+        return JobFailure(ResourceError.__name__, "a sweep job ran out of memory",
+                          "use fewer workers (--jobs) or fewer samples (--limit), or a "
+                          "machine with more memory")
     except Exception as e:  # NOTE: the job boundary; the driver raises it as an internal error
         return JobFailure(type(e).__name__, f"{e!r}\n{traceback.format_exc()}", internal=True)
 
 
 _KINDS: dict[str, type[PrivauditError]] = {
     "ConfigError": ConfigError, "DataError": DataError, "AttackError": AttackError,
+    "ResourceError": ResourceError,
 }  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from privaudit.audit import Features
 from privaudit.config import Config, Executor
-from privaudit.errors import ConfigError
+from privaudit.errors import ConfigError, ResourceError
 from privaudit.sweeping.context import (
     JobFailure,
     SweepContext,
@@ -29,6 +29,7 @@ from privaudit.sweeping.context import (
 )
 from privaudit.sweeping.grid import AttackJob, CutJob
 from privaudit.sweeping.jobs import run_attack_job, run_cut_job
+from privaudit.sweeping.workers import DIED_HINT
 
 __all__ = ["INSTALL", "RayExecutor", "import_ray"]
 
@@ -107,9 +108,14 @@ class RayExecutor:
         while not ready:
             ready, _ = self._ray.wait(list(self._flight), num_returns=1, timeout=0.2)
         job, feats = self._flight.pop(ready[0])
+        errors = self._ray.exceptions
         try:
             value = self._ray.get(ready[0])
-        except self._ray.exceptions.RayError as e:
+        except (errors.OutOfMemoryError, errors.WorkerCrashedError, errors.NodeDiedError) as e:
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise ResourceError(f"a Ray task of the sweep lost its worker: {first}",
+                                hint=DIED_HINT) from None
+        except errors.RayError as e:
             raise RuntimeError(f"a Ray task of the sweep failed: {e}") from None
         self._launch()
         if isinstance(value, JobFailure):

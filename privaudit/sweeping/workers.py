@@ -13,13 +13,15 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from privaudit.errors import ResourceError
+
 __all__ = ["WorkerDied", "WorkerPool"]
 
 _POLL = 0.2  # seconds between checks of the workers' health while waiting
 
 
-class WorkerDied(RuntimeError):
-    """A worker process ended while the sweep still needed it."""
+class WorkerDied(ResourceError):
+    """A worker process ended while the sweep still needed it (most often: killed for memory)."""
 
 
 class WorkerPool:
@@ -70,10 +72,8 @@ class WorkerPool:
             except queue.Empty:
                 dead = [p for p in self._procs if not p.is_alive()]
                 if dead:
-                    raise WorkerDied(
-                        f"sweep worker {dead[0].name} ended unexpectedly (exit code "
-                        f"{dead[0].exitcode}); finished jobs are kept as shards"
-                    ) from None
+                    raise WorkerDied(_died(dead[0].name, dead[0].exitcode),
+                                     hint=DIED_HINT) from None
 
     def close(self) -> None:
         """Stop every worker now, mid-task if need be, and wait for them to end."""
@@ -88,6 +88,21 @@ class WorkerPool:
         for q in (self._tasks, self._results):
             q.close()
             q.cancel_join_thread()
+
+
+DIED_HINT = ("re-run the same command to resume from the finished jobs, with fewer workers "
+             "(--jobs) or fewer samples (--limit) if memory ran out")
+
+
+def _died(name: str, code: int | None) -> str:
+    """What a dead worker's exit code says (a negative code is the signal that ended it)."""
+    if code is not None and code < 0:
+        how = f"was killed by signal {-code}"
+        if -code == signal.SIGKILL:
+            how += " (the system's out-of-memory killer sends it)"
+    else:
+        how = f"ended unexpectedly (exit code {code})"
+    return f"sweep worker {name} {how}; finished jobs are kept as shards"
 
 
 def _serve(

@@ -1,0 +1,68 @@
+"""A sweep that loses a worker or runs out of memory: a resource error (exit 2), not a bug."""
+
+from __future__ import annotations
+
+import gc
+import os
+import signal
+
+import pytest
+
+from privaudit.errors import ResourceError
+from privaudit.sweeping.context import JobFailure, guarded, raise_failure
+from privaudit.sweeping.workers import DIED_HINT, WorkerDied, WorkerPool
+
+
+def _no_setup() -> None:
+    """A worker initializer with nothing to do."""
+
+
+@pytest.mark.parametrize(("task", "said"), [
+    (signal.SIGKILL, "killed by signal 9 (the system's out-of-memory killer sends it)"),
+    (signal.SIGTERM, f"killed by signal {int(signal.SIGTERM)}"),
+])  # fmt: skip
+def test_a_killed_worker_is_a_resource_error_with_a_hint(task: int, said: str) -> None:
+    # NOTE: the handler, signal.raise_signal, makes the worker kill itself with `task`
+    pool = WorkerPool(1, _no_setup, (), signal.raise_signal, gc.collect)
+    try:
+        pool.submit("job", int(task))
+        with pytest.raises(WorkerDied) as caught:
+            pool.get()
+    finally:
+        pool.close()
+    assert isinstance(caught.value, ResourceError)
+    assert said in caught.value.message
+    assert "finished jobs are kept as shards" in caught.value.message
+    assert caught.value.hint == DIED_HINT
+
+
+def test_a_worker_that_exits_says_its_exit_code() -> None:
+    pool = WorkerPool(1, _no_setup, (), os._exit, gc.collect)
+    try:
+        pool.submit("job", 7)
+        with pytest.raises(WorkerDied, match=r"ended unexpectedly \(exit code 7\)"):
+            pool.get()
+    finally:
+        pool.close()
+
+
+def test_a_job_out_of_memory_is_raised_as_a_resource_error() -> None:
+    def job() -> None:
+        raise MemoryError
+
+    failure = guarded(job)
+    assert isinstance(failure, JobFailure)
+    assert not failure.internal
+    with pytest.raises(ResourceError, match="ran out of memory") as caught:
+        raise_failure(failure)
+    assert caught.value.hint is not None and "--jobs" in caught.value.hint
+
+
+def test_a_bug_in_a_job_stays_an_internal_error() -> None:
+    def job() -> None:
+        raise ZeroDivisionError("a bug")
+
+    failure = guarded(job)
+    assert isinstance(failure, JobFailure) and failure.internal
+    with pytest.raises(RuntimeError, match="a sweep job failed: ZeroDivisionError"):
+        raise_failure(failure)
