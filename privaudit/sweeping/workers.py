@@ -30,7 +30,9 @@ class WorkerPool:
     Args:
         size: worker processes.
         initializer: run once in each worker, with `initargs`, before its first task.
-        initargs: its arguments (pickled once per worker).
+        initargs: its arguments (pickled once per worker). Keep them small (paths, not
+            data): they go down the spawn pipe, which blocks the parent for ever when a worker
+            dies while starting and they exceed the pipe's buffer (64 KiB).
         handler: runs one task in a worker; its result comes back through `get`.
         after: runs in a worker after each task (e.g. to free memory).
     """

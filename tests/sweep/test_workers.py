@@ -5,6 +5,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -66,3 +69,27 @@ def test_a_bug_in_a_job_stays_an_internal_error() -> None:
     assert isinstance(failure, JobFailure) and failure.internal
     with pytest.raises(RuntimeError, match="a sweep job failed: ZeroDivisionError"):
         raise_failure(failure)
+
+
+def test_workers_that_die_while_starting_end_the_sweep_at_once(tmp_path: Path) -> None:
+    # NOTE: a sitecustomize that makes every spawned worker exit before it reads its start
+    # arguments; the sweep once blocked for ever writing those arguments (CPython keeps the
+    # spawn pipe's read end open while it writes), now it stops with exit 2 at once
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import os, sys\n"
+        "if '--multiprocessing-fork' in sys.argv:\n"
+        "    os._exit(1)\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run(
+        [sys.executable, "-m", "privaudit", "sweep", "--splits", "layer3", "--noise", "0.1",
+         "--attacks", "knn", "--budget", "smoke", "--limit", "100", "--jobs", "2",
+         "--device", "cpu", "-q", "-o", str(tmp_path / "out")],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "ended unexpectedly (exit code 1)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "out" / "sweep.json").exists()
