@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import itertools
-import pickle
 import uuid
 from collections import deque
 from contextlib import ExitStack
@@ -105,15 +104,8 @@ class LocalExecutor:
         if self.workers == 1:
             self._stack.enter_context(worker_threads(self.threads))
             return
-        # NOTE: the context goes through a file, never in the workers' start arguments: a
-        # spawned process's arguments travel down a pipe whose read end the parent holds open
-        # until the write ends (CPython's popen_spawn_posix), so a worker that died while
-        # starting would block that write for ever once they exceed the pipe's 64 KiB.
-        path = scratch / "context.pickle"
-        with path.open("wb") as f:
-            pickle.dump(ctx, f, protocol=pickle.HIGHEST_PROTOCOL)
-        self._pool = WorkerPool(self.workers, _init_worker, (str(path), str(scratch)),
-                                _pool_job, release_memory)  # fmt: skip
+        self._pool = WorkerPool(self.workers, _init_worker, (ctx, str(scratch)), _pool_job,
+                                release_memory)  # fmt: skip
 
     def submit(self, job: Job) -> None:
         """Queue a job (in this process) or send it to the pool."""
@@ -169,10 +161,8 @@ def _features(job: AttackJob) -> Features | FeaturesFile:
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(context: str, scratch: str) -> None:
-    """Set up a worker process from the context's file: its threads are pinned for its life."""
-    with open(context, "rb") as f:
-        ctx: SweepContext = pickle.load(f)  # noqa: S301  NOTE: our own file, written just now
+def _init_worker(ctx: SweepContext, scratch: str) -> None:
+    """Set up a worker process: its threads are pinned for its life."""
     pin_worker_threads(ctx.threads)
     _WORKER.update(ctx=ctx, scratch=Path(scratch))
 

@@ -30,9 +30,7 @@ class WorkerPool:
     Args:
         size: worker processes.
         initializer: run once in each worker, with `initargs`, before its first task.
-        initargs: its arguments (pickled once per worker). Keep them small (paths, not
-            data): they go down the spawn pipe, which blocks the parent for ever when a worker
-            dies while starting and they exceed the pipe's buffer (64 KiB).
+        initargs: its arguments, sent to each worker through a queue once it has started.
         handler: runs one task in a worker; its result comes back through `get`.
         after: runs in a worker after each task (e.g. to free memory).
     """
@@ -48,10 +46,18 @@ class WorkerPool:
         spawn = multiprocessing.get_context("spawn")
         self._tasks: Any = spawn.Queue()
         self._results: Any = spawn.Queue()
+        # NOTE: the initializer's arguments (a sweep's whole context: megabytes) go through a
+        # queue, never in the processes' own arguments: those travel down a pipe whose read
+        # end the parent holds open until it has written them all (CPython's spawn), so a
+        # worker that died while starting blocked the sweep for ever once they exceeded the
+        # pipe's 64 KiB. A queue is written by a background thread; `get` sees the death.
+        self._setup: Any = spawn.Queue()
+        for _ in range(size):
+            self._setup.put(initargs)
         self._procs = [
             spawn.Process(target=_serve, daemon=True, name=f"privaudit-sweep-{i}",
-                          args=(self._tasks, self._results, initializer, initargs, handler,
-                                after))
+                          args=(self._tasks, self._results, self._setup, initializer,
+                                handler, after))
             for i in range(size)
         ]  # fmt: skip
         for proc in self._procs:
@@ -87,7 +93,7 @@ class WorkerPool:
             if proc.is_alive():
                 proc.kill()
                 proc.join()
-        for q in (self._tasks, self._results):
+        for q in (self._tasks, self._results, self._setup):
             q.close()
             q.cancel_join_thread()
 
@@ -108,12 +114,12 @@ def _died(name: str, code: int | None) -> str:
 
 
 def _serve(
-    tasks: Any, results: Any, initializer: Callable[..., None], initargs: tuple[Any, ...],
+    tasks: Any, results: Any, setup: Any, initializer: Callable[..., None],
     handler: Callable[[Any], Any], after: Callable[[], None],
 ) -> None:  # fmt: skip
     """A worker's life: set up once, then run tasks until told to stop (None)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # NOTE: Ctrl-C is the driver's to handle
-    initializer(*initargs)
+    initializer(*setup.get())
     while True:
         item = tasks.get()
         if item is None:
