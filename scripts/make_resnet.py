@@ -122,10 +122,6 @@ class ResNetMNIST(nn.Module):
         return out
 
 
-
-
-
-
 def train(model: nn.Module, x01: torch.Tensor, y: torch.Tensor, epochs: int, seed: int) -> None:
     """AdamW with per-step cosine decay, batch 64, random shifts; seeded batch order."""
     gen = torch.Generator().manual_seed(seed)
@@ -189,10 +185,6 @@ def check_graph(path: Path, n_bn: int) -> dict[str, int]:
     return dict(sorted(counts.items()))
 
 
-
-
-
-
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line options."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -211,8 +203,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="fail if the ONNX test accuracy is below this (default: 0.95; 0 disables)",
     )
     return p.parse_args(argv)
-
-
 
 
 def export_and_verify(

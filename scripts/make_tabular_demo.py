@@ -110,8 +110,6 @@ def export(model: nn.Module, path: Path) -> None:
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
 
 
-
-
 def scores(model: WineMLP, path: Path, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Test accuracy in torch and onnxruntime (must agree), and with the deployment's noise."""
     xt = torch.from_numpy(x.astype(np.float32))

@@ -16,6 +16,7 @@ from privaudit.results.schema import (
     AuditReport,
     BoundResult,
     HardenResult,
+    Reference,
     Status,
     Verdict,
 )
@@ -91,13 +92,18 @@ def _headline(bound: BoundResult | None, best: AttackResult | None, width: float
             f"{_num(None if bound is None else bound.mse_floor)} and {_num(best.mse)}{span}.")
 
 
+def _reference(report: AuditReport, name: str) -> Reference | None:
+    """The report's reference reconstruction called `name`, when it has an MSE."""
+    return next((r for r in report.references if r.name == name and r.mse is not None), None)
+
+
 def _label_clause(report: AuditReport, best: AttackResult | None) -> str:
     """A headline clause when the label reference reconstructs better than every attack.
 
     What the server gets for free is then the best known reconstruction, and the headline
     must not leave the weaker attack's recovered share as the last word.
     """
-    label = next((r for r in report.references if r.name == "label" and r.mse is not None), None)
+    label = _reference(report, "label")
     if best is None or best.mse is None or label is None or label.mse is None:
         return ""
     if not label.mse < best.mse:
@@ -110,8 +116,8 @@ def _label_clause(report: AuditReport, best: AttackResult | None) -> str:
 def _attack_sentence(report: AuditReport, best: AttackResult | None) -> str:
     if best is None:
         return ""
-    label = next((r for r in report.references if r.name == "label" and r.mse is not None), None)
-    prior = next((r for r in report.references if r.name == "prior" and r.mse is not None), None)
+    label = _reference(report, "label")
+    prior = _reference(report, "prior")
     text = f"The {best.attack} attack reaches MSE {_num(best.mse)}"
     if prior is not None:
         text += f", against {_num(prior.mse)} for guessing the mean input (prior)"

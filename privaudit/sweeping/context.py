@@ -33,6 +33,7 @@ from privaudit.errors import (
 )
 from privaudit.model import split_model
 from privaudit.sweeping.grid import Cut
+from privaudit.sweeping.workers import RESOURCE_HINT
 from privaudit.threads import available_cores, pin_threads, use_threads
 
 __all__ = [
@@ -182,9 +183,7 @@ def guarded(run: Callable[..., Any], *args: Any) -> Any:
     except PrivauditError as e:
         return JobFailure(type(e).__name__, e.message, e.hint)
     except MemoryError:
-        return JobFailure(ResourceError.__name__, "a sweep job ran out of memory",
-                          "use fewer workers (--jobs) or fewer samples (--limit), or a "
-                          "machine with more memory")
+        return JobFailure(ResourceError.__name__, "a sweep job ran out of memory", RESOURCE_HINT)
     except Exception as e:  # NOTE: the job boundary; the driver raises it as an internal error
         return JobFailure(type(e).__name__, f"{e!r}\n{traceback.format_exc()}", internal=True)
 

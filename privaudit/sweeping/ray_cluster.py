@@ -29,7 +29,7 @@ from privaudit.sweeping.context import (
 )
 from privaudit.sweeping.grid import AttackJob, CutJob
 from privaudit.sweeping.jobs import run_attack_job, run_cut_job
-from privaudit.sweeping.workers import DIED_HINT
+from privaudit.sweeping.workers import RESOURCE_HINT
 
 __all__ = ["INSTALL", "RayExecutor", "import_ray"]
 
@@ -114,7 +114,7 @@ class RayExecutor:
         except (errors.OutOfMemoryError, errors.WorkerCrashedError, errors.NodeDiedError) as e:
             first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
             raise ResourceError(f"a Ray task of the sweep lost its worker: {first}",
-                                hint=DIED_HINT) from None
+                                hint=RESOURCE_HINT) from None
         except errors.RayError as e:
             raise RuntimeError(f"a Ray task of the sweep failed: {e}") from None
         self._launch()

@@ -81,7 +81,7 @@ class WorkerPool:
                 dead = [p for p in self._procs if not p.is_alive()]
                 if dead:
                     raise WorkerDied(_died(dead[0].name, dead[0].exitcode),
-                                     hint=DIED_HINT) from None
+                                     hint=RESOURCE_HINT) from None
 
     def close(self) -> None:
         """Stop every worker now, mid-task if need be, and wait for them to end."""
@@ -98,8 +98,9 @@ class WorkerPool:
             q.cancel_join_thread()
 
 
-DIED_HINT = ("re-run the same command to resume from the finished jobs, with fewer workers "
-             "(--jobs) or fewer samples (--limit) if memory ran out")
+# NOTE: the hint of every sweep failure that is the machine's, not the user's input
+RESOURCE_HINT = ("re-run the same command to resume from the finished jobs, with fewer workers "
+                 "(--jobs) or fewer samples (--limit) if memory ran out")
 
 
 def _died(name: str, code: int | None) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from privaudit.errors import ResourceError
 from privaudit.sweeping.context import JobFailure, guarded, raise_failure
-from privaudit.sweeping.workers import DIED_HINT, WorkerDied, WorkerPool
+from privaudit.sweeping.workers import RESOURCE_HINT, WorkerDied, WorkerPool
 
 
 def _no_setup() -> None:
@@ -36,7 +36,7 @@ def test_a_killed_worker_is_a_resource_error_with_a_hint(task: int, said: str) -
     assert isinstance(caught.value, ResourceError)
     assert said in caught.value.message
     assert "finished jobs are kept as shards" in caught.value.message
-    assert caught.value.hint == DIED_HINT
+    assert caught.value.hint == RESOURCE_HINT
 
 
 def test_a_worker_that_exits_says_its_exit_code() -> None:
