@@ -16,17 +16,15 @@ from privaudit.sweeping.context import JobFailure, guarded, raise_failure
 from privaudit.sweeping.workers import RESOURCE_HINT, WorkerDied, WorkerPool
 
 
-def _no_setup() -> None:
-    """A worker initializer with nothing to do."""
-
-
 @pytest.mark.parametrize(("task", "said"), [
     (signal.SIGKILL, "killed by signal 9 (the system's out-of-memory killer sends it)"),
     (signal.SIGTERM, f"killed by signal {int(signal.SIGTERM)}"),
 ])  # fmt: skip
 def test_a_killed_worker_is_a_resource_error_with_a_hint(task: int, said: str) -> None:
-    # NOTE: the handler, signal.raise_signal, makes the worker kill itself with `task`
-    pool = WorkerPool(1, _no_setup, (), signal.raise_signal, gc.collect)
+    # NOTE: the handler, signal.raise_signal, makes the worker kill itself with `task`; every
+    # callable a spawned worker runs comes from the standard library, because a worker cannot
+    # import this test module when pytest is started as a script (CI does: `pytest`)
+    pool = WorkerPool(1, gc.collect, (), signal.raise_signal, gc.collect)
     try:
         pool.submit("job", int(task))
         with pytest.raises(WorkerDied) as caught:
@@ -40,7 +38,7 @@ def test_a_killed_worker_is_a_resource_error_with_a_hint(task: int, said: str) -
 
 
 def test_a_worker_that_exits_says_its_exit_code() -> None:
-    pool = WorkerPool(1, _no_setup, (), os._exit, gc.collect)
+    pool = WorkerPool(1, gc.collect, (), os._exit, gc.collect)
     try:
         pool.submit("job", 7)
         with pytest.raises(WorkerDied, match=r"ended unexpectedly \(exit code 7\)"):
