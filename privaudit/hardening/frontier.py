@@ -108,12 +108,29 @@ def variant_of(
     )
 
 
-def _paired_gain(defence: Variant, baseline: Variant) -> tuple[float, float] | None:
-    """Per-seed MSE gains defence_i / baseline_i - 1: mean and spread (None if unmeasured)."""
+def _paired_gain(defence: Variant, baseline: Variant) -> tuple[float, float | None] | None:
+    """Per-seed MSE gains defence_i / baseline_i - 1: mean and spread (None if unmeasured).
+
+    One seed has no spread (None, never 0: a report must not print "± 0.0%" for it).
+    """
     a, b = defence.seed_strongest_mse, baseline.seed_strongest_mse
     if not a or len(a) != len(b) or not all(x > 0 for x in b):
         return None
-    return _mean_std([x / y - 1.0 for x, y in zip(a, b, strict=True)])
+    mean, spread = _mean_std([x / y - 1.0 for x, y in zip(a, b, strict=True)])
+    return mean, spread if len(a) > 1 else None
+
+
+def _frontier_claim(name: str, label: str, gain: float, spread: float | None) -> str:
+    """What the frontier gain says: "beats" only when the mean clears the seeds' spread."""
+    where = f"the noise-only frontier at matched accuracy ({label})"
+    if gain <= 0:
+        return f"{name} does not beat {where}."
+    if spread is None:
+        return (f"{name} is above {where} on 1 seed, too few to tell a gain from seed noise "
+                "(--seeds 3 measures the spread).")
+    if gain > spread:
+        return f"{name} beats {where}, by more than the seeds' spread."
+    return f"{name} is above {where}, but within the seeds' spread."
 
 
 def closest(frontier: Sequence[Variant], accuracy: float) -> Variant | None:
@@ -181,11 +198,9 @@ def compare(
     if paired is None:
         return replace(base, note=f"{name}: an attack failed on a seed; no frontier gain."
                        + _SCOPE)
-    verdict = "beats" if paired[0] > 0 else "does not beat"
     return replace(
         base, frontier_mse_at_cem_accuracy=near.strongest_mse, frontier_mse_gain=paired[0],
-        note=f"{name} {verdict} the noise-only frontier at matched accuracy ({near.label})."
-        + _SCOPE,
+        note=_frontier_claim(name, near.label, *paired) + _SCOPE,
         frontier_mse_gain_std=paired[1], frontier_label=near.label,
         frontier_accuracy_delta=100.0 * (defence.noisy_accuracy - near.noisy_accuracy),
     )

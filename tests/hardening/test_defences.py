@@ -176,6 +176,30 @@ def test_compare_pairs_seeds_and_only_claims_a_matched_frontier() -> None:
     assert "no frontier gain is claimed" in alone.note and "4.0 points away" in alone.note
 
 
+@pytest.mark.parametrize(("mse", "spread", "said"), [
+    ((0.0306,), None, "is above the noise-only frontier at matched accuracy (m) on 1 seed, "
+                      "too few to tell a gain from seed noise"),
+    ((0.0310, 0.0330, 0.0350), 0.0667, "beats the noise-only frontier at matched accuracy (m), "
+                                     "by more than the seeds' spread"),
+    ((0.0250, 0.0310, 0.0390), 0.234, "is above the noise-only frontier at matched accuracy "
+                                      "(m), but within the seeds' spread"),
+    ((0.0270, 0.0290), 0.047, "does not beat the noise-only frontier"),
+])  # fmt: skip
+def test_the_frontier_claim_weighs_the_gain_against_its_spread(
+    mse: tuple[float, ...], spread: float | None, said: str
+) -> None:
+    # NOTE: one seed has no spread: None, so no report prints "± 0.0%" for it
+    n = len(mse)
+    frontier = _variant("m", (0.9,) * n, (0.03,) * n)
+    c = compare(_variant("cem", (0.9,) * n, mse, defence="cem"), None, [frontier])
+    assert c.frontier_mse_gain == pytest.approx(np.mean(mse) / 0.03 - 1)
+    if spread is None:
+        assert c.frontier_mse_gain_std is None
+    else:
+        assert c.frontier_mse_gain_std == pytest.approx(spread, abs=1e-3)
+    assert c.note.startswith(f"cem {said}")
+
+
 def test_choose_and_winner_weigh_privacy_within_the_budget() -> None:
     a = _variant("cem", (0.95,), (0.03,), defence="cem")
     b = _variant("adversarial", (0.94,), (0.04,), defence="adversarial")
