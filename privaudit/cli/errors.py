@@ -12,7 +12,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
-from privaudit.errors import ExitCode, PrivauditError, Terminated
+from privaudit.errors import ExitCode, Interrupted, PrivauditError, Terminated
 
 __all__ = ["HouseGroup", "interrupt_signals", "print_problem", "reported_errors"]
 
@@ -138,10 +138,11 @@ def _internal(error: Exception, debug: bool) -> typer.Exit:
 
 @contextmanager
 def interrupt_signals() -> Iterator[None]:
-    """Within the block, Ctrl-C raises KeyboardInterrupt and SIGTERM `Terminated`.
+    """Within the block, Ctrl-C raises `Interrupted` and SIGTERM `Terminated`.
 
-    Both unwind the command like an error, so `restore_on_failure` takes partial outputs
-    away. The first signal makes the process ignore both for the rest of its life.
+    Both are KeyboardInterrupts and unwind the command like an error, so `restore_on_failure`
+    takes partial outputs away. The first signal makes the process ignore both for the rest
+    of its life.
 
     # NOTE: a second Ctrl-C (users often press twice) or a SIGTERM right after a Ctrl-C must
     # not interrupt the cleanup that removes partial outputs, nor kill the process during
@@ -157,7 +158,7 @@ def interrupt_signals() -> Iterator[None]:
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)
         received.append(signum)
-        raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        raise Terminated if signum == signal.SIGTERM else Interrupted
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
