@@ -174,11 +174,10 @@ def run_job(model: ModelSpec, config: Config, seed: int,
 
     torch.set_num_threads(1)
     hrun = harden_run(model, args, seed)
+    harden = replace(hrun.cfg.harden, k=config.k)
     if config.defence is not None and "cem" in config.defence:
-        hrun = replace(hrun, cfg=replace(hrun.cfg, harden=replace(hrun.cfg.harden,
-                                                                  loss="bound")))
-    if config.k != hrun.cfg.harden.k:
-        hrun = replace(hrun, cfg=replace(hrun.cfg, harden=replace(hrun.cfg.harden, k=config.k)))
+        harden = replace(harden, loss="bound")
+    hrun = replace(hrun, cfg=replace(hrun.cfg, harden=harden))
     spec = None if config.defence is None else DEFENCES[config.defence]
     start = time.perf_counter()
     trained = train_variant(hrun, config.label, spec, config.lam, config.mu,
