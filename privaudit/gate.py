@@ -12,6 +12,7 @@ from privaudit.results import (
     BoundResult,
     Dfil,
     GateResult,
+    Reference,
     Status,
     Violation,
 )
@@ -24,24 +25,31 @@ def evaluate_gate(
     bound: BoundResult | None,
     attacks: tuple[AttackResult, ...],
     dfil: Dfil | None = None,
+    references: tuple[Reference, ...] = (),
 ) -> GateResult:
     """Check every configured threshold; a value equal to its threshold passes.
 
     Missing or NaN values fail (a gate must never pass by not measuring). An attack that
-    errored fails any active gate; a skipped one fails only with ``strict``.
+    errored fails any active gate; a skipped one fails only with ``strict``. The attack
+    thresholds (`min_attack_mse`, `max_recovered`) also hold the reference reconstructions
+    to them: the server gets the label reference for free and anyone the prior, so a gate
+    that checked the attacks alone would pass where these reconstruct better.
 
     Args:
         gate: thresholds; all None means no gate (passes, ``active`` False).
         bound: the bound of the audit (None when it was not computed).
         attacks: the battery's results.
         dfil: the Fisher information leakage (None when it was not measured).
+        references: the reference reconstructions (those without an MSE are not checked:
+            the label reference needs labels and logits).
 
     Returns:
         The violations found, in rule order.
     """
     if not gate.active:
         return GateResult(active=False)
-    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks), *_dfil_rule(gate, dfil)]
+    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks),
+             *_reference_rules(gate, references), *_dfil_rule(gate, dfil)]
     return GateResult(active=True, violations=tuple(found))
 
 
@@ -51,7 +59,7 @@ def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
     A `harden` report is gated on its hardened model, as `privaudit harden`'s exit code is.
     """
     gated = report if report.harden is None else report.harden.after
-    return evaluate_gate(gate, gated.bound, gated.attacks, gated.dfil)
+    return evaluate_gate(gate, gated.bound, gated.attacks, gated.dfil, gated.references)
 
 
 def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violation]:
@@ -78,15 +86,27 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
         elif a.status is Status.SKIPPED and gate.strict:
             yield Violation("strict", a.attack, None, None, f"{a.attack} skipped: {a.reason}")
         elif a.status is Status.OK:
-            checks = (
-                ("min_attack_mse", gate.min_attack_mse, a.mse, True, ""),
-                ("max_recovered", gate.max_recovered, a.recovered, False, "of the variance"),
-            )
-            for rule, threshold, value, at_least, unit in checks:
-                if threshold is not None:
-                    violation = _compare(rule, a.attack, value, threshold, at_least, unit)
-                    if violation is not None:
-                        yield violation
+            yield from _reconstruction_rules(gate, a.attack, a.mse, a.recovered)
+
+
+def _reference_rules(gate: GateConfig, references: tuple[Reference, ...]) -> Iterator[Violation]:
+    for r in references:
+        if r.mse is not None:
+            yield from _reconstruction_rules(gate, f"{r.name} reference", r.mse, r.recovered)
+
+
+def _reconstruction_rules(
+    gate: GateConfig, subject: str, mse: float | None, recovered: float | None
+) -> Iterator[Violation]:
+    checks = (
+        ("min_attack_mse", gate.min_attack_mse, mse, True, ""),
+        ("max_recovered", gate.max_recovered, recovered, False, "of the variance"),
+    )
+    for rule, threshold, value, at_least, unit in checks:
+        if threshold is not None:
+            violation = _compare(rule, subject, value, threshold, at_least, unit)
+            if violation is not None:
+                yield violation
 
 
 def _dfil_rule(gate: GateConfig, dfil: Dfil | None) -> Iterator[Violation]:

@@ -44,7 +44,7 @@ class JunitReporter:
         """The JUnit XML document (UTF-8, counts consistent with the cases)."""
         gated = report if report.harden is None else report.harden.after
         gate = gate_cases(_thresholds(gated.provenance.config), gated.gate, gated.bound,
-                          gated.attacks, gated.dfil)  # fmt: skip
+                          gated.attacks, gated.dfil, gated.references)  # fmt: skip
         suites = (Suite("privaudit gate", gate),
                   Suite("privaudit attacks", attack_cases(gated.attacks, "privaudit.attacks")))
         m = gated.model
@@ -74,7 +74,7 @@ class JunitSweepReporter:
             gate = gate_cases({}, report.gate, None, (), None)
         else:
             gate = gate_cases(_thresholds(report.provenance.config), report.gate, pick.bound,
-                              tuple(r.result for r in pick.runs), None)
+                              tuple(r.result for r in pick.runs), None, pick.references)
         props = {"model": report.model.path, "sha256": report.model.sha256,
                  "recommendation": report.recommendation.status, "command": "sweep",
                  "tool_version": report.provenance.tool_version}  # fmt: skip
@@ -87,7 +87,7 @@ def _point_case(p: GridPoint, c: Constraints, met: bool) -> Case:
     """A point that misses the constraints fails, unless another point meets them (skipped)."""
     name = f"{p.cut} sigma {p.noise_sigma:g}"
     misses = _misses(p, c)
-    output = (f"{name}: noisy accuracy {number(p.noisy_accuracy.value)}, strongest attack "
+    output = (f"{name}: noisy accuracy {number(p.noisy_accuracy.value)}, strongest "
               f"{p.strongest or 'none'} MSE {number(p.strongest_mse)}, recovered "
               f"{number(p.recovered)}")  # fmt: skip
     if not misses:
@@ -103,7 +103,7 @@ def _misses(p: GridPoint, c: Constraints) -> list[str]:
     """What `p` misses, each as 'what measured vs threshold'."""
     checks = (("min_accuracy", c.min_accuracy, p.noisy_accuracy.value, ">=", "noisy accuracy"),
               ("min_attack_mse", c.min_attack_mse, p.strongest_mse, ">=",
-               "strongest attack's MSE"),
+               "strongest reconstruction's MSE"),
               ("max_recovered", c.max_recovered, p.recovered, "<=", "recovered share"))
     out = []
     for rule, threshold, value, sign, what in checks:

@@ -113,7 +113,7 @@ def measure_prepared(
         sweep=points,
         utility=accuracy,
         attacks=attacks,
-        gate=evaluate_gate(cfg.gate, bound, attacks, dfil),
+        gate=evaluate_gate(cfg.gate, bound, attacks, dfil, references),
         provenance=provenance(cfg, created, command, timer),
         warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep)),
         sample_images=_samples(prep) if attacks else (),

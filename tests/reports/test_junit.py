@@ -20,6 +20,8 @@ from junitparser import Failure, JUnitXml, Skipped
 from typer.testing import CliRunner
 
 from privaudit.cli.app import app
+from privaudit.config import GateConfig
+from privaudit.gate import evaluate_report
 from privaudit.reports import get_reporter, get_sweep_reporter
 from privaudit.results import (
     AuditReport,
@@ -91,7 +93,9 @@ def test_gate_violation_is_a_failure_naming_measured_and_threshold() -> None:
     assert isinstance(report, AuditReport)
     root = check_junit(get_reporter("junit").render(report))
     gate = _cases(root, "privaudit gate")
-    assert set(gate) == {"decoder: min_attack_mse >= 0.05", "knn: min_attack_mse >= 0.05"}
+    assert set(gate) == {"decoder: min_attack_mse >= 0.05", "knn: min_attack_mse >= 0.05",
+                         "prior reference: min_attack_mse >= 0.05",
+                         "label reference: min_attack_mse >= 0.05"}
     failure = gate["decoder: min_attack_mse >= 0.05"].find("failure")
     assert failure is not None and failure.get("type") == "min_attack_mse"
     assert "0.0315" in failure.get("message", "") and "0.05" in failure.get("message", "")
@@ -104,6 +108,24 @@ def test_gate_violation_is_a_failure_naming_measured_and_threshold() -> None:
     assert gan is not None and "critic diverged" in gan.get("message", "")
     assert float(attacks["decoder"].get("time", "")) == pytest.approx(3.25)
     assert "MSE 0.0315" in attacks["decoder"].findtext("system-out", "")
+
+
+def test_a_reference_the_stored_gate_never_judged_is_left_out_never_shown_as_passed() -> None:
+    report = read_saved(GOLDEN / "report.json")
+    assert isinstance(report, AuditReport)
+    # NOTE: as a report from before the gate checked the references: the label reference
+    # misses the threshold and the stored gate holds no violation for it
+    label = next(r for r in report.references if r.name == "label")
+    older = dataclasses.replace(report, references=tuple(
+        dataclasses.replace(r, mse=0.04) if r is label else r for r in report.references))
+    gate = _cases(check_junit(get_reporter("junit").render(older)), "privaudit gate")
+    assert "label reference: min_attack_mse >= 0.05" not in gate
+    assert gate["prior reference: min_attack_mse >= 0.05"].find("failure") is None
+    fresh = dataclasses.replace(older, gate=evaluate_report(GateConfig(min_attack_mse=0.05),
+                                                            older))
+    failed = _cases(check_junit(get_reporter("junit").render(fresh)), "privaudit gate")[
+        "label reference: min_attack_mse >= 0.05"].find("failure")
+    assert failed is not None and "0.04 is not >= 0.05" in failed.get("message", "")
 
 
 def test_unmatched_violations_and_hostile_names_still_make_valid_xml() -> None:
@@ -157,7 +179,12 @@ def test_assess_writes_junit_with_its_gate(audited: Path) -> None:
     assert f"{report.bound.leakage_bits_per_dim:.4g}" in leak.findtext("system-out", "")
     knn = gate["knn: min_attack_mse >= 0.5"].find("failure")
     assert knn is not None and "is not >= 0.5" in knn.get("message", "")
-    assert int(root.get("failures", "")) == len(report.gate.violations) == 1
+    # NOTE: the references are held to the attack thresholds too: guessing the mean (prior)
+    # and the predicted class's mean (label) both reconstruct better than MSE 0.5 here
+    for ref in ("prior", "label"):
+        failed = gate[f"{ref} reference: min_attack_mse >= 0.5"].find("failure")
+        assert failed is not None and "is not >= 0.5" in failed.get("message", "")
+    assert int(root.get("failures", "")) == len(report.gate.violations) == 3
     assert list(_cases(root, "privaudit attacks")) == ["knn"]
     assert report.attacks[0].status is Status.OK
 

@@ -10,7 +10,15 @@ import pytest
 
 from privaudit.config import GateConfig
 from privaudit.gate import evaluate_gate, evaluate_report
-from privaudit.results import AttackResult, BoundResult, Dfil, HardenResult, Status, read_report
+from privaudit.results import (
+    AttackResult,
+    BoundResult,
+    Dfil,
+    HardenResult,
+    Reference,
+    Status,
+    read_report,
+)
 
 BOUND = BoundResult(
     noise_sigma=0.1,
@@ -129,3 +137,41 @@ def test_a_harden_report_is_checked_on_its_hardened_model() -> None:
     assert not evaluate_report(gate, before).passed
     assert evaluate_report(gate, replace(before, harden=harden)).passed
     assert not evaluate_report(gate, replace(after, harden=replace(harden, after=before))).passed
+
+
+PRIOR = Reference("prior", mse=0.05, recovered=0.0)
+LABEL = Reference("label", mse=0.015, recovered=0.7)
+NO_LABEL = Reference("label", mse=None, reason="no labels")
+
+
+@pytest.mark.parametrize(
+    ("gate", "references", "found"),
+    [
+        # the attack passes; the label reference, free to the server, does better: it fails
+        (GateConfig(min_attack_mse=0.02), (PRIOR, LABEL), [("min_attack_mse", "label reference")]),
+        (GateConfig(min_attack_mse=0.015), (PRIOR, LABEL), []),  # equal passes
+        (GateConfig(max_recovered=0.5), (PRIOR, LABEL), [("max_recovered", "label reference")]),
+        # guessing the mean already beats the threshold: no attack result can pass it
+        (GateConfig(min_attack_mse=0.06), (PRIOR,),
+         [("min_attack_mse", "decoder"), ("min_attack_mse", "prior reference")]),
+        (GateConfig(min_attack_mse=0.02), (PRIOR, NO_LABEL), []),  # none measured: not checked
+        (GateConfig(max_leakage=1.0), (PRIOR, LABEL), []),  # the attack rules only
+    ],
+)  # fmt: skip
+def test_the_references_are_held_to_the_attack_thresholds(
+    gate: GateConfig, references: tuple[Reference, ...], found: list[tuple[str, str]]
+) -> None:
+    result = evaluate_gate(gate, BOUND, (OK,), None, references)
+    assert [(v.rule, v.subject) for v in result.violations] == found
+    if ("min_attack_mse", "label reference") in found:
+        assert result.violations[-1].message == (
+            "label reference: min_attack_mse 0.015 is not >= 0.02")
+
+
+def test_a_saved_report_is_checked_with_its_references() -> None:
+    saved = read_report(Path(__file__).parents[1] / "reports" / "golden" / "report.json")
+    label = next(r for r in saved.references if r.name == "label")
+    assert label.mse is not None
+    gate = GateConfig(min_attack_mse=label.mse * 1.01)
+    subjects = {v.subject for v in evaluate_report(gate, saved).violations}
+    assert "label reference" in subjects
