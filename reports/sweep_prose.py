@@ -37,9 +37,9 @@ def constraint_pairs(report: SweepReport) -> list[tuple[str, str]]:
     c = report.constraints
     pairs = [
         ("minimum noisy accuracy", _opt(c.min_accuracy)),
-        ("minimum strongest-attack MSE", _opt(c.min_attack_mse)),
+        ("minimum strongest-reconstruction MSE", _opt(c.min_attack_mse)),
         ("maximum recovered share", _opt(c.max_recovered)),
-        ("frontier measure", "the strongest attack's MSE (higher: more private)"
+        ("frontier measure", "the strongest reconstruction's MSE (higher: more private)"
          if report.frontier_metric == "mse" else "the recovered share (lower: more private)"),
     ]  # fmt: skip
     pairs.append(("gate (on the recommended point)", gate_status(report.gate)[1]))
@@ -135,8 +135,8 @@ def frontier_svg(report: SweepReport) -> str:
         )  # fmt: skip
         curves.append(Curve(cut.name, points))
     c = report.constraints
-    label = ("largest recovered share of any attack (lower: more private)" if recovered
-             else "strongest attack's MSE (higher: more private)")  # fmt: skip
+    label = ("largest recovered share of any reconstruction (lower: more private)" if recovered
+             else "strongest reconstruction's MSE (higher: more private)")  # fmt: skip
     return frontier_chart(curves, label, x_line=c.max_recovered if recovered
                           else c.min_attack_mse, y_line=c.min_accuracy,
                           percent_x=recovered)  # fmt: skip

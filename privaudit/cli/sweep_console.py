@@ -29,7 +29,7 @@ def sweep_table(report: SweepReport) -> Table:
     rec = report.recommendation
     t = Table(title="Sweep (* = Pareto point, > = recommended)", title_justify="left")
     for col in ("", "cut", "sigma", "noisy acc. [95%]", "leakage bits/dim", "floor (S)",
-                "label MSE", "strongest attack", "its MSE", "recovered"):  # fmt: skip
+                "label MSE", "strongest", "its MSE", "recovered"):  # fmt: skip
         t.add_column(col)
     for p in report.points:
         chosen = rec.met and (rec.cut, rec.noise_sigma) == (p.cut, p.noise_sigma)

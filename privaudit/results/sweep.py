@@ -113,9 +113,11 @@ class GridPoint:
     references: tuple[Reference, ...]  # prior and label, at the run seed
     runs: tuple[AttackRun, ...]  # one per attack x seed
     attacks: tuple[AttackSummary, ...]  # one per attack
-    strongest: str | None = None  # the attack with the lowest mean MSE
+    # NOTE: the strongest reconstruction: the attack (mean over seeds) or reference ("label
+    # reference", "prior reference") with the lowest MSE, which the frontier ranks by
+    strongest: str | None = None
     strongest_mse: float | None = None
-    recovered: float | None = None  # the largest mean recovered share of any attack
+    recovered: float | None = None  # the largest recovered share of any of them
     pareto: bool = False  # no other point is both more accurate and more private
     meets: bool | None = None  # meets the constraints (None: no constraint given)
 
@@ -171,7 +173,7 @@ class SweepReport:
     attacks: tuple[str, ...]
     seeds: tuple[int, ...]
     budget: str
-    frontier_metric: str  # "mse" (the strongest attack's MSE) | "recovered"
+    frontier_metric: str  # "mse" (the strongest reconstruction's MSE) | "recovered"
     points: tuple[GridPoint, ...]  # cut-major, sigmas ascending
     constraints: Constraints
     recommendation: Recommendation

@@ -19,7 +19,7 @@ from privaudit.results import (
     SweepReport,
     Violation,
 )
-from privaudit.sweeping.frontier import frontier_metric, mark_pareto, recommend
+from privaudit.sweeping.frontier import frontier_metric, mark_pareto, recommend, with_strongest
 
 __all__ = ["Answer", "answer", "constraints_of", "regate"]
 
@@ -52,7 +52,7 @@ def answer(
         data: the data's source, likewise.
     """
     metric = frontier_metric(constraints)
-    fresh = [replace(p, pareto=False, meets=None) for p in points]
+    fresh = [replace(with_strongest(p), pareto=False, meets=None) for p in points]
     marked, pick = recommend(mark_pareto(fresh, metric), constraints, metric, model, data)
     return Answer(metric, marked, pick, gate_pick(gate, marked, pick))
 
@@ -67,7 +67,8 @@ def gate_pick(gate: GateConfig, points: Sequence[GridPoint], pick: Recommendatio
         why = Violation("recommendation", "sweep", None, None,
                         "no recommended point to gate: " + pick.headline)
         return GateResult(active=True, violations=(why,))
-    return evaluate_gate(gate, chosen.bound, tuple(r.result for r in chosen.runs))
+    return evaluate_gate(gate, chosen.bound, tuple(r.result for r in chosen.runs),
+                         references=chosen.references)
 
 
 def regate(report: SweepReport, sweep: SweepConfig, gate: GateConfig) -> SweepReport:

@@ -1,9 +1,12 @@
 """The answer of a sweep, from its points alone: seeds summarised, the frontier, the pick.
 
-Pure functions. The privacy of a point is its strongest attack: the lowest mean MSE over
-seeds (`mse`, more is more private), or the largest mean recovered share (`recovered`, less
-is more private). The frontier is the Pareto set of (noisy accuracy, privacy); the
-recommendation is the point that meets the constraints with the highest accuracy.
+Pure functions. The privacy of a point is its strongest reconstruction: the lowest mean MSE
+over seeds (`mse`, more is more private), or the largest mean recovered share (`recovered`,
+less is more private), of the attacks and of the reference reconstructions. The label
+reference is what the server gets for free, the prior what anyone gets: a point whose attacks
+are weaker than these is only as private as these. The frontier is the Pareto set of (noisy
+accuracy, privacy); the recommendation is the point that meets the constraints with the
+highest accuracy.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "recommend",
     "strongest",
     "summarize",
+    "with_strongest",
 ]
 
 MSE, RECOVERED = "mse", "recovered"
@@ -79,6 +83,26 @@ def strongest(summaries: Sequence[AttackSummary]) -> tuple[str | None, float | N
     shares = [s.recovered for s in ok if s.recovered is not None]
     return (None if best is None else best.attack, None if best is None else best.mse,
             max(shares, default=None))  # fmt: skip
+
+
+def with_strongest(point: GridPoint) -> GridPoint:
+    """`point` with its references counted in its strongest reconstruction and recovered share.
+
+    A reference with a lower MSE than the point's strongest becomes it ("label reference",
+    "prior reference"; on a tie the attack stays), and a larger recovered share replaces the
+    point's. Idempotent, so that a sweep.json written before the references counted is
+    answered by the same rule as a new one.
+    """
+    name, mse, recovered = point.strongest, point.strongest_mse, point.recovered
+    for r in point.references:
+        if r.mse is None or not math.isfinite(r.mse):
+            continue
+        if mse is None or r.mse < mse:
+            name, mse = f"{r.name} reference", r.mse
+        if r.recovered is not None and math.isfinite(r.recovered) and (
+                recovered is None or r.recovered > recovered):
+            recovered = r.recovered
+    return replace(point, strongest=name, strongest_mse=mse, recovered=recovered)
 
 
 def frontier_metric(constraints: Constraints) -> str:
@@ -160,7 +184,7 @@ def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
     """(relative shortfall, words) for each constraint `p` misses."""
     checks = [
         (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy"),
-        (c.min_attack_mse, p.strongest_mse, True, "strongest attack's MSE"),
+        (c.min_attack_mse, p.strongest_mse, True, "strongest reconstruction's MSE"),
         (c.max_recovered, p.recovered, False, "recovered share"),
     ]
     out = []
@@ -181,7 +205,7 @@ def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
 def _met(p: GridPoint, c: Constraints, model: str, data: str) -> Recommendation:
     acc = p.noisy_accuracy.value
     words = (f"Cut at {p.cut} with sigma {p.noise_sigma:g}: noisy accuracy "
-             f"{_pct(acc)}, the strongest attack ({p.strongest or 'none'}) at MSE "
+             f"{_pct(acc)}, the strongest reconstruction ({p.strongest or 'none'}) at MSE "
              f"{_num(p.strongest_mse)}, recovering {_pct(p.recovered)} of the input's variance.")
     return Recommendation("met", words, p.cut, p.noise_sigma, (),
                           _command(p, model, data))  # fmt: skip
@@ -199,7 +223,7 @@ def _constraint_words(c: Constraints) -> str:
     if c.min_accuracy is not None:
         parts.append(f"noisy accuracy >= {c.min_accuracy:g}")
     if c.min_attack_mse is not None:
-        parts.append(f"strongest attack's MSE >= {c.min_attack_mse:g}")
+        parts.append(f"strongest reconstruction's MSE >= {c.min_attack_mse:g}")
     if c.max_recovered is not None:
         parts.append(f"recovered share <= {c.max_recovered:g}")
     return ", ".join(parts)

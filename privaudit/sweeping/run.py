@@ -34,7 +34,7 @@ from privaudit.sweeping.accuracy import model_accuracy
 from privaudit.sweeping.answer import answer, constraints_of
 from privaudit.sweeping.context import SweepContext
 from privaudit.sweeping.executor import JobExecutor, get_executor
-from privaudit.sweeping.frontier import strongest, summarize
+from privaudit.sweeping.frontier import strongest, summarize, with_strongest
 from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
 from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
@@ -191,8 +191,9 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
     noisy = measured.noisy_accuracy if sigma > 0 else clean
     if not measured.labelled:
         noisy = Accuracy(None)
-    return GridPoint(cut, sigma, clean, noisy, measured.bound, measured.references, runs,
-                     summaries, best, best_mse, recovered)  # fmt: skip
+    return with_strongest(GridPoint(cut, sigma, clean, noisy, measured.bound,
+                                    measured.references, runs, summaries, best, best_mse,
+                                    recovered))  # fmt: skip
 
 
 def _bound_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from privaudit.config import GateConfig
@@ -11,10 +13,11 @@ from privaudit.results import (
     AttackRun,
     Constraints,
     GridPoint,
+    Reference,
     Status,
 )
 from privaudit.sweeping import answer, mark_pareto, recommend
-from privaudit.sweeping.frontier import summarize
+from privaudit.sweeping.frontier import summarize, with_strongest
 
 
 def _point(cut: str, sigma: float, acc: float | None, mse: float | None,
@@ -85,3 +88,41 @@ def test_summary_over_seeds() -> None:
     assert s.mse_std == pytest.approx(0.0141421356) and s.beats_label is True
     (missing,) = summarize([_run(0, None, status=Status.SKIPPED)], ["decoder"])
     assert missing.status is Status.SKIPPED and missing.mse is None and missing.seeds == 0
+
+
+def _with_label(p: GridPoint, mse: float, recovered: float) -> GridPoint:
+    return replace(p, references=(Reference("prior", 0.08, recovered=0.0),
+                                  Reference("label", mse, recovered=recovered)))  # fmt: skip
+
+
+def test_a_label_reference_that_beats_the_attacks_is_the_points_privacy() -> None:
+    """The server gets the label reference for free: a point is only as private as it."""
+    weak = _with_label(POINTS[2], 0.02, 0.72)  # layer2/0.1: decoder 0.030, label 0.020
+    points = [*POINTS[:2], weak, *POINTS[3:]]
+    a = answer(points, Constraints(0.9, 0.025, None), GateConfig(min_attack_mse=0.025), "m", "d")
+    judged = next(p for p in a.points if (p.cut, p.noise_sigma) == ("layer2", 0.1))
+    assert (judged.strongest, judged.strongest_mse, judged.recovered) == (
+        "label reference", 0.02, 0.72)
+    assert judged.meets is False  # the decoder alone (0.030) would have met 0.025
+    assert (a.recommendation.cut, a.recommendation.noise_sigma) == ("layer2", 0.2)
+    share = answer(points, Constraints(0.9, None, 0.6), GateConfig(), "m", "d")
+    assert (share.recommendation.cut, share.recommendation.noise_sigma) == ("layer2", 0.2)
+    # the gate on a pick holds its references to the attack thresholds too
+    only = answer([weak], Constraints(0.9, None, None), GateConfig(min_attack_mse=0.025), "m",
+                  "d")  # fmt: skip
+    assert [(v.rule, v.subject) for v in only.gate.violations] == [
+        ("min_attack_mse", "label reference")]
+
+
+def test_with_strongest_keeps_a_stronger_attack_and_is_idempotent() -> None:
+    strong = _with_label(POINTS[2], 0.05, 0.3)  # decoder 0.030 beats the label's 0.050
+    kept = with_strongest(strong)
+    assert (kept.strongest, kept.strongest_mse, kept.recovered) == ("decoder", 0.030, 0.55)
+    tie = with_strongest(_with_label(POINTS[2], 0.030, 0.55))
+    assert tie.strongest == "decoder"  # on a tie the attack is named
+    once = with_strongest(_with_label(POINTS[2], 0.02, 0.72))
+    assert with_strongest(once) == once
+    # a point with no attack at all is as private as its references
+    bare = with_strongest(_with_label(_point("layer3", 0.4, 0.8, None), 0.06, 0.25))
+    assert (bare.strongest, bare.strongest_mse, bare.recovered) == ("label reference", 0.06,
+                                                                   0.25)  # fmt: skip
