@@ -15,6 +15,7 @@ from privaudit.results import (
     Verdict,
     build_verdict,
     strongest_attack,
+    upper_end,
 )
 
 ENTROPY_SOURCES: dict[str, str] = {
@@ -173,12 +174,13 @@ def interval_sentence(report: AuditReport) -> str:
             f"The bound is vacuous, so there is no lower end: the '{best.attack}' attack already "
             f"reaches an MSE of {format_float(best.mse)}, and a stronger attack may do better."
         )
-    width = (f", an interval {best.mse / floor:.1f} times wide"
-             if floor and best.mse is not None else "")
+    end, by = upper_end(report, best) or (best.mse, "")
+    width = f", an interval {end / floor:.1f} times wide" if floor and end is not None else ""
+    who = (f"the {by} reference already reaches, lower than any attack's" if by
+           else f"the '{best.attack}' attack already reaches")
     text = (
         f"The error of the best possible attack lies between the floor {format_float(floor)} "
-        f"(no attacker can do better) and {format_float(best.mse)}, the MSE that the "
-        f"'{best.attack}' attack already reaches{width}."
+        f"(no attacker can do better) and {format_float(end)}, the MSE that {who}{width}."
     )
     if best.below_floor:
         text += (" That attack beat the floor: the input is not Gaussian within a cluster here, "

@@ -65,7 +65,13 @@ from privaudit.results.table import (
     model_table,
     python_strings,
 )
-from privaudit.results.verdict import build_verdict, harden_verdict, regression, strongest_attack
+from privaudit.results.verdict import (
+    build_verdict,
+    harden_verdict,
+    regression,
+    strongest_attack,
+    upper_end,
+)
 
 __all__ = [
     "ATTACK_COLUMNS",
@@ -125,6 +131,7 @@ __all__ = [
     "register_html_view",
     "regression",
     "strongest_attack",
+    "upper_end",
     "sweep_from_dict",
     "sweep_to_dict",
     "to_dict",

@@ -221,7 +221,9 @@ class Verdict:
     recovered: float | None = None  # its recovered share
     floor: float | None = None
     best_mse: float | None = None
-    width: float | None = None  # best_mse / floor
+    # NOTE: the interval's width: its upper end (best_mse, or a reference's MSE when lower,
+    # see verdict.upper_end) / floor
+    width: float | None = None
     bound_vacuous: bool = False
 
 

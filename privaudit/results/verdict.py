@@ -21,7 +21,8 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "build_verdict", "harden_verdict", "regression", "strongest_attack"]
+__all__ = ["WIDE", "build_verdict", "harden_verdict", "regression", "strongest_attack",
+           "upper_end"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -37,12 +38,14 @@ def build_verdict(report: AuditReport) -> Verdict:
     """The verdict of an audit report (see the module docstring)."""
     best, bound = strongest_attack(report.attacks), report.bound
     floor = None if bound is None else bound.mse_floor
-    width = _width(best, floor)
+    upper = upper_end(report, best)
+    width = _width(None if upper is None else upper[0], floor)
     sentences = [s for s in (_attack_sentence(report, best), _interval_sentence(bound, best,
-                 width), _accuracy_sentence(report)) if s]  # fmt: skip
+                 _width(None if best is None else best.mse, floor)), _accuracy_sentence(report))
+                 if s]  # fmt: skip
     step, command = _next_step(report, best, width)
     return Verdict(
-        headline=_headline(bound, best, width) + _label_clause(report, best),
+        headline=_headline(bound, best, upper, width) + _label_clause(report, best),
         sentences=tuple(sentences),
         next_step=step,
         command=command,
@@ -59,10 +62,27 @@ def _vacuous(bound: BoundResult | None) -> bool:
     return bound is not None and (bound.vacuous or bound.floor_vacuous)
 
 
-def _width(best: AttackResult | None, floor: float | None) -> float | None:
-    if best is None or best.mse is None or floor is None or not floor > 0:
+def _width(mse: float | None, floor: float | None) -> float | None:
+    if mse is None or floor is None or not floor > 0:
         return None
-    return best.mse / floor
+    return mse / floor
+
+
+def upper_end(report: AuditReport, best: AttackResult | None) -> tuple[float, str] | None:
+    """The interval's upper end: the lowest MSE of the strongest attack and the references.
+
+    The server reconstructs the label reference for free and anyone the prior, so the best
+    possible attack does at least as well as each: when one beats every attack, it is the
+    tighter end. Returns (MSE, "" for the attack or the reference's name), or None without a
+    successful attack.
+    """
+    if best is None or best.mse is None:
+        return None
+    end = (float(best.mse), "")
+    for r in report.references:
+        if r.mse is not None and math.isfinite(r.mse) and r.mse < end[0]:
+            end = (float(r.mse), r.name)
+    return end
 
 
 def _pct(share: float | None) -> str:
@@ -73,7 +93,8 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.3g}"
 
 
-def _headline(bound: BoundResult | None, best: AttackResult | None, width: float | None) -> str:
+def _headline(bound: BoundResult | None, best: AttackResult | None,
+              upper: tuple[float, str] | None, width: float | None) -> str:  # fmt: skip
     if bound is not None and bound.vacuous:
         return ("No noise is added (sigma = 0): the features can reveal the input without limit, "
                 "so no floor holds; only the attacks measure privacy.")
@@ -87,9 +108,11 @@ def _headline(bound: BoundResult | None, best: AttackResult | None, width: float
         return ("No attack succeeded or ran: only the floor speaks, "
                 f"MSE >= {_num(None if bound is None else bound.mse_floor)} per dimension.")
     span = f", an interval {width:.1f} times wide" if width is not None else ""
+    end, by = upper if upper is not None else (best.mse, "")
+    by = f" (the {by} reference's)" if by else ""
     return (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the input's "
             f"variance: the best possible attack's MSE lies between "
-            f"{_num(None if bound is None else bound.mse_floor)} and {_num(best.mse)}{span}.")
+            f"{_num(None if bound is None else bound.mse_floor)} and {_num(end)}{by}{span}.")
 
 
 def _reference(report: AuditReport, name: str) -> Reference | None:

@@ -27,6 +27,7 @@ from privaudit.reports.png import (
     sample_grid_uri,
     to_image,
 )
+from privaudit.reports.prose import interval_sentence
 from privaudit.reports.table import format_float
 from privaudit.results import (
     ATTACK_COLUMNS,
@@ -692,3 +693,27 @@ def test_verdict_headline_names_a_label_reference_that_beats_every_attack() -> N
     assert headline.startswith("The strongest attack")
     assert (f"The label reference does better than every attack: the mean input of the class "
             f"the server predicts anyway reaches MSE {best / 2:.3g}, recovering 90%") in headline
+
+
+def test_the_interval_ends_at_a_reference_that_beats_every_attack() -> None:
+    """The server gets the label reference for free: the best possible attack does at least as
+    well, so the interval's upper end is the lower of it and the strongest attack."""
+    report = make_report()
+    assert report.bound is not None and report.bound.mse_floor
+    floor = report.bound.mse_floor
+    best = min(a.mse for a in report.attacks if a.mse is not None)
+    plain = build_verdict(report)
+    assert f"lies between {floor:.3g} and {best:.3g}," in plain.headline
+    assert plain.width == pytest.approx(best / floor)
+    refs = tuple(dataclasses.replace(r, mse=best / 2) if r.name == "label" else r
+                 for r in report.references)  # fmt: skip
+    tighter = dataclasses.replace(report, references=refs)
+    verdict = build_verdict(tighter)
+    assert (f"lies between {floor:.3g} and {best / 2:.3g} (the label reference's), an interval "
+            f"{best / 2 / floor:.1f} times wide") in verdict.headline
+    assert verdict.width == pytest.approx(best / 2 / floor)
+    assert verdict.best_mse == best  # still the strongest attack's own MSE
+    assert any(f"within {best / floor:.1f} times that floor" in t for t in verdict.sentences)
+    prose = interval_sentence(tighter)
+    assert (f"and {format_float(best / 2)}, the MSE that the label reference already reaches, "
+            "lower than any attack's") in prose
