@@ -143,8 +143,9 @@ def sweep(
         attacks: attack names, True for all, False or [] for none.
         budget: the attacks' compute budget.
         min_accuracy: constraint on the noisy accuracy (0-1).
-        min_attack_mse: constraint on the strongest attack's MSE.
-        max_recovered: constraint on the largest recovered share.
+        min_attack_mse: constraint on the strongest reconstruction's MSE (attacks and
+            references).
+        max_recovered: constraint on the largest recovered share (likewise).
         shards: a folder that keeps every finished job (a re-run resumes from it); None
             keeps nothing on disk.
         fresh: ignore the finished jobs in `shards`.

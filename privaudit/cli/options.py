@@ -170,14 +170,16 @@ GateLeakOpt = Annotated[
 ]
 GateRecoveredOpt = Annotated[
     float | None,
-    typer.Option(help="Fail if any attack recovers more than this share of the variance (0-1)."),
+    typer.Option(help="Fail if any attack or reference reconstruction recovers more than this "
+                      "share of the variance (0-1)."),
 ]
 GateDfilOpt = Annotated[
     float | None,
     typer.Option(help="Fail if 1/dFIL (5th percentile over samples) is below this MSE."),
 ]
 GateAttackOpt = Annotated[
-    float | None, typer.Option(help="Fail if any attack's MSE is below this.")
+    float | None,
+    typer.Option(help="Fail if any attack's or reference reconstruction's MSE is below this."),
 ]
 StrictOpt = Annotated[
     bool | None, typer.Option("--strict/--no-strict", help="Skipped attacks fail the gate too.",
@@ -229,11 +231,14 @@ MinAccuracyOpt = Annotated[
     float | None, typer.Option(help="Constraint: noisy accuracy at least this (0-1).")
 ]
 MinAttackMseOpt = Annotated[
-    float | None, typer.Option(help="Constraint: the strongest attack's MSE at least this.")
+    float | None,
+    typer.Option(help="Constraint: the strongest reconstruction's MSE (attacks and references) "
+                      "at least this."),
 ]
 MaxRecoveredOpt = Annotated[
     float | None,
-    typer.Option(help="Constraint: no attack recovers more than this share of the variance."),
+    typer.Option(help="Constraint: no attack or reference recovers more than this share of the "
+                      "variance."),
 ]
 FreshOpt = Annotated[
     bool, typer.Option("--fresh", help="Ignore finished jobs in OUTPUT_DIR/shards; redo all.")

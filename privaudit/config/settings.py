@@ -99,8 +99,8 @@ class GateConfig:
     min_cond_entropy: float | None = None  # conditional-entropy bound h(x|z)/d, nats/dim
     min_mse_floor: float | None = None  # the conditional spectral floor (S)
     max_leakage: float | None = None  # leakage upper bound I_up, bits per input dimension
-    min_attack_mse: float | None = None  # every OK attack must have MSE >= this
-    max_recovered: float | None = None  # no OK attack may recover more of the variance
+    min_attack_mse: float | None = None  # every OK attack and reference: MSE >= this
+    max_recovered: float | None = None  # no OK attack or reference may recover more of it
     min_dfil_mse: float | None = None  # 5th percentile of 1/dFIL (unbiased attackers)
     strict: bool = False  # a skipped attack is a violation too
 
