@@ -80,6 +80,16 @@ def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violat
 
 
 def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterator[Violation]:
+    if not any(a.status is Status.OK for a in attacks):
+        # NOTE: no attack measured anything (none ran: --no-attacks, or all skipped or
+        # errored): an attack threshold must not pass by not measuring
+        ran = "no attack ran" if not attacks else "no attack succeeded"
+        for rule, threshold in (("min_attack_mse", gate.min_attack_mse),
+                                ("max_recovered", gate.max_recovered)):  # fmt: skip
+            if threshold is not None:
+                yield Violation(rule, "attacks", None, threshold,
+                                f"attacks: {rule} needs an attack's result, {ran} "
+                                f"(threshold {threshold:g})")  # fmt: skip
     for a in attacks:
         if a.status is Status.ERROR:
             yield Violation("attack_error", a.attack, None, None, f"{a.attack} failed: {a.reason}")

@@ -209,6 +209,13 @@ def test_audit_hook_audits_changed_models_and_writes_nothing(tmp_path: Path) -> 
     assert gated.returncode == 2
     assert "net.onnx: gate failed" in gated.stderr and "error: bad.onnx: " in gated.stderr
     assert sorted(tmp_path.rglob("*")) == before  # no report left in the work tree
+    # no attack runs in this hook: an attack threshold is left to `hook check`, and said so
+    both = tmp_path.parent / "both.toml"
+    both.write_text("[tool.privaudit.gate]\nmax_leakage = 100\nmin_attack_mse = 0.5\n")
+    bound_only = _hook("privaudit-audit", ["net.onnx"], tmp_path, [*args, "--config", str(both)])
+    assert bound_only.returncode == 0, bound_only.stderr
+    assert ("net.onnx: gate passed (bound only: min_attack_mse not checked"
+            in bound_only.stderr), bound_only.stderr
 
 
 def _gate_file(folder: Path) -> Path:

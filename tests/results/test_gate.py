@@ -86,6 +86,10 @@ ERR = AttackResult("gan", Status.ERROR, reason="diverged")
         (GateConfig(min_attack_mse=0.01), BOUND, (OK, SKIP), []),
         (GateConfig(min_attack_mse=0.01, strict=True), BOUND, (OK, SKIP), ["strict"]),
         (GateConfig(min_attack_mse=0.01), BOUND, (OK, ERR), ["attack_error"]),
+        (GateConfig(min_attack_mse=0.01), BOUND, (), ["min_attack_mse"]),  # none ran: no pass
+        (GateConfig(max_recovered=0.9), BOUND, (SKIP,), ["max_recovered"]),
+        (GateConfig(min_attack_mse=0.01), BOUND, (ERR,), ["min_attack_mse", "attack_error"]),
+        (GateConfig(max_leakage=1.0), BOUND, (), []),  # no attack threshold: attacks not needed
         (GateConfig(max_recovered=0.4), BOUND, (OK,), []),  # equal passes
         (GateConfig(max_recovered=0.3), BOUND, (OK,), ["max_recovered"]),
         (GateConfig(max_recovered=0.9), BOUND, (replace(OK, recovered=None),), ["max_recovered"]),
