@@ -1,12 +1,12 @@
 """Decide whether a new audit is less private than an old one (`compare --fail-if-less-private`).
 
 A pure function of two reports. The new model leaks more when its MSE floor is lower, when an
-attack reconstructs better (its MSE is lower beyond both bootstrap intervals, or beyond the
-tolerance when either has none), or when its leakage bound (bits per dimension) is higher
-beyond the tolerance. Harden reports are compared on their hardened models, the ones their
-gates judge. A quantity the old report measured and the new one cannot (a floor or a leakage
-that became unknown or unbounded) counts as less private: a regression gate must never pass
-by not measuring.
+attack or a reference reconstruction does better (its MSE is lower beyond both bootstrap
+intervals, or beyond the tolerance when either has none), or when its leakage bound (bits per
+dimension) is higher beyond the tolerance. Harden reports are compared on their hardened
+models, the ones their gates judge. A quantity the old report measured and the new one cannot
+(a floor or a leakage that became unknown or unbounded) counts as less private: a regression
+gate must never pass by not measuring.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 
 from privaudit.errors import ConfigError
-from privaudit.results import AttackResult, AuditReport, BoundResult, Status
+from privaudit.results import AttackResult, AuditReport, BoundResult, Interval, Reference, Status
 
 __all__ = ["DEFAULT_TOLERANCE", "Regression", "check_tolerance", "less_private"]
 
@@ -26,8 +26,8 @@ DEFAULT_TOLERANCE = 0.05  # relative: 5 %
 class Regression:
     """One way the new model is less private than the old, with both numbers."""
 
-    quantity: str  # "mse_floor" | "leakage_bits_per_dim" | "attack_mse"
-    subject: str  # "bound" or the attack's name
+    quantity: str  # "mse_floor" | "leakage_bits_per_dim" | "attack_mse" | "reference_mse"
+    subject: str  # "bound", the attack's name, or "label reference" / "prior reference"
     old: float | None
     new: float | None
     message: str
@@ -64,6 +64,12 @@ def less_private(
         b = new_attacks.get(a.attack)
         if b is not None:
             found += _attack(a, b, tolerance)
+    # NOTE: the label reference is what the server reconstructs for free: a model whose
+    # predicted class gives more away is less private even if no attack improved
+    new_refs = {r.name: r for r in new.references}
+    for r in old.references:
+        if r.name in new_refs:
+            found += _reference(r, new_refs[r.name], tolerance)
     return tuple(found)
 
 
@@ -110,21 +116,34 @@ def _leakage(old: BoundResult | None, new: BoundResult | None, tol: float) -> li
 
 
 def _attack(old: AttackResult, new: AttackResult, tol: float) -> list[Regression]:
-    a, b = old.mse, new.mse
-    ok = old.status is Status.OK and new.status is Status.OK
-    if not (ok and _known(a) and _known(b)):
+    if not (old.status is Status.OK and new.status is Status.OK):
+        return []
+    return _reconstruction("attack_mse", old.attack, old.mse, old.mse_interval, new.mse,
+                           new.mse_interval, tol)  # fmt: skip
+
+
+def _reference(old: Reference, new: Reference, tol: float) -> list[Regression]:
+    return _reconstruction("reference_mse", f"{old.name} reference", old.mse, old.mse_interval,
+                           new.mse, new.mse_interval, tol)  # fmt: skip
+
+
+def _reconstruction(
+    quantity: str, subject: str, a: float | None, i: Interval | None, b: float | None,
+    j: Interval | None, tol: float,
+) -> list[Regression]:  # fmt: skip
+    """A reconstruction's MSE lower now: beyond both intervals, or the tolerance without."""
+    if not (_known(a) and _known(b)):
         return []
     assert a is not None and b is not None
-    i, j = old.mse_interval, new.mse_interval
     if i is not None and j is not None:
         if j.below(i):
-            return [Regression("attack_mse", old.attack, a, b,
-                               f"{old.attack}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
+            return [Regression(quantity, subject, a, b,
+                               f"{subject}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
                                f"-> {b:.4g} [{j.low:.4g}, {j.high:.4g}], intervals apart")]
         return []
     if b < a * (1 - tol):
-        return [Regression("attack_mse", old.attack, a, b,
-                           f"{old.attack}: MSE lower: {a:.4g} -> {b:.4g} ({_change(a, b)}, "
+        return [Regression(quantity, subject, a, b,
+                           f"{subject}: MSE lower: {a:.4g} -> {b:.4g} ({_change(a, b)}, "
                            f"no intervals, tolerance {tol:.0%})")]  # fmt: skip
     return []
 

@@ -41,6 +41,17 @@ def _no_intervals(report: AuditReport) -> AuditReport:
     return dataclasses.replace(report, attacks=attacks)
 
 
+def _label(report: AuditReport, **changes: Any) -> AuditReport:
+    refs = tuple(dataclasses.replace(r, **changes) if r.name == "label" else r
+                 for r in report.references)  # fmt: skip
+    return dataclasses.replace(report, references=refs)
+
+
+def _no_ref_intervals(report: AuditReport) -> AuditReport:
+    refs = tuple(dataclasses.replace(r, mse_interval=None) for r in report.references)
+    return dataclasses.replace(report, references=refs)
+
+
 OLD = _golden()  # decoder: MSE 0.0315 [0.028, 0.035]; floor 0.003593; leakage in bits/dim
 FLOOR = OLD.bound.mse_floor if OLD.bound else None
 LEAK = OLD.bound.leakage_bits_per_dim if OLD.bound else None
@@ -78,6 +89,14 @@ CASES = [
      [("attack_mse", "decoder")]),
     ("attack gone from the new run", OLD,
      dataclasses.replace(OLD, attacks=OLD.attacks[:1]), 0.0, []),
+    # the label reference is the server's for free: no attack better, yet less private
+    ("label reference 20% lower", _no_ref_intervals(OLD),
+     _label(_no_ref_intervals(OLD), mse=0.0523 * 0.8), 0.05,
+     [("reference_mse", "label reference")]),
+    ("label reference lower, intervals overlap", OLD,
+     _label(OLD, mse=0.051, mse_interval=Interval(0.047, 0.055)), 0.0, []),
+    ("label reference 3% lower, within 5%", _no_ref_intervals(OLD),
+     _label(_no_ref_intervals(OLD), mse=0.0523 * 0.97), 0.05, []),
 ]  # fmt: skip
 
 
