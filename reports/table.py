@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
-from privaudit.results import AuditReport, Comparison, EpochStats, Status, Variant
+from privaudit.results import AuditReport, Comparison, EpochStats, Status, Variant, format_gain
 
 COMPARE_COLUMNS: tuple[str, ...] = ("metric", "a", "b", "delta", "change")
 SWEEP_COLUMNS: tuple[str, ...] = (
@@ -151,14 +151,6 @@ def comparison_table(comparisons: tuple[Comparison, ...]) -> pd.DataFrame:
         "frontier_gain": format_gain(c.frontier_mse_gain, c.frontier_mse_gain_std),
     } for c in comparisons]  # fmt: skip
     return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
-
-
-def format_gain(mean: float | None, spread: float | None) -> str:
-    """A relative gain with its spread, ``+29.1% ± 3.0%``; ``"n/a"`` when not measured."""
-    if mean is None or math.isnan(mean):
-        return "n/a"
-    text = f"{100 * mean:+.1f}%"
-    return text if spread is None else f"{text} ± {100 * spread:.1f}%"
 
 
 def history_table(history: tuple[EpochStats, ...]) -> pd.DataFrame:

@@ -67,6 +67,7 @@ from privaudit.results.table import (
 )
 from privaudit.results.verdict import (
     build_verdict,
+    format_gain,
     harden_verdict,
     regression,
     strongest_attack,
@@ -118,6 +119,7 @@ __all__ = [
     "dumps",
     "feature_table",
     "from_dict",
+    "format_gain",
     "from_jsonable",
     "harden_verdict",
     "json_text",

@@ -21,8 +21,8 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "build_verdict", "harden_verdict", "regression", "strongest_attack",
-           "upper_end"]
+__all__ = ["WIDE", "build_verdict", "format_gain", "harden_verdict", "regression",
+           "strongest_attack", "upper_end"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -255,11 +255,12 @@ def harden_verdict(report: AuditReport) -> Verdict:
     return replace(base, headline=lead, sentences=(base.headline, told, *base.sentences))
 
 
-def _gain(mean: float | None, spread: float | None) -> str:
-    if mean is None:
+def format_gain(mean: float | None, spread: float | None) -> str:
+    """A relative gain with its spread, ``+29.1% ± 3.0%``; ``"n/a"`` when not measured."""
+    if mean is None or math.isnan(mean):
         return "n/a"
     text = f"{100 * mean:+.1f}%"
-    return text if spread is None else f"{text} ± {100 * spread:.1f}%"
+    return text if spread is None or math.isnan(spread) else f"{text} ± {100 * spread:.1f}%"
 
 
 def _defence_sentence(h: HardenResult) -> str:
@@ -272,13 +273,14 @@ def _defence_sentence(h: HardenResult) -> str:
         return (f"Hardened with {name}; no noise-only baseline was measured, so nothing shows "
                 "it beats simply adding more noise (--baseline measures that).")
     which = "the strongest attack's" if c.attack == "strongest" else f"the {c.attack}'s"
-    parts = [f"Hardened with {name}: {which} MSE changes by "
-             f"{_gain(c.equal_sigma_mse_gain, c.equal_sigma_mse_gain_std)} against noise-only "
+    equal = format_gain(c.equal_sigma_mse_gain, c.equal_sigma_mse_gain_std)
+    parts = [f"Hardened with {name}: {which} MSE changes by {equal} against noise-only "
              "fine-tuning at the same sigma"]
     if c.frontier_mse_gain is None:
         parts.append("; no noise-only model matched its accuracy, so no gain over the "
                      "noise-only frontier is claimed")
     else:
-        parts.append(f", and by {_gain(c.frontier_mse_gain, c.frontier_mse_gain_std)} against "
-                     f"noise-only at matched accuracy ({c.frontier_label})")
+        gain = format_gain(c.frontier_mse_gain, c.frontier_mse_gain_std)
+        parts.append(f", and by {gain} against noise-only at matched accuracy "
+                     f"({c.frontier_label})")
     return "".join(parts) + f" ({seeds} seed{'s' if seeds != 1 else ''})."

@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import difflib
 import json
+import math
 import re
 import struct
 import zlib
@@ -717,3 +718,13 @@ def test_the_interval_ends_at_a_reference_that_beats_every_attack() -> None:
     prose = interval_sentence(tighter)
     assert (f"and {format_float(best / 2)}, the MSE that the label reference already reaches, "
             "lower than any attack's") in prose
+
+
+def test_the_verdict_and_the_reports_format_a_gain_with_one_function() -> None:
+    from privaudit.reports import table
+    from privaudit.results import format_gain
+
+    assert table.format_gain is format_gain
+    assert format_gain(0.291, 0.03) == "+29.1% ± 3.0%"
+    assert format_gain(0.1, None) == format_gain(0.1, math.nan) == "+10.0%"
+    assert format_gain(math.nan, 0.02) == format_gain(None, None) == "n/a"  # never "+nan%"
