@@ -108,7 +108,8 @@ def test_a_label_reference_that_beats_the_attacks_is_the_points_privacy() -> Non
     share = answer(points, Constraints(0.9, None, 0.6), GateConfig(), "m", "d")
     assert (share.recommendation.cut, share.recommendation.noise_sigma) == ("layer2", 0.2)
     # the gate on a pick holds its references to the attack thresholds too
-    only = answer([weak], Constraints(0.9, None, None), GateConfig(min_attack_mse=0.025), "m",
+    ran = replace(weak, runs=(_run(0, 0.030, 0.55),))
+    only = answer([ran], Constraints(0.9, None, None), GateConfig(min_attack_mse=0.025), "m",
                   "d")  # fmt: skip
     assert [(v.rule, v.subject) for v in only.gate.violations] == [
         ("min_attack_mse", "label reference")]
