@@ -46,7 +46,7 @@ HEADERS = {
     "feature_mean": "feature mean", "feature_std": "feature std", "mse_raw": "MSE (own units)",
     "r2": "R²", "exact_match": "exact match",
     "noisy_accuracy_low": "noisy acc. low", "noisy_accuracy_high": "noisy acc. high",
-    "prior_mse": "prior MSE", "label_mse": "label MSE", "strongest": "strongest attack",
+    "prior_mse": "prior MSE", "label_mse": "label MSE", "strongest": "strongest reconstruction",
     "pareto": "Pareto", "meets": "meets constraints",
     "strongest_attack": "strongest attack", "strongest_mse": "strongest MSE",
     "strongest_mse_std": "strongest MSE std", "adversary_loss": "adversary MSE",
