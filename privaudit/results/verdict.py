@@ -215,7 +215,8 @@ def _base_command(report: AuditReport, command: str = "assess") -> str:
 def regression(before: AuditReport, after: AuditReport) -> str | None:
     """Why the hardened model is less private than the original at the same sigma, or None.
 
-    Less private: its strongest attack reaches a lower MSE, or its leakage bound is higher.
+    Less private: its strongest attack reaches a lower MSE, its label reference a lower MSE
+    beyond both intervals, or its leakage bound is higher.
     """
     reasons = []
     b, a = strongest_attack(before.attacks), strongest_attack(after.attacks)
@@ -227,6 +228,14 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
                        f"the original's {mse_b:.4g} ({b.attack})"
                        + (" (within the two attacks' 95% intervals: possibly noise)"
                           if overlap else ""))
+    label_b, label_a = _reference(before, "label"), _reference(after, "label")
+    if (label_b is not None and label_a is not None and label_b.mse_interval is not None
+            and label_a.mse_interval is not None
+            and label_a.mse_interval.below(label_b.mse_interval)):
+        # NOTE: beyond both intervals only: the label reference moves with the accuracy
+        reasons.append(f"its label reference (the mean input of the predicted class, the "
+                       f"server's for free) reaches MSE {_num(label_a.mse)}, below the "
+                       f"original's {_num(label_b.mse)}, beyond both 95% intervals")
     lb = None if before.bound is None else before.bound.leakage_bits_per_dim
     la = None if after.bound is None else after.bound.leakage_bits_per_dim
     if lb is not None and la is not None and la > lb:

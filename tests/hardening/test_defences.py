@@ -30,6 +30,8 @@ from privaudit.results import (
     AttackResult,
     AuditReport,
     BoundResult,
+    Interval,
+    Reference,
     Status,
     Variant,
     read_report,
@@ -237,3 +239,17 @@ def test_regression_names_what_got_worse() -> None:
     assert "0.025" in text and "0.03" in text and "leakage bound" in text
     only_leak = regression(before, _report(0.031, 0.21))
     assert only_leak is not None and "strongest attack" not in only_leak
+
+
+def test_regression_names_a_label_reference_better_beyond_both_intervals() -> None:
+    before = _report(0.030, 0.20)
+
+    def label(report: AuditReport, mse: float, low: float, high: float) -> AuditReport:
+        ref = Reference("label", mse, mse_interval=Interval(low, high))
+        return dataclasses.replace(report, references=(ref,))
+
+    worse = label(_report(0.035, 0.15), 0.040, 0.038, 0.042)
+    assert regression(label(before, 0.050, 0.047, 0.053), worse) is not None
+    assert "label reference" in (regression(label(before, 0.050, 0.047, 0.053), worse) or "")
+    # within the intervals: the label reference moves with the accuracy; not a regression
+    assert regression(label(before, 0.043, 0.041, 0.045), worse) is None
