@@ -40,6 +40,8 @@ def build_verdict(report: AuditReport) -> Verdict:
     floor = None if bound is None else bound.mse_floor
     upper = upper_end(report, best)
     width = _width(None if upper is None else upper[0], floor)
+    if best is None:
+        upper = _reference_end(report)  # NOTE: the headline's only; no width without an attack
     sentences = [s for s in (_attack_sentence(report, best), _interval_sentence(bound, best,
                  _width(None if best is None else best.mse, floor)), _accuracy_sentence(report))
                  if s]  # fmt: skip
@@ -85,6 +87,13 @@ def upper_end(report: AuditReport, best: AttackResult | None) -> tuple[float, st
     return end
 
 
+def _reference_end(report: AuditReport) -> tuple[float, str] | None:
+    """The lowest reference MSE and its name (None without one)."""
+    known = [(float(r.mse), r.name) for r in report.references
+             if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
+    return min(known, default=None)
+
+
 def _pct(share: float | None) -> str:
     return "n/a" if share is None or math.isnan(share) else f"{100 * share:.0f}%"
 
@@ -105,8 +114,12 @@ def _headline(bound: BoundResult | None, best: AttackResult | None,
                 "input dimension (I_up / d), too much for any floor to survive; only the "
                 "attacks measure privacy.")
     if best is None:
-        return ("No attack succeeded or ran: only the floor speaks, "
-                f"MSE >= {_num(None if bound is None else bound.mse_floor)} per dimension.")
+        floor = _num(None if bound is None else bound.mse_floor)
+        if upper is not None:  # NOTE: a reference, which needs no attack
+            return (f"No attack succeeded or ran, but the best possible attack's MSE lies "
+                    f"between the floor {floor} and {_num(upper[0])}, which the {upper[1]} "
+                    "reference reaches without one.")
+        return f"No attack succeeded or ran: only the floor speaks, MSE >= {floor} per dimension."
     span = f", an interval {width:.1f} times wide" if width is not None else ""
     end, by = upper if upper is not None else (best.mse, "")
     by = f" (the {by} reference's)" if by else ""

@@ -728,3 +728,17 @@ def test_the_verdict_and_the_reports_format_a_gain_with_one_function() -> None:
     assert format_gain(0.291, 0.03) == "+29.1% ± 3.0%"
     assert format_gain(0.1, None) == format_gain(0.1, math.nan) == "+10.0%"
     assert format_gain(math.nan, 0.02) == format_gain(None, None) == "n/a"  # never "+nan%"
+
+
+def test_without_an_attack_the_references_still_close_the_interval() -> None:
+    report = dataclasses.replace(make_report(), attacks=())
+    assert report.bound is not None and report.bound.mse_floor
+    label = next(r.mse for r in report.references if r.name == "label")
+    verdict = build_verdict(report)
+    assert verdict.headline == (
+        f"No attack succeeded or ran, but the best possible attack's MSE lies between the floor "
+        f"{report.bound.mse_floor:.3g} and {label:.3g}, which the label reference reaches "
+        "without one.")
+    assert verdict.width is None and verdict.strongest is None
+    bare = build_verdict(dataclasses.replace(report, references=()))
+    assert bare.headline.startswith("No attack succeeded or ran: only the floor speaks")
