@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from privaudit.config import Covariance, Domain, EntropySource
 from privaudit.reports.table import format_float, format_gain, format_share
 from privaudit.results import (
@@ -165,6 +167,12 @@ def interval_sentence(report: AuditReport) -> str:
     floor = None if report.bound is None else report.bound.mse_floor
     if best is None:
         why = "No attack succeeded" if report.attacks else "No attack was run"
+        refs = [r for r in report.references if r.mse is not None and math.isfinite(r.mse)]
+        if refs:
+            ref = min(refs, key=lambda r: float(r.mse or 0.0))
+            return (f"{why}, but the error of the best possible attack still lies between the "
+                    f"floor {format_float(floor)} and {format_float(ref.mse)}, the MSE that the "
+                    f"{ref.name} reference reaches without an attack.")
         return (
             f"{why}, so only the lower end is known: the best possible "
             f"reconstruction error is at least {format_float(floor)}."

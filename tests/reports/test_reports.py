@@ -541,8 +541,12 @@ def test_privacy_interval_tells_no_attack_run_from_none_succeeded() -> None:
     for fmt in ("html", "markdown"):
         none_run = get_reporter(fmt).render(dataclasses.replace(report, attacks=()))
         none_ok = get_reporter(fmt).render(dataclasses.replace(report, attacks=failed))
-        assert "No attack was run, so only the lower end is known" in none_run
-        assert "No attack succeeded, so only the lower end is known" in none_ok
+        # NOTE: the references still give the upper end
+        assert "No attack was run, but the error of the best possible attack" in none_run
+        assert "No attack succeeded, but the error of the best possible attack" in none_ok
+        bare = dataclasses.replace(report, attacks=(), references=())
+        assert ("No attack was run, so only the lower end is known"
+                in get_reporter(fmt).render(bare))
 
 
 def test_an_interval_above_the_point_value_is_pointed_out() -> None:
@@ -740,5 +744,10 @@ def test_without_an_attack_the_references_still_close_the_interval() -> None:
         f"{report.bound.mse_floor:.3g} and {label:.3g}, which the label reference reaches "
         "without one.")
     assert verdict.width is None and verdict.strongest is None
-    bare = build_verdict(dataclasses.replace(report, references=()))
-    assert bare.headline.startswith("No attack succeeded or ran: only the floor speaks")
+    assert (f"still lies between the floor {format_float(report.bound.mse_floor)} and "
+            f"{format_float(label)}, the MSE that the label reference reaches without an "
+            "attack") in interval_sentence(report)
+    bare = dataclasses.replace(report, references=())
+    assert build_verdict(bare).headline.startswith(
+        "No attack succeeded or ran: only the floor speaks")
+    assert "only the lower end is known" in interval_sentence(bare)
