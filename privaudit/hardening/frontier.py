@@ -1,7 +1,8 @@
 """Harden's numbers: variants over seeds, the noise-only frontier, the choice among defences.
 
 A defence is judged by the *strongest* attack on it (the lowest MSE of every attack the run
-enables, each trained from scratch on the fine-tuned model), against noise-only fine-tuning
+enables, each trained from scratch on the fine-tuned model; or of a reference reconstruction,
+when one does better: the label reference is the server's for free), against noise-only fine-tuning
 at the same sigma and against a noise-only model whose noisy accuracy is matched to the
 defence's within `MATCH_POINTS` (measured, never interpolated: the frontier's MSE is concave
 in accuracy, and a straight line between two of its points would understate it). Gains are
@@ -30,6 +31,7 @@ __all__ = [
     "closest",
     "matches",
     "sigma_for_accuracy",
+    "strongest_reconstruction",
     "variant_of",
     "winner",
 ]
@@ -55,6 +57,22 @@ def _decoder_mse(report: AuditReport) -> float | None:
                  if a.attack == AttackName.DECODER and a.status is Status.OK), None)
 
 
+def strongest_reconstruction(report: AuditReport) -> tuple[str, float, float | None] | None:
+    """The strongest attack, or a reference that reconstructs better: (name, MSE, recovered).
+
+    The label reference is the server's for free: when it beats every attack, a defence's
+    privacy is that reference's, not the weaker attacks' (None without a successful attack).
+    """
+    best = strongest_attack(report.attacks)
+    if best is None or best.mse is None:
+        return None
+    found = (str(best.attack), float(best.mse), best.recovered)
+    for r in report.references:
+        if r.mse is not None and math.isfinite(r.mse) and r.mse < found[1]:
+            found = (f"{r.name} reference", float(r.mse), r.recovered)
+    return found
+
+
 def variant_of(
     label: str, lam: float, loss: str, noise_sigma: float, reports: list[AuditReport],
     stats: list[tuple[float, float, float | None]], *, defence: str | None = None,
@@ -76,15 +94,13 @@ def variant_of(
     noisy = _mean_std([r.utility.noisy_accuracy or 0.0 for r in reports])
     mses = [m for m in map(_decoder_mse, reports) if m is not None]
     mse = _mean_std(mses) if len(mses) == len(reports) else (None, None)
-    best = [strongest_attack(r.attacks) for r in reports]
-    found = [b for b in best if b is not None and b.mse is not None]
+    found = [b for b in map(strongest_reconstruction, reports) if b is not None]
     strong: tuple[float | None, float | None] = (None, None)
     names = recovered = None
     if found and len(found) == len(reports):
-        strong = _mean_std([float(b.mse or 0.0) for b in found])
-        names = "/".join(dict.fromkeys(str(b.attack) for b in found))
-        shares = [b.recovered for b in found]
-        recovered = _mean_or_none(list(shares))
+        strong = _mean_std([b[1] for b in found])
+        names = "/".join(dict.fromkeys(b[0] for b in found))
+        recovered = _mean_or_none([b[2] for b in found])
     leak = [r.bound.leakage_bits_per_dim for r in reports if r.bound is not None]
     shares_within = [s[2] for s in stats if s[2] is not None]
     return Variant(
@@ -102,7 +118,7 @@ def variant_of(
         defence=defence, mu=mu, strongest_attack=names, strongest_mse=strong[0],
         strongest_mse_std=strong[1], recovered=recovered,
         seed_noisy_accuracy=tuple(r.utility.noisy_accuracy or 0.0 for r in reports),
-        seed_strongest_mse=tuple(float(b.mse or 0.0) for b in found)
+        seed_strongest_mse=tuple(b[1] for b in found)
         if len(found) == len(reports) else (),
         noise_stds=noise_stds,
     )
@@ -207,8 +223,8 @@ def compare(
 
 
 _SCOPE = (" MSEs are the strongest attack's (lowest MSE of every attack run, each trained "
-          "from scratch on each model), on the same data split; gains are paired by "
-          "fine-tune seed (mean and spread).")
+          "from scratch on each model, or of the label or prior reference when lower), on the "
+          "same data split; gains are paired by fine-tune seed (mean and spread).")
 
 
 def _privacy(v: Variant) -> tuple[float, float]:

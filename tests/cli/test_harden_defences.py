@@ -91,7 +91,10 @@ def test_two_defences_are_compared_and_the_verdict_names_the_winner(
     assert h["defence"] in ("cem", "adversarial") and h["chosen"]
     labels = [v["label"] for v in h["variants"]]
     assert labels[:5] == ["original", "cem", "adversarial", "noise-only x1.0", "noise-only x2.0"]
-    assert all(v["strongest_attack"] == "knn" for v in h["variants"])
+    # NOTE: knn is the only attack; a reference that does better takes its place
+    assert all(set(v["strongest_attack"].split("/")) <= {"knn", "label reference",
+                                                          "prior reference"}
+               for v in h["variants"])  # fmt: skip
     for c in h["comparisons"]:
         assert c["attack"] == "strongest"
         matched = c["frontier_label"] is not None

@@ -253,3 +253,19 @@ def test_regression_names_a_label_reference_better_beyond_both_intervals() -> No
     assert "label reference" in (regression(label(before, 0.050, 0.047, 0.053), worse) or "")
     # within the intervals: the label reference moves with the accuracy; not a regression
     assert regression(label(before, 0.043, 0.041, 0.045), worse) is None
+
+
+def test_a_defence_is_judged_by_a_reference_that_beats_its_attacks() -> None:
+    from privaudit.hardening.frontier import strongest_reconstruction
+
+    report = _report(0.030, 0.20)  # the golden's references: prior 0.0833, label 0.0523
+    assert strongest_reconstruction(report) == ("decoder", 0.030, None)
+    weak = _report(0.070, 0.20)  # an attack worse than the label reference
+    name, mse, recovered = strongest_reconstruction(weak) or ("", 0.0, None)
+    assert (name, mse) == ("label reference", 0.0523) and recovered is not None
+    useless = _report(0.090, 0.20)  # worse than guessing the mean: the label still wins
+    assert (strongest_reconstruction(useless) or ("",))[0] == "label reference"
+    no_label = dataclasses.replace(useless, references=tuple(
+        r for r in useless.references if r.name == "prior"))
+    assert strongest_reconstruction(no_label) == ("prior reference", 0.0833, 0.0)
+    assert strongest_reconstruction(dataclasses.replace(weak, attacks=())) is None
