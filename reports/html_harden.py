@@ -42,10 +42,11 @@ def harden_html(report: AuditReport) -> str:
     if h.comparisons:
         parts += ["<h3>Defences against noise-only</h3>",
                   table_html(comparison_table(h.comparisons))]
-        parts += [para(prose.comparison_sentence(c, h.noise_sigma), "callout")
+        parts += [para(prose.comparison_sentence(c, h.noise_sigma, h.variants), "callout")
                   for c in h.comparisons]
     elif h.comparison is not None:
-        parts.append(para(prose.comparison_sentence(h.comparison, h.noise_sigma), "callout"))
+        parts.append(para(prose.comparison_sentence(h.comparison, h.noise_sigma, h.variants),
+                          "callout"))
     if h.grid:
         parts += ["<h3>Grid (--max-accuracy-drop)</h3>", table_html(variant_table(h.grid))]
     parts.append(_history(h))

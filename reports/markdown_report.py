@@ -123,9 +123,10 @@ def harden_md(report: AuditReport, h: HardenResult) -> list[str]:
         parts += ["### Variants", md_table(variant_table(h.variants))]
     if h.comparisons:
         parts += ["### Defences against noise-only", md_table(comparison_table(h.comparisons))]
-        parts += [md_escape(prose.comparison_sentence(c, h.noise_sigma)) for c in h.comparisons]
+        parts += [md_escape(prose.comparison_sentence(c, h.noise_sigma, h.variants))
+                  for c in h.comparisons]
     elif h.comparison is not None:
-        parts.append(md_escape(prose.comparison_sentence(h.comparison, h.noise_sigma)))
+        parts.append(md_escape(prose.comparison_sentence(h.comparison, h.noise_sigma, h.variants)))
     if h.grid:
         parts += ["### Grid (--max-accuracy-drop)", md_table(variant_table(h.grid))]
     if h.history:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from privaudit.config import Covariance, Domain, EntropySource
 from privaudit.reports.table import format_float, format_gain, format_share
@@ -14,8 +15,10 @@ from privaudit.results import (
     GateResult,
     HardenResult,
     Status,
+    Variant,
     Verdict,
     build_verdict,
+    compared_mse_words,
     strongest_attack,
     upper_end,
 )
@@ -321,7 +324,8 @@ def noise_stds_text(stds: tuple[float, ...] | None) -> str:
     return ", ".join(format_float(s) for s in stds)
 
 
-def comparison_sentence(c: Comparison, noise_sigma: float) -> str:
+def comparison_sentence(c: Comparison, noise_sigma: float,
+                        variants: Sequence[Variant] = ()) -> str:  # fmt: skip
     """A defence against noise-only fine-tuning, in words (method.md section 5, scale confound).
 
     Schema-3 comparisons are of the strongest attack, paired by seed, against a measured
@@ -329,7 +333,7 @@ def comparison_sentence(c: Comparison, noise_sigma: float) -> str:
     interpolated frontier (their note says which).
     """
     parts = []
-    whose = "the strongest attack's" if c.attack == "strongest" else f"the {c.attack}'s"
+    whose = compared_mse_words(c, variants)
     name = "CEM" if c.defence == "cem" else c.defence
     if c.equal_sigma_mse_gain is not None:
         acc = c.equal_sigma_accuracy_delta

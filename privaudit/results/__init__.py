@@ -67,6 +67,7 @@ from privaudit.results.table import (
 )
 from privaudit.results.verdict import (
     build_verdict,
+    compared_mse_words,
     format_gain,
     harden_verdict,
     regression,
@@ -119,6 +120,7 @@ __all__ = [
     "dumps",
     "feature_table",
     "from_dict",
+    "compared_mse_words",
     "format_gain",
     "from_jsonable",
     "harden_verdict",

@@ -393,7 +393,8 @@ class Comparison:
     frontier_mse_gain: float | None  # defence MSE / matched noise-only MSE - 1 (any sign)
     note: str
     defence: str = "cem"
-    attack: str = "decoder"  # whose MSE: "strongest" (of all attacks) or "decoder"
+    # NOTE: whose MSE: "strongest" (of all attacks, or a reference when lower) or "decoder"
+    attack: str = "decoder"
     equal_sigma_mse_gain_std: float | None = None
     frontier_mse_gain_std: float | None = None
     frontier_label: str | None = None  # the matched noise-only variant

@@ -15,14 +15,16 @@ from privaudit.results.schema import (
     AttackResult,
     AuditReport,
     BoundResult,
+    Comparison,
     HardenResult,
     Reference,
     Status,
+    Variant,
     Verdict,
 )
 
-__all__ = ["WIDE", "build_verdict", "format_gain", "harden_verdict", "regression",
-           "strongest_attack", "upper_end"]
+__all__ = ["WIDE", "build_verdict", "compared_mse_words", "format_gain", "harden_verdict",
+           "regression", "strongest_attack", "upper_end"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -285,6 +287,19 @@ def format_gain(mean: float | None, spread: float | None) -> str:
     return text if spread is None or math.isnan(spread) else f"{text} ± {100 * spread:.1f}%"
 
 
+def compared_mse_words(c: Comparison, variants: Sequence[Variant] = ()) -> str:
+    """Whose MSE a defence comparison is of, e.g. "the strongest attack's".
+
+    "the strongest reconstruction's" when a reference took an attack's place in a variant
+    (see `hardening.frontier.strongest_reconstruction`).
+    """
+    if c.attack != "strongest":
+        return f"the {c.attack}'s"
+    if any("reference" in (v.strongest_attack or "") for v in variants):
+        return "the strongest reconstruction's (attack or reference)"
+    return "the strongest attack's"
+
+
 def _defence_sentence(h: HardenResult) -> str:
     knobs = [f"lambda {h.lam:g}"] if h.lam > 0 else []
     knobs += [f"mu {h.mu:g}"] if h.mu > 0 else []
@@ -294,7 +309,7 @@ def _defence_sentence(h: HardenResult) -> str:
     if c is None:
         return (f"Hardened with {name}; no noise-only baseline was measured, so nothing shows "
                 "it beats simply adding more noise (--baseline measures that).")
-    which = "the strongest attack's" if c.attack == "strongest" else f"the {c.attack}'s"
+    which = compared_mse_words(c, h.variants)
     equal = format_gain(c.equal_sigma_mse_gain, c.equal_sigma_mse_gain_std)
     parts = [f"Hardened with {name}: {which} MSE changes by {equal} against noise-only "
              "fine-tuning at the same sigma"]

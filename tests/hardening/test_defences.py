@@ -269,3 +269,16 @@ def test_a_defence_is_judged_by_a_reference_that_beats_its_attacks() -> None:
         r for r in useless.references if r.name == "prior"))
     assert strongest_reconstruction(no_label) == ("prior reference", 0.0833, 0.0)
     assert strongest_reconstruction(dataclasses.replace(weak, attacks=())) is None
+
+
+def test_the_comparison_says_reconstruction_when_a_reference_judged_a_variant() -> None:
+    from privaudit.results import Comparison, compared_mse_words
+
+    c = Comparison(0.0, 0.0, None, None, "", defence="cem", attack="strongest")
+    by_attack = _variant("cem", (0.9,), (0.03,))
+    assert compared_mse_words(c, [by_attack]) == "the strongest attack's"
+    by_label = dataclasses.replace(by_attack, strongest_attack="decoder/label reference")
+    assert compared_mse_words(c, [by_attack, by_label]) == (
+        "the strongest reconstruction's (attack or reference)")
+    assert compared_mse_words(dataclasses.replace(c, attack="decoder"), [by_label]) == (
+        "the decoder's")
