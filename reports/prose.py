@@ -185,7 +185,7 @@ def interval_sentence(report: AuditReport) -> str:
             f"The bound is vacuous, so there is no lower end: the '{best.attack}' attack already "
             f"reaches an MSE of {format_float(best.mse)}, and a stronger attack may do better."
         )
-    end, by = upper_end(report, best) or (best.mse, "")
+    end, by = upper_end(report) or (best.mse, "")
     width = f", an interval {end / floor:.1f} times wide" if floor and end is not None else ""
     who = (f"the {by} reference already reaches, lower than any attack's" if by
            else f"the '{best.attack}' attack already reaches")

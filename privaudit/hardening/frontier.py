@@ -20,7 +20,7 @@ import numpy as np
 
 from privaudit.config import AttackName
 from privaudit.results import AuditReport, Comparison, Status, Variant
-from privaudit.results.verdict import strongest_attack
+from privaudit.results.verdict import strongest_reconstruction
 
 __all__ = [
     "MATCH_POINTS",
@@ -31,7 +31,6 @@ __all__ = [
     "closest",
     "matches",
     "sigma_for_accuracy",
-    "strongest_reconstruction",
     "variant_of",
     "winner",
 ]
@@ -55,22 +54,6 @@ def _mean_or_none(values: list[float | None]) -> float | None:
 def _decoder_mse(report: AuditReport) -> float | None:
     return next((a.mse for a in report.attacks
                  if a.attack == AttackName.DECODER and a.status is Status.OK), None)
-
-
-def strongest_reconstruction(report: AuditReport) -> tuple[str, float, float | None] | None:
-    """The strongest attack, or a reference that reconstructs better: (name, MSE, recovered).
-
-    The label reference is the server's for free: when it beats every attack, a defence's
-    privacy is that reference's, not the weaker attacks' (None without a successful attack).
-    """
-    best = strongest_attack(report.attacks)
-    if best is None or best.mse is None:
-        return None
-    found = (str(best.attack), float(best.mse), best.recovered)
-    for r in report.references:
-        if r.mse is not None and math.isfinite(r.mse) and r.mse < found[1]:
-            found = (f"{r.name} reference", float(r.mse), r.recovered)
-    return found
 
 
 def variant_of(
@@ -98,9 +81,9 @@ def variant_of(
     strong: tuple[float | None, float | None] = (None, None)
     names = recovered = None
     if found and len(found) == len(reports):
-        strong = _mean_std([b[1] for b in found])
-        names = "/".join(dict.fromkeys(b[0] for b in found))
-        recovered = _mean_or_none([b[2] for b in found])
+        strong = _mean_std([b.mse for b in found])
+        names = "/".join(dict.fromkeys(b.name for b in found))
+        recovered = _mean_or_none([b.recovered for b in found])
     leak = [r.bound.leakage_bits_per_dim for r in reports if r.bound is not None]
     shares_within = [s[2] for s in stats if s[2] is not None]
     return Variant(
@@ -118,7 +101,7 @@ def variant_of(
         defence=defence, mu=mu, strongest_attack=names, strongest_mse=strong[0],
         strongest_mse_std=strong[1], recovered=recovered,
         seed_noisy_accuracy=tuple(r.utility.noisy_accuracy or 0.0 for r in reports),
-        seed_strongest_mse=tuple(b[1] for b in found)
+        seed_strongest_mse=tuple(b.mse for b in found)
         if len(found) == len(reports) else (),
         noise_stds=noise_stds,
     )

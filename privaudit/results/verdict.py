@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import shlex
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from privaudit.results.schema import (
     AttackResult,
@@ -17,14 +17,16 @@ from privaudit.results.schema import (
     BoundResult,
     Comparison,
     HardenResult,
+    Interval,
     Reference,
     Status,
     Variant,
     Verdict,
 )
 
-__all__ = ["WIDE", "build_verdict", "compared_mse_words", "format_gain", "harden_verdict",
-           "regression", "strongest_attack", "upper_end"]
+__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "format_gain",
+           "harden_verdict", "regression", "strongest_attack", "strongest_reconstruction",
+           "upper_end"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -40,7 +42,7 @@ def build_verdict(report: AuditReport) -> Verdict:
     """The verdict of an audit report (see the module docstring)."""
     best, bound = strongest_attack(report.attacks), report.bound
     floor = None if bound is None else bound.mse_floor
-    upper = upper_end(report, best)
+    upper = upper_end(report)
     width = _width(None if upper is None else upper[0], floor)
     if best is None:
         upper = _reference_end(report)  # NOTE: the headline's only; no width without an attack
@@ -72,21 +74,42 @@ def _width(mse: float | None, floor: float | None) -> float | None:
     return mse / floor
 
 
-def upper_end(report: AuditReport, best: AttackResult | None) -> tuple[float, str] | None:
-    """The interval's upper end: the lowest MSE of the strongest attack and the references.
+@dataclass(frozen=True)
+class Reconstruction:
+    """The best known reconstruction of an audit: an attack's, or a reference's when lower."""
+
+    name: str  # the attack, or "label reference" / "prior reference"
+    mse: float
+    recovered: float | None
+    interval: Interval | None  # the MSE's bootstrap interval
+
+
+def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
+    """The strongest attack, or a reference that reconstructs better.
 
     The server reconstructs the label reference for free and anyone the prior, so the best
-    possible attack does at least as well as each: when one beats every attack, it is the
-    tighter end. Returns (MSE, "" for the attack or the reference's name), or None without a
+    possible attack does at least as well as each; a reference that beats every attack is
+    named "label reference" or "prior reference" (on a tie the attack stays). None without a
     successful attack.
     """
+    best = strongest_attack(report.attacks)
     if best is None or best.mse is None:
         return None
-    end = (float(best.mse), "")
+    found = Reconstruction(str(best.attack), float(best.mse), best.recovered, best.mse_interval)
     for r in report.references:
-        if r.mse is not None and math.isfinite(r.mse) and r.mse < end[0]:
-            end = (float(r.mse), r.name)
-    return end
+        if r.mse is not None and math.isfinite(r.mse) and r.mse < found.mse:
+            found = Reconstruction(f"{r.name} reference", float(r.mse), r.recovered,
+                                   r.mse_interval)  # fmt: skip
+    return found
+
+
+def upper_end(report: AuditReport) -> tuple[float, str] | None:
+    """The interval's upper end: (MSE, "" for the strongest attack or the reference's name)."""
+    found = strongest_reconstruction(report)
+    if found is None:
+        return None
+    name = found.name
+    return found.mse, name.removesuffix(" reference") if name.endswith(" reference") else ""
 
 
 def _reference_end(report: AuditReport) -> tuple[float, str] | None:
@@ -230,27 +253,21 @@ def _base_command(report: AuditReport, command: str = "assess") -> str:
 def regression(before: AuditReport, after: AuditReport) -> str | None:
     """Why the hardened model is less private than the original at the same sigma, or None.
 
-    Less private: its strongest attack reaches a lower MSE, its label reference a lower MSE
-    beyond both intervals, or its leakage bound is higher.
+    Less private: its best known reconstruction (the strongest attack, or a reference when
+    lower: `strongest_reconstruction`) reaches a lower MSE, or its leakage bound is higher.
     """
     reasons = []
-    b, a = strongest_attack(before.attacks), strongest_attack(after.attacks)
-    if b is not None and a is not None and float(a.mse or 0.0) < float(b.mse or 0.0):
-        overlap = (a.mse_interval is not None and b.mse_interval is not None
-                   and not a.mse_interval.below(b.mse_interval))  # fmt: skip
-        mse_a, mse_b = float(a.mse or 0.0), float(b.mse or 0.0)
-        reasons.append(f"its strongest attack reaches MSE {mse_a:.4g} ({a.attack}), below "
-                       f"the original's {mse_b:.4g} ({b.attack})"
-                       + (" (within the two attacks' 95% intervals: possibly noise)"
+    b, a = strongest_reconstruction(before), strongest_reconstruction(after)
+    if b is not None and a is not None and a.mse < b.mse:
+        overlap = (a.interval is not None and b.interval is not None
+                   and not a.interval.below(b.interval))  # fmt: skip
+        refs = " reference" in a.name or " reference" in b.name
+        what, whose = ("best reconstruction", "reconstructions'") if refs else (
+            "strongest attack", "attacks'")
+        reasons.append(f"its {what} reaches MSE {a.mse:.4g} ({a.name}), below the original's "
+                       f"{b.mse:.4g} ({b.name})"
+                       + (f" (within the two {whose} 95% intervals: possibly noise)"
                           if overlap else ""))
-    label_b, label_a = _reference(before, "label"), _reference(after, "label")
-    if (label_b is not None and label_a is not None and label_b.mse_interval is not None
-            and label_a.mse_interval is not None
-            and label_a.mse_interval.below(label_b.mse_interval)):
-        # NOTE: beyond both intervals only: the label reference moves with the accuracy
-        reasons.append(f"its label reference (the mean input of the predicted class, the "
-                       f"server's for free) reaches MSE {_num(label_a.mse)}, below the "
-                       f"original's {_num(label_b.mse)}, beyond both 95% intervals")
     lb = None if before.bound is None else before.bound.leakage_bits_per_dim
     la = None if after.bound is None else after.bound.leakage_bits_per_dim
     if lb is not None and la is not None and la > lb:
