@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from privaudit.config import Covariance, Domain, EntropySource
@@ -19,8 +18,9 @@ from privaudit.results import (
     Verdict,
     build_verdict,
     compared_mse_words,
+    lowest_reference,
     strongest_attack,
-    upper_end,
+    strongest_reconstruction,
 )
 
 ENTROPY_SOURCES: dict[str, str] = {
@@ -170,9 +170,8 @@ def interval_sentence(report: AuditReport) -> str:
     floor = None if report.bound is None else report.bound.mse_floor
     if best is None:
         why = "No attack succeeded" if report.attacks else "No attack was run"
-        refs = [r for r in report.references if r.mse is not None and math.isfinite(r.mse)]
-        if refs:
-            ref = min(refs, key=lambda r: float(r.mse or 0.0))
+        ref = lowest_reference(report.references)
+        if ref is not None:
             return (f"{why}, but the error of the best possible attack still lies between the "
                     f"floor {format_float(floor)} and {format_float(ref.mse)}, the MSE that the "
                     f"{ref.name} reference reaches without an attack.")
@@ -185,9 +184,11 @@ def interval_sentence(report: AuditReport) -> str:
             f"The bound is vacuous, so there is no lower end: the '{best.attack}' attack already "
             f"reaches an MSE of {format_float(best.mse)}, and a stronger attack may do better."
         )
-    end, by = upper_end(report) or (best.mse, "")
+    found = strongest_reconstruction(report)
+    end = best.mse if found is None else found.mse
     width = f", an interval {end / floor:.1f} times wide" if floor and end is not None else ""
-    who = (f"the {by} reference already reaches, lower than any attack's" if by
+    who = (f"the {found.name} already reaches, lower than any attack's"
+           if found is not None and found.name != best.attack
            else f"the '{best.attack}' attack already reaches")
     text = (
         f"The error of the best possible attack lies between the floor {format_float(floor)} "

@@ -19,8 +19,7 @@ from dataclasses import replace
 import numpy as np
 
 from privaudit.config import AttackName
-from privaudit.results import AuditReport, Comparison, Status, Variant
-from privaudit.results.verdict import strongest_reconstruction
+from privaudit.results import AuditReport, Comparison, Status, Variant, strongest_reconstruction
 
 __all__ = [
     "MATCH_POINTS",

@@ -222,7 +222,7 @@ class Verdict:
     floor: float | None = None
     best_mse: float | None = None
     # NOTE: the interval's width: its upper end (best_mse, or a reference's MSE when lower,
-    # see verdict.upper_end) / floor
+    # see verdict.strongest_reconstruction) / floor
     width: float | None = None
     bound_vacuous: bool = False
 

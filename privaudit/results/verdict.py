@@ -25,8 +25,8 @@ from privaudit.results.schema import (
 )
 
 __all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "format_gain",
-           "harden_verdict", "regression", "strongest_attack", "strongest_reconstruction",
-           "upper_end"]
+           "harden_verdict", "lowest_reference", "regression", "strongest_attack",
+           "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -42,16 +42,14 @@ def build_verdict(report: AuditReport) -> Verdict:
     """The verdict of an audit report (see the module docstring)."""
     best, bound = strongest_attack(report.attacks), report.bound
     floor = None if bound is None else bound.mse_floor
-    upper = upper_end(report)
-    width = _width(None if upper is None else upper[0], floor)
-    if best is None:
-        upper = _reference_end(report)  # NOTE: the headline's only; no width without an attack
+    found = strongest_reconstruction(report)
+    width = _width(None if found is None else found.mse, floor)
     sentences = [s for s in (_attack_sentence(report, best), _interval_sentence(bound, best,
                  _width(None if best is None else best.mse, floor)), _accuracy_sentence(report))
                  if s]  # fmt: skip
     step, command = _next_step(report, best, width)
     return Verdict(
-        headline=_headline(bound, best, upper, width) + _label_clause(report, best),
+        headline=_headline(report, best, found, width) + _label_clause(report, best),
         sentences=tuple(sentences),
         next_step=step,
         command=command,
@@ -84,6 +82,12 @@ class Reconstruction:
     interval: Interval | None  # the MSE's bootstrap interval
 
 
+def lowest_reference(references: Sequence[Reference]) -> Reference | None:
+    """The reference reconstruction with the lowest finite MSE (None without one)."""
+    known = [r for r in references if r.mse is not None and math.isfinite(r.mse)]
+    return min(known, key=lambda r: float(r.mse or 0.0), default=None)
+
+
 def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
     """The strongest attack, or a reference that reconstructs better.
 
@@ -95,28 +99,11 @@ def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
     best = strongest_attack(report.attacks)
     if best is None or best.mse is None:
         return None
-    found = Reconstruction(str(best.attack), float(best.mse), best.recovered, best.mse_interval)
-    for r in report.references:
-        if r.mse is not None and math.isfinite(r.mse) and r.mse < found.mse:
-            found = Reconstruction(f"{r.name} reference", float(r.mse), r.recovered,
-                                   r.mse_interval)  # fmt: skip
-    return found
-
-
-def upper_end(report: AuditReport) -> tuple[float, str] | None:
-    """The interval's upper end: (MSE, "" for the strongest attack or the reference's name)."""
-    found = strongest_reconstruction(report)
-    if found is None:
-        return None
-    name = found.name
-    return found.mse, name.removesuffix(" reference") if name.endswith(" reference") else ""
-
-
-def _reference_end(report: AuditReport) -> tuple[float, str] | None:
-    """The lowest reference MSE and its name (None without one)."""
-    known = [(float(r.mse), r.name) for r in report.references
-             if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
-    return min(known, default=None)
+    ref = lowest_reference(report.references)
+    if ref is not None and ref.mse is not None and ref.mse < best.mse:
+        return Reconstruction(f"{ref.name} reference", float(ref.mse), ref.recovered,
+                              ref.mse_interval)  # fmt: skip
+    return Reconstruction(str(best.attack), float(best.mse), best.recovered, best.mse_interval)
 
 
 def _pct(share: float | None) -> str:
@@ -127,8 +114,9 @@ def _num(x: float | None) -> str:
     return "n/a" if x is None or math.isnan(x) else f"{x:.3g}"
 
 
-def _headline(bound: BoundResult | None, best: AttackResult | None,
-              upper: tuple[float, str] | None, width: float | None) -> str:  # fmt: skip
+def _headline(report: AuditReport, best: AttackResult | None, found: Reconstruction | None,
+              width: float | None) -> str:  # fmt: skip
+    bound = report.bound
     if bound is not None and bound.vacuous:
         return ("No noise is added (sigma = 0): the features can reveal the input without limit, "
                 "so no floor holds; only the attacks measure privacy.")
@@ -138,19 +126,19 @@ def _headline(bound: BoundResult | None, best: AttackResult | None,
         return (f"The bound is vacuous at this cut: the features carry {per_dim} nats per "
                 "input dimension (I_up / d), too much for any floor to survive; only the "
                 "attacks measure privacy.")
-    if best is None:
+    if best is None or found is None:
         floor = _num(None if bound is None else bound.mse_floor)
-        if upper is not None:  # NOTE: a reference, which needs no attack
+        ref = lowest_reference(report.references)  # NOTE: a reference needs no attack
+        if ref is not None:
             return (f"No attack succeeded or ran, but the best possible attack's MSE lies "
-                    f"between the floor {floor} and {_num(upper[0])}, which the {upper[1]} "
+                    f"between the floor {floor} and {_num(ref.mse)}, which the {ref.name} "
                     "reference reaches without one.")
         return f"No attack succeeded or ran: only the floor speaks, MSE >= {floor} per dimension."
     span = f", an interval {width:.1f} times wide" if width is not None else ""
-    end, by = upper if upper is not None else (best.mse, "")
-    by = f" (the {by} reference's)" if by else ""
+    by = f" (the {found.name}'s)" if found.name != best.attack else ""
     return (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the input's "
             f"variance: the best possible attack's MSE lies between "
-            f"{_num(None if bound is None else bound.mse_floor)} and {_num(end)}{by}{span}.")
+            f"{_num(None if bound is None else bound.mse_floor)} and {_num(found.mse)}{by}{span}.")
 
 
 def _reference(report: AuditReport, name: str) -> Reference | None:

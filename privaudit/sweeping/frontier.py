@@ -24,6 +24,7 @@ from privaudit.results import (
     GridPoint,
     Recommendation,
     Status,
+    lowest_reference,
 )
 
 __all__ = [
@@ -94,14 +95,13 @@ def with_strongest(point: GridPoint) -> GridPoint:
     answered by the same rule as a new one.
     """
     name, mse, recovered = point.strongest, point.strongest_mse, point.recovered
-    for r in point.references:
-        if r.mse is None or not math.isfinite(r.mse):
-            continue
-        if mse is None or r.mse < mse:
-            name, mse = f"{r.name} reference", r.mse
-        if r.recovered is not None and math.isfinite(r.recovered) and (
-                recovered is None or r.recovered > recovered):
-            recovered = r.recovered
+    ref = lowest_reference(point.references)
+    if ref is not None and ref.mse is not None and (mse is None or ref.mse < mse):
+        name, mse = f"{ref.name} reference", ref.mse
+    shares = [r.recovered for r in point.references if r.mse is not None and math.isfinite(r.mse)
+              and r.recovered is not None and math.isfinite(r.recovered)]  # fmt: skip
+    if shares and (recovered is None or max(shares) > recovered):
+        recovered = max(shares)
     return replace(point, strongest=name, strongest_mse=mse, recovered=recovered)
 
 
