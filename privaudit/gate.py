@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from privaudit.config import GateConfig
+from privaudit.config import ATTACK_RULES, GateConfig
 from privaudit.results import (
     AttackResult,
     AuditReport,
@@ -84,8 +84,8 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
         # NOTE: no attack measured anything (none ran: --no-attacks, or all skipped or
         # errored): an attack threshold must not pass by not measuring
         ran = "no attack ran" if not attacks else "no attack succeeded"
-        for rule, threshold in (("min_attack_mse", gate.min_attack_mse),
-                                ("max_recovered", gate.max_recovered)):  # fmt: skip
+        for rule in ATTACK_RULES:
+            threshold = getattr(gate, rule)
             if threshold is not None:
                 yield Violation(rule, "attacks", None, threshold,
                                 f"attacks: {rule} needs an attack's result, {ran} "

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from privaudit.config import ATTACK_RULES
 from privaudit.results import (
     AttackResult,
     BoundResult,
@@ -27,11 +28,10 @@ from privaudit.results import (
 )
 
 __all__ = [
-    "ATTACK_RULES", "Case", "Suite", "attack_cases", "gate_cases", "junit_document", "number",
+    "Case", "Suite", "attack_cases", "gate_cases", "junit_document", "number",
 ]
 
 PASSED, FAILURE, SKIPPED = "passed", "failure", "skipped"
-ATTACK_RULES = ("min_attack_mse", "max_recovered")  # checked on every attack that ran
 _BOUND_RULES = {"min_cond_entropy": ("cond_entropy_per_dim", ">=", " nats/dim"),
                 "min_mse_floor": ("mse_floor", ">=", ""),
                 "max_leakage": ("leakage_bits_per_dim", "<=", " bits/dim")}  # fmt: skip

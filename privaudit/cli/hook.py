@@ -19,11 +19,10 @@ import typer
 
 from privaudit.cli.errors import HouseGroup, print_problem, reported_errors
 from privaudit.cli.options import ConfigOpt, DataOpt, LimitOpt, NoiseOpt, SplitOpt
+from privaudit.config import ATTACK_RULES
 from privaudit.errors import ExitCode, PrivauditError
 
 __all__ = ["hook_app"]
-
-_ATTACK_RULES = ("min_attack_mse", "max_recovered")
 
 hook_app = typer.Typer(
     cls=HouseGroup,
@@ -96,7 +95,7 @@ def hook_audit(
         def run(cfg: Any, progress: Any, source: str | None) -> Any:
             # NOTE: no attack runs here, so the attack thresholds (which fail when nothing was
             # measured) are left to `hook check` on the reports of full audits
-            rules = [r for r in _ATTACK_RULES if getattr(cfg.gate, r) is not None]
+            rules = [r for r in ATTACK_RULES if getattr(cfg.gate, r) is not None]
             skipped[:] = rules
             gate = dataclasses.replace(cfg.gate, **dict.fromkeys(rules))
             return run_assess(dataclasses.replace(cfg, gate=gate), progress=progress,

@@ -24,6 +24,7 @@ from privaudit.config.choices import (
 )
 from privaudit.config.load import find_pyproject, load_config
 from privaudit.config.settings import (
+    ATTACK_RULES,
     AUTO_SPLITS,
     PATH_KEYS,
     AttacksConfig,
@@ -40,6 +41,7 @@ from privaudit.config.settings import (
 
 __all__ = [
     "ATTACK_NAMES",
+    "ATTACK_RULES",
     "DOMAIN_BY_RANK",
     "AUTO_SPLITS",
     "PATH_KEYS",

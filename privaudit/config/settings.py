@@ -28,6 +28,7 @@ from privaudit.errors import ConfigError
 from privaudit.noise import check_noise_sigma
 
 __all__ = [
+    "ATTACK_RULES",
     "AUTO_SPLITS",
     "GUARD_KEYS",
     "PATH_KEYS",
@@ -46,6 +47,8 @@ __all__ = [
 
 PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
 GUARD_KEYS = ("max_data_gb",)  # resource limits: not recorded in the report (see as_dict)
+# NOTE: the gate thresholds held to every attack that ran and to every reference
+ATTACK_RULES = ("min_attack_mse", "max_recovered")
 
 
 @dataclass(frozen=True)
