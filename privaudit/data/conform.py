@@ -21,6 +21,9 @@ _SMALL_DIMS = (1, 3, 4)
 _RANGE_HINT = ("give the pixels' range, e.g. --data-range -1,1 (data_range in the config), or "
                "rescale the data to [0, 1] or give it as uint8")
 _RESIZE_HINT = "resize your data or pass --resize"
+# NOTE: the largest value below which data are not taken for 8-bit pixels: a real image set
+# (even a dark one) reaches half the 8-bit range somewhere; data on 0-16 or [0, 1.2] do not.
+_EIGHT_BIT_LEAST = 128
 
 
 def _expected_dims(dims: CHW) -> str:
@@ -40,12 +43,14 @@ def conform(
     class_names: Sequence[str] = (),
     max_bytes: int = DEFAULT_MAX_BYTES,
     data_range: tuple[float, float] | None = None,
+    eight_bit: bool = False,
 ) -> Dataset:
     """Validate, subset, lay out as NCHW, scale to [0, 1], match channels and size.
 
     The float32 pixels (and a resized copy) are checked against `max_bytes` before they are
     allocated (DataError above it). With `data_range` (low, high), pixels are
-    (x - low) / (high - low), and a value outside the range is an error.
+    (x - low) / (high - low), and a value outside the range is an error. `eight_bit`: the
+    values are decoded 8-bit image files, scaled by 1/255 whatever they span.
     """
     check_limit(limit)
     _check_samples(x, source)
@@ -58,7 +63,7 @@ def conform(
     target = _check_fit(view.shape, want, resize, source)
     _check_memory(view.shape, want[0], target, max_bytes, source)
     if data_range is None:
-        (scale, scale_note), offset = _scale(view, source), 0.0
+        (scale, scale_note), offset = _scale(view, source, eight_bit), 0.0
     else:
         (scale, scale_note), offset = _explicit_range(view, data_range, source), data_range[0]
     pixels = _to_float32(view, scale, offset)
@@ -231,19 +236,34 @@ def _explicit_range(
                               "to [0, 1]"]
 
 
-def _scale(x: np.ndarray, source: str) -> tuple[float, list[str]]:
-    """The factor that maps `x` into [0, 1] by the uint8 / [0, 1] / [0, 255] rules."""
-    if x.dtype == np.uint8:
+def _scale(x: np.ndarray, source: str, eight_bit: bool) -> tuple[float, list[str]]:
+    """The factor that maps `x` into [0, 1] by the uint8 / [0, 1] / [0, 255] rules.
+
+    Values that exceed 1 but stay below `_EIGHT_BIT_LEAST` are refused rather than divided by
+    255 (digits stored on 0-16, floats on [0, 1.2] after augmentation): that guess would shrink
+    the model's inputs, hence its features, and overstate privacy. Decoded image files
+    (`eight_bit`) are 8-bit pixels whatever their values; so are all-zero data (any factor
+    leaves them 0).
+    """
+    if x.dtype == np.uint8 and eight_bit:
         return 1 / 255, ["uint8/255"]
     lo, hi = _extent(x, source)
-    if lo >= 0 and hi <= 1:
+    if lo >= 0 and hi <= 1 and x.dtype != np.uint8:
         return 1.0, []
+    if lo >= 0 and hi <= 255 and (hi >= _EIGHT_BIT_LEAST or eight_bit or hi == 0):
+        return 1 / 255, ["uint8/255" if x.dtype == np.uint8 else
+                         f"{x.dtype} values in [0, 255] scaled by 1/255"]
     if lo >= 0 and hi <= 255:
-        return 1 / 255, [f"{x.dtype} values in [0, 255] scaled by 1/255"]
+        raise DataError(
+            f"{source}: {x.dtype} values in [{lo:g}, {hi:g}] are neither on [0, 1] nor 8-bit "
+            f"pixels (the largest is below {_EIGHT_BIT_LEAST}), so their scale cannot be told",
+            hint=f"give the range the model's inputs were scaled from, e.g. --data-range "
+                 f"0,{math.ceil(hi)} (data_range in the config), or --data-range 0,255 if "
+                 "they are 8-bit pixels",
+        )
     raise DataError(
         f"{source}: values in [{lo:g}, {hi:g}] are outside [0, 1] and [0, 255]", hint=_RANGE_HINT
     )
-
 
 
 def _to_float32(x: np.ndarray, scale: float, offset: float = 0.0) -> np.ndarray:

@@ -148,5 +148,5 @@ def _load_folder(
     y = None if y is None else y[index]
     return conform(
         x, y, want, source=str(root), resize=resize, layout="NHWC" if x.ndim == 4 else None,
-        notes=notes + read_notes, class_names=names, max_bytes=max_bytes,
+        notes=notes + read_notes, class_names=names, max_bytes=max_bytes, eight_bit=True,
     )

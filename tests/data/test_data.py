@@ -318,9 +318,44 @@ def test_mnist_limit_keeps_every_class() -> None:
 def test_digits_resized_to_rgb_model(tmp_path: Path) -> None:
     digits = tmp_path / "digits.npz"  # 8x8 grey images, like shared/data/digits.npz
     np.savez(digits, x=np.random.default_rng(0).integers(0, 17, (60, 8, 8), dtype=np.uint8))
-    ds = load_data(digits, (None, 3, 16, 16), limit=50, resize=True)
-    assert ds.x.shape == (50, 3, 16, 16)
+    ds = load_data(digits, (None, 3, 16, 16), limit=50, resize=True, data_range=(0, 16))
+    assert ds.x.shape == (50, 3, 16, 16) and float(ds.x.max()) == pytest.approx(1.0)
     assert ds.transforms[-1] == "resized 8x8→16x16 (bilinear)"
+
+
+# NOTE: dividing such data by 255 shrank the digits model's inputs 16-fold: its leakage read
+# 0.0033 bits/dim against 0.344 on the right scale, and a leakage gate passed that should fail.
+@pytest.mark.parametrize(
+    ("x", "span", "hint"),
+    [
+        (np.random.default_rng(0).integers(0, 17, (20, 8, 8), dtype=np.uint8), "[0, 16]",
+         "--data-range 0,16"),
+        (np.random.default_rng(0).random((20, 8, 8)) * 1.2, "[", "--data-range 0,2"),
+        (np.random.default_rng(0).integers(0, 2, (20, 8, 8), dtype=np.uint8), "[0, 1]",
+         "--data-range 0,1"),
+        (np.random.default_rng(0).integers(0, 100, (20, 8, 8)), "[0, 99]", "--data-range 0,99"),
+    ],
+    ids=["uint8-0-16", "float-0-1.2", "uint8-binary", "int64-0-99"],
+)
+def test_values_of_unknown_scale_are_refused_not_divided_by_255(
+    tmp_path: Path, x: np.ndarray, span: str, hint: str
+) -> None:
+    path = save_npz(tmp_path, {"x": x})
+    with pytest.raises(DataError, match="scale cannot be told") as err:
+        load_data(path, (None, 1, 8, 8))
+    assert span in err.value.message and hint in (err.value.hint or "")
+    stated = load_data(path, (None, 1, 8, 8), data_range=(0, float(np.ceil(x.max()))))
+    np.testing.assert_allclose(stated.x[:, 0], x / np.ceil(x.max()), atol=1e-6)
+
+
+def test_dark_image_files_and_zeros_are_still_8_bit(tmp_path: Path) -> None:
+    for k, name in enumerate(["a", "b"]):
+        (tmp_path / "imgs" / name).mkdir(parents=True)
+        Image.fromarray(np.full((8, 8), 20 + k, np.uint8)).save(tmp_path / "imgs" / name / "0.png")
+    ds = load_data(tmp_path / "imgs", (None, 1, 8, 8))
+    assert float(ds.x.max()) == pytest.approx(21 / 255)
+    zeros = dataset_from_arrays(np.zeros((2, 8, 8), np.uint8), None, (None, 1, 8, 8))
+    assert float(zeros.x.max()) == 0.0 and "uint8/255" in zeros.transforms
 
 
 # --- split --------------------------------------------------------------------------------------
