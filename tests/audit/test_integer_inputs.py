@@ -57,7 +57,7 @@ def test_an_integer_input_gives_the_numbers_of_the_float_model(
 def test_data_that_is_not_8_bit_is_refused_not_rounded(
     demo: tuple[np.ndarray, np.ndarray]
 ) -> None:
-    x = demo[0][:100] / 255.0 + 0.001  # between the 256 levels
+    x = demo[0][:100] / 255.0 * 0.998 + 0.001  # on [0, 1], between the 256 levels
     with pytest.raises(DataError, match="between the 256 levels of 8-bit images"):
         run_assess(dataclasses.replace(CFG, split="layer3"), memory=InMemory(
             model=demo_with_integer_input(TensorProto.INT64), x=x, y=demo[1][:100]))
