@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,19 +13,56 @@ from privaudit.config import Config
 from privaudit.errors import DataError
 from privaudit.model import make_session, run_batched
 from privaudit.noise import add_noise
-from privaudit.results import BoundResult, SweepPoint, Utility
+from privaudit.results import BoundResult, Interval, SweepPoint, Utility
 
 __all__ = [
+    "LEVEL",
     "accuracy",
+    "check_label_agreement",
     "check_label_range",
     "head_classes",
     "head_session",
     "noisy_accuracy",
+    "predict",
     "sweep",
     "utility",
+    "wilson",
 ]
 
 NOISE_DRAWS = 3  # noisy accuracy is averaged over this many noise draws
+LEVEL = 0.95
+_Z = 1.959963984540054  # the normal quantile of (1 + LEVEL) / 2
+
+
+def wilson(correct: int, n: int) -> Interval | None:
+    r"""The 95% Wilson score interval of a proportion `correct / n` (None when n = 0).
+
+    .. math:: \frac{\hat p + z^2/2n \pm z \sqrt{\hat p (1 - \hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    It stays inside [0, 1] and is not degenerate at 0 or n correct (Wilson, JASA 1927).
+    """
+    if n <= 0:
+        return None
+    p, z2 = correct / n, _Z * _Z
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = _Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return Interval(max(0.0, centre - half), min(1.0, centre + half), LEVEL)
+
+
+def predict(
+    head: object, feats: np.ndarray, shape: tuple[int, ...],
+    what: str = "the head's output on clean features",
+) -> np.ndarray:
+    """The head's class (argmax of its first output) of each of (N, m) features.
+
+    Raises:
+        ModelError: the head's output holds NaN or infinite values (`what` names it).
+    """
+    z = feats.reshape(len(feats), *shape).astype(np.float32)
+    logits = run_batched(head, z, 256)
+    check_finite(logits, str(head.get_outputs()[0].name), what)  # type: ignore[attr-defined]
+    classes: np.ndarray = np.argmax(logits.reshape(len(logits), -1), axis=1)
+    return classes
 
 
 def accuracy(
@@ -36,10 +74,48 @@ def accuracy(
     Raises:
         ModelError: the head's output holds NaN or infinite values (`what` names it).
     """
-    z = feats.reshape(len(feats), *shape).astype(np.float32)
-    logits = run_batched(head, z, 256)
-    check_finite(logits, str(head.get_outputs()[0].name), what)  # type: ignore[attr-defined]
-    return float(np.mean(np.argmax(logits.reshape(len(logits), -1), axis=1) == y))
+    return float(np.mean(predict(head, feats, shape, what) == y))
+
+
+def check_label_agreement(
+    predicted: np.ndarray, y: np.ndarray, source: str, class_names: Sequence[str] = ()
+) -> None:
+    """Refuse labels that the model's clean predictions match less often than chance.
+
+    Predictions unrelated to the labels match them with probability sum_c p_c q_c (p the
+    labels' class shares, q the predictions'). A model whose accuracy lies below that beyond
+    its 95% Wilson interval is not predicting these labels: most often they are not its class
+    indices (text labels numbered in another order). Its accuracy would be wrong, and so would
+    the label reference, rebuilt from the wrong classes: it would overstate privacy.
+
+    Raises:
+        DataError: the accuracy's interval lies wholly below chance.
+    """
+    n = len(y)
+    if n == 0:
+        return
+    labels, predicted = np.asarray(y, np.int64), np.asarray(predicted, np.int64)
+    size = int(max(labels.max(), predicted.max())) + 1
+    p = np.bincount(labels, minlength=size) / n
+    q = np.bincount(predicted, minlength=size) / n
+    chance = float(p @ q)
+    correct = int(np.count_nonzero(predicted == labels))
+    acc = wilson(correct, n)
+    if acc is None or acc.high >= chance:
+        return
+    named = ""
+    if class_names:
+        order = ", ".join(f"{name}→{i}" for i, name in enumerate(class_names[:4]))
+        more = ", …" if len(class_names) > 4 else ""
+        named = f" (these labels were numbered in sorted order: {order}{more})"
+    raise DataError(
+        f"{source}: the model's clean accuracy on these labels is {correct / n:.1%} "
+        f"[{acc.low:.0%}, {acc.high:.0%}], below the {chance:.0%} that predictions unrelated "
+        f"to the labels would reach: the labels are not the model's class indices{named}",
+        hint="give the labels as the class indices the model was trained with (0..C-1 in its "
+        "output order), or audit the data without them (no y in an .npz, no label column in "
+        "a table)",
+    )
 
 
 def noisy_accuracy(
@@ -85,7 +161,9 @@ def utility(
     if classes is None:
         return Utility(None, None), (_NOT_LOGITS,)
     check_label_range(y, classes, prep.dataset.source)
-    clean = accuracy(head, feats.all, y, feats.shape)
+    predicted = predict(head, feats.all, feats.shape)
+    check_label_agreement(predicted, y, prep.dataset.source, prep.dataset.class_names)
+    clean = float(np.mean(predicted == y))
     noisy = noisy_accuracy(head, feats.all, y, prep.noise_sigma, cfg.seed, feats.shape)
     return Utility(clean_accuracy=clean, noisy_accuracy=noisy), _label_warnings(y, classes)
 

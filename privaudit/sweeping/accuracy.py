@@ -9,36 +9,18 @@ for every sigma): no head pass is made for the accuracies alone.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from privaudit.audit import Prepared, check_label_range, encode
 from privaudit.audit.features import check_finite
+from privaudit.audit.utility import check_label_agreement, wilson
 from privaudit.model import make_session
-from privaudit.results import Accuracy, Interval
+from privaudit.results import Accuracy
 
-__all__ = ["LEVEL", "NOT_LOGITS", "accuracy_of", "model_accuracy", "wilson"]
+__all__ = ["NOT_LOGITS", "accuracy_of", "model_accuracy"]
 
-LEVEL = 0.95
-_Z = 1.959963984540054  # the normal quantile of (1 + LEVEL) / 2
 NOT_LOGITS = ("accuracy not measured: the model's first output is not (N, classes) logits, so "
               "its argmax cannot be compared with the labels")
-
-
-def wilson(correct: int, n: int) -> Interval | None:
-    r"""The 95% Wilson score interval of a proportion `correct / n` (None when n = 0).
-
-    .. math:: \frac{\hat p + z^2/2n \pm z \sqrt{\hat p (1 - \hat p)/n + z^2/4n^2}}{1 + z^2/n}
-
-    It stays inside [0, 1] and is not degenerate at 0 or n correct (Wilson, JASA 1927).
-    """
-    if n <= 0:
-        return None
-    p, z2 = correct / n, _Z * _Z
-    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-    half = _Z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), LEVEL)
 
 
 def accuracy_of(predicted: np.ndarray, y: np.ndarray) -> Accuracy:
@@ -73,4 +55,6 @@ def model_accuracy(prep: Prepared, threads: int, batch: int) -> tuple[Accuracy, 
         return Accuracy(None), (NOT_LOGITS,)
     y = np.concatenate([ya, ye])
     check_label_range(y, int(logits.shape[1]), prep.dataset.source)
-    return accuracy_of(np.argmax(logits, axis=1), y), ()
+    predicted = np.argmax(logits, axis=1)
+    check_label_agreement(predicted, y, prep.dataset.source, prep.dataset.class_names)
+    return accuracy_of(predicted, y), ()

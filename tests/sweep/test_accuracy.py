@@ -10,8 +10,9 @@ import torch
 
 from privaudit.attacks import noisy_features
 from privaudit.audit.references import server_classes
+from privaudit.audit.utility import wilson
 from privaudit.model import load_model, make_session, run_batched, split_model
-from privaudit.sweeping.accuracy import accuracy_of, wilson
+from privaudit.sweeping.accuracy import accuracy_of
 
 
 @pytest.mark.parametrize(("correct", "n", "low", "high"), [
