@@ -18,6 +18,7 @@ from privaudit.results import (
     Verdict,
     build_verdict,
     compared_mse_words,
+    floor_vacuity,
     lowest_reference,
     strongest_attack,
     strongest_reconstruction,
@@ -117,9 +118,7 @@ def floor_sentences(b: BoundResult) -> list[str]:
         out.append("This report predates the conditional spectral floor (schema 3): its only "
                    "floor is the paper's form below, which can overstate privacy.")
     elif b.floor_vacuous:
-        out.append(f"The conditional spectral floor is vacuous here: the features carry "
-                   f"{format_float((b.leakage_nats or 0.0) / b.input_dim)} nats per input "
-                   "dimension, too much for any block of directions to keep a floor.")
+        out.append(f"The conditional spectral floor is vacuous here: {floor_vacuity(b)}.")
     else:
         ci = b.mse_floor_interval
         spread = (f" (estimate {format_float(b.mse_floor_estimate)}, {ci.level:.0%} jackknife "

@@ -141,4 +141,4 @@ def _class_means(
 
 
 def _tile(mean: np.ndarray, n: int) -> Tensor:
-    return torch.from_numpy(np.ascontiguousarray(np.broadcast_to(mean, (n, *mean.shape))))
+    return torch.from_numpy(np.array(np.broadcast_to(mean, (n, *mean.shape))))  # a copy

@@ -68,6 +68,7 @@ from privaudit.results.table import (
 from privaudit.results.verdict import (
     build_verdict,
     compared_mse_words,
+    floor_vacuity,
     format_gain,
     harden_verdict,
     lowest_reference,
@@ -121,6 +122,7 @@ __all__ = [
     "compared_mse_words",
     "dumps",
     "feature_table",
+    "floor_vacuity",
     "format_gain",
     "from_dict",
     "from_jsonable",

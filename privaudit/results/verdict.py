@@ -24,8 +24,8 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "format_gain",
-           "harden_verdict", "lowest_reference", "regression", "strongest_attack",
+__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "floor_vacuity",
+           "format_gain", "harden_verdict", "lowest_reference", "regression", "strongest_attack",
            "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
@@ -64,6 +64,21 @@ def build_verdict(report: AuditReport) -> Verdict:
 
 def _vacuous(bound: BoundResult | None) -> bool:
     return bound is not None and (bound.vacuous or bound.floor_vacuous)
+
+
+def floor_vacuity(bound: BoundResult) -> str:
+    """Why the conditional spectral floor of a bound with noise is vacuous, as a clause.
+
+    Either the features carry too much, or the audit's clusters hold too few samples to
+    estimate any spread of the input within them (their prior, tr Cov(x|c), is 0).
+    """
+    if bound.floor_prior is None or not bound.floor_prior > 0:
+        return ("the audit's clusters are too small to estimate how the input varies within "
+                "them (see the clustering warnings), so no floor can be estimated: audit more "
+                "data")
+    per_dim = _num((bound.leakage_nats or 0.0) / bound.input_dim)
+    return f"the features carry {per_dim} nats per input dimension (I_up / d), too much for any " \
+        "floor to survive"
 
 
 def _width(mse: float | None, floor: float | None) -> float | None:
@@ -121,11 +136,9 @@ def _headline(report: AuditReport, best: AttackResult | None, found: Reconstruct
         return ("No noise is added (sigma = 0): the features can reveal the input without limit, "
                 "so no floor holds; only the attacks measure privacy.")
     if _vacuous(bound):
-        assert bound is not None and bound.leakage_nats is not None
-        per_dim = _num(bound.leakage_nats / bound.input_dim)
-        return (f"The bound is vacuous at this cut: the features carry {per_dim} nats per "
-                "input dimension (I_up / d), too much for any floor to survive; only the "
-                "attacks measure privacy.")
+        assert bound is not None
+        return f"The bound is vacuous at this cut: {floor_vacuity(bound)}; only the attacks " \
+            "measure privacy."
     if best is None or found is None:
         floor = _num(None if bound is None else bound.mse_floor)
         ref = lowest_reference(report.references)  # NOTE: a reference needs no attack
