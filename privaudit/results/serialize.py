@@ -7,7 +7,7 @@ import math
 import types
 import typing
 from collections.abc import Callable
-from dataclasses import fields, is_dataclass
+from dataclasses import MISSING, fields, is_dataclass
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -55,7 +55,14 @@ def _convert(hint: Any, data: Any, where: str) -> Any:
             raise ValueError(f"{where}: expected an object")
         hints = typing.get_type_hints(hint)
         known = {f.name for f in fields(hint)}
-        kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items() if k in known}
+        unknown = sorted(k for k in data if k not in known)
+        if unknown:
+            raise ValueError(f"{where}: unknown field {unknown[0]!r}")
+        missing = [f.name for f in fields(hint) if f.name not in data
+                   and f.default is MISSING and f.default_factory is MISSING]  # fmt: skip
+        if missing:
+            raise ValueError(f"{where}: the field {missing[0]!r} is missing")
+        kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
         # NOTE: is_dataclass narrows `hint` to a dataclass instance or class; here it is the
         # class (a type hint), which mypy cannot tell, so call it through a cast.
         return typing.cast(Callable[..., Any], hint)(**kwargs)

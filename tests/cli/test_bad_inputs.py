@@ -143,6 +143,9 @@ def _reports(kit: Path) -> None:
     assert code == 0
     report = json.loads((kit / "run" / "report.json").read_text())
     (kit / "wrong_schema.json").write_text(json.dumps({**report, "schema_version": 99}))
+    (kit / "extra_field.json").write_text(json.dumps({**report, "extra_field": 1}))
+    (kit / "no_attacks.json").write_text(json.dumps({k: v for k, v in report.items()
+                                                     if k != "attacks"}))  # fmt: skip
     report["provenance"]["timings"]["bound"] = "<b>slow</b>"
     (kit / "tampered.json").write_text(json.dumps(report))
     (kit / "not_json.json").write_text("{this is not json")
@@ -281,6 +284,10 @@ CASES: dict[str, Case] = {
     "report: output is a file": Case("report {kit}/run/report.json --output-dir {kit}/cnn.onnx",
                                      "cannot write to output folder"),
     "check: missing": Case("check {kit}/nope.json", "cannot read report"),
+    "check: a field outside the schema": Case("check {kit}/extra_field.json",
+                                              "AuditReport: unknown field 'extra_field'"),
+    "check: a field deleted": Case("check {kit}/no_attacks.json",
+                                   "AuditReport: the field 'attacks' is missing"),
     "check: binary file": Case("check {kit}/cnn.onnx", "not UTF-8 text"),
     "check: deeply nested": Case("check {kit}/deep.json", "nested too deeply"),
     "check: unknown config key": Case("check {kit}/run/report.json --config {kit}/typo.toml",
