@@ -109,7 +109,8 @@ class OnnxModule(nn.Module):
     Everything else constant (integer initializers, `Constant` node values, BatchNormalization
     running statistics and other configuration inputs such as Resize scales or Clip bounds)
     becomes a buffer of `self.consts`, so `.to(device)` moves the whole graph. BatchNormalization
-    always uses its running statistics; Dropout follows `self.training`.
+    always uses its running statistics; Dropout follows `self.training`. `fixed_batch` is the
+    static batch of the graph's input (None when dynamic); see `forward`.
 
     Args:
         model: the ONNX model; check it first with `check_convertible` (or use `to_torch`).
@@ -148,6 +149,7 @@ class OnnxModule(nn.Module):
         ]
         self._inputs = [i.name for i in graph.input if i.name not in initializers]
         self._outputs = [o.name for o in graph.output]
+        self.fixed_batch = _fixed_batch(graph, self._inputs)
 
     def _register(self, name: str, value: Tensor, weight: bool, trainable: bool) -> None:
         """Store the constant tensor `name` as a parameter (float weight) or as a buffer."""
@@ -162,6 +164,10 @@ class OnnxModule(nn.Module):
     def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
         """Run the graph.
 
+        A graph whose single input has a static batch B (`fixed_batch`, e.g. an export without
+        dynamic axes, whose Reshapes may hold B) runs on chunks of exactly B samples, the last
+        one padded by repeating its last sample; the padded rows' outputs are dropped.
+
         Args:
             *inputs: one tensor per graph input (initializers excluded), in graph order, with
                 the shapes and dtypes the ONNX model declares, e.g. `(N, C, H, W)` float32.
@@ -171,6 +177,21 @@ class OnnxModule(nn.Module):
         """
         if len(inputs) != len(self._inputs):
             raise ValueError(f"expected inputs {self._inputs}, got {len(inputs)} tensors")
+        rows = self.fixed_batch
+        if rows is None or len(inputs[0]) in (0, rows):
+            return self._run(inputs)
+        x, chunks = inputs[0], []
+        for start in range(0, len(x), rows):
+            part = x[start : start + rows]
+            n = len(part)
+            padded = torch.cat([part, part[-1:].expand(rows - n, *part.shape[1:])])
+            out = self._run((padded,))
+            chunks.append([o[:n] for o in (out if isinstance(out, tuple) else (out,))])
+        result = tuple(torch.cat(parts) for parts in zip(*chunks, strict=True))
+        return result[0] if len(result) == 1 else result
+
+    def _run(self, inputs: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
+        """Run the graph once on `inputs` as given (see `forward`)."""
         env: dict[str, Tensor] = dict(zip(self._inputs, inputs, strict=True))
         env[""] = _MISSING
         params, buffers = self.params, dict(self.consts.named_buffers())
@@ -228,6 +249,21 @@ class OnnxModule(nn.Module):
                 hint="write back into the same ONNX model the module was built from",
             )
         return out
+
+
+def _fixed_batch(graph: onnx.GraphProto, inputs: list[str]) -> int | None:
+    """The static batch of a graph's single input (its first dimension), or None.
+
+    None for a dynamic (symbolic or unknown) first dimension, a scalar, or several inputs.
+    """
+    value = next((v for v in graph.input if v.name in inputs), None)
+    if len(inputs) != 1 or value is None:
+        return None
+    dims = value.type.tensor_type.shape.dim
+    first = dims[0] if len(dims) else None
+    if first is None or not first.HasField("dim_value") or first.dim_value <= 0:
+        return None
+    return int(first.dim_value)
 
 
 def _store(proto: onnx.TensorProto, value: Tensor) -> None:

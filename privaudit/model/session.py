@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import onnx
 import onnxruntime as ort
@@ -66,8 +68,9 @@ def run_batched_outputs(
 ) -> list[np.ndarray]:
     """Run a single-input session over `x` in batches and concatenate every output.
 
-    A static batch dimension of 1 (e.g. a dynamo export without dynamic_shapes) is
-    detected and handled with one call per sample.
+    A static batch dimension B (e.g. an export without dynamic axes: 1, 4, ...) is detected:
+    every call then gets exactly B samples, the last one padded by repeating its last sample,
+    and the padded rows' outputs are dropped.
 
     Args:
         session: a session with exactly one input.
@@ -92,14 +95,17 @@ def run_batched_outputs(
                          hint="export the model with a leading batch dimension (N, ...)")
     x = _as_input(x, _ORT_DTYPES.get(spec.type), spec.name)
     _check_data_shape(x, list(spec.shape), spec.name)
-    step = 1 if spec.shape[0] == 1 else max(1, int(batch_size))
+    fixed = _fixed_batch(list(spec.shape))
+    step = fixed or max(1, int(batch_size))
     chunks: list[list[np.ndarray]] = []
     for start in range(0, len(x), step):
+        part = x[start : start + step]
         try:
-            chunks.append(session.run(None, {spec.name: x[start : start + step]}))
+            out = session.run(None, {spec.name: _pad_rows(part, fixed)})
         except _ORT_ERRORS as e:
-            raise ModelError(f"onnxruntime failed on samples {start}..{start + step - 1}: "
+            raise ModelError(f"onnxruntime failed on samples {start}..{start + len(part) - 1}: "
                              f"{first_line(e)}", hint=RE_EXPORT) from e
+        chunks.append([o[: len(part)] for o in out] if fixed else out)
     if not chunks:
         raise DataError("no samples to run", hint="pass at least one input sample")
     return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
@@ -111,7 +117,7 @@ def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -
     Args:
         session: a session with one input and one output.
         x: (N, ...) samples; cast to the input's element type.
-        batch_size: samples per call (>= 1); a static batch of 1 falls back to per-sample calls.
+        batch_size: samples per call (>= 1); a static batch B gets calls of B samples.
 
     Returns:
         The (N, ...) output.
@@ -126,6 +132,19 @@ def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -
                          f"{[o.name for o in outputs]}",
                          hint="split the model so that the encoder has a single output")
     return run_batched_outputs(session, x, batch_size)[0]
+
+
+def _fixed_batch(shape: Sequence[object]) -> int | None:
+    """The static batch size of an input of `shape` (its first dimension), or None if dynamic."""
+    first = shape[0] if shape else None
+    return first if isinstance(first, int) and first > 0 else None
+
+
+def _pad_rows(x: np.ndarray, rows: int | None) -> np.ndarray:
+    """`x` (n <= rows samples) padded to `rows` by repeating its last sample (None: as is)."""
+    if rows is None or len(x) == rows:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], rows - len(x), axis=0)])
 
 
 def _as_input(x: np.ndarray, dtype: type[np.generic] | None, name: str) -> np.ndarray:
