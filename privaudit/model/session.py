@@ -64,9 +64,10 @@ def make_session(
 
 
 def run_batched_outputs(
-    session: ort.InferenceSession, x: np.ndarray, batch_size: int
+    session: ort.InferenceSession, x: np.ndarray, batch_size: int,
+    outputs: Sequence[str] | None = None,
 ) -> list[np.ndarray]:
-    """Run a single-input session over `x` in batches and concatenate every output.
+    """Run a single-input session over `x` in batches and concatenate its outputs.
 
     A static batch dimension B (e.g. an export without dynamic axes: 1, 4, ...) is detected:
     every call then gets exactly B samples, the last one padded by repeating its last sample,
@@ -76,9 +77,10 @@ def run_batched_outputs(
         session: a session with exactly one input.
         x: (N, ...) samples; cast to the input's element type.
         batch_size: samples per call (>= 1).
+        outputs: the names of the outputs to fetch (None: every output).
 
     Returns:
-        One (N, ...) array per session output.
+        One (N, ...) array per output fetched, in order.
 
     Raises:
         DataError: `x` does not match the input's shape.
@@ -101,7 +103,7 @@ def run_batched_outputs(
     for start in range(0, len(x), step):
         part = x[start : start + step]
         try:
-            out = session.run(None, {spec.name: _pad_rows(part, fixed)})
+            out = session.run(outputs, {spec.name: _pad_rows(part, fixed)})
         except _ORT_ERRORS as e:
             raise ModelError(f"onnxruntime failed on samples {start}..{start + len(part) - 1}: "
                              f"{first_line(e)}", hint=RE_EXPORT) from e
@@ -112,26 +114,25 @@ def run_batched_outputs(
 
 
 def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -> np.ndarray:
-    """Run a single-input, single-output session over `x` in batches.
+    """Run a single-input session over `x` in batches and return its first output.
+
+    The first output is the encoder's features or the head's logits; a model with several
+    outputs (e.g. logits and an embedding) has the others left unfetched.
 
     Args:
-        session: a session with one input and one output.
+        session: a session with one input.
         x: (N, ...) samples; cast to the input's element type.
         batch_size: samples per call (>= 1); a static batch B gets calls of B samples.
 
     Returns:
-        The (N, ...) output.
+        The (N, ...) first output.
 
     Raises:
         DataError: `x` does not match the input's shape.
-        ModelError: the session does not have exactly one input and one output, or fails.
+        ModelError: the session does not have exactly one input, or fails.
     """
-    outputs = session.get_outputs()
-    if len(outputs) != 1:
-        raise ModelError(f"expected a model with one output, got {len(outputs)}: "
-                         f"{[o.name for o in outputs]}",
-                         hint="split the model so that the encoder has a single output")
-    return run_batched_outputs(session, x, batch_size)[0]
+    first = session.get_outputs()[0].name
+    return run_batched_outputs(session, x, batch_size, outputs=[first])[0]
 
 
 def _fixed_batch(shape: Sequence[object]) -> int | None:
