@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from privaudit.errors import ConfigError
@@ -41,6 +41,35 @@ def check_writable_dir(folder: Path, *, flag: str = "--output-dir") -> None:
             f"cannot write to output folder {folder}: {e.strerror or e}",
             hint=f"choose a writable folder with {flag}",
         ) from None
+
+
+@contextmanager
+def remove_new_folders_on_failure(folders: Sequence[Path]) -> Iterator[None]:
+    """If the block fails or is interrupted, remove the folders it created that are still empty.
+
+    Each of `folders` that does not exist yet, and each missing folder above it, is noted
+    before the block; on failure those are removed deepest first where they are empty. A
+    folder that existed before the block, or that holds anything (`os.rmdir` refuses it), is
+    never removed. Enter it before `lock_folders`, so that the lock file is gone by then.
+    """
+    new = sorted({p for f in folders for p in _missing_folders(f)},
+                 key=lambda p: len(p.parts), reverse=True)
+    try:
+        yield
+    except BaseException:
+        for folder in new:
+            with suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """`folder` and the folders above it that do not exist (yet), as absolute paths."""
+    missing, path = [], folder.absolute()
+    while path != path.parent and not path.exists() and not path.is_symlink():
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def atomic_write(data: bytes, path: Path) -> None:

@@ -20,7 +20,13 @@ from typer.testing import CliRunner
 
 from privaudit.cli.app import app
 from privaudit.errors import ConfigError
-from privaudit.outputs import LOCK_NAME, atomic_write, lock_folders, restore_on_failure
+from privaudit.outputs import (
+    LOCK_NAME,
+    atomic_write,
+    lock_folders,
+    remove_new_folders_on_failure,
+    restore_on_failure,
+)
 from privaudit.reports import write_report
 
 runner = CliRunner()
@@ -70,8 +76,36 @@ def test_harden_into_an_existing_model_interrupted_leaves_no_backup(
                                  "--output-dir", str(tmp_path / "out"), "-q"])
     assert result.exit_code == 130, result.stderr
     assert hardened.read_bytes() == b"yesterday's model"
-    assert _names(tmp_path) == ["d.npz", "existing.onnx", "out"]
-    assert _names(tmp_path / "out") == []
+    assert _names(tmp_path) == ["d.npz", "existing.onnx"]  # the new report folder went too
+
+
+def test_a_failure_removes_only_the_new_folders_still_empty(tmp_path: Path) -> None:
+    existing, new, full = tmp_path / "existing", tmp_path / "a" / "b" / "c", tmp_path / "f" / "g"
+    existing.mkdir()
+    with pytest.raises(ConfigError), remove_new_folders_on_failure([existing, new, full]):
+        new.mkdir(parents=True)
+        full.mkdir(parents=True)
+        (full / "kept.txt").write_text("something the run must not lose")
+        raise ConfigError("a late exit 2")
+    assert _names(tmp_path) == ["existing", "f"] and _names(tmp_path / "f") == ["g"]
+    with remove_new_folders_on_failure([new]):
+        new.mkdir(parents=True)
+    assert new.is_dir()  # a run that succeeds keeps its folders
+
+
+def test_a_failed_command_removes_the_output_folders_it_made(tmp_path: Path) -> None:
+    """Issue: assess/harden/sweep with bad data left their new (empty) output folders behind."""
+    existing = tmp_path / "existing"
+    existing.mkdir()
+    data = ["--data", str(tmp_path / "missing.npz"), "-q"]
+    for args in (["assess", *data, "-o", str(tmp_path / "new" / "deep")],
+                 ["assess", *data, "-o", str(existing)],
+                 ["harden", *data, "-o", str(tmp_path / "m" / "h.onnx"), "--output-dir",
+                  str(tmp_path / "r")],
+                 ["sweep", *data, "--no-attacks", "-o", str(tmp_path / "s")]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and "missing.npz" in result.stderr, (args, result.stderr)
+    assert _names(tmp_path) == ["existing"] and _names(existing) == []
 
 
 def test_a_folder_in_use_is_refused_with_the_owner_pid(tmp_path: Path) -> None:

@@ -75,22 +75,25 @@ def execute(
     """Load the config, guard the outputs, run with progress bars, write every report.
 
     Everything written is all-or-nothing: on an error, Ctrl-C or SIGTERM, `restore_on_failure`
-    takes new files (and temp files) away again and puts overwritten ones back. Each output
-    folder is locked for the whole run, so a second run into it stops at once (exit 2) instead
-    of overwriting, or on failure removing, the first one's files.
+    takes new files (and temp files) away again and puts overwritten ones back, and an output
+    folder the run created is removed again while empty. Each output folder is locked for the
+    whole run, so a second run into it stops at once (exit 2) instead of overwriting, or on
+    failure removing, the first one's files.
     """
     from privaudit.cli.console import RichProgress
     from privaudit.config import NoiseSource, load_config
-    from privaudit.outputs import lock_folders, restore_on_failure
+    from privaudit.outputs import lock_folders, remove_new_folders_on_failure, restore_on_failure
 
     cfg = load_config(config, overrides)
-    outputs = _check_output(cfg, model_output=model_output)
+    folders = [cfg.output_dir, *([model_output.parent] if model_output is not None else [])]
     source = NoiseSource.FLAG.value if overrides.get("noise") is not None else None
-    with (
-        lock_folders([p.parent for p in outputs]),
-        restore_on_failure(outputs),
-        RichProgress(enabled=not quiet) as progress,
-    ):
-        report = run(cfg, progress, source)
-        paths = _write_reports(report, cfg)
+    with remove_new_folders_on_failure(folders):
+        outputs = _check_output(cfg, model_output=model_output)
+        with (
+            lock_folders([p.parent for p in outputs]),
+            restore_on_failure(outputs),
+            RichProgress(enabled=not quiet) as progress,
+        ):
+            report = run(cfg, progress, source)
+            paths = _write_reports(report, cfg)
     return report, paths

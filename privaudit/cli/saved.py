@@ -142,26 +142,29 @@ def _format_names(fmt: str) -> list[str]:
 def _write_rendered(audit: Any, saved: Path, names: list[str], folder: Path) -> None:
     """Render `audit` in every format of `names` and write each as `folder/<saved stem><suffix>`.
 
-    All or nothing; never over the saved report itself.
+    All or nothing (a folder it created is removed again while empty); never over the saved
+    report itself.
     """
     from privaudit.cli.console import print_wrote
     from privaudit.outputs import (
         check_writable_dir,
         lock_folders,
         refuse_overwrite,
+        remove_new_folders_on_failure,
         restore_on_failure,
     )
     from privaudit.reports import get_reporter, get_sweep_reporter, write_report
     from privaudit.results import SweepReport
 
-    check_writable_dir(folder)
-    sweep = isinstance(audit, SweepReport)
-    reporters = [get_sweep_reporter(n) if sweep else get_reporter(n) for n in names]
-    texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
-    refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
-    with lock_folders([folder]), restore_on_failure(list(texts)):
-        for path, text in texts.items():
-            write_report(text, path)
+    with remove_new_folders_on_failure([folder]):
+        check_writable_dir(folder)
+        sweep = isinstance(audit, SweepReport)
+        reporters = [get_sweep_reporter(n) if sweep else get_reporter(n) for n in names]
+        texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
+        refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
+        with lock_folders([folder]), restore_on_failure(list(texts)):
+            for path, text in texts.items():
+                write_report(text, path)
     print_wrote(list(texts))
 
 

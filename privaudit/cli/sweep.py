@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +108,7 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
         check_writable_dir,
         lock_folders,
         refuse_overwrite,
+        remove_new_folders_on_failure,
         restore_on_failure,
     )
     from privaudit.reports import get_sweep_reporter, write_report
@@ -115,11 +117,15 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
     cfg = load_config(config, overrides)
     reporters = [get_sweep_reporter(f) for f in cfg.formats]
     paths = [cfg.output_dir / f"sweep{r.suffix}" for r in reporters]
-    check_writable_dir(cfg.output_dir)
-    refuse_overwrite(paths, input_files(cfg), flag="--output-dir")
     shards = cfg.output_dir / SHARDS
-    # NOTE: the reports are all or nothing; the shards are kept whatever happens (resume).
-    with lock_folders([cfg.output_dir]), restore_on_failure(paths):
+    # NOTE: the reports are all or nothing; the shards are kept whatever happens (resume),
+    # and folders this run made are removed only while empty (no finished job in them).
+    with ExitStack() as stack:
+        stack.enter_context(remove_new_folders_on_failure([shards]))
+        check_writable_dir(cfg.output_dir)
+        refuse_overwrite(paths, input_files(cfg), flag="--output-dir")
+        stack.enter_context(lock_folders([cfg.output_dir]))
+        stack.enter_context(restore_on_failure(paths))
         try:
             with RichProgress(enabled=not quiet) as progress:
                 report = run_sweep(cfg, progress=progress, shards=shards, fresh=fresh)

@@ -1,7 +1,8 @@
 """Issue 7: every bad input exits 2 with one `error:` line and one `hint:` line, no traceback.
 
 One table, one row per bad input, across `layers`, `assess`, `harden`, `report` and `check`.
-Each row also checks that nothing was written and that no input file changed (by hash).
+Each row also checks that nothing was written (not even the output folder the run created)
+and that no input file changed (by hash).
 """
 
 from __future__ import annotations
@@ -398,4 +399,4 @@ def test_bad_input_exits_2_with_error_and_hint(name: str, kit: Path, tmp_path: P
     assert lines[errors[0] + 1 :][:1] and lines[errors[0] + 1].startswith("hint: "), lines
     assert errors[0] + 2 == len(lines), lines  # nothing after the hint
     assert _snapshot(kit) == before  # no input changed, nothing written next to them
-    assert not out.exists() or not any(out.iterdir())  # no report, no model, no temp file
+    assert not out.exists()  # no report, no model, no temp file, not even the new folder

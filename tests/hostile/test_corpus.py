@@ -204,8 +204,7 @@ def test_sigterm_after_harden_wrote_its_model(kit: Path, tmp_path: Path) -> None
         cwd=ROOT, capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 143, done.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert _files(out) == []
+    assert list(tmp_path.iterdir()) == []  # the report folder it created went too
 
 
 def test_a_lock_left_by_a_killed_run_is_taken_over(kit: Path, tmp_path: Path) -> None:
