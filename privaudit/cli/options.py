@@ -238,7 +238,7 @@ MinAttackMseOpt = Annotated[
 MaxRecoveredOpt = Annotated[
     float | None,
     typer.Option(help="Constraint: no attack or reference recovers more than this share of the "
-                      "variance."),
+                      "variance (0-1)."),
 ]
 FreshOpt = Annotated[
     bool, typer.Option("--fresh", help="Ignore finished jobs in OUTPUT_DIR/shards; redo all.")

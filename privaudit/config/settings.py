@@ -41,6 +41,7 @@ __all__ = [
     "as_dict",
     "check_positive",
     "check_range",
+    "check_recovered",
     "check_share",
     "choice",
 ]
@@ -112,6 +113,7 @@ class GateConfig:
             value = getattr(self, key)
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
+        check_recovered("gate.max_recovered", self.max_recovered)
 
     @property
     def active(self) -> bool:
@@ -219,13 +221,14 @@ class SweepConfig:
                 check_positive(f"sweep.{key}", getattr(self, key))
         choice("sweep.executor", self.executor, values(Executor), what="executor")
         check_positive("sweep.gpus_per_task", self.gpus_per_task)
-        for key in ("min_accuracy", "min_attack_mse", "max_recovered"):
+        for key in ("min_accuracy", "min_attack_mse"):
             value = getattr(self, key)
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"sweep.{key}: expected a finite threshold, got {value}")
         if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
             raise ConfigError(f"sweep.min_accuracy: expected a share in [0, 1], got "
                               f"{self.min_accuracy}", hint="e.g. --min-accuracy 0.9 (90%)")
+        check_recovered("sweep.max_recovered", self.max_recovered)
 
     @property
     def constrained(self) -> bool:
@@ -330,6 +333,17 @@ def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:
     if not (0 <= value if allow_zero else 0 < value) or not value < 1:
         low = "[0" if allow_zero else "(0"
         raise ConfigError(f"{key}: expected a number in {low}, 1), got {value}", hint=hint)
+
+
+def check_recovered(key: str, value: float | None) -> None:
+    """Raise ConfigError unless `value` is None or a share of the variance in [0, 1].
+
+    A recovered share is 1 - MSE / MSE(prior), at most 1: a threshold above 1 (a percentage
+    given as 50) would pass every reconstruction, so it is refused rather than read.
+    """
+    if value is not None and not 0 <= value <= 1:
+        raise ConfigError(f"{key}: expected a share in [0, 1], got {value:g}",
+                          hint="a share of the variance between 0 and 1, e.g. 0.5 for 50%")
 
 
 def check_positive(key: str, value: float, *, allow_zero: bool = False) -> None:

@@ -137,6 +137,8 @@ def _configs(kit: Path) -> None:
     (kit / "enabled_typo.toml").write_text('[tool.privaudit.attacks]\nenabled = ["decodr"]\n')
     (kit / "quoted_sigma.toml").write_text('[tool.privaudit]\nnoise = "0.1"\n')
     (kit / "presplit.toml").write_text('[tool.privaudit]\nencoder = "cnn.onnx"\n')
+    (kit / "recovered_percent.toml").write_text("[tool.privaudit.gate]\nmax_recovered = 50\n")
+    (kit / "sweep_percent.toml").write_text("[tool.privaudit.sweep]\nmax_recovered = 50\n")
 
 
 def _reports(kit: Path) -> None:
@@ -363,6 +365,27 @@ CASES: dict[str, Case] = {
                                     "{kit}/presplit.toml", "a sweep cuts a whole model"),
     "check: a sweep's constraint": Case("check {kit}/run/report.json --min-accuracy 2",
                                         "sweep.min_accuracy: expected a share in [0, 1]"),
+    # --- a recovered share is at most 1: a percentage would make the gate pass everything
+    "assess: recovered share as a percentage": Case(
+        ASSESS + " --fail-over-recovered 50", "gate.max_recovered: expected a share in [0, 1]"),
+    "check: recovered share as a percentage": Case(
+        "check {kit}/run/report.json --fail-over-recovered 50",
+        "gate.max_recovered: expected a share in [0, 1], got 50"),
+    "check: negative recovered share": Case(
+        "check {kit}/run/report.json --fail-over-recovered -0.1",
+        "gate.max_recovered: expected a share in [0, 1], got -0.1"),
+    "check: recovered share in the config": Case(
+        "check {kit}/run/report.json --config {kit}/recovered_percent.toml",
+        "gate.max_recovered: expected a share in [0, 1], got 50"),
+    "check: a sweep's recovered share": Case(
+        "check {kit}/run/report.json --max-recovered 50",
+        "sweep.max_recovered: expected a share in [0, 1], got 50"),
+    "check: a sweep's recovered share in the config": Case(
+        "check {kit}/run/report.json --config {kit}/sweep_percent.toml",
+        "sweep.max_recovered: expected a share in [0, 1], got 50"),
+    "sweep: recovered share as a percentage": Case(
+        SWEEP + " --splits layer3 --max-recovered 50",
+        "sweep.max_recovered: expected a share in [0, 1], got 50"),
 }
 if not torch.cuda.is_available():  # issue 16, item 11: a report never claims a missing device
     CASES["cuda without CUDA"] = Case(ASSESS + " --no-attacks --device cuda",

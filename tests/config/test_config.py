@@ -116,16 +116,23 @@ def test_attack_names_match_registry() -> None:
         ('[tool.privaudit]\nformats = "json"\n', {"formats": "html"}, "formats: expected a list"),
         ("[tool.privaudit.gate]\nmax_leakage = nan\n", {"gate.max_leakage": 0.5},
          "gate.max_leakage: expected a finite threshold"),
+        ("[tool.privaudit.gate]\nmax_recovered = 50\n", {},
+         "gate.max_recovered: expected a share in [0, 1], got 50"),
+        ("[tool.privaudit.gate]\nmax_recovered = 50\n", {"gate.max_recovered": 0.5},
+         "gate.max_recovered: expected a share in [0, 1], got 50"),
+        ("[tool.privaudit.sweep]\nmax_recovered = 50.0\n", {},
+         "sweep.max_recovered: expected a share in [0, 1], got 50"),
     ],
 )
 def test_the_file_is_checked_even_where_a_flag_overrides_it(
     tmp_path: Path, body: str, flags: dict[str, object], message: str
 ) -> None:
     _pyproject(tmp_path, body)
-    with pytest.raises(ConfigError, match=message.replace("(", r"\(")) as err:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")) as err:
         load_config(tmp_path / "pyproject.toml", flags, cwd=tmp_path)
     assert err.value.hint is not None
-    assert "pyproject.toml" in err.value.hint or "choose from" in err.value.hint
+    assert ("pyproject.toml" in err.value.hint or "choose from" in err.value.hint
+            or "share of the variance" in err.value.hint)
 
 
 @pytest.mark.parametrize(
@@ -139,6 +146,11 @@ def test_the_file_is_checked_even_where_a_flag_overrides_it(
         ({"harden.baseline_scales": (1.5, -1.0)}, "harden.baseline_scales: expected a positive"),
         ({"harden.lr": float("inf")}, "harden.lr: expected a positive"),
         ({"max_data_gb": 0.0}, "max_data_gb: expected a positive"),
+        ({"gate.max_recovered": 50.0}, r"gate.max_recovered: expected a share in \[0, 1\]"),
+        ({"gate.max_recovered": -0.1}, r"gate.max_recovered: expected a share in \[0, 1\]"),
+        ({"gate.max_recovered": float("nan")}, "gate.max_recovered: expected a share"),
+        ({"sweep.max_recovered": 50.0}, r"sweep.max_recovered: expected a share in \[0, 1\]"),
+        ({"sweep.max_recovered": -1.0}, r"sweep.max_recovered: expected a share in \[0, 1\]"),
     ],
 )
 def test_bad_flag_values_are_config_errors(
@@ -146,6 +158,19 @@ def test_bad_flag_values_are_config_errors(
 ) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, flags, cwd=tmp_path, search=False)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.5, 1.0])
+def test_recovered_shares_from_0_to_1_are_thresholds(tmp_path: Path, share: float) -> None:
+    cfg = load_config(None, {"gate.max_recovered": share, "sweep.max_recovered": share},
+                      cwd=tmp_path, search=False)
+    assert cfg.gate.max_recovered == share and cfg.sweep.max_recovered == share
+
+
+def test_a_recovered_share_as_a_percentage_gets_a_hint(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(None, {"gate.max_recovered": 50.0}, cwd=tmp_path, search=False)
+    assert err.value.hint is not None and "0.5 for 50%" in err.value.hint
 
 
 def test_numbers_in_comma_separated_flags_are_still_read(tmp_path: Path) -> None:
