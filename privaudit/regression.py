@@ -5,8 +5,10 @@ attack or a reference reconstruction does better (its MSE is lower beyond both b
 intervals, or beyond the tolerance when either has none), or when its leakage bound (bits per
 dimension) is higher beyond the tolerance. Harden reports are compared on their hardened
 models, the ones their gates judge. A quantity the old report measured and the new one cannot
-(a floor or a leakage that became unknown or unbounded) counts as less private: a regression
-gate must never pass by not measuring.
+(a floor or a leakage that became unknown or unbounded, an attack that succeeded before and
+has no result now, a reference that could not be computed now) counts as less private: a
+regression gate must never pass by not measuring. Two reports whose MSEs are in different
+units (pixels on [0, 1] against standardised features) are refused, not compared.
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from privaudit.config import Domain
 from privaudit.errors import ConfigError
 from privaudit.results import AttackResult, AuditReport, BoundResult, Interval, Reference, Status
 
-__all__ = ["DEFAULT_TOLERANCE", "Regression", "check_tolerance", "less_private"]
+__all__ = [
+    "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "less_private",
+]
 
 DEFAULT_TOLERANCE = 0.05  # relative: 5 %
+# what an MSE of each domain is measured in (`privaudit.data.units`)
+MSE_UNITS: dict[str, str] = {
+    Domain.IMAGE.value: "per pixel on [0, 1]",
+    Domain.TABULAR.value: "per column, standardised",
+    Domain.SIGNAL.value: "per channel and time step, standardised",
+}
 
 
 @dataclass(frozen=True)
@@ -45,31 +56,61 @@ def check_tolerance(tolerance: float) -> float:
     return tolerance
 
 
+def check_comparable(old: AuditReport, new: AuditReport) -> None:
+    """Refuse two reports whose MSEs are in different units (their kinds of data differ).
+
+    Images are measured in pixels on [0, 1], tabular vectors and signals standardised per
+    feature (`privaudit.data.units`): an MSE of one says nothing about the other's. The same
+    kind of data audited on another model (original against hardened) compares.
+
+    Raises:
+        ConfigError: the two reports' data are of different kinds (`model.domain`).
+    """
+    a, b = _gated(old).model.domain, _gated(new).model.domain
+    if a != b:
+        raise ConfigError(
+            f"cannot compare {_kind(a)} with {_kind(b)}: their MSEs are in different units",
+            hint="compare two reports of the same kind of data, e.g. the original and the "
+            "hardened model audited on the same data",
+        )
+
+
+def _kind(domain: str) -> str:
+    """E.g. 'an image report (MSE per pixel on [0, 1])'."""
+    article = "an" if domain[:1] in "aeiou" else "a"
+    return f"{article} {domain} report (MSE {MSE_UNITS.get(domain, f'of {domain} data')})"
+
+
 def less_private(
     old: AuditReport, new: AuditReport, tolerance: float = DEFAULT_TOLERANCE
 ) -> tuple[Regression, ...]:
     """Every way `new` leaks more than `old` (empty: not less private).
+
+    An attack or a reference with a result in `old` and none in `new` (not run, skipped,
+    failed, or no MSE) is one too; one only in `new` is not.
 
     Args:
         old: the baseline report (e.g. the main branch's).
         new: the report of the candidate model.
         tolerance: relative slack on the floor, the leakage, and the attack MSEs that have no
             intervals; in [0, 1).
+
+    Raises:
+        ConfigError: a tolerance outside [0, 1), or reports in different units
+            (`check_comparable`).
     """
     check_tolerance(tolerance)
+    check_comparable(old, new)
     old, new = _gated(old), _gated(new)
     found = [*_floor(old.bound, new.bound, tolerance), *_leakage(old.bound, new.bound, tolerance)]
     new_attacks = {a.attack: a for a in new.attacks}
     for a in old.attacks:
-        b = new_attacks.get(a.attack)
-        if b is not None:
-            found += _attack(a, b, tolerance)
+        found += _attack(a, new_attacks.get(a.attack), tolerance)
     # NOTE: the label reference is what the server reconstructs for free: a model whose
     # predicted class gives more away is less private even if no attack improved
     new_refs = {r.name: r for r in new.references}
     for r in old.references:
-        if r.name in new_refs:
-            found += _reference(r, new_refs[r.name], tolerance)
+        found += _reference(r, new_refs.get(r.name), tolerance)
     return tuple(found)
 
 
@@ -115,16 +156,35 @@ def _leakage(old: BoundResult | None, new: BoundResult | None, tol: float) -> li
     return []
 
 
-def _attack(old: AttackResult, new: AttackResult, tol: float) -> list[Regression]:
-    if not (old.status is Status.OK and new.status is Status.OK):
+def _attack(old: AttackResult, new: AttackResult | None, tol: float) -> list[Regression]:
+    if old.status is not Status.OK or not _known(old.mse):
         return []
+    if new is None or new.status is not Status.OK or not _known(new.mse):
+        state = "not run" if new is None else new.status.value
+        return [_unmeasured("attack_mse", old.attack, f"attack {old.attack}", old.mse, state)]
     return _reconstruction("attack_mse", old.attack, old.mse, old.mse_interval, new.mse,
                            new.mse_interval, tol)  # fmt: skip
 
 
-def _reference(old: Reference, new: Reference, tol: float) -> list[Regression]:
-    return _reconstruction("reference_mse", f"{old.name} reference", old.mse, old.mse_interval,
+def _reference(old: Reference, new: Reference | None, tol: float) -> list[Regression]:
+    subject = f"{old.name} reference"
+    if not _known(old.mse):
+        return []
+    if new is None or not _known(new.mse):
+        state = "absent" if new is None else "not computed"
+        return [_unmeasured("reference_mse", subject, subject, old.mse, state)]
+    return _reconstruction("reference_mse", subject, old.mse, old.mse_interval,
                            new.mse, new.mse_interval, tol)  # fmt: skip
+
+
+def _unmeasured(
+    quantity: str, subject: str, label: str, old: float | None, state: str
+) -> Regression:
+    """A reconstruction A scored that B has no MSE for: the gate must not pass unmeasured."""
+    assert old is not None
+    return Regression(quantity, subject, old, None,
+                      f"{label}: no result in B to compare with A's MSE {old:.4g} "
+                      f"(in B: {state})")  # fmt: skip
 
 
 def _reconstruction(

@@ -226,7 +226,8 @@ def compare(
     ] = None,
     fail_if_less_private: Annotated[
         bool, typer.Option("--fail-if-less-private", help="Exit 1 when B leaks more than A: "
-                           "lower MSE floor or attack MSE, higher leakage (audit reports).")
+                           "lower MSE floor or attack MSE, higher leakage, or no result for an "
+                           "attack A measured (audit reports of the same kind of data).")
     ] = False,
     tolerance: Annotated[
         float | None, typer.Option(help="Relative slack for --fail-if-less-private.",
@@ -240,22 +241,32 @@ def compare(
         from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
-        from privaudit.results import AuditReport, read_saved
+        from privaudit.results import read_saved
 
         if tolerance is not None and not fail_if_less_private:
             raise ConfigError("--tolerance needs --fail-if-less-private",
                               hint="add --fail-if-less-private, or drop --tolerance")
         tol = check_tolerance(DEFAULT_TOLERANCE if tolerance is None else tolerance)
         a, b = read_saved(first), read_saved(second)
-        if fail_if_less_private and not (isinstance(a, AuditReport) and isinstance(b, AuditReport)):
-            raise ConfigError("--fail-if-less-private compares two audit reports, not sweeps",
-                              hint="pass two report.json files written by assess or harden")
+        if fail_if_less_private:
+            _check_gateable(a, b)  # NOTE: before anything is written: exit 2 leaves no file
         text = render_compare(a, b, fmt)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-")
         code = _regression_gate(a, b, tol) if fail_if_less_private else ExitCode.OK
     raise typer.Exit(code)
+
+
+def _check_gateable(a: Any, b: Any) -> None:
+    """Raise ConfigError unless `a` and `b` are audit reports whose MSEs share their units."""
+    from privaudit.regression import check_comparable
+    from privaudit.results import AuditReport
+
+    if not (isinstance(a, AuditReport) and isinstance(b, AuditReport)):
+        raise ConfigError("--fail-if-less-private compares two audit reports, not sweeps",
+                          hint="pass two report.json files written by assess or harden")
+    check_comparable(a, b)
 
 
 def _regression_gate(a: Any, b: Any, tolerance: float) -> ExitCode:

@@ -13,14 +13,14 @@ from typer.testing import CliRunner
 from privaudit.cli.app import app
 from privaudit.errors import ConfigError
 from privaudit.regression import less_private
-from privaudit.results import AuditReport, Interval, read_saved
+from privaudit.results import AuditReport, Interval, Status, read_saved
 
 GOLDEN = Path(__file__).resolve().parents[1] / "reports" / "golden"
 runner = CliRunner()
 
 
-def _golden() -> AuditReport:
-    report = read_saved(GOLDEN / "report.json")
+def _golden(name: str = "report") -> AuditReport:
+    report = read_saved(GOLDEN / f"{name}.json")
     assert isinstance(report, AuditReport) and report.bound is not None
     return report
 
@@ -87,8 +87,31 @@ CASES = [
     ("one side without intervals uses the tolerance", OLD,
      _attack(OLD, "decoder", mse=0.0315 * 0.9, mse_interval=None), 0.05,
      [("attack_mse", "decoder")]),
+    # a regression gate never passes by not measuring: A's result with none in B is a finding
     ("attack gone from the new run", OLD,
-     dataclasses.replace(OLD, attacks=OLD.attacks[:1]), 0.0, []),
+     dataclasses.replace(OLD, attacks=OLD.attacks[:1]), 0.0, [("attack_mse", "decoder")]),
+    ("no attack in the new run", OLD, dataclasses.replace(OLD, attacks=()), 0.05,
+     [("attack_mse", "knn"), ("attack_mse", "decoder")]),
+    ("attack skipped in the new run", OLD,
+     _attack(OLD, "decoder", status=Status.SKIPPED, mse=None, reason="needs gradients"), 0.05,
+     [("attack_mse", "decoder")]),
+    ("attack failed in the new run", OLD,
+     _attack(OLD, "decoder", status=Status.ERROR, mse=None, reason="diverged"), 0.05,
+     [("attack_mse", "decoder")]),
+    ("attack without an MSE in the new run", OLD, _attack(OLD, "decoder", mse=float("nan")),
+     0.05, [("attack_mse", "decoder")]),
+    ("attack only in the new run", dataclasses.replace(OLD, attacks=OLD.attacks[:1]), OLD, 0.05,
+     []),
+    ("attack skipped in the old run", _attack(OLD, "decoder", status=Status.SKIPPED, mse=None),
+     OLD, 0.05, []),
+    ("label reference gone from the new run", OLD,
+     dataclasses.replace(OLD, references=OLD.references[:1]), 0.05,
+     [("reference_mse", "label reference")]),
+    ("label reference not computed in the new run", OLD,
+     _label(OLD, mse=None, mse_interval=None, reason="no labels"), 0.05,
+     [("reference_mse", "label reference")]),
+    ("label reference only in the new run", _label(OLD, mse=None, reason="no labels"), OLD,
+     0.05, []),
     # the label reference is the server's for free: no attack better, yet less private
     ("label reference 20% lower", _no_ref_intervals(OLD),
      _label(_no_ref_intervals(OLD), mse=0.0523 * 0.8), 0.05,
@@ -123,6 +146,31 @@ def _fake_harden(original: AuditReport, after: AuditReport) -> AuditReport:
 
     harden = HardenResult("h.onnx", "ab" * 32, 0.1, 4.0, "bound", 5, 1, False, False, (), after)
     return dataclasses.replace(original, harden=harden)
+
+
+def test_a_result_missing_in_b_names_a_s_mse() -> None:
+    found = less_private(OLD, dataclasses.replace(OLD, attacks=OLD.attacks[:1]))
+    assert [r.message for r in found] == [
+        "attack decoder: no result in B to compare with A's MSE 0.0315 (in B: not run)"]
+    assert found[0].new is None
+
+
+TABULAR = _golden("tabular")
+SIGNAL = _golden("signal")
+
+
+@pytest.mark.parametrize(("old", "new"), [(OLD, TABULAR), (TABULAR, OLD), (TABULAR, SIGNAL)],
+                         ids=["image-tabular", "tabular-image", "tabular-signal"])
+def test_reports_in_different_units_are_refused(old: AuditReport, new: AuditReport) -> None:
+    with pytest.raises(ConfigError, match="their MSEs are in different units") as err:
+        less_private(old, new)
+    assert err.value.hint is not None and "same kind of data" in err.value.hint
+
+
+def test_the_same_kind_of_data_on_another_model_compares() -> None:
+    other = dataclasses.replace(TABULAR, model=dataclasses.replace(
+        TABULAR.model, path="hardened.onnx", sha256="cd" * 32))
+    assert less_private(TABULAR, other) == ()
 
 
 @pytest.mark.parametrize("tolerance", [-0.1, 1.0, float("nan")])
@@ -187,3 +235,45 @@ def test_cli_exit_2_for_bad_inputs(runs: dict[str, Path], tmp_path: Path) -> Non
     alone = runner.invoke(app, ["compare", str(runs["private"]), str(runs["private"]),
                                 "--tolerance", "0.1"])  # fmt: skip
     assert alone.exit_code == 2 and "needs --fail-if-less-private" in alone.stderr
+
+
+@pytest.fixture(scope="module")
+def knn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real demo audit at the deployed sigma 0.1 whose knn attack ran (the smoke budget)."""
+    folder = tmp_path_factory.mktemp("knn")
+    result = runner.invoke(app, ["assess", "--attacks", "knn", "--budget", "smoke", "--limit",
+                                 "300", "-q", "--noise", "0.1", "-o", str(folder)])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    return folder / "report.json"
+
+
+def test_cli_exit_1_when_b_ran_no_attack_a_measured(runs: dict[str, Path], knn_run: Path) -> None:
+    result = runner.invoke(app, ["compare", str(knn_run), str(runs["private"]),
+                                 "--fail-if-less-private"])  # fmt: skip
+    assert result.exit_code == 1, result.stderr
+    lines = [ln for ln in result.stderr.splitlines() if ln.startswith("less private:")]
+    assert lines and all("attack knn: no result in B to compare with A's MSE" in ln
+                         for ln in lines), lines  # fmt: skip
+    assert "not less private" not in result.stderr
+
+
+def test_cli_an_attack_only_in_b_is_no_regression(runs: dict[str, Path], knn_run: Path) -> None:
+    result = runner.invoke(app, ["compare", str(runs["private"]), str(knn_run),
+                                 "--fail-if-less-private"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "not less private" in result.stderr
+
+
+def test_cli_exit_2_for_reports_in_different_units(tmp_path: Path) -> None:
+    out = tmp_path / "cmp.md"
+    for a, b, kind in (("report", "tabular", "an image report (MSE per pixel on [0, 1])"),
+                       ("tabular", "report", "a tabular report (MSE per column, standardised)")):
+        result = runner.invoke(app, ["compare", str(GOLDEN / f"{a}.json"),
+                                     str(GOLDEN / f"{b}.json"), "--fail-if-less-private",
+                                     "-o", str(out)])  # fmt: skip
+        assert result.exit_code == 2, result.stderr
+        lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+        assert lines[0].startswith(f"error: cannot compare {kind} with")
+        assert "different units" in lines[0]
+        assert lines[1].startswith("hint: ") and len(lines) == 2, lines
+        assert not out.exists()  # refused before anything is written
