@@ -5,11 +5,13 @@ The label column is `--label-column`, else the first of `label`, `y`, `target` t
 feature column that is not numeric, or a missing label, is an error naming the column (and
 the row); NaN and infinite values are checked later with the other formats (`vectors`).
 Sizes are checked before the data is parsed: a CSV's rows are counted by its line breaks, a
-Parquet file's come from its metadata, and with `--limit` only the kept rows are parsed.
+Parquet file's come from its metadata, and with `--limit` only the kept rows are parsed. A
+CSV's delimiter is sniffed from its header line: a comma, else a semicolon, tab or bar.
 """
 
 from __future__ import annotations
 
+import csv
 import difflib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ LABEL_NAMES = ("label", "y", "target")  # the label column's default names, in t
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 PARQUET_HINT = "install the Parquet engine: pip install 'privaudit[parquet]'"
 _CHUNK = 1 << 20
+_DELIMITERS = ",;\t|"  # a CSV's delimiters, sniffed from its header line (a comma first)
+_CSV_HINT = "give a CSV file with a header line, its values separated by commas (or ';', tabs)"
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,7 +80,8 @@ def read_table(
             above the size limit, or a Parquet file without the Parquet engine installed.
     """
     parquet = path.suffix.lower() != ".csv"
-    header, n = _parquet_shape(path) if parquet else _csv_shape(path)
+    sep = "," if parquet else _csv_delimiter(path)
+    header, n = _parquet_shape(path) if parquet else _csv_shape(path, sep)
     label, features = _pick_columns(header, label_column, columns, str(path))
     index = subset_indices(n, limit)
     wanted = [*features, *([label] if label else [])]
@@ -84,7 +89,7 @@ def read_table(
     width = len(wanted) if parquet else len(header)  # NOTE: a CSV is parsed whole-row
     what = f"{parsed} rows of {width} columns as float64 (twice, while parsing)"
     check_size(2 * 8 * parsed * width, what, max_bytes, str(path))
-    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, index, n)
+    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, sep, index, n)
     if parquet and len(index) < n:
         frame = frame.iloc[index]
     if len(frame) == 0:
@@ -92,7 +97,7 @@ def read_table(
     rows = (index if len(frame) == len(index) else np.arange(len(frame))) + 1
     x = _features(frame, features, rows, str(path))
     y, class_names = (None, ()) if label is None else _labels(frame[label], label, rows, path)
-    kind = "Parquet" if parquet else "CSV"
+    kind = "Parquet" if parquet else "CSV" if sep == "," else f"CSV separated by {sep!r}"
     notes = [f"{kind}: {len(features)} feature columns"
              + (f", labels from column {label!r}" if label else ", unlabelled")]
     notes += subset_note(len(frame), n)
@@ -101,20 +106,37 @@ def read_table(
     return Table(x, y, tuple(features), rows, class_names, tuple(notes))
 
 
-def _csv_shape(path: Path) -> tuple[list[str], int]:
+def _csv_delimiter(path: Path) -> str:
+    """The delimiter of a CSV file, sniffed from its header line; a comma when in doubt.
+
+    A comma wins whenever the header holds one outside quotes (`csv.Sniffer` prefers it), so
+    a comma-separated file reads as it always did; a header of one name reads as one column.
+    """
+    try:
+        with path.open("rb") as fh:
+            line = fh.readline(_CHUNK)
+    except OSError as e:
+        raise DataError(f"cannot read {path}: {e.strerror or e}", hint=_CSV_HINT) from e
+    header = line.decode("utf-8", errors="replace").lstrip("\ufeff").rstrip("\r\n")
+    try:
+        return csv.Sniffer().sniff(header, delimiters=_DELIMITERS).delimiter
+    except csv.Error:  # NOTE: no delimiter at all: a single column
+        return ","
+
+
+def _csv_shape(path: Path, sep: str) -> tuple[list[str], int]:
     """The header's column names and the number of data rows (line breaks after the header)."""
     import pandas as pd
 
     try:
-        header = [str(c) for c in pd.read_csv(path, nrows=0).columns]
+        header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
         with path.open("rb") as fh:
             lines, last = 0, b"\n"
             while chunk := fh.read(_CHUNK):
                 lines += chunk.count(b"\n")
                 last = chunk[-1:]
     except (OSError, ValueError, UnicodeDecodeError) as e:  # NOTE: pandas' errors subclass these
-        raise DataError(f"cannot read {path}: {_first_line(e)}",
-                        hint="give a comma-separated file with a header line") from e
+        raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
     return header, max(0, lines + (last != b"\n") - 1)
 
 
@@ -133,18 +155,17 @@ def _parquet_shape(path: Path) -> tuple[list[str], int]:
                         hint="give a Parquet file written by pandas or pyarrow") from e
 
 
-def _read_csv(path: Path, index: np.ndarray, n: int) -> pd.DataFrame:
+def _read_csv(path: Path, sep: str, index: np.ndarray, n: int) -> pd.DataFrame:
     import pandas as pd
 
     keep = None if len(index) == n else set((index + 1).tolist())  # NOTE: row 0 is the header
     # NOTE: every column is parsed (no usecols), so that a row with too many fields is an
     # error rather than quietly shifted into the named columns.
     try:
-        return pd.read_csv(path,
+        return pd.read_csv(path, sep=sep,
                            skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise DataError(f"cannot read {path}: {_first_line(e)}",
-                        hint="give a comma-separated file with a header line") from e
+        raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
 
 
 def _read_parquet(path: Path, wanted: list[str]) -> pd.DataFrame:

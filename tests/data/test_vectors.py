@@ -91,6 +91,26 @@ def test_csv_reads_features_in_their_own_units(table: Path) -> None:
     assert any("labels from column 'label'" in t for t in ds.transforms)
 
 
+@pytest.mark.parametrize("sep", [";", "\t", "|"])
+def test_csv_with_another_delimiter_reads_the_same(table: Path, sep: str) -> None:
+    other = table.with_name("other.csv")
+    pd.read_csv(table).to_csv(other, sep=sep, index=False)
+    columns = ("age", "income", "grade")
+    ds, same = load_data(other, TABLE, columns=columns), load_data(table, TABLE, columns=columns)
+    assert ds.units.names == columns and np.array_equal(ds.x, same.x)
+    assert ds.y is not None and same.y is not None and np.array_equal(ds.y, same.y)
+    assert any(f"CSV separated by {sep!r}" in t for t in ds.transforms)
+    assert not any("separated" in t for t in same.transforms)  # a comma CSV's record as before
+
+
+def test_csv_delimiter_sniffing_keeps_commas_and_single_columns(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a;b": [1.0, 2, 3], "c": [3.0, 1, 2]})  # a ';' inside a name
+    ds = load_data(_csv(tmp_path / "c.csv", frame), (None, 2))
+    assert ds.units.names == ("a;b", "c")
+    one = load_data(_csv(tmp_path / "one.csv", frame[["c"]]), (None, 1), limit=2)
+    assert one.units.names == ("c",) and one.x.shape == (2, 1)
+
+
 def test_non_numeric_column_is_named(table: Path) -> None:
     with pytest.raises(DataError, match="feature column 'note' is not numeric") as e:
         load_data(table, (None, 4))
