@@ -72,17 +72,23 @@ def _missing_folders(folder: Path) -> list[Path]:
     return missing
 
 
-def atomic_write(data: bytes, path: Path) -> None:
+def atomic_write(data: bytes, path: Path, *, hint: str | None = None) -> None:
     """Write `data` to `path` atomically: a temp file in the same folder, then os.replace.
 
     A reader never sees a half-written file, and an interrupted write (even by Ctrl-C)
     leaves nothing behind. The file gets the mode `open()` would give it (umask applied).
+
+    Args:
+        data: the file's bytes.
+        path: the file.
+        hint: the hint of a failed write (see `write_error`), for a command whose option
+            names a file rather than an output folder.
     """
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise write_error(path, e) from None
+        raise write_error(path, e, hint=hint) from None
     try:
         os.chmod(tmp, _file_mode())  # NOTE: mkstemp makes 0600; outputs are ordinary files
         with os.fdopen(fd, "wb") as fh:
@@ -91,12 +97,17 @@ def atomic_write(data: bytes, path: Path) -> None:
     except BaseException as e:
         Path(tmp).unlink(missing_ok=True)
         if isinstance(e, OSError):
-            raise write_error(path, e) from None
+            raise write_error(path, e, hint=hint) from None
         raise
 
 
-def write_error(path: Path, error: OSError) -> ConfigError:
+def write_error(path: Path, error: OSError, *, hint: str | None = None) -> ConfigError:
     """The user's error (exit 2) for a failed write of `path`: a full disk, no permission...
+
+    Args:
+        path: the file that could not be written.
+        error: why.
+        hint: the hint, for a command whose option names the file; None: the output folders'.
 
     Returns:
         The ConfigError to raise, naming the file and the reason.
@@ -105,9 +116,10 @@ def write_error(path: Path, error: OSError) -> ConfigError:
     if error.errno in _FULL:
         return ConfigError(f"cannot write {path}: {reason} (the disk or quota is full)",
                            hint="free some disk space, or write to another folder "
-                           "(--output-dir, or -o for harden's model)")
-    return ConfigError(f"cannot write {path}: {reason}",
-                       hint="choose a writable folder (--output-dir, or -o for harden's model)")
+                           "(--output-dir, or -o for harden's model)" if hint is None else
+                           f"free some disk space; or: {hint}")  # fmt: skip
+    return ConfigError(f"cannot write {path}: {reason}", hint=hint or
+                       "choose a writable folder (--output-dir, or -o for harden's model)")
 
 
 def _file_mode() -> int:

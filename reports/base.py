@@ -26,16 +26,17 @@ class Reporter(Protocol):
         ...
 
 
-def write_report(text: str, path: Path | str) -> None:
+def write_report(text: str, path: Path | str, *, hint: str | None = None) -> None:
     """Write `text` to `path` atomically ("-" = stdout): temp file in the same folder, then replace.
 
     A reader never sees a half-written file, and an interrupted write leaves nothing behind.
     Lone surrogates, which UTF-8 cannot encode, are written as U+FFFD (the replacement
-    character).
+    character). `hint` replaces the hint of a failed write (that of the output folders),
+    for a command whose option names the file.
     """
     text = _LONE_SURROGATE.sub("\ufffd", text)
     if str(path) == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    atomic_write(text.encode("utf-8"), Path(path))
+    atomic_write(text.encode("utf-8"), Path(path), hint=hint)

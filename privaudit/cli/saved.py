@@ -253,7 +253,8 @@ def compare(
         text = render_compare(a, b, fmt)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
-        write_report(text, output if output is not None else "-")
+        write_report(text, output if output is not None else "-",
+                     hint="give -o a writable file path, or leave -o out for stdout")
         code = _regression_gate(a, b, tol) if fail_if_less_private else ExitCode.OK
     raise typer.Exit(code)
 

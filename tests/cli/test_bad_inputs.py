@@ -365,6 +365,8 @@ CASES: dict[str, Case] = {
                                     "{kit}/presplit.toml", "a sweep cuts a whole model"),
     "check: a sweep's constraint": Case("check {kit}/run/report.json --min-accuracy 2",
                                         "sweep.min_accuracy: expected a share in [0, 1]"),
+    "compare: -o a folder": Case("compare {kit}/run/report.json {kit}/run/report.json "
+                                 "-o {kit}/empty_folder", "cannot write"),
     # --- a recovered share is at most 1: a percentage would make the gate pass everything
     "assess: recovered share as a percentage": Case(
         ASSESS + " --fail-over-recovered 50", "gate.max_recovered: expected a share in [0, 1]"),
@@ -423,3 +425,13 @@ def test_bad_input_exits_2_with_error_and_hint(name: str, kit: Path, tmp_path: P
     assert errors[0] + 2 == len(lines), lines  # nothing after the hint
     assert _snapshot(kit) == before  # no input changed, nothing written next to them
     assert not out.exists()  # no report, no model, no temp file, not even the new folder
+
+
+def test_compare_output_is_a_file_in_its_hint(kit: Path, tmp_path: Path) -> None:
+    """`compare -o` names a file: its hint is not the output folders' (--output-dir)."""
+    report = str(kit / "run" / "report.json")
+    result = runner.invoke(app, ["compare", report, report, "-o", str(tmp_path)])
+    assert result.exit_code == 2, result.stderr
+    hints = [ln for ln in result.stderr.splitlines() if ln.startswith("hint: ")]
+    assert hints == ["hint: give -o a writable file path, or leave -o out for stdout"]
+    assert not list(tmp_path.iterdir())
