@@ -101,7 +101,7 @@ def _check_sweep(cfg: Any, saved: Any) -> tuple[Any, ExitCode]:
     from privaudit.sweeping import regate
 
     checked = regate(saved, cfg.sweep, cfg.gate)
-    print_sweep(checked)
+    print_sweep(checked, ran=False)
     return _with_thresholds(checked, cfg.gate), sweep_exit_code(checked)
 
 

@@ -45,14 +45,19 @@ def sweep_table(report: SweepReport) -> Table:
     return t
 
 
-def print_sweep(report: SweepReport, console: Console = err_console) -> None:
-    """The points, the clean accuracy, the answer (with its command), warnings and the gate."""
+def print_sweep(report: SweepReport, console: Console = err_console, *, ran: bool = True) -> None:
+    """The points, the clean accuracy, the answer (with its command), warnings and the gate.
+
+    `ran`: the sweep just ran here, so its jobs are said too (False for a saved sweep that
+    `check` answers again: it runs nothing).
+    """
     console.print(sweep_table(report))
     clean = report.points[0].clean_accuracy if report.points else Accuracy(None)
     console.print(f"clean accuracy (the model's, every cut): {_acc(clean)}", highlight=False)
     e = report.execution
-    console.print(f"[dim]{e.executor}: {e.ran} jobs ran, {e.reused} reused from shards, "
-                  f"{e.workers} workers x {e.threads_per_job} threads[/]", highlight=False)
+    if ran:
+        console.print(f"[dim]{e.executor}: {e.ran} jobs ran, {e.reused} reused from shards, "
+                      f"{e.workers} workers x {e.threads_per_job} threads[/]", highlight=False)
     for w in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), printable(w)), soft_wrap=True)
     rec = report.recommendation

@@ -69,3 +69,12 @@ def test_a_report_with_a_lone_surrogate_renders(tmp_path: Path) -> None:
     assert "\ufffddemo_cnn.onnx" in (tmp_path / "again" / "odd.html").read_text()
     result = runner.invoke(app, ["compare", str(tmp_path / "odd.json"), str(out / "report.json")])
     assert result.exit_code == 0, result.stderr
+
+
+def test_check_of_a_saved_sweep_says_no_jobs_ran() -> None:
+    """`check sweep.json` runs nothing: no executor line ('local: N jobs ran'), only the answer."""
+    sweep = Path(__file__).resolve().parents[1] / "reports" / "golden" / "sweep.json"
+    result = runner.invoke(app, ["check", str(sweep)])
+    assert result.exit_code in (0, 1), result.stderr
+    assert "answer:" in result.stderr
+    assert "jobs ran" not in result.stderr and "reused from shards" not in result.stderr
