@@ -36,6 +36,7 @@ from privaudit.results import (
     DataInfo,
     Dfil,
     ModelInfo,
+    Status,
     build_verdict,
 )
 from privaudit.runtime import derive_seed, resolve_device
@@ -115,7 +116,7 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil, references),
         provenance=provenance(cfg, created, command, timer),
-        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep)),
+        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep, attacks)),
         sample_images=_samples(prep) if attacks else (),
         references=references,
         dfil=dfil,
@@ -133,10 +134,15 @@ def measure(prep: Prepared) -> Measure:
 SMALL_EVAL = 100  # fewer evaluation samples of vectors or signals than this get a warning
 
 
-def _size_warnings(prep: Prepared) -> tuple[str, ...]:
-    """A warning on a small tabular or signal audit (common: a table of a few hundred rows)."""
+def _size_warnings(prep: Prepared, attacks: tuple[AttackResult, ...]) -> tuple[str, ...]:
+    """A warning on a small tabular or signal audit (common: a table of a few hundred rows).
+
+    It is about the attacks' training and scores, so none when no attack ran (`--no-attacks`,
+    or every attack skipped).
+    """
     n_aux, n_eval = len(prep.audit.aux.x), len(prep.audit.eval.x)
-    if prep.dataset.domain == Domain.IMAGE or n_eval >= SMALL_EVAL:
+    ran = any(a.status is not Status.SKIPPED for a in attacks)
+    if prep.dataset.domain == Domain.IMAGE or n_eval >= SMALL_EVAL or not ran:
         return ()
     return (f"a small audit: {n_eval} evaluation and {n_aux} auxiliary samples; the attacks "
             "learn from few samples and their MSE and per-feature R^2 are uncertain (see the "

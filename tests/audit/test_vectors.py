@@ -57,6 +57,16 @@ def test_tabular_audit(tabular_report: AuditReport) -> None:
     assert any("a small audit" in w for w in r.warnings)  # 48 evaluation rows
 
 
+def test_small_audit_warning_only_when_an_attack_ran(
+    tiny_mlp_legacy: Path, vectors_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """The warning is about the attacks' training: `--no-attacks` gets none (48 eval rows)."""
+    r = privaudit.assess(tiny_mlp_legacy, data=vectors_like, split="layer2", noise=0.1,
+                         attacks=False)
+    assert r.attacks == () and r.data.n_eval < 100
+    assert not any("a small audit" in w or "attacks learn" in w for w in r.warnings)
+
+
 def test_signal_audit(signal_report: AuditReport) -> None:
     r = signal_report
     assert r.model.domain == "signal" and r.model.input_shape == (2, 32)
