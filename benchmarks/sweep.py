@@ -12,8 +12,13 @@ one run, as these machines are shared and noisy:
   both with 2 workers (goal: at most 1.15x the local time; the cluster's start is not timed);
 - the peak memory (largest resident set of the driver and its workers) of 1, 3 and 9 points
   (goal: the 9-point sweep within 1.10x the 1-point one);
-- per cut, the cost of all its accuracies (clean, and every sigma with an interval) against
-  its feature extraction (goal: at most 1x), next to what `assess`'s way would cost.
+- per cut, the cost of all its accuracies (the server's predictions at every sigma, which
+  give each noisy accuracy with an interval, and the cut's share of the whole model's one
+  clean pass) against its feature extraction, each timed in this process as the median of
+  ``--repeats`` runs after a warm-up (goal: at most 1x); beside it, what `assess`'s way would
+  cost, how much of the predictions is drawing and scaling the noise (the draw the label
+  reference and the attacks see), and the same ratio from the sweep's own single timings,
+  which a first call's start-up can swing either way.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +44,8 @@ from benchmarks.common import Goal, Result, Table, main_of
 ROOT = Path(__file__).resolve().parents[1]
 TITLE = "`privaudit sweep`: workers, Ray vs local, memory per point, accuracy cost"
 SIGMAS = "0.05,0.1,0.2"
-FULL: dict[str, Any] = {"limit": 0, "cuts": "layer1,layer2,layer3"}
-QUICK: dict[str, Any] = {"limit": 300, "cuts": "layer3"}
+FULL: dict[str, Any] = {"limit": 0, "cuts": "layer1,layer2,layer3", "repeats": 5}
+QUICK: dict[str, Any] = {"limit": 300, "cuts": "layer3", "repeats": 1}
 
 
 def sweep_args(out: Path, limit: int | None, cuts: str, sigmas: str, *extra: str) -> list[str]:
@@ -74,48 +80,95 @@ def measure_child(args: list[str]) -> None:
     print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 
 
-def assess_way_seconds(cut: str, sigmas: list[float], limit: int | None) -> tuple[float, float]:
-    """What `assess`'s accuracies would cost at `cut`: clean, and 3 draws over all samples per
-    sigma (`privaudit.audit.utility`), against the features' extraction; 2 threads."""
-    from privaudit.audit import extract_features, prepare
+@dataclass(frozen=True)
+class CutCost:
+    """What a cut's accuracies cost, each part timed here (2 threads, median of repeats)."""
+
+    extraction: float  # the features of every sample (aux and eval)
+    predictions: float  # the sweep's way: `server_classes` at every sigma, eval samples
+    noise: float  # of which: the eval noise drawn once and scaled per sigma, alone
+    clean: float  # the whole model over every sample: the sweep's clean accuracy, once
+    assess_way: float  # clean, and 3 draws over all samples per sigma (`audit.utility`)
+
+
+def cut_cost(cut: str, sigmas: list[float], limit: int | None, repeats: int) -> CutCost:
+    """`CutCost` at `cut`, each part the median of `repeats` runs after one warm-up run."""
+    from privaudit.attacks import noise_generator
+    from privaudit.audit import encode, extract_features, prepare
+    from privaudit.audit.references import server_classes
     from privaudit.audit.utility import accuracy, noisy_accuracy
     from privaudit.config import load_config
     from privaudit.model import make_session
+    from privaudit.noise import add_drawn_noise
 
     cfg = load_config(None, {"split": cut, "noise": 0.1, "limit": limit}, search=False)
     prep = prepare(cfg)
     audit = prep.audit
-    assert prep.split.head is not None
+    assert prep.split.head is not None and prep.model is not None
     encoder, head = make_session(prep.split.encoder), make_session(prep.split.head)
-    start = time.perf_counter()
-    feats = extract_features(audit, prep.feed, encoder, cfg.batch_size)
-    extraction = time.perf_counter() - start
+    model = make_session(prep.model)
     y = np.concatenate([audit.aux.y, audit.eval.y])
-    start = time.perf_counter()
-    accuracy(head, feats.all, y, feats.shape)
-    for s in sigmas:
-        noisy_accuracy(head, feats.all, y, s, cfg.seed, feats.shape)
-    return time.perf_counter() - start, extraction
+    feats = extract_features(audit, prep.feed, encoder, cfg.batch_size)
+
+    def assess_way() -> None:
+        accuracy(head, feats.all, y, feats.shape)
+        for s in sigmas:
+            noisy_accuracy(head, feats.all, y, s, cfg.seed, feats.shape)
+
+    def noise(rows: int = 256) -> None:  # NOTE: `server_classes`'s draw, without the head
+        rng = noise_generator(cfg.seed, "eval")
+        data = feats.evaluation.reshape(len(feats.evaluation), -1)
+        for start in range(0, len(data), rows):
+            block = data[start : start + rows]
+            draw = rng.standard_normal(block.shape)
+            for s in sigmas:
+                add_drawn_noise(block, s, draw)
+
+    parts = {
+        "extraction": lambda: extract_features(audit, prep.feed, encoder, cfg.batch_size),
+        "predictions": lambda: server_classes(head, feats.evaluation, feats.shape, sigmas,
+                                              cfg.seed),  # fmt: skip
+        "noise": noise,
+        "clean": lambda: encode(model, prep.feed, audit.aux.x, audit.eval.x,
+                                batch=cfg.batch_size),  # fmt: skip
+        "assess_way": assess_way,
+    }
+    return CutCost(**{k: median_seconds(f, repeats) for k, f in parts.items()})
 
 
-def accuracy_rows(doc: dict[str, Any], limit: int | None) -> tuple[list[tuple[str, ...]], float]:
-    """Per cut: its accuracies' cost against its extraction (the sweep's own timings), beside
-    what `assess`'s way would cost; and the worst cut's ratio."""
+def median_seconds(run: Any, repeats: int) -> float:
+    """The median wall time of `repeats` calls of `run`, after one untimed call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def accuracy_rows(doc: dict[str, Any], limit: int | None,
+                  repeats: int) -> tuple[list[tuple[str, ...]], float]:  # fmt: skip
+    """Per cut, timed here: its accuracies' cost (the server's predictions at every sigma,
+    and its share of the whole model's clean pass) against its extraction, beside what
+    `assess`'s way would cost; the same ratio from the sweep's own timings (one run each);
+    and the worst cut's ratio timed here."""
     cuts, timings = doc["cuts"], doc["provenance"]["timings"]
-    clean_share = float(timings["clean_accuracy"]) / len(cuts)
+    sweep_clean = float(timings["clean_accuracy"]) / len(cuts)
     sigmas = [float(s) for s in SIGMAS.split(",")]
     rows: list[tuple[str, ...]] = []
     worst = 0.0
     for cut in cuts:
         seconds = cut["seconds"]
-        predictions = float(seconds.get("accuracy", 0.0))
-        cost = predictions + clean_share
-        ratio = cost / float(seconds["features"])
+        in_sweep = (float(seconds.get("accuracy", 0.0)) + sweep_clean) / float(seconds["features"])
+        here = cut_cost(cut["name"], sigmas, limit, repeats)
+        clean = here.clean / len(cuts)
+        ratio = (here.predictions + clean) / here.extraction
         worst = max(worst, ratio)
-        old, extraction = assess_way_seconds(cut["name"], sigmas, limit)
-        rows.append((str(cut["name"]), f"{predictions:.3f}", f"{clean_share:.3f}",
-                     f"{float(seconds['features']):.3f}", f"{ratio:.2f}", f"{old:.3f}",
-                     f"{extraction:.3f}", f"{old / extraction:.2f}"))
+        rows.append((str(cut["name"]), f"{here.predictions:.3f}",
+                     f"{here.noise / here.predictions:.0%}", f"{clean:.3f}",
+                     f"{here.extraction:.3f}", f"{ratio:.2f}", f"{here.assess_way:.3f}",
+                     f"{here.assess_way / here.extraction:.2f}", f"{in_sweep:.2f}"))
     return rows, worst
 
 
@@ -144,6 +197,8 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=FULL["limit"], help="samples (0: all 2,000)")
     ap.add_argument("--cuts", default=FULL["cuts"], help="comma-separated cuts of the demo")
+    ap.add_argument("--repeats", type=int, default=FULL["repeats"],
+                    help="runs of each part timed here (their median)")
     ap.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("command", nargs="*", help=argparse.SUPPRESS)
     return ap
@@ -162,7 +217,7 @@ def run(args: argparse.Namespace) -> Result:
         ray = ray_wall(base, limit, cuts)
         _, peak1, _ = run_measured(sweep_args(base / "m1", limit, first, "0.1", "--jobs", "2"))
         _, peak_cuts, _ = run_measured(sweep_args(base / "m3", limit, cuts, "0.1", "--jobs", "2"))
-        rows, worst = accuracy_rows(doc, limit)
+        rows, worst = accuracy_rows(doc, limit, args.repeats)
     points = n_cuts * n_sigmas
     walls = Table(
         f"wall time of the sweep, {n_cuts} cut(s) x {n_sigmas} sigmas, decoder (smoke)",
@@ -180,9 +235,10 @@ def run(args: argparse.Namespace) -> Result:
          (str(points), f"{peak_all:.0f}", f"{peak_all / peak1:.2f}")),
     )
     cost = Table(
-        "accuracy cost per cut (sweep timings; assess's way timed here)",
-        ("cut", "predictions (s)", "clean share (s)", "features (s)", "ratio",
-         "assess's way (s)", "its extraction (s)", "ratio"),
+        f"accuracy cost per cut (timed here, median of {args.repeats} after a warm-up; the "
+        "sweep's own single timings in the last column)",
+        ("cut", "predictions (s)", "of which noise", "clean share (s)", "extraction (s)",
+         "ratio", "assess's way (s)", "ratio", "ratio in the sweep"),
         tuple(rows),
     )
     goals = (
