@@ -148,8 +148,8 @@ def test_markup_in_model_names_is_printed_as_text(
     model = tmp_path / "m.onnx"
     _evil_model(tiny_cnn_legacy, model, "[/][bold]")
     data = tmp_path / "d.npz"
-    np.savez(data, x=np.zeros((40, 28, 28), np.uint8) + np.arange(40)[:, None, None],
-             y=np.arange(40) % 4)
+    pixels = np.broadcast_to((np.arange(40) * 6).astype(np.uint8)[:, None, None], (40, 28, 28))
+    np.savez(data, x=pixels, y=np.arange(40) % 4)
     args = {"layers": ["layers", str(model)],
             "assess": ["assess", str(model), "--data", str(data), "--noise", "0.1",
                        "--no-attacks", "-q", "-o", str(tmp_path / "out")]}[command]
