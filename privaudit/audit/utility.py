@@ -80,16 +80,19 @@ def accuracy(
 def check_label_agreement(
     predicted: np.ndarray, y: np.ndarray, source: str, class_names: Sequence[str] = ()
 ) -> None:
-    """Refuse labels that the model's clean predictions match less often than chance.
+    """Refuse labels that are a relabelling of the model's classes.
 
-    Predictions unrelated to the labels match them with probability sum_c p_c q_c (p the
-    labels' class shares, q the predictions'). A model whose accuracy lies below that beyond
-    its 95% Wilson interval is not predicting these labels: most often they are not its class
-    indices (text labels numbered in another order). Its accuracy would be wrong, and so would
-    the label reference, rebuilt from the wrong classes: it would overstate privacy.
+    Two signs, each beyond a 95% Wilson interval. The accuracy lies below chance, the
+    sum_c p_c q_c that predictions unrelated to the labels reach (p the labels' class shares,
+    q the predictions'). And the predictions do predict the labels under another naming:
+    naming each predicted class by the label it most often meets closes more than half the
+    gap from chance to perfect. Then the labels are most likely not the model's class indices
+    (text labels numbered in another order), its accuracy would be wrong, and so would the
+    label reference, rebuilt from the wrong classes: it would overstate privacy. An untrained
+    model that merely does worse than chance shows the first sign only and passes.
 
     Raises:
-        DataError: the accuracy's interval lies wholly below chance.
+        DataError: both signs; the message gives the naming that fits.
     """
     n = len(y)
     if n == 0:
@@ -103,15 +106,24 @@ def check_label_agreement(
     acc = wilson(correct, n)
     if acc is None or acc.high >= chance:
         return
-    named = ""
+    met = np.zeros((size, size), np.int64)  # met[predicted, label]
+    np.add.at(met, (predicted, labels), 1)
+    renamed = wilson(int(met.max(axis=1).sum()), n)
+    if renamed is None or renamed.low <= chance + (1 - chance) / 2:
+        return
+    names = list(class_names) or [str(c) for c in range(size)]
+    fit = ", ".join(f"{c}→{names[int(met[c].argmax())]!s}" for c in np.flatnonzero(q)[:6])
+    numbered = ""
     if class_names:
         order = ", ".join(f"{name}→{i}" for i, name in enumerate(class_names[:4]))
         more = ", …" if len(class_names) > 4 else ""
-        named = f" (these labels were numbered in sorted order: {order}{more})"
+        numbered = f"; these labels were numbered in sorted order: {order}{more}"
     raise DataError(
         f"{source}: the model's clean accuracy on these labels is {correct / n:.1%} "
         f"[{acc.low:.0%}, {acc.high:.0%}], below the {chance:.0%} that predictions unrelated "
-        f"to the labels would reach: the labels are not the model's class indices{named}",
+        f"to the labels would reach, while its classes predict them under another naming "
+        f"({fit}: {met.max(axis=1).sum() / n:.0%} right): the labels are not the model's "
+        f"class indices{numbered}",
         hint="give the labels as the class indices the model was trained with (0..C-1 in its "
         "output order), or audit the data without them (no y in an .npz, no label column in "
         "a table)",

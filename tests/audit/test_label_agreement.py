@@ -31,9 +31,10 @@ def test_a_permuted_model_is_refused_with_the_mapping() -> None:
     assert "no label column in a table" in (e.value.hint or "")
 
 
-def test_partly_permuted_predictions_are_refused() -> None:
-    predicted = np.where(np.arange(len(Y)) % 2 == 0, 7, (Y + 1) % 3)  # half outside, half wrong
-    with pytest.raises(DataError, match=r"0\.0% .* below the 17%"):
+def test_a_permutation_with_stray_predictions_is_refused_naming_the_fit() -> None:
+    predicted = np.where(np.arange(len(Y)) % 10 == 0, 7, (Y + 1) % 3)  # 10% elsewhere
+    with pytest.raises(DataError, match=r"0\.0% .* another naming \(1→0, 2→1, 0→2|"
+                                        r"0\.0% .* another naming \(0→2, 1→0, 2→1"):
         check_label_agreement(predicted, Y, "d.npz")
 
 
@@ -45,8 +46,11 @@ def test_partly_permuted_predictions_are_refused() -> None:
         np.random.default_rng(0).integers(0, 3, len(Y)),  # unrelated: about chance
         np.where(np.arange(len(Y)) % 5 == 0, 9, Y),  # a model of 10 classes on 3 of them
         np.full(len(Y), 7),  # never a label's class: a warning says so (the labels hold ...)
+        # below chance, but no naming fits: an untrained model on structured data
+        np.where(np.random.default_rng(1).random(len(Y)) < 0.4, (Y + 1) % 3,
+                 np.random.default_rng(2).integers(0, 3, len(Y))),
     ],
-    ids=["right", "constant", "unrelated", "more-classes", "outside"],
+    ids=["right", "constant", "unrelated", "more-classes", "outside", "untrained"],
 )
 def test_labels_a_model_could_predict_pass(predicted: np.ndarray) -> None:
     check_label_agreement(predicted, Y, "d.npz")
