@@ -48,6 +48,7 @@ __all__ = [
     "IN_MEMORY_DATA",
     "IN_MEMORY_MODEL",
     "InMemory",
+    "NO_LABELS",
     "Prepared",
     "audit_partition",
     "check_settings",
@@ -196,24 +197,37 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     return path, sha, model, split_model(model, split_name, model_name=str(path)), split_name, meta
 
 
+# NOTE: the data record's line for `labels = false`; harden names it when it lacks labels
+NO_LABELS = "labels ignored (--no-labels)"
+
+
 def _dataset(
     cfg: Config, memory: InMemory, shape: tuple[int | None, ...], is_demo: bool
 ) -> Dataset:
-    """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model."""
+    """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model.
+
+    With `labels = false` (`--no-labels`) its labels are dropped, fingerprint included.
+    """
     max_bytes = int(cfg.max_data_gb * 1e9)
     data_range = None if cfg.data_range is None else (cfg.data_range[0], cfg.data_range[1])
     if memory.x is not None:
-        return dataset_from_arrays(
+        dataset = dataset_from_arrays(
             memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
             input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
             domain=cfg.domain, data_range=data_range,
         )
-    return load_data(
-        cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
-        input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
-        domain=cfg.domain, label_column=cfg.label_column, columns=cfg.columns,
-        data_range=data_range,
-    )
+    else:
+        dataset = load_data(
+            cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
+            input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
+            domain=cfg.domain, label_column=cfg.label_column, columns=cfg.columns,
+            data_range=data_range,
+        )
+    if cfg.labels or dataset.y is None:
+        return dataset
+    return Dataset.from_arrays(dataset.x, None, source=dataset.source,
+                               transforms=(*dataset.transforms, NO_LABELS),
+                               domain=dataset.domain, units=dataset.units)  # fmt: skip
 
 
 def _check_entropy(cfg: Config, layout: Layout) -> None:

@@ -125,8 +125,7 @@ def check_label_agreement(
         f"({fit}: {met.max(axis=1).sum() / n:.0%} right): the labels are not the model's "
         f"class indices{numbered}",
         hint="give the labels as the class indices the model was trained with (0..C-1 in its "
-        "output order), or audit the data without them (no y in an .npz, no label column in "
-        "a table)",
+        "output order), or audit without them (--no-labels)",
     )
 
 
@@ -205,7 +204,7 @@ def check_label_range(y: np.ndarray, classes: int, source: str) -> None:
             f"outputs (class indices 0..{classes - 1}); {int(outside.sum())} of {len(y)} "
             "samples have a label outside",
             hint="give the class indices the head was trained with (y in the .npz; for image "
-            "folders the sorted subfolder names), or leave the labels out",
+            "folders the sorted subfolder names), or leave the labels out (--no-labels)",
         )
 
 

@@ -77,6 +77,11 @@ ShapeOpt = Annotated[
     typer.Option(help="Per-sample model input shape for dynamic dims: C,H,W; C,T; or F.",
                  show_default="the model's, where it is fixed"),
 ]
+LabelsOpt = Annotated[
+    bool | None,
+    typer.Option("--labels/--no-labels", help="Use the data's labels (--no-labels: ignore "
+                 "them: no accuracy, no label reference).", show_default="labels"),
+]
 ResizeOpt = Annotated[
     bool | None, typer.Option("--resize/--no-resize", help="Resize data to the model's input size.",
                  show_default="no-resize")
@@ -280,6 +285,7 @@ def sweep_overrides(**flags: Any) -> dict[str, Any]:
         "std": parse_floats(flags["std"], "std"),
         "input_shape": parse_ints(flags["input_shape"], "input_shape"),
         "resize": flags["resize"],
+        "labels": flags["labels"],
         "limit": flags["limit"],
         "max_data_gb": flags["max_data_gb"],
         "seed": flags["seed"],
@@ -325,6 +331,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "data": flags["data"],
         "domain": flags["domain"],
         "label_column": flags["label_column"],
+        "labels": flags.get("labels"),  # NOTE: harden takes no --no-labels: it needs them
         "columns": flags["columns"],
         "data_range": parse_floats(flags["data_range"], "data_range"),
         "noise": flags["noise"],

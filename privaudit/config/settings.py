@@ -248,6 +248,7 @@ class Config:
     data: Path | None = None
     domain: str | None = None  # tabular | signal | image; None: from the model input's rank
     label_column: str | None = None  # CSV/Parquet: the label column (default label, y, target)
+    labels: bool = True  # false: the data's labels are ignored (no accuracy, no label reference)
     columns: tuple[str, ...] | None = None  # CSV/Parquet: the feature columns, in order
     data_range: tuple[float, ...] | None = None  # (low, high): the values' range (images: pixels)
     noise: float | None = None  # the noise std (flag --noise); None: from the model's metadata

@@ -29,6 +29,7 @@ from privaudit.audit import (
     noise_channels,
     prepare,
 )
+from privaudit.audit.prepare import NO_LABELS
 from privaudit.config import Config, GateConfig
 from privaudit.data import Dataset, partition_aux_eval
 from privaudit.errors import ConfigError, DataError
@@ -247,7 +248,9 @@ def _check(prep: Prepared, output: Path) -> None:
     """Collect every reason harden cannot run, then raise them together."""
     problems = []
     if prep.dataset.y is None:
-        problems.append("the data has no labels (harden trains the task loss on them)")
+        dropped = NO_LABELS in prep.dataset.transforms
+        problems.append("the data has no labels (harden trains the task loss on them)"
+                        + ("; labels = false in the config drops them" if dropped else ""))
     if prep.model is None or prep.split.head is None:
         problems.append("harden needs the full model (MODEL --split), not --encoder/--head")
     if prep.noise_sigma == 0:

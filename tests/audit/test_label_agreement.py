@@ -8,6 +8,7 @@ labels.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +29,7 @@ def test_a_permuted_model_is_refused_with_the_mapping() -> None:
     with pytest.raises(DataError, match=r"accuracy on these labels is 0\.0% .* below the 33%") as e:
         check_label_agreement((Y + 1) % 3, Y, "t.csv", ("a", "b", "c"))
     assert "numbered in sorted order: a→0, b→1, c→2" in e.value.message
-    assert "no label column in a table" in (e.value.hint or "")
+    assert "audit without them (--no-labels)" in (e.value.hint or "")
 
 
 def test_a_permutation_with_stray_predictions_is_refused_naming_the_fit() -> None:
@@ -89,3 +90,29 @@ def test_assess_refuses_text_labels_in_another_order(
         assert "barbera→0, barolo→1, grignolino→2" in result.stderr
         assert not (out / "report.json").exists()
 
+
+def test_no_labels_audits_the_same_table_without_them(tmp_path: Path) -> None:
+    data = _wine_with_text_labels(tmp_path, ("barolo", "grignolino", "barbera"))
+    out = tmp_path / "out"
+    result = runner.invoke(app, [
+        "assess", str(tabular_model_path()), "--data", str(data), "--split", "layer2",
+        "--noise", "0.1", "--no-labels", "--no-attacks", "-q", "-o", str(out), "-f", "json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["utility"]["clean_accuracy"] is None
+    label = next(r for r in report["references"] if r["name"] == "label")
+    assert label["mse"] is None and "no labels" in label["reason"]
+    assert "labels ignored (--no-labels)" in report["data"]["transforms"]
+    assert "label" not in report["data"].get("feature_names", [])  # the column stays out
+    assert "--no-labels" in runner.invoke(app, ["sweep", "--help"]).stdout
+
+
+
+def test_harden_says_labels_false_dropped_them(tmp_path: Path) -> None:
+    import privaudit
+
+    with pytest.raises(DataError, match="labels = false in the config drops them"):
+        privaudit.harden(tabular_model_path(), output=tmp_path / "h.onnx",
+                         data=tabular_data_path(), split="layer2", noise=0.1, labels=False)
+    assert not (tmp_path / "h.onnx").exists()
