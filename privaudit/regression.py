@@ -16,21 +16,22 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from privaudit.config import Domain
 from privaudit.errors import ConfigError
-from privaudit.results import AttackResult, AuditReport, BoundResult, Interval, Reference, Status
+from privaudit.results import (
+    AttackResult,
+    AuditReport,
+    BoundResult,
+    Interval,
+    Reference,
+    Status,
+    mse_units,
+)
 
 __all__ = [
     "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "less_private",
 ]
 
 DEFAULT_TOLERANCE = 0.05  # relative: 5 %
-# what an MSE of each domain is measured in (`privaudit.data.units`)
-MSE_UNITS: dict[str, str] = {
-    Domain.IMAGE.value: "per pixel on [0, 1]",
-    Domain.TABULAR.value: "per column, standardised",
-    Domain.SIGNAL.value: "per channel and time step, standardised",
-}
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,7 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
 def _kind(domain: str) -> str:
     """E.g. 'an image report (MSE per pixel on [0, 1])'."""
     article = "an" if domain[:1] in "aeiou" else "a"
-    return f"{article} {domain} report (MSE {MSE_UNITS.get(domain, f'of {domain} data')})"
+    return f"{article} {domain} report (MSE {mse_units(domain)})"
 
 
 def less_private(

@@ -16,7 +16,7 @@ from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_escape, md_table
 from privaudit.reports.sweep_table import sweep_compare_table
 from privaudit.reports.table import compare_table, raw_cells
-from privaudit.results import AuditReport, SweepReport, python_strings
+from privaudit.results import AuditReport, SweepReport, mse_units, python_strings
 
 COMPARE_FORMATS = ("markdown", "html", "json", "csv")
 COMPARE_SCHEMA_VERSION = 1
@@ -94,10 +94,15 @@ def run_label(report: AuditReport) -> str:
 
 
 def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
-    return [
+    pairs = [
         ("A", run_label(a)), ("B", run_label(b)),
         ("A gate", prose.gate_status(a.gate)[1]), ("B gate", prose.gate_status(b.gate)[1]),
     ]  # fmt: skip
+    da, db = a.model.domain, b.model.domain
+    if da != db:  # NOTE: `compare --fail-if-less-private` refuses such a pair (exit 2)
+        pairs.append(("units", f"A's MSEs are {mse_units(da)} ({da} data), B's "
+                               f"{mse_units(db)} ({db} data): their deltas mean nothing"))
+    return pairs
 
 
 def _markdown(view: _View) -> str:

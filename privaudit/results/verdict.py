@@ -11,6 +11,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from privaudit.config import Domain
 from privaudit.results.schema import (
     AttackResult,
     AuditReport,
@@ -25,8 +26,8 @@ from privaudit.results.schema import (
 )
 
 __all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "floor_vacuity",
-           "format_gain", "harden_verdict", "lowest_reference", "regression", "strongest_attack",
-           "strongest_reconstruction"]
+           "format_gain", "harden_verdict", "lowest_reference", "mse_units", "regression",
+           "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -64,6 +65,19 @@ def build_verdict(report: AuditReport) -> Verdict:
 
 def _vacuous(bound: BoundResult | None) -> bool:
     return bound is not None and (bound.vacuous or bound.floor_vacuous)
+
+
+# NOTE: what an MSE of each domain is measured in (`privaudit.data.units`)
+_MSE_UNITS = {
+    Domain.IMAGE.value: "per pixel on [0, 1]",
+    Domain.TABULAR.value: "per column, standardised",
+    Domain.SIGNAL.value: "per channel and time step, standardised",
+}
+
+
+def mse_units(domain: str) -> str:
+    """What the MSEs of a report on `domain` data are measured in, e.g. 'per pixel on [0, 1]'."""
+    return _MSE_UNITS.get(domain, f"of {domain} data")
 
 
 def floor_vacuity(bound: BoundResult) -> str:

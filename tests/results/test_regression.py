@@ -277,3 +277,12 @@ def test_cli_exit_2_for_reports_in_different_units(tmp_path: Path) -> None:
         assert "different units" in lines[0]
         assert lines[1].startswith("hint: ") and len(lines) == 2, lines
         assert not out.exists()  # refused before anything is written
+
+
+def test_a_plain_compare_of_different_units_says_its_deltas_mean_nothing() -> None:
+    from privaudit.reports.compare import render_compare
+
+    text = render_compare(OLD, TABULAR, "markdown")
+    assert ("**units**: A's MSEs are per pixel on \\[0, 1\\] (image data), B's per column, "
+            "standardised (tabular data): their deltas mean nothing") in text
+    assert "**units**" not in render_compare(TABULAR, TABULAR, "markdown")
