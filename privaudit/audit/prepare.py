@@ -34,9 +34,9 @@ from privaudit.model import (
     load_model,
     load_presplit,
     metadata,
+    model_sha256,
     read_metadata,
     sha256_bytes,
-    sha256_file,
     split_model,
     strip_embedded_noise,
     whiten_split,
@@ -181,14 +181,15 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     if cfg.encoder is not None and memory.model is None:
         split = load_presplit(cfg.encoder, cfg.head)
         meta = read_metadata(split.encoder)
-        return cfg.encoder, sha256_file(cfg.encoder), None, split, "presplit", meta
+        return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta
     if memory.model is not None:
         path, raw = IN_MEMORY_MODEL, check_model(memory.model, str(IN_MEMORY_MODEL))
         sha = sha256_bytes(memory.model.SerializeToString())
     else:
         chosen = demo.demo_model_path() if is_demo else cfg.model
         assert chosen is not None
-        path, raw, sha = chosen, load_model(chosen), sha256_file(chosen)
+        path, raw = chosen, load_model(chosen)
+        sha = model_sha256(chosen)
     # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
     # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
     model = strip_embedded_noise(raw)

@@ -25,7 +25,14 @@ from privaudit.model.describe import (
     value_shape,
 )
 from privaudit.model.edit import embed_noise, save_model, set_metadata, strip_embedded_noise
-from privaudit.model.load import RE_EXPORT, STANDARD_DOMAINS, check_model, first_line, load_model
+from privaudit.model.load import (
+    RE_EXPORT,
+    STANDARD_DOMAINS,
+    check_model,
+    first_line,
+    load_model,
+    model_sha256,
+)
 from privaudit.model.metadata import read_metadata
 from privaudit.model.scopes import NAME_SCOPES_KEY, node_scopes
 from privaudit.model.session import make_session, run_batched, run_batched_outputs
@@ -63,6 +70,7 @@ __all__ = [
     "save_model",
     "set_metadata",
     "sha256_bytes",
+    "model_sha256",
     "sha256_file",
     "split_model",
     "strip_embedded_noise",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Any
 
 import onnx
 import onnx.external_data_helper
@@ -16,8 +18,10 @@ __all__ = [
     "RE_EXPORT",
     "STANDARD_DOMAINS",
     "check_model",
+    "external_locations",
     "first_line",
     "load_model",
+    "model_sha256",
     "subgraphs",
 ]
 
@@ -61,6 +65,39 @@ def load_model(path: Path) -> onnx.ModelProto:
             raise ModelError(f"cannot read the external data of {path}: {first_line(e)}",
                              hint="save the model and its external data again") from e
     return model
+
+
+def model_sha256(path: Path) -> str:
+    """Hex SHA-256 of a model: its .onnx file, and its external data files when it has any.
+
+    A model whose weights live in external data files (torch's dynamo export writes
+    `model.onnx.data`) changes without its .onnx file changing; the reports' model hash and
+    the sweep's shard keys must change with it. Without external data it is the file's own
+    SHA-256. Call it after `load_model`, which has checked every location.
+    """
+    path = Path(path)
+    locations = external_locations(onnx.load(str(path), format="protobuf",
+                                              load_external_data=False))  # fmt: skip
+    digest = hashlib.sha256()
+    _update(digest, path)  # NOTE: alone, the file's own SHA-256
+    for location in locations:
+        digest.update(b"\0" + location.encode() + b"\0")
+        _update(digest, path.parent / location)
+    return digest.hexdigest()
+
+
+def _update(digest: Any, file: Path) -> None:
+    with file.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+
+
+def external_locations(model: onnx.ModelProto) -> list[str]:
+    """The sorted external data locations a model (loaded without them) refers to."""
+    return sorted({
+        {e.key: e.value for e in t.external_data}.get("location", "")
+        for t in _walk_tensors(model) if onnx.external_data_helper.uses_external_data(t)
+    })
 
 
 def check_model(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
