@@ -182,14 +182,20 @@ def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float]:
 
 def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
     """(relative shortfall, words) for each constraint `p` misses."""
+    # NOTE: the references alone do not bound what an attacker recovers: a privacy
+    # constraint needs an attack's result, as the gate's attack thresholds do
+    attacked = any(a.status == Status.OK and a.mse is not None for a in p.attacks)
     checks = [
-        (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy"),
-        (c.min_attack_mse, p.strongest_mse, True, "strongest reconstruction's MSE"),
-        (c.max_recovered, p.recovered, False, "recovered share"),
+        (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy", True),
+        (c.min_attack_mse, p.strongest_mse, True, "strongest reconstruction's MSE", attacked),
+        (c.max_recovered, p.recovered, False, "recovered share", attacked),
     ]
     out = []
-    for threshold, value, at_least, what in checks:
+    for threshold, value, at_least, what, measured in checks:
         if threshold is None:
+            continue
+        if not measured:
+            out.append((math.inf, f"{what} not measured: no attack ran"))
             continue
         if value is None:
             out.append((math.inf, f"{what} not measured"))

@@ -11,6 +11,7 @@ from privaudit.results import (
     Accuracy,
     AttackResult,
     AttackRun,
+    AttackSummary,
     Constraints,
     GridPoint,
     Reference,
@@ -22,7 +23,8 @@ from privaudit.sweeping.frontier import summarize, with_strongest
 
 def _point(cut: str, sigma: float, acc: float | None, mse: float | None,
            recovered: float | None = None) -> GridPoint:  # fmt: skip
-    return GridPoint(cut, sigma, Accuracy(0.97), Accuracy(acc), None, (), (), (),
+    summary = () if mse is None else (AttackSummary("decoder", Status.OK, 1, mse),)
+    return GridPoint(cut, sigma, Accuracy(0.97), Accuracy(acc), None, (), (), summary,
                      "decoder" if mse is not None else None, mse, recovered)  # fmt: skip
 
 
@@ -127,3 +129,14 @@ def test_with_strongest_keeps_a_stronger_attack_and_is_idempotent() -> None:
     bare = with_strongest(_with_label(_point("layer3", 0.4, 0.8, None), 0.06, 0.25))
     assert (bare.strongest, bare.strongest_mse, bare.recovered) == ("label reference", 0.06,
                                                                    0.25)  # fmt: skip
+
+
+@pytest.mark.parametrize("constraints", [Constraints(0.8, 0.05, None),
+                                         Constraints(0.8, None, 0.3)])
+def test_references_alone_meet_no_privacy_constraint(constraints: Constraints) -> None:
+    """A tester's `sweep --no-attacks --min-attack-mse 0.05` recommended sigma 0 at the first
+    cut, met by the label reference alone, where `assess` with the same gate fails."""
+    bare = _with_label(_point("layer3", 0.4, 0.9, None), 0.06, 0.25)
+    points, rec = recommend([with_strongest(bare)], constraints, "mse", "m.onnx", "d.npz")
+    assert rec.status == "unmet" and points[0].meets is False
+    assert rec.shortfalls and rec.shortfalls[0].endswith("not measured: no attack ran")
