@@ -52,6 +52,7 @@ __all__ = [
     "Prepared",
     "audit_partition",
     "check_settings",
+    "allocation_scales",
     "noise_channels",
     "prepare",
 ]
@@ -124,7 +125,7 @@ def prepare(
         )
     model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
-    split, noise_stds = noise_channels(split, meta, noise_sigma)
+    split, noise_stds = noise_channels(split, meta, noise_sigma, split_name)
     spec = image_input(split.encoder)
     layout = input_layout(spec.shape, cfg.domain, cfg.input_shape)
     integer = _integer_input(spec, layout)
@@ -288,7 +289,7 @@ def _noise_sigma(
 
 
 def noise_channels(
-    split: Split, meta: dict[str, str], noise_sigma: float
+    split: Split, meta: dict[str, str], noise_sigma: float, split_name: str
 ) -> tuple[Split, tuple[float, ...] | None]:
     """The split to audit and the per-channel noise stds, from `privaudit.noise_sigmas`.
 
@@ -306,10 +307,28 @@ def noise_channels(
     Raises:
         ModelError: stds that are not numbers > 0, or do not match the cut's channels.
     """
-    if metadata.NOISE_SIGMAS not in meta or noise_sigma == 0:
+    scales = allocation_scales(split, meta, split_name)
+    if scales is None or noise_sigma == 0:
         return split, None
+    return whiten_split(split, np.asarray(scales)), tuple(float(noise_sigma * a) for a in scales)
+
+
+def allocation_scales(
+    split: Split, meta: dict[str, str], split_name: str
+) -> tuple[float, ...] | None:
+    """The noise allocation's scales a_j at `split`'s cut, or None (uniform noise there).
+
+    A model hardened with noise allocation records the cut it was hardened at
+    (`privaudit.split`): the allocation is that cut's, so another cut of the model (a sweep's,
+    or another `--split`) is audited with one sigma for every channel.
+    """
+    if metadata.NOISE_SIGMAS not in meta:
+        return None
+    at = meta.get(metadata.SPLIT)
+    if at is not None and at not in (split_name, split.cut_tensor):
+        return None
     _, scales = channel_scales(_meta_floats(meta, metadata.NOISE_SIGMAS, ()))
-    return whiten_split(split, scales), tuple(float(noise_sigma * a) for a in scales)
+    return tuple(float(a) for a in scales)
 
 
 def _normalization(

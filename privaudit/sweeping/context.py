@@ -22,6 +22,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from privaudit.audit import Features, Prepared
+from privaudit.audit.prepare import allocation_scales
 from privaudit.config import Config
 from privaudit.errors import (
     AttackError,
@@ -31,7 +32,7 @@ from privaudit.errors import (
     PrivauditError,
     ResourceError,
 )
-from privaudit.model import split_model
+from privaudit.model import split_model, whiten_split
 from privaudit.sweeping.grid import Cut
 from privaudit.sweeping.workers import RESOURCE_HINT
 from privaudit.threads import available_cores, pin_threads, use_threads
@@ -89,7 +90,12 @@ class SweepContext:
         return next(c for c in self.cuts if c.name == name)
 
     def prepared(self, cut: str, noise_sigma: float | None = None) -> Prepared:
-        """The prepared run split at `cut` (cached per worker), at `noise_sigma`."""
+        """The prepared run split at `cut` (cached per worker), at `noise_sigma`.
+
+        At the cut a noise-allocation model was hardened at, the split is whitened and the
+        noise is sigma * a_j per channel, as `assess` audits it (`noise_channels`); every
+        sigma of that cut shares the one whitened split, and so its features.
+        """
         key = (self.token, cut)
         if key not in _SPLITS:
             if len(_SPLITS) >= _KEEP_SPLITS:
@@ -97,14 +103,22 @@ class SweepContext:
             assert self.prep.model is not None
             split = split_model(self.prep.model, self.cut(cut).tensor,
                                 model_name=str(self.prep.model_path))  # fmt: skip
-            _SPLITS[key] = replace(self.prep, split=split, split_name=cut)
-        prep = _SPLITS[key]
-        return prep if noise_sigma is None else replace(prep, noise_sigma=noise_sigma)
+            scales = allocation_scales(split, self.prep.metadata, cut)
+            if scales is not None:
+                split = whiten_split(split, np.asarray(scales))
+            _SPLITS[key] = (replace(self.prep, split=split, split_name=cut, noise_stds=None),
+                            scales)  # fmt: skip
+        prep, scales = _SPLITS[key]
+        if noise_sigma is None:
+            return prep
+        stds = None if scales is None or noise_sigma == 0 else tuple(
+            float(noise_sigma * a) for a in scales)
+        return replace(prep, noise_sigma=noise_sigma, noise_stds=stds)
 
 
 # NOTE: a worker process's splits, by (sweep token, cut): jobs of one cut split the model once.
 # Bounded, as a Ray worker serves sweep after sweep.
-_SPLITS: dict[tuple[str, str], Prepared] = {}
+_SPLITS: dict[tuple[str, str], tuple[Prepared, tuple[float, ...] | None]] = {}
 _KEEP_SPLITS = 8
 
 
