@@ -52,7 +52,7 @@ class PointMeasure:
     info: CutInfo
     labelled: bool  # labels and a head whose output is logits: accuracy and label reference
     bound: BoundResult
-    noisy_accuracy: Accuracy  # value None at sigma 0 (the model's clean accuracy stands)
+    noisy_accuracy: Accuracy  # on the evaluation samples (at sigma 0 too: the same samples)
     references: tuple[Reference, ...]
 
 
@@ -111,8 +111,9 @@ def _measure_points(
         with timer.stage("accuracy"):
             predicted = server_classes(head, feats.evaluation, feats.shape, sigmas, seed)
             assert prep.audit.eval.y is not None
+            # NOTE: sigma 0 too: every point's accuracy is on the same evaluation samples
             accuracies.update({s: accuracy_of(predicted[s], prep.audit.eval.y)
-                               for s in sigmas if s > 0})  # fmt: skip
+                               for s in sigmas})  # fmt: skip
     out: list[_Measured] = []
     with timer.stage("references"):
         scorer = Scorer(as_images(prep.audit.eval.x), None, 0, scoring_seed(seed), measure(prep))

@@ -188,7 +188,9 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
                  for a in grid.attacks for seed in grid.seeds)  # fmt: skip
     summaries = summarize(runs, grid.attacks)
     best, best_mse, recovered = strongest(summaries)
-    noisy = measured.noisy_accuracy if sigma > 0 else clean
+    noisy = measured.noisy_accuracy
+    if sigma == 0 and noisy.value is None:  # NOTE: a shard of a build that left it to clean
+        noisy = clean
     if not measured.labelled:
         noisy = Accuracy(None)
     return with_strongest(GridPoint(cut, sigma, clean, noisy, measured.bound,

@@ -1,4 +1,6 @@
-"""A noise-allocation model is swept with its per-channel noise at the cut it was hardened at.
+"""What a sweep point measures: the allocation at its cut, accuracies on the same samples.
+
+A noise-allocation model is swept with its per-channel noise at the cut it was hardened at.
 
 A tester's sweep of such a model (stds 0.01, 0.01, 0.01, 0.5995 at layer2, RMS 0.3) read
 leakage 0.1637 bits/dim and floor 0.4219, its uniform-noise answer, where `assess` gives
@@ -44,3 +46,14 @@ def test_the_sweep_audits_the_allocation_as_assess_does(tmp_path: Path) -> None:
     assert other.model.noise_stds is None
     assert at["layer1"].bound is not None and other.bound is not None
     assert at["layer1"].bound.mse_floor == other.bound.mse_floor
+
+
+def test_every_points_accuracy_is_on_the_same_evaluation_samples() -> None:
+    """A tester's sweep scored sigma 0 on all 178 rows and sigma 0.5 on the 36 evaluation
+    rows, so layer2 read 100 % with noise against 99.4 % without, and the noise-free points
+    fell off the frontier."""
+    swept = privaudit.sweep(tabular_model_path(), data=tabular_data_path(), splits=["layer2"],
+                            noise=[0.0, 0.5], attacks=False, device="cpu", sweep={"jobs": 1})
+    clean, noisy = swept.points
+    assert clean.noisy_accuracy.samples == noisy.noisy_accuracy.samples
+    assert 0 < noisy.noisy_accuracy.samples < clean.clean_accuracy.samples
