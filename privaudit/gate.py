@@ -143,8 +143,28 @@ def _compare(
     ok = value >= threshold if at_least else value <= threshold
     if ok:
         return None
-    message = f"{subject}: {rule} {value:.4g}{unit} is not {sign} {threshold:g}{unit}"
+    shown, limit = _distinct(value, threshold)
+    message = f"{subject}: {rule} {shown}{unit} is not {sign} {limit}{unit}"
     return Violation(rule, subject, value, threshold, message)
+
+
+def _distinct(value: float, threshold: float) -> tuple[str, str]:
+    """A violation's value and threshold as text, the value on the threshold's right side.
+
+    The value gets 4 significant digits, or as many more as it takes to read on the same side
+    of the threshold as it lies; the threshold its shortest exact form. 0.26155 against
+    0.2616 reads '0.26155' (never '0.2616 is not >= 0.2616'), 0.123456789 against 0.1234568
+    reads '0.12345679' (never '0.1235').
+    """
+    limit = f"{threshold:g}" if float(f"{threshold:g}") == threshold else repr(threshold)
+    side = (value > threshold) - (value < threshold)
+    shown = repr(value)
+    for digits in range(4, 18):
+        shown = f"{value:.{digits}g}"
+        shown_side = (float(shown) > threshold) - (float(shown) < threshold)
+        if shown_side == side and shown != limit:
+            break
+    return shown, limit
 
 
 def _vacuous(v: Violation) -> Violation:

@@ -179,3 +179,16 @@ def test_a_saved_report_is_checked_with_its_references() -> None:
     gate = GateConfig(min_attack_mse=label.mse * 1.01)
     subjects = {v.subject for v in evaluate_report(gate, saved).violations}
     assert "label reference" in subjects
+
+
+@pytest.mark.parametrize(("floor", "threshold", "shown"),
+                         [(0.26155, 0.2616, "0.26155"), (0.0015, 0.002, "0.0015"),
+                          (0.123456789, 0.1234568, "0.12345679")])  # fmt: skip
+def test_a_violation_never_shows_the_value_as_its_threshold(
+    floor: float, threshold: float, shown: str
+) -> None:
+    """A tester's `--fail-under-floor 0.2616` read 'min_mse_floor 0.2616 is not >= 0.2616'."""
+    result = evaluate_gate(GateConfig(min_mse_floor=threshold), replace(BOUND, mse_floor=floor),
+                           ())  # fmt: skip
+    assert [v.message for v in result.violations] == [
+        f"bound: min_mse_floor {shown} is not >= {threshold!r}"]
