@@ -240,7 +240,8 @@ def _model(model: ModelLike) -> tuple[onnx.ModelProto | None, Path | None]:
     if isinstance(model, str | Path):
         return None, Path(model)
     raise ConfigError(f"model: expected a path, an onnx.ModelProto or bytes, got "
-                      f"{type(model).__name__}", hint="e.g. privaudit.audit('model.onnx', ...)")
+                      f"{type(model).__name__}",
+                      hint="e.g. privaudit.assess('model.onnx', data=...)")
 
 
 def _data(data: DataLike) -> tuple[np.ndarray | None, np.ndarray | None, Path | None]:

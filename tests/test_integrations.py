@@ -216,6 +216,14 @@ def test_audit_hook_audits_changed_models_and_writes_nothing(tmp_path: Path) -> 
     assert bound_only.returncode == 0, bound_only.stderr
     assert ("net.onnx: gate passed (bound only: min_attack_mse not checked"
             in bound_only.stderr), bound_only.stderr
+    # a gate of attack thresholds alone is configured: not 'no gate configured'
+    attack_only = tmp_path.parent / "attack_only.toml"
+    attack_only.write_text("[tool.privaudit.gate]\nmin_attack_mse = 0.5\n")
+    skipped = _hook("privaudit-audit", ["net.onnx"], tmp_path,
+                    [*args, "--config", str(attack_only)])  # fmt: skip
+    assert skipped.returncode == 0, skipped.stderr
+    assert ("net.onnx: no bound threshold configured (bound only: min_attack_mse not checked"
+            in skipped.stderr), skipped.stderr
 
 
 def _gate_file(folder: Path) -> Path:

@@ -108,6 +108,8 @@ def hook_audit(
                              "formats": "json"}  # fmt: skip
                 report, _ = execute(overrides, config, True, run)
             code, words = _gated(report.gate)
+            if skipped and not report.gate.active:  # NOTE: a gate is configured, all skipped
+                words = "no bound threshold configured"
             if skipped:
                 words += (f" (bound only: {', '.join(skipped)} not checked, no attack runs "
                           "here; 'hook check' gates them on full reports)")
