@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from privaudit import __version__
-from privaudit.cli.errors import HouseGroup, reported_errors
+from privaudit.cli.errors import HouseGroup, own_process, reported_errors
 from privaudit.cli.harden import harden
 from privaudit.cli.hook import hook_app
 from privaudit.cli.options import (
@@ -238,4 +238,5 @@ app.add_typer(hook_app)
 
 def main() -> None:
     """Console-script entry point; click usage errors exit 2, as documented."""
+    own_process()
     app()

@@ -14,7 +14,7 @@ from typer.core import TyperGroup
 
 from privaudit.errors import ExitCode, Interrupted, PrivauditError, Terminated
 
-__all__ = ["HouseGroup", "interrupt_signals", "print_problem", "reported_errors"]
+__all__ = ["HouseGroup", "interrupt_signals", "own_process", "print_problem", "reported_errors"]
 
 # NOTE: click's UsageError, found through typer's public BadParameter (typer vendors click).
 _USAGE_ERROR: type[Exception] = next(
@@ -166,4 +166,17 @@ def interrupt_signals() -> Iterator[None]:
     finally:
         if not received:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                # NOTE: the `privaudit` process has done its work (its outputs are written or
+                # rolled back): a signal now would exit 130 or 143, which promise that
+                # nothing was written, over the reports just written. It is ignored.
+                signal.signal(sig, signal.SIG_IGN if _PROCESS["owned"] else handler)
+
+
+# NOTE: True in the `privaudit` console script (`own_process`), whose process ends with its
+# command; False in-process (typer's CliRunner, a host program), whose handlers come back.
+_PROCESS = {"owned": False}
+
+
+def own_process() -> None:
+    """Say that this process is the `privaudit` command's own (the console-script entry)."""
+    _PROCESS["owned"] = True

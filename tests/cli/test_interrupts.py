@@ -298,3 +298,23 @@ def test_ctrl_c_raises_a_subclass_never_keyboard_interrupt_itself() -> None:
     finally:
         for s, handler in saved.items():
             signal.signal(s, handler)
+
+
+def test_the_command_process_ignores_a_signal_once_its_work_is_done() -> None:
+    """A tester's Ctrl-C in the half second between the last 'wrote' and the process's end
+    exited 130, which promises that nothing was written, over the new sweep.json."""
+    from privaudit.cli import errors
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with interrupt_signals():
+            pass
+        assert {signal.getsignal(s) for s in saved} == set(saved.values())  # in-process: back
+        errors.own_process()
+        with interrupt_signals():
+            pass
+        assert {signal.getsignal(s) for s in saved} == {signal.SIG_IGN}  # the CLI's: ignored
+    finally:
+        errors._PROCESS["owned"] = False
+        for s, handler in saved.items():
+            signal.signal(s, handler)
