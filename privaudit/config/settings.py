@@ -113,6 +113,7 @@ class GateConfig:
             value = getattr(self, key)
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
+        check_mse_threshold("gate.min_attack_mse", self.min_attack_mse)
         check_recovered("gate.max_recovered", self.max_recovered)
 
     @property
@@ -228,6 +229,7 @@ class SweepConfig:
         if self.min_accuracy is not None and not 0 <= self.min_accuracy <= 1:
             raise ConfigError(f"sweep.min_accuracy: expected a share in [0, 1], got "
                               f"{self.min_accuracy}", hint="e.g. --min-accuracy 0.9 (90%)")
+        check_mse_threshold("sweep.min_attack_mse", self.min_attack_mse)
         check_recovered("sweep.max_recovered", self.max_recovered)
 
     @property
@@ -327,6 +329,17 @@ def check_range(key: str, value: tuple[float, ...]) -> None:
     if len(value) != 2 or not all(math.isfinite(v) for v in value) or not value[0] < value[1]:
         raise ConfigError(f"{key}: expected two finite numbers LOW,HIGH with LOW < HIGH, got "
                           f"{list(value)}", hint="e.g. --data-range -1,1 or --data-range 0,4095")
+
+
+def check_mse_threshold(key: str, value: float | None) -> None:
+    """Refuse a negative MSE threshold: every MSE passes it, so it gates nothing.
+
+    Raises:
+        ConfigError: `value` is below 0.
+    """
+    if value is not None and value < 0:
+        raise ConfigError(f"{key}: expected an MSE >= 0, got {value:g}",
+                          hint="an MSE per input dimension, e.g. 0.03")
 
 
 def check_share(key: str, value: float, *, allow_zero: bool, hint: str) -> None:

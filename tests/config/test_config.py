@@ -151,6 +151,8 @@ def test_the_file_is_checked_even_where_a_flag_overrides_it(
         ({"gate.max_recovered": float("nan")}, "gate.max_recovered: expected a share"),
         ({"sweep.max_recovered": 50.0}, r"sweep.max_recovered: expected a share in \[0, 1\]"),
         ({"sweep.max_recovered": -1.0}, r"sweep.max_recovered: expected a share in \[0, 1\]"),
+        ({"gate.min_attack_mse": -1.0}, "gate.min_attack_mse: expected an MSE >= 0, got -1"),
+        ({"sweep.min_attack_mse": -0.5}, "sweep.min_attack_mse: expected an MSE >= 0"),
     ],
 )
 def test_bad_flag_values_are_config_errors(
