@@ -31,7 +31,7 @@ from privaudit.model import (
     channel_scales,
     check_model,
     image_input,
-    load_model,
+    load_model_and_sha256,
     load_presplit,
     metadata,
     model_sha256,
@@ -189,8 +189,8 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     else:
         chosen = demo.demo_model_path() if is_demo else cfg.model
         assert chosen is not None
-        path, raw = chosen, load_model(chosen)
-        sha = model_sha256(chosen)
+        raw, sha = load_model_and_sha256(chosen)
+        path = chosen
     # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
     # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
     model = strip_embedded_noise(raw)

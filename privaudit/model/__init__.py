@@ -31,6 +31,7 @@ from privaudit.model.load import (
     check_model,
     first_line,
     load_model,
+    load_model_and_sha256,
     model_sha256,
 )
 from privaudit.model.metadata import read_metadata
@@ -70,6 +71,7 @@ __all__ = [
     "save_model",
     "set_metadata",
     "sha256_bytes",
+    "load_model_and_sha256",
     "model_sha256",
     "sha256_file",
     "split_model",

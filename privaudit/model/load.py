@@ -18,9 +18,9 @@ __all__ = [
     "RE_EXPORT",
     "STANDARD_DOMAINS",
     "check_model",
-    "external_locations",
     "first_line",
     "load_model",
+    "load_model_and_sha256",
     "model_sha256",
     "subgraphs",
 ]
@@ -44,7 +44,48 @@ def load_model(path: Path) -> onnx.ModelProto:
         ModelError: missing, empty or non-ONNX file, invalid graph, custom-domain ops, or
             external data outside the model's folder.
     """
+    return _load(Path(path))[0]
+
+
+def load_model_and_sha256(path: Path) -> tuple[onnx.ModelProto, str]:
+    """`load_model(path)` and `model_sha256(path)`, the file parsed once for both."""
     path = Path(path)
+    model, locations = _load(path)
+    return model, _digest(path, locations)
+
+
+def model_sha256(path: Path) -> str:
+    """Hex SHA-256 of a model: its .onnx file, and its external data files when it has any.
+
+    A model whose weights live in external data files (torch's dynamo export writes
+    `model.onnx.data`) changes without its .onnx file changing; the reports' model hash and
+    the sweep's shard keys must change with it. Without external data it is the file's own
+    SHA-256.
+
+    Raises:
+        ModelError: as `load_model`, for the file and its external data locations.
+    """
+    path = Path(path)
+    return _digest(path, _check_external_locations(_parse(path), path))
+
+
+def _load(path: Path) -> tuple[onnx.ModelProto, list[str]]:
+    """The checked model with its external data loaded, and that data's locations."""
+    model = _parse(path)
+    _check_domains(model, path)
+    locations = _check_external_locations(model, path)
+    _check_graph(str(path) if locations else model, path)
+    if locations:
+        try:
+            onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
+        except (OSError, ValueError) as e:
+            raise ModelError(f"cannot read the external data of {path}: {first_line(e)}",
+                             hint="save the model and its external data again") from e
+    return model, locations
+
+
+def _parse(path: Path) -> onnx.ModelProto:
+    """The model file's protobuf, its external data not read (ModelError if it is not one)."""
     _check_file(path)
     try:
         # NOTE: binary protobuf only, whatever the file extension (no text/JSON parsing paths).
@@ -55,29 +96,11 @@ def load_model(path: Path) -> onnx.ModelProto:
     if model.ir_version == 0 or not model.HasField("graph"):
         raise ModelError(f"{path} is not an ONNX model (no IR version or graph)",
                          hint=f"pass the .onnx file itself; {RE_EXPORT}")
-    _check_domains(model, path)
-    external = _check_external_locations(model, path)
-    _check_graph(str(path) if external else model, path)
-    if external:
-        try:
-            onnx.external_data_helper.load_external_data_for_model(model, str(path.parent))
-        except (OSError, ValueError) as e:
-            raise ModelError(f"cannot read the external data of {path}: {first_line(e)}",
-                             hint="save the model and its external data again") from e
     return model
 
 
-def model_sha256(path: Path) -> str:
-    """Hex SHA-256 of a model: its .onnx file, and its external data files when it has any.
-
-    A model whose weights live in external data files (torch's dynamo export writes
-    `model.onnx.data`) changes without its .onnx file changing; the reports' model hash and
-    the sweep's shard keys must change with it. Without external data it is the file's own
-    SHA-256. Call it after `load_model`, which has checked every location.
-    """
-    path = Path(path)
-    locations = external_locations(onnx.load(str(path), format="protobuf",
-                                              load_external_data=False))  # fmt: skip
+def _digest(path: Path, locations: list[str]) -> str:
+    """SHA-256 of the file, then of each external data file after its location's name."""
     digest = hashlib.sha256()
     _update(digest, path)  # NOTE: alone, the file's own SHA-256
     for location in locations:
@@ -90,14 +113,6 @@ def _update(digest: Any, file: Path) -> None:
     with file.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-
-
-def external_locations(model: onnx.ModelProto) -> list[str]:
-    """The sorted external data locations a model (loaded without them) refers to."""
-    return sorted({
-        {e.key: e.value for e in t.external_data}.get("location", "")
-        for t in _walk_tensors(model) if onnx.external_data_helper.uses_external_data(t)
-    })
 
 
 def check_model(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
@@ -192,15 +207,14 @@ def _walk_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
         yield from _node_tensors(function.node)
 
 
-def _check_external_locations(model: onnx.ModelProto, path: Path) -> bool:
-    """Refuse external-data locations that escape the model's folder; say whether there are any."""
-    found = False
+def _check_external_locations(model: onnx.ModelProto, path: Path) -> list[str]:
+    """Refuse external-data locations that escape the model's folder; the sorted locations."""
+    found: set[str] = set()
     base = path.parent
     root = base.resolve()
     for tensor in _walk_tensors(model):
         if not onnx.external_data_helper.uses_external_data(tensor):
             continue
-        found = True
         location = {e.key: e.value for e in tensor.external_data}.get("location", "")
         if not _is_safe_location(location, root):
             raise ModelError(
@@ -213,7 +227,8 @@ def _check_external_locations(model: onnx.ModelProto, path: Path) -> bool:
             raise ModelError(f"external data file {location!r} of tensor {tensor.name!r} "
                              f"not found in {base}",
                              hint="copy the external data file next to the .onnx file")
-    return found
+        found.add(location)
+    return sorted(found)
 
 
 def _is_safe_location(location: str, root: Path) -> bool:
