@@ -53,6 +53,7 @@ __all__ = [
     "audit_partition",
     "check_settings",
     "allocation_scales",
+    "allocation_stds",
     "noise_channels",
     "prepare",
 ]
@@ -308,9 +309,17 @@ def noise_channels(
         ModelError: stds that are not numbers > 0, or do not match the cut's channels.
     """
     scales = allocation_scales(split, meta, split_name)
+    stds = allocation_stds(noise_sigma, scales)
+    return (split, None) if stds is None else (whiten_split(split, np.asarray(scales)), stds)
+
+
+def allocation_stds(
+    noise_sigma: float, scales: tuple[float, ...] | None
+) -> tuple[float, ...] | None:
+    """The per-channel noise stds sigma * a_j, or None (uniform noise, or no noise at all)."""
     if scales is None or noise_sigma == 0:
-        return split, None
-    return whiten_split(split, np.asarray(scales)), tuple(float(noise_sigma * a) for a in scales)
+        return None
+    return tuple(float(noise_sigma * a) for a in scales)
 
 
 def allocation_scales(

@@ -29,7 +29,7 @@ from privaudit.audit import (
     noise_channels,
     prepare,
 )
-from privaudit.audit.prepare import NO_LABELS
+from privaudit.audit.prepare import NO_LABELS, allocation_stds
 from privaudit.config import Config, GateConfig
 from privaudit.data import Dataset, partition_aux_eval
 from privaudit.errors import ConfigError, DataError
@@ -203,7 +203,7 @@ def _harden_and_write(
                                     command="harden")
     original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats],
                           defence="original", noise_stds=prep.noise_stds)
-    stds = _stds(prep.noise_sigma, kept.noise_scales)
+    stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
     return HardenResult(
         output_path=str(output), output_sha256=sha, noise_sigma=prep.noise_sigma,
         lam=kept.variant.lam, loss=h.loss, k=h.k, epochs=h.epochs, freeze_head=h.freeze_head,
@@ -389,12 +389,8 @@ def train_variant(
         scales.append(done.noise_scales)
     variant = variant_of(label, lam, loss if lam > 0 else NO_LOSS, noise_sigma, reports, stats,
                          defence=NOISE_ONLY if spec is None else spec.name, mu=mu,
-                         noise_stds=_stds(noise_sigma, scales[0]))
+                         noise_stds=allocation_stds(noise_sigma, scales[0]))
     return Trained(variant, tuple(models), tuple(histories), tuple(reports), scales[0])
-
-
-def _stds(sigma: float, scales: tuple[float, ...] | None) -> tuple[float, ...] | None:
-    return None if scales is None else tuple(sigma * a for a in scales)
 
 
 def _with_scales(
@@ -403,7 +399,7 @@ def _with_scales(
     """`model` with its per-channel noise stds (sigma * a_j) in metadata, when it has any."""
     if scales is None:
         return model
-    stds = _stds(sigma, scales) or ()
+    stds = allocation_stds(sigma, scales) or ()
     return set_metadata(model, {metadata.NOISE_SIGMA: f"{sigma:.10g}",
                                 metadata.NOISE_SIGMAS: ",".join(f"{s:.10g}" for s in stds)})
 
@@ -414,7 +410,7 @@ def _embedded(run: HardenRun, model: onnx.ModelProto, kept: Trained) -> onnx.Mod
     stds = None
     if kept.noise_scales is not None:
         shape = broadcast_shape(prep.split.feature_shape, len(kept.noise_scales))
-        stds = np.asarray(_stds(prep.noise_sigma, kept.noise_scales)).reshape(shape)
+        stds = np.asarray(allocation_stds(prep.noise_sigma, kept.noise_scales)).reshape(shape)
     return embed_noise(model, prep.split.cut_tensor, prep.noise_sigma, stds)
 
 
@@ -459,7 +455,7 @@ def _final_model(run: HardenRun, kept: Trained) -> onnx.ModelProto:
         metadata.MEAN: ",".join(f"{v:.10g}" for v in prep.norm.mean),
         metadata.STD: ",".join(f"{v:.10g}" for v in prep.norm.std),
     }
-    stds = _stds(prep.noise_sigma, kept.noise_scales)
+    stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
     if stds is not None:
         entries[metadata.NOISE_SIGMAS] = ",".join(f"{s:.10g}" for s in stds)
     return set_metadata(kept.models[0], entries)

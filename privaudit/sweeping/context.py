@@ -22,7 +22,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 from privaudit.audit import Features, Prepared
-from privaudit.audit.prepare import allocation_scales
+from privaudit.audit.prepare import allocation_scales, allocation_stds
 from privaudit.config import Config
 from privaudit.errors import (
     AttackError,
@@ -111,9 +111,8 @@ class SweepContext:
         prep, scales = _SPLITS[key]
         if noise_sigma is None:
             return prep
-        stds = None if scales is None or noise_sigma == 0 else tuple(
-            float(noise_sigma * a) for a in scales)
-        return replace(prep, noise_sigma=noise_sigma, noise_stds=stds)
+        return replace(prep, noise_sigma=noise_sigma,
+                       noise_stds=allocation_stds(noise_sigma, scales))
 
 
 # NOTE: a worker process's splits, by (sweep token, cut): jobs of one cut split the model once.
