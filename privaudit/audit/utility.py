@@ -108,7 +108,8 @@ def check_label_agreement(
         return
     met = np.zeros((size, size), np.int64)  # met[predicted, label]
     np.add.at(met, (predicted, labels), 1)
-    renamed = wilson(int(met.max(axis=1).sum()), n)
+    right = int(met.max(axis=1).sum())  # each predicted class named by its commonest label
+    renamed = wilson(right, n)
     if renamed is None or renamed.low <= chance + (1 - chance) / 2:
         return
     names = list(class_names) or [str(c) for c in range(size)]
@@ -122,7 +123,7 @@ def check_label_agreement(
         f"{source}: the model's clean accuracy on these labels is {correct / n:.1%} "
         f"[{acc.low:.0%}, {acc.high:.0%}], below the {chance:.0%} that predictions unrelated "
         f"to the labels would reach, while its classes predict them under another naming "
-        f"({fit}: {met.max(axis=1).sum() / n:.0%} right): the labels are not the model's "
+        f"({fit}: {right / n:.0%} right): the labels are not the model's "
         f"class indices{numbered}",
         hint="give the labels as the class indices the model was trained with (0..C-1 in its "
         "output order), or audit without them (--no-labels)",
