@@ -18,6 +18,13 @@ import onnx
 import privaudit.reports  # noqa: F401  NOTE: registers the HTML view of every AuditReport
 from privaudit.config import Config, NoiseSource, load_config
 from privaudit.errors import ConfigError, DataError
+from privaudit.outputs import (
+    check_model_output,
+    check_writable_dir,
+    refuse_overwrite,
+    remove_new_folders_on_failure,
+    restore_on_failure,
+)
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import AuditReport, SweepReport, read_report, read_saved
 
@@ -93,7 +100,8 @@ def harden(
     """Harden a split model with CEM plus noise, write it to `output`, audit before and after.
 
     Takes the arguments of `assess` (labelled data is required), plus `output`, the path of
-    the hardened ONNX model (written atomically, never over the input). Fine-tuning settings
+    the hardened ONNX model (checked before any work, written atomically, never over the
+    input; a run that fails leaves neither the model nor a folder it made). Fine-tuning settings
     go in `harden={"lam": 4, "epochs": 10, "baseline": True, ...}`.
 
     Returns:
@@ -108,12 +116,15 @@ def harden(
 
     cfg, (proto, x, y) = _resolve(model, data, split, noise, attacks, budget, config, options)
     path = Path(output).expanduser().resolve()
-    if path.is_dir():
-        raise ConfigError(f"output {path} is a folder", hint="give the hardened model's file name")
-    return run_harden(
-        cfg, output=path, progress=progress or NullProgress(), noise_source=_source(noise),
-        memory=InMemory(model=proto, x=x, y=y),
-    )
+    # NOTE: as the command line: checked before the work, and all or nothing after it
+    with remove_new_folders_on_failure([path.parent]):
+        check_model_output(path, flag="output=")
+        refuse_overwrite([path], {"model": cfg.model, "data": cfg.data}, flag="output=")
+        with restore_on_failure([path]):
+            return run_harden(
+                cfg, output=path, progress=progress or NullProgress(),
+                noise_source=_source(noise), memory=InMemory(model=proto, x=x, y=y),
+            )  # fmt: skip
 
 
 def sweep(
@@ -138,7 +149,8 @@ def sweep(
     Args:
         model: the whole ONNX model (a path, `onnx.ModelProto` or its bytes); None: the demo.
         data: the audit data, as for `assess`.
-        splits: cut names, or "auto" (the clean cuts `privaudit layers` lists, at most 6).
+        splits: cut names (a list, or one comma-separated string as on the command line), or
+            "auto" (the clean cuts `privaudit layers` lists, at most 6).
         noise: the sigmas (default 0, 0.05, 0.1, 0.2).
         attacks: attack names, True for all, False or [] for none.
         budget: the attacks' compute budget.
@@ -164,15 +176,20 @@ def sweep(
     from privaudit.audit import InMemory
     from privaudit.sweeping import run_sweep
 
-    own = {"splits": [splits] if isinstance(splits, str) else splits, "noise": noise,
+    own = {"splits": _names(splits), "noise": noise,
            "min_accuracy": min_accuracy, "min_attack_mse": min_attack_mse,
            "max_recovered": max_recovered}  # fmt: skip
     table = {**{k: v for k, v in own.items() if v is not None}, **options.pop("sweep", {})}
     cfg, (proto, x, y) = _resolve(model, data, None, None, attacks, budget, config,
                                   {**options, "sweep": table})  # fmt: skip
-    folder = None if shards is None else Path(shards).expanduser().resolve()
-    return run_sweep(cfg, progress=progress or NullProgress(), shards=folder, fresh=fresh,
-                     memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
+    if shards is None:
+        return run_sweep(cfg, progress=progress or NullProgress(), fresh=fresh,
+                         memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
+    folder = Path(shards).expanduser().resolve()
+    with remove_new_folders_on_failure([folder]):
+        check_writable_dir(folder, flag="shards=")  # NOTE: before the work, not after it
+        return run_sweep(cfg, progress=progress or NullProgress(), shards=folder, fresh=fresh,
+                         memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
 
 
 def load_sweep(path: str | Path) -> SweepReport:
@@ -268,6 +285,13 @@ def _array(value: Any, name: str) -> np.ndarray:
         return np.asarray(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"data: {name} is not an array ({e})", hint="pass numpy arrays") from e
+
+
+def _names(splits: Sequence[str] | str | None) -> Sequence[str] | None:
+    """Cut names from a list, or from one comma-separated string as `--splits` takes them."""
+    if isinstance(splits, str):
+        return [s.strip() for s in splits.split(",") if s.strip()]
+    return splits
 
 
 def _attack_names(attacks: Sequence[str] | bool) -> tuple[str, ...] | None:

@@ -139,3 +139,16 @@ def test_load_report_of_something_else(tmp_path: Path) -> None:
     path.write_text("[1, 2]")
     with pytest.raises(privaudit.DataError):
         privaudit.load_report(path)
+
+
+def test_harden_checks_its_output_before_any_work(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(privaudit.ConfigError, match="cannot write to output folder") as caught:
+        privaudit.harden(output=tmp_path / "file" / "h.onnx", noise=0.1, attacks=False)
+    assert caught.value.hint is not None and "output=" in caught.value.hint
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.zeros((4, 1, 28, 28), np.float32), y=np.zeros(4, np.int64))
+    with pytest.raises(privaudit.ConfigError, match="would overwrite the input data"):
+        privaudit.harden(output=data, data=data, noise=0.1, attacks=False)
+    assert data.stat().st_size > 0 and sorted(p.name for p in tmp_path.iterdir()) == [
+        "data.npz", "file"]

@@ -113,6 +113,6 @@ def test_harden_says_labels_false_dropped_them(tmp_path: Path) -> None:
     import privaudit
 
     with pytest.raises(DataError, match="labels = false in the config drops them"):
-        privaudit.harden(tabular_model_path(), output=tmp_path / "h.onnx",
+        privaudit.harden(tabular_model_path(), output=tmp_path / "new" / "h.onnx",
                          data=tabular_data_path(), split="layer2", noise=0.1, labels=False)
-    assert not (tmp_path / "h.onnx").exists()
+    assert not (tmp_path / "new").exists()  # the folder made for the model is gone again
