@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+import math
+from collections.abc import Iterator
+from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +55,7 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
     except UnicodeDecodeError:
         raise DataError(f"{path} is not a privaudit report (not UTF-8 text)", hint=hint) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
         sweep = isinstance(data, dict) and data.get("kind") == SWEEP_KIND
         report = sweep_from_dict(data) if sweep else from_dict(data)
     except RecursionError:
@@ -63,7 +65,58 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
     except (ValueError, TypeError, KeyError) as e:
         raise DataError(f"{path} is not a privaudit report: {e}", hint=hint) from None
     _check_mappings(report, path)
+    _check_ranges(report, path, hint)
     return report
+
+
+def _no_constant(name: str) -> float:
+    """`json.loads` meets NaN or Infinity, which privaudit never writes (it writes null)."""
+    raise ValueError(f"{name} is not a value privaudit writes (it writes null)")
+
+
+# NOTE: what a tampered or corrupted report could use to pass a gate: an MSE or floor below
+# 0 passes every minimum on it, an accuracy outside [0, 1] every accuracy constraint.
+_NOT_NEGATIVE = frozenset({
+    "mse", "mse_raw", "mse_std", "mse_floor", "mse_floor_estimate", "floor_prior",
+    "paper_floor", "certified_mse_floor", "best_mse", "floor", "decoder_mse",
+    "strongest_mse", "noise_sigma", "noise_sigmas", "noise_stds", "min_attack_mse",
+})  # fmt: skip
+_SHARES = frozenset({"clean_accuracy", "noisy_accuracy", "floor_ratio", "min_accuracy"})
+
+
+def _check_ranges(report: AuditReport | SweepReport, path: Path, hint: str) -> None:
+    """Refuse MSEs, floors and sigmas below 0 and accuracies outside [0, 1].
+
+    Raises:
+        DataError: naming the first field out of its range.
+    """
+    bad = next(_out_of_range(report, type(report).__name__), None)
+    if bad is not None:
+        where, value, rule = bad
+        raise DataError(f"{path} is not a privaudit report: {where} is {value!r}, {rule}",
+                        hint=hint)
+
+
+def _out_of_range(value: object, where: str) -> Iterator[tuple[str, float, str]]:
+    if isinstance(value, tuple | list):
+        for i, item in enumerate(value):
+            yield from _out_of_range(item, f"{where}[{i}]")
+        return
+    if not is_dataclass(value) or isinstance(value, type):
+        return
+    share = type(value).__name__ == "Accuracy"  # NOTE: its `value` is the accuracy itself
+    for f in fields(value):
+        item, at = getattr(value, f.name), f"{where}.{f.name}"
+        if f.name in _NOT_NEGATIVE or f.name in _SHARES or (share and f.name == "value"):
+            for number in item if isinstance(item, tuple) else (item,):
+                if not isinstance(number, float | int) or math.isnan(number):
+                    continue  # NOTE: None and null (NaN) mean "not measured"
+                if number < 0:
+                    yield at, number, "below 0"
+                elif f.name not in _NOT_NEGATIVE and number > 1:
+                    yield at, number, "above 1 (a share)"
+        else:
+            yield from _out_of_range(item, at)
 
 
 def sweep_from_dict(data: dict[str, Any]) -> SweepReport:

@@ -149,6 +149,12 @@ def _reports(kit: Path) -> None:
     (kit / "extra_field.json").write_text(json.dumps({**report, "extra_field": 1}))
     (kit / "no_attacks.json").write_text(json.dumps({k: v for k, v in report.items()
                                                      if k != "attacks"}))  # fmt: skip
+    refs = [{**r, "mse": -0.5} if i == 0 else r for i, r in enumerate(report["references"])]
+    (kit / "negative_mse.json").write_text(json.dumps({**report, "references": refs}))
+    (kit / "accuracy_2.json").write_text(json.dumps(
+        {**report, "utility": {**report["utility"], "noisy_accuracy": 2.0}}))
+    (kit / "infinite_floor.json").write_text(json.dumps(
+        {**report, "bound": {**report["bound"], "mse_floor": float("inf")}}))
     report["provenance"]["timings"]["bound"] = "<b>slow</b>"
     (kit / "tampered.json").write_text(json.dumps(report))
     (kit / "not_json.json").write_text("{this is not json")
@@ -291,6 +297,12 @@ CASES: dict[str, Case] = {
                                               "AuditReport: unknown field 'extra_field'"),
     "check: a field deleted": Case("check {kit}/no_attacks.json",
                                    "AuditReport: the field 'attacks' is missing"),
+    "check: a negative MSE": Case("check {kit}/negative_mse.json --fail-under-attack-mse 0.1",
+                                  "AuditReport.references[0].mse is -0.5, below 0"),
+    "check: an accuracy of 2": Case("check {kit}/accuracy_2.json",
+                                    "AuditReport.utility.noisy_accuracy is 2.0, above 1"),
+    "check: an infinite floor": Case("check {kit}/infinite_floor.json --fail-under-floor 0.1",
+                                     "Infinity is not a value privaudit writes"),
     "check: binary file": Case("check {kit}/cnn.onnx", "not UTF-8 text"),
     "check: deeply nested": Case("check {kit}/deep.json", "nested too deeply"),
     "check: unknown config key": Case("check {kit}/run/report.json --config {kit}/typo.toml",
