@@ -8,7 +8,7 @@ other jobs exist, the order they run in, or where.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import onnx
@@ -24,6 +24,7 @@ __all__ = [
     "CutJob",
     "Grid",
     "auto_cuts",
+    "value_copies",
     "make_grid",
     "resolve_cuts",
 ]
@@ -119,7 +120,7 @@ def resolve_cuts(
     """
     rows = list_cut_points(model)
     if list(names) == [AUTO_SPLITS]:
-        return auto_cuts(rows), []
+        return auto_cuts(rows, same_values=value_copies(model)), []
     graph, depth = analyse(model), {r.tensor: r.depth for r in rows if r.tensor}
     cuts: list[Cut] = []
     warnings = []
@@ -134,30 +135,77 @@ def resolve_cuts(
     return cuts, warnings
 
 
-def auto_cuts(rows: Sequence[CutPoint], limit: int = MAX_AUTO_SPLITS) -> list[Cut]:
+def auto_cuts(rows: Sequence[CutPoint], limit: int = MAX_AUTO_SPLITS,
+              same_values: Mapping[str, str] | None = None) -> list[Cut]:  # fmt: skip
     """The clean cuts `privaudit layers` lists, one per tensor, thinned to `limit` by depth.
 
     A tensor that leaves several modules is named by the outermost (`layer1` rather than
-    `layer1.2`); one that leaves none by the tensor's name. Past `limit` cuts, the one nearest
-    to each of `limit` depths evenly spread from the shallowest to the deepest is kept.
+    `layer1.2`); one that leaves none by the tensor's name. A tensor that only copies the
+    values of another clean cut (`same_values`: a Flatten after a pooling) is that cut again,
+    and is left out. Past `limit` cuts, the model's own blocks (top-level modules) come
+    first: all of them, each remaining place going to the cut farthest in depth from those
+    chosen; or, with more blocks than places, the block nearest to each of `limit` depths
+    evenly spread from the shallowest to the deepest (likewise all cuts, without modules).
     """
+    clean = {r.tensor for r in rows if r.clean and r.tensor is not None}
+    copies = same_values or {}
     named: dict[str, Cut] = {}
     for r in rows:
-        if not r.clean or r.tensor is None:
+        if not r.clean or r.tensor is None or copies.get(r.tensor) in clean:
             continue
         held = named.get(r.tensor)
         if held is None or (r.module is not None and _outer(r.module, held)):
             named[r.tensor] = Cut(r.module or r.tensor, r.tensor, r.depth)
-    cuts = sorted(named.values(), key=lambda c: c.depth or 0.0)
+    cuts = sorted(named.values(), key=_depth)
     if len(cuts) <= limit:
         return cuts
-    low, high = cuts[0].depth or 0.0, cuts[-1].depth or 0.0
+    blocks = [c for c in cuts if c.name != c.tensor and "." not in c.name]
+    if not blocks or len(blocks) >= limit:
+        return _spread(blocks or cuts, limit)
+    chosen = list(blocks)
+    while len(chosen) < limit:  # NOTE: each time, the cut farthest from every chosen one
+        free = [c for c in cuts if c not in chosen]
+        chosen.append(max(free, key=lambda c: min(abs(_depth(c) - _depth(k)) for k in chosen)))
+    return sorted(chosen, key=_depth)
+
+
+def _depth(cut: Cut) -> float:
+    return cut.depth or 0.0
+
+
+def _spread(cuts: list[Cut], limit: int) -> list[Cut]:
+    """The cut nearest to each of `limit` depths spread evenly over `cuts` (sorted by depth)."""
+    low, high = _depth(cuts[0]), _depth(cuts[-1])
     chosen: list[Cut] = []
     for i in range(limit):
-        target = low + (high - low) * i / (limit - 1)
+        target = low + (high - low) * i / max(1, limit - 1)
         free = [c for c in cuts if c not in chosen]
-        chosen.append(min(free, key=lambda c: abs((c.depth or 0.0) - target)))
-    return sorted(chosen, key=lambda c: c.depth or 0.0)
+        chosen.append(min(free, key=lambda c: abs(_depth(c) - target)))
+    return sorted(chosen, key=_depth)
+
+
+# NOTE: ops whose output holds exactly their first input's values (reordered at most), so a
+# cut after one shows the server what a cut before it does.
+_COPIES = frozenset({"Flatten", "Reshape", "Squeeze", "Unsqueeze", "Identity", "Dropout",
+                     "Transpose"})  # fmt: skip
+
+
+def value_copies(model: onnx.ModelProto) -> dict[str, str]:
+    """Each tensor that only copies another's values, mapped to the first it copies.
+
+    A chain (Flatten after Reshape after a Relu) maps every link to the Relu's tensor.
+    """
+    direct = {n.output[0]: n.input[0] for n in model.graph.node
+              if n.op_type in _COPIES and n.output and n.input and n.domain in ("", "ai.onnx")}
+    roots = {}
+    for out in direct:
+        src = direct[out]
+        seen = {out}
+        while src in direct and src not in seen:
+            seen.add(src)
+            src = direct[src]
+        roots[out] = src
+    return roots
 
 
 def _outer(module: str, held: Cut) -> bool:

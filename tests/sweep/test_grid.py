@@ -11,7 +11,7 @@ from privaudit.config import load_config
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import CutPoint, load_model
 from privaudit.sweeping import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
-from privaudit.sweeping.grid import make_grid
+from privaudit.sweeping.grid import make_grid, value_copies
 
 
 def _row(module: str | None, tensor: str, depth: float, clean: bool = True) -> CutPoint:
@@ -69,3 +69,33 @@ def test_grid_sorts_sigmas_and_counts_seeds_from_the_run_seed(tmp_path: Path) ->
 def test_bad_sweep_settings_are_config_errors(flags: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         load_config(None, flags, search=False)
+
+
+def test_auto_leaves_out_a_cut_that_copies_another_and_takes_the_blocks_first() -> None:
+    model = load_model(demo.demo_model_path())
+    assert value_copies(model) == {"/Flatten_output_0": "/pool/GlobalAveragePool_output_0"}
+    cuts, _ = resolve_cuts(model, ["auto"], model_name="demo")
+    assert "/Flatten_output_0" not in [c.tensor for c in cuts]  # the pooling's values again
+    # every block of the demo, and the cut farthest from them (inside layer3) in the sixth place
+    assert [c.name for c in cuts] == ["layer1", "layer2", "layer3.2", "layer3", "layer4", "pool"]
+
+
+def test_auto_copies_follow_chains_and_keep_a_copy_of_an_unclean_tensor() -> None:
+    rows = [_row("a", "t1", 0.2), _row(None, "t2", 0.4), _row(None, "t3", 0.6),
+            _row("b", "u1", 0.7, clean=False), _row(None, "u2", 0.8)]  # fmt: skip
+    copies = {"t2": "t1", "t3": "t1", "u2": "u1"}
+    assert [c.tensor for c in auto_cuts(rows, same_values=copies)] == ["t1", "u2"]
+
+
+def test_value_copies_follow_a_chain_to_the_tensor_they_copy() -> None:
+    from onnx import TensorProto, helper
+
+    nodes = [helper.make_node("Relu", ["x"], ["r"]),
+             helper.make_node("Reshape", ["r", "shape"], ["s"]),
+             helper.make_node("Flatten", ["s"], ["f"]),
+             helper.make_node("Sigmoid", ["f"], ["y"])]  # fmt: skip
+    graph = helper.make_graph(
+        nodes, "chain", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor("shape", TensorProto.INT64, [2], [1, 4])])  # fmt: skip
+    assert value_copies(helper.make_model(graph)) == {"s": "r", "f": "r"}
