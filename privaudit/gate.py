@@ -16,6 +16,7 @@ from privaudit.results import (
     Status,
     Violation,
 )
+from privaudit.results.verdict import Reconstruction, floor_refuted_by, refuted_floor_words
 
 __all__ = ["evaluate_gate", "evaluate_report"]
 
@@ -48,7 +49,8 @@ def evaluate_gate(
     """
     if not gate.active:
         return GateResult(active=False)
-    found = [*_bound_rules(gate, bound), *_attack_rules(gate, attacks),
+    refuted = floor_refuted_by(bound, attacks, references)
+    found = [*_bound_rules(gate, bound, refuted), *_attack_rules(gate, attacks),
              *_reference_rules(gate, references), *_dfil_rule(gate, dfil)]
     return GateResult(active=True, violations=tuple(found))
 
@@ -62,7 +64,14 @@ def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
     return evaluate_gate(gate, gated.bound, gated.attacks, gated.dfil, gated.references)
 
 
-def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violation]:
+# NOTE: the rules that rest on the estimate of h(x), which a reconstruction below the floor
+# refutes (`floor_refuted_by`); the leakage I_up does not depend on it
+_ENTROPY_RULES = ("min_cond_entropy", "min_mse_floor")
+
+
+def _bound_rules(
+    gate: GateConfig, bound: BoundResult | None, refuted: Reconstruction | None
+) -> Iterator[Violation]:
     checks = (
         ("min_cond_entropy", gate.min_cond_entropy, "cond_entropy_per_dim", "nats/dim", True),
         ("min_mse_floor", gate.min_mse_floor, "mse_floor", "", True),
@@ -73,6 +82,11 @@ def _bound_rules(gate: GateConfig, bound: BoundResult | None) -> Iterator[Violat
             continue
         value = None if bound is None else getattr(bound, attr)
         violation = _compare(rule, "bound", value, threshold, at_least, unit)
+        if violation is None and refuted is not None and rule in _ENTROPY_RULES:
+            assert bound is not None
+            words = refuted_floor_words(bound, refuted)
+            violation = Violation(rule, "bound", value, threshold, f"bound: {rule} does not "
+                                  f"hold: {words} (gate on the attacks instead)")  # fmt: skip
         if violation is not None:
             if bound is not None and bound.vacuous:
                 violation = _vacuous(violation)

@@ -100,7 +100,20 @@ def measure_bounds(
         x=x,
         delta=DEQUANTIZATION_VARIANCE if image else 0.0,
         certified=image,
+        continuous=None if image else continuous_dims(prep.dataset.units.discrete, x.shape[1]),
     )
+
+
+def continuous_dims(discrete: Sequence[bool], dim: int) -> np.ndarray | None:
+    """Per flattened input dimension, whether it is continuous (None: all, or unknown).
+
+    `discrete` holds one flag per feature (a table's column, a signal's channel); a signal's
+    (C, T) sample flattens channel after channel, so each flag covers T dimensions.
+    """
+    flags = np.asarray(discrete, dtype=bool)
+    if not flags.any() or flags.size == 0 or dim % flags.size:
+        return None
+    return ~np.repeat(flags, dim // flags.size)
 
 
 def check_split(prep: Prepared) -> float | None:

@@ -33,12 +33,15 @@ from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     AttackResult,
     AuditReport,
+    BoundResult,
     DataInfo,
     Dfil,
     ModelInfo,
+    Reference,
     Status,
     build_verdict,
 )
+from privaudit.results.verdict import floor_refuted_by, refuted_floor_words
 from privaudit.runtime import derive_seed, resolve_device
 from privaudit.threads import resolve_threads, use_threads
 
@@ -116,7 +119,8 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil, references),
         provenance=provenance(cfg, created, command, timer),
-        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep, attacks)),
+        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep, attacks),
+                  *_refuted_warning(bound, attacks, references)),
         sample_images=_samples(prep) if attacks else (),
         references=references,
         dfil=dfil,
@@ -129,6 +133,16 @@ def measure(prep: Prepared) -> Measure:
     units = prep.dataset.units
     return Measure(domain=prep.dataset.domain, names=units.names, mean=units.mean,
                    std=units.std, discrete=units.discrete, data_range=units.data_range)
+
+
+def _refuted_warning(bound: BoundResult | None, attacks: tuple[AttackResult, ...],
+                     references: tuple[Reference, ...]) -> tuple[str, ...]:  # fmt: skip
+    """A warning when a reconstruction lies below the floor, which then does not hold."""
+    by = floor_refuted_by(bound, attacks, references)
+    if bound is None or by is None:
+        return ()
+    return (f"the floor does not hold: {refuted_floor_words(bound, by)}; gate on the attacks "
+            "(--fail-under-attack-mse), not on the floor or the conditional entropy",)
 
 
 SMALL_EVAL = 100  # fewer evaluation samples of vectors or signals than this get a warning

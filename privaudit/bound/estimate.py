@@ -158,6 +158,7 @@ def noise_sweep(
     delta: float = DEQUANTIZATION_VARIANCE,
     floor_groups: int = DEFAULT_FLOOR_GROUPS,
     certified: bool = True,
+    continuous: np.ndarray | None = None,
 ) -> list[BoundResult]:
     """`estimate_bound` at several noise levels, clustering and resampling once.
 
@@ -205,6 +206,10 @@ def noise_sweep(
             `bootstrap` > 0), >= 2; 0 for none.
         certified: report theorem (T) with the certified h(x) of 8-bit data
             (`certified_mse_floor`); False for data in its own units, which has none (None).
+        continuous: (d,) per input dimension, whether it takes continuous values; None: all
+            do. The floor (S) assumes a density, which a discrete column (a few integer
+            levels) does not have: it may be decoded exactly, so (S) counts only the
+            continuous dimensions, weighted by their share of d (0 when there are none).
 
     Returns:
         One BoundResult per sigma, in order.
@@ -240,11 +245,11 @@ def noise_sweep(
         if bootstrap and wanted:
             errs = bootstrap_errors(data, cands, wanted, bootstrap, seed)
         floors = _floors(x, data, cands, y is not None, live, wanted if bootstrap else {},
-                         delta, floor_groups, seed)  # fmt: skip
+                         delta, floor_groups, seed, continuous)  # fmt: skip
     return [
         _with_floor(
             _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size),
-            *floors.get(s, (None, None)),
+            *floors.get(s, (None, None, None)),
         )
         if s > 0
         else replace(base, noise_sigma=s)
@@ -275,36 +280,73 @@ def _floors(
     delta: float,
     groups: int,
     seed: int,
-) -> dict[float, tuple[FloorEstimate, str]]:
+    continuous: np.ndarray | None = None,
+) -> dict[float, tuple[FloorEstimate, str, str | None]]:
     """(S) at every live noise std, with its jackknife interval at the `wanted` ones.
 
     It conditions on the class (its k-means cells give the within-class mixture bound), or
-    without labels on the k-means cells of the features.
+    without labels on the k-means cells of the features. With discrete dimensions, it is
+    (S) of the continuous ones times their share of d: the MSE over all d dimensions is at
+    least that, whatever the discrete ones get (data processing keeps I(x_cont; z | c) under
+    the leakage bound). Each floor comes with a note on that, or None.
     """
     if x is None or not live:
         return {}
     inputs = check_rows(x, what="inputs", min_rows=2)
     if inputs.shape[0] != z.shape[0]:
         raise ConfigError(f"got {inputs.shape[0]} inputs for {z.shape[0]} feature rows")
+    keep = np.ones(inputs.shape[1], bool) if continuous is None else np.asarray(continuous, bool)
+    if keep.shape != (inputs.shape[1],):
+        raise ConfigError(f"got {keep.size} continuity flags for {inputs.shape[1]} inputs")
+    share, note = float(keep.mean()), _discrete_note(keep)
     by_name = {c.clustering: c for c in cands}
     clusters = by_name["class"] if labelled else by_name["kmeans"]
     cells = by_name["class-kmeans"].labels if labelled else None
-    model = fit_floor(inputs, z, clusters.labels, cells, clustering=clusters.clustering,
-                      delta=delta)  # fmt: skip
+    model = fit_floor(inputs[:, keep] if keep.any() else inputs, z, clusters.labels, cells,
+                      clustering=clusters.clustering, delta=delta)  # fmt: skip
+    if not keep.any():  # NOTE: no density anywhere: the prior stays, the floor is 0
+        return {s: (replace(model.estimate(s), value=0.0, interval=None, single_block=0.0),
+                    model.clustering, note) for s in live}  # fmt: skip
     intervals = model.jackknife(sorted(wanted), groups, child_seed(seed, 3)) if groups else {}
     out = {}
     for s in live:
-        estimate = model.estimate(s)
-        out[s] = (replace(estimate, interval=intervals.get(s)), model.clustering)
+        estimate = replace(model.estimate(s), interval=intervals.get(s))
+        out[s] = (_scaled(estimate, share), model.clustering, note)
     return out
 
 
+def _scaled(floor: FloorEstimate, share: float) -> FloorEstimate:
+    """A floor of the continuous dimensions as a floor of all d: times their share of d."""
+    if share == 1.0:
+        return floor
+    interval = None if floor.interval is None else (floor.interval[0] * share,
+                                                    floor.interval[1] * share)
+    return replace(floor, value=floor.value * share, interval=interval,
+                   prior=floor.prior * share, single_block=floor.single_block * share)
+
+
+def _discrete_note(continuous: np.ndarray) -> str | None:
+    """The bound's warning when some input dimensions are discrete, else None."""
+    if continuous.all():
+        return None
+    if not continuous.any():
+        return ("every input column is discrete (integer values, few levels): the floor (S) "
+                "assumes a density, and noise may not hide such values at all, so it is 0; "
+                "only the attacks measure privacy")
+    return (f"{int((~continuous).sum())} of {continuous.size} input dimensions are discrete "
+            "(integer values, few levels): noise may not hide them at all, so the floor (S) "
+            "counts only the continuous ones, weighted by their share")
+
+
 def _with_floor(
-    result: BoundResult, floor: FloorEstimate | None, clustering: str | None
+    result: BoundResult, floor: FloorEstimate | None, clustering: str | None,
+    note: str | None = None,
 ) -> BoundResult:
     """The bound with its conditional spectral floor (S) (left unknown without inputs)."""
     if floor is None:
         return result
+    if note is not None:
+        result = replace(result, warnings=(*result.warnings, note))
     interval = None
     if floor.interval is not None:
         interval = Interval(float(floor.interval[0]), float(floor.interval[1]), LEVEL)

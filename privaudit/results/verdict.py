@@ -25,9 +25,9 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "floor_vacuity",
-           "format_gain", "harden_verdict", "lowest_reference", "mse_units", "regression",
-           "strongest_attack", "strongest_reconstruction"]
+__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "floor_refuted_by",
+           "floor_vacuity", "format_gain", "harden_verdict", "lowest_reference", "mse_units",
+           "refuted_floor_words", "regression", "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -44,13 +44,17 @@ def build_verdict(report: AuditReport) -> Verdict:
     best, bound = strongest_attack(report.attacks), report.bound
     floor = None if bound is None else bound.mse_floor
     found = strongest_reconstruction(report)
-    width = _width(None if found is None else found.mse, floor)
-    sentences = [s for s in (_attack_sentence(report, best), _interval_sentence(bound, best,
-                 _width(None if best is None else best.mse, floor)), _accuracy_sentence(report))
-                 if s]  # fmt: skip
-    step, command = _next_step(report, best, width)
+    refuted = floor_refuted_by(bound, report.attacks, report.references)
+    width = None if refuted else _width(None if found is None else found.mse, floor)
+    interval = _refuted_sentence(bound, refuted) if refuted else _interval_sentence(
+        bound, best, _width(None if best is None else best.mse, floor))
+    sentences = [s for s in (_attack_sentence(report, best), interval,
+                             _accuracy_sentence(report)) if s]  # fmt: skip
+    step, command = _next_step(report, best, width, refuted is not None)
+    headline = _refuted_headline(report, best, refuted) if refuted else _headline(
+        report, best, found, width)
     return Verdict(
-        headline=_headline(report, best, found, width) + _label_clause(report, best),
+        headline=headline + _label_clause(report, best),
         sentences=tuple(sentences),
         next_step=step,
         command=command,
@@ -135,6 +139,36 @@ def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
     return Reconstruction(str(best.attack), float(best.mse), best.recovered, best.mse_interval)
 
 
+def floor_refuted_by(
+    bound: BoundResult | None, attacks: Sequence[AttackResult], references: Sequence[Reference]
+) -> Reconstruction | None:
+    """The lowest reconstruction (attack or reference) whose MSE lies below the floor (S).
+
+    The floor holds only if the input is Gaussian within each cluster (method.md §3b); a
+    reconstruction below it shows that it is not (several modes within a class, discrete
+    columns), and then the floor, and the conditional entropy built on the same estimate of
+    h(x), overstate privacy. None when no floor is stated or none lies below it.
+    """
+    if bound is None or bound.vacuous or bound.floor_vacuous or bound.mse_floor is None:
+        return None
+    floor = bound.mse_floor
+    if not floor > 0:
+        return None
+    found = [Reconstruction(f"{a.attack} attack", float(a.mse), a.recovered, a.mse_interval)
+             for a in attacks if a.status is Status.OK and a.mse is not None]  # fmt: skip
+    found += [Reconstruction(f"{r.name} reference", float(r.mse), r.recovered, r.mse_interval)
+              for r in references if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
+    below = [r for r in found if r.mse < floor]
+    return min(below, key=lambda r: r.mse, default=None)
+
+
+def refuted_floor_words(bound: BoundResult, by: Reconstruction) -> str:
+    """'the decoder reaches MSE 0.064, below the floor 0.0776 ...' as a clause."""
+    return (f"the {by.name} reaches MSE {_num(by.mse)}, below the floor {_num(bound.mse_floor)}: "
+            f"the input is not Gaussian within each {bound.floor_clustering or 'cluster'} (several "
+            "modes, or discrete values), as the floor assumes, so no floor holds for this data")
+
+
 def _pct(share: float | None) -> str:
     return "n/a" if share is None or math.isnan(share) else f"{100 * share:.0f}%"
 
@@ -166,6 +200,24 @@ def _headline(report: AuditReport, best: AttackResult | None, found: Reconstruct
     return (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the input's "
             f"variance: the best possible attack's MSE lies between "
             f"{_num(None if bound is None else bound.mse_floor)} and {_num(found.mse)}{by}{span}.")
+
+
+def _refuted_headline(report: AuditReport, best: AttackResult | None,
+                      refuted: Reconstruction) -> str:  # fmt: skip
+    bound = report.bound
+    assert bound is not None
+    lead = (f"The strongest attack, {best.attack}, recovers {_pct(best.recovered)} of the "
+            "input's variance. " if best is not None else "")
+    words = refuted_floor_words(bound, refuted)
+    return (f"{lead}{words[0].upper()}{words[1:]}; the best possible attack's MSE is at most "
+            f"{_num(refuted.mse)}, and only the attacks measure privacy.")
+
+
+def _refuted_sentence(bound: BoundResult | None, refuted: Reconstruction) -> str:
+    assert bound is not None
+    return (f"The floor {_num(bound.mse_floor)} and the conditional entropy rest on that "
+            "assumption and are void here: do not gate on them (--fail-under-floor, "
+            "--fail-under-bound), gate on the attacks (--fail-under-attack-mse).")
 
 
 def _reference(report: AuditReport, name: str) -> Reference | None:
@@ -231,7 +283,7 @@ def _accuracy_sentence(report: AuditReport) -> str:
 
 
 def _next_step(
-    report: AuditReport, best: AttackResult | None, width: float | None
+    report: AuditReport, best: AttackResult | None, width: float | None, refuted: bool = False
 ) -> tuple[str, str]:
     bound = report.bound
     sigma = 0.0 if bound is None else bound.noise_sigma
@@ -247,6 +299,9 @@ def _next_step(
                 "simply adding more noise.",
                 f"{_base_command(report, 'harden')} --noise {sigma:g} --baseline "
                 "-o hardened.onnx")
+    if refuted:
+        return ("No floor holds for this data: measure it with stronger attacks.",
+                f"{base} --noise {sigma:g} --budget thorough")
     if width is None or width > WIDE:
         return ("Narrow the interval with stronger attacks.",
                 f"{base} --noise {sigma:g} --budget thorough")

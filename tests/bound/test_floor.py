@@ -173,3 +173,48 @@ def test_scale_imagenet_sized_inputs() -> None:
     assert bound.mse_floor is not None and bound.mse_floor > 0
     assert elapsed < 20, f"{elapsed:.1f} s"
     assert peak < 400e6, f"peak {peak / 1e6:.0f} MB"  # x is 120 MB; a d x d matrix is 180 GB
+
+
+def _binary_mmse(sigma: float, rng: np.random.Generator, n: int = 200_000) -> float:
+    """The posterior-mean MMSE of a +-1 fair coin seen through N(0, sigma^2) noise."""
+    x = rng.choice([-1.0, 1.0], n)
+    z = x + sigma * rng.standard_normal(n)
+    return float(np.mean((x - np.tanh(z / sigma**2)) ** 2))
+
+
+def test_discrete_columns_are_left_out_of_the_floor() -> None:
+    """Coins have no density: the Gaussian assumption put the floor 55x above their MMSE.
+
+    With every column discrete the floor is 0; with half of them, it is half the floor of
+    the continuous columns alone, which the MSE over every column cannot go below.
+    """
+    rng = np.random.default_rng(0)
+    n, sigma = 600, 0.15
+    y = rng.integers(0, 2, n)
+    coins = rng.choice([-1.0, 1.0], (n, 8))
+    smooth = rng.standard_normal((n, 8)) + 2.0 * y[:, None]
+    mmse = _binary_mmse(sigma, rng)
+    old = _bound(coins, coins.astype(np.float32), y, [sigma])[0]
+    assert old.mse_floor is not None and old.mse_floor > 10 * mmse  # what the flags fix
+    (only_coins,) = _bound(coins, coins.astype(np.float32), y, [sigma],
+                           continuous=np.zeros(8, bool))  # fmt: skip
+    assert only_coins.mse_floor == 0.0 and only_coins.mse_floor_estimate == 0.0
+    assert any("every input column is discrete" in w for w in only_coins.warnings)
+    x = np.concatenate([smooth, coins], axis=1)
+    z = x.astype(np.float32)
+    keep = np.array([True] * 8 + [False] * 8)
+    (mixed,) = _bound(x, z, y, [sigma], continuous=keep)
+    (alone,) = _bound(smooth, z, y, [sigma])
+    assert mixed.mse_floor_estimate == pytest.approx(0.5 * (alone.mse_floor_estimate or 0))
+    assert any("8 of 16 input dimensions are discrete" in w for w in mixed.warnings)
+    assert not any("discrete" in w for w in alone.warnings)
+
+
+def test_continuous_dims_spreads_each_features_flag_over_its_dimensions() -> None:
+    from privaudit.audit.bounds import continuous_dims
+
+    assert continuous_dims((False, False), 2) is None  # all continuous: nothing to leave out
+    assert continuous_dims((), 5) is None
+    assert continuous_dims((True, False), 2).tolist() == [False, True]  # a table's columns
+    # a signal (2 channels x 3 steps) flattens channel after channel
+    assert continuous_dims((False, True), 6).tolist() == [True] * 3 + [False] * 3

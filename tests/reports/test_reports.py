@@ -751,3 +751,19 @@ def test_without_an_attack_the_references_still_close_the_interval() -> None:
     assert build_verdict(bare).headline.startswith(
         "No attack succeeded or ran: only the floor speaks")
     assert "only the lower end is known" in interval_sentence(bare)
+
+
+def test_verdict_voids_a_floor_that_a_reconstruction_lies_below() -> None:
+    """The floor's assumption failed: the verdict must not say that no attack does better."""
+    report = make_report()
+    assert report.bound is not None and report.bound.mse_floor is not None
+    floor = report.bound.mse_floor
+    assert "No attack can do better" in " ".join(build_verdict(report).sentences)
+    attacks = tuple(dataclasses.replace(a, mse=floor / 4) if a.attack == "knn" else a
+                    for a in report.attacks)  # fmt: skip
+    verdict = build_verdict(dataclasses.replace(report, attacks=attacks))
+    assert f"The knn attack reaches MSE {floor / 4:.3g}, below the floor {floor:.3g}" in (
+        verdict.headline)
+    assert f"the best possible attack's MSE is at most {floor / 4:.3g}" in verdict.headline
+    assert "No attack can do better" not in " ".join(verdict.sentences)
+    assert verdict.width is None and "--fail-under-attack-mse" in " ".join(verdict.sentences)

@@ -192,3 +192,20 @@ def test_a_violation_never_shows_the_value_as_its_threshold(
                            ())  # fmt: skip
     assert [v.message for v in result.violations] == [
         f"bound: min_mse_floor {shown} is not >= {threshold!r}"]
+
+
+def test_a_reconstruction_below_the_floor_fails_the_rules_that_rest_on_it() -> None:
+    """An MSE under the floor shows its assumption failed: the floor and h(x|z) overstate."""
+    gate = GateConfig(min_mse_floor=0.001, min_cond_entropy=-3.0, max_leakage=1.0)
+    assert not evaluate_gate(gate, BOUND, (OK,), references=(PRIOR,)).violations
+    below = replace(OK, attack="knn", mse=0.0009)
+    found = evaluate_gate(gate, BOUND, (below,), references=(PRIOR,)).violations
+    assert [v.rule for v in found] == ["min_cond_entropy", "min_mse_floor"]  # not the leakage
+    assert all("the knn attack reaches MSE 0.0009, below the floor 0.0015" in v.message
+               for v in found)  # fmt: skip
+    label = Reference("label", mse=0.001, recovered=0.98)  # a reference refutes it as well
+    found = evaluate_gate(gate, BOUND, (OK,), references=(PRIOR, label)).violations
+    assert [v.rule for v in found] == ["min_cond_entropy", "min_mse_floor"]
+    assert "the label reference reaches MSE 0.001" in found[0].message
+    vacuous = evaluate_gate(gate, VACUOUS, (below,)).violations  # no floor to refute there
+    assert vacuous and not any("below the floor" in v.message for v in vacuous)
