@@ -11,6 +11,7 @@ The hooks' entries run as pre-commit runs them: entry, args, then the matching f
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -146,6 +147,20 @@ def test_action_fails_with_privaudits_exit_code_after_uploading(
                      tmp_path / "bad")
     assert bad.outputs["exit-code"] == "2" and bad.codes["step3"] == 2
     assert "'no such layer'" in bad.log and bad.summary == "" and bad.uploaded == []
+
+
+@pytest.mark.slow
+def test_action_runs_with_args_left_at_their_default(
+    action_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`args: ""` (the default) passed one empty argument: every such run exited 2."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.privaudit]\nlimit = 60\n[tool.privaudit.attacks]\nenabled = []\n")
+    run = run_action({"model": str(demo.demo_model_path()), "split": "layer3", "noise": "0.1",
+                      "data": str(demo.demo_data_path())}, action_env, tmp_path)  # fmt: skip
+    assert run.outputs["exit-code"] == "0", run.log[-3000:]
+    report = json.loads((tmp_path / "privaudit-out" / "report.json").read_text())
+    assert report["data"]["n_total"] == 60 and report["attacks"] == []
 
 
 # pre-commit --------------------------------------------------------------------------------
