@@ -85,6 +85,8 @@ def check(
         if isinstance(saved, SweepReport):
             checked, code = _check_sweep(cfg, saved)
         else:
+            _refuse_sweep_flags(report, min_accuracy=min_accuracy, min_attack_mse=min_attack_mse,
+                                max_recovered=max_recovered)  # fmt: skip
             result = evaluate_report(cfg.gate, saved)
             print_gate(result)
             checked = regated(saved, result, cfg.gate)
@@ -92,6 +94,28 @@ def check(
         if names:
             _write_rendered(checked, report, names, output_dir or report.parent)
     raise typer.Exit(code)
+
+
+# NOTE: the gate flag that holds an audit report to what each sweep constraint asks
+_AUDIT_FLAG = {"min_attack_mse": "--fail-under-attack-mse",
+               "max_recovered": "--fail-over-recovered"}
+
+
+def _refuse_sweep_flags(report: Path, **given: float | None) -> None:
+    """A sweep's constraint flag given for an audit report: an error, never silently ignored.
+
+    Raises:
+        ConfigError: naming the audit report's gate flag that does the same, if any.
+    """
+    for name, value in given.items():
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        instead = _AUDIT_FLAG.get(name)
+        hint = (f"gate an audit report with {instead}" if instead else
+                "an audit report has no accuracy gate; a sweep.json takes --min-accuracy")
+        raise ConfigError(f"{flag} is a sweep constraint, and {report} is an audit report",
+                          hint=hint)
 
 
 def _check_sweep(cfg: Any, saved: Any) -> tuple[Any, ExitCode]:

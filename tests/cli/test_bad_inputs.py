@@ -303,6 +303,10 @@ CASES: dict[str, Case] = {
                                     "AuditReport.utility.noisy_accuracy is 2.0, above 1"),
     "check: an infinite floor": Case("check {kit}/infinite_floor.json --fail-under-floor 0.1",
                                      "Infinity is not a value privaudit writes"),
+    "check: a sweep constraint on a report": Case(
+        "check {kit}/run/report.json --min-attack-mse 5", "--min-attack-mse is a sweep constraint"),
+    "check: min accuracy on a report": Case("check {kit}/run/report.json --min-accuracy 0.99",
+                                            "--min-accuracy is a sweep constraint"),
     "check: binary file": Case("check {kit}/cnn.onnx", "not UTF-8 text"),
     "check: deeply nested": Case("check {kit}/deep.json", "nested too deeply"),
     "check: unknown config key": Case("check {kit}/run/report.json --config {kit}/typo.toml",
