@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
 from dataclasses import replace
@@ -20,10 +21,30 @@ def find_pyproject(start: Path) -> Path | None:
     """Walk up from `start` to the first pyproject.toml that has a [tool.privaudit] table."""
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
-        tool = _read_toml(candidate).get("tool", {}) if candidate.is_file() else {}
+        document = _read_toml(candidate) if candidate.is_file() else {}
+        tool = document.get("tool", {})
         if isinstance(tool, Mapping) and "privaudit" in tool:
             return candidate
+        _refuse_misnamed(document, candidate)
     return None
+
+
+def _refuse_misnamed(document: Mapping[str, Any], path: Path) -> None:
+    """A table that was meant to be [tool.privaudit] (a typo, or no `tool.`) is an error.
+
+    Ignored, it would switch every setting, the gate's thresholds included, off in silence.
+
+    Raises:
+        ConfigError: naming the table and where the settings belong.
+    """
+    tool = document.get("tool", {})
+    names = [f"tool.{k}" for k in tool if k != "privaudit"] if isinstance(tool, Mapping) else []
+    names += [str(k) for k in document if k != "tool"]
+    near = difflib.get_close_matches("tool.privaudit", names, n=1, cutoff=0.8)
+    wrong = near[0] if near else ("privaudit" if "privaudit" in document else None)
+    if wrong is not None:
+        raise ConfigError(f"{path}: [{wrong}] is not read; privaudit's settings go under "
+                          "[tool.privaudit]", hint=f"rename [{wrong}...] to [tool.privaudit...]")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -60,12 +81,18 @@ def load_config(
         ConfigError: unreadable file, unknown key, or invalid value.
     """
     cwd = cwd or Path.cwd()
+    if path is not None and path.is_dir():
+        raise ConfigError(f"config {path} is a folder, not a file",
+                          hint="give the pyproject.toml (or another .toml file) with --config")
     if path is not None and not path.is_file():
         raise ConfigError(f"config file not found: {path}", hint="check the --config path")
     found = path or (find_pyproject(cwd) if search else None)
     table: dict[str, Any] = {}
     if found is not None:
-        table = _resolve_paths(_privaudit_table(_read_toml(found), found), found.parent)
+        document = _read_toml(found)
+        if path is not None:
+            _refuse_no_table(document, path)
+        table = _resolve_paths(_privaudit_table(document, found), found.parent)
         # NOTE: the file on its own first, every key, even those a flag overrides or whose
         # attack does not run: a typo must never lie in wait.
         _build(table, f"fix the value in {found}; README.md lists every key", text_lists=False)
@@ -86,6 +113,20 @@ def _build(table: Mapping[str, Any], hint: str, *, text_lists: bool) -> Config:
             e.hint = hint
         raise
     return cfg
+
+
+def _refuse_no_table(document: Mapping[str, Any], path: Path) -> None:
+    """A file given with --config must hold [tool.privaudit]: else nothing in it is read.
+
+    Raises:
+        ConfigError: the file has no [tool.privaudit] table.
+    """
+    tool = document.get("tool", {})
+    if not (isinstance(tool, Mapping) and "privaudit" in tool):
+        _refuse_misnamed(document, path)
+        raise ConfigError(f"config {path} has no [tool.privaudit] table, so none of it would "
+                          "be read", hint="put the settings under [tool.privaudit] (and "
+                          "[tool.privaudit.gate], ...): README.md lists every key")
 
 
 def _privaudit_table(document: Mapping[str, Any], path: Path) -> dict[str, Any]:

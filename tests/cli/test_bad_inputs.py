@@ -132,6 +132,9 @@ def _configs(kit: Path) -> None:
     (kit / "typo.toml").write_text("[tool.privaudit.gate]\nmin_mse_flor = 0.1\n")
     (kit / "binary.toml").write_bytes(b"\xff\xfe\x00[tool]")
     (kit / "not_table.toml").write_text('[tool]\nprivaudit = "model.onnx"\n')
+    (kit / "no_tool.toml").write_text("[privaudit.gate]\nmax_leakage = 0.01\n")
+    (kit / "tool_typo.toml").write_text("[tool.privadit.gate]\nmax_leakage = 0.01\n")
+    (kit / "other_tool.toml").write_text("[tool.black]\nline-length = 100\n")
     (kit / "gan_typo.toml").write_text("[tool.privaudit.attacks.gan]\nepochz = 3\n")
     (kit / "limit_float.toml").write_text("[tool.privaudit]\nlimit = 1.5\n")
     (kit / "enabled_typo.toml").write_text('[tool.privaudit.attacks]\nenabled = ["decodr"]\n')
@@ -256,6 +259,12 @@ CASES: dict[str, Case] = {
     "negative seed": Case(ASSESS + " --seed -1", "seed: expected a non-negative number"),
     "zero limit": Case(ASSESS + " --limit 0", "limit: expected a positive number"),
     "config not found": Case(ASSESS + " --config {kit}/nope.toml", "config file not found"),
+    "config is a folder": Case(ASSESS + " --config {kit}", "is a folder, not a file"),
+    "config without tool.": Case(ASSESS + " --config {kit}/no_tool.toml",
+                                 "[privaudit] is not read; privaudit's settings go under"),
+    "config tool typo": Case(ASSESS + " --config {kit}/tool_typo.toml", "[tool.privadit] is not"),
+    "config of another tool": Case(ASSESS + " --config {kit}/other_tool.toml",
+                                   "has no [tool.privaudit] table"),
     "tool.privaudit not a table": Case(ASSESS + " --config {kit}/not_table.toml",
                                        "tool.privaudit must be a table"),
     "unknown option": Case(ASSESS + " --nosie 1", "No such option: --nosie"),

@@ -179,3 +179,15 @@ def test_numbers_in_comma_separated_flags_are_still_read(tmp_path: Path) -> None
     cfg = load_config(None, {"harden.baseline_scales": "2, 3", "formats": "json, html"},
                       cwd=tmp_path, search=False)
     assert cfg.harden.baseline_scales == (2.0, 3.0) and cfg.formats == ("json", "html")
+
+
+@pytest.mark.parametrize("header", ["[tool.privadit.gate]", "[tool.priv_audit.gate]",
+                                    "[privaudit.gate]"])  # fmt: skip
+def test_a_misnamed_table_found_upwards_is_an_error_not_silence(tmp_path: Path,
+                                                                header: str) -> None:  # fmt: skip
+    (tmp_path / "pyproject.toml").write_text(f"{header}\nmax_leakage = 0.01\n")
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ConfigError, match=r"is not read; privaudit's settings go under"):
+        load_config(None, {}, cwd=tmp_path / "sub")
+    (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
+    assert load_config(None, {}, cwd=tmp_path / "sub").gate.max_leakage is None  # another tool
