@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import shutil
 import sys
@@ -15,6 +16,8 @@ from privaudit.errors import ConfigError
 
 if sys.platform != "win32":  # NOTE: no flock on Windows; runs there are not locked
     import fcntl
+
+log = logging.getLogger(__name__)
 
 LOCK_NAME = ".privaudit.lock"
 _FULL = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
@@ -159,7 +162,10 @@ def restore_on_failure(paths: Sequence[Path]) -> Iterator[None]:
         for path, backup in backups.items():
             for tmp in set(_temp_files(path)) - temps[path]:
                 tmp.unlink(missing_ok=True)
-            _put_back(path, backup)
+            try:
+                _put_back(path, backup)
+            except OSError as e:  # NOTE: the failure that got here is the one to report
+                log.warning("could not put %s back as it was: %s", path, e.strerror or e)
         raise
     finally:
         for backup in backups.values():  # NOTE: every backup goes, whatever happened above

@@ -58,6 +58,20 @@ def test_a_late_failure_after_the_rewrite_leaves_no_backup(tmp_path: Path) -> No
     assert _names(tmp_path) == ["report.html", "report.json"]
 
 
+def test_a_file_that_cannot_be_put_back_does_not_hide_the_failure(tmp_path: Path) -> None:
+    """An immutable report made the restore raise PermissionError: exit 3, "internal error"."""
+    kept, stuck = tmp_path / "report.json", tmp_path / "report.md"
+    kept.write_text("previous json")
+    stuck.write_text("previous md")
+    with pytest.raises(ConfigError, match="cannot write report.md"), restore_on_failure(
+            [kept, stuck]):  # fmt: skip
+        write_report("this run", kept)
+        stuck.unlink()
+        stuck.mkdir()  # NOTE: stands in for a file the restore cannot replace
+        raise ConfigError("cannot write report.md")
+    assert kept.read_text() == "previous json"  # the others are still put back
+
+
 def test_harden_into_an_existing_model_interrupted_leaves_no_backup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
