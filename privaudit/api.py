@@ -79,7 +79,7 @@ def assess(
 
     cfg, (proto, x, y) = _resolve(model, data, split, noise, attacks, budget, config, options)
     return run_assess(
-        cfg, progress=progress or NullProgress(), noise_source=_source(noise),
+        cfg, progress=_progress(progress), noise_source=_source(noise),
         memory=InMemory(model=proto, x=x, y=y),
     )
 
@@ -115,6 +115,9 @@ def harden(
     from privaudit.hardening import run_harden
 
     cfg, (proto, x, y) = _resolve(model, data, split, noise, attacks, budget, config, options)
+    if not isinstance(output, str | Path):
+        raise ConfigError(f"output: expected a path, got {type(output).__name__}",
+                          hint="e.g. output='hardened.onnx'")
     path = Path(output).expanduser().resolve()
     # NOTE: as the command line: checked before the work, and all or nothing after it
     with remove_new_folders_on_failure([path.parent]):
@@ -122,7 +125,7 @@ def harden(
         refuse_overwrite([path], {"model": cfg.model, "data": cfg.data}, flag="output=")
         with restore_on_failure([path]):
             return run_harden(
-                cfg, output=path, progress=progress or NullProgress(),
+                cfg, output=path, progress=_progress(progress),
                 noise_source=_source(noise), memory=InMemory(model=proto, x=x, y=y),
             )  # fmt: skip
 
@@ -183,12 +186,12 @@ def sweep(
     cfg, (proto, x, y) = _resolve(model, data, None, None, attacks, budget, config,
                                   {**options, "sweep": table})  # fmt: skip
     if shards is None:
-        return run_sweep(cfg, progress=progress or NullProgress(), fresh=fresh,
+        return run_sweep(cfg, progress=_progress(progress), fresh=fresh,
                          memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
     folder = Path(shards).expanduser().resolve()
     with remove_new_folders_on_failure([folder]):
         check_writable_dir(folder, flag="shards=")  # NOTE: before the work, not after it
-        return run_sweep(cfg, progress=progress or NullProgress(), shards=folder, fresh=fresh,
+        return run_sweep(cfg, progress=_progress(progress), shards=folder, fresh=fresh,
                          memory=InMemory(model=proto, x=x, y=y))  # fmt: skip
 
 
@@ -285,6 +288,17 @@ def _array(value: Any, name: str) -> np.ndarray:
         return np.asarray(value)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"data: {name} is not an array ({e})", hint="pass numpy arrays") from e
+
+
+def _progress(progress: Progress | None) -> Progress:
+    """The caller's progress, checked: something else failed deep inside the run."""
+    if progress is None:
+        return NullProgress()
+    if not callable(getattr(progress, "task", None)):
+        raise ConfigError(f"progress: expected a privaudit.progress.Progress, got "
+                          f"{type(progress).__name__}",
+                          hint="leave it out (silent) or pass an object with task(...)")
+    return progress
 
 
 def _names(splits: Sequence[str] | str | None) -> Sequence[str] | None:

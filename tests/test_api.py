@@ -125,6 +125,7 @@ def test_load_report_round_trips(tmp_path: Path, in_memory: privaudit.AuditRepor
         ({"data": (np.zeros((4, 3)),)}, privaudit.PrivauditError),
         ({"data": {"y": [1]}}, privaudit.ConfigError),
         ({"noise": -1.0}, privaudit.ConfigError),
+        ({"progress": "yes"}, privaudit.ConfigError),
     ],
 )
 def test_errors_raise_the_projects_types(kwargs: dict[str, object], error: type) -> None:
@@ -142,6 +143,8 @@ def test_load_report_of_something_else(tmp_path: Path) -> None:
 
 
 def test_harden_checks_its_output_before_any_work(tmp_path: Path) -> None:
+    with pytest.raises(privaudit.ConfigError, match="output: expected a path, got int"):
+        privaudit.harden(output=5, noise=0.1, attacks=False)  # type: ignore[arg-type]
     (tmp_path / "file").write_text("x")
     with pytest.raises(privaudit.ConfigError, match="cannot write to output folder") as caught:
         privaudit.harden(output=tmp_path / "file" / "h.onnx", noise=0.1, attacks=False)
