@@ -28,7 +28,8 @@ from privaudit.results import (
 )
 
 __all__ = [
-    "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "less_private",
+    "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "gated",
+    "less_private",
 ]
 
 DEFAULT_TOLERANCE = 0.05  # relative: 5 %
@@ -67,7 +68,7 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
     Raises:
         ConfigError: the two reports' data are of different kinds (`model.domain`).
     """
-    a, b = _gated(old).model.domain, _gated(new).model.domain
+    a, b = gated(old).model.domain, gated(new).model.domain
     if a != b:
         raise ConfigError(
             f"cannot compare {_kind(a)} with {_kind(b)}: their MSEs are in different units",
@@ -102,7 +103,7 @@ def less_private(
     """
     check_tolerance(tolerance)
     check_comparable(old, new)
-    old, new = _gated(old), _gated(new)
+    old, new = gated(old), gated(new)
     found = [*_floor(old.bound, new.bound, tolerance), *_leakage(old.bound, new.bound, tolerance)]
     new_attacks = {a.attack: a for a in new.attacks}
     for a in old.attacks:
@@ -115,7 +116,8 @@ def less_private(
     return tuple(found)
 
 
-def _gated(report: AuditReport) -> AuditReport:
+def gated(report: AuditReport) -> AuditReport:
+    """What a comparison judges of a report: a `harden` report's hardened model, else itself."""
     return report if report.harden is None else report.harden.after
 
 

@@ -262,10 +262,10 @@ def compare(
     """Two runs side by side, with deltas (B - A); optionally a regression gate."""
     with reported_errors(debug):
         from privaudit.outputs import refuse_overwrite
-        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
+        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance, gated
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
-        from privaudit.results import read_saved
+        from privaudit.results import AuditReport, read_saved
 
         if tolerance is not None and not fail_if_less_private:
             raise ConfigError("--tolerance needs --fail-if-less-private",
@@ -274,6 +274,8 @@ def compare(
         a, b = read_saved(first), read_saved(second)
         if fail_if_less_private:
             _check_gateable(a, b)  # NOTE: before anything is written: exit 2 leaves no file
+        # NOTE: a harden report is shown, as it is gated, by its hardened model
+        a, b = (gated(r) if isinstance(r, AuditReport) else r for r in (a, b))
         text = render_compare(a, b, fmt)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")

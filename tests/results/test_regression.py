@@ -286,3 +286,16 @@ def test_a_plain_compare_of_different_units_says_its_deltas_mean_nothing() -> No
     assert ("**units**: A's MSEs are per pixel on \\[0, 1\\] (image data), B's per column, "
             "standardised (tabular data): their deltas mean nothing") in text
     assert "**units**" not in render_compare(TABULAR, TABULAR, "markdown")
+
+
+def test_compare_shows_a_harden_report_by_its_hardened_model(tmp_path: Path) -> None:
+    """The table showed the original model (every delta +0) while the gate judged the other."""
+    worse = _bound(OLD, mse_floor=FLOOR / 10)
+    (tmp_path / "a.json").write_text(OLD.to_json())
+    (tmp_path / "b.json").write_text(_fake_harden(OLD, worse).to_json())
+    shown = runner.invoke(app, ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"),
+                                "-f", "json"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    view = json.loads(shown.stdout)
+    rows = {r["metric"]: r for r in view["rows"]}
+    assert rows["mse_floor"]["b"] == pytest.approx(FLOOR / 10)  # the hardened model's
