@@ -359,7 +359,7 @@ class Variant:
     decoder_mse: float | None
     decoder_mse_std: float | None
     leakage_bits_per_dim: float | None
-    mse_floor: float | None  # (S), the mean over seeds; None in reports older than schema 3
+    mse_floor: float | None  # (S), point estimate, the mean over seeds; None before schema 3
     paper_floor: float  # theorem (T), the mean over seeds
     feature_mean: float
     feature_std: float

@@ -293,3 +293,18 @@ def test_the_comparison_says_reconstruction_when_a_reference_judged_a_variant() 
         "the strongest reconstruction's (attack or reference)")
     assert compared_mse_words(dataclasses.replace(c, attack="decoder"), [by_label]) == (
         "the decoder's")
+
+
+def test_every_variant_reads_the_floors_point_estimate() -> None:
+    """The original (an interval: its lower end in `mse_floor`) and the trained variants (no
+    interval) were put side by side as if both were one quantity."""
+    from pathlib import Path
+
+    from privaudit.hardening.frontier import variant_of
+    from privaudit.results import read_report
+
+    golden = read_report(Path(__file__).parents[1] / "reports" / "golden" / "report.json")
+    assert golden.bound is not None and golden.bound.mse_floor_estimate is not None
+    assert golden.bound.mse_floor < golden.bound.mse_floor_estimate  # the lower end
+    variant = variant_of("original", 0.0, "none", 0.1, [golden], [(0.0, 1.0, None)])
+    assert variant.mse_floor == golden.bound.mse_floor_estimate
