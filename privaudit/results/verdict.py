@@ -249,12 +249,23 @@ def _attack_sentence(report: AuditReport, best: AttackResult | None) -> str:
     text = f"The {best.attack} attack reaches MSE {_num(best.mse)}"
     if prior is not None:
         text += f", against {_num(prior.mse)} for guessing the mean input (prior)"
+    if _learns_nothing(best):
+        return text + ": it recovers nothing beyond the mean input."
     if label is not None:
         beats = ("beats", "it learns more than the class") if best.beats_label else (
             "does not clearly beat", "it shows little beyond the class")
         text += (f"; it {beats[0]} the label reference ({_num(label.mse)}, the mean input of "
                  f"the class the server predicts anyway): {beats[1]}")
     return text + "."
+
+
+def _learns_nothing(best: AttackResult) -> bool:
+    """The strongest attack does no better than guessing the mean input (recovered <= 0).
+
+    It may still "beat" a label reference that does worse than the mean (an untrained head),
+    which says nothing about the features.
+    """
+    return best.recovered is not None and math.isfinite(best.recovered) and best.recovered <= 0
 
 
 def _interval_sentence(
@@ -294,6 +305,9 @@ def _next_step(
     if not report.attacks:
         return ("Run the attacks to measure what an attacker actually recovers.",
                 f"{base} --noise {sigma:g}")
+    if best is not None and _learns_nothing(best):
+        return ("No attack recovers more than guessing the mean input: confirm it with stronger "
+                "attacks.", f"{base} --noise {sigma:g} --budget thorough")
     if best is not None and best.beats_label:
         return ("An attack recovers more than the class: harden the encoder, and compare it with "
                 "simply adding more noise.",

@@ -767,3 +767,14 @@ def test_verdict_voids_a_floor_that_a_reconstruction_lies_below() -> None:
     assert f"the best possible attack's MSE is at most {floor / 4:.3g}" in verdict.headline
     assert "No attack can do better" not in " ".join(verdict.sentences)
     assert verdict.width is None and "--fail-under-attack-mse" in " ".join(verdict.sentences)
+
+
+def test_verdict_does_not_call_for_hardening_when_no_attack_beats_the_mean() -> None:
+    """An attack worse than the prior "beat" a label reference that was worse still."""
+    report = make_report()
+    attacks = tuple(dataclasses.replace(a, recovered=-0.02, beats_label=True)
+                    for a in report.attacks)  # fmt: skip
+    verdict = build_verdict(dataclasses.replace(report, attacks=attacks))
+    assert "harden" not in verdict.next_step and "--budget thorough" in verdict.command
+    assert "it recovers nothing beyond the mean input" in " ".join(verdict.sentences)
+    assert "learns more than the class" not in " ".join(verdict.sentences)
