@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from privaudit.config.choices import Domain
 from privaudit.data.dataset import Dataset
 from privaudit.errors import ConfigError, DataError
 
@@ -74,7 +75,8 @@ def partition_aux_eval(
             hint="give more distinct samples",
         )
     how = f"of {n} ({'stratified by label' if ds.y is not None else 'random'}, seed {seed})"
-    dup = [f"removed {removed} {names[0]} images identical to {names[1]} images"] if removed else []
+    what = {Domain.TABULAR: "rows", Domain.SIGNAL: "signals"}.get(ds.domain, "images")
+    dup = [f"removed {removed} {names[0]} {what} identical to {names[1]} {what}"] if removed else []
     return AuditPartition(
         aux=ds.subset(aux_idx, f"split: {len(aux_idx)} {names[0]} {how}", *dup),
         eval=ds.subset(eval_idx, f"split: {len(eval_idx)} {names[1]} {how}"),

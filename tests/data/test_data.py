@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
+from privaudit.config.choices import Domain
 from privaudit.data import (
     Dataset,
     Normalization,
@@ -395,6 +396,10 @@ def test_split_removes_aux_duplicates_of_eval_images() -> None:
     assert removed > 0
     note = f"removed {removed} auxiliary images identical to evaluation images"
     assert note in split.aux.transforms
+    rows = Dataset.from_arrays(x.reshape(len(x), -1), y, source="dups", domain=Domain.TABULAR)
+    table = partition_aux_eval(rows, eval_fraction=0.25)
+    assert f"removed {removed} auxiliary rows identical to evaluation rows" in (
+        table.aux.transforms)
 
 
 def test_split_unlabeled_and_errors() -> None:
