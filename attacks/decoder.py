@@ -12,7 +12,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext, check_positive
-from privaudit.attacks.nets import check_bool, clean_aux_features, make_decoder, predict
+from privaudit.attacks.nets import (
+    FeatureScaling,
+    check_bool,
+    clean_aux_features,
+    make_decoder,
+    predict,
+)
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import AttackName, Budget
 from privaudit.errors import AttackError
@@ -131,8 +137,11 @@ def train_decoder(
     if len(data.aux_x) < 2:
         raise AttackError(f"decoder needs at least 2 auxiliary samples, got {len(data.aux_x)}")
     sampler = PairSampler(target, data, ctx, params.fresh_noise)
-    net = make_decoder(target.domain, target.feature_shape, target.input_shape,
-                       params.width).to(ctx.device)
+    scaling = FeatureScaling(sampler.z, sampler.noise_sigma if sampler.fresh else 0.0,
+                             per_value=target.domain != "image")
+    net = nn.Sequential(scaling,
+                        make_decoder(target.domain, target.feature_shape, target.input_shape,
+                                     params.width)).to(ctx.device)  # fmt: skip
     opt = torch.optim.Adam(net.parameters(), lr=params.lr)
     steps = params.epochs * max(1, sampler.count(params.batch_size))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)

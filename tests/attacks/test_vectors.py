@@ -255,3 +255,25 @@ def test_scorer_per_domain(signals: tuple[torch.Tensor, torch.Tensor]) -> None:
         domain=Domain.TABULAR, names=tuple(f"t{i}" for i in range(32)), mean=(0.0,) * 32,
         std=(1.0,) * 32, discrete=(False,) * 32))
     assert tabular.attack("x", ev[:, 0], 0.0, {}).psnr is None
+
+
+class Scaled(nn.Module):
+    """An identity encoder that multiplies by 1,000: the noise is 1,000 times smaller."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 1000.0 * x
+
+
+@pytest.mark.parametrize("name", ["decoder", "gan"])
+@pytest.mark.parametrize("domain", [Domain.TABULAR, Domain.SIGNAL])
+def test_learned_attacks_are_not_defeated_by_large_features(
+    name: str, domain: Domain, vectors: tuple[torch.Tensor, torch.Tensor],
+    signals: tuple[torch.Tensor, torch.Tensor],
+) -> None:
+    """Features in the thousands left the decoder 8x worse than the mean, where a linear fit
+    is exact: a model that leaks more passed an attack gate (the decoder scales them now)."""
+    aux, ev = vectors if domain == Domain.TABULAR else signals
+    target = _target(Scaled(), tuple(aux.shape[1:]), domain, aux, sigma=0.1)
+    errors = _mse(_run(name, target, _data(target, aux, ev, seed=3)), ev)
+    baseline = _mse(aux.mean(0, keepdim=True).expand_as(ev), ev)
+    assert errors.mean() < 0.5 * baseline.mean()
