@@ -458,4 +458,5 @@ def _final_model(run: HardenRun, kept: Trained) -> onnx.ModelProto:
     stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
     if stds is not None:
         entries[metadata.NOISE_SIGMAS] = ",".join(f"{s:.10g}" for s in stds)
-    return set_metadata(kept.models[0], entries)
+    # NOTE: what described the original model alone (the demo's flag, its test accuracy)
+    return set_metadata(kept.models[0], entries, drop=(metadata.DEMO, metadata.TEST_ACCURACY))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,14 @@ _UNIT_SUFFIX = "_privaudit_unit_noise"  # N(0, 1) draws, scaled per channel into
 _STDS_SUFFIX = "_privaudit_noise_stds"  # the per-channel stds, an initializer
 
 
-def set_metadata(model: onnx.ModelProto, entries: dict[str, str]) -> onnx.ModelProto:
-    """A copy of `model` whose metadata_props have `entries` set (other keys kept)."""
+def set_metadata(
+    model: onnx.ModelProto, entries: dict[str, str], drop: Sequence[str] = ()
+) -> onnx.ModelProto:
+    """A copy of `model` with `entries` set in its metadata_props and `drop` removed."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    kept = [(p.key, p.value) for p in out.metadata_props if p.key not in entries]
+    kept = [(p.key, p.value) for p in out.metadata_props
+            if p.key not in entries and p.key not in drop]  # fmt: skip
     del out.metadata_props[:]
     for key, value in [*kept, *entries.items()]:
         out.metadata_props.add(key=key, value=value)

@@ -60,6 +60,13 @@ def _cfg(model: Path, data: Path, **harden: object) -> Config:
 def test_harden_writes_a_loadable_model_with_metadata(
     tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
 ) -> None:
+    from privaudit.model.edit import set_metadata
+
+    source = tmp_path / "demo_like.onnx"  # what describes the original only must not carry over
+    onnx.save(set_metadata(onnx.load(tiny_cnn_legacy), {"privaudit.demo": "1",
+                                                         "privaudit.test_accuracy": "0.965"}),
+              str(source))  # fmt: skip
+    tiny_cnn_legacy = source
     before = _sha(tiny_cnn_legacy)
     out = tmp_path / "out" / "hardened.onnx"
     report = run_harden(_cfg(tiny_cnn_legacy, labelled, lam=2.0, loss="bound"), output=out)
@@ -76,6 +83,7 @@ def test_harden_writes_a_loadable_model_with_metadata(
     meta = {p.key: p.value for p in hardened.metadata_props}
     assert meta["privaudit.lambda"] == "2" and meta["privaudit.loss"] == "bound"
     assert meta["privaudit.k"] == "2" and meta["privaudit.split"] == "layer3"
+    assert "privaudit.demo" not in meta and "privaudit.test_accuracy" not in meta
     x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
     logits = ort.InferenceSession(str(out)).run(None, {"input": x})[0]
     assert logits.shape == (3, 10) and np.isfinite(logits).all()
