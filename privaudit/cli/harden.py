@@ -233,9 +233,11 @@ def harden(
             "harden.baseline": baseline,
             "harden.max_accuracy_drop": max_accuracy_drop,
             "harden.seeds": seeds,
-            "harden.baseline_scales": parse_floats(baseline_scales, "harden.baseline_scales"),
+            "harden.baseline_scales": parse_floats(baseline_scales, "harden.baseline_scales",
+                                                   "--baseline-scales 1.5,2"),
             "harden.batch_size": train_batch_size,
             "harden.holdout": holdout,
         }
-        code = _run_harden(overrides, config, output, quiet)
+        # NOTE: absolute, as the input model's path is: the report names both
+        code = _run_harden(overrides, config, output.expanduser().resolve(), quiet)
     raise typer.Exit(code)

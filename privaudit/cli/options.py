@@ -250,16 +250,25 @@ FreshOpt = Annotated[
 ]
 
 
-def parse_floats(text: str | None, key: str) -> tuple[float, ...] | None:
-    """Comma-separated numbers from a flag (None when the flag was not given)."""
+def parse_floats(
+    text: str | None, key: str, example: str | None = None
+) -> tuple[float, ...] | None:
+    """Comma-separated numbers from a flag (None when the flag was not given).
+
+    Args:
+        text: the flag's value.
+        key: its config key (`harden.baseline_scales`); the flag is its last part.
+        example: the hint's example flag and values (default: the flag, then 0,0.05,0.1).
+    """
     if text is None:
         return None
     try:
         return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
     except ValueError:
+        flag = "--" + key.rsplit(".", 1)[-1].replace("_", "-")
         raise ConfigError(
             f"{key}: expected comma-separated numbers, got {text!r}",
-            hint=f"e.g. --{key.replace('_', '-')} 0,0.05,0.1",
+            hint=f"e.g. {example or flag + ' 0,0.05,0.1'}",
         ) from None
 
 

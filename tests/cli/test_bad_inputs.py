@@ -336,6 +336,9 @@ CASES: dict[str, Case] = {
                           "finite threshold"),
     "negative accuracy drop": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
                                    "--max-accuracy-drop -5", "harden.max_accuracy_drop"),
+    "baseline scale not a number": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
+                                        "--baseline --baseline-scales 1.5,abc",
+                                        "harden.baseline_scales: expected comma-separated"),
     "negative baseline scale": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --baseline "
                                     "--baseline-scales -1", "harden.baseline_scales"),
     "attacks: xml format": Case("attacks -f xml", "unknown --format 'xml'"),

@@ -110,3 +110,19 @@ def test_two_defences_are_compared_and_the_verdict_names_the_winner(
     assert ("warning: The hardened model is LESS private" in err) == regressed
     md = (tmp_path / "report" / "report.md").read_text()
     assert "### Defences against noise-only" in md
+
+
+def test_a_relative_output_is_recorded_as_an_absolute_path(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original's path was absolute and the hardened model's relative to the folder of
+    the run, which a report read elsewhere cannot resolve."""
+    monkeypatch.chdir(tmp_path)
+    args = ["harden", str(tiny_cnn_legacy), "--split", "layer3", "--data", str(labelled),
+            "--noise", "0.05", "--device", "cpu", "--no-attacks", "--train-batch-size", "32",
+            "--k", "2", "--epochs", "2", "--output-dir", "report", "-o", "models/h.onnx"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    h = json.loads((tmp_path / "report" / "report.json").read_text())["harden"]
+    assert h["output_path"] == str(tmp_path / "models" / "h.onnx")
+    assert h["after"]["model"]["path"] == h["output_path"]

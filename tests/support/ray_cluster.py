@@ -22,6 +22,8 @@ from pathlib import Path
 
 __all__ = ["local_ray_cluster"]
 
+_AUTH_MODE = "RAY_AUTH_MODE"
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -105,6 +107,12 @@ def local_ray_cluster(temp_dir: Path, cpus: int = 2, timeout: float = 60) -> Ite
                "--port", str(port), "--num-cpus", str(cpus), "--num-gpus", "0",
                "--include-dashboard=false", "--disable-usage-stats",
                "--temp-dir", str(temp_dir), "--object-store-memory", str(200 * 1024 * 1024)]
+    # NOTE: a token in ~/.ray/auth_token (a local `ray.init()` writes one) turns token
+    # authentication on for every `ray start` that does not say otherwise, and this throwaway
+    # loopback cluster then never answers `ray status`; its clients (the sweeps run inside
+    # the block) inherit the same setting.
+    saved = os.environ.get(_AUTH_MODE)
+    os.environ[_AUTH_MODE] = "disabled"
     head = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)  # fmt: skip
     try:
@@ -112,3 +120,7 @@ def local_ray_cluster(temp_dir: Path, cpus: int = 2, timeout: float = 60) -> Ite
         yield address
     finally:
         _stop(head)
+        if saved is None:
+            os.environ.pop(_AUTH_MODE, None)
+        else:
+            os.environ[_AUTH_MODE] = saved
