@@ -187,3 +187,20 @@ def test_compare_two_sweeps_and_refuse_a_mixed_pair(swept: Path, tmp_path: Path)
     report.write_text(json.dumps({"schema_version": 3}))
     mixed = runner.invoke(app, ["compare", sweep, str(report)])
     assert mixed.exit_code == 2
+
+
+def test_a_table_with_its_own_label_column_sweeps_from_the_flags(tmp_path: Path) -> None:
+    """`sweep` lacked assess's --label-column, --columns, --domain and --data-range."""
+    import pandas as pd
+
+    from privaudit.demo import tabular_data_path, tabular_model_path
+
+    table = pd.read_csv(tabular_data_path()).rename(columns={"label": "kind"})
+    table.to_csv(tmp_path / "wine.csv", index=False)
+    result = runner.invoke(app, [
+        "sweep", str(tabular_model_path()), "--data", str(tmp_path / "wine.csv"),
+        "--label-column", "kind", "--domain", "tabular", "--splits", "layer2", "--noise", "0.1",
+        "--no-attacks", "--device", "cpu", "-q", "-o", str(tmp_path / "out")])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    doc = json.loads((tmp_path / "out" / "sweep.json").read_text())
+    assert doc["points"][0]["clean_accuracy"]["value"] > 0.9  # the labels were found
