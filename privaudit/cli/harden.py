@@ -42,6 +42,7 @@ from privaudit.cli.options import (
     ShapeOpt,
     SplitOpt,
     StdOpt,
+    StrictOpt,
     ThreadsOpt,
     VerboseOpt,
     assess_overrides,
@@ -197,6 +198,7 @@ def harden(
     fail_under_attack_mse: GateAttackOpt = None,
     fail_over_recovered: GateRecoveredOpt = None,
     fail_under_dfil_mse: GateDfilOpt = None,
+    strict: StrictOpt = None,
     output_dir: ReportDirOpt = None,
     fmt: FormatOpt = None,
     config: ConfigOpt = None,
@@ -218,7 +220,6 @@ def harden(
             covariance=None,
             input_entropy=None,
             entropy_unit=None,
-            strict=None,
         )
         overrides |= {
             "harden.defence": defence,
