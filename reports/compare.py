@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -25,7 +25,8 @@ AB = {"a": "A", "b": "B"}
 
 @python_strings
 def render_compare(
-    a: AuditReport | SweepReport, b: AuditReport | SweepReport, fmt: str
+    a: AuditReport | SweepReport, b: AuditReport | SweepReport, fmt: str,
+    findings: Sequence[str] | None = None,
 ) -> str:
     """Render runs `a` and `b` side by side: each metric's A and B value, delta = B - A, change.
 
@@ -35,6 +36,8 @@ def render_compare(
         a: the reference run (e.g. the main branch's report or sweep).
         b: the run compared against it, of the same kind.
         fmt: one of `COMPARE_FORMATS`.
+        findings: what makes B less private than A (`--fail-if-less-private`: none found is
+            an empty list); None when that was not asked.
 
     Raises:
         ConfigError: unknown format, or a sweep compared with an audit report.
@@ -46,12 +49,13 @@ def render_compare(
     if isinstance(a, SweepReport) and isinstance(b, SweepReport):
         return _render(_sweep_view(a, b), fmt)
     if isinstance(a, AuditReport) and isinstance(b, AuditReport):
-        return _render(_audit_view(a, b), fmt)
+        return _render(_audit_view(a, b, findings), fmt)
     raise ConfigError("cannot compare a sweep (sweep.json) with an audit report (report.json)",
                       hint="compare two report.json files, or two sweep.json files")
 
 
-_View = tuple[str, list[tuple[str, str]], pd.DataFrame, dict[str, object], dict[str, object]]
+_View = tuple[str, list[tuple[str, str]], pd.DataFrame, dict[str, object], dict[str, object],
+              dict[str, object] | None]
 
 
 def _render(view: _View, fmt: str) -> str:
@@ -61,16 +65,23 @@ def _render(view: _View, fmt: str) -> str:
     return renderers[fmt](view)
 
 
-def _audit_view(a: AuditReport, b: AuditReport) -> _View:
+def _audit_view(a: AuditReport, b: AuditReport, findings: Sequence[str] | None) -> _View:
     title = f"privaudit compare: {a.model.path} vs {b.model.path}"
-    return title, _verdicts(a, b), compare_table(a, b), _identity(a), _identity(b)
+    pairs = _verdicts(a, b)
+    regression = None
+    if findings is not None:  # NOTE: what `--fail-if-less-private` decided, beside the numbers
+        regression = {"less_private": bool(findings), "findings": list(findings)}
+        pairs.append(("regression", "; ".join(f"less private: {f}" for f in findings)
+                      or "not less private"))
+    return title, pairs, compare_table(a, b), _identity(a), _identity(b), regression
 
 
 def _sweep_view(a: SweepReport, b: SweepReport) -> _View:
     title = f"privaudit compare: sweep of {a.model.path} vs sweep of {b.model.path}"
     pairs = [("A", _sweep_label(a)), ("B", _sweep_label(b)),
              ("A answer", a.recommendation.headline), ("B answer", b.recommendation.headline)]
-    return title, pairs, sweep_compare_table(a, b), _sweep_identity(a), _sweep_identity(b)
+    return (title, pairs, sweep_compare_table(a, b), _sweep_identity(a), _sweep_identity(b),
+            None)
 
 
 def _sweep_label(report: SweepReport) -> str:
@@ -106,7 +117,7 @@ def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
 
 
 def _markdown(view: _View) -> str:
-    _, pairs, table, _, _ = view
+    _, pairs, table, _, _, _ = view
     lines = ["# privaudit compare", ""]
     lines += [f"- **{k}**: {md_escape(v)}" for k, v in pairs]
     lines += ["", "delta = B - A; change is relative to A.", ""]
@@ -115,7 +126,7 @@ def _markdown(view: _View) -> str:
 
 
 def _html(view: _View) -> str:
-    title, pairs, table, _, _ = view
+    title, pairs, table, _, _, _ = view
     body = (
         "<header><h1>privaudit compare</h1></header>"
         + section("runs", "Runs", pairs_html(pairs))
@@ -126,12 +137,15 @@ def _html(view: _View) -> str:
 
 
 def _json(view: _View) -> str:
-    _, _, table, a, b = view
+    _, _, table, a, b, regression = view
     rows = [
         {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in row.items()}
         for row in table.astype(object).to_dict(orient="records")
     ]
-    doc = {"compare_schema_version": COMPARE_SCHEMA_VERSION, "a": a, "b": b, "rows": rows}
+    doc: dict[str, object] = {"compare_schema_version": COMPARE_SCHEMA_VERSION, "a": a, "b": b,
+                              "rows": rows}  # fmt: skip
+    if regression is not None:
+        doc["regression"] = regression
     return json.dumps(doc, indent=2, allow_nan=False) + "\n"
 
 

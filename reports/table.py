@@ -88,8 +88,9 @@ def compare_table(a: AuditReport, b: AuditReport) -> pd.DataFrame:
     """Two runs side by side: one row per metric with ``a``, ``b``, ``delta`` = b - a, ``change``.
 
     Metrics: the noise sigma, clean/noisy accuracy, the bound's numbers, then each attack's
-    MSE, PSNR and SSIM (attacks of `a` in order, then those only `b` ran; an attack that
-    succeeded in neither run is left out).
+    MSE, PSNR, SSIM and recovered share (attacks of `a` in order, then those only `b` ran; an
+    attack that succeeded in neither run is left out), then each reference reconstruction's
+    MSE and recovered share (what `compare --fail-if-less-private` also judges).
     """
     rows = [_compare_row("noise_sigma", _sigma(a), _sigma(b))]
     rows.append(_compare_row("clean_accuracy", a.utility.clean_accuracy, b.utility.clean_accuracy))
@@ -98,11 +99,26 @@ def compare_table(a: AuditReport, b: AuditReport) -> pd.DataFrame:
     names = [r.attack for r in a.attacks]
     names += [r.attack for r in b.attacks if r.attack not in names]
     for name in names:
-        for metric in ("mse", "psnr", "ssim"):
+        for metric in ("mse", "psnr", "ssim", "recovered"):
             va, vb = _attack_value(a, name, metric), _attack_value(b, name, metric)
             if va is not None or vb is not None:  # an attack that failed in both runs: no row
                 rows.append(_compare_row(f"{name} {metric}", va, vb))
+    refs = [r.name for r in a.references]
+    refs += [r.name for r in b.references if r.name not in refs]
+    for name in refs:
+        for metric in ("mse", "recovered"):
+            va, vb = _reference_value(a, name, metric), _reference_value(b, name, metric)
+            if va is not None or vb is not None:
+                rows.append(_compare_row(f"{name} reference {metric}", va, vb))
     return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
+
+
+def _reference_value(report: AuditReport, name: str, metric: str) -> float | None:
+    for r in report.references:
+        if r.name == name and r.mse is not None:
+            value: float | None = getattr(r, metric)
+            return value
+    return None
 
 
 def _compare_row(metric: str, a: float | None, b: float | None) -> dict[str, object]:

@@ -276,12 +276,13 @@ def compare(
             _check_gateable(a, b)  # NOTE: before anything is written: exit 2 leaves no file
         # NOTE: a harden report is shown, as it is gated, by its hardened model
         a, b = (gated(r) if isinstance(r, AuditReport) else r for r in (a, b))
-        text = render_compare(a, b, fmt)
+        findings = _less_private(a, b, tol) if fail_if_less_private else None
+        text = render_compare(a, b, fmt, findings)
         if output is not None:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
         write_report(text, output if output is not None else "-",
                      hint="give -o a writable file path, or leave -o out for stdout")
-        code = _regression_gate(a, b, tol) if fail_if_less_private else ExitCode.OK
+        code = ExitCode.OK if findings is None else _regression_gate(findings, tol)
     raise typer.Exit(code)
 
 
@@ -296,13 +297,18 @@ def _check_gateable(a: Any, b: Any) -> None:
     check_comparable(a, b)
 
 
-def _regression_gate(a: Any, b: Any, tolerance: float) -> ExitCode:
-    """Print what makes B less private than A, one line each; 1 when anything does."""
-    from privaudit.cli.console import err_console
+def _less_private(a: Any, b: Any, tolerance: float) -> list[str]:
+    """What makes B less private than A, one message each (none: not less private)."""
     from privaudit.regression import less_private
 
-    found = less_private(a, b, tolerance)
-    lines = [f"less private: {r.message}" for r in found] or [
+    return [r.message for r in less_private(a, b, tolerance)]
+
+
+def _regression_gate(found: list[str], tolerance: float) -> ExitCode:
+    """Print what makes B less private than A, one line each; 1 when anything does."""
+    from privaudit.cli.console import err_console
+
+    lines = [f"less private: {m}" for m in found] or [
         f"not less private: no floor, leakage or attack MSE worse beyond tolerance "
         f"{tolerance:.0%} or the intervals"]
     for line in lines:

@@ -299,3 +299,20 @@ def test_compare_shows_a_harden_report_by_its_hardened_model(tmp_path: Path) -> 
     view = json.loads(shown.stdout)
     rows = {r["metric"]: r for r in view["rows"]}
     assert rows["mse_floor"]["b"] == pytest.approx(FLOOR / 10)  # the hardened model's
+
+
+def test_compare_output_records_the_regression_gate_and_the_references(tmp_path: Path) -> None:
+    """The file a pipeline keeps said nothing of what made the exit code 1."""
+    worse = _bound(OLD, mse_floor=FLOOR / 10)
+    (tmp_path / "a.json").write_text(OLD.to_json())
+    (tmp_path / "b.json").write_text(worse.to_json())
+    args = ["compare", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "-f", "json",
+            "-o", str(tmp_path / "cmp.json")]  # fmt: skip
+    assert runner.invoke(app, [*args, "--fail-if-less-private"]).exit_code == 1
+    doc = json.loads((tmp_path / "cmp.json").read_text())
+    assert doc["regression"]["less_private"] is True
+    assert "floor lower" in doc["regression"]["findings"][0]
+    metrics = {r["metric"] for r in doc["rows"]}
+    assert {"label reference mse", "prior reference mse", "decoder recovered"} <= metrics
+    assert runner.invoke(app, args).exit_code == 0
+    assert "regression" not in json.loads((tmp_path / "cmp.json").read_text())  # not asked
