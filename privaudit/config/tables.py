@@ -62,11 +62,25 @@ def _build(cls: type[Any], table: Mapping[str, Any], prefix: str, rules: _Rules)
         if key not in names:
             close = difflib.get_close_matches(key, names, n=1)
             hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            home = _section_of(cls, hints, names, key)
+            if home is not None and not close:  # NOTE: a section's key given at the top
+                hint = (f"'{key}' is a key of the {home} section ([tool.privaudit.{home}], "
+                        f"or {home}={{'{key}': ...}} in Python); ")
             raise ConfigError(
                 f"unknown config key '{prefix}{key}'", hint=f"{hint}valid keys: {', '.join(names)}"
             )
         values[key] = _coerce(value, hints[key], prefix + key, rules)
     return cls(**values)
+
+
+def _section_of(cls: type[Any], hints: Mapping[str, Any], names: list[str],
+                key: str) -> str | None:  # fmt: skip
+    """The nested section (a dataclass field of `cls`) that has a key `key`, if one does."""
+    for name in names:
+        inner = hints[name]
+        if is_dataclass(inner) and key in {f.name for f in fields(inner)}:
+            return name
+    return None
 
 
 def _coerce(value: Any, hint: Any, key: str, rules: _Rules) -> Any:

@@ -191,3 +191,11 @@ def test_a_misnamed_table_found_upwards_is_an_error_not_silence(tmp_path: Path,
         load_config(None, {}, cwd=tmp_path / "sub")
     (tmp_path / "pyproject.toml").write_text("[tool.black]\nline-length = 100\n")
     assert load_config(None, {}, cwd=tmp_path / "sub").gate.max_leakage is None  # another tool
+
+
+def test_a_sections_key_at_the_top_names_its_section(tmp_path: Path) -> None:
+    _pyproject(tmp_path, "[tool.privaudit]\nepochs = 5\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(None, {}, cwd=tmp_path)
+    assert caught.value.hint is not None
+    assert "'epochs' is a key of the harden section ([tool.privaudit.harden]" in caught.value.hint
