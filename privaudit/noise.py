@@ -36,7 +36,7 @@ def check_noise_sigma(value: object, key: str = "noise") -> float:
         key: where it came from, named in the message (e.g. "noise", "noise_sweep").
 
     Returns:
-        `value` as a float.
+        `value` as a float (-0 as 0).
 
     Raises:
         ConfigError: not a number, NaN, infinite, negative or above SIGMA_MAX.
@@ -48,7 +48,7 @@ def check_noise_sigma(value: object, key: str = "noise") -> float:
     if value > SIGMA_MAX:
         raise ConfigError(f"{key}: sigma {value:g} is above {SIGMA_MAX:g}, which overflows the "
                           "noisy features", hint=NOISE_HINT)
-    return float(value)
+    return float(value) + 0.0  # NOTE: -0.0 + 0.0 is 0.0: "-0" is printed nowhere
 
 
 def add_noise(clean: T, noise_sigma: float, generator: Any, scales: Any = None) -> T:

@@ -201,7 +201,7 @@ def test_check_hook_passes_fails_and_names_a_broken_file(saved_report: Path,
     assert ok.returncode == 0 and "report.json: no gate configured" in ok.stderr
     (tmp_path / "pyproject.toml").write_text("[tool.privaudit.gate]\nmax_leakage = 0.001\n")
     failed = _hook("privaudit-check", ["report.json"], tmp_path)
-    assert failed.returncode == 1 and "report.json: gate failed (1 violations)" in failed.stderr
+    assert failed.returncode == 1 and "report.json: gate failed (1 violation)" in failed.stderr
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "report.json").write_text('{"schema_version": 3, "model": []}')
     both = _hook("privaudit-check", ["broken/report.json", "report.json"], tmp_path)

@@ -128,4 +128,5 @@ def _gated(gate: Any) -> tuple[ExitCode, str]:
     if gate.passed:
         return ExitCode.OK, "gate passed"
     print_gate(gate)
-    return ExitCode.GATE_FAILED, f"gate failed ({len(gate.violations)} violations)"
+    n = len(gate.violations)
+    return ExitCode.GATE_FAILED, f"gate failed ({n} violation{'' if n == 1 else 's'})"

@@ -56,8 +56,9 @@ def print_sweep(report: SweepReport, console: Console = err_console, *, ran: boo
     console.print(f"clean accuracy (the model's, every cut): {_acc(clean)}", highlight=False)
     e = report.execution
     if ran:
+        each = f"{_count(e.workers, 'worker')} x {_count(e.threads_per_job, 'thread')}"
         console.print(f"[dim]{e.executor}: {e.ran} jobs ran, {e.reused} reused from shards, "
-                      f"{e.workers} workers x {e.threads_per_job} threads[/]", highlight=False)
+                      f"{each}[/]", highlight=False)
     for w in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), printable(w)), soft_wrap=True)
     rec = report.recommendation
@@ -66,3 +67,8 @@ def print_sweep(report: SweepReport, console: Console = err_console, *, ran: boo
     if rec.command:
         console.print(Text("  " + printable(rec.command)), soft_wrap=True)
     print_gate(report.gate, console)
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 worker', '2 workers'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -214,8 +214,8 @@ class SweepConfig:
         if not self.noise:
             raise ConfigError("sweep.noise: expected at least one sigma, got none",
                               hint="e.g. --noise 0,0.05,0.1,0.2")
-        for s in self.noise:
-            check_noise_sigma(s, "sweep.noise")
+        object.__setattr__(self, "noise",
+                           tuple(check_noise_sigma(s, "sweep.noise") for s in self.noise))
         check_positive("sweep.seeds", self.seeds)
         for key in ("jobs", "threads"):
             if getattr(self, key) is not None:
@@ -292,10 +292,10 @@ class Config:
         for fmt in self.formats:
             choice("formats", fmt, values(ReportFormat), what="report format")
         check_positive("max_data_gb", self.max_data_gb)
-        if self.noise is not None:
-            check_noise_sigma(self.noise, "noise")
-        for s in self.noise_sweep:
-            check_noise_sigma(s, "noise_sweep")
+        if self.noise is not None:  # NOTE: the checked value: -0 reads 0
+            object.__setattr__(self, "noise", check_noise_sigma(self.noise, "noise"))
+        object.__setattr__(self, "noise_sweep",
+                           tuple(check_noise_sigma(s, "noise_sweep") for s in self.noise_sweep))
         check_positive("batch_size", self.batch_size)
         for key in ("limit", "max_eval"):
             if getattr(self, key) is not None:

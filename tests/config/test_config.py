@@ -199,3 +199,9 @@ def test_a_sections_key_at_the_top_names_its_section(tmp_path: Path) -> None:
         load_config(None, {}, cwd=tmp_path)
     assert caught.value.hint is not None
     assert "'epochs' is a key of the harden section ([tool.privaudit.harden]" in caught.value.hint
+
+
+def test_minus_zero_sigma_reads_zero() -> None:
+    cfg = load_config(None, {"noise": -0.0, "sweep.noise": "0,-0,0.1"}, search=False)
+    assert str(cfg.noise) == "0.0" and cfg.sweep.noise == (0.0, 0.0, 0.1)
+    assert all(str(s) != "-0.0" for s in cfg.sweep.noise)
