@@ -333,15 +333,24 @@ def layers_table(points: Sequence[CutPoint], console: Console | None = None) -> 
 
 
 def attacks_list_table(rows: list[dict[str, object]], console: Console | None = None) -> None:
-    """Print the attack registry: name, needs, summary, standard-budget params."""
+    """Print the attack registry: name, needs, summary, params per budget.
+
+    A parameter that differs between budgets reads `epochs=2/20/50` (smoke / standard /
+    thorough), one that does not `k=1`.
+    """
     console = console or _stdout_console()
+    budgets = [b.value for b in Budget]
     t = Table(title="Attacks", title_justify="left")
-    for col in ("name", "needs", "summary", "standard params"):
+    for col in ("name", "needs", "summary", f"params ({' / '.join(budgets)})"):
         t.add_column(col, overflow="fold")
     for r in rows:
         params = r["params"]
         assert isinstance(params, dict)
-        std = ", ".join(f"{k}={v}" for k, v in params[Budget.STANDARD].items())
+        cells = []
+        for key in params[Budget.STANDARD]:
+            values = [str(params[b][key]) for b in budgets]
+            cells.append(f"{key}={values[0] if len(set(values)) == 1 else '/'.join(values)}")
+        std = ", ".join(cells)
         needs = r["needs"]
         assert isinstance(needs, list)
         t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]), std)))

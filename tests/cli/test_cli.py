@@ -221,3 +221,14 @@ def test_assess_demo_on_cuda(tmp_path: Path) -> None:
     for row in rows.values():
         assert row["status"] == "ok", row
         assert np.isfinite(row["mse"]) and row["mse"] >= report["bound"]["mse_floor"]
+
+
+def test_attacks_table_shows_each_budgets_parameters() -> None:
+    """It showed the standard budget's alone, where the README promises them per budget."""
+    from privaudit.attacks.decoder import DecoderParams
+    from privaudit.config import Budget
+
+    result = runner.invoke(app, ["attacks"], env={"COLUMNS": "250"})
+    assert result.exit_code == 0, result.output
+    epochs = "/".join(str(DecoderParams.for_budget(b).epochs) for b in Budget)
+    assert f"epochs={epochs}" in result.stdout and "smoke / standard / thorough" in result.stdout
