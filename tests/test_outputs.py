@@ -215,3 +215,14 @@ def test_atomic_write_names_the_file_on_a_full_disk(
     with pytest.raises(ConfigError, match="cannot write .*model.onnx: No space left"):
         atomic_write(b"bytes", tmp_path / "model.onnx")
     assert _names(tmp_path) == []
+
+
+def test_a_report_left_by_an_earlier_run_is_pointed_out(tmp_path: Path) -> None:
+    """A report.html of sigma 0.1 beside a new report.json of sigma 0.3 read as one run."""
+    out = tmp_path / "out"
+    first = runner.invoke(app, ["assess", *FAST, "-o", str(out), "-f", "json,html"])
+    assert first.exit_code == 0 and "earlier run" not in first.stderr
+    again = runner.invoke(app, ["assess", *FAST, "--noise", "0.3", "-o", str(out)])
+    assert again.exit_code == 0
+    assert f"note: {out / 'report.html'} is from an earlier run (this run wrote -f json)" in (
+        again.stderr)

@@ -96,4 +96,21 @@ def execute(
         ):
             report = run(cfg, progress, source)
             paths = _write_reports(report, cfg)
+    _note_stale_reports(cfg)
     return report, paths
+
+
+def _note_stale_reports(cfg: Any) -> None:
+    """Say which report files beside the new ones are an earlier run's (other formats).
+
+    A report.html of sigma 0.1 beside a new report.json of sigma 0.3 would be read as one run.
+    """
+    from privaudit.cli.console import err_console, printable
+    from privaudit.reports import REPORTERS
+
+    for fmt in REPORTERS:
+        path = _report_path(cfg, fmt)
+        if fmt not in cfg.formats and path.is_file():
+            err_console.print(f"note: {printable(path)} is from an earlier run (this run wrote "
+                              f"-f {','.join(cfg.formats)})", highlight=False, markup=False,
+                              soft_wrap=True)  # fmt: skip
