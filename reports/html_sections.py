@@ -77,7 +77,7 @@ def dfil_html(report: AuditReport) -> str:
 
 def bound_html(report: AuditReport) -> str:
     """The bound in one paragraph, the privacy interval, and the clusterings tried (folded)."""
-    parts = [para(prose.bound_paragraph(report.bound))]
+    parts = [para(prose.bound_paragraph(report.bound, report))]
     if report.bound is not None and report.bound.terms:
         terms = pd.DataFrame(
             [(t.clustering, t.clusters, t.leakage_nats, t.min_cluster_size)

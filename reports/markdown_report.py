@@ -40,7 +40,7 @@ class MarkdownReporter:
             f"## Accuracy{prose.scope(report)}",
             md_pairs(prose.accuracy_rows(report)),
             f"## Bound{prose.scope(report)}",
-            md_escape(prose.bound_paragraph(report.bound)),
+            md_escape(prose.bound_paragraph(report.bound, report)),
             f"**Privacy interval.** {md_escape(prose.interval_sentence(report))}",
             f"## Attacks{prose.scope(report)}",
             md_escape(prose.references_sentence(report)),

@@ -18,11 +18,14 @@ from privaudit.results import (
     Verdict,
     build_verdict,
     compared_mse_words,
+    floor_refuted_by,
     floor_vacuity,
     lowest_reference,
+    refuted_floor_words,
     strongest_attack,
     strongest_reconstruction,
 )
+from privaudit.results.verdict import Reconstruction
 
 ENTROPY_SOURCES: dict[str, str] = {
     EntropySource.CERTIFIED: "the certified bound for 8-bit data on [0, 1] (h(x) >= -log 256 "
@@ -75,8 +78,11 @@ def scope(report: AuditReport) -> str:
     return " (original model)" if report.harden is not None else ""
 
 
-def bound_paragraph(bound: BoundResult | None) -> str:
-    """The bound in one paragraph: numbers, assumptions, and what it guarantees."""
+def bound_paragraph(bound: BoundResult | None, report: AuditReport | None = None) -> str:
+    """The bound in one paragraph: numbers, assumptions, and what it guarantees.
+
+    With `report`, a floor that one of its reconstructions lies below is said not to hold.
+    """
     if bound is None:
         return "The entropy bound was not computed for this run, so no floor is certified."
     if bound.vacuous:
@@ -87,10 +93,12 @@ def bound_paragraph(bound: BoundResult | None) -> str:
             "Add noise at the cut (noise_sigma > 0) or run 'privaudit harden' to obtain a "
             "guarantee."
         )
-    return " ".join(_bound_sentences(bound))
+    refuted = None if report is None else floor_refuted_by(bound, report.attacks,
+                                                            report.references)
+    return " ".join(_bound_sentences(bound, refuted))
 
 
-def _bound_sentences(b: BoundResult) -> list[str]:
+def _bound_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> list[str]:
     cov = COVARIANCES.get(b.covariance, repr(b.covariance))
     interval = b.leakage_interval
     ci = (
@@ -107,14 +115,23 @@ def _bound_sentences(b: BoundResult) -> list[str]:
         f"sample ({format_float(b.leakage_bits_per_dim)} bits per input dimension{ci}), "
         f"estimated from {b.n_samples} samples with {cov}"
         f"{f' and the {b.clustering} clustering' if b.clustering else ''}.",
-        *floor_sentences(b),
+        *floor_sentences(b, refuted),
     ]
 
 
-def floor_sentences(b: BoundResult) -> list[str]:
-    """The floors in words: (S) with its one assumption, the paper's (T), the certified one."""
+def floor_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> list[str]:
+    """The floors in words: (S) with its one assumption, the paper's (T), the certified one.
+
+    A floor that a reconstruction (`refuted`) lies below is said not to hold.
+    """
     out = []
-    if b.mse_floor is None:
+    if refuted is not None:
+        out.append(
+            f"The conditional spectral floor would be {format_float(b.mse_floor)} if the input "
+            f"were Gaussian within each {b.floor_clustering}, its one assumption; but "
+            f"{refuted_floor_words(b, refuted)}."
+        )
+    elif b.mse_floor is None:
         out.append("This report predates the conditional spectral floor (schema 3): its only "
                    "floor is the paper's form below, which can overstate privacy.")
     elif b.floor_vacuous:
@@ -165,6 +182,15 @@ def training_data_note(h: HardenResult) -> str:
 
 def interval_sentence(report: AuditReport) -> str:
     """Where the true best-possible error lies: between the floor and the best attack's MSE."""
+    refuted = floor_refuted_by(report.bound, report.attacks, report.references)
+    if report.bound is not None and refuted is not None:
+        text = (f"There is no lower end: {refuted_floor_words(report.bound, refuted)}. The best "
+                f"possible attack's MSE is at most {format_float(refuted.mse)}, which the "
+                f"{refuted.name} reaches; a stronger attack may do better.")
+        certified = report.bound.certified_mse_floor
+        if certified is not None:
+            text += f" The certified floor {format_float(certified)} still holds."
+        return text
     best = strongest_attack(report.attacks)
     floor = None if report.bound is None else report.bound.mse_floor
     if best is None:

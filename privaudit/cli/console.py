@@ -31,6 +31,7 @@ from privaudit.results import (
     BoundResult,
     GateResult,
     build_verdict,
+    floor_refuted_by,
     strongest_attack,
 )
 
@@ -169,8 +170,8 @@ def _fmt(value: float | None, spec: str = ".4g") -> str:
     return "n/a" if value is None else format(value, spec)
 
 
-def bound_table(bound: BoundResult) -> Table:
-    """The bound's numbers, one per row, with units."""
+def bound_table(bound: BoundResult, refuted_by: str | None = None) -> Table:
+    """The bound's numbers, one per row, with units (`refuted_by`: what lies below the floor)."""
     t = Table(title="Reconstruction bound", show_header=False, title_justify="left")
     t.add_column("quantity", style="bold")
     t.add_column("value")
@@ -186,7 +187,10 @@ def bound_table(bound: BoundResult) -> Table:
     source = f"{_fmt(bound.input_entropy_per_dim)} nats ({bound.input_entropy_source})"
     t.add_row("input entropy h(x)/d", source)
     t.add_row("cond. entropy h(x|z)/d", f"{_fmt(bound.cond_entropy_per_dim)} nats")
-    t.add_row("MSE floor (any attack)", _floor_cell(bound))
+    cell = _floor_cell(bound)
+    if refuted_by is not None:
+        cell = f"{_fmt(bound.mse_floor)}  (does not hold: the {refuted_by} lies below it)"
+    t.add_row("MSE floor (any attack)", cell)
     t.add_row("paper's floor (T)", f"{_fmt(bound.paper_floor)}  (can overstate on classes)")
     t.add_row("certified MSE floor", _fmt(bound.certified_mse_floor))
     t.add_row("floor ratio exp(-2I/d)", _fmt(bound.floor_ratio))
@@ -258,7 +262,8 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         console.print(f"noise per channel (stds, RMS = sigma): {stds}", highlight=False,
                       markup=False)
     if report.bound is not None:
-        console.print(bound_table(report.bound))
+        refuted = floor_refuted_by(report.bound, report.attacks, report.references)
+        console.print(bound_table(report.bound, None if refuted is None else refuted.name))
     u = report.utility
     if u.clean_accuracy is not None:
         noisy = "n/a" if u.noisy_accuracy is None else f"{u.noisy_accuracy:.2%}"

@@ -767,6 +767,15 @@ def test_verdict_voids_a_floor_that_a_reconstruction_lies_below() -> None:
     assert f"the best possible attack's MSE is at most {floor / 4:.3g}" in verdict.headline
     assert "No attack can do better" not in " ".join(verdict.sentences)
     assert verdict.width is None and "--fail-under-attack-mse" in " ".join(verdict.sentences)
+    refuted = dataclasses.replace(report, attacks=attacks)
+    from privaudit.reports import prose
+
+    interval = prose.interval_sentence(refuted)
+    assert interval.startswith("There is no lower end") and "no attacker" not in interval
+    assert f"at most {floor / 4:.4g}" in interval
+    bound = prose.bound_paragraph(refuted.bound, refuted)
+    assert "No attacker, whatever its method" not in bound and "would be" in bound
+    assert "No attacker, whatever its method" in prose.bound_paragraph(report.bound, report)
 
 
 def test_verdict_does_not_call_for_hardening_when_no_attack_beats_the_mean() -> None:
