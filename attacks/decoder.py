@@ -20,7 +20,7 @@ from privaudit.attacks.nets import (
     predict,
 )
 from privaudit.attacks.target import Capability, Target
-from privaudit.config.choices import AttackName, Budget
+from privaudit.config.choices import AttackName, Budget, Domain
 from privaudit.errors import AttackError
 from privaudit.noise import add_noise
 from privaudit.progress import ProgressTask
@@ -138,7 +138,7 @@ def train_decoder(
         raise AttackError(f"decoder needs at least 2 auxiliary samples, got {len(data.aux_x)}")
     sampler = PairSampler(target, data, ctx, params.fresh_noise)
     scaling = FeatureScaling(sampler.z, sampler.noise_sigma if sampler.fresh else 0.0,
-                             per_value=target.domain != "image")
+                             per_value=target.domain != Domain.IMAGE)
     net = nn.Sequential(scaling,
                         make_decoder(target.domain, target.feature_shape, target.input_shape,
                                      params.width)).to(ctx.device)  # fmt: skip

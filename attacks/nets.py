@@ -191,7 +191,7 @@ class FeatureScaling(nn.Module):
         z = features.float()
         mean = z.mean(0, keepdim=True)
         var = z.var(0, keepdim=True) if len(z) > 1 else torch.zeros_like(mean)
-        if per_value is False:
+        if not per_value:  # NOTE: one mean and spread for every value
             mean, var = mean.mean().reshape(1), var.mean().reshape(1)
         std = torch.sqrt(var + float(noise_sigma) ** 2)
         spread = torch.where(torch.isfinite(std) & (std > 0), std, torch.ones_like(std))

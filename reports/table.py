@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import pandas as pd
 
@@ -96,29 +97,33 @@ def compare_table(a: AuditReport, b: AuditReport) -> pd.DataFrame:
     rows.append(_compare_row("clean_accuracy", a.utility.clean_accuracy, b.utility.clean_accuracy))
     rows.append(_compare_row("noisy_accuracy", a.utility.noisy_accuracy, b.utility.noisy_accuracy))
     rows += [_compare_row(n, _bound_value(a, n), _bound_value(b, n)) for n in _BOUND_METRICS]
-    names = [r.attack for r in a.attacks]
-    names += [r.attack for r in b.attacks if r.attack not in names]
-    for name in names:
-        for metric in ("mse", "psnr", "ssim", "recovered"):
-            va, vb = _attack_value(a, name, metric), _attack_value(b, name, metric)
-            if va is not None or vb is not None:  # an attack that failed in both runs: no row
-                rows.append(_compare_row(f"{name} {metric}", va, vb))
-    refs = [r.name for r in a.references]
-    refs += [r.name for r in b.references if r.name not in refs]
-    for name in refs:
-        for metric in ("mse", "recovered"):
-            va, vb = _reference_value(a, name, metric), _reference_value(b, name, metric)
-            if va is not None or vb is not None:
-                rows.append(_compare_row(f"{name} reference {metric}", va, vb))
+    attacks = ({r.attack: r for r in a.attacks if r.status is Status.OK},
+               {r.attack: r for r in b.attacks if r.status is Status.OK})
+    references = ({r.name: r for r in a.references if r.mse is not None},
+                  {r.name: r for r in b.references if r.mse is not None})
+    names = [r.attack for r in (*a.attacks, *b.attacks)]
+    rows += _measured_rows(attacks, names, ("mse", "psnr", "ssim", "recovered"), "{}")
+    names = [r.name for r in (*a.references, *b.references)]
+    rows += _measured_rows(references, names, ("mse", "recovered"), "{} reference")
     return pd.DataFrame(rows, columns=list(COMPARE_COLUMNS))
 
 
-def _reference_value(report: AuditReport, name: str, metric: str) -> float | None:
-    for r in report.references:
-        if r.name == name and r.mse is not None:
-            value: float | None = getattr(r, metric)
-            return value
-    return None
+def _measured_rows(
+    measured: tuple[dict[str, Any], dict[str, Any]], names: list[str],
+    metrics: tuple[str, ...], label: str,
+) -> list[dict[str, object]]:  # fmt: skip
+    """A row per name (A's order, then B's new ones) and metric that A or B measured.
+
+    `measured` maps each run's names to the results that succeeded; a name measured in
+    neither run gets no row.
+    """
+    rows = []
+    for name in dict.fromkeys(names):
+        for metric in metrics:
+            va, vb = (None if name not in m else getattr(m[name], metric) for m in measured)
+            if va is not None or vb is not None:
+                rows.append(_compare_row(f"{label.format(name)} {metric}", va, vb))
+    return rows
 
 
 def _compare_row(metric: str, a: float | None, b: float | None) -> dict[str, object]:
@@ -134,14 +139,6 @@ def _sigma(report: AuditReport) -> float | None:
 def _bound_value(report: AuditReport, name: str) -> float | None:
     value = None if report.bound is None else getattr(report.bound, name)
     return None if value is None else float(value)
-
-
-def _attack_value(report: AuditReport, name: str, metric: str) -> float | None:
-    for r in report.attacks:
-        if r.attack == name and r.status is Status.OK:
-            value: float | None = getattr(r, metric)
-            return value
-    return None
 
 
 def sweep_table(report: AuditReport) -> pd.DataFrame:

@@ -111,7 +111,7 @@ def continuous_dims(discrete: Sequence[bool], dim: int) -> np.ndarray | None:
     (C, T) sample flattens channel after channel, so each flag covers T dimensions.
     """
     flags = np.asarray(discrete, dtype=bool)
-    if not flags.any() or flags.size == 0 or dim % flags.size:
+    if not flags.any() or dim % flags.size:
         return None
     return ~np.repeat(flags, dim // flags.size)
 

@@ -355,10 +355,10 @@ def attacks_list_table(rows: list[dict[str, object]], console: Console | None = 
         for key in params[Budget.STANDARD]:
             values = [str(params[b][key]) for b in budgets]
             cells.append(f"{key}={values[0] if len(set(values)) == 1 else '/'.join(values)}")
-        std = ", ".join(cells)
         needs = r["needs"]
         assert isinstance(needs, list)
-        t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]), std)))
+        t.add_row(*(Text(c) for c in (str(r["name"]), ", ".join(needs), str(r["summary"]),
+                                      ", ".join(cells))))
     console.print(t, highlight=False)
 
 

@@ -22,11 +22,16 @@ def find_pyproject(start: Path) -> Path | None:
     for folder in (start, *start.parents):
         candidate = folder / "pyproject.toml"
         document = _read_toml(candidate) if candidate.is_file() else {}
-        tool = document.get("tool", {})
-        if isinstance(tool, Mapping) and "privaudit" in tool:
+        if _has_table(document):
             return candidate
         _refuse_misnamed(document, candidate)
     return None
+
+
+def _has_table(document: Mapping[str, Any]) -> bool:
+    """Whether a parsed TOML document has a [tool.privaudit] entry."""
+    tool = document.get("tool", {})
+    return isinstance(tool, Mapping) and "privaudit" in tool
 
 
 def _refuse_misnamed(document: Mapping[str, Any], path: Path) -> None:
@@ -121,8 +126,7 @@ def _refuse_no_table(document: Mapping[str, Any], path: Path) -> None:
     Raises:
         ConfigError: the file has no [tool.privaudit] table.
     """
-    tool = document.get("tool", {})
-    if not (isinstance(tool, Mapping) and "privaudit" in tool):
+    if not _has_table(document):
         _refuse_misnamed(document, path)
         raise ConfigError(f"config {path} has no [tool.privaudit] table, so none of it would "
                           "be read", hint="put the settings under [tool.privaudit] (and "
