@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -99,8 +100,8 @@ def measure_prepared(
     with timer.stage("utility"):
         head = head_session(prep)
         accuracy, notes = utility(cfg, prep, feats, head)
-    with timer.stage("sweep"):
-        measured = head if accuracy.clean_accuracy is not None else None
+    measured = head if accuracy.clean_accuracy is not None else None
+    with timer.stage("sweep") if cfg.noise_sweep else nullcontext():  # NOTE: no "sweep (s) 0"
         points = sweep(cfg, prep, feats, sweep_bounds, measured)
     target, conversion = build_target(prep, enc)
     scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,

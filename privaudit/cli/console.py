@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -32,7 +33,6 @@ from privaudit.results import (
     GateResult,
     build_verdict,
     floor_refuted_by,
-    strongest_attack,
 )
 
 PIPED_WIDTH = 200  # columns of stderr off a terminal (CI logs): tables are not cut at 80
@@ -294,17 +294,29 @@ FEATURES_SHOWN = 5  # columns (channels) named on the console, most leaking firs
 
 
 def feature_line(report: AuditReport) -> str:
-    """The most leaking columns (tabular) or channels (signals) of the strongest attack."""
-    best = strongest_attack(report.attacks)
-    if best is None or not best.features:
+    """The most leaking columns (tabular) or channels (signals), in the report's order.
+
+    The order is the report's per-feature table (`leakage_table`: by the best score any
+    attack reaches), and each is shown with that score and the attack that reaches it.
+    """
+    from privaudit.reports.features import feature_metric, leakage_table  # NOTE: pandas, lazily
+
+    table = leakage_table(report)
+    if table.empty:
         return ""
-    tabular = report.model.domain == "tabular"
-    score, what = ("r2", "columns") if tabular else ("correlation", "channels")
-    ranked = sorted((f for f in best.features if getattr(f, score) is not None),
-                    key=lambda f: -float(getattr(f, score)))[:FEATURES_SHOWN]  # fmt: skip
-    shown = ", ".join(f"{printable(f.name)} {_fmt(getattr(f, score), '.2f')}" for f in ranked)
-    label = "R²" if tabular else "correlation"
-    return f"most leaking {what} ({best.attack}, {label}): {shown}" if shown else ""
+    _, label = feature_metric(report)
+    prefix = f"{label} "
+    attacks = [c for c in table.columns
+               if c.startswith(prefix) and not c.endswith("(reference)")]  # fmt: skip
+    shown = []
+    for _, row in table.head(FEATURES_SHOWN).iterrows():
+        scores = [(float(row[c]), c.removeprefix(prefix)) for c in attacks
+                  if isinstance(row[c], float) and math.isfinite(row[c])]  # fmt: skip
+        if scores:
+            value, attack = max(scores)
+            shown.append(f"{printable(str(row['feature']))} {_fmt(value, '.2f')} ({attack})")
+    what = "columns" if report.model.domain == "tabular" else "channels"
+    return f"most leaking {what} ({label}, best attack): {', '.join(shown)}" if shown else ""
 
 
 def print_gate(gate: GateResult, console: Console = err_console) -> None:

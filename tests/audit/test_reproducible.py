@@ -47,6 +47,7 @@ def _differences(a: Any, b: Any, where: str = "") -> list[str]:
 def test_time_keys_are_the_only_ones_removed(tmp_path: Path) -> None:
     first, _ = _twice(["--attacks", "knn", "--limit", "200"], tmp_path)
     assert first["provenance"]["created_at"] and first["provenance"]["timings"]
+    assert "sweep" not in first["provenance"]["timings"]  # no noise sweep, no "sweep (s) 0"
     kept = _without_time(first)
     assert kept["bound"] == first["bound"] and kept["data"] == first["data"]
     assert set(first["attacks"][0]) - set(kept["attacks"][0]) == {"seconds"}
@@ -58,6 +59,7 @@ def test_bound_sweep_and_knn_are_reproducible(tmp_path: Path) -> None:
          "-f", "json"], tmp_path,
     )
     assert _differences(_without_time(first), _without_time(second)) == []
+    assert "sweep" in first["provenance"]["timings"]
     assert first["attacks"][0]["attack"] == "knn" and first["sweep"]
 
 

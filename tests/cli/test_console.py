@@ -78,3 +78,18 @@ def test_check_of_a_saved_sweep_says_no_jobs_ran() -> None:
     assert result.exit_code in (0, 1), result.stderr
     assert "answer:" in result.stderr
     assert "jobs ran" not in result.stderr and "reused from shards" not in result.stderr
+
+
+def test_the_console_names_the_most_leaking_columns_in_the_reports_order() -> None:
+    """The console ranked by the strongest attack's R² (income first), the report by the best
+    any attack reaches (grade, 0.8 by knn): the two disagreed on which column leaks most."""
+    from privaudit.cli.console import feature_line
+    from privaudit.reports.features import leakage_table
+    from privaudit.results import read_report
+
+    golden = Path(__file__).resolve().parents[1] / "reports" / "golden" / "tabular.json"
+    report = read_report(golden)
+    order = [str(f) for f in leakage_table(report)["feature"]]
+    line = feature_line(report)
+    assert line.startswith("most leaking columns (R², best attack): grade 0.80 (knn), income 0.71")
+    assert [line.index(name) for name in order] == sorted(line.index(name) for name in order)

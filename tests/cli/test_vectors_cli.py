@@ -41,7 +41,7 @@ def test_assess_a_table_with_named_columns(
         "--attacks", "knn", "--budget", "smoke", "-o", str(out), "-f", "json,csv,markdown",
     ])  # fmt: skip
     assert result.exit_code == 0, result.stderr
-    assert "most leaking columns (knn, R²):" in result.stderr
+    assert "most leaking columns (R², best attack):" in result.stderr
     report = json.loads((out / "report.json").read_text())
     assert report["model"]["domain"] == "tabular"
     assert report["data"]["feature_names"] == [f"c{i}" for i in range(12)]
