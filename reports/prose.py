@@ -17,6 +17,7 @@ from privaudit.results import (
     Variant,
     Verdict,
     build_verdict,
+    cluster_words,
     compared_mse_words,
     floor_refuted_by,
     floor_vacuity,
@@ -124,11 +125,11 @@ def floor_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> li
 
     A floor that a reconstruction (`refuted`) lies below is said not to hold.
     """
-    out = []
+    out, cells = [], cluster_words(b.floor_clustering)
     if refuted is not None:
         out.append(
             f"The conditional spectral floor would be {format_float(b.mse_floor)} if the input "
-            f"were Gaussian within each {b.floor_clustering}, its one assumption; but "
+            f"were Gaussian within each {cells}, its one assumption; but "
             f"{refuted_floor_words(b, refuted)}."
         )
     elif b.mse_floor is None:
@@ -136,6 +137,10 @@ def floor_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> li
                    "floor is the paper's form below, which can overstate privacy.")
     elif b.floor_vacuous:
         out.append(f"The conditional spectral floor is vacuous here: {floor_vacuity(b)}.")
+    elif b.mse_floor == 0:
+        out.append("The conditional spectral floor is 0 here: no input dimension has a density "
+                   "(each takes a few values, or one value in many rows), and noise may not "
+                   "hide such values at all.")
     else:
         ci = b.mse_floor_interval
         spread = (f" (estimate {format_float(b.mse_floor_estimate)}, {ci.level:.0%} jackknife "
@@ -145,9 +150,9 @@ def floor_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> li
             f"No attacker, whatever its method, can reconstruct the {b.input_dim}-dimensional "
             f"input with a mean squared error per dimension below {format_float(b.mse_floor)}"
             f"{spread}: the conditional spectral floor, which conditions on the "
-            f"{b.floor_clustering} and bounds each block of the input's principal directions. "
-            f"Its one assumption: the input is Gaussian within each {b.floor_clustering} "
-            f"(knowing the {b.floor_clustering} alone allows MSE "
+            f"{cells} and bounds each block of the input's principal directions. "
+            f"Its one assumption: the input is Gaussian within each {cells} "
+            f"(knowing the {cells} alone allows MSE "
             f"{format_float(b.floor_prior)})."
         )
     source = ENTROPY_SOURCES.get(b.input_entropy_source, repr(b.input_entropy_source))

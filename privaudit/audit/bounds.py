@@ -17,8 +17,11 @@ from privaudit.bound import (
     noise_sweep,
 )
 from privaudit.config import Config, Domain, EntropySource, EntropySpec
+from privaudit.data.units import DISCRETE_LEVELS
 from privaudit.model import verify_split
 from privaudit.results import BoundResult
+
+ATOM_SHARE = 0.2  # a value held by this share of the rows is an atom: no density there
 
 __all__ = ["audit_inputs", "check_split", "input_entropy", "measure_bounds", "pixels"]
 
@@ -100,20 +103,30 @@ def measure_bounds(
         x=x,
         delta=DEQUANTIZATION_VARIANCE if image else 0.0,
         certified=image,
-        continuous=None if image else continuous_dims(prep.dataset.units.discrete, x.shape[1]),
+        continuous=None if image else continuous_dims(x),
     )
 
 
-def continuous_dims(discrete: Sequence[bool], dim: int) -> np.ndarray | None:
-    """Per flattened input dimension, whether it is continuous (None: all, or unknown).
+def continuous_dims(x: np.ndarray, block: int = 256) -> np.ndarray | None:
+    """Per input dimension of the (n, d) inputs `x`, whether it may have a density.
 
-    `discrete` holds one flag per feature (a table's column, a signal's channel); a signal's
-    (C, T) sample flattens channel after channel, so each flag covers T dimensions.
+    A dimension has none when it takes at most `DISCRETE_LEVELS` distinct values (whole
+    numbers or not: a standardised one-hot column takes two), or when one value holds at
+    least `ATOM_SHARE` of the rows (a zero-inflated column): noise may not hide such values,
+    so the floor (S) leaves them out. None when every dimension may have a density.
     """
-    flags = np.asarray(discrete, dtype=bool)
-    if not flags.any() or dim % flags.size:
-        return None
-    return ~np.repeat(flags, dim // flags.size)
+    n, d = x.shape
+    keep = np.ones(d, dtype=bool)
+    rows = np.arange(n)[:, None]
+    for lo in range(0, d, block):  # NOTE: in blocks of columns, so memory stays n x block
+        s = np.sort(x[:, lo : lo + block], axis=0)
+        changed = s[1:] != s[:-1]
+        levels = 1 + changed.sum(axis=0)
+        starts = np.zeros(s.shape, dtype=np.int64)
+        starts[1:] = np.where(changed, rows[1:], 0)
+        longest = (rows - np.maximum.accumulate(starts, axis=0) + 1).max(axis=0, initial=0)
+        keep[lo : lo + block] = (levels > DISCRETE_LEVELS) & (longest < ATOM_SHARE * n)
+    return None if keep.all() else keep
 
 
 def check_split(prep: Prepared) -> float | None:

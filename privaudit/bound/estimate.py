@@ -207,8 +207,8 @@ def noise_sweep(
         certified: report theorem (T) with the certified h(x) of 8-bit data
             (`certified_mse_floor`); False for data in its own units, which has none (None).
         continuous: (d,) per input dimension, whether it takes continuous values; None: all
-            do. The floor (S) assumes a density, which a discrete column (a few integer
-            levels) does not have: it may be decoded exactly, so (S) counts only the
+            do. The floor (S) assumes a density, which a discrete column (a few levels, or
+            an atom) does not have: it may be decoded exactly, so (S) counts only the
             continuous dimensions, weighted by their share of d (0 when there are none).
 
     Returns:
@@ -330,12 +330,12 @@ def _discrete_note(continuous: np.ndarray) -> str | None:
     if continuous.all():
         return None
     if not continuous.any():
-        return ("every input column is discrete (integer values, few levels): the floor (S) "
-                "assumes a density, and noise may not hide such values at all, so it is 0; "
-                "only the attacks measure privacy")
+        return ("every input column is discrete (few distinct values, or one value in many "
+                "rows): the floor (S) assumes a density, and noise may not hide such values at "
+                "all, so it is 0; only the attacks measure privacy")
     return (f"{int((~continuous).sum())} of {continuous.size} input dimensions are discrete "
-            "(integer values, few levels): noise may not hide them at all, so the floor (S) "
-            "counts only the continuous ones, weighted by their share")
+            "(few distinct values, or one value in many rows): noise may not hide them at "
+            "all, so the floor (S) counts only the continuous ones, weighted by their share")
 
 
 def _with_floor(

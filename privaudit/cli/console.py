@@ -32,6 +32,7 @@ from privaudit.results import (
     BoundResult,
     GateResult,
     build_verdict,
+    cluster_words,
     floor_refuted_by,
 )
 
@@ -204,7 +205,8 @@ def _floor_cell(bound: BoundResult) -> str:
         return f"{_fmt(bound.mse_floor)}  (vacuous at this cut)"
     interval = bound.mse_floor_interval
     ci = f"  [{_fmt(interval.low)}, {_fmt(interval.high)}]" if interval else ""
-    given = f", Gaussian within each {bound.floor_clustering}" if bound.floor_clustering else ""
+    cells = bound.floor_clustering
+    given = f", Gaussian within each {cluster_words(cells)}" if cells else ""
     return f"{_fmt(bound.mse_floor)}{ci}  (conditional spectral{given})"
 
 

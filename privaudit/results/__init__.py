@@ -67,6 +67,7 @@ from privaudit.results.table import (
 )
 from privaudit.results.verdict import (
     build_verdict,
+    cluster_words,
     compared_mse_words,
     floor_refuted_by,
     floor_vacuity,
@@ -142,6 +143,7 @@ __all__ = [
     "read_report",
     "read_saved",
     "register_html_view",
+    "cluster_words",
     "refuted_floor_words",
     "regression",
     "strongest_attack",

@@ -25,9 +25,10 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "Reconstruction", "build_verdict", "compared_mse_words", "floor_refuted_by",
-           "floor_vacuity", "format_gain", "harden_verdict", "lowest_reference", "mse_units",
-           "refuted_floor_words", "regression", "strongest_attack", "strongest_reconstruction"]
+__all__ = ["WIDE", "Reconstruction", "build_verdict", "cluster_words", "compared_mse_words",
+           "floor_refuted_by", "floor_vacuity", "format_gain", "harden_verdict",
+           "lowest_reference", "mse_units", "refuted_floor_words", "regression",
+           "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 IN_MEMORY = "<in-memory"
@@ -65,6 +66,11 @@ def build_verdict(report: AuditReport) -> Verdict:
         width=width,
         bound_vacuous=_vacuous(bound),
     )
+
+
+def cluster_words(clustering: str | None) -> str:
+    """What the floor (S) conditions on, in words: 'class', 'k-means cell of the features'."""
+    return {"kmeans": "k-means cell of the features"}.get(clustering or "", clustering or "cluster")
 
 
 def _vacuous(bound: BoundResult | None) -> bool:
@@ -164,9 +170,10 @@ def floor_refuted_by(
 
 def refuted_floor_words(bound: BoundResult, by: Reconstruction) -> str:
     """'the decoder reaches MSE 0.064, below the floor 0.0776 ...' as a clause."""
+    cells = cluster_words(bound.floor_clustering)
     return (f"the {by.name} reaches MSE {_num(by.mse)}, below the floor {_num(bound.mse_floor)}: "
-            f"the input is not Gaussian within each {bound.floor_clustering or 'cluster'} (several "
-            "modes, or discrete values), as the floor assumes, so no floor holds for this data")
+            f"the input is not Gaussian within each {cells} (several modes, or discrete "
+            "values), as the floor assumes, so no floor holds for this data")
 
 
 def _pct(share: float | None) -> str:
@@ -275,8 +282,11 @@ def _interval_sentence(
         return ""
     if _vacuous(bound):
         return ""
+    if bound.mse_floor == 0:
+        return ("The floor is 0: no input dimension has a density (see the warnings), so only "
+                "the attacks measure privacy.")
     text = (f"No attack can do better than MSE {_num(bound.mse_floor)} per dimension, if the "
-            f"input is Gaussian within each {bound.floor_clustering or 'cluster'}")
+            f"input is Gaussian within each {cluster_words(bound.floor_clustering)}")
     if best is not None and width is not None:
         text += f"; the {best.attack} attack is within {width:.1f} times that floor"
         if width > WIDE:

@@ -210,11 +210,23 @@ def test_discrete_columns_are_left_out_of_the_floor() -> None:
     assert not any("discrete" in w for w in alone.warnings)
 
 
-def test_continuous_dims_spreads_each_features_flag_over_its_dimensions() -> None:
-    from privaudit.audit.bounds import continuous_dims
+def test_continuous_dims_flags_few_levels_whatever_their_values_and_atoms() -> None:
+    """A standardised one-hot column takes two values that are not whole numbers (-0.65,
+    1.53): 0.1.x looked for integers only, and (S) read 0.0612 on 13 such columns through an
+    identity encoder, where thresholding z reaches MSE 0.0013. A zero-inflated column has no
+    density either."""
+    from privaudit.audit.bounds import ATOM_SHARE, continuous_dims
 
-    assert continuous_dims((False, False), 2) is None  # all continuous: nothing to leave out
-    assert continuous_dims((), 5) is None
-    assert continuous_dims((True, False), 2).tolist() == [False, True]  # a table's columns
-    # a signal (2 channels x 3 steps) flattens channel after channel
-    assert continuous_dims((False, True), 6).tolist() == [True] * 3 + [False] * 3
+    rng = np.random.default_rng(3)
+    n = 300
+    smooth = rng.standard_normal(n)
+    flags = rng.integers(0, 2, n).astype(np.float64)
+    one_hot = (flags - flags.mean()) / flags.std()  # two levels, neither whole
+    levels = rng.integers(0, 20, n) * 0.37  # 20 levels
+    inflated = np.where(rng.random(n) < ATOM_SHARE + 0.05, 0.0, rng.standard_normal(n))
+    sparse = np.where(rng.random(n) < ATOM_SHARE - 0.1, 0.0, rng.standard_normal(n))
+    x = np.stack([smooth, one_hot, levels, inflated, sparse, rng.standard_normal(n)], axis=1)
+    assert continuous_dims(x).tolist() == [True, False, False, False, True, True]
+    assert continuous_dims(x, block=2).tolist() == continuous_dims(x).tolist()
+    assert continuous_dims(np.stack([smooth, sparse], axis=1)) is None
+    assert continuous_dims(x[:, 1:3]).tolist() == [False, False]

@@ -787,3 +787,24 @@ def test_verdict_does_not_call_for_hardening_when_no_attack_beats_the_mean() -> 
     assert "harden" not in verdict.next_step and "--budget thorough" in verdict.command
     assert "it recovers nothing beyond the mean input" in " ".join(verdict.sentences)
     assert "learns more than the class" not in " ".join(verdict.sentences)
+
+
+def test_a_zero_floor_and_k_means_cells_are_said_in_words() -> None:
+    """Every column discrete gives a floor of 0: 'no attack can do better than MSE 0' says
+    nothing; and (S) conditioned on k-means read 'Gaussian within each kmeans'."""
+    from privaudit.reports import prose
+
+    report = make_report()
+    assert report.bound is not None
+    kmeans = dataclasses.replace(report, bound=dataclasses.replace(
+        report.bound, floor_clustering="kmeans"))  # fmt: skip
+    assert "Gaussian within each k-means cell of the features" in " ".join(
+        build_verdict(kmeans).sentences)
+    assert "within each k-means cell" in prose.bound_paragraph(kmeans.bound, kmeans)
+    zero = dataclasses.replace(kmeans, bound=dataclasses.replace(
+        kmeans.bound, mse_floor=0.0, mse_floor_estimate=0.0, mse_floor_interval=None))  # fmt: skip
+    sentences = " ".join(build_verdict(zero).sentences)
+    assert "No attack can do better" not in sentences
+    assert "The floor is 0: no input dimension has a density" in sentences
+    paragraph = prose.bound_paragraph(zero.bound, zero)
+    assert "floor is 0 here" in paragraph and "No attacker, whatever its method" not in paragraph
