@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from privaudit.reports.table import COMPARE_COLUMNS
-from privaudit.results import GridPoint, Reference, Status, SweepReport
+from privaudit.results import GridPoint, Reference, Status, SweepReport, floor_refuted_by
 
 __all__ = [
     "POINT_COLUMNS",
@@ -69,7 +69,8 @@ def runs_table(report: SweepReport) -> pd.DataFrame:
                 "kind": "reference", "attack": r.name, "seed": report.provenance.seed,
                 "status": (Status.OK if ok else Status.SKIPPED).value, "mse": r.mse,
                 "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered, "beats_label": None,
-                "below_floor": False, "seconds": 0.0, "reason": r.reason or "",
+                "below_floor": floor_refuted_by(p.bound, (), (r,)) is not None,
+                "seconds": 0.0, "reason": r.reason or "",
             })  # fmt: skip
         for run in p.runs:
             a = run.result

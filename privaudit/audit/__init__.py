@@ -8,9 +8,20 @@ the noise sweep and the attack battery, then the gate. `measure_prepared` is the
 from privaudit.audit.features import Features, audit_labels, encode, extract_features
 from privaudit.audit.prepare import InMemory, Prepared, audit_partition, noise_channels, prepare
 from privaudit.audit.provenance import Timer, provenance, versions
-from privaudit.audit.run import SAMPLES_STORED, measure_prepared, run_assess
+from privaudit.audit.run import (
+    SAMPLES_STORED,
+    measure_prepared,
+    run_assess,
+    small_audit_warning,
+)
 from privaudit.audit.target import build_target, torch_encoder
-from privaudit.audit.utility import accuracy, check_label_range, head_session, noisy_accuracy
+from privaudit.audit.utility import (
+    accuracy,
+    check_label_range,
+    head_session,
+    label_warnings,
+    noisy_accuracy,
+)
 
 __all__ = [
     "SAMPLES_STORED",
@@ -26,12 +37,14 @@ __all__ = [
     "encode",
     "extract_features",
     "head_session",
+    "label_warnings",
     "measure_prepared",
     "noise_channels",
     "noisy_accuracy",
     "prepare",
     "provenance",
     "run_assess",
+    "small_audit_warning",
     "torch_encoder",
     "versions",
 ]

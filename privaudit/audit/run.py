@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -120,7 +121,7 @@ def measure_prepared(
         attacks=attacks,
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil, references),
         provenance=provenance(cfg, created, command, timer),
-        warnings=(*(bound.warnings if bound else ()), *notes, *_size_warnings(prep, attacks),
+        warnings=(*(bound.warnings if bound else ()), *notes, *small_audit_warning(prep, attacks),
                   *_refuted_warning(bound, attacks, references)),
         sample_images=_samples(prep) if attacks else (),
         references=references,
@@ -149,7 +150,7 @@ def _refuted_warning(bound: BoundResult | None, attacks: tuple[AttackResult, ...
 SMALL_EVAL = 100  # fewer evaluation samples of vectors or signals than this get a warning
 
 
-def _size_warnings(prep: Prepared, attacks: tuple[AttackResult, ...]) -> tuple[str, ...]:
+def small_audit_warning(prep: Prepared, attacks: Sequence[AttackResult]) -> tuple[str, ...]:
     """A warning on a small tabular or signal audit (common: a table of a few hundred rows).
 
     It is about the attacks' training and scores, so none when no attack ran (`--no-attacks`,

@@ -177,7 +177,7 @@ def utility(
     check_label_agreement(predicted, y, prep.dataset.source, prep.dataset.class_names)
     clean = float(np.mean(predicted == y))
     noisy = noisy_accuracy(head, feats.all, y, prep.noise_sigma, cfg.seed, feats.shape)
-    return Utility(clean_accuracy=clean, noisy_accuracy=noisy), _label_warnings(y, classes)
+    return Utility(clean_accuracy=clean, noisy_accuracy=noisy), label_warnings(y, classes)
 
 
 _NOT_LOGITS = ("accuracy not measured: the head's first output is not (N, classes) logits, so "
@@ -209,7 +209,7 @@ def check_label_range(y: np.ndarray, classes: int, source: str) -> None:
         )
 
 
-def _label_warnings(y: np.ndarray, classes: int) -> tuple[str, ...]:
+def label_warnings(y: np.ndarray, classes: int) -> tuple[str, ...]:
     """A warning when the labels use fewer classes than the head scores."""
     present = len(np.unique(y))
     if present >= classes:

@@ -7,7 +7,7 @@ from rich.table import Table
 from rich.text import Text
 
 from privaudit.cli.console import err_console, print_gate, printable
-from privaudit.results import Accuracy, SweepReport
+from privaudit.results import Accuracy, GridPoint, SweepReport
 
 __all__ = ["print_sweep", "sweep_table"]
 
@@ -22,6 +22,12 @@ def _acc(a: Accuracy) -> str:
 
 def _num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:.4g}"
+
+
+def _floor(p: GridPoint) -> str:
+    """The point's floor (S), said not to hold when a reconstruction lies below it."""
+    value = _num(None if p.bound is None else p.bound.mse_floor)
+    return f"{value} (void)" if p.floor_refuted_by() is not None else value
 
 
 def sweep_table(report: SweepReport) -> Table:
@@ -39,7 +45,7 @@ def sweep_table(report: SweepReport) -> Table:
         bound = p.bound
         t.add_row(mark, Text(printable(p.cut)), f"{p.noise_sigma:g}", _acc(p.noisy_accuracy),
                   _num(None if bound is None else bound.leakage_bits_per_dim),
-                  _num(None if bound is None else bound.mse_floor), _num(label),
+                  _floor(p), _num(label),
                   Text(printable(p.strongest or "-")), _num(p.strongest_mse),
                   share)  # fmt: skip
     return t

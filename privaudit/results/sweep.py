@@ -8,7 +8,7 @@ are computed by `privaudit.sweeping.frontier` and stored here, so reporters only
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from privaudit.results.schema import (
     AttackResult,
@@ -21,6 +21,9 @@ from privaudit.results.schema import (
     Status,
 )
 from privaudit.results.serialize import json_text, to_jsonable
+
+if TYPE_CHECKING:
+    from privaudit.results.verdict import Reconstruction
 
 __all__ = [
     "SWEEP_KIND",
@@ -120,6 +123,15 @@ class GridPoint:
     recovered: float | None = None  # the largest recovered share of any of them
     pareto: bool = False  # no other point is both more accurate and more private
     meets: bool | None = None  # meets the constraints (None: no constraint given)
+
+    def floor_refuted_by(self) -> Reconstruction | None:
+        """The lowest attack run or reference below the floor (S), which then does not hold.
+
+        As `verdict.floor_refuted_by`; None when none lies below it.
+        """
+        from privaudit.results.verdict import floor_refuted_by
+
+        return floor_refuted_by(self.bound, [r.result for r in self.runs], self.references)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from privaudit.audit import Prepared, check_label_range, encode
+from privaudit.audit import Prepared, check_label_range, encode, label_warnings
 from privaudit.audit.features import check_finite
 from privaudit.audit.utility import check_label_agreement, wilson
 from privaudit.model import make_session
@@ -57,4 +57,4 @@ def model_accuracy(prep: Prepared, threads: int, batch: int) -> tuple[Accuracy, 
     check_label_range(y, int(logits.shape[1]), prep.dataset.source)
     predicted = np.argmax(logits, axis=1)
     check_label_agreement(predicted, y, prep.dataset.source, prep.dataset.class_names)
-    return accuracy_of(predicted, y), ()
+    return accuracy_of(predicted, y), label_warnings(y, int(logits.shape[1]))

@@ -6,8 +6,9 @@ without recomputing anything, under the constraints and gate given to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from privaudit.config import GateConfig, SweepConfig
 from privaudit.gate import evaluate_gate
@@ -19,7 +20,13 @@ from privaudit.results import (
     SweepReport,
     Violation,
 )
-from privaudit.sweeping.frontier import frontier_metric, mark_pareto, recommend, with_strongest
+from privaudit.sweeping.frontier import (
+    assess_options,
+    frontier_metric,
+    mark_pareto,
+    recommend,
+    with_strongest,
+)
 
 __all__ = ["Answer", "answer", "constraints_of", "regate"]
 
@@ -40,7 +47,8 @@ def constraints_of(sweep: SweepConfig) -> Constraints:
 
 
 def answer(
-    points: Sequence[GridPoint], constraints: Constraints, gate: GateConfig, model: str, data: str
+    points: Sequence[GridPoint], constraints: Constraints, gate: GateConfig, model: str, data: str,
+    config: Mapping[str, Any] | None = None,
 ) -> Answer:
     """Mark the frontier, pick the point, and gate the pick.
 
@@ -50,10 +58,12 @@ def answer(
         gate: the gate's thresholds, applied to the recommended point.
         model: the model's path (for the pick's `assess` command).
         data: the data's source, likewise.
+        config: the sweep's settings (`Provenance.config`), for the pick's other flags.
     """
     metric = frontier_metric(constraints)
     fresh = [replace(with_strongest(p), pareto=False, meets=None) for p in points]
-    marked, pick = recommend(mark_pareto(fresh, metric), constraints, metric, model, data)
+    marked, pick = recommend(mark_pareto(fresh, metric), constraints, metric, model, data,
+                             assess_options(config or {}))
     return Answer(metric, marked, pick, gate_pick(gate, marked, pick))
 
 
@@ -77,6 +87,7 @@ def regate(report: SweepReport, sweep: SweepConfig, gate: GateConfig) -> SweepRe
     The constraints are `sweep`'s when any is set (flags or config), else the sweep's own.
     """
     constraints = constraints_of(sweep) if sweep.constrained else report.constraints
-    a = answer(report.points, constraints, gate, report.model.path, report.data.source)
+    a = answer(report.points, constraints, gate, report.model.path, report.data.source,
+               report.provenance.config)
     return replace(report, constraints=constraints, frontier_metric=a.metric, points=a.points,
                    recommendation=a.recommendation, gate=a.gate)

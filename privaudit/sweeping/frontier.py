@@ -1,8 +1,9 @@
 """The answer of a sweep, from its points alone: seeds summarised, the frontier, the pick.
 
-Pure functions. The privacy of a point is its strongest reconstruction: the lowest mean MSE
-over seeds (`mse`, more is more private), or the largest mean recovered share (`recovered`,
-less is more private), of the attacks and of the reference reconstructions. The label
+Pure functions. The privacy of a point is its strongest reconstruction: the lowest MSE of
+any attack run, whatever its seed (`mse`, more is more private), or the largest recovered
+share of any run (`recovered`, less is more private), and of the reference reconstructions:
+the worst seed, as the gate judges each run. The label
 reference is what the server gets for free, the prior what anyone gets: a point whose attacks
 are weaker than these is only as private as these. The frontier is the Pareto set of (noisy
 accuracy, privacy); the recommendation is the point that meets the constraints with the
@@ -14,8 +15,9 @@ from __future__ import annotations
 import math
 import shlex
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from privaudit.results import (
     AttackRun,
@@ -30,6 +32,7 @@ from privaudit.results import (
 __all__ = [
     "MSE",
     "RECOVERED",
+    "assess_options",
     "frontier_metric",
     "mark_pareto",
     "privacy",
@@ -87,22 +90,34 @@ def strongest(summaries: Sequence[AttackSummary]) -> tuple[str | None, float | N
 
 
 def with_strongest(point: GridPoint) -> GridPoint:
-    """`point` with its references counted in its strongest reconstruction and recovered share.
+    """`point` with its strongest reconstruction and recovered share over runs and references.
 
-    A reference with a lower MSE than the point's strongest becomes it ("label reference",
-    "prior reference"; on a tie the attack stays), and a larger recovered share replaces the
-    point's. Idempotent, so that a sweep.json written before the references counted is
+    The strongest is the attack run with the lowest MSE, whatever its seed (a mean over seeds
+    let one seed's run beat `--min-attack-mse` while the gate, which judges each run, failed
+    it), and the recovered share the largest of any run. A reference with a lower MSE becomes
+    the strongest ("label reference", "prior reference"; on a tie the attack stays), and a
+    larger recovered share replaces the point's. Idempotent, so that an older sweep.json is
     answered by the same rule as a new one.
     """
     name, mse, recovered = point.strongest, point.strongest_mse, point.recovered
+    ok = [r.result for r in point.runs if r.result.status is Status.OK and _finite(r.result.mse)]
+    if ok:
+        best = min(ok, key=lambda a: float(a.mse or 0.0))
+        name, mse = best.attack, best.mse
+        recovered = max((float(a.recovered) for a in ok if a.recovered is not None
+                         and math.isfinite(a.recovered)), default=None)  # fmt: skip
     ref = lowest_reference(point.references)
     if ref is not None and ref.mse is not None and (mse is None or ref.mse < mse):
         name, mse = f"{ref.name} reference", ref.mse
-    shares = [r.recovered for r in point.references if r.mse is not None and math.isfinite(r.mse)
-              and r.recovered is not None and math.isfinite(r.recovered)]  # fmt: skip
+    shares = [float(r.recovered) for r in point.references
+              if _finite(r.mse) and r.recovered is not None and math.isfinite(r.recovered)]
     if shares and (recovered is None or max(shares) > recovered):
         recovered = max(shares)
     return replace(point, strongest=name, strongest_mse=mse, recovered=recovered)
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 def frontier_metric(constraints: Constraints) -> str:
@@ -136,13 +151,15 @@ def mark_pareto(points: Sequence[GridPoint], metric: str) -> tuple[GridPoint, ..
 
 
 def recommend(
-    points: Sequence[GridPoint], constraints: Constraints, metric: str, model: str, data: str
+    points: Sequence[GridPoint], constraints: Constraints, metric: str, model: str, data: str,
+    options: str = "",
 ) -> tuple[tuple[GridPoint, ...], Recommendation]:
     """The point to deploy: meets every constraint, then the highest accuracy.
 
-    With only an accuracy constraint, the most private point that meets it. Without any
-    constraint there is no pick (the frontier is the answer). When nothing meets them, the
-    closest point (the least total relative shortfall) is named with what it misses by.
+    Ties go to the more private point, then to the larger sigma. With only an accuracy
+    constraint, the most private point that meets it. Without any constraint there is no pick
+    (the frontier is the answer). When nothing meets them, the closest point (the least total
+    relative shortfall) is named with what it misses by.
 
     Args:
         points: the sweep's points.
@@ -150,6 +167,7 @@ def recommend(
         metric: the frontier's privacy metric (`frontier_metric`).
         model: the model's path, for the command that audits the pick in full.
         data: the data's source, likewise.
+        options: the command's other flags (`assess_options`).
 
     Returns:
         The points with `meets` set, and the recommendation.
@@ -167,17 +185,19 @@ def recommend(
     feasible = [p for p in marked if p.meets]
     if feasible:
         best = max(feasible, key=lambda p: _rank(p, constraints, metric))
-        return marked, _met(best, constraints, model, data)
+        return marked, _met(best, constraints, model, data, options)
     closest = min(marked, key=lambda p: sum(s for s, _ in _shortfalls(p, constraints)))
-    return marked, _unmet(closest, constraints, model, data)
+    return marked, _unmet(closest, constraints, model, data, options)
 
 
-def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float]:
+def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float, float]:
+    """Larger is better: accuracy, then privacy (or the reverse), then the larger sigma."""
     accuracy = p.noisy_accuracy.value or 0.0
     private = privacy(p, metric)
     private = -math.inf if private is None else private
     only_accuracy = c.min_attack_mse is None and c.max_recovered is None
-    return (private, accuracy) if only_accuracy else (accuracy, private)
+    first = (private, accuracy) if only_accuracy else (accuracy, private)
+    return (*first, p.noise_sigma)
 
 
 def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
@@ -208,20 +228,39 @@ def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
     return out
 
 
-def _met(p: GridPoint, c: Constraints, model: str, data: str) -> Recommendation:
+def _met(p: GridPoint, c: Constraints, model: str, data: str, options: str) -> Recommendation:
     acc = p.noisy_accuracy.value
     words = (f"Cut at {p.cut} with sigma {p.noise_sigma:g}: noisy accuracy "
              f"{_pct(acc)}, the strongest reconstruction ({p.strongest or 'none'}) at MSE "
              f"{_num(p.strongest_mse)}, recovering {_pct(p.recovered)} of the input's variance.")
-    return Recommendation("met", words, p.cut, p.noise_sigma, (),
-                          _command(p, model, data))  # fmt: skip
+    caveats = " ".join(_caveats(p))
+    return Recommendation("met", f"{words} {caveats}" if caveats else words, p.cut,
+                          p.noise_sigma, (), _command(p, model, data, options))  # fmt: skip
 
 
-def _unmet(p: GridPoint, c: Constraints, model: str, data: str) -> Recommendation:
+def _caveats(p: GridPoint) -> list[str]:
+    """What the pick's numbers cannot show: no noise, attacks that learned nothing, no labels."""
+    out = []
+    if p.noise_sigma == 0:
+        out.append("Caution: no noise, so the features are deterministic and no floor holds; "
+                   "only these attacks speak for its privacy.")
+    ok = [a for a in p.attacks if a.status is Status.OK and _finite(a.mse)]
+    weak = ok and p.strongest is not None and p.strongest.endswith(" reference")
+    if weak:
+        out.append(f"No attack beat the {p.strongest}: they may be too weak to show what an "
+                   "attacker recovers; confirm with its assess command at --budget thorough.")
+    if p.noisy_accuracy.value is None:
+        out.append("The accuracy was not measured (no labels, or no logits): the pick rests "
+                   "on privacy alone.")
+    return out
+
+
+def _unmet(p: GridPoint, c: Constraints, model: str, data: str, options: str) -> Recommendation:
     misses = tuple(words for _, words in _shortfalls(p, c))
     words = (f"No point meets the constraints ({_constraint_words(c)}). The closest is "
              f"{p.cut} at sigma {p.noise_sigma:g}: {'; '.join(misses)}.")
-    return Recommendation("unmet", words, p.cut, p.noise_sigma, misses, _command(p, model, data))
+    return Recommendation("unmet", words, p.cut, p.noise_sigma, misses,
+                          _command(p, model, data, options))  # fmt: skip
 
 
 def _constraint_words(c: Constraints) -> str:
@@ -235,12 +274,55 @@ def _constraint_words(c: Constraints) -> str:
     return ", ".join(parts)
 
 
-def _command(p: GridPoint, model: str, data: str) -> str:
-    """`privaudit assess` of the point: reconstructions, dFIL and intervals in full."""
+def _command(p: GridPoint, model: str, data: str, options: str) -> str:
+    """`privaudit assess` of the point (its run seed): reconstructions, dFIL and intervals."""
     m = "MODEL" if model.startswith(IN_MEMORY) else shlex.quote(model)
     d = "DATA" if data.startswith(IN_MEMORY) else shlex.quote(data)
-    return (f"privaudit assess {m} --split {shlex.quote(p.cut)} --data {d} "
-            f"--noise {p.noise_sigma:g}")
+    command = (f"privaudit assess {m} --split {shlex.quote(p.cut)} --data {d} "
+               f"--noise {p.noise_sigma:g}")
+    return f"{command} {options}" if options else command
+
+
+# NOTE: (config key, assess flag) of the settings that change what a point measures
+_FLAGS = (("limit", "--limit"), ("domain", "--domain"), ("label_column", "--label-column"),
+          ("columns", "--columns"), ("data_range", "--data-range"), ("mean", "--mean"),
+          ("std", "--std"), ("input_shape", "--input-shape"))  # fmt: skip
+
+
+def assess_options(config: Mapping[str, Any]) -> str:
+    """The `assess` flags that measure a point as the sweep did, from its recorded config.
+
+    The config file, the seed, the data's options, the attacks and their budget, and the
+    bound's settings where they differ from the defaults; "" for an empty config.
+    """
+    flags: list[str] = []
+    if config.get("config_path"):
+        flags += ["--config", str(config["config_path"])]
+    if config.get("seed") not in (None, 0):
+        flags += ["--seed", str(config["seed"])]
+    for key, flag in _FLAGS:
+        value = config.get(key)
+        if value is not None and value != []:
+            many = isinstance(value, list | tuple)
+            flags += [flag, ",".join(f"{v:g}" if isinstance(v, float) else str(v)
+                                     for v in value) if many else str(value)]  # fmt: skip
+    if config.get("resize"):
+        flags.append("--resize")
+    if config.get("labels") is False:
+        flags.append("--no-labels")
+    attacks = config.get("attacks") or {}
+    if attacks.get("enabled") is not None:
+        enabled = list(attacks["enabled"])
+        flags += ["--attacks", ",".join(enabled)] if enabled else ["--no-attacks"]
+    if attacks.get("budget"):
+        flags += ["--budget", str(attacks["budget"])]
+    bound = config.get("bound") or {}
+    for key, flag, default in (("covariance", "--covariance", "diagonal"),
+                               ("input_entropy", "--input-entropy", "gaussian"),
+                               ("input_entropy_unit", "--entropy-unit", "nats")):  # fmt: skip
+        if bound.get(key) not in (None, default):
+            flags += [flag, str(bound[key])]
+    return " ".join(shlex.quote(f) for f in flags)
 
 
 def _pct(x: float | None) -> str:

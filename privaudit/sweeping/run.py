@@ -15,7 +15,7 @@ import onnx
 from privaudit import demo
 from privaudit.audit import InMemory, Prepared, Timer, prepare, provenance
 from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
-from privaudit.audit.run import data_info
+from privaudit.audit.run import data_info, small_audit_warning
 from privaudit.config import Config, as_dict
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import image_input, load_model, strip_embedded_noise
@@ -29,6 +29,7 @@ from privaudit.results import (
     SweepModel,
     SweepReport,
     from_jsonable,
+    refuted_floor_words,
 )
 from privaudit.sweeping.accuracy import model_accuracy
 from privaudit.sweeping.answer import answer, constraints_of
@@ -161,7 +162,8 @@ def _compose(
     """The report: the points, the frontier, the recommendation and the gate."""
     points = [_point(grid, found, c.name, s, clean) for c in grid.cuts for s in grid.noise_sigmas]
     constraints = constraints_of(cfg.sweep)
-    a = answer(points, constraints, cfg.gate, str(prep.model_path), prep.dataset.source)
+    a = answer(points, constraints, cfg.gate, str(prep.model_path), prep.dataset.source,
+               prov.config)
     r = a.recommendation
     log.debug("sweep: recommendation %s: cut %s, sigma %s (%s)", r.status, r.cut,
               r.noise_sigma, r.headline)
@@ -178,7 +180,8 @@ def _compose(
         execution=Execution(executor.name, executor.workers, executor.threads,
                             len(grid.cuts) + grid.points * len(grid.attacks) * len(grid.seeds),
                             found.ran, found.reused, str(shards or ""), executor.address),
-        warnings=(*notes, *_bound_warnings(a.points)),
+        warnings=(*notes, *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
+                  *_bound_warnings(a.points), *_refuted_warnings(a.points)),
     )  # fmt: skip
 
 
@@ -196,6 +199,17 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
     return with_strongest(GridPoint(cut, sigma, clean, noisy, measured.bound,
                                     measured.references, runs, summaries, best, best_mse,
                                     recovered))  # fmt: skip
+
+
+def _refuted_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:
+    """A warning per point whose floor (S) a reconstruction lies below (as `assess` warns)."""
+    out = []
+    for p in points:
+        by = p.floor_refuted_by()
+        if p.bound is not None and by is not None:
+            out.append(f"the floor does not hold at {p.cut}, sigma {p.noise_sigma:g}: "
+                       f"{refuted_floor_words(p.bound, by)}; gate on the attacks")
+    return tuple(out)
 
 
 def _bound_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,34 @@ def test_compare_two_sweeps() -> None:
     assert "layer2 sigma 0.1 noisy\\_accuracy" in md
     rows = json.loads(render_compare(a, b, "json"))["rows"]
     assert all(r["delta"] == 0 for r in rows)
+
+
+def test_a_floor_that_a_reconstruction_lies_below_is_void_in_the_sweep() -> None:
+    """A tester's identity encoder over 8 blobs a class: the sweep showed (S) 0.1091 beside
+    knn's 0.000398 with no warning, and the CSV said `below_floor=false` for every reference."""
+    from privaudit.cli.sweep_console import sweep_table
+    from privaudit.reports.sweep_table import runs_table
+    from privaudit.sweeping.run import _refuted_warnings
+
+    report = sweep_fixture()
+    held = report.points[0]
+    assert held.floor_refuted_by() is None and not _refuted_warnings(report.points)
+    assert held.bound is not None and held.bound.mse_floor is not None
+    floor = held.bound.mse_floor
+    below = Reference("label", floor / 2, None, 13.0, 0.3, None, 0.9)
+    void = replace(held, references=(held.references[0], below))
+    assert void.floor_refuted_by() is not None
+    (warning,) = _refuted_warnings((void, *report.points[1:]))
+    assert warning.startswith("the floor does not hold at layer2, sigma 0.1: the label "
+                              f"reference reaches MSE {floor / 2:.3g}")
+    points = (void, *report.points[1:])
+    swept = replace(report, points=points)
+    rows = runs_table(swept)
+    refs = rows[(rows["kind"] == "reference") & (rows["cut"] == "layer2")
+                & (rows["noise_sigma"] == 0.1)]  # fmt: skip
+    assert refs.set_index("attack")["below_floor"].to_dict() == {"prior": False, "label": True}
+    from rich.console import Console
+
+    console = Console(width=200, record=True)
+    console.print(sweep_table(swept))
+    assert f"{floor:.4g} (void)" in console.export_text()

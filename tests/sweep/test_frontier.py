@@ -140,3 +140,54 @@ def test_references_alone_meet_no_privacy_constraint(constraints: Constraints) -
     points, rec = recommend([with_strongest(bare)], constraints, "mse", "m.onnx", "d.npz")
     assert rec.status == "unmet" and points[0].meets is False
     assert rec.shortfalls and rec.shortfalls[0].endswith("not measured: no attack ran")
+
+
+def test_the_worst_seed_judges_a_point_as_the_gate_does() -> None:
+    """A tester's `--seeds 2 --min-attack-mse 0.011` recommended a point whose decoder
+    averaged 0.01169, while `check --fail-under-attack-mse 0.011` failed its 0.01048 run."""
+    two = replace(POINTS[1], runs=(_run(0, 0.01048, 0.9), _run(1, 0.0129, 0.8)))
+    judged = with_strongest(two)
+    assert (judged.strongest, judged.strongest_mse, judged.recovered) == ("decoder", 0.01048,
+                                                                         0.9)  # fmt: skip
+    a = answer([two], Constraints(0.9, 0.011, None), GateConfig(min_attack_mse=0.011), "m", "d")
+    assert not a.recommendation.met and not a.points[0].meets
+    assert "0.01048 is" in a.recommendation.shortfalls[0]
+
+
+def test_a_tie_goes_to_the_larger_sigma_and_the_pick_says_what_it_cannot_show() -> None:
+    """12 points tied on the label reference (weak attacks): the first, sigma 0, won, and
+    nothing said that there was no noise or that no attack had beaten the reference."""
+    runs = (_run(0, 0.09, -0.1),)
+    tied = [_with_label(replace(_point(cut, sigma, 0.97, 0.09), runs=runs), 0.05, 0.3)
+            for cut in ("layer1", "layer2") for sigma in (0.0, 0.1)]  # fmt: skip
+    a = answer(tied, Constraints(0.9, 0.04, None), GateConfig(), "m", "d")
+    assert (a.recommendation.cut, a.recommendation.noise_sigma) == ("layer1", 0.1)
+    assert "No attack beat the label reference" in a.recommendation.headline
+    assert "no noise" not in a.recommendation.headline
+    zero = answer(tied[:1], Constraints(0.9, 0.04, None), GateConfig(), "m", "d")
+    assert "Caution: no noise" in zero.recommendation.headline
+    blind = replace(tied[1], noisy_accuracy=Accuracy(None))
+    alone = answer([blind], Constraints(None, 0.04, None), GateConfig(), "m", "d")
+    assert alone.recommendation.met and "rests on privacy alone" in alone.recommendation.headline
+    strong = answer([replace(tied[1], references=())], Constraints(0.9, 0.04, None),
+                    GateConfig(), "m", "d")  # fmt: skip
+    assert strong.recommendation.headline.endswith("of the input's variance.")
+
+
+def test_the_picks_command_measures_the_point_as_the_sweep_did() -> None:
+    """The printed `assess` command left out the seed, the limit, the attacks and budget."""
+    from privaudit.sweeping.frontier import assess_options
+
+    config = {"seed": 3, "limit": 300, "labels": False, "data_range": [0.0, 255.0],
+              "columns": ["a b", "c"], "config_path": None,
+              "attacks": {"enabled": ["decoder", "knn"], "budget": "smoke"},
+              "bound": {"covariance": "full", "input_entropy": "gaussian"}}  # fmt: skip
+    flags = ("--seed 3 --limit 300 --columns 'a b,c' --data-range 0,255 --no-labels "
+             "--attacks decoder,knn --budget smoke --covariance full")
+    assert assess_options(config) == flags
+    assert assess_options({"attacks": {"enabled": [], "budget": "standard"}}) == (
+        "--no-attacks --budget standard")
+    assert assess_options({}) == ""
+    a = answer(POINTS, Constraints(0.9, 0.025, None), GateConfig(), "m.onnx", "d.npz", config)
+    assert a.recommendation.command == ("privaudit assess m.onnx --split layer2 --data d.npz "
+                                        f"--noise 0.1 {flags}")  # fmt: skip
