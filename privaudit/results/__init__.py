@@ -5,7 +5,13 @@ in notebooks); `read_report` loads a saved `report.json`, refusing anything else
 `SweepReport` (`sweep.json`, ``"kind": "sweep"``) has its own schema; `read_saved` loads either.
 """
 
-from privaudit.results.read import from_dict, read_report, read_saved, sweep_from_dict
+from privaudit.results.read import (
+    from_dict,
+    out_of_range,
+    read_report,
+    read_saved,
+    sweep_from_dict,
+)
 from privaudit.results.samples import (
     MAX_PACKED_VALUES,
     pack_samples,
@@ -140,6 +146,7 @@ __all__ = [
     "png_bytes",
     "png_pixels",
     "python_strings",
+    "out_of_range",
     "read_report",
     "read_saved",
     "register_html_view",

@@ -17,7 +17,7 @@ from privaudit.results.serialize import from_jsonable
 from privaudit.results.sweep import SWEEP_KIND, SWEEP_SCHEMA_VERSION, SweepReport
 from privaudit.results.verdict import build_verdict, harden_verdict
 
-__all__ = ["from_dict", "read_report", "read_saved", "sweep_from_dict"]
+__all__ = ["from_dict", "out_of_range", "read_report", "read_saved", "sweep_from_dict"]
 
 VERDICT_VERSION = 3  # the first schema whose reports carry their verdicts
 _REPORT_HINT = "pass the report.json written by 'privaudit assess' (or harden)"
@@ -90,11 +90,18 @@ def _check_ranges(report: AuditReport | SweepReport, path: Path, hint: str) -> N
     Raises:
         DataError: naming the first field out of its range.
     """
-    bad = next(_out_of_range(report, type(report).__name__), None)
+    bad = out_of_range(report)
     if bad is not None:
-        where, value, rule = bad
-        raise DataError(f"{path} is not a privaudit report: {where} is {value!r}, {rule}",
-                        hint=hint)
+        raise DataError(f"{path} is not a privaudit report: {bad}", hint=hint)
+
+
+def out_of_range(value: object) -> str | None:
+    """The first MSE, floor or sigma below 0, or accuracy outside [0, 1], in words, or None.
+
+    For example 'AuditReport.references[0].mse is -0.5, below 0'.
+    """
+    bad = next(_out_of_range(value, type(value).__name__), None)
+    return None if bad is None else f"{bad[0]} is {bad[1]!r}, {bad[2]}"
 
 
 def _out_of_range(value: object, where: str) -> Iterator[tuple[str, float, str]]:
@@ -107,7 +114,8 @@ def _out_of_range(value: object, where: str) -> Iterator[tuple[str, float, str]]
     share = type(value).__name__ == "Accuracy"  # NOTE: its `value` is the accuracy itself
     for f in fields(value):
         item, at = getattr(value, f.name), f"{where}.{f.name}"
-        if f.name in _NOT_NEGATIVE or f.name in _SHARES or (share and f.name == "value"):
+        named = f.name in _NOT_NEGATIVE or f.name in _SHARES or (share and f.name == "value")
+        if named and not is_dataclass(item):  # NOTE: a sweep's accuracies are `Accuracy`s
             for number in item if isinstance(item, tuple) else (item,):
                 if not isinstance(number, float | int) or math.isnan(number):
                     continue  # NOTE: None and null (NaN) mean "not measured"
@@ -131,7 +139,13 @@ def sweep_from_dict(data: dict[str, Any]) -> SweepReport:
     if version != SWEEP_SCHEMA_VERSION:
         raise ValueError(f"unsupported sweep schema_version {version!r} "
                          f"(expected {SWEEP_SCHEMA_VERSION})")
-    return from_jsonable(SweepReport, data)
+    report = from_jsonable(SweepReport, data)
+    if not report.points:
+        raise ValueError("it holds no points")
+    seen = {(p.cut, p.noise_sigma) for p in report.points}
+    if len(seen) != len(report.points):
+        raise ValueError("it holds a (cut, sigma) point twice")
+    return report
 
 
 def _check_mappings(report: AuditReport | SweepReport, path: Path) -> None:

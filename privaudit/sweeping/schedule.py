@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from privaudit.progress import Progress
-from privaudit.results import AttackResult, from_jsonable
+from privaudit.results import AttackResult, Status, from_jsonable, out_of_range
 from privaudit.sweeping.context import SweepContext
 from privaudit.sweeping.executor import JobExecutor
 from privaudit.sweeping.grid import AttackJob, Cut, CutJob, Grid
@@ -179,7 +179,16 @@ def _load(store: ShardStore | None, key: dict[str, Any], cls: type[Any]) -> Any:
     if value is None:
         return None
     try:
-        return from_jsonable(cls, value)
+        result = from_jsonable(cls, value)
     except (ValueError, TypeError, KeyError) as e:
         log.warning("ignoring a shard that does not parse (%s): %s", store.path(key), e)
         return None
+    bad = out_of_range(result)
+    if bad is None and isinstance(result, AttackResult) and result.status is Status.OK and (
+            result.mse is None):  # fmt: skip
+        bad = "an attack that ran has no MSE"
+    if bad is not None:
+        log.warning("ignoring a shard with a value privaudit never writes (%s): %s",
+                    store.path(key), bad)  # fmt: skip
+        return None
+    return result

@@ -90,7 +90,7 @@ class ShardStore:
         if self.fresh or not path.is_file():
             return None
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
         except (OSError, ValueError, RecursionError) as e:
             log.warning("ignoring unreadable shard %s: %s", path, e)
             return None
@@ -104,3 +104,8 @@ class ShardStore:
         """Write a finished job's value atomically (a reader never sees half a shard)."""
         doc = {"shard_version": SHARD_VERSION, "key": key, "value": to_jsonable(value)}
         atomic_write((json.dumps(doc, indent=1, allow_nan=False) + "\n").encode(), self.path(key))
+
+
+def _no_constant(name: str) -> float:
+    """A shard holds NaN or Infinity, which `save` never writes (allow_nan=False)."""
+    raise ValueError(f"{name} is not a value privaudit writes")

@@ -53,3 +53,23 @@ def test_settings_that_change_numbers_change_the_digest() -> None:
     for flags in ({"seed": 1}, {"bound.covariance": "full"}, {"limit": 100}):
         assert settings_digest(load_config(None, flags, search=False), norm) != digest
     assert settings_digest(base, ((0.5,), (1.0,))) != digest
+
+
+def test_a_shard_with_a_value_privaudit_never_writes_is_not_reused(tmp_path: Path) -> None:
+    """A tester's shards: a NaN accuracy was reused (`nan%`, starred as Pareto), and an attack
+    with status ok and no MSE was reused silently."""
+    import json
+
+    from privaudit.results import AttackResult, Status
+    from privaudit.sweeping.schedule import _load
+
+    store = _store(tmp_path)
+    key = store.key("attack", cut="layer3", noise_sigma=0.1, attack="knn", seed=0)
+    store.save(key, AttackResult("knn", Status.OK, mse=0.05, recovered=0.2))
+    assert _load(store, key, AttackResult).mse == 0.05
+    doc = json.loads(store.path(key).read_text())
+    for value in ({"mse": None}, {"mse": -0.1}, {"recovered": "NaN"}):
+        tampered = dict(doc, value=dict(doc["value"], **value))
+        text = json.dumps(tampered).replace('"NaN"', "NaN")
+        store.path(key).write_text(text)
+        assert _load(store, key, AttackResult) is None, value
