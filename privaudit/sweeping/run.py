@@ -41,7 +41,7 @@ from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
 from privaudit.threads import resolve_threads, use_threads
 
-__all__ = ["SHARDS", "run_sweep"]
+__all__ = ["SHARDS", "refuted_warnings", "run_sweep"]
 
 SHARDS = "shards"  # the shards' folder inside the output folder
 
@@ -181,7 +181,7 @@ def _compose(
                             len(grid.cuts) + grid.points * len(grid.attacks) * len(grid.seeds),
                             found.ran, found.reused, str(shards or ""), executor.address),
         warnings=(*notes, *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
-                  *_bound_warnings(a.points), *_refuted_warnings(a.points)),
+                  *_bound_warnings(a.points), *refuted_warnings(a.points)),
     )  # fmt: skip
 
 
@@ -201,7 +201,7 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
                                     recovered))  # fmt: skip
 
 
-def _refuted_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:
+def refuted_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:
     """A warning per point whose floor (S) a reconstruction lies below (as `assess` warns)."""
     out = []
     for p in points:

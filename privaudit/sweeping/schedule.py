@@ -22,7 +22,7 @@ from privaudit.sweeping.grid import AttackJob, Cut, CutJob, Grid
 from privaudit.sweeping.jobs import CutOutput, PointMeasure
 from privaudit.sweeping.shards import ShardStore
 
-__all__ = ["Collected", "run_grid"]
+__all__ = ["Collected", "load_result", "run_grid"]
 
 log = logging.getLogger(__name__)
 
@@ -103,12 +103,12 @@ def _plan(cut: Cut, grid: Grid, run_seed: int, store: ShardStore | None,
           found: Collected) -> _CutState:  # fmt: skip
     """Load a cut's finished shards into `found`; the attack jobs it still misses."""
     for s in grid.noise_sigmas:
-        value = _load(store, _point_key(store, cut, s, run_seed), PointMeasure)
+        value = load_result(store, _point_key(store, cut, s, run_seed), PointMeasure)
         if value is not None:
             found.points[(cut.name, s)] = value
     missing = []
     for s, attack, seed in product(grid.noise_sigmas, grid.attacks, grid.seeds):
-        result = _load(store, _attack_key(store, cut, s, attack, seed), AttackResult)
+        result = load_result(store, _attack_key(store, cut, s, attack, seed), AttackResult)
         if result is None:
             missing.append((s, attack, seed))
         else:
@@ -171,7 +171,7 @@ def _attack_key(store: ShardStore | None, cut: Cut, sigma: float, attack: str,
                      attack=attack, seed=seed)  # fmt: skip
 
 
-def _load(store: ShardStore | None, key: dict[str, Any], cls: type[Any]) -> Any:
+def load_result(store: ShardStore | None, key: dict[str, Any], cls: type[Any]) -> Any:
     """A finished job's result from its shard, or None (no store, no shard, or unreadable)."""
     if store is None:
         return None

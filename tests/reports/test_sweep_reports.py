@@ -179,17 +179,17 @@ def test_a_floor_that_a_reconstruction_lies_below_is_void_in_the_sweep() -> None
     knn's 0.000398 with no warning, and the CSV said `below_floor=false` for every reference."""
     from privaudit.cli.sweep_console import sweep_table
     from privaudit.reports.sweep_table import runs_table
-    from privaudit.sweeping.run import _refuted_warnings
+    from privaudit.sweeping.run import refuted_warnings
 
     report = sweep_fixture()
     held = report.points[0]
-    assert held.floor_refuted_by() is None and not _refuted_warnings(report.points)
+    assert held.floor_refuted_by() is None and not refuted_warnings(report.points)
     assert held.bound is not None and held.bound.mse_floor is not None
     floor = held.bound.mse_floor
     below = Reference("label", floor / 2, None, 13.0, 0.3, None, 0.9)
     void = replace(held, references=(held.references[0], below))
     assert void.floor_refuted_by() is not None
-    (warning,) = _refuted_warnings((void, *report.points[1:]))
+    (warning,) = refuted_warnings((void, *report.points[1:]))
     assert warning.startswith("the floor does not hold at layer2, sigma 0.1: the label "
                               f"reference reaches MSE {floor / 2:.3g}")
     points = (void, *report.points[1:])

@@ -61,15 +61,15 @@ def test_a_shard_with_a_value_privaudit_never_writes_is_not_reused(tmp_path: Pat
     import json
 
     from privaudit.results import AttackResult, Status
-    from privaudit.sweeping.schedule import _load
+    from privaudit.sweeping.schedule import load_result
 
     store = _store(tmp_path)
     key = store.key("attack", cut="layer3", noise_sigma=0.1, attack="knn", seed=0)
     store.save(key, AttackResult("knn", Status.OK, mse=0.05, recovered=0.2))
-    assert _load(store, key, AttackResult).mse == 0.05
+    assert load_result(store, key, AttackResult).mse == 0.05
     doc = json.loads(store.path(key).read_text())
     for value in ({"mse": None}, {"mse": -0.1}, {"recovered": "NaN"}):
         tampered = dict(doc, value=dict(doc["value"], **value))
         text = json.dumps(tampered).replace('"NaN"', "NaN")
         store.path(key).write_text(text)
-        assert _load(store, key, AttackResult) is None, value
+        assert load_result(store, key, AttackResult) is None, value
