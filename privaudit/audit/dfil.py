@@ -51,17 +51,34 @@ def measure_dfil(
         reason: why `encoder` is None (the interpreter lacks an op), for the report.
 
     Returns:
-        The per-sample distribution of dFIL and of 1/dFIL, or a skipped result with its reason.
+        The per-sample distribution of dFIL and of 1/dFIL, or a skipped result with its reason
+        (also when the features have no gradient path from the input, e.g. token ids cast to
+        integers inside the encoder).
     """
     if encoder is None:
         return Dfil(Status.SKIPPED, reason=f"needs the encoder in torch: {reason or 'missing'}")
     if not noise_sigma > 0:
         return Dfil(Status.SKIPPED, reason="sigma = 0: dFIL is infinite, 1/dFIL is 0")
     start = time.perf_counter()
-    squares = _probe_squares(encoder.to(device).eval(), x, seed, device, batch_size)
+    encoder = encoder.to(device).eval()
+    if len(x) and not _differentiable(encoder, x[:1], device):
+        return Dfil(Status.SKIPPED, reason="the encoder's features have no gradient path from "
+                    "its input (integer or rounded values inside it), so dFIL is undefined")
+    squares = _probe_squares(encoder, x, seed, device, batch_size)
     trace = squares.mean(axis=1)
     values = trace / (noise_sigma**2 * int(np.prod(x.shape[1:])))
     return _summary(values, squares, time.perf_counter() - start)
+
+
+def _differentiable(encoder: nn.Module, x: np.ndarray, device: torch.device) -> bool:
+    """Whether the features of the samples `x` have a gradient path from the input."""
+    inputs = torch.from_numpy(np.ascontiguousarray(x, np.float32)).to(device)
+    inputs.requires_grad_(True)
+    features = _first(encoder(inputs))
+    if not features.requires_grad:
+        return False
+    (grad,) = torch.autograd.grad(features.sum(), inputs, allow_unused=True)
+    return grad is not None
 
 
 def _probe_squares(

@@ -25,6 +25,7 @@ from privaudit.model.describe import (
     value_shape,
 )
 from privaudit.model.edit import embed_noise, save_model, set_metadata, strip_embedded_noise
+from privaudit.model.inference import check_inference_model
 from privaudit.model.load import (
     RE_EXPORT,
     STANDARD_DOMAINS,
@@ -33,6 +34,8 @@ from privaudit.model.load import (
     load_model,
     load_model_and_sha256,
     model_sha256,
+    one_line,
+    unique_node_names,
 )
 from privaudit.model.metadata import read_metadata
 from privaudit.model.scopes import NAME_SCOPES_KEY, node_scopes
@@ -51,6 +54,7 @@ __all__ = [
     "Split",
     "broadcast_shape",
     "channel_scales",
+    "check_inference_model",
     "check_model",
     "embed_noise",
     "first_line",
@@ -62,6 +66,7 @@ __all__ = [
     "make_session",
     "metadata",
     "node_scopes",
+    "one_line",
     "output_names",
     "read_metadata",
     "readable_shape",
@@ -76,6 +81,7 @@ __all__ = [
     "sha256_file",
     "split_model",
     "strip_embedded_noise",
+    "unique_node_names",
     "value_shape",
     "verify_split",
     "whiten_split",

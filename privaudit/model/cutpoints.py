@@ -180,13 +180,58 @@ def _reason(g: Graph, tensor: str, active: dict[str, None]) -> str | None:
         return "the model outputs do not use it"
     other = next((t for t in active if t != tensor), None)
     if other is None:
-        return None
+        return _value_reason(g, tensor)
     more = f" (and {len(active) - 2} more)" if len(active) > 2 else ""
     if other in g.inputs:
         return f"crossed by graph input {other!r} (a second input used after the cut){more}"
     if other in g.outputs:
         return f"graph output {other!r} is computed before the cut{more}"
     return f"crossed by tensor {other!r} (skip connection or branch){more}"
+
+
+_FLOAT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
+                          onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16})
+
+
+def _value_reason(g: Graph, tensor: str) -> str | None:
+    """Why the values of a cut nothing crosses cannot be features, else None.
+
+    Features are float (noise is added to them and attacks differentiate through them) and
+    keep the input's batch axis first (privaudit runs and concatenates them by sample). A
+    shape or type that shape inference could not tell is given the benefit of the doubt.
+    """
+    value = g.values.get(tensor)
+    elem = value.type.tensor_type.elem_type if value is not None else 0
+    if elem and elem not in _FLOAT_TYPES:
+        name = onnx.TensorProto.DataType.Name(elem).lower()
+        return f"it holds {name} values, not float features"
+    if value is not None and not value.type.tensor_type.HasField("shape"):
+        return "shape inference cannot tell its shape"
+    shape = _display_shape(value)
+    batch = _batch_dim(g)
+    if shape is None or batch is None:
+        return None
+    if not shape:
+        return "it is a scalar: it has no batch axis"
+    first = shape[0]
+    if first == batch or first is None:
+        return None
+    if isinstance(batch, str):
+        moved = batch in shape[1:]
+        if isinstance(first, int) or moved:
+            where = f" (the batch {batch!r} is axis {shape.index(batch)})" if moved else ""
+            return f"its first axis ({first}) is not the batch axis{where}"
+        return None  # NOTE: another symbol, e.g. made up by shape inference after a Reshape
+    if isinstance(first, int):
+        return f"its first axis ({first}) is not the batch axis (the input's batch is {batch})"
+    return None
+
+
+def _batch_dim(g: Graph) -> Dim:
+    """The first dimension (size or symbol) of the first graph input, None when unknown."""
+    value = g.values.get(g.inputs[0]) if g.inputs else None
+    shape = _display_shape(value)
+    return shape[0] if shape else None
 
 
 def _modules(g: Graph) -> dict[str, list[str]]:

@@ -13,6 +13,7 @@ import onnx.external_data_helper
 from google.protobuf.message import DecodeError
 
 from privaudit.errors import ModelError
+from privaudit.model.inference import check_inference_model
 
 __all__ = [
     "RE_EXPORT",
@@ -22,7 +23,9 @@ __all__ = [
     "load_model",
     "load_model_and_sha256",
     "model_sha256",
+    "one_line",
     "subgraphs",
+    "unique_node_names",
 ]
 
 STANDARD_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml"})
@@ -40,9 +43,12 @@ def load_model(path: Path) -> onnx.ModelProto:
     Returns:
         The checked model with its external data (if any) loaded.
 
+    Nodes that share a name (onnxruntime refuses them) are renamed apart (`unique_node_names`).
+
     Raises:
-        ModelError: missing, empty or non-ONNX file, invalid graph, custom-domain ops, or
-            external data outside the model's folder.
+        ModelError: missing, empty or non-ONNX file, invalid graph, custom-domain ops,
+            external data outside the model's folder, or a model exported in training mode
+            or in half precision (`check_inference_model`).
     """
     return _load(Path(path))[0]
 
@@ -81,6 +87,8 @@ def _load(path: Path) -> tuple[onnx.ModelProto, list[str]]:
         except (OSError, ValueError) as e:
             raise ModelError(f"cannot read the external data of {path}: {first_line(e)}",
                              hint="save the model and its external data again") from e
+    check_inference_model(model, str(path))
+    unique_node_names(model)
     return model, locations
 
 
@@ -123,10 +131,11 @@ def check_model(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
         name: how to refer to it in messages.
 
     Returns:
-        `model` itself.
+        `model` itself, or a copy whose duplicate node names are renamed apart.
 
     Raises:
-        ModelError: not a ModelProto, no graph, custom-domain ops, external data, invalid graph.
+        ModelError: not a ModelProto, no graph, custom-domain ops, external data, invalid
+            graph, training-mode or half-precision model.
     """
     if not isinstance(model, onnx.ModelProto):
         raise ModelError(f"{name} is not an ONNX model ({type(model).__name__})",
@@ -139,7 +148,46 @@ def check_model(model: onnx.ModelProto, name: str) -> onnx.ModelProto:
         raise ModelError(f"{name} refers to external data files",
                          hint="pass the model's path instead, so its data files can be found")
     _check_graph(model, path)
-    return model
+    check_inference_model(model, name)
+    if not _duplicate_names(model.graph):
+        return model
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    unique_node_names(copy)
+    return copy
+
+
+def unique_node_names(model: onnx.ModelProto) -> None:
+    """Rename nodes apart that share a name in one graph (onnxruntime refuses such a graph).
+
+    The first node keeps its name; a later one gets a free `<name>_<k>` (k = 1, 2, ...), which
+    keeps a legacy export's module path ('/layer1/Relu' -> '/layer1/Relu_1'). Subgraphs are
+    renamed the same way, each on its own. Unnamed nodes stay unnamed.
+    """
+    _rename_apart(model.graph)
+
+
+def _duplicate_names(graph: onnx.GraphProto) -> bool:
+    names = [n.name for n in graph.node if n.name]
+    return len(set(names)) != len(names) or any(
+        _duplicate_names(sub) for n in graph.node for a in n.attribute for sub in subgraphs(a))
+
+
+def _rename_apart(graph: onnx.GraphProto) -> None:
+    taken = {n.name for n in graph.node if n.name}
+    seen: set[str] = set()
+    for node in graph.node:
+        if node.name in seen:
+            k = 1
+            while f"{node.name}_{k}" in taken:
+                k += 1
+            node.name = f"{node.name}_{k}"
+            taken.add(node.name)
+        elif node.name:
+            seen.add(node.name)
+        for attr in node.attribute:
+            for sub in subgraphs(attr):
+                _rename_apart(sub)
 
 
 def _check_file(path: Path) -> None:
@@ -243,6 +291,16 @@ def _is_safe_location(location: str, root: Path) -> bool:
         return False
     # NOTE: resolve() follows symlinks, so a link inside the folder cannot point outside it.
     return (root / normal).resolve().is_relative_to(root)
+
+
+def one_line(error: BaseException) -> str:
+    """An exception's whole message on one line (its type name when the message is empty).
+
+    onnx's checker spreads one sentence over several lines ("... however input 'a' of node:"
+    and the node on the next ones); the first line alone would end mid-sentence.
+    """
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
 
 
 def first_line(error: BaseException) -> str:

@@ -19,7 +19,7 @@ from privaudit.model.cutpoints import (
     resolve_in,
 )
 from privaudit.model.describe import input_specs, value_shape
-from privaudit.model.load import first_line, load_model
+from privaudit.model.load import load_model, one_line
 from privaudit.model.session import make_session, run_batched, run_batched_outputs
 
 __all__ = ["Split", "load_presplit", "split_model", "verify_split"]
@@ -74,8 +74,12 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
     if value is None or value.type.tensor_type.elem_type == 0:
         raise ModelError(f"cannot infer the type of the cut tensor {cut!r}",
                          hint="re-export the model with shape information (value_info)")
+    if not value.type.tensor_type.HasField("shape"):
+        raise ModelError(f"cannot infer the shape of the cut tensor {cut!r}",
+                         hint="cut at a tensor of known shape ('privaudit layers' shows them), "
+                         "or re-export the model with shape information (value_info)")
     try:
-        extractor = onnx.utils.Extractor(g.model)
+        extractor = _Extractor(g.model)
         encoder = extractor.extract_model(needed, [cut])
         head = extractor.extract_model([cut], list(g.outputs))
     except ValueError as e:
@@ -88,6 +92,39 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
     shape = value_shape(value)
     feature = shape[1:] if shape else ()
     return Split(encoder, head, cut, needed[0], tuple(g.outputs), feature)
+
+
+class _Extractor(onnx.utils.Extractor):
+    """`onnx.utils.Extractor` that follows the outer-scope tensors If/Loop/Scan bodies read.
+
+    onnx's extractor follows explicit node inputs only: a part holding a node whose subgraph
+    reads an outer tensor (an activation or an initializer) would miss what computes or holds it.
+    """
+
+    def _dfs_search_reachable_nodes(
+        self, node_output_name: str, graph_input_names: set[str], reachable: set[int]
+    ) -> None:
+        stack = [node_output_name]
+        while stack:
+            name = stack.pop()
+            if name in graph_input_names or name not in self.outmap:
+                continue
+            index = self.outmap[name]
+            if index not in reachable:
+                reachable.add(index)
+                stack.extend(node_inputs(self.graph.node[index]))
+
+    def _collect_reachable_tensors(
+        self, nodes: list[onnx.NodeProto]
+    ) -> tuple[list[onnx.TensorProto], list[onnx.ValueInfoProto]]:
+        initializer, value_info = super()._collect_reachable_tensors(nodes)
+        have = {t.name for t in initializer}
+        outer = {t for node in nodes for t in node_inputs(node)} - have
+        initializer.extend(t for name, t in self.initializers.items() if name in outer)
+        have_info = {v.name for v in value_info}
+        value_info.extend(v for name, v in self.value_infos.items()
+                          if name in outer and name not in have_info)
+        return initializer, value_info
 
 
 _FIRST_IR_WITHOUT_INITIALIZER_INPUTS = 4
@@ -114,7 +151,7 @@ def _check_part(part: onnx.ModelProto, which: str, cut: str) -> None:
         onnx.checker.check_model(part)
     except (onnx.checker.ValidationError, ValueError) as e:
         raise ModelError(f"the {which} cut at {cut!r} is not a valid ONNX model: "
-                         f"{first_line(e)}", hint="choose another split; 'privaudit layers "
+                         f"{one_line(e)}", hint="choose another split; 'privaudit layers "
                          "MODEL' lists the clean cuts") from e
 
 
