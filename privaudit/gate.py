@@ -111,6 +111,26 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
             yield Violation("strict", a.attack, None, None, f"{a.attack} skipped: {a.reason}")
         elif a.status is Status.OK:
             yield from _reconstruction_rules(gate, a.attack, a.mse, a.recovered)
+            yield from _too_few(gate, a)
+
+
+MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate
+
+
+def _too_few(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
+    """An attack threshold fails on an attack scored on too few samples to say anything.
+
+    A tester's audit of 2 rows passed `--fail-over-recovered 0.1` on one evaluation sample.
+    """
+    if not 0 < a.n_samples < MIN_GATED_SAMPLES:  # NOTE: 0: not recorded (built by hand)
+        return
+    for rule in ATTACK_RULES:
+        threshold = getattr(gate, rule)
+        if threshold is not None:
+            yield Violation(rule, a.attack, None, threshold,
+                            f"{a.attack}: scored on {a.n_samples} evaluation sample"
+                            f"{'' if a.n_samples == 1 else 's'}, too few to gate {rule} on "
+                            f"(at least {MIN_GATED_SAMPLES}): audit more samples")  # fmt: skip
 
 
 def _reference_rules(gate: GateConfig, references: tuple[Reference, ...]) -> Iterator[Violation]:

@@ -209,3 +209,17 @@ def test_a_reconstruction_below_the_floor_fails_the_rules_that_rest_on_it() -> N
     assert "the label reference reaches MSE 0.001" in found[0].message
     vacuous = evaluate_gate(gate, VACUOUS, (below,)).violations  # no floor to refute there
     assert vacuous and not any("below the floor" in v.message for v in vacuous)
+
+
+def test_an_attack_scored_on_too_few_samples_fails_the_attack_thresholds() -> None:
+    """A tester's audit of 2 rows passed `--fail-over-recovered 0.1` on one evaluation sample."""
+    from privaudit.gate import MIN_GATED_SAMPLES
+
+    one = AttackResult("knn", Status.OK, mse=0.5, recovered=0.01, n_samples=1)
+    gate = GateConfig(max_recovered=0.1)
+    (v,) = evaluate_gate(gate, None, (one,)).violations
+    assert (v.rule, v.subject) == ("max_recovered", "knn")
+    assert "scored on 1 evaluation sample, too few to gate max_recovered on" in v.message
+    enough = replace(one, n_samples=MIN_GATED_SAMPLES)
+    assert evaluate_gate(gate, None, (enough,)).passed
+    assert evaluate_gate(GateConfig(max_leakage=9.0), BOUND, (one,)).passed  # bound only
