@@ -140,8 +140,9 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
             with RichProgress(enabled=not quiet) as progress:
                 report = run_sweep(cfg, progress=progress, shards=shards, fresh=fresh)
         except KeyboardInterrupt:
-            err_console.print(f"finished jobs are kept in {shards}: run the same command again "
-                              "to resume", highlight=False, markup=False, soft_wrap=True)
+            again = "the same command again" if not fresh else "the command again without --fresh"
+            err_console.print(f"finished jobs are kept in {shards}: run {again} to resume",
+                              highlight=False, markup=False, soft_wrap=True)  # fmt: skip
             raise
         texts = [r.render(report) for r in reporters]
         for path, text in zip(paths, texts, strict=True):

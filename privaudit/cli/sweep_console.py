@@ -63,8 +63,8 @@ def print_sweep(report: SweepReport, console: Console = err_console, *, ran: boo
     e = report.execution
     if ran:
         each = f"{_count(e.workers, 'worker')} x {_count(e.threads_per_job, 'thread')}"
-        console.print(f"[dim]{e.executor}: {e.ran} jobs ran, {e.reused} reused from shards, "
-                      f"{each}[/]", highlight=False)
+        console.print(f"[dim]{e.executor}: {_count(e.ran, 'job')} ran, {e.reused} reused from "
+                      f"shards, {each}[/]", highlight=False)
     for w in report.warnings:
         console.print(Text.assemble(("warning: ", "yellow"), printable(w)), soft_wrap=True)
     rec = report.recommendation

@@ -75,11 +75,12 @@ class JobExecutor(Protocol):
 class LocalExecutor:
     """Worker processes on this machine; one worker runs the jobs in this process.
 
-    `sweep.jobs` workers (default: one per thread of the run's `threads`, itself by default
-    the cores this process may use) share those threads: each job gets threads // workers
-    threads for torch, onnxruntime and BLAS (`sweep.threads` overrides),
-    so the machine is never oversubscribed. Workers are spawned (never forked: torch and
-    onnxruntime hold threads), get the context once, and map the cuts' features from files
+    `sweep.jobs` workers (default, and at most: one per thread of the run's `threads`, itself
+    by default the cores this process may use) share those threads: each job gets
+    threads // workers threads for torch, onnxruntime and BLAS, so the machine is never
+    oversubscribed (`sweep.threads` overrides, and then `sweep.jobs` is taken as given).
+    Workers are spawned (never forked: torch and onnxruntime hold threads), get the context
+    once, and map the cuts' features from files
     instead of copying them. A script that runs a sweep with several workers needs the usual
     `if __name__ == "__main__":` guard (Python's rule for spawned processes).
     """
@@ -88,7 +89,10 @@ class LocalExecutor:
 
     def __init__(self, cfg: Config) -> None:
         cores = resolve_threads(cfg.threads)
-        self.workers = cfg.sweep.jobs or cores
+        # NOTE: more workers than threads would oversubscribe the machine, unless the
+        # threads per job are set on purpose (`sweep.threads`)
+        asked = cfg.sweep.jobs or cores
+        self.workers = asked if cfg.sweep.threads else min(asked, cores)
         self.threads = cfg.sweep.threads or threads_for(self.workers, cores)
         self.address: str | None = None
         self._inline: deque[Job] = deque()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +43,7 @@ from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
 from privaudit.threads import resolve_threads, use_threads
 
-__all__ = ["SHARDS", "refuted_warnings", "run_sweep"]
+__all__ = ["SHARDS", "fewer_workers", "refuted_warnings", "run_sweep", "scratch_folder"]
 
 SHARDS = "shards"  # the shards' folder inside the output folder
 
@@ -91,10 +93,12 @@ def _sweep(
     store = None if shards is None else ShardStore.create(
         shards, model=prep.model_sha256, data=prep.dataset.fingerprint, budget=cfg.attacks.budget,
         settings=settings_digest(cfg, (prep.norm.mean, prep.norm.std)), fresh=fresh)
+    if store is not None and fresh:
+        log.debug("sweep: --fresh removed %d shards", store.clear())
     with timer.stage("clean_accuracy"):
         clean, more = _clean_accuracy(cfg, prep, store)
     ctx = SweepContext.create(cfg, prep, grid.cuts, grid.noise_sigmas, entropy, executor.threads)
-    with timer.stage("jobs"), _scratch(shards) as scratch:
+    with timer.stage("jobs"), scratch_folder(shards) as scratch:
         found = run_grid(executor, ctx, grid, store, progress or NullProgress(), scratch)
     prov = provenance(cfg, created, "sweep", timer)
     prov = replace(prov, config=as_dict(cfg, sweep=True))
@@ -147,12 +151,37 @@ def _clean_accuracy(
 
 
 @contextmanager
-def _scratch(shards: Path | None) -> Iterator[Path]:
+def scratch_folder(shards: Path | None) -> Iterator[Path]:
     """A temporary folder next to the shards (or in the system's), removed at the end."""
     if shards is not None:
         shards.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".scratch-", dir=shards) as folder:
+        _remove_stale_scratch(shards)
+    with tempfile.TemporaryDirectory(prefix=f".scratch-{os.getpid()}-", dir=shards) as folder:
         yield Path(folder)
+
+
+def _remove_stale_scratch(shards: Path) -> None:
+    """Remove the scratch folders of runs that were killed (their process is gone).
+
+    A killed run (SIGKILL, a crash of the machine) cannot remove its own; each is named after
+    its process, so a live run's is left alone.
+    """
+    for folder in shards.glob(".scratch-*"):
+        pid = folder.name.split("-")[1]
+        if folder.is_dir() and not (pid.isdigit() and _alive(int(pid))):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # NOTE: os.kill(pid, 0) would end the process there: keep it
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # NOTE: it exists, owned by someone else
+    return True
 
 
 def _compose(
@@ -180,7 +209,8 @@ def _compose(
         execution=Execution(executor.name, executor.workers, executor.threads,
                             len(grid.cuts) + grid.points * len(grid.attacks) * len(grid.seeds),
                             found.ran, found.reused, str(shards or ""), executor.address),
-        warnings=(*notes, *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
+        warnings=(*notes, *fewer_workers(cfg, executor),
+                  *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
                   *_bound_warnings(a.points), *refuted_warnings(a.points)),
     )  # fmt: skip
 
@@ -199,6 +229,16 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
     return with_strongest(GridPoint(cut, sigma, clean, noisy, measured.bound,
                                     measured.references, runs, summaries, best, best_mse,
                                     recovered))  # fmt: skip
+
+
+def fewer_workers(cfg: Config, executor: JobExecutor) -> tuple[str, ...]:
+    """A note when the local executor runs fewer workers than `--jobs` asked for."""
+    asked = cfg.sweep.jobs
+    if executor.name != "local" or asked is None or executor.workers >= asked:
+        return ()
+    return (f"--jobs {asked} is more than the {executor.workers} threads this run may use: "
+            f"{executor.workers} workers ran, so as not to oversubscribe the machine (set "
+            "--threads, or sweep.threads per job, to choose otherwise)",)
 
 
 def refuted_warnings(points: tuple[GridPoint, ...]) -> tuple[str, ...]:

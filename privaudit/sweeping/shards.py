@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 SHARD_VERSION = 1
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_SHARD_NAME = re.compile(r"--[0-9a-f]{16}\.json$")  # `path`'s names end so
 
 
 def settings_digest(cfg: Config, norm: tuple[tuple[float, ...], tuple[float, ...]]) -> str:
@@ -55,7 +56,7 @@ class ShardStore:
     Attributes:
         folder: OUTPUT_DIR/shards.
         identity: the key fields every job of the sweep shares.
-        fresh: ignore existing shards (they are overwritten as jobs finish).
+        fresh: ignore existing shards (a fresh run `clear`s them first).
     """
 
     folder: Path
@@ -70,6 +71,21 @@ class ShardStore:
         identity = {"model_sha256": model, "data_fingerprint": data, "budget": budget,
                     "privaudit": __version__, "settings": settings}  # fmt: skip
         return cls(folder, identity, fresh)
+
+    def clear(self) -> int:
+        """Remove the folder's shards (a `--fresh` run starts from none); how many it removed.
+
+        Only files named as shards are removed, so that a later run without `--fresh` cannot
+        resume from the shards this run meant to discard.
+        """
+        if not self.folder.is_dir():
+            return 0
+        gone = 0
+        for path in self.folder.glob("*.json"):
+            if _SHARD_NAME.search(path.name) and path.is_file():
+                path.unlink(missing_ok=True)
+                gone += 1
+        return gone
 
     def key(self, kind: str, **coordinates: object) -> dict[str, Any]:
         """The full key of one job: its kind and coordinates, and the sweep's identity."""

@@ -73,3 +73,32 @@ def test_a_shard_with_a_value_privaudit_never_writes_is_not_reused(tmp_path: Pat
         text = json.dumps(tampered).replace('"NaN"', "NaN")
         store.path(key).write_text(text)
         assert load_result(store, key, AttackResult) is None, value
+
+
+def test_fresh_clears_the_shards_and_killed_runs_scratch_is_removed(tmp_path: Path) -> None:
+    """A tester's interrupted `--fresh` run left the old shards, which a later run without
+    `--fresh` reused; and a killed `--jobs 2` run left its `.scratch-*` features for good."""
+    import os
+    import subprocess
+    import sys
+
+    from privaudit.sweeping.run import scratch_folder
+
+    store = _store(tmp_path)
+    key = store.key("attack", cut="layer3", noise_sigma=0.1, attack="knn", seed=0)
+    store.save(key, 1)
+    (tmp_path / "notes.json").write_text("{}")  # not a shard: kept
+    assert store.clear() == 1 and store.load(key) is None
+    assert (tmp_path / "notes.json").exists()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    dead = tmp_path / f".scratch-{gone}-abc"
+    old = tmp_path / ".scratch-umy33y14"  # named before the process was in the name
+    live = tmp_path / f".scratch-{os.getppid()}-def"
+    for folder in (dead, old, live):
+        folder.mkdir()
+        (folder / "features.npy").write_bytes(b"x")
+    with scratch_folder(tmp_path) as mine:
+        assert mine.name.startswith(f".scratch-{os.getpid()}-")
+        assert not dead.exists() and not old.exists() and live.exists()
+    assert not mine.exists()

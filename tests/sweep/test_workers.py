@@ -91,3 +91,20 @@ def test_workers_that_die_while_starting_end_the_sweep_at_once(tmp_path: Path) -
     assert "ended unexpectedly (exit code 1)" in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "out" / "sweep.json").exists()
+
+
+def test_more_jobs_than_threads_run_as_many_workers_as_threads() -> None:
+    """A tester's `--jobs 3` on 2 CPUs ran '3 workers x 1 thread', which the README promised
+    never happens; with the threads per job set on purpose, the jobs are taken as given."""
+    from privaudit.config import load_config
+    from privaudit.sweeping.executor import LocalExecutor
+    from privaudit.sweeping.run import fewer_workers
+
+    cfg = load_config(None, {"threads": 2, "sweep.jobs": 3}, search=False)
+    clamped = LocalExecutor(cfg)
+    assert (clamped.workers, clamped.threads) == (2, 1)
+    (note,) = fewer_workers(cfg, clamped)
+    assert note.startswith("--jobs 3 is more than the 2 threads this run may use: 2 workers ran")
+    chosen = load_config(None, {"threads": 2, "sweep.jobs": 3, "sweep.threads": 1}, search=False)
+    assert LocalExecutor(chosen).workers == 3 and not fewer_workers(chosen, LocalExecutor(chosen))
+    assert LocalExecutor(load_config(None, {"threads": 2}, search=False)).workers == 2
