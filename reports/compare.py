@@ -80,8 +80,31 @@ def _sweep_view(a: SweepReport, b: SweepReport) -> _View:
     title = f"privaudit compare: sweep of {a.model.path} vs sweep of {b.model.path}"
     pairs = [("A", _sweep_label(a)), ("B", _sweep_label(b)),
              ("A answer", a.recommendation.headline), ("B answer", b.recommendation.headline)]
+    da, db = _sweep_domain(a), _sweep_domain(b)
+    if da != db:
+        pairs.append(("units", f"A's MSEs are {mse_units(da)} ({da} data), B's "
+                               f"{mse_units(db)} ({db} data): their deltas mean nothing"))
+    ga, gb = _grid_words(a), _grid_words(b)
+    if ga != gb:
+        pairs.append(("grids", f"A ran {ga}, B {gb}: a point's numbers come from different "
+                               "attacks, budgets or seeds"))
     return (title, pairs, sweep_compare_table(a, b), _sweep_identity(a), _sweep_identity(b),
             None)
+
+
+_RANKS = {1: "tabular", 2: "signal", 3: "image"}  # NOTE: the domain follows the input's rank
+
+
+def _sweep_domain(report: SweepReport) -> str:
+    """The sweep's data domain: `--domain` as recorded, else by the input's rank."""
+    given = report.provenance.config.get("domain")
+    return str(given) if given else _RANKS.get(len(report.model.input_shape), "image")
+
+
+def _grid_words(report: SweepReport) -> str:
+    seeds = len(report.seeds)
+    attacks = ", ".join(report.attacks) or "no attacks"
+    return f"{attacks} at the {report.budget} budget, {seeds} seed{'' if seeds == 1 else 's'}"
 
 
 def _sweep_label(report: SweepReport) -> str:

@@ -203,3 +203,17 @@ def test_a_floor_that_a_reconstruction_lies_below_is_void_in_the_sweep() -> None
     console = Console(width=200, record=True)
     console.print(sweep_table(swept))
     assert f"{floor:.4g} (void)" in console.export_text()
+
+
+def test_compare_says_when_two_sweeps_measure_in_other_units_or_grids() -> None:
+    """A tester compared an image sweep with a tabular one: deltas such as 'noisy_accuracy
+    +11.1%' and no word that their MSEs are in other units; 1 seed against 2 passed too."""
+    a = sweep_fixture()
+    table = replace(a, model=replace(a.model, input_shape=(13,)), seeds=(0,))
+    text = render_compare(a, table, "markdown")
+    assert "(image data), B's per column, standardised (tabular data)" in text
+    assert "their deltas mean nothing" in text
+    assert "A ran decoder at the smoke budget, 2 seeds, B decoder at the smoke budget, 1 seed" \
+        in text
+    same = render_compare(a, a, "markdown")
+    assert "mean nothing" not in same and "grids" not in same
