@@ -96,20 +96,23 @@ def execute(
         ):
             report = run(cfg, progress, source)
             paths = _write_reports(report, cfg)
-    _note_stale_reports(cfg)
+    note_stale_reports(cfg)
     return report, paths
 
 
-def _note_stale_reports(cfg: Any) -> None:
+def note_stale_reports(cfg: Any, sweep: bool = False) -> None:
     """Say which report files beside the new ones are an earlier run's (other formats).
 
-    A report.html of sigma 0.1 beside a new report.json of sigma 0.3 would be read as one run.
+    A report.html of sigma 0.1 beside a new report.json of sigma 0.3 would be read as one run;
+    likewise a sweep.md beside a new sweep.json.
     """
     from privaudit.cli.console import err_console, printable
-    from privaudit.reports import REPORTERS
+    from privaudit.reports import REPORTERS, SWEEP_REPORTERS
 
-    for fmt in REPORTERS:
-        path = _report_path(cfg, fmt)
+    registry: dict[str, Any] = dict(SWEEP_REPORTERS if sweep else REPORTERS)
+    stem = "sweep" if sweep else "report"
+    for fmt, reporter in registry.items():
+        path = cfg.output_dir / f"{stem}{reporter.suffix}"
         if fmt not in cfg.formats and path.is_file():
             err_console.print(f"note: {printable(path)} is from an earlier run (this run wrote "
                               f"-f {','.join(cfg.formats)})", highlight=False, markup=False,

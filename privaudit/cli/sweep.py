@@ -111,7 +111,7 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
     """Guard the outputs, run the sweep with progress, write every format, print the answer."""
     # NOTE: imported here, so that --help and --version never load torch.
     from privaudit.cli.console import RichProgress, err_console, print_wrote
-    from privaudit.cli.run import input_files
+    from privaudit.cli.run import input_files, note_stale_reports
     from privaudit.cli.sweep_console import print_sweep
     from privaudit.config import load_config
     from privaudit.outputs import (
@@ -149,6 +149,7 @@ def _run(overrides: dict[str, Any], config: Path | None, quiet: bool, fresh: boo
             write_report(text, path)
     print_sweep(report)
     print_wrote(paths)
+    note_stale_reports(cfg, sweep=True)
     return sweep_exit_code(report)
 
 

@@ -66,6 +66,9 @@ def test_rerun_resumes_from_shards_and_fresh_redoes(swept: Path, base_args: list
         path.unlink()  # as if interrupted before these two jobs finished
     resumed = runner.invoke(app, [*base_args, "-o", str(out)])
     assert resumed.exit_code == 0, resumed.stderr
+    # NOTE: the first run's other formats stay beside the new sweep.json: said, as assess does
+    assert f"note: {out / 'sweep.html'} is from an earlier run" in " ".join(
+        resumed.stderr.split())
     doc = json.loads((out / "sweep.json").read_text())
     assert doc["execution"]["ran"] == 1 + 2 and doc["execution"]["reused"] == 1 + 2
     before = json.loads((swept / "sweep.json").read_text())
