@@ -44,7 +44,8 @@ def sweep_table(report: SweepReport) -> Table:
         share = "n/a" if p.recovered is None else f"{100 * p.recovered:.0f}%"
         bound = p.bound
         t.add_row(mark, Text(printable(p.cut)), f"{p.noise_sigma:g}", _acc(p.noisy_accuracy),
-                  _num(None if bound is None else bound.leakage_bits_per_dim),
+                  "unbounded" if p.noise_sigma == 0 else _num(
+                      None if bound is None else bound.leakage_bits_per_dim),
                   _floor(p), _num(label),
                   Text(printable(p.strongest or "-")), _num(p.strongest_mse),
                   share)  # fmt: skip

@@ -3,7 +3,8 @@
 A shard is keyed by everything its numbers depend on: the model's hash, the data's
 fingerprint, the job's coordinates (cut, sigma, attack, seed), the budget, the privaudit
 version and a digest of the settings that change results (the run seed, the aux/eval
-partition, the bound and attack parameters, normalization, device). A re-run finds the
+partition, the bound and attack parameters, normalization, the device as resolved: `auto`
+on a CUDA machine is not `auto` on a CPU). A re-run finds the
 shards of finished jobs and skips them, so a sweep resumes after Ctrl-C or a crash; a shard
 whose key differs in anything is simply not found.
 """
@@ -22,6 +23,7 @@ from privaudit import __version__
 from privaudit.config import Config
 from privaudit.outputs import atomic_write
 from privaudit.results import to_jsonable
+from privaudit.runtime import resolve_device
 
 __all__ = ["SHARD_VERSION", "ShardStore", "settings_digest"]
 
@@ -42,7 +44,7 @@ def settings_digest(cfg: Config, norm: tuple[tuple[float, ...], tuple[float, ...
     relevant = {
         "seed": cfg.seed, "eval_fraction": cfg.eval_fraction, "max_eval": cfg.max_eval,
         "limit": cfg.limit, "input_shape": cfg.input_shape, "resize": cfg.resize,
-        "norm": norm, "device": cfg.device, "bound": to_jsonable(cfg.bound),
+        "norm": norm, "device": str(resolve_device(cfg.device)), "bound": to_jsonable(cfg.bound),
         "attack_params": {k: dict(v) for k, v in sorted(cfg.attacks.params.items())},
     }  # fmt: skip
     text = json.dumps(relevant, sort_keys=True, default=str)

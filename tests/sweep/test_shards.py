@@ -102,3 +102,14 @@ def test_fresh_clears_the_shards_and_killed_runs_scratch_is_removed(tmp_path: Pa
         assert mine.name.startswith(f".scratch-{os.getpid()}-")
         assert not dead.exists() and not old.exists() and live.exists()
     assert not mine.exists()
+
+
+def test_the_digest_holds_the_device_as_resolved() -> None:
+    """`device = "auto"` was keyed as "auto": a CPU run's shards would be reused on CUDA."""
+    auto = load_config(None, {"device": "auto"}, search=False)
+    cpu = load_config(None, {"device": "cpu"}, search=False)
+    norm = ((0.0,), (1.0,))
+    import torch
+
+    same = not torch.cuda.is_available()  # NOTE: auto is the CPU here, CUDA on a GPU machine
+    assert (settings_digest(auto, norm) == settings_digest(cpu, norm)) is same
