@@ -82,6 +82,8 @@ def check(
         cfg = load_config(config, overrides)
         names = _format_names(fmt) if fmt is not None else []
         saved = read_saved(report)
+        if names:  # NOTE: refused before the answer is printed, not after
+            _outputs(saved, report, names, output_dir or report.parent)
         if isinstance(saved, SweepReport):
             checked, code = _check_sweep(cfg, saved)
         else:
@@ -161,6 +163,23 @@ def _format_names(fmt: str) -> list[str]:
     for name in names:
         get_reporter(name)
     return names
+
+
+def _outputs(audit: Any, saved: Path, names: list[str], folder: Path) -> list[Path]:
+    """The files `--format` writes for `audit`, refused when one is the saved report itself.
+
+    Raises:
+        ConfigError: an unknown format, or an output that would overwrite the input.
+    """
+    from privaudit.outputs import refuse_overwrite
+    from privaudit.reports import get_reporter, get_sweep_reporter
+    from privaudit.results import SweepReport
+
+    sweep = isinstance(audit, SweepReport)
+    suffixes = [(get_sweep_reporter(n) if sweep else get_reporter(n)).suffix for n in names]
+    paths = [folder / f"{saved.stem}{suffix}" for suffix in suffixes]
+    refuse_overwrite(paths, {"report": saved}, flag="--output-dir")
+    return paths
 
 
 def _write_rendered(audit: Any, saved: Path, names: list[str], folder: Path) -> None:

@@ -93,3 +93,16 @@ def test_the_console_names_the_most_leaking_columns_in_the_reports_order() -> No
     line = feature_line(report)
     assert line.startswith("most leaking columns (R², best attack): grade 0.80 (knn), income 0.71")
     assert [line.index(name) for name in order] == sorted(line.index(name) for name in order)
+
+
+def test_check_refuses_to_overwrite_its_input_before_printing_an_answer(tmp_path: Path) -> None:
+    """`check sweep.json -f json` in the sweep's own folder printed the whole answer, then
+    refused to overwrite the input (exit 2): an answer on the console beside an error."""
+    import shutil
+
+    sweep = tmp_path / "sweep.json"
+    shutil.copy(Path(__file__).resolve().parents[1] / "reports" / "golden" / "sweep.json", sweep)
+    result = runner.invoke(app, ["check", str(sweep), "-f", "json"])
+    assert result.exit_code == 2
+    assert "would overwrite the input report" in result.stderr
+    assert "answer:" not in result.stderr and "Sweep" not in result.stderr
