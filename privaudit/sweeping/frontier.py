@@ -156,10 +156,10 @@ def recommend(
 ) -> tuple[tuple[GridPoint, ...], Recommendation]:
     """The point to deploy: meets every constraint, then the highest accuracy.
 
-    Ties go to the more private point, then to the larger sigma. With only an accuracy
-    constraint, the most private point that meets it. Without any constraint there is no pick
-    (the frontier is the answer). When nothing meets them, the closest point (the least total
-    relative shortfall) is named with what it misses by.
+    Ties go to the more private point, then to the higher floor (S), then to the larger sigma.
+    With only an accuracy constraint, the most private point that meets it. Without any
+    constraint there is no pick (the frontier is the answer). When nothing meets them, the
+    closest point (the least total relative shortfall) is named with what it misses by.
 
     Args:
         points: the sweep's points.
@@ -190,14 +190,26 @@ def recommend(
     return marked, _unmet(closest, constraints, model, data, options)
 
 
-def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float, float]:
-    """Larger is better: accuracy, then privacy (or the reverse), then the larger sigma."""
+def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float, float, float]:
+    """Larger is better: accuracy and privacy (in the constraints' order), then the rest.
+
+    Then the higher floor (S) that holds (weak attacks tie on a reference, and the bound
+    still tells the points apart), then the larger sigma.
+    """
     accuracy = p.noisy_accuracy.value or 0.0
     private = privacy(p, metric)
     private = -math.inf if private is None else private
     only_accuracy = c.min_attack_mse is None and c.max_recovered is None
     first = (private, accuracy) if only_accuracy else (accuracy, private)
-    return (*first, p.noise_sigma)
+    return (*first, _holding_floor(p), p.noise_sigma)
+
+
+def _holding_floor(p: GridPoint) -> float:
+    """The point's floor (S), or -inf when it is unknown, vacuous or refuted."""
+    b = p.bound
+    if b is None or b.mse_floor is None or b.vacuous or b.floor_vacuous:
+        return -math.inf
+    return -math.inf if p.floor_refuted_by() is not None else float(b.mse_floor)
 
 
 def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:

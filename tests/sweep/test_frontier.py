@@ -191,3 +191,27 @@ def test_the_picks_command_measures_the_point_as_the_sweep_did() -> None:
     a = answer(POINTS, Constraints(0.9, 0.025, None), GateConfig(), "m.onnx", "d.npz", config)
     assert a.recommendation.command == ("privaudit assess m.onnx --split layer2 --data d.npz "
                                         f"--noise 0.1 {flags}")  # fmt: skip
+
+
+def test_a_tie_on_the_attacks_goes_to_the_higher_floor_that_holds() -> None:
+    """On the tabular demo every point tied on the label reference (smoke knn): the pick was
+    the shallowest cut, a linear map the input is recovered from; the bound tells them apart."""
+    from pathlib import Path
+
+    from privaudit.results import SweepReport, read_saved
+
+    golden = read_saved(Path(__file__).parents[1] / "reports" / "golden" / "sweep.json")
+    assert isinstance(golden, SweepReport) and golden.points[0].bound is not None
+    bound = golden.points[0].bound
+    runs = (_run(0, 0.09, -0.1),)
+
+    def tied(cut: str, floor: float) -> GridPoint:
+        p = _with_label(replace(_point(cut, 0.1, 0.97, 0.09), runs=runs), 0.05, 0.3)
+        return replace(p, bound=replace(bound, mse_floor=floor))
+
+    points = [tied("layer1", 0.01), tied("layer2", 0.04), tied("layer3", 0.03)]
+    a = answer(points, Constraints(0.9, 0.04, None), GateConfig(), "m", "d")
+    assert a.recommendation.cut == "layer2"
+    refuted = [tied("layer1", 0.01), tied("layer2", 0.06), tied("layer3", 0.03)]  # 0.05 < 0.06
+    b = answer(refuted, Constraints(0.9, 0.04, None), GateConfig(), "m", "d")
+    assert b.recommendation.cut == "layer3"
