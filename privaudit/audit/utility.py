@@ -209,11 +209,25 @@ def check_label_range(y: np.ndarray, classes: int, source: str) -> None:
         )
 
 
+# the head's first output has this many times the labels' classes, and at least this many
+# columns: more likely features or a reconstruction than logits (e.g. 784 columns, 10 classes)
+_NOT_LOGITS_RATIO, _NOT_LOGITS_MIN = 8, 64
+
+
 def label_warnings(y: np.ndarray, classes: int) -> tuple[str, ...]:
-    """A warning when the labels use fewer classes than the head scores."""
+    """A warning when the labels use fewer classes than the head scores.
+
+    When the head's first output has far more columns than the labels hold classes, the
+    warning says that output may not be the logits: privaudit scores the first output.
+    """
     present = len(np.unique(y))
     if present >= classes:
         return ()
+    if classes >= _NOT_LOGITS_MIN and classes >= _NOT_LOGITS_RATIO * max(present, 2):
+        return (f"the labels hold {present} classes but the head's first output has {classes} "
+                "columns: it may not be the model's logits (privaudit scores the first output), "
+                "and the accuracy would be wrong; export the model with the logits as its "
+                "first output",)
     return (f"the labels hold {present} classes but the head scores {classes}: unless the data "
             "covers only some classes, the labels may not be the head's class indices "
             "(check their order), and the accuracy would be wrong",)

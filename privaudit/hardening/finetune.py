@@ -39,6 +39,7 @@ __all__ = [
     "TrainState",
     "cem_scale",
     "fine_tune",
+    "logits_head",
     "model_inputs",
     "step_losses",
 ]
@@ -203,6 +204,44 @@ def _check_labels(loop: TrainState, x: Tensor, y: np.ndarray) -> None:
     check_label_range(y, int(logits.shape[1]), "the fine-tuning data")
 
 
+_NORMALIZERS = frozenset({"Softmax", "LogSoftmax"})
+
+
+def logits_head(head: onnx.ModelProto) -> onnx.ModelProto:
+    """The head to train: its first output read before a final Softmax or LogSoftmax.
+
+    The task loss is the cross-entropy of logits: on a head that ends in a Softmax over the
+    classes it would read probabilities as logits and barely train; cross-entropy of the
+    Softmax's (or LogSoftmax's) input is the right loss for both. Only the graph output moves:
+    the initializers, hence `Finetuned.write_back` into the full model, are unchanged.
+
+    Args:
+        head: the head of the split (cut tensor -> outputs).
+
+    Returns:
+        `head` itself when its first output is not such a normalization, else a copy.
+    """
+    if not head.graph.output:
+        return head
+    output = head.graph.output[0]
+    node = next((n for n in head.graph.node if output.name in n.output), None)
+    if node is None or node.op_type not in _NORMALIZERS or node.domain not in ("", "ai.onnx"):
+        return head
+    opset = next((o.version for o in head.opset_import if o.domain in ("", "ai.onnx")), 13)
+    axis = next((a.i for a in node.attribute if a.name == "axis"), -1 if opset >= 13 else 1)
+    dims = output.type.tensor_type.shape.dim
+    rank = len(dims) if output.type.tensor_type.HasField("shape") else 2
+    if rank != 2 or axis not in (1, -1):
+        return head
+    out = onnx.ModelProto()
+    out.CopyFrom(head)
+    logits = onnx.helper.make_empty_tensor_value_info(node.input[0])
+    out.graph.output[0].CopyFrom(logits)
+    log.info("harden: the task loss reads %r, the input of the final %s", node.input[0],
+             node.op_type)
+    return out
+
+
 def _setup(
     split: Split, settings: FinetuneSettings, device: torch.device, steps: int,
     shapes: tuple[tuple[int, ...], tuple[int, ...]],
@@ -212,7 +251,8 @@ def _setup(
                          hint="pass the full model with --split")
     torch.manual_seed(settings.seed)
     encoder = to_torch(split.encoder, trainable=True).to(device).train()
-    head = to_torch(split.head, trainable=not settings.freeze_head).to(device).train()
+    head = to_torch(logits_head(split.head), trainable=not settings.freeze_head)
+    head = head.to(device).train()
     params = [p for p in (*encoder.parameters(), *head.parameters()) if p.requires_grad]
     opt = torch.optim.Adam(params, lr=settings.lr)
     feature_shape, input_shape = shapes

@@ -7,8 +7,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+import numpy as np
 import onnx
 import onnx.shape_inference
+from onnx import numpy_helper
 
 from privaudit.errors import ModelError
 from privaudit.model.load import subgraphs
@@ -22,6 +24,7 @@ __all__ = [
     "Dim",
     "Graph",
     "analyse",
+    "batch_shapes",
     "infer_shapes",
     "list_cut_points",
     "node_inputs",
@@ -148,10 +151,16 @@ def _cut_reasons(g: Graph) -> dict[str, str | None]:
     """For every non-constant node output: None when it is a clean cut, else the reason.
 
     A tensor is clean when it is the only activation alive across its producer's position in
-    topological order: one sweep over lifetime intervals, O(nodes + edges).
+    topological order: one sweep over lifetime intervals, O(nodes + edges). Reading a tensor
+    only for its batch size (`batch_shapes`) does not keep it alive: the head takes the batch
+    size from the cut instead, and what is computed from such sizes alone (`_floating`) may
+    cross the cut, the head computes it again.
     """
     live, n = _live_nodes(g), len(g.nodes)
-    death = {t: max((c for c in cs if c in live), default=-1) for t, cs in g.consumers.items()}
+    soft = batch_shapes(g)
+    floating = _floating(g, soft)
+    death = {t: max((c for c in cs if c in live and soft.get(c) != t), default=-1)
+             for t, cs in g.consumers.items()}  # fmt: skip
     death.update(dict.fromkeys(g.outputs, n))
     ends: dict[int, list[str]] = defaultdict(list)
     active: dict[str, None] = {}
@@ -163,17 +172,23 @@ def _cut_reasons(g: Graph) -> dict[str, str | None]:
     for p, node in enumerate(g.nodes):
         outs = [t for t in node.output if t and t not in g.const]
         for t in outs:
-            if death.get(t, -1) > p:
+            if death.get(t, -1) > p and (t not in floating or t in g.outputs):
                 active[t] = None
                 ends[death[t]].append(t)
         for t in ends.pop(p, []):
             active.pop(t, None)
         for t in outs:
-            reasons[t] = _reason(g, t, active)
+            reasons[t] = (_SHAPES if t in floating and t not in g.outputs
+                          else _reason(g, t, active, live, soft))
     return reasons
 
 
-def _reason(g: Graph, tensor: str, active: dict[str, None]) -> str | None:
+_SHAPES = "it holds shapes, not the input's values"
+
+
+def _reason(
+    g: Graph, tensor: str, active: dict[str, None], live: set[int], soft: dict[int, str]
+) -> str | None:
     if tensor in g.outputs:
         return "it is a graph output: nothing to split after it"
     if tensor not in active:
@@ -182,11 +197,160 @@ def _reason(g: Graph, tensor: str, active: dict[str, None]) -> str | None:
     if other is None:
         return _value_reason(g, tensor)
     more = f" (and {len(active) - 2} more)" if len(active) > 2 else ""
-    if other in g.inputs:
-        return f"crossed by graph input {other!r} (a second input used after the cut){more}"
     if other in g.outputs:
         return f"graph output {other!r} is computed before the cut{more}"
+    who = "graph input" if other in g.inputs else "tensor"
+    pos = g.producer[tensor]
+    after = [c for c in g.consumers.get(other, []) if c > pos and c in live and c not in soft]
+    if after and all(g.nodes[c].op_type in _SHAPE_OPS for c in after):
+        uses = ", ".join(dict.fromkeys(_shape_use(g, c) for c in after))
+        return f"crossed by {who} {other!r} through its shape ({uses}){more}"
+    source = _shape_source(g, other)
+    if source is not None:
+        measured = g.nodes[source].input[0]
+        who = "graph input" if measured in g.inputs else "tensor"
+        return (f"crossed by {other!r}, computed from the shape of {who} {measured!r} "
+                f"({_shape_use(g, source)}){more}")
+    if other in g.inputs:
+        again = "a second input" if len(g.inputs) > 1 else "it is"
+        return f"crossed by graph input {other!r} ({again} used after the cut){more}"
     return f"crossed by tensor {other!r} (skip connection or branch){more}"
+
+
+def batch_shapes(g: Graph) -> dict[int, str]:
+    """Shape nodes whose result serves only as the batch size: node index -> the tensor read.
+
+    That is a Shape of a tensor whose first axis is the batch (the first graph input, or a
+    tensor shape inference gives the input's batch dimension) that keeps only axis 0
+    (``start=0, end=1``), or whose every reader is a Gather of index 0 or a Slice ``[0:1]``:
+    the legacy exporter's ``x.view(x.size(0), -1)``. Any tensor with the batch axis first gives
+    the same value, so the head of a split reads the cut instead (see `split_model`).
+    """
+    batch = _batch_dim(g)
+    consts = _Constants(g)
+    main = g.inputs[0] if g.inputs else None
+    found: dict[int, str] = {}
+    for i, node in enumerate(g.nodes):
+        if node.op_type != "Shape" or not node.input or not node.input[0]:
+            continue
+        source = node.input[0]
+        first = _display_shape(g.values.get(source))
+        if source != main and not (
+                first and batch is not None and first[0] == batch):
+            continue
+        start, end = _shape_range(node)
+        if (start, end) == (0, 1):
+            found[i] = source
+            continue
+        readers = g.consumers.get(node.output[0], [])
+        if start == 0 and end is None and readers and all(
+                _reads_first(g.nodes[c], consts) for c in readers):
+            found[i] = source
+    return found
+
+
+def _floating(g: Graph, soft: dict[int, str]) -> set[str]:
+    """Outputs of the `batch_shapes` nodes and of nodes computed from them and constants alone."""
+    floating: set[str] = set()
+    for i, node in enumerate(g.nodes):
+        variable = [t for t in node_inputs(node) if t not in g.const]
+        if i in soft or (variable and all(t in floating for t in variable)):
+            floating.update(t for t in node.output if t)
+    return floating
+
+
+def _shape_range(node: onnx.NodeProto) -> tuple[int, int | None]:
+    """A Shape node's ``start`` and ``end`` attributes (opset 15), ``(0, None)`` by default."""
+    attrs = {a.name: a.i for a in node.attribute if a.type == onnx.AttributeProto.INT}
+    return attrs.get("start", 0), attrs.get("end")
+
+
+class _Constants:
+    """Values of initializers and Constant node outputs, looked up by tensor name."""
+
+    def __init__(self, g: Graph) -> None:
+        self._g = g
+        self._inits = {t.name: t for t in g.model.graph.initializer}
+
+    def get(self, name: str) -> np.ndarray | None:
+        if name in self._inits:
+            return numpy_helper.to_array(self._inits[name])
+        i = self._g.producer.get(name)
+        node = self._g.nodes[i] if i is not None else None
+        if node is None or node.op_type != "Constant" or not node.attribute:
+            return None
+        attr = node.attribute[0]
+        if attr.name == "value":
+            return numpy_helper.to_array(attr.t)
+        if attr.name in ("value_int", "value_ints"):
+            return np.asarray(onnx.helper.get_attribute_value(attr))
+        return None
+
+
+def _reads_first(node: onnx.NodeProto, consts: _Constants) -> bool:
+    """Whether `node`, reading a shape vector, keeps only its first entry (the batch size)."""
+    ints = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute
+            if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS)}
+    if node.op_type == "Gather" and len(node.input) == 2:
+        indices = consts.get(node.input[1])
+        return ints.get("axis", 0) in (0, -1) and indices is not None and (
+            indices.size > 0 and bool((indices == 0).all()))
+    if node.op_type == "Slice":
+        if len(node.input) == 1:  # NOTE: before opset 10, starts/ends/axes are attributes
+            parts = [ints.get(k) for k in ("starts", "ends", "axes")]
+        else:
+            parts = [consts.get(t) if t else None
+                     for t in [*node.input[1:4], *[""] * (4 - len(node.input))]]
+            steps = consts.get(node.input[4]) if len(node.input) > 4 and node.input[4] else None
+            if steps is not None and list(np.ravel(steps)) != [1]:
+                return False
+        starts, ends, axes = (None if v is None else [int(x) for x in np.ravel(v)]
+                              for v in parts)
+        return starts == [0] and ends == [1] and axes in (None, [0], [-1])
+    return False
+
+
+def _shape_use(g: Graph, index: int) -> str:
+    """How a Shape (or Size) node's result is used, e.g. ``Shape -> Gather axis 2``."""
+    node = g.nodes[index]
+    if node.op_type != "Shape":
+        return node.op_type
+    start, end = _shape_range(node)
+    if (start, end) != (0, None):
+        return f"Shape[{start}:{'' if end is None else end}]"
+    consts = _Constants(g)
+    uses = []
+    for c in g.consumers.get(node.output[0], []):
+        reader = g.nodes[c]
+        value = consts.get(reader.input[1]) if len(reader.input) > 1 else None
+        if reader.op_type == "Gather" and value is not None:
+            axes = ", ".join(str(int(v)) for v in np.ravel(value))
+            uses.append(f"Shape -> Gather axis {axes}")
+        elif reader.op_type == "Slice" and value is not None:
+            ends = consts.get(reader.input[2]) if len(reader.input) > 2 else None
+            stop = "" if ends is None else ", ".join(str(int(v)) for v in np.ravel(ends))
+            uses.append(f"Shape -> Slice [{int(np.ravel(value)[0])}:{stop}]")
+        else:
+            uses.append(f"Shape -> {reader.op_type}")
+    return ", ".join(dict.fromkeys(uses)) or "Shape"
+
+
+def _shape_source(g: Graph, tensor: str) -> int | None:
+    """The Shape node a shape tensor is computed from (the first found), else None."""
+    stack, seen = [tensor], set()
+    while stack:
+        t = stack.pop()
+        i = g.producer.get(t)
+        if i is None or i in seen or t in g.const:
+            continue
+        seen.add(i)
+        node = g.nodes[i]
+        if node.op_type == "Shape":
+            return i
+        if node.op_type in _SHAPE_OPS:
+            return None
+        stack.extend(node_inputs(node))
+    return None
 
 
 _FLOAT_TYPES = frozenset({onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
@@ -285,7 +449,7 @@ def list_cut_points(model: onnx.ModelProto) -> list[CutPoint]:
             kind = kinds[t]
             reason = reasons.get(t, "a constant: it does not depend on the input")
             if kind == SHAPE and reason is None:
-                reason = "it holds shapes, not the input's values"
+                reason = _SHAPES
             shape = _display_shape(g.values.get(t))
             modules: list[str | None] = [*by_tensor.get(t, [])] or [None]
             rows.extend(

@@ -13,6 +13,7 @@ from privaudit.errors import ModelError
 from privaudit.model.cutpoints import (
     Graph,
     analyse,
+    batch_shapes,
     infer_shapes,
     node_inputs,
     quoted,
@@ -81,7 +82,7 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
     try:
         extractor = _Extractor(g.model)
         encoder = extractor.extract_model(needed, [cut])
-        head = extractor.extract_model([cut], list(g.outputs))
+        head = _extract_head(g, extractor, cut)
     except ValueError as e:
         raise ModelError(f"cannot extract the two parts at {cut!r}: {e}",
                          hint="re-export the model without sparse initializers") from e
@@ -92,6 +93,45 @@ def split_model(model: onnx.ModelProto, name: str, *, model_name: str = "MODEL")
     shape = value_shape(value)
     feature = shape[1:] if shape else ()
     return Split(encoder, head, cut, needed[0], tuple(g.outputs), feature)
+
+
+def _extract_head(g: Graph, extractor: _Extractor, cut: str) -> onnx.ModelProto:
+    """The part from `cut` to the graph outputs, batch sizes read from the cut.
+
+    A Shape node read only for the batch size (`batch_shapes`) of a tensor the head does not
+    compute (the graph input, or an encoder tensor) reads the cut instead, whose batch axis is
+    first too: the legacy exporter's ``x.view(x.size(0), -1)`` does not tie the head to the
+    input. `verify_split` checks the composition.
+    """
+    after = _downstream(g, cut)
+    outer = {t for i, t in batch_shapes(g).items() if t not in after and t != cut}
+    head = extractor.extract_model([cut, *sorted(outer)], list(g.outputs))
+    if not outer:
+        return head
+    rewired = set()
+    for node in head.graph.node:
+        if node.op_type == "Shape" and node.input and node.input[0] in outer:
+            node.input[0] = cut
+            rewired.update(node.output)
+    stale = [v for v in head.graph.value_info if v.name in rewired]
+    for v in stale:  # NOTE: the cut's rank may differ from the tensor's: shapes are inferred again
+        head.graph.value_info.remove(v)
+    kept = [v for v in head.graph.input if v.name not in outer]
+    del head.graph.input[:]
+    head.graph.input.extend(kept)
+    return head
+
+
+def _downstream(g: Graph, cut: str) -> set[str]:
+    """Tensors computed from `cut` (itself included)."""
+    seen, stack = {cut}, [cut]
+    while stack:
+        for i in g.consumers.get(stack.pop(), []):
+            for t in g.nodes[i].output:
+                if t and t not in seen:
+                    seen.add(t)
+                    stack.append(t)
+    return seen
 
 
 class _Extractor(onnx.utils.Extractor):
