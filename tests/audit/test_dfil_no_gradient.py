@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from onnx_cases import CastIds
 from torch import nn
 
 from privaudit.audit.dfil import measure_dfil
@@ -15,19 +16,6 @@ from privaudit.model import load_model, split_model
 from privaudit.results import Status
 
 CPU = torch.device("cpu")
-
-
-class CastIds(nn.Module):
-    """Token ids arrive as floats and are cast to int64 inside the model."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.emb = nn.Embedding(50, 8)
-        self.enc = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
-        self.head = nn.Linear(8, 2)
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.head(self.enc(self.emb(t.long())).mean(1))
 
 
 def test_an_encoder_that_casts_its_input_to_integers_is_skipped(tmp_path: Path) -> None:

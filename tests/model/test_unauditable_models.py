@@ -15,6 +15,7 @@ import onnx
 import pytest
 import torch
 from onnx import TensorProto, helper, numpy_helper
+from onnx_cases import CastIds
 from torch import nn
 from typer.testing import CliRunner
 
@@ -151,19 +152,6 @@ def test_a_float16_model_is_refused_up_front(tmp_path: Path) -> None:
     assert runner.invoke(app, ["layers", str(path)]).exit_code == 2
     with pytest.raises(ModelError, match="float16"):
         check_model(onnx.load(str(path)), "in-memory")
-
-
-class CastIds(nn.Module):
-    """Token ids arrive as floats and are cast to int64 inside the model."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.emb = nn.Embedding(50, 8)
-        self.enc = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
-        self.head = nn.Linear(8, 2)
-
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        return self.head(self.enc(self.emb(t.long())).mean(1))
 
 
 def test_an_integer_tensor_is_never_a_clean_cut(tmp_path: Path) -> None:

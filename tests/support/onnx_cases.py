@@ -178,3 +178,16 @@ def single_op_test(cases: list[Any]) -> Any:
         assert_matches_ort(model, *feeds)
 
     return test_single_op_matches_ort
+
+
+class CastIds(nn.Module):
+    """Token ids arrive as floats and are cast to int64 inside the model."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 8)
+        self.enc = nn.Sequential(nn.Linear(8, 8), nn.Tanh())
+        self.head = nn.Linear(8, 2)
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        return self.head(self.enc(self.emb(t.long())).mean(1))
