@@ -102,7 +102,9 @@ def _sweep(
         found = run_grid(executor, ctx, grid, store, progress or NullProgress(), scratch)
     prov = provenance(cfg, created, "sweep", timer)
     prov = replace(prov, config=as_dict(cfg, sweep=True))
-    return _compose(cfg, prep, grid, found, clean, (*notes, *more), executor, shards, prov)
+    ignored = tuple(store.ignored) if store is not None else ()
+    return _compose(cfg, prep, grid, found, clean, (*notes, *more, *ignored), executor, shards,
+                    prov)
 
 
 def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepared]:

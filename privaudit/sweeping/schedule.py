@@ -8,7 +8,6 @@ finished, and the next run starts from there.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from itertools import product
 from pathlib import Path
@@ -24,7 +23,6 @@ from privaudit.sweeping.shards import ShardStore
 
 __all__ = ["Collected", "load_result", "run_grid"]
 
-log = logging.getLogger(__name__)
 
 Coords = tuple[float, str, int]  # sigma, attack, seed
 
@@ -181,14 +179,13 @@ def load_result(store: ShardStore | None, key: dict[str, Any], cls: type[Any]) -
     try:
         result = from_jsonable(cls, value)
     except (ValueError, TypeError, KeyError) as e:
-        log.warning("ignoring a shard that does not parse (%s): %s", store.path(key), e)
+        store.ignore(store.path(key), f"does not parse: {e}")
         return None
     bad = out_of_range(result)
     if bad is None and isinstance(result, AttackResult) and result.status is Status.OK and (
             result.mse is None):  # fmt: skip
         bad = "an attack that ran has no MSE"
     if bad is not None:
-        log.warning("ignoring a shard with a value privaudit never writes (%s): %s",
-                    store.path(key), bad)  # fmt: skip
+        store.ignore(store.path(key), f"holds a value privaudit never writes: {bad}")
         return None
     return result

@@ -15,7 +15,7 @@ import hashlib
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +59,13 @@ class ShardStore:
         folder: OUTPUT_DIR/shards.
         identity: the key fields every job of the sweep shares.
         fresh: ignore existing shards (a fresh run `clear`s them first).
+        ignored: why the shards found but not reused were not (unreadable, or tampered).
     """
 
     folder: Path
     identity: dict[str, str]
     fresh: bool = False
+    ignored: list[str] = field(default_factory=list)  # why shards were not reused, for the report
 
     @classmethod
     def create(
@@ -89,6 +91,11 @@ class ShardStore:
                 gone += 1
         return gone
 
+    def ignore(self, path: Path, why: str) -> None:
+        """Record (and log) a shard that is not reused: the sweep's report warns of it."""
+        log.debug("ignoring shard %s: %s", path, why)
+        self.ignored.append(f"a shard was not reused and its job ran again ({path.name}: {why})")
+
     def key(self, kind: str, **coordinates: object) -> dict[str, Any]:
         """The full key of one job: its kind and coordinates, and the sweep's identity."""
         return {"kind": kind, **coordinates, **self.identity}
@@ -110,7 +117,7 @@ class ShardStore:
         try:
             doc = json.loads(path.read_text(encoding="utf-8"), parse_constant=_no_constant)
         except (OSError, ValueError, RecursionError) as e:
-            log.warning("ignoring unreadable shard %s: %s", path, e)
+            self.ignore(path, f"unreadable: {e}")
             return None
         if not isinstance(doc, dict) or doc.get("shard_version") != SHARD_VERSION or (
             doc.get("key") != key

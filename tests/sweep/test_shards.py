@@ -41,6 +41,9 @@ def test_unreadable_or_foreign_shards_are_ignored(tmp_path: Path) -> None:
     key = store.key("point", cut="layer3", noise_sigma=0.0, seed=0)
     store.path(key).write_text("{ not json")
     assert store.load(key) is None
+    # NOTE: said in the sweep's warnings (it printed as a '07:44:21 WARNING' log line)
+    assert len(store.ignored) == 1 and "its job ran again" in store.ignored[0]
+    assert "unreadable" in store.ignored[0]
     store.path(key).write_text('{"shard_version": 1, "key": {"kind": "other"}, "value": 3}')
     assert store.load(key) is None
 
@@ -73,6 +76,7 @@ def test_a_shard_with_a_value_privaudit_never_writes_is_not_reused(tmp_path: Pat
         text = json.dumps(tampered).replace('"NaN"', "NaN")
         store.path(key).write_text(text)
         assert load_result(store, key, AttackResult) is None, value
+    assert len(store.ignored) == 3
 
 
 def test_fresh_clears_the_shards_and_killed_runs_scratch_is_removed(tmp_path: Path) -> None:
