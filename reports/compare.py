@@ -43,9 +43,13 @@ def render_compare(
         ConfigError: unknown format, or a sweep compared with an audit report.
     """
     if fmt not in COMPARE_FORMATS:
+        several = "," in fmt and all(f.strip() in COMPARE_FORMATS for f in fmt.split(","))
         raise ConfigError(
-            f"unknown compare format {fmt!r}", hint=f"choose from: {', '.join(COMPARE_FORMATS)}"
-        )
+            f"compare writes one format at a time, got {fmt!r}" if several
+            else f"unknown compare format {fmt!r}",
+            hint=f"choose one of: {', '.join(COMPARE_FORMATS)}" + (
+                " (run compare once per format)" if several else ""),
+        )  # fmt: skip
     if isinstance(a, SweepReport) and isinstance(b, SweepReport):
         return _render(_sweep_view(a, b), fmt)
     if isinstance(a, AuditReport) and isinstance(b, AuditReport):

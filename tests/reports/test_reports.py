@@ -663,6 +663,9 @@ def test_compare_escapes_and_rejects_unknown_format() -> None:
     assert "<script" not in render_compare(evil, make_report(), "html").lower()
     with pytest.raises(Exception, match="unknown compare format"):
         render_compare(evil, evil, "pdf")
+    # NOTE: a list, as other commands take, said as such (it read "unknown compare format")
+    with pytest.raises(Exception, match="compare writes one format at a time"):
+        render_compare(evil, evil, "markdown,json")
 
 
 def _minimal_report() -> AuditReport:
