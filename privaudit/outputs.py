@@ -87,6 +87,7 @@ def atomic_write(data: bytes, path: Path, *, hint: str | None = None) -> None:
         hint: the hint of a failed write (see `write_error`), for a command whose option
             names a file rather than an output folder.
     """
+    refuse_special(path, hint=hint)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -102,6 +103,21 @@ def atomic_write(data: bytes, path: Path, *, hint: str | None = None) -> None:
         if isinstance(e, OSError):
             raise write_error(path, e, hint=hint) from None
         raise
+
+
+def refuse_special(path: Path, *, hint: str | None = None) -> None:
+    """Refuse an output path that exists and is not a regular file (or a folder, said apart).
+
+    Writing through a temp file and a rename would replace a device (`/dev/null`), a named
+    pipe or a socket with a regular file: a tester's `harden -o /dev/null` did.
+
+    Raises:
+        ConfigError: `path` is such a file.
+    """
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise ConfigError(f"output {path} exists and is not a regular file (a device, a pipe "
+                          "or a socket); privaudit writes regular files only",
+                          hint=hint or "choose another output path")  # fmt: skip
 
 
 def write_error(path: Path, error: OSError, *, hint: str | None = None) -> ConfigError:
@@ -300,9 +316,10 @@ def refuse_overwrite(
         flag: the option that chose the outputs, named in the hint.
 
     Raises:
-        ConfigError: an output is an input file.
+        ConfigError: an output is an input file, or exists and is not a regular file.
     """
     for out in outputs:
+        refuse_special(out, hint=f"choose another {flag}")
         for what, path in inputs.items():
             if path is not None and same_file(out, path):
                 raise ConfigError(
@@ -329,4 +346,5 @@ def check_model_output(path: Path, reports: Sequence[Path] = (), *, flag: str = 
     if path.is_dir():
         raise ConfigError(f"output {path} is a folder, not a file name",
                           hint=f"give a file name with {flag}, e.g. {path / 'hardened.onnx'}")
+    refuse_special(path, hint=f"choose another {flag}")
     check_writable_dir(path.parent, flag=flag)

@@ -226,3 +226,32 @@ def test_a_report_left_by_an_earlier_run_is_pointed_out(tmp_path: Path) -> None:
     assert again.exit_code == 0
     assert f"note: {out / 'report.html'} is from an earlier run (this run wrote -f json)" in (
         again.stderr)
+
+
+def test_an_output_that_is_a_pipe_or_a_device_is_refused(tmp_path: Path) -> None:
+    """A tester's `harden -o /dev/null` replaced /dev/null with an 81 KB regular file (the
+    temp file was renamed over it, exit 0); a named pipe became a file the same way."""
+    import os
+
+    from privaudit.errors import ConfigError
+    from privaudit.outputs import atomic_write, check_model_output
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="exists and is not a regular file"):
+        check_model_output(fifo)
+    with pytest.raises(ConfigError, match="exists and is not a regular file"):
+        atomic_write(b"x", fifo)
+    assert fifo.is_fifo()
+    result = runner.invoke(app, ["harden", "--split", "layer3", "--noise", "0.1", "--limit",
+                                 "60", "--no-attacks", "-o", str(fifo)])  # fmt: skip
+    assert result.exit_code == 2 and "is not a regular file" in result.stderr
+    assert fifo.is_fifo()
+    refused = runner.invoke(app, ["assess", "--no-attacks", "--limit", "60", "-f", "json",
+                                  "-o", str(tmp_path / "out")])  # fmt: skip
+    assert refused.exit_code == 0, refused.stderr
+    (tmp_path / "out" / "report.json").unlink()
+    os.mkfifo(tmp_path / "out" / "report.json")
+    again = runner.invoke(app, ["assess", "--no-attacks", "--limit", "60", "-f", "json",
+                                "-o", str(tmp_path / "out")])  # fmt: skip
+    assert again.exit_code == 2 and "is not a regular file" in again.stderr
