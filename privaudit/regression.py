@@ -29,7 +29,7 @@ from privaudit.results import (
 
 __all__ = [
     "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "gated",
-    "less_private",
+    "less_private", "measured_differently",
 ]
 
 DEFAULT_TOLERANCE = 0.05  # relative: 5 %
@@ -66,7 +66,8 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
     kind of data audited on another model (original against hardened) compares.
 
     Raises:
-        ConfigError: the two reports' data are of different kinds (`model.domain`).
+        ConfigError: the two reports' data are of different kinds (`model.domain`), or they
+            were measured differently (`measured_differently`: data, seed, budget).
     """
     a, b = gated(old).model.domain, gated(new).model.domain
     if a != b:
@@ -75,6 +76,36 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
             hint="compare two reports of the same kind of data, e.g. the original and the "
             "hardened model audited on the same data",
         )
+    differ = measured_differently(old, new)
+    if differ:
+        raise ConfigError(
+            f"A and B were measured differently ({'; '.join(differ)}): a weaker or other "
+            "audit of B would pass as more private",
+            hint="audit both models with the same data, --seed and --budget",
+        )
+
+
+def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
+    """How two audits' measurements differ: their data, seed or attack budget (empty: alike).
+
+    A smoke audit's weaker attacks made a model read as +243% harder to invert than the same
+    model's standard audit, and `--fail-if-less-private` passed.
+    """
+    a, b = gated(old), gated(new)
+    out = []
+    if a.data.fingerprint != b.data.fingerprint:
+        out.append(f"data {a.data.source} vs {b.data.source}, different samples")
+    if a.provenance.seed != b.provenance.seed:
+        out.append(f"seed {a.provenance.seed} vs {b.provenance.seed}")
+    ba, bb = _budget(a), _budget(b)
+    if ba != bb and a.attacks and b.attacks:  # NOTE: a budget without attacks measures nothing
+        out.append(f"budget {ba} vs {bb}")
+    return out
+
+
+def _budget(report: AuditReport) -> str:
+    attacks = report.provenance.config.get("attacks")
+    return str(attacks.get("budget")) if isinstance(attacks, dict) else "unknown"
 
 
 def _kind(domain: str) -> str:

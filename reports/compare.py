@@ -136,11 +136,21 @@ def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
         ("A", run_label(a)), ("B", run_label(b)),
         ("A gate", prose.gate_status(a.gate)[1]), ("B gate", prose.gate_status(b.gate)[1]),
     ]  # fmt: skip
+    sa, sb = _sigma(a), _sigma(b)
+    if sa is not None and sb is not None and sa != sb:
+        pairs.append(("noise", f"A was audited at sigma {sa:g}, B at sigma {sb:g}: the two "
+                               "deployments add different noise, not only different models"))
     da, db = a.model.domain, b.model.domain
     if da != db:  # NOTE: `compare --fail-if-less-private` refuses such a pair (exit 2)
         pairs.append(("units", f"A's MSEs are {mse_units(da)} ({da} data), B's "
                                f"{mse_units(db)} ({db} data): their deltas mean nothing"))
     return pairs
+
+
+def _sigma(report: AuditReport) -> float | None:
+    """The noise sigma the compared model was audited at (a harden report: its hardened one)."""
+    gated = report if report.harden is None else report.harden.after
+    return None if gated.bound is None else gated.bound.noise_sigma
 
 
 def _markdown(view: _View) -> str:

@@ -811,3 +811,13 @@ def test_a_zero_floor_and_k_means_cells_are_said_in_words() -> None:
     assert "The floor is 0: no input dimension has a density" in sentences
     paragraph = prose.bound_paragraph(zero.bound, zero)
     assert "floor is 0 here" in paragraph and "No attacker, whatever its method" not in paragraph
+
+
+def test_compare_says_when_the_two_were_audited_at_different_sigmas() -> None:
+    """Sigma 0.1 against 0.5 of the same model compared with no word on the noise."""
+    a = make_report()
+    assert a.bound is not None
+    b = dataclasses.replace(a, bound=dataclasses.replace(a.bound, noise_sigma=0.5))
+    text = render_compare(a, b, "markdown")
+    assert "A was audited at sigma 0.1, B at sigma 0.5" in text
+    assert "audited at sigma" not in render_compare(a, a, "markdown")

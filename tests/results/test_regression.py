@@ -316,3 +316,24 @@ def test_compare_output_records_the_regression_gate_and_the_references(tmp_path:
     assert {"label reference mse", "prior reference mse", "decoder recovered"} <= metrics
     assert runner.invoke(app, args).exit_code == 0
     assert "regression" not in json.loads((tmp_path / "cmp.json").read_text())  # not asked
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda d: d["provenance"]["config"]["attacks"].update(budget="standard"),
+     "budget smoke vs standard"),
+    (lambda d: d["provenance"].update(seed=1), "seed 0 vs 1"),
+    (lambda d: d["data"].update(fingerprint="0" * 64), "different samples"),
+])  # fmt: skip
+def test_reports_measured_differently_are_not_gated(knn_run: Path, tmp_path: Path, edit: Any,
+                                                    words: str) -> None:  # fmt: skip
+    """A standard-budget audit against a smoke one of the same model read +243% in MSE, and
+    `--fail-if-less-private` passed it: a weaker audit of B passed as more private."""
+    doc = json.loads(knn_run.read_text())
+    edit(doc)
+    other = tmp_path / "report.json"
+    other.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["compare", str(knn_run), str(other), "--fail-if-less-private"])
+    assert result.exit_code == 2
+    assert "A and B were measured differently" in result.stderr and words in result.stderr
+    assert runner.invoke(app, ["compare", str(knn_run), str(knn_run),
+                               "--fail-if-less-private"]).exit_code == 0  # fmt: skip
