@@ -29,6 +29,7 @@ from privaudit.model import (
     InputSpec,
     Split,
     channel_scales,
+    check_deterministic,
     check_model,
     image_input,
     load_model_and_sha256,
@@ -182,6 +183,7 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     """The model's path, hash, proto (None for a pre-split pair), split, split name, metadata."""
     if cfg.encoder is not None and memory.model is None:
         split = load_presplit(cfg.encoder, cfg.head)
+        check_deterministic(split.encoder, str(cfg.encoder))
         meta = read_metadata(split.encoder)
         return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta
     if memory.model is not None:
@@ -195,6 +197,7 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
     # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
     model = strip_embedded_noise(raw)
+    check_deterministic(model, str(path))
     meta = read_metadata(model)
     split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
     return path, sha, model, split_model(model, split_name, model_name=str(path)), split_name, meta

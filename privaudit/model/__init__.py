@@ -25,7 +25,7 @@ from privaudit.model.describe import (
     value_shape,
 )
 from privaudit.model.edit import embed_noise, save_model, set_metadata, strip_embedded_noise
-from privaudit.model.inference import check_inference_model
+from privaudit.model.inference import check_deterministic, check_inference_model
 from privaudit.model.load import (
     RE_EXPORT,
     STANDARD_DOMAINS,
@@ -54,6 +54,7 @@ __all__ = [
     "Split",
     "broadcast_shape",
     "channel_scales",
+    "check_deterministic",
     "check_inference_model",
     "check_model",
     "embed_noise",

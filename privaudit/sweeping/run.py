@@ -20,7 +20,12 @@ from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
 from privaudit.audit.run import data_info, small_audit_warning
 from privaudit.config import Config, as_dict
 from privaudit.errors import ConfigError, ModelError
-from privaudit.model import image_input, load_model, strip_embedded_noise
+from privaudit.model import (
+    check_deterministic,
+    image_input,
+    load_model,
+    strip_embedded_noise,
+)
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     Accuracy,
@@ -122,6 +127,7 @@ def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepa
     raw = memory.model if memory.model is not None else load_model(path)
     model = strip_embedded_noise(raw)
     name = "MODEL" if memory.model is not None else str(path)
+    check_deterministic(model, name)
     cuts, notes = resolve_cuts(model, cfg.sweep.splits, model_name=name)
     if not cuts:
         raise ModelError(f"{name} has no clean cut to sweep",

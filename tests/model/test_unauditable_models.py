@@ -255,3 +255,30 @@ def test_duplicate_node_names_are_renamed_apart_on_load(tmp_path: Path) -> None:
     np.savez(tmp_path / "tab.npz", x=table, y=np.arange(40) % 3)
     code, err = _assess(tmp_path / "dup.onnx", cut, tmp_path / "tab.npz", tmp_path / "out")
     assert code == 0, err
+
+
+class NoisyInside(nn.Module):
+    """A user's own noise in the graph: `z + 0.1 * randn_like(z)` after the encoder."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.Sequential(nn.Linear(5, 8), nn.Tanh())
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.enc(x)
+        return self.head(z + 0.1 * torch.randn_like(z))
+
+
+def test_a_model_that_draws_random_values_is_refused(tmp_path: Path) -> None:
+    """Its noise was added twice (decoder MSE 0.0404 where the deployment reads 0.0316), its
+    'clean' accuracy was a noisy one, and the split check passed only because onnxruntime
+    repeats one draw per session."""
+    torch.manual_seed(0)
+    path = _export(NoisyInside().eval(), tmp_path / "noisy.onnx", torch.randn(4, 5))
+    table = np.random.default_rng(1).normal(size=(40, 5)).astype(np.float32)
+    np.savez(tmp_path / "tab.npz", x=table, y=np.arange(40) % 3)
+    code, err = _assess(path, "enc", tmp_path / "tab.npz", tmp_path / "out")
+    assert code == 2 and "draws random values inside its graph (RandomNormalLike" in err
+    assert "--noise" in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "report.json").exists()
