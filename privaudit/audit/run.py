@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
+import onnx
 from torch import nn
 
 from privaudit.attacks import (
@@ -28,9 +30,10 @@ from privaudit.audit.provenance import Timer, provenance
 from privaudit.audit.references import score_references
 from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
-from privaudit.config import Budget, Config, Domain
+from privaudit.config import Budget, Config, Domain, NoiseSource
+from privaudit.errors import ConfigError
 from privaudit.gate import evaluate_gate
-from privaudit.model import image_input, make_session
+from privaudit.model import image_input, make_session, metadata
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     AttackResult,
@@ -73,7 +76,38 @@ def run_assess(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
+            _check_embedded_sigma(prep, memory)
         return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
+
+
+def _check_embedded_sigma(prep: Prepared, memory: InMemory | None) -> None:
+    """Refuse to audit a model hardened with `--embed-noise` at another sigma than its own.
+
+    Its graph adds its noise whatever the server is told: `--noise 0.5` on a model that adds
+    0.1 audited a deployment that cannot happen (noisy accuracy 25.5%, attacks at 0.5).
+
+    Raises:
+        ConfigError: the audited sigma is not the one in the graph.
+    """
+    if prep.model is None or prep.noise_source == NoiseSource.METADATA.value:
+        return
+    raw = memory.model if memory is not None and memory.model is not None else onnx.load(
+        str(prep.model_path), load_external_data=False)  # fmt: skip
+    meta = {p.key: p.value for p in raw.metadata_props}
+    if metadata.EMBEDDED_NOISE not in meta or metadata.NOISE_SIGMA not in meta:
+        return
+    try:
+        embedded = float(meta[metadata.NOISE_SIGMA])
+    except ValueError:
+        return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
+    if not math.isclose(embedded, prep.noise_sigma, rel_tol=1e-9, abs_tol=1e-12):
+        raise ConfigError(
+            f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
+            f"with --embed-noise): an audit at sigma {prep.noise_sigma:g} describes a "
+            "deployment it cannot have",
+            hint="leave --noise out (the model's own sigma is used), or harden the model again "
+            "at the sigma you want",
+        )
 
 
 def measure_prepared(

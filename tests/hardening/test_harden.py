@@ -277,3 +277,32 @@ def test_harden_on_cuda(tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path) -
     x = np.random.default_rng(0).random((3, 1, 28, 28)).astype(np.float32)
     logits = ort.InferenceSession(str(out)).run(None, {"input": x})[0]
     assert logits.shape == (3, 10) and np.isfinite(logits).all()
+
+
+def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
+    tiny_cnn_legacy: Path, tmp_path: Path
+) -> None:
+    """`assess emb.onnx --noise 0.5` on a model whose graph adds 0.1 reported noisy accuracy
+    25.5% and attacks at 0.5: a deployment that cannot happen."""
+    from typer.testing import CliRunner
+
+    from privaudit.cli.app import app
+    from privaudit.model import metadata, set_metadata
+
+    model = onnx.load(tiny_cnn_legacy)
+    cut = split_model(model, "layer3").cut_tensor
+    noisy = set_metadata(embed_noise(model, cut, 0.1),
+                         {metadata.NOISE_SIGMA: "0.1", metadata.SPLIT: "layer3"})  # fmt: skip
+    path = tmp_path / "emb.onnx"
+    save_model(noisy, path)
+    x = np.random.default_rng(0).random((60, 1, 28, 28)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(60) % 10)
+    runner = CliRunner()
+    base = ["assess", str(path), "--data", str(tmp_path / "d.npz"), "--no-attacks", "-q"]
+    other = runner.invoke(app, [*base, "--noise", "0.5", "-o", str(tmp_path / "a")])
+    assert other.exit_code == 2
+    assert "adds noise of sigma 0.1 inside its graph" in other.stderr
+    own = runner.invoke(app, [*base, "-o", str(tmp_path / "b")])
+    assert own.exit_code == 0, own.stderr
+    same = runner.invoke(app, [*base, "--noise", "0.1", "-o", str(tmp_path / "c")])
+    assert same.exit_code == 0, same.stderr
