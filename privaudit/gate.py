@@ -112,6 +112,28 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
         elif a.status is Status.OK:
             yield from _reconstruction_rules(gate, a.attack, a.mse, a.recovered)
             yield from _too_few(gate, a)
+            yield from _failed_to_learn(gate, a)
+
+
+FAILED_TO_LEARN = -0.1  # an attack this much worse than guessing the mean input learned nothing
+
+
+def _failed_to_learn(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
+    """An attack threshold fails on an attack that did much worse than guessing the mean.
+
+    Its MSE says nothing about the features, only that it did not train (a smoke budget on a
+    hardened model: decoder recovered -70%, GAN -141%, and `--fail-under-attack-mse 0.04`
+    passed where the standard budget's decoder reaches 0.0316).
+    """
+    if a.recovered is None or not a.recovered < FAILED_TO_LEARN:
+        return
+    for rule in ATTACK_RULES:
+        threshold = getattr(gate, rule)
+        if threshold is not None:
+            yield Violation(rule, a.attack, None, threshold,
+                            f"{a.attack}: did worse than guessing the mean input (recovered "
+                            f"{a.recovered:.0%}), so it learned nothing and its result cannot "
+                            f"pass {rule}: measure at a larger --budget")  # fmt: skip
 
 
 MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate

@@ -223,3 +223,16 @@ def test_an_attack_scored_on_too_few_samples_fails_the_attack_thresholds() -> No
     enough = replace(one, n_samples=MIN_GATED_SAMPLES)
     assert evaluate_gate(gate, None, (enough,)).passed
     assert evaluate_gate(GateConfig(max_leakage=9.0), BOUND, (one,)).passed  # bound only
+
+
+def test_an_attack_that_learned_nothing_cannot_pass_the_attack_thresholds() -> None:
+    """A smoke audit of a hardened model: decoder recovered -70%, and
+    `--fail-under-attack-mse 0.04` passed on its MSE, which says only that it did not train."""
+    from privaudit.gate import FAILED_TO_LEARN
+
+    failed = AttackResult("decoder", Status.OK, mse=0.11, recovered=-0.7, n_samples=100)
+    (v,) = evaluate_gate(GateConfig(min_attack_mse=0.04), None, (failed,)).violations
+    assert (v.rule, v.subject) == ("min_attack_mse", "decoder")
+    assert "did worse than guessing the mean input (recovered -70%)" in v.message
+    near = replace(failed, recovered=FAILED_TO_LEARN / 2)  # about the mean: a private model
+    assert evaluate_gate(GateConfig(min_attack_mse=0.04), None, (near,)).passed
