@@ -111,48 +111,36 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
             yield Violation("strict", a.attack, None, None, f"{a.attack} skipped: {a.reason}")
         elif a.status is Status.OK:
             yield from _reconstruction_rules(gate, a.attack, a.mse, a.recovered)
-            yield from _too_few(gate, a)
-            yield from _failed_to_learn(gate, a)
+            yield from _unusable(gate, a)
 
 
 FAILED_TO_LEARN = -0.1  # an attack this much worse than guessing the mean input learned nothing
-
-
-def _failed_to_learn(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
-    """An attack threshold fails on an attack that did much worse than guessing the mean.
-
-    Its MSE says nothing about the features, only that it did not train (a smoke budget on a
-    hardened model: decoder recovered -70%, GAN -141%, and `--fail-under-attack-mse 0.04`
-    passed where the standard budget's decoder reaches 0.0316).
-    """
-    if a.recovered is None or not a.recovered < FAILED_TO_LEARN:
-        return
-    for rule in ATTACK_RULES:
-        threshold = getattr(gate, rule)
-        if threshold is not None:
-            yield Violation(rule, a.attack, None, threshold,
-                            f"{a.attack}: did worse than guessing the mean input (recovered "
-                            f"{a.recovered:.0%}), so it learned nothing and its result cannot "
-                            f"pass {rule}: measure at a larger --budget")  # fmt: skip
-
-
 MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate
 
 
-def _too_few(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
-    """An attack threshold fails on an attack scored on too few samples to say anything.
+def _unusable(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
+    """The attack thresholds fail on an attack whose result cannot speak for the features.
 
-    A tester's audit of 2 rows passed `--fail-over-recovered 0.1` on one evaluation sample.
+    Either it did much worse than guessing the mean input, so it did not train (a smoke budget
+    on a hardened model: decoder recovered -70%, and `--fail-under-attack-mse 0.04` passed
+    where the standard budget's decoder reaches 0.0316); or it was scored on too few samples
+    (a tester's audit of 2 rows passed `--fail-over-recovered 0.1` on one sample). An
+    `n_samples` of 0 is not recorded (a result built by hand).
     """
-    if not 0 < a.n_samples < MIN_GATED_SAMPLES:  # NOTE: 0: not recorded (built by hand)
+    why = None
+    if a.recovered is not None and a.recovered < FAILED_TO_LEARN:
+        why = (f"did worse than guessing the mean input (recovered {a.recovered:.0%}), so it "
+               "learned nothing and its result cannot pass {rule}: measure at a larger --budget")
+    elif 0 < a.n_samples < MIN_GATED_SAMPLES:
+        why = (f"scored on {a.n_samples} evaluation sample{'' if a.n_samples == 1 else 's'}, "
+               f"too few to gate {{rule}} on (at least {MIN_GATED_SAMPLES}): audit more samples")
+    if why is None:
         return
     for rule in ATTACK_RULES:
         threshold = getattr(gate, rule)
         if threshold is not None:
             yield Violation(rule, a.attack, None, threshold,
-                            f"{a.attack}: scored on {a.n_samples} evaluation sample"
-                            f"{'' if a.n_samples == 1 else 's'}, too few to gate {rule} on "
-                            f"(at least {MIN_GATED_SAMPLES}): audit more samples")  # fmt: skip
+                            f"{a.attack}: {why.format(rule=rule)}")
 
 
 def _reference_rules(gate: GateConfig, references: tuple[Reference, ...]) -> Iterator[Violation]:
