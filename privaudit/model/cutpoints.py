@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 import onnx.shape_inference
-from onnx import numpy_helper
 
 from privaudit.errors import ModelError
+from privaudit.model.constants import Constants
 from privaudit.model.load import subgraphs
 from privaudit.model.scopes import node_scopes
 
@@ -227,7 +227,7 @@ def batch_shapes(g: Graph) -> dict[int, str]:
     the same value, so the head of a split reads the cut instead (see `split_model`).
     """
     batch = _batch_dim(g)
-    consts = _Constants(g)
+    consts = Constants(g.model.graph)
     main = g.inputs[0] if g.inputs else None
     found: dict[int, str] = {}
     for i, node in enumerate(g.nodes):
@@ -265,29 +265,7 @@ def _shape_range(node: onnx.NodeProto) -> tuple[int, int | None]:
     return attrs.get("start", 0), attrs.get("end")
 
 
-class _Constants:
-    """Values of initializers and Constant node outputs, looked up by tensor name."""
-
-    def __init__(self, g: Graph) -> None:
-        self._g = g
-        self._inits = {t.name: t for t in g.model.graph.initializer}
-
-    def get(self, name: str) -> np.ndarray | None:
-        if name in self._inits:
-            return numpy_helper.to_array(self._inits[name])
-        i = self._g.producer.get(name)
-        node = self._g.nodes[i] if i is not None else None
-        if node is None or node.op_type != "Constant" or not node.attribute:
-            return None
-        attr = node.attribute[0]
-        if attr.name == "value":
-            return numpy_helper.to_array(attr.t)
-        if attr.name in ("value_int", "value_ints"):
-            return np.asarray(onnx.helper.get_attribute_value(attr))
-        return None
-
-
-def _reads_first(node: onnx.NodeProto, consts: _Constants) -> bool:
+def _reads_first(node: onnx.NodeProto, consts: Constants) -> bool:
     """Whether `node`, reading a shape vector, keeps only its first entry (the batch size)."""
     ints = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute
             if a.type in (onnx.AttributeProto.INT, onnx.AttributeProto.INTS)}
@@ -318,7 +296,7 @@ def _shape_use(g: Graph, index: int) -> str:
     start, end = _shape_range(node)
     if (start, end) != (0, None):
         return f"Shape[{start}:{'' if end is None else end}]"
-    consts = _Constants(g)
+    consts = Constants(g.model.graph)
     uses = []
     for c in g.consumers.get(node.output[0], []):
         reader = g.nodes[c]

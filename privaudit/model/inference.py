@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import onnx
-from onnx import numpy_helper
 
 from privaudit.errors import ModelError
+from privaudit.model.constants import Constants
 
 __all__ = [
     "HALF_TYPES",
@@ -58,14 +58,8 @@ def training_mode_node(model: onnx.ModelProto) -> onnx.NodeProto | None:
     BatchNormalization is in training mode with `training_mode=1` or with its running
     statistics outputs used; Dropout with a `training_mode` input that is a constant true.
     """
-    graph = model.graph
-    constants = {t.name: t for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant" and node.output:
-            value = next((a.t for a in node.attribute if a.name == "value"), None)
-            if value is not None:
-                constants[node.output[0]] = value
-    nodes: list[onnx.NodeProto] = list(graph.node)
+    constants = Constants(model.graph)
+    nodes: list[onnx.NodeProto] = list(model.graph.node)  # NOTE: typed (protobuf's is Any)
     for node in nodes:
         if node.domain not in ("", "ai.onnx"):
             continue
@@ -81,13 +75,13 @@ def _bn_training(node: onnx.NodeProto) -> bool:
     return bool(mode) or any(node.output[1:])
 
 
-def _dropout_training(node: onnx.NodeProto, constants: dict[str, onnx.TensorProto]) -> bool:
+def _dropout_training(node: onnx.NodeProto, constants: Constants) -> bool:
     if len(node.input) < 3 or not node.input[2]:
         return False
-    tensor = constants.get(node.input[2])
-    if tensor is None:
+    value = constants.get(node.input[2])
+    if value is None:
         return False  # NOTE: computed at run time; onnxruntime's inference default is false
-    return bool(numpy_helper.to_array(tensor).any())
+    return bool(value.any())
 
 
 def half_precision(model: onnx.ModelProto) -> tuple[str, str] | None:
