@@ -37,7 +37,6 @@ __all__ = [
     "mark_pareto",
     "privacy",
     "recommend",
-    "strongest",
     "summarize",
     "with_strongest",
 ]
@@ -78,15 +77,6 @@ def _mean(values: Sequence[float | None]) -> float | None:
 def _std(values: Sequence[float | None]) -> float | None:
     known = [v for v in values if v is not None and math.isfinite(v)]
     return statistics.stdev(known) if len(known) > 1 else None
-
-
-def strongest(summaries: Sequence[AttackSummary]) -> tuple[str | None, float | None, float | None]:
-    """The attack with the lowest mean MSE, that MSE, and the largest mean recovered share."""
-    ok = [s for s in summaries if s.mse is not None]
-    best = min(ok, key=lambda s: float(s.mse or 0.0), default=None)
-    shares = [s.recovered for s in ok if s.recovered is not None]
-    return (None if best is None else best.attack, None if best is None else best.mse,
-            max(shares, default=None))  # fmt: skip
 
 
 def with_strongest(point: GridPoint) -> GridPoint:

@@ -20,12 +20,7 @@ from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
 from privaudit.audit.run import data_info, small_audit_warning
 from privaudit.config import Config, as_dict
 from privaudit.errors import ConfigError, ModelError
-from privaudit.model import (
-    check_deterministic,
-    image_input,
-    load_model,
-    strip_embedded_noise,
-)
+from privaudit.model import image_input, load_model, strip_embedded_noise
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     Accuracy,
@@ -42,7 +37,7 @@ from privaudit.sweeping.accuracy import model_accuracy
 from privaudit.sweeping.answer import answer, constraints_of
 from privaudit.sweeping.context import SweepContext
 from privaudit.sweeping.executor import JobExecutor, get_executor
-from privaudit.sweeping.frontier import strongest, summarize, with_strongest
+from privaudit.sweeping.frontier import summarize
 from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
 from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
@@ -125,9 +120,8 @@ def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepa
                           "--encoder ... --noise-sweep ...'")  # fmt: skip
     path = cfg.model or demo.demo_model_path()
     raw = memory.model if memory.model is not None else load_model(path)
-    model = strip_embedded_noise(raw)
+    model = strip_embedded_noise(raw)  # NOTE: `prepare` checks that it is deterministic
     name = "MODEL" if memory.model is not None else str(path)
-    check_deterministic(model, name)
     cuts, notes = resolve_cuts(model, cfg.sweep.splits, model_name=name)
     if not cuts:
         raise ModelError(f"{name} has no clean cut to sweep",
@@ -227,16 +221,14 @@ def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy
     measured = found.points[(cut, sigma)]
     runs = tuple(AttackRun(seed, found.runs[(cut, sigma, a, seed)])
                  for a in grid.attacks for seed in grid.seeds)  # fmt: skip
-    summaries = summarize(runs, grid.attacks)
-    best, best_mse, recovered = strongest(summaries)
     noisy = measured.noisy_accuracy
     if sigma == 0 and noisy.value is None:  # NOTE: a shard of a build that left it to clean
         noisy = clean
     if not measured.labelled:
         noisy = Accuracy(None)
-    return with_strongest(GridPoint(cut, sigma, clean, noisy, measured.bound,
-                                    measured.references, runs, summaries, best, best_mse,
-                                    recovered))  # fmt: skip
+    # NOTE: its strongest reconstruction and recovered share are set by `answer`
+    return GridPoint(cut, sigma, clean, noisy, measured.bound, measured.references, runs,
+                     summarize(runs, grid.attacks))
 
 
 def fewer_workers(cfg: Config, executor: JobExecutor) -> tuple[str, ...]:
