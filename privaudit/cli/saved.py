@@ -165,21 +165,21 @@ def _format_names(fmt: str) -> list[str]:
     return names
 
 
-def _outputs(audit: Any, saved: Path, names: list[str], folder: Path) -> list[Path]:
-    """The files `--format` writes for `audit`, refused when one is the saved report itself.
+def _outputs(audit: Any, saved: Path, names: list[str], folder: Path) -> list[tuple[Path, Any]]:
+    """(file, reporter) of each `--format` for `audit`: `folder/<saved stem><suffix>`.
 
     Raises:
-        ConfigError: an unknown format, or an output that would overwrite the input.
+        ConfigError: an unknown format, or an output that would overwrite the saved report.
     """
     from privaudit.outputs import refuse_overwrite
     from privaudit.reports import get_reporter, get_sweep_reporter
     from privaudit.results import SweepReport
 
     sweep = isinstance(audit, SweepReport)
-    suffixes = [(get_sweep_reporter(n) if sweep else get_reporter(n)).suffix for n in names]
-    paths = [folder / f"{saved.stem}{suffix}" for suffix in suffixes]
-    refuse_overwrite(paths, {"report": saved}, flag="--output-dir")
-    return paths
+    reporters = [get_sweep_reporter(n) if sweep else get_reporter(n) for n in names]
+    outputs = [(folder / f"{saved.stem}{r.suffix}", r) for r in reporters]
+    refuse_overwrite([path for path, _ in outputs], {"report": saved}, flag="--output-dir")
+    return outputs
 
 
 def _write_rendered(audit: Any, saved: Path, names: list[str], folder: Path) -> None:
@@ -192,19 +192,14 @@ def _write_rendered(audit: Any, saved: Path, names: list[str], folder: Path) -> 
     from privaudit.outputs import (
         check_writable_dir,
         lock_folders,
-        refuse_overwrite,
         remove_new_folders_on_failure,
         restore_on_failure,
     )
-    from privaudit.reports import get_reporter, get_sweep_reporter, write_report
-    from privaudit.results import SweepReport
+    from privaudit.reports import write_report
 
     with remove_new_folders_on_failure([folder]):
         check_writable_dir(folder)
-        sweep = isinstance(audit, SweepReport)
-        reporters = [get_sweep_reporter(n) if sweep else get_reporter(n) for n in names]
-        texts = {folder / f"{saved.stem}{r.suffix}": r.render(audit) for r in reporters}
-        refuse_overwrite(list(texts), {"report": saved}, flag="--output-dir")
+        texts = {path: r.render(audit) for path, r in _outputs(audit, saved, names, folder)}
         with lock_folders([folder]), restore_on_failure(list(texts)):
             for path, text in texts.items():
                 write_report(text, path)
