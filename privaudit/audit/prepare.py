@@ -82,6 +82,8 @@ class Prepared:
     # per-channel noise stds at `noise_sigma` (their RMS), from a model hardened with
     # noise-allocation; `split` is then whitened (model.whiten): its cut is z / a_j
     noise_stds: tuple[float, ...] | None = None
+    # the model adds its noise in its graph (hardened with --embed-noise), taken out here
+    embedded_noise: bool = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,7 +127,7 @@ def prepare(
             hint="pass --data DATA (a CSV or Parquet table, an .npz or .npy file, or an image "
             "folder)",
         )
-    model_path, sha, model, split, split_name, meta = _split(cfg, memory, is_demo)
+    model_path, sha, model, split, split_name, meta, embedded = _split(cfg, memory, is_demo)
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
     split, noise_stds = noise_channels(split, meta, noise_sigma, split_name)
     spec = image_input(split.encoder)
@@ -153,6 +155,7 @@ def prepare(
         dataset=dataset,
         is_demo=is_demo,
         noise_stds=noise_stds,
+        embedded_noise=embedded,
     )
 
 
@@ -176,16 +179,20 @@ def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:
     )
 
 
-_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str]]
+_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str], bool]
 
 
 def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
-    """The model's path, hash, proto (None for a pre-split pair), split, split name, metadata."""
+    """The model's path, hash, proto (None for a pre-split pair), split, name and metadata.
+
+    Last, whether its graph added noise (hardened with --embed-noise), which
+    `strip_embedded_noise` took out.
+    """
     if cfg.encoder is not None and memory.model is None:
         split = load_presplit(cfg.encoder, cfg.head)
         check_deterministic(split.encoder, str(cfg.encoder))
         meta = read_metadata(split.encoder)
-        return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta
+        return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta, False
     if memory.model is not None:
         path, raw = IN_MEMORY_MODEL, check_model(memory.model, str(IN_MEMORY_MODEL))
         sha = sha256_bytes(memory.model.SerializeToString())
@@ -200,7 +207,8 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     check_deterministic(model, str(path))
     meta = read_metadata(model)
     split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
-    return path, sha, model, split_model(model, split_name, model_name=str(path)), split_name, meta
+    split = split_model(model, split_name, model_name=str(path))
+    return path, sha, model, split, split_name, meta, model is not raw
 
 
 # NOTE: the data record's line for `labels = false`; harden names it when it lacks labels

@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
-import onnx
 from torch import nn
 
 from privaudit.attacks import (
@@ -76,11 +75,11 @@ def run_assess(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
-            _check_embedded_sigma(prep, memory)
+            _check_embedded_sigma(prep)
         return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
 
 
-def _check_embedded_sigma(prep: Prepared, memory: InMemory | None) -> None:
+def _check_embedded_sigma(prep: Prepared) -> None:
     """Refuse to audit a model hardened with `--embed-noise` at another sigma than its own.
 
     Its graph adds its noise whatever the server is told: `--noise 0.5` on a model that adds
@@ -89,15 +88,11 @@ def _check_embedded_sigma(prep: Prepared, memory: InMemory | None) -> None:
     Raises:
         ConfigError: the audited sigma is not the one in the graph.
     """
-    if prep.model is None or prep.noise_source == NoiseSource.METADATA.value:
-        return
-    raw = memory.model if memory is not None and memory.model is not None else onnx.load(
-        str(prep.model_path), load_external_data=False)  # fmt: skip
-    meta = {p.key: p.value for p in raw.metadata_props}
-    if metadata.EMBEDDED_NOISE not in meta or metadata.NOISE_SIGMA not in meta:
+    own = prep.metadata.get(metadata.NOISE_SIGMA)
+    if not prep.embedded_noise or own is None or prep.noise_source == NoiseSource.METADATA.value:
         return
     try:
-        embedded = float(meta[metadata.NOISE_SIGMA])
+        embedded = float(own)
     except ValueError:
         return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
     if not math.isclose(embedded, prep.noise_sigma, rel_tol=1e-9, abs_tol=1e-12):
