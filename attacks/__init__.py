@@ -16,6 +16,7 @@ from privaudit.attacks.battery import (
     run_battery,
     scoring_seed,
 )
+from privaudit.attacks.knn import nearest_neighbours
 from privaudit.attacks.registry import ATTACKS, get_attack
 from privaudit.attacks.scoring import Measure, Scorer
 from privaudit.attacks.target import Capability, Target
@@ -33,6 +34,7 @@ __all__ = [
     "as_images",
     "check_params",
     "get_attack",
+    "nearest_neighbours",
     "noise_generator",
     "noisy_features",
     "run_battery",

@@ -14,7 +14,7 @@ from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import AttackName
 from privaudit.errors import AttackError
 
-__all__ = ["KnnAttack", "KnnParams"]
+__all__ = ["KnnAttack", "KnnParams", "nearest_neighbours"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,16 @@ class KnnAttack(Attack[KnnParams]):
         with ctx.progress.task(self.name, total=len(chunks)) as task:
             for start in chunks:
                 chunk = queries[start : start + params.chunk_size].to(ctx.device, torch.float32)
-                nearest = torch.cdist(chunk, bank).topk(params.k, dim=1, largest=False).indices
+                nearest = nearest_neighbours(chunk, bank, params.k)
                 parts.append(images[nearest].mean(dim=1).cpu())
                 task.advance()
         return target.clip(torch.cat(parts))
+
+
+def nearest_neighbours(queries: Tensor, bank: Tensor, k: int = 1) -> Tensor:
+    """(n, k) indices of the `k` rows of `bank` (N, m) nearest to each row of `queries` (n, m).
+
+    Euclidean distance; the attack's rule, shared with the `nearest` reference
+    (`privaudit.audit.references`), so that both find the same neighbours.
+    """
+    return torch.cdist(queries, bank).topk(k, dim=1, largest=False).indices

@@ -40,7 +40,7 @@ class Regression:
     """One way the new model is less private than the old, with both numbers."""
 
     quantity: str  # "mse_floor" | "leakage_bits_per_dim" | "attack_mse" | "reference_mse"
-    subject: str  # "bound", the attack's name, or "label reference" / "prior reference"
+    subject: str  # "bound", the attack's name, or "label reference", "prior reference", ...
     old: float | None
     new: float | None
     message: str

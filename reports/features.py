@@ -28,9 +28,12 @@ def feature_metric(report: AuditReport) -> tuple[str, str]:
 
 
 def _scored(report: AuditReport) -> list[tuple[str, tuple[FeatureScore, ...]]]:
-    """(name, per-feature scores) of the label reference and every successful attack."""
+    """(name, per-feature scores) of the label and nearest references and every attack.
+
+    Only successful attacks; not the prior, whose scores say nothing of a feature.
+    """
     named = [(f"{r.name} (reference)", r.features) for r in report.references
-             if r.name == "label" and r.features]  # fmt: skip
+             if r.name in ("label", "nearest") and r.features]  # fmt: skip
     named += [(a.attack, a.features) for a in report.attacks
               if a.status is Status.OK and a.features]  # fmt: skip
     return named

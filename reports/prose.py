@@ -252,14 +252,20 @@ def references_sentence(report: AuditReport) -> str:
     refs = {r.name: r for r in report.references}
     if not refs:
         return "No reference reconstructions in this report (it predates schema 3)."
-    prior, label = refs.get("prior"), refs.get("label")
-    text = (f"Two reconstructions need no attack: guessing the auxiliary mean (prior) gives MSE "
-            f"{format_float(prior.mse if prior else None)}, the no-information level")
+    prior, label, nearest = refs.get("prior"), refs.get("label"), refs.get("nearest")
+    count = "Three" if nearest is not None else "Two"
+    text = (f"{count} reconstructions need no training: guessing the auxiliary mean (prior) "
+            f"gives MSE {format_float(prior.mse if prior else None)}, the no-information level")
     if label is not None and label.mse is not None:
         text += (f"; the auxiliary mean of the class the head predicts from the noisy features "
                  f"(label), which the server learns anyway, gives {format_float(label.mse)}")
     elif label is not None:
         text += f"; the label reference is missing ({label.reason})"
+    if nearest is not None and nearest.mse is not None:
+        text += (f"; the auxiliary input whose clean features lie nearest the noisy ones "
+                 f"(nearest) gives {format_float(nearest.mse)}")
+    elif nearest is not None:
+        text += f"; the nearest reference is missing ({nearest.reason})"
     return (text + ". An attack's recovered share is 1 - MSE / MSE(prior); an attack that does "
             "not beat label has learned nothing beyond the class." + units_sentence(report))
 

@@ -25,8 +25,8 @@ __all__ = [
 
 POINT_VIEW = ["cut", "noise_sigma", "clean_accuracy", "noisy_accuracy", "noisy_accuracy_low",
               "noisy_accuracy_high", "leakage_bits_per_dim", "mse_floor", "paper_floor",
-              "prior_mse", "label_mse", "strongest", "strongest_mse", "recovered", "pareto",
-              "meets"]  # fmt: skip
+              "prior_mse", "label_mse", "nearest_mse", "strongest", "strongest_mse", "recovered",
+              "pareto", "meets"]  # fmt: skip
 
 
 class SweepReporter(Protocol):

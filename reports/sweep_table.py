@@ -18,7 +18,7 @@ __all__ = [
 POINT_COLUMNS: tuple[str, ...] = (
     "cut", "noise_sigma", "clean_accuracy", "noisy_accuracy", "noisy_accuracy_low",
     "noisy_accuracy_high", "leakage_bits_per_dim", "mse_floor", "paper_floor", "prior_mse",
-    "label_mse", "strongest", "strongest_mse", "recovered", "pareto", "meets",
+    "label_mse", "nearest_mse", "strongest", "strongest_mse", "recovered", "pareto", "meets",
 )  # fmt: skip
 RUN_COLUMNS: tuple[str, ...] = (
     "cut", "noise_sigma", "clean_accuracy", "noisy_accuracy", "leakage_bits_per_dim",
@@ -35,7 +35,7 @@ def _reference(point: GridPoint, name: str) -> Reference | None:
 
 def _point_cells(p: GridPoint) -> dict[str, object]:
     b, interval = p.bound, p.noisy_accuracy.interval
-    prior, label = _reference(p, "prior"), _reference(p, "label")
+    prior, label, near = _reference(p, "prior"), _reference(p, "label"), _reference(p, "nearest")
     return {
         "cut": p.cut, "noise_sigma": p.noise_sigma, "clean_accuracy": p.clean_accuracy.value,
         "noisy_accuracy": p.noisy_accuracy.value,
@@ -46,6 +46,7 @@ def _point_cells(p: GridPoint) -> dict[str, object]:
         "paper_floor": None if b is None else b.paper_floor,
         "prior_mse": None if prior is None else prior.mse,
         "label_mse": None if label is None else label.mse,
+        "nearest_mse": None if near is None else near.mse,
         "strongest": p.strongest or "", "strongest_mse": p.strongest_mse,
         "recovered": p.recovered, "pareto": p.pareto, "meets": p.meets,
     }  # fmt: skip

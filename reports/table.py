@@ -32,7 +32,8 @@ NUMERIC_COLUMNS = frozenset(
     {*SWEEP_COLUMNS, *VARIANT_COLUMNS, *COMPARISON_COLUMNS, *HISTORY_COLUMNS, "clean_accuracy",
      "noisy_accuracy", "mse", "psnr", "ssim", "recovered", "seconds", "n_samples", "lam", "a",
      "b", "mse_raw", "r2", "correlation", "exact_match", "noisy_accuracy_low",
-     "noisy_accuracy_high", "prior_mse", "label_mse", "strongest_mse"} - _TEXT_COLUMNS
+     "noisy_accuracy_high", "prior_mse", "label_mse", "nearest_mse",
+     "strongest_mse"} - _TEXT_COLUMNS
 )  # fmt: skip
 HEADERS = {
     "noise_sigma": "sigma", "clean_accuracy": "clean acc.", "noisy_accuracy": "noisy acc.",
@@ -47,7 +48,8 @@ HEADERS = {
     "feature_mean": "feature mean", "feature_std": "feature std", "mse_raw": "MSE (own units)",
     "r2": "R²", "exact_match": "exact match",
     "noisy_accuracy_low": "noisy acc. low", "noisy_accuracy_high": "noisy acc. high",
-    "prior_mse": "prior MSE", "label_mse": "label MSE", "strongest": "strongest reconstruction",
+    "prior_mse": "prior MSE", "label_mse": "label MSE", "nearest_mse": "nearest MSE",
+    "strongest": "strongest reconstruction",
     "pareto": "Pareto", "meets": "meets constraints",
     "strongest_attack": "strongest attack", "strongest_mse": "strongest MSE",
     "strongest_mse_std": "strongest MSE std", "adversary_loss": "adversary MSE",

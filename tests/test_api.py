@@ -101,9 +101,9 @@ def test_report_views(in_memory: privaudit.AuditReport) -> None:
     assert json.loads(report.to_json()) == report.to_dict()
     assert report.to_dict()["schema_version"] == report.schema_version
     frame = report.to_dataframe()
-    assert list(frame["attack"]) == ["prior", "label", "knn"]
-    assert list(frame["kind"]) == ["reference", "reference", "attack"]
-    assert frame["mse"][2] == report.attacks[0].mse
+    assert list(frame["attack"]) == ["prior", "label", "nearest", "knn"]
+    assert list(frame["kind"]) == ["reference", "reference", "reference", "attack"]
+    assert frame["mse"][3] == report.attacks[0].mse
     html = report._repr_html_()
     assert html is not None and html.startswith("<!DOCTYPE html>")
 

@@ -4,7 +4,11 @@
 no-information level. `label` reconstructs each as the auxiliary mean of the class the head
 predicts from the server's noisy features: in split inference the server runs the head and
 gets that prediction anyway, so an attack that does not beat `label` has learned nothing
-beyond the class.
+beyond the class. `nearest` reconstructs each as the auxiliary input whose clean features lie
+nearest its noisy ones (the `knn` attack's rule at k=1): it needs no training either, and
+being scored in every audit, `--no-attacks` included, it checks the floor (S) against an
+actual attack where the input has several modes within a class (the floor's assumption
+broken) even when no attack runs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from privaudit.attacks import Scorer, noise_generator
+from privaudit.attacks import Scorer, nearest_neighbours, noise_generator
 from privaudit.audit.features import Features
 from privaudit.audit.prepare import Prepared
 from privaudit.model import run_batched
@@ -24,14 +28,17 @@ from privaudit.results import Reference
 
 __all__ = [
     "LABEL",
+    "NEAREST",
     "PRIOR",
+    "nearest_inputs",
     "score_label",
+    "score_nearest",
     "score_prior",
     "score_references",
     "server_classes",
 ]
 
-PRIOR, LABEL = "prior", "label"
+PRIOR, LABEL, NEAREST = "prior", "label", "nearest"
 
 
 def score_references(
@@ -41,8 +48,9 @@ def score_references(
     seed: int,
     scorer: Scorer,
     predicted: np.ndarray | None = None,
+    device: torch.device | None = None,
 ) -> tuple[Reference, ...]:
-    """Score `prior` and `label` with `scorer` (which keeps them for the attacks).
+    """Score `prior`, `label` and `nearest` with `scorer` (which keeps them for the attacks).
 
     Args:
         prep: the prepared run (aux and eval inputs, labels).
@@ -52,11 +60,13 @@ def score_references(
         scorer: the scorer of the evaluation images.
         predicted: the head's classes of the noisy evaluation features at
             `prep.noise_sigma` (`server_classes`), when the caller has them already.
+        device: where `nearest` computes its distances (default: the CPU).
 
     Returns:
-        The two references; `label` carries the reason when it cannot be computed.
+        The three references; `label` carries the reason when it cannot be computed.
     """
-    return score_prior(prep, scorer), score_label(prep, feats, head, seed, scorer, predicted)
+    return (score_prior(prep, scorer), score_label(prep, feats, head, seed, scorer, predicted),
+            score_nearest(prep, feats, seed, scorer, device=device))
 
 
 def score_prior(prep: Prepared, scorer: Scorer) -> Reference:
@@ -84,6 +94,79 @@ def score_label(
         sigma = prep.noise_sigma
         predicted = server_classes(head, feats.evaluation, feats.shape, [sigma], seed)[sigma]
     return scorer.reference(LABEL, _class_means(aux.x, aux.y, predicted, _aux_mean(prep)))
+
+
+def score_nearest(
+    prep: Prepared,
+    feats: Features,
+    seed: int,
+    scorer: Scorer,
+    nearest: np.ndarray | None = None,
+    device: torch.device | None = None,
+) -> Reference:
+    """Score `nearest` at `prep.noise_sigma`: each evaluation input as its nearest auxiliary one.
+
+    Args:
+        prep: the prepared run (aux and eval inputs).
+        feats: the audit's clean features.
+        seed: the run seed (the noise draw is the battery's).
+        scorer: the scorer of the evaluation images.
+        nearest: the auxiliary index of each evaluation sample at `prep.noise_sigma`
+            (`nearest_inputs`), when the caller has them already.
+        device: where the distances are computed (default: the CPU).
+    """
+    if len(feats.aux) == 0:
+        return scorer.reference(NEAREST, None, "needs auxiliary samples")
+    if nearest is None:
+        sigma = prep.noise_sigma
+        nearest = nearest_inputs(feats.aux, feats.evaluation, [sigma], seed, device=device)[sigma]
+    x = prep.audit.aux.x
+    x_hat = torch.from_numpy(np.ascontiguousarray(x[nearest], dtype=np.float32)) if len(
+        nearest) else torch.zeros((0, *x.shape[1:]))  # fmt: skip
+    return scorer.reference(NEAREST, x_hat)
+
+
+def nearest_inputs(
+    aux: np.ndarray,
+    clean: np.ndarray,
+    noise_sigmas: Sequence[float],
+    seed: int,
+    rows: int = 256,
+    device: torch.device | None = None,
+) -> dict[float, np.ndarray]:
+    """The auxiliary sample whose clean features are nearest each evaluation sample's noisy ones.
+
+    The noise is the battery's draw of the evaluation part, made once and scaled for every
+    sigma, a block of rows at a time (as `server_classes`): the `knn` attack at k=1 with
+    clean auxiliary features finds the same neighbours.
+
+    Args:
+        aux: (n_aux, m) the auxiliary samples' clean features.
+        clean: (n, m) the evaluation samples' clean features.
+        noise_sigmas: the noise stds (0: the clean features).
+        seed: the run seed.
+        rows: samples per block.
+        device: where the distances are computed (default: the CPU); the auxiliary features
+            are copied there once.
+
+    Returns:
+        (n,) auxiliary indices per sigma.
+    """
+    rng = noise_generator(seed, "eval")
+    data = np.ascontiguousarray(clean, dtype=np.float32).reshape(len(clean), -1)
+    bank = torch.from_numpy(np.ascontiguousarray(aux, dtype=np.float32).reshape(len(aux), -1))
+    bank = bank.to(device or "cpu")
+    found: dict[float, list[np.ndarray]] = {float(s): [] for s in noise_sigmas}
+    drawn = any(s > 0 for s in found)
+    with torch.no_grad():
+        for start in range(0, len(data), rows):
+            block = data[start : start + rows]
+            draw = rng.standard_normal(block.shape) if drawn else None
+            for s, out in found.items():
+                z = block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
+                query = torch.from_numpy(np.ascontiguousarray(z)).to(bank.device)
+                out.append(nearest_neighbours(query, bank)[:, 0].cpu().numpy())
+    return {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in found.items()}
 
 
 def _aux_mean(prep: Prepared) -> np.ndarray:

@@ -137,7 +137,8 @@ def measure_prepared(
     scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,
                     scoring_seed(cfg.seed), measure(prep))  # fmt: skip
     with timer.stage("references"):
-        references = score_references(prep, feats, measured, cfg.seed, scorer)
+        references = score_references(prep, feats, measured, cfg.seed, scorer,
+                                      device=resolve_device(cfg.device))
     attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer)
     with timer.stage("dfil"), progress.task("dfil", total=None):
         dfil = _dfil(cfg, prep, target.torch_encoder, conversion)

@@ -218,7 +218,7 @@ def compare(
 
 
 _SCOPE = (" MSEs are the strongest attack's (lowest MSE of every attack run, each trained "
-          "from scratch on each model, or of the label or prior reference when lower), on the "
+          "from scratch on each model, or of a reference reconstruction when lower), on the "
           "same data split; gains are paired by fine-tune seed (mean and spread).")
 
 

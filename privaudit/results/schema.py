@@ -177,7 +177,7 @@ class Reference:
     the class the head predicts from the noisy features (what the server learns anyway).
     """
 
-    name: str  # "prior" | "label"
+    name: str  # "prior" | "label" | "nearest"
     mse: float | None
     mse_interval: Interval | None = None
     psnr: float | None = None

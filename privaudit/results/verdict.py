@@ -115,7 +115,7 @@ def _width(mse: float | None, floor: float | None) -> float | None:
 class Reconstruction:
     """The best known reconstruction of an audit: an attack's, or a reference's when lower."""
 
-    name: str  # the attack, or "label reference" / "prior reference"
+    name: str  # the attack, or "label reference", "nearest reference", ...
     mse: float
     recovered: float | None
     interval: Interval | None  # the MSE's bootstrap interval
@@ -130,9 +130,10 @@ def lowest_reference(references: Sequence[Reference]) -> Reference | None:
 def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
     """The strongest attack, or a reference that reconstructs better.
 
-    The server reconstructs the label reference for free and anyone the prior, so the best
-    possible attack does at least as well as each; a reference that beats every attack is
-    named "label reference" or "prior reference" (on a tie the attack stays). None without a
+    The server reconstructs the label reference for free, anyone the prior and anyone with
+    auxiliary data the nearest, so the best possible attack does at least as well as each; a
+    reference that beats every attack is named "label reference", "prior reference" or
+    "nearest reference" (on a tie the attack stays). None without a
     successful attack.
     """
     best = strongest_attack(report.attacks)

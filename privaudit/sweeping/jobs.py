@@ -3,7 +3,8 @@
 A cut job extracts the cut's features once and measures every sigma's point from them: the
 bound (one `noise_sweep`: clusterings and spectra fitted once, an interval at every sigma),
 the server's predictions (one noise draw scaled per sigma) that give both the noisy accuracy
-and the label reference, and the prior reference. An attack job runs one attack at one seed
+and the label reference, the prior reference, and the nearest reference (one more pass over
+the same draw). An attack job runs one attack at one seed
 on those features through `run_battery`, scored against the references of its own seed: so
 a point equals `privaudit assess --split CUT --noise SIGMA --seed SEED` on the same data.
 """
@@ -25,9 +26,10 @@ from privaudit.audit import (
 )
 from privaudit.audit.bounds import audit_inputs, check_split, measure_bounds
 from privaudit.audit.references import (
+    nearest_inputs,
     score_label,
+    score_nearest,
     score_prior,
-    score_references,
     server_classes,
 )
 from privaudit.audit.run import measure
@@ -118,10 +120,14 @@ def _measure_points(
     with timer.stage("references"):
         scorer = Scorer(as_images(prep.audit.eval.x), None, 0, scoring_seed(seed), measure(prep))
         prior = score_prior(prep, scorer)  # NOTE: once: it does not depend on sigma
+        nearest = nearest_inputs(feats.aux, feats.evaluation, sigmas, seed,
+                                 device=resolve_device(ctx.cfg.device)) if len(
+            feats.aux) else {}  # fmt: skip
         for s, bound in zip(sigmas, bounds, strict=True):
-            label = score_label(ctx.prepared(prep.split_name, s), feats, head, seed, scorer,
-                                predicted=predicted.get(s))  # fmt: skip
-            out.append((s, bound, accuracies[s], (prior, label)))
+            at = ctx.prepared(prep.split_name, s)
+            label = score_label(at, feats, head, seed, scorer, predicted=predicted.get(s))
+            near = score_nearest(at, feats, seed, scorer, nearest=nearest.get(s))
+            out.append((s, bound, accuracies[s], (prior, label, near)))
     return out
 
 
@@ -141,7 +147,7 @@ def _measured_head(ctx: SweepContext, prep: Prepared, feats: Features) -> object
 def run_attack_job(ctx: SweepContext, feats: Features, job: AttackJob) -> AttackResult:
     """Run one attack at one seed, exactly as `assess` runs it in its battery.
 
-    The references are scored first with the same seed, so the recovered share and the
+    `prior` and `label` are scored first with the same seed, so the recovered share and the
     comparison with the label reference pair with the attack's own scoring.
     """
     prep = ctx.prepared(job.cut, job.noise_sigma)
@@ -151,7 +157,8 @@ def run_attack_job(ctx: SweepContext, feats: Features, job: AttackJob) -> Attack
                     measure(prep))
     head = make_session(prep.split.head, threads=ctx.threads) if (
         job.labelled and prep.split.head is not None) else None
-    score_references(prep, feats, head, job.seed, scorer)
+    score_prior(prep, scorer)  # NOTE: what the scorer needs: no `nearest` search per attack
+    score_label(prep, feats, head, job.seed, scorer)
     cfg = ctx.cfg
     (result,) = run_battery(
         target, prep.audit.aux.x, prep.audit.aux.y, prep.audit.eval.x,

@@ -29,7 +29,7 @@ __all__ = ["SHARD_VERSION", "ShardStore", "settings_digest"]
 
 log = logging.getLogger(__name__)
 
-SHARD_VERSION = 1
+SHARD_VERSION = 2  # 2: a point carries the `nearest` reference
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SHARD_NAME = re.compile(r"--[0-9a-f]{16}\.json$")  # `path`'s names end so
 

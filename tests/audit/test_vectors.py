@@ -94,7 +94,7 @@ def test_reports_round_trip_and_render(
     csv = pd.read_csv(pd.io.common.StringIO(get_reporter("csv").render(tabular_report)))
     assert {"feature", "mse_raw", "r2", "exact_match"} <= set(csv.columns)
     per_feature = csv[csv["feature"].notna()]
-    assert len(per_feature) == 12 * (4 + 2)  # 4 attacks and 2 references, 12 columns each
+    assert len(per_feature) == 12 * (4 + 3)  # 4 attacks and 3 references, 12 columns each
     assert len(feature_table(tabular_report)) == len(per_feature)
     signal_html = get_reporter("html").render(signal_report)
     assert 'id="channels"' in signal_html and signal_html.count("<polyline") >= 4 * 2 * 4

@@ -52,7 +52,7 @@ def test_exit_0_demo_bound_only(tmp_path: Path) -> None:
     assert report["model"]["split"] == "layer3"
     assert report["bound"]["noise_sigma"] == 0.1
     assert report["bound"]["floor_clustering"] == "class" and report["bound"]["mse_floor"] > 0
-    assert {r["name"] for r in report["references"]} == {"prior", "label"}
+    assert {r["name"] for r in report["references"]} == {"prior", "label", "nearest"}
     assert report["verdict"]["next_step"] and report["dfil"]["status"] == "ok"
     assert (tmp_path / "report.md").exists()
     assert "gate: no thresholds configured" in err

@@ -112,7 +112,7 @@ def test_harden_baseline_frontier_and_grid(
         assert v.strongest_mse is not None and v.decoder_mse is not None
         assert v.strongest_attack is not None
         assert set(v.strongest_attack.split("/")) <= {"decoder", "label reference",
-                                                      "prior reference"}
+                                                      "prior reference", "nearest reference"}
         assert v.strongest_mse <= v.decoder_mse
 
 

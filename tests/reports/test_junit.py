@@ -179,12 +179,13 @@ def test_assess_writes_junit_with_its_gate(audited: Path) -> None:
     assert f"{report.bound.leakage_bits_per_dim:.4g}" in leak.findtext("system-out", "")
     knn = gate["knn: min_attack_mse >= 0.5"].find("failure")
     assert knn is not None and "is not >= 0.5" in knn.get("message", "")
-    # NOTE: the references are held to the attack thresholds too: guessing the mean (prior)
-    # and the predicted class's mean (label) both reconstruct better than MSE 0.5 here
-    for ref in ("prior", "label"):
+    # NOTE: the references are held to the attack thresholds too: guessing the mean (prior),
+    # the predicted class's mean (label) and the nearest auxiliary input all reconstruct
+    # better than MSE 0.5 here
+    for ref in ("prior", "label", "nearest"):
         failed = gate[f"{ref} reference: min_attack_mse >= 0.5"].find("failure")
         assert failed is not None and "is not >= 0.5" in failed.get("message", "")
-    assert int(root.get("failures", "")) == len(report.gate.violations) == 3
+    assert int(root.get("failures", "")) == len(report.gate.violations) == 4
     assert list(_cases(root, "privaudit attacks")) == ["knn"]
     assert report.attacks[0].status is Status.OK
 

@@ -1,0 +1,97 @@
+"""The `nearest` reference: a training-free attack scored in every audit, `--no-attacks` too.
+
+A bound-only audit (`--no-attacks`, the pre-commit hook, a CI gate on the floor) had nothing
+that could refute the floor (S) when the input has several modes within a class: classes of 8
+tight blobs each through an identity encoder at sigma 0.3 read (S) 0.0494, unrefuted, and
+`--fail-under-floor 0.01` passed, while the auxiliary input with the nearest features
+reconstructs at MSE 0.0004. The `nearest` reference is that lookup; it is the `knn` attack's
+rule at its defaults, so the two agree exactly.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from torch import nn
+from typer.testing import CliRunner
+
+import privaudit
+from privaudit.cli import app
+from privaudit.results import floor_refuted_by
+
+D, CLASSES, BLOBS, N = 16, 4, 8, 600
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _blobs() -> tuple[np.ndarray, np.ndarray]:
+    """Each class: 8 tight blobs around its own centre (several modes within a class)."""
+    g = np.random.default_rng(0)
+    centres = g.normal(0, 3, (CLASSES, 1, D)) + g.normal(0, 3, (CLASSES, BLOBS, D))
+    y, b = g.integers(0, CLASSES, N), g.integers(0, BLOBS, N)
+    x = centres[y, b] + g.normal(0, 0.05, (N, D))
+    return x.astype(np.float32), y.astype(np.int64)
+
+
+def _identity_model(x: np.ndarray, y: np.ndarray) -> onnx.ModelProto:
+    """An identity encoder on the standardised input, a nearest-class-mean head."""
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    z = (x - mean) / std
+    means = np.stack([z[y == c].mean(axis=0) for c in range(CLASSES)])
+    encoder, head = nn.Linear(D, D), nn.Linear(D, CLASSES)
+    with torch.no_grad():
+        encoder.weight.copy_(torch.diag(torch.tensor(1 / std)))
+        encoder.bias.copy_(torch.tensor(-mean / std))
+        head.weight.copy_(torch.tensor(means))
+        head.bias.copy_(torch.tensor(-0.5 * (means**2).sum(axis=1)))
+    model = nn.Sequential()
+    model.add_module("encoder", encoder)
+    model.add_module("head", head)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(model.eval(), (torch.zeros(1, D),), buffer, dynamo=False,
+                          input_names=["x"], output_names=["logits"], opset_version=17,
+                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def test_a_bound_only_audit_refutes_a_floor_the_nearest_input_beats(tmp_path: Path) -> None:
+    x, y = _blobs()
+    model, data = tmp_path / "blobs.onnx", tmp_path / "blobs.npz"
+    onnx.save(_identity_model(x, y), model)
+    np.savez(data, x=x, y=y)
+    runner = CliRunner()
+    out = tmp_path / "audit"
+    result = runner.invoke(app, ["assess", str(model), "--split", "encoder", "--data", str(data),
+                                 "--noise", "0.3", "--no-attacks", "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    report = privaudit.load_report(out / "report.json")
+    assert report.attacks == ()
+    nearest = next(r for r in report.references if r.name == "nearest")
+    assert report.bound is not None and report.bound.mse_floor is not None
+    assert nearest.mse is not None and nearest.mse < report.bound.mse_floor / 20
+    refuted = floor_refuted_by(report.bound, report.attacks, report.references)
+    assert refuted is not None and refuted.name == "nearest reference"
+    assert any("the floor does not hold" in w for w in report.warnings)
+    # the gate on the floor fails, whatever its threshold
+    gate = runner.invoke(app, ["check", str(out / "report.json"), "--fail-under-floor", "0.01"])
+    assert gate.exit_code == 1, gate.output
+    assert "nearest reference" in gate.output
+
+
+def test_nearest_equals_the_knn_attack_at_its_defaults() -> None:
+    report = privaudit.assess(None, split="layer3", noise=0.1, attacks=["knn"], budget="smoke",
+                              limit=300, bound={"dfil": False})  # fmt: skip
+    (knn,) = report.attacks
+    nearest = next(r for r in report.references if r.name == "nearest")
+    assert knn.mse is not None and nearest.mse is not None
+    assert nearest.mse == pytest.approx(knn.mse, rel=1e-6)
+    assert nearest.ssim == pytest.approx(knn.ssim, rel=1e-6)
+    assert nearest.recovered == pytest.approx(knn.recovered, rel=1e-6)
