@@ -10,6 +10,7 @@ from privaudit.audit.prepare import InMemory, Prepared, audit_partition, noise_c
 from privaudit.audit.provenance import Timer, provenance, versions
 from privaudit.audit.run import (
     SAMPLES_STORED,
+    check_embedded_sigma,
     measure_prepared,
     run_assess,
     small_audit_warning,
@@ -25,6 +26,7 @@ from privaudit.audit.utility import (
 
 __all__ = [
     "SAMPLES_STORED",
+    "check_embedded_sigma",
     "Features",
     "InMemory",
     "Prepared",

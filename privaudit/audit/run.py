@@ -49,7 +49,10 @@ from privaudit.results.verdict import floor_refuted_by, refuted_floor_words
 from privaudit.runtime import derive_seed, resolve_device
 from privaudit.threads import resolve_threads, use_threads
 
-__all__ = ["SAMPLES_STORED", "data_info", "measure", "measure_prepared", "run_assess"]
+__all__ = [
+    "SAMPLES_STORED", "check_embedded_sigma", "data_info", "measure", "measure_prepared",
+    "run_assess",
+]
 
 log = logging.getLogger(__name__)
 
@@ -75,12 +78,12 @@ def run_assess(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
-            _check_embedded_sigma(prep)
+            check_embedded_sigma(prep)
         return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
 
 
-def _check_embedded_sigma(prep: Prepared) -> None:
-    """Refuse to audit a model hardened with `--embed-noise` at another sigma than its own.
+def check_embedded_sigma(prep: Prepared) -> None:
+    """Refuse to audit (or harden) a model with `--embed-noise` at another sigma than its own.
 
     Its graph adds its noise whatever the server is told: `--noise 0.5` on a model that adds
     0.1 audited a deployment that cannot happen (noisy accuracy 25.5%, attacks at 0.5).
@@ -100,8 +103,9 @@ def _check_embedded_sigma(prep: Prepared) -> None:
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
             f"with --embed-noise): an audit at sigma {prep.noise_sigma:g} describes a "
             "deployment it cannot have",
-            hint="leave --noise out (the model's own sigma is used), or harden the model again "
-            "at the sigma you want",
+            hint="leave --noise out (the model's own sigma is used); for another sigma, harden "
+            "the model it was hardened from (privaudit.hardened_from in its metadata) at that "
+            "sigma",
         )
 
 

@@ -141,7 +141,7 @@ def harden(
         typer.Option(
             "--embed-noise/--no-embed-noise",
             help="Add the noise inside the hardened encoder graph.",
-            show_default="no-embed-noise",
+            show_default="as the model: embedded when the input model adds its noise itself",
         ),
     ] = None,
     baseline: Annotated[

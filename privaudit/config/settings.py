@@ -144,7 +144,7 @@ class HardenConfig:
     lr: float = 1e-3
     batch_size: int = 64
     freeze_head: bool = False
-    embed_noise: bool = False  # add the noise inside the hardened encoder graph
+    embed_noise: bool | None = None  # noise inside the hardened graph (None: as the input's)
     baseline: bool = False  # also fine-tune noise-only models (the frontier)
     baseline_scales: tuple[float, ...] = (1.5, 2.0, 3.0)
     max_accuracy_drop: float | None = None  # points; tries a grid of lambda values

@@ -25,6 +25,7 @@ from privaudit.audit import (
     Timer,
     audit_labels,
     audit_partition,
+    check_embedded_sigma,
     measure_prepared,
     noise_channels,
     prepare,
@@ -130,8 +131,9 @@ def run_harden(
 
     The written model is the original graph with the winning defence's fine-tuned weights
     (seed 0's model when `harden.seeds` > 1; the others only enter the variants' means and
-    spreads) and the run in its metadata. With `harden.embed_noise` the file also adds the
-    noise at the cut (see `harden.embed_noise`); the after-audit measures the same weights
+    spreads) and the run in its metadata. With `harden.embed_noise` (by default: when the
+    input model adds its noise inside its graph) the file also adds the noise at the cut;
+    the after-audit measures the same weights
     with the noise added by the auditor, the same channel. The run's torch, onnxruntime and
     BLAS threads are `cfg.threads` (see `privaudit.threads`).
 
@@ -155,6 +157,7 @@ def run_harden(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
+            check_embedded_sigma(prep)
         _check(prep, output)
         prep, train = hold_out(cfg, prep)
         before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
@@ -196,18 +199,20 @@ def _harden_and_write(
     kept = candidates[index].trained
     model = _final_model(run, kept)
     with timer.stage("write"):
-        sha = save_model(_embedded(run, model, kept) if h.embed_noise else model, output)
+        embed = _embeds(h.embed_noise, prep)
+        sha = save_model(_embedded(run, model, kept) if embed else model, output)
     with timer.stage("assess_after"):
         after_prep = _variant_prep(prep, model, prep.noise_sigma, output, sha)
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
                                     command="harden")
+    after = replace(after, warnings=(*after.warnings, *_dropped_noise(h.embed_noise, prep)))
     original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats],
                           defence="original", noise_stds=prep.noise_stds)
     stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
     return HardenResult(
         output_path=str(output), output_sha256=sha, noise_sigma=prep.noise_sigma,
         lam=kept.variant.lam, loss=h.loss, k=h.k, epochs=h.epochs, freeze_head=h.freeze_head,
-        embed_noise=h.embed_noise, history=kept.histories[0], after=after,
+        embed_noise=embed, history=kept.histories[0], after=after,
         variants=(original, *(c.trained.variant for c in candidates),
                   *(f.variant for f in frontier)),
         comparison=comparisons[index] if comparisons else None,
@@ -402,6 +407,25 @@ def _with_scales(
     stds = allocation_stds(sigma, scales) or ()
     return set_metadata(model, {metadata.NOISE_SIGMA: f"{sigma:.10g}",
                                 metadata.NOISE_SIGMAS: ",".join(f"{s:.10g}" for s in stds)})
+
+
+def _embeds(embed_noise: bool | None, prep: Prepared) -> bool:
+    """Whether the hardened model adds its noise inside its graph.
+
+    `harden.embed_noise`, or when unset, what the input model does: a model that added its
+    noise itself was written without it, and deployed in its place ran with no noise at all
+    while the after-audit assumed sigma.
+    """
+    return prep.embedded_noise if embed_noise is None else embed_noise
+
+
+def _dropped_noise(embed_noise: bool | None, prep: Prepared) -> tuple[str, ...]:
+    """A warning when the input model adds its noise in its graph and the output does not."""
+    if embed_noise is not False or not prep.embedded_noise:
+        return ()
+    return (f"{prep.model_path} adds its noise inside its graph, the hardened model does not "
+            f"(--no-embed-noise): deployed in its place, it runs with no noise unless sigma "
+            f"{prep.noise_sigma:g} is added at the cut; these numbers assume it is",)
 
 
 def _embedded(run: HardenRun, model: onnx.ModelProto, kept: Trained) -> onnx.ModelProto:

@@ -16,7 +16,7 @@ from onnx import numpy_helper
 from privaudit.audit import prepare
 from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
 from privaudit.data import Feed, Normalization
-from privaudit.errors import DataError
+from privaudit.errors import ConfigError, DataError
 from privaudit.hardening import (
     FinetuneSettings,
     choose,
@@ -306,3 +306,34 @@ def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
     assert own.exit_code == 0, own.stderr
     same = runner.invoke(app, [*base, "--noise", "0.1", "-o", str(tmp_path / "c")])
     assert same.exit_code == 0, same.stderr
+
+
+def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
+    tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
+) -> None:
+    """Hardening a model made with --embed-noise wrote one without the noise, silently: put
+    in its place, the deployment ran with none, while the after-audit assumed sigma."""
+    from privaudit.model import metadata, set_metadata
+
+    model = onnx.load(tiny_cnn_legacy)
+    cut = split_model(model, "layer3").cut_tensor
+    path = tmp_path / "emb.onnx"
+    save_model(set_metadata(embed_noise(model, cut, SIGMA),
+                            {metadata.NOISE_SIGMA: str(SIGMA)}), path)  # fmt: skip
+    cfg = dataclasses.replace(_cfg(path, labelled, lam=2.0), noise=None)
+    kept = run_harden(cfg, output=tmp_path / "kept.onnx").harden
+    assert kept is not None and kept.embed_noise
+    written = onnx.load(tmp_path / "kept.onnx")
+    assert any(n.op_type == "RandomNormalLike" for n in written.graph.node)
+    x = np.random.default_rng(0).random((8, 1, 28, 28)).astype(np.float32)
+    session = ort.InferenceSession(str(tmp_path / "kept.onnx"))
+    first, second = (session.run(None, {"input": x})[0] for _ in range(2))
+    assert not np.allclose(first, second)  # it draws noise
+    no = dataclasses.replace(cfg, harden=dataclasses.replace(cfg.harden, embed_noise=False))
+    dropped = run_harden(no, output=tmp_path / "dropped.onnx").harden
+    assert dropped is not None and not dropped.embed_noise
+    assert any("runs with no noise unless sigma" in w for w in dropped.after.warnings)
+    other = dataclasses.replace(cfg, noise=2 * SIGMA)
+    with pytest.raises(ConfigError, match="adds noise of sigma .* inside its graph"):
+        run_harden(other, output=tmp_path / "other.onnx")
+    assert not (tmp_path / "other.onnx").exists()
