@@ -31,6 +31,7 @@ __all__ = ["WIDE", "Reconstruction", "build_verdict", "cluster_words", "compared
            "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
+FLOOR_SLACK = 0.05  # a hardened floor (S) lower by more than this share is a regression
 IN_MEMORY = "<in-memory"
 
 
@@ -349,10 +350,11 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
     """Why the hardened model is less private than the original at the same sigma, or None.
 
     Less private: its best known reconstruction (the strongest attack, or a reference when
-    lower: `strongest_reconstruction`) reaches a lower MSE, or its leakage bound is higher.
+    lower, or the lowest reference when no attack ran: `_best_known`) reaches a lower MSE,
+    its floor (S) is lower by more than `FLOOR_SLACK`, or its leakage bound is higher.
     """
     reasons = []
-    b, a = strongest_reconstruction(before), strongest_reconstruction(after)
+    b, a = _best_known(before), _best_known(after)
     if b is not None and a is not None and a.mse < b.mse:
         overlap = (a.interval is not None and b.interval is not None
                    and not a.interval.below(b.interval))  # fmt: skip
@@ -363,6 +365,10 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
                        f"{b.mse:.4g} ({b.name})"
                        + (f" (within the two {whose} 95% intervals: possibly noise)"
                           if overlap else ""))
+    fb = None if before.bound is None else before.bound.mse_floor
+    fa = None if after.bound is None else after.bound.mse_floor
+    if fb is not None and fa is not None and fa < fb * (1 - FLOOR_SLACK):
+        reasons.append(f"its MSE floor (S) is {_num(fa)}, below the original's {_num(fb)}")
     lb = None if before.bound is None else before.bound.leakage_bits_per_dim
     la = None if after.bound is None else after.bound.leakage_bits_per_dim
     if lb is not None and la is not None and la > lb:
@@ -373,6 +379,16 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
     sigma = _num(None if after.bound is None else after.bound.noise_sigma)
     return (f"The hardened model is LESS private than the original at the same sigma ({sigma}): "
             + "; ".join(reasons) + ".")
+
+
+def _best_known(report: AuditReport) -> Reconstruction | None:
+    """The strongest reconstruction, or the lowest reference when no attack succeeded."""
+    found = strongest_reconstruction(report)
+    ref = lowest_reference(report.references)
+    if found is not None or ref is None or ref.mse is None:
+        return found
+    return Reconstruction(f"{ref.name} reference", float(ref.mse), ref.recovered,
+                          ref.mse_interval)  # fmt: skip
 
 
 def harden_verdict(report: AuditReport) -> Verdict:

@@ -261,6 +261,23 @@ def test_regression_compares_the_best_reconstructions_references_included() -> N
     assert regression(before, label(_report(0.055, 0.15), 0.050, 0.047, 0.053)) is None
 
 
+def test_regression_without_attacks_and_on_the_floor() -> None:
+    """Harden's "LESS private" saw only the strongest attack and the leakage: with no attack
+    (--no-attacks) a better reference, and a lower floor (S), passed unsaid."""
+    def bare(report: AuditReport, nearest: float, floor: float) -> AuditReport:
+        assert report.bound is not None
+        return dataclasses.replace(
+            report, attacks=(), references=(Reference("nearest", nearest),),
+            bound=dataclasses.replace(report.bound, mse_floor=floor))  # fmt: skip
+
+    before = bare(_report(0.03, 0.20), 0.050, 0.0040)
+    assert regression(before, bare(_report(0.03, 0.20), 0.052, 0.0039)) is None  # within 5%
+    text = regression(before, bare(_report(0.03, 0.20), 0.030, 0.0040)) or ""
+    assert "MSE 0.03 (nearest reference), below the original's 0.05" in text
+    text = regression(before, bare(_report(0.03, 0.20), 0.050, 0.0030)) or ""
+    assert "its MSE floor (S) is 0.003, below the original's 0.004" in text
+
+
 def test_a_defence_is_judged_by_a_reference_that_beats_its_attacks() -> None:
     from privaudit.results.verdict import strongest_reconstruction
 

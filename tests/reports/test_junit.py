@@ -95,7 +95,8 @@ def test_gate_violation_is_a_failure_naming_measured_and_threshold() -> None:
     gate = _cases(root, "privaudit gate")
     assert set(gate) == {"decoder: min_attack_mse >= 0.05", "knn: min_attack_mse >= 0.05",
                          "prior reference: min_attack_mse >= 0.05",
-                         "label reference: min_attack_mse >= 0.05"}
+                         "label reference: min_attack_mse >= 0.05",
+                         "nearest reference: min_attack_mse >= 0.05"}
     failure = gate["decoder: min_attack_mse >= 0.05"].find("failure")
     assert failure is not None and failure.get("type") == "min_attack_mse"
     assert "0.0315" in failure.get("message", "") and "0.05" in failure.get("message", "")

@@ -168,6 +168,9 @@ def make_report() -> AuditReport:
 REFERENCES = (
     Reference("prior", PRIOR_MSE, Interval(0.079, 0.088), psnr=10.79, ssim=0.01, recovered=0.0),
     Reference("label", 0.0523, Interval(0.049, 0.056), psnr=12.82, ssim=0.18, recovered=0.3721),
+    # NOTE: the knn attack at its defaults, as in an audit
+    Reference("nearest", 0.0612, Interval(0.055, 0.067), psnr=12.13, ssim=0.2104,
+              recovered=0.2653),
 )
 DFIL = Dfil(
     Status.OK, probes=16, relative_standard_error=0.012, mean=41.0, median=38.5, p05=20.1,
@@ -494,10 +497,11 @@ def test_vector_reports_show_features_in_their_units() -> None:
     assert html.count(" true</th>") == 4
     assert "There is no certified form" in html
     md = get_reporter("markdown").render(tabular)
-    assert "## Per-column leakage" in md and "| R² label (reference) | R² knn | R² decoder |" in md
+    assert "## Per-column leakage" in md
+    assert "| R² label (reference) | R² nearest (reference) | R² knn | R² decoder |" in md
     csv = get_reporter("csv").render(tabular).splitlines()
     assert csv[0].endswith(",feature,mse_raw,r2,correlation,exact_match")
-    assert sum(",'=cmd|" in line for line in csv) == 4  # defused, once per reconstruction
+    assert sum(",'=cmd|" in line for line in csv) == 5  # defused, once per reconstruction
     signal = get_reporter("html").render(make_vector_report("signal"))
     attacks = signal.split('id="attacks"')[1].split("<section")[0]
     assert 'id="channels"' in signal and attacks.count("<polyline") == 2 * 4 * 2 * 2
@@ -508,11 +512,11 @@ def test_csv_is_tidy() -> None:
     lines = get_reporter("csv").render(make_harden_report()).splitlines()
     assert lines[0] == ",".join(ATTACK_COLUMNS)
     roles = [line.split(",")[0] for line in lines[1:]]
-    # NOTE: the original has 2 references + 4 attacks; the hardened model, built from the same
+    # NOTE: the original has 3 references + 4 attacks; the hardened model, built from the same
     # fixture with `replace`, keeps the references too.
-    assert roles == ["original"] * 6 + ["hardened"] * 6 + ["variant"] * 4
-    kinds = [line.split(",")[ATTACK_COLUMNS.index("kind")] for line in lines[1:7]]
-    assert kinds == ["reference"] * 2 + ["attack"] * 4
+    assert roles == ["original"] * 7 + ["hardened"] * 7 + ["variant"] * 4
+    kinds = [line.split(",")[ATTACK_COLUMNS.index("kind")] for line in lines[1:8]]
+    assert kinds == ["reference"] * 3 + ["attack"] * 4
 
 
 def test_csv_defuses_formulas() -> None:

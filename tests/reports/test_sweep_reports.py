@@ -61,7 +61,8 @@ def _point(cut: str, sigma: float, noisy: float, mses: tuple[float, float]) -> G
     )  # fmt: skip
     summaries = summarize(runs, ["decoder"])
     refs = (Reference("prior", 0.08, Interval(0.07, 0.09), 11.0, 0.1, None, 0.0),
-            Reference("label", 0.05, Interval(0.045, 0.055), 13.0, 0.3, None, 0.375))
+            Reference("label", 0.05, Interval(0.045, 0.055), 13.0, 0.3, None, 0.375),
+            Reference("nearest", 0.065, Interval(0.058, 0.072), 12.0, 0.25, None, 0.1875))
     # NOTE: no strongest reconstruction here: `answer` sets it from the runs and references
     return GridPoint(cut, sigma, Accuracy(0.97, Interval(0.95, 0.98), 200),
                      Accuracy(noisy, Interval(noisy - 0.05, min(1.0, noisy + 0.04)), 40),
@@ -133,8 +134,8 @@ def test_the_answer_is_in_every_format() -> None:
         text = get_sweep_reporter(fmt).render(report)
         assert "privaudit assess models/net.onnx --split layer2" in text
     csv = get_sweep_reporter("csv").render(report).splitlines()
-    assert len(csv) == 1 + 4 * (2 + 2)  # header, then per point 2 references and 2 runs
-    assert sum(",true,reference," in line or ",true,attack," in line for line in csv) == 4
+    assert len(csv) == 1 + 4 * (3 + 2)  # header, then per point 3 references and 2 runs
+    assert sum(",true,reference," in line or ",true,attack," in line for line in csv) == 5
 
 
 def test_untrusted_text_is_escaped() -> None:
