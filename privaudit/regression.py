@@ -205,7 +205,8 @@ def _reference(old: Reference, new: Reference | None, tol: float) -> list[Regres
     if not _known(old.mse):
         return []
     if new is None or not _known(new.mse):
-        state = "absent" if new is None else "not computed"
+        state = ("absent: B may predate this reference, so re-audit it" if new is None
+                 else "not computed")
         return [_unmeasured("reference_mse", subject, subject, old.mse, state)]
     return _reconstruction("reference_mse", subject, old.mse, old.mse_interval,
                            new.mse, new.mse_interval, tol)  # fmt: skip

@@ -431,7 +431,20 @@ def _floats(values: tuple[float, ...]) -> str:
 
 
 def all_warnings(report: AuditReport) -> list[str]:
-    """The report's and the bound's warnings, each once, in order."""
+    """The report's and the bound's warnings, each once, in order.
+
+    A harden report's warnings are the original model's; the hardened model's own follow,
+    marked as such (a refuted floor of the hardened model, its noise left out of the graph).
+    """
+    found = list(dict.fromkeys(_warnings_of(report)))
+    if report.harden is not None:
+        seen = set(found)
+        found += [f"hardened model: {w}" for w in dict.fromkeys(_warnings_of(report.harden.after))
+                  if w not in seen]  # fmt: skip
+    return found
+
+
+def _warnings_of(report: AuditReport) -> tuple[str, ...]:
     # NOTE: the pipeline copies the bound's warnings into the report's; show them once.
     bound = report.bound.warnings if report.bound else ()
-    return list(dict.fromkeys((*report.warnings, *bound)))
+    return (*report.warnings, *bound)

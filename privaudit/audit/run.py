@@ -103,9 +103,9 @@ def check_embedded_sigma(prep: Prepared) -> None:
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
             f"with --embed-noise): an audit at sigma {prep.noise_sigma:g} describes a "
             "deployment it cannot have",
-            hint="leave --noise out (the model's own sigma is used); for another sigma, harden "
-            "the model it was hardened from (privaudit.hardened_from in its metadata) at that "
-            "sigma",
+            hint="leave --noise out (the model's own sigma is used); for another sigma, start "
+            "from the model it was hardened from, without the noise (its sha256 is "
+            "privaudit.hardened_from in the metadata)",
         )
 
 

@@ -216,9 +216,12 @@ def attacks_table(report: AuditReport) -> Table:
     for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "recovered", "time s", "note"):
         t.add_column(col)
     for r in report.references:
+        under = floor_refuted_by(report.bound, (), (r,)) is not None
+        note = r.reason or ("below the floor: not Gaussian within a cluster" if under else "")
+        recovered = "" if r.recovered is None else f"{100 * r.recovered:.0f}%"
         t.add_row(Text(f"{r.name} (reference)", style="dim"), "ok" if r.mse is not None else
-                  "n/a", _fmt(r.mse), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".3f"), "", "",
-                  Text(r.reason or ""))  # fmt: skip
+                  "n/a", _fmt(r.mse), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".3f"), recovered, "",
+                  Text(note))  # fmt: skip
     for a in report.attacks:
         below = "below the floor: not Gaussian within a cluster" if a.below_floor else ""
         label = "" if a.beats_label is None else (

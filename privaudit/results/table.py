@@ -14,11 +14,13 @@ from privaudit.config.choices import AttackName
 from privaudit.results.schema import (
     AttackResult,
     AuditReport,
+    BoundResult,
     Interval,
     Reference,
     Status,
     Variant,
 )
+from privaudit.results.verdict import floor_refuted_by
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,7 +115,7 @@ def _model_rows(report: AuditReport, role: str) -> Iterator[dict[str, object]]:
         "paper_floor": None if bound is None else bound.paper_floor,
     }
     for r in report.references:
-        yield common | _reference_cells(r, report.data.n_eval)
+        yield common | _reference_cells(r, report.data.n_eval, bound)
     for a in report.attacks:
         yield common | _attack_cells(a)
 
@@ -159,13 +161,14 @@ def _bounds(metric: str, interval: Interval | None) -> dict[str, object]:
     return {f"{metric}_low": low, f"{metric}_high": high}
 
 
-def _reference_cells(r: Reference, n_eval: int) -> dict[str, object]:
+def _reference_cells(r: Reference, n_eval: int, bound: BoundResult | None) -> dict[str, object]:
     ok = r.mse is not None
     return {
         "kind": REFERENCE, "attack": r.name, "status": (Status.OK if ok else Status.SKIPPED).value,
         "mse": r.mse, "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered,
         "beats_label": None,
-        "below_floor": False, "n_samples": n_eval if ok else 0, "seconds": 0.0,
+        "below_floor": floor_refuted_by(bound, (), (r,)) is not None,
+        "n_samples": n_eval if ok else 0, "seconds": 0.0,
         "reason": r.reason or "", **_bounds("mse", r.mse_interval),
     }  # fmt: skip
 

@@ -49,14 +49,14 @@ def build_verdict(report: AuditReport) -> Verdict:
     refuted = floor_refuted_by(bound, report.attacks, report.references)
     width = None if refuted else _width(None if found is None else found.mse, floor)
     interval = _refuted_sentence(bound, refuted) if refuted else _interval_sentence(
-        bound, best, _width(None if best is None else best.mse, floor))
+        bound, found, _width(None if found is None else found.mse, floor))
     sentences = [s for s in (_attack_sentence(report, best), interval,
                              _accuracy_sentence(report)) if s]  # fmt: skip
     step, command = _next_step(report, best, width, refuted is not None)
     headline = _refuted_headline(report, best, refuted) if refuted else _headline(
         report, best, found, width)
     return Verdict(
-        headline=headline + _label_clause(report, best),
+        headline=headline + _reference_clause(report, best),
         sentences=tuple(sentences),
         next_step=step,
         command=command,
@@ -234,20 +234,29 @@ def _reference(report: AuditReport, name: str) -> Reference | None:
     return next((r for r in report.references if r.name == name and r.mse is not None), None)
 
 
-def _label_clause(report: AuditReport, best: AttackResult | None) -> str:
-    """A headline clause when the label reference reconstructs better than every attack.
+# NOTE: what each reference reconstructs each input as, in words
+_REFERENCE_WORDS = {
+    "label": "the mean input of the class the server predicts anyway",
+    "nearest": "the auxiliary input whose features lie nearest, a plain lookup,",
+    "prior": "the mean input",
+}
 
-    What the server gets for free is then the best known reconstruction, and the headline
-    must not leave the weaker attack's recovered share as the last word.
+
+def _reference_clause(report: AuditReport, best: AttackResult | None) -> str:
+    """A headline clause when a reference reconstructs better than every attack.
+
+    What the server gets for free (label), or a lookup in auxiliary data (nearest), is then
+    the best known reconstruction, and the headline must not leave the weaker attack's
+    recovered share as the last word.
     """
-    label = _reference(report, "label")
-    if best is None or best.mse is None or label is None or label.mse is None:
+    ref = lowest_reference(report.references)
+    if best is None or best.mse is None or ref is None or ref.mse is None:
         return ""
-    if not label.mse < best.mse:
+    if not ref.mse < best.mse:
         return ""
-    return (f" The label reference does better than every attack: the mean input of the class "
-            f"the server predicts anyway reaches MSE {_num(label.mse)}, recovering "
-            f"{_pct(label.recovered)} of the variance.")
+    what = _REFERENCE_WORDS.get(ref.name, f"the {ref.name} reconstruction")
+    return (f" The {ref.name} reference does better than every attack: {what} reaches MSE "
+            f"{_num(ref.mse)}, recovering {_pct(ref.recovered)} of the variance.")
 
 
 def _attack_sentence(report: AuditReport, best: AttackResult | None) -> str:
@@ -278,7 +287,7 @@ def _learns_nothing(best: AttackResult) -> bool:
 
 
 def _interval_sentence(
-    bound: BoundResult | None, best: AttackResult | None, width: float | None
+    bound: BoundResult | None, best: Reconstruction | None, width: float | None
 ) -> str:
     if bound is None or bound.vacuous or bound.mse_floor is None:
         return ""
@@ -290,7 +299,8 @@ def _interval_sentence(
     text = (f"No attack can do better than MSE {_num(bound.mse_floor)} per dimension, if the "
             f"input is Gaussian within each {cluster_words(bound.floor_clustering)}")
     if best is not None and width is not None:
-        text += f"; the {best.attack} attack is within {width:.1f} times that floor"
+        who = best.name if best.name.endswith(" reference") else f"{best.name} attack"
+        text += f"; the {who} is within {width:.1f} times that floor"
         if width > WIDE:
             text += ", so a stronger attack may get closer"
     return text + "."

@@ -10,6 +10,7 @@ rule at its defaults, so the two agree exactly.
 
 from __future__ import annotations
 
+import csv
 import io
 import warnings
 from pathlib import Path
@@ -70,7 +71,8 @@ def test_a_bound_only_audit_refutes_a_floor_the_nearest_input_beats(tmp_path: Pa
     runner = CliRunner()
     out = tmp_path / "audit"
     result = runner.invoke(app, ["assess", str(model), "--split", "encoder", "--data", str(data),
-                                 "--noise", "0.3", "--no-attacks", "-o", str(out), "-q"])
+                                 "--noise", "0.3", "--no-attacks", "-o", str(out), "-q",
+                                 "-f", "json,csv"])
     assert result.exit_code == 0, result.output
     report = privaudit.load_report(out / "report.json")
     assert report.attacks == ()
@@ -80,6 +82,9 @@ def test_a_bound_only_audit_refutes_a_floor_the_nearest_input_beats(tmp_path: Pa
     refuted = floor_refuted_by(report.bound, report.attacks, report.references)
     assert refuted is not None and refuted.name == "nearest reference"
     assert any("the floor does not hold" in w for w in report.warnings)
+    with (out / "report.csv").open(encoding="utf-8") as fh:
+        rows = {row["attack"]: row for row in csv.DictReader(fh) if not row["feature"]}
+    assert rows["nearest"]["below_floor"] == "true" and rows["label"]["below_floor"] == "false"
     # the gate on the floor fails, whatever its threshold
     gate = runner.invoke(app, ["check", str(out / "report.json"), "--fail-under-floor", "0.01"])
     assert gate.exit_code == 1, gate.output

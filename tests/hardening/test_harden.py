@@ -330,9 +330,14 @@ def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     first, second = (session.run(None, {"input": x})[0] for _ in range(2))
     assert not np.allclose(first, second)  # it draws noise
     no = dataclasses.replace(cfg, harden=dataclasses.replace(cfg.harden, embed_noise=False))
-    dropped = run_harden(no, output=tmp_path / "dropped.onnx").harden
+    written_report = run_harden(no, output=tmp_path / "dropped.onnx")
+    dropped = written_report.harden
     assert dropped is not None and not dropped.embed_noise
     assert any("runs with no noise unless sigma" in w for w in dropped.after.warnings)
+    from privaudit.reports import get_reporter  # the written reports say it too
+
+    markdown = get_reporter("markdown").render(written_report)
+    assert "- hardened model: " in markdown and "runs with no noise unless sigma" in markdown
     other = dataclasses.replace(cfg, noise=2 * SIGMA)
     with pytest.raises(ConfigError, match="adds noise of sigma .* inside its graph"):
         run_harden(other, output=tmp_path / "other.onnx")
