@@ -84,6 +84,7 @@ class Prepared:
     noise_stds: tuple[float, ...] | None = None
     # the model adds its noise in its graph (hardened with --embed-noise), taken out here
     embedded_noise: bool = False
+    embedded_at: str | None = None  # the tensor the graph added its noise to, when it did
 
 
 @dataclass(frozen=True, eq=False)
@@ -155,7 +156,7 @@ def prepare(
         dataset=dataset,
         is_demo=is_demo,
         noise_stds=noise_stds,
-        embedded_noise=embedded,
+        embedded_noise=embedded is not None, embedded_at=embedded,
     )
 
 
@@ -179,20 +180,20 @@ def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:
     )
 
 
-_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str], bool]
+_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str], str | None]
 
 
 def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     """The model's path, hash, proto (None for a pre-split pair), split, name and metadata.
 
-    Last, whether its graph added noise (hardened with --embed-noise), which
-    `strip_embedded_noise` took out.
+    Last, the tensor its graph added noise to (hardened with --embed-noise), which
+    `strip_embedded_noise` took out, or None.
     """
     if cfg.encoder is not None and memory.model is None:
         split = load_presplit(cfg.encoder, cfg.head)
         check_deterministic(split.encoder, str(cfg.encoder))
         meta = read_metadata(split.encoder)
-        return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta, False
+        return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta, None
     if memory.model is not None:
         path, raw = IN_MEMORY_MODEL, check_model(memory.model, str(IN_MEMORY_MODEL))
         sha = sha256_bytes(memory.model.SerializeToString())
@@ -208,7 +209,8 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     meta = read_metadata(model)
     split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
     split = split_model(model, split_name, model_name=str(path))
-    return path, sha, model, split, split_name, meta, model is not raw
+    noisy = None if model is raw else read_metadata(raw).get(metadata.EMBEDDED_NOISE, "")
+    return path, sha, model, split, split_name, meta, noisy
 
 
 # NOTE: the data record's line for `labels = false`; harden names it when it lacks labels

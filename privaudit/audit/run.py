@@ -78,26 +78,52 @@ def run_assess(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
-            check_embedded_sigma(prep)
+            check_embedded_sigma(prep, cfg.noise_sweep)
         return measure_prepared(cfg, prep, progress or NullProgress(), timer, created)[0]
 
 
-def check_embedded_sigma(prep: Prepared) -> None:
-    """Refuse to audit (or harden) a model with `--embed-noise` at another sigma than its own.
+def check_embedded_sigma(
+    prep: Prepared, others: Sequence[float] = (), cuts: Sequence[str] = ()
+) -> None:
+    """Refuse to audit (or harden) a model with `--embed-noise` elsewhere than its own noise.
 
     Its graph adds its noise whatever the server is told: `--noise 0.5` on a model that adds
-    0.1 audited a deployment that cannot happen (noisy accuracy 25.5%, attacks at 0.5).
+    0.1 audited a deployment that cannot happen (noisy accuracy 25.5%, attacks at 0.5), and
+    so did a cut before the noisy tensor, whose features the device sends without noise.
+
+    Args:
+        prep: the prepared run.
+        others: more sigmas the run measures (`--noise-sweep`, a sweep's grid).
+        cuts: more cut tensors the run measures (a sweep's), besides `prep`'s.
 
     Raises:
-        ConfigError: the audited sigma is not the one in the graph.
+        ConfigError: the audited sigma or cut, or one of `others` or `cuts`, is not the one
+            in the graph.
     """
     own = prep.metadata.get(metadata.NOISE_SIGMA)
-    if not prep.embedded_noise or own is None or prep.noise_source == NoiseSource.METADATA.value:
+    if not prep.embedded_noise or own is None:
         return
+    noisy = prep.embedded_at
+    for cut in (prep.split.cut_tensor, *cuts):
+        if noisy and cut != noisy:
+            raise ConfigError(
+                f"{prep.model_path} adds its noise inside its graph at {noisy} (hardened with "
+                f"--embed-noise): a cut at {cut} describes a deployment it cannot have",
+                hint=f"split it where its noise is (--split {prep.metadata.get(metadata.SPLIT)}"
+                " or the tensor above), or audit the model it was hardened from")  # fmt: skip
     try:
         embedded = float(own)
     except ValueError:
         return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
+    for sigma in others:
+        if not math.isclose(embedded, sigma, rel_tol=1e-9, abs_tol=1e-12):
+            raise ConfigError(
+                f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
+                f"with --embed-noise): sigma {sigma:g} describes a deployment it cannot have",
+                hint="sweep a model without the noise in its graph (the one it was hardened "
+                "from), or leave the other sigmas out")  # fmt: skip
+    if prep.noise_source == NoiseSource.METADATA.value:
+        return
     if not math.isclose(embedded, prep.noise_sigma, rel_tol=1e-9, abs_tol=1e-12):
         raise ConfigError(
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "

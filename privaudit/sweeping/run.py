@@ -17,7 +17,7 @@ import onnx
 from privaudit import demo
 from privaudit.audit import InMemory, Prepared, Timer, prepare, provenance
 from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
-from privaudit.audit.run import data_info, small_audit_warning
+from privaudit.audit.run import check_embedded_sigma, data_info, small_audit_warning
 from privaudit.config import Config, as_dict
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import image_input, load_model, strip_embedded_noise
@@ -128,6 +128,7 @@ def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepa
                          hint=f"list the cut points with 'privaudit layers {name}'")
     noise = cfg.noise if cfg.noise is not None else cfg.sweep.noise[0]
     prep = prepare(replace(cfg, split=cuts[0].name, noise=noise), memory=_same(memory, raw))
+    check_embedded_sigma(prep, cfg.sweep.noise, [c.tensor for c in cuts])
     return cuts, notes, prep
 
 

@@ -306,6 +306,17 @@ def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
     assert own.exit_code == 0, own.stderr
     same = runner.invoke(app, [*base, "--noise", "0.1", "-o", str(tmp_path / "c")])
     assert same.exit_code == 0, same.stderr
+    # other sigmas of a noise sweep or a sweep, and a cut before the noise, cannot happen
+    swept = runner.invoke(app, [*base, "--noise-sweep", "0.05,0.2", "-o", str(tmp_path / "d")])
+    assert swept.exit_code == 2 and "sigma 0.05 describes a deployment" in swept.stderr
+    earlier = runner.invoke(app, [*base, "--split", "layer2", "-o", str(tmp_path / "e")])
+    assert earlier.exit_code == 2 and "adds its noise inside its graph at" in earlier.stderr
+    grid = ["sweep", str(path), "--data", str(tmp_path / "d.npz"), "--no-attacks", "-q"]
+    for extra in (["--splits", "layer3", "--noise", "0.1,0.2"],
+                  ["--splits", "layer2,layer3", "--noise", "0.1"]):
+        refused = runner.invoke(app, [*grid, *extra, "-o", str(tmp_path / "f")])
+        assert refused.exit_code == 2, refused.stderr
+        assert "inside its graph" in refused.stderr
 
 
 def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
