@@ -352,7 +352,9 @@ def _base_command(report: AuditReport, command: str = "assess") -> str:
     model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
     data = "DATA" if source.startswith(IN_MEMORY) else shlex.quote(source)
     if m.split == "presplit":
-        return f"privaudit {command} --encoder {model} --data {data}"
+        head = report.provenance.config.get("head")  # NOTE: the head's path is in the config
+        pair = f" --head {shlex.quote(str(head))}" if head and model != "MODEL" else ""
+        return f"privaudit {command} --encoder {model}{pair} --data {data}"
     return f"privaudit {command} {model} --split {shlex.quote(m.split)} --data {data}"
 
 

@@ -403,3 +403,23 @@ def test_a_torch_export_of_opset_7_splits(
                           dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
     model = load_model(path)
     assert verify_split(model, split_model(model, "layer3"), X, atol=1e-4) < 1e-4
+
+
+def test_a_presplit_audit_suggests_a_command_with_its_head(tmp_path: Path,
+                                                           tiny_cnn_legacy: Path) -> None:
+    """The verdict's next command dropped --head: the re-run had no accuracy, no label."""
+    import numpy as np
+
+    import privaudit
+
+    split = split_model(load_model(tiny_cnn_legacy), "layer3")
+    assert split.head is not None
+    enc, head = tmp_path / "enc.onnx", tmp_path / "head dir" / "head.onnx"
+    head.parent.mkdir()
+    onnx.save(split.encoder, enc)
+    onnx.save(split.head, head)
+    x = np.random.default_rng(0).random((60, 1, 28, 28)).astype(np.float32)
+    report = privaudit.assess(encoder=enc, head=head, data=(x, np.arange(60) % 10), noise=0.1,
+                              attacks=False, bound={"dfil": False, "bootstrap": 0})  # fmt: skip
+    assert report.verdict is not None
+    assert f"--encoder {enc} --head '{head}' --data" in report.verdict.command
