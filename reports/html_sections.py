@@ -187,8 +187,9 @@ def chart_html(report: AuditReport) -> str:
     svg = mse_chart(bars, *floors)
     text = (
         "Bars further right mean worse reconstructions (more privacy); grey bars are the "
-        "references, which need no attack. No attack can get left of the certified floor; the "
-        "floor line assumes a Gaussian input within each cluster."
+        "references, which need no attack. The certified floor holds for the input dequantised "
+        "on its 8-bit grid (no attack on that input gets left of it); the floor line assumes "
+        "a Gaussian input within each cluster."
     )
     if b is None or b.vacuous:
         text = "Bars further right mean worse reconstructions. No floor is drawn: " + (

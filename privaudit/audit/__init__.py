@@ -10,6 +10,7 @@ from privaudit.audit.prepare import InMemory, Prepared, audit_partition, noise_c
 from privaudit.audit.provenance import Timer, provenance, versions
 from privaudit.audit.run import (
     SAMPLES_STORED,
+    UNCHECKED_FLOOR,
     check_embedded_sigma,
     measure_prepared,
     run_assess,
@@ -26,6 +27,7 @@ from privaudit.audit.utility import (
 
 __all__ = [
     "SAMPLES_STORED",
+    "UNCHECKED_FLOOR",
     "check_embedded_sigma",
     "Features",
     "InMemory",

@@ -17,7 +17,12 @@ import onnx
 from privaudit import demo
 from privaudit.audit import InMemory, Prepared, Timer, prepare, provenance
 from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
-from privaudit.audit.run import check_embedded_sigma, data_info, small_audit_warning
+from privaudit.audit.run import (
+    check_embedded_sigma,
+    data_info,
+    small_audit_warning,
+    unchecked_floor_warning,
+)
 from privaudit.config import Config, as_dict
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import image_input, load_model, strip_embedded_noise
@@ -214,7 +219,9 @@ def _compose(
                             found.ran, found.reused, str(shards or ""), executor.address),
         warnings=(*notes, *fewer_workers(cfg, executor),
                   *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
-                  *_bound_warnings(a.points), *refuted_warnings(a.points)),
+                  *_bound_warnings(a.points), *refuted_warnings(a.points),
+                  *dict.fromkeys(w for p in a.points for w in unchecked_floor_warning(
+                      p.bound, [r.result for r in p.runs], p.references))),
     )  # fmt: skip
 
 

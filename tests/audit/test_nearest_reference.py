@@ -100,3 +100,17 @@ def test_nearest_equals_the_knn_attack_at_its_defaults() -> None:
     assert nearest.mse == pytest.approx(knn.mse, rel=1e-6)
     assert nearest.ssim == pytest.approx(knn.ssim, rel=1e-6)
     assert nearest.recovered == pytest.approx(knn.recovered, rel=1e-6)
+
+
+def test_a_bound_only_audit_says_its_floor_was_not_tested_by_an_attack() -> None:
+    """Data that breaks the floor's assumption in ways a lookup does not show (README, What
+    the floor cannot see) passed a floor gate with no word; now the audit says so."""
+    from privaudit.audit import UNCHECKED_FLOOR
+
+    bound_only = privaudit.assess(None, split="layer3", noise=0.1, attacks=False, limit=300,
+                                  bound={"dfil": False})  # fmt: skip
+    assert bound_only.bound is not None and (bound_only.bound.mse_floor or 0) > 0
+    assert UNCHECKED_FLOOR in bound_only.warnings
+    attacked = privaudit.assess(None, split="layer3", noise=0.1, attacks=["knn"], limit=300,
+                                budget="smoke", bound={"dfil": False})  # fmt: skip
+    assert UNCHECKED_FLOOR not in attacked.warnings
