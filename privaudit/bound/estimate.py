@@ -159,6 +159,7 @@ def noise_sweep(
     floor_groups: int = DEFAULT_FLOOR_GROUPS,
     certified: bool = True,
     continuous: np.ndarray | None = None,
+    lattice: float = 0.0,
 ) -> list[BoundResult]:
     """`estimate_bound` at several noise levels, clustering and resampling once.
 
@@ -206,6 +207,8 @@ def noise_sweep(
             `bootstrap` > 0), >= 2; 0 for none.
         certified: report theorem (T) with the certified h(x) of 8-bit data
             (`certified_mse_floor`); False for data in its own units, which has none (None).
+        lattice: the inputs' grids' dequantisation variance per dimension
+            (`audit.bounds.lattice_variance`), subtracted from (S); 0 for none.
         continuous: (d,) per input dimension, whether it takes continuous values; None: all
             do. The floor (S) assumes a density, which a discrete column (a few levels, or
             an atom) does not have: it may be decoded exactly, so (S) counts only the
@@ -245,7 +248,7 @@ def noise_sweep(
         if bootstrap and wanted:
             errs = bootstrap_errors(data, cands, wanted, bootstrap, seed)
         floors = _floors(x, data, cands, y is not None, live, wanted if bootstrap else {},
-                         delta, floor_groups, seed, continuous)  # fmt: skip
+                         delta, floor_groups, seed, continuous, lattice)  # fmt: skip
     return [
         _with_floor(
             _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size),
@@ -281,6 +284,7 @@ def _floors(
     groups: int,
     seed: int,
     continuous: np.ndarray | None = None,
+    lattice: float = 0.0,
 ) -> dict[float, tuple[FloorEstimate, str, str | None]]:
     """(S) at every live noise std, with its jackknife interval at the `wanted` ones.
 
@@ -288,7 +292,9 @@ def _floors(
     without labels on the k-means cells of the features. With discrete dimensions, it is
     (S) of the continuous ones times their share of d: the MSE over all d dimensions is at
     least that, whatever the discrete ones get (data processing keeps I(x_cont; z | c) under
-    the leakage bound). Each floor comes with a note on that, or None.
+    the leakage bound). Inputs on a grid lower it by their dequantisation variance
+    (`lattice`, per dimension): rounding to the grid may recover them. Each floor comes with a
+    note on those, or None.
     """
     if x is None or not live:
         return {}
@@ -311,8 +317,33 @@ def _floors(
     out = {}
     for s in live:
         estimate = replace(model.estimate(s), interval=intervals.get(s))
-        out[s] = (_scaled(estimate, share), model.clustering, note)
+        scaled = _scaled(estimate, share)
+        out[s] = (_lowered(scaled, lattice), model.clustering,
+                  _grid_note(note, lattice, scaled.value))  # fmt: skip
     return out
+
+
+GRID_NOTE_SHARE = 0.01  # a grid that lowers the floor by less than this share goes unsaid
+
+
+def _grid_note(note: str | None, lattice: float, floor: float) -> str | None:
+    """`note`, and what the inputs' grid took off the floor when that is not negligible."""
+    if not lattice > GRID_NOTE_SHARE * floor:
+        return note
+    grid = (f"some input columns lie on a grid (whole numbers, or values to a few decimals): "
+            f"rounding to it may recover them where the noise is small, so the floor (S) is "
+            f"lowered by their dequantisation variance, {lattice:.3g} per dimension")
+    return grid if note is None else f"{note}; {grid}"
+
+
+def _lowered(floor: FloorEstimate, by: float) -> FloorEstimate:
+    """The floor lowered by `by` (a grid's dequantisation variance), at least 0."""
+    if by <= 0:
+        return floor
+    interval = None if floor.interval is None else (max(floor.interval[0] - by, 0.0),
+                                                    max(floor.interval[1] - by, 0.0))
+    return replace(floor, value=max(floor.value - by, 0.0), interval=interval,
+                   single_block=max(floor.single_block - by, 0.0))
 
 
 def _scaled(floor: FloorEstimate, share: float) -> FloorEstimate:

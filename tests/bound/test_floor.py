@@ -230,3 +230,33 @@ def test_continuous_dims_flags_few_levels_whatever_their_values_and_atoms() -> N
     assert continuous_dims(x, block=2).tolist() == continuous_dims(x).tolist()
     assert continuous_dims(np.stack([smooth, sparse], axis=1)) is None
     assert continuous_dims(x[:, 1:3]).tolist() == [False, False]
+
+
+def test_a_grid_of_more_than_20_levels_lowers_the_floor_by_its_dequantisation() -> None:
+    """Whole numbers with 26 levels count as continuous, yet at sigma 0.03 (standardised)
+    rounding z recovers them: a tester's (S) read 0.000887 where rounding reached 0.00028
+    and `--fail-under-floor` passed. (S) holds for the column plus uniform noise of its grid's
+    width; the input itself can do up to D^2 / 12 better, so (S) is lowered by that."""
+    from privaudit.audit.bounds import continuous_dims, lattice_variance
+
+    rng = np.random.default_rng(2)
+    n, d, sigma = 3000, 16, 0.03
+    y = rng.integers(0, 2, n)
+    raw = rng.integers(0, 22, (n, d)) + 4.0 * y[:, None]
+    x = (raw - raw.mean(axis=0)) / raw.std(axis=0)  # standardised, as privaudit measures
+    keep = continuous_dims(x)
+    assert keep is None  # more than 20 levels, no value in 20% of the rows
+    lattice = lattice_variance(x)
+    assert lattice == pytest.approx(float(np.mean(1 / (12 * raw.std(axis=0) ** 2))), rel=1e-6)
+    z = x + sigma * rng.standard_normal(x.shape)
+    rounded = (np.rint(z * raw.std(axis=0) + raw.mean(axis=0)) - raw.mean(axis=0)) / raw.std(
+        axis=0)  # fmt: skip
+    attack = float(np.mean((rounded - x) ** 2))
+    (plain,) = _bound(x, x.astype(np.float32), y, [sigma])
+    (lowered,) = _bound(x, x.astype(np.float32), y, [sigma], lattice=lattice)
+    assert plain.mse_floor is not None and plain.mse_floor > attack  # what the grid fixes
+    assert lowered.mse_floor is not None and lowered.mse_floor <= attack
+    assert any("lie on a grid" in w for w in lowered.warnings)
+    # continuous values are on no grid worth the name: nothing changes
+    smooth = rng.standard_normal((n, d))
+    assert lattice_variance(smooth) < 1e-12
