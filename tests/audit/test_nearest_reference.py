@@ -11,14 +11,13 @@ rule at its defaults, so the two agree exactly.
 from __future__ import annotations
 
 import csv
-import io
-import warnings
 from pathlib import Path
 
 import numpy as np
 import onnx
 import pytest
 import torch
+from onnx_cases import export
 from torch import nn
 from typer.testing import CliRunner
 
@@ -40,7 +39,7 @@ def _blobs() -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), y.astype(np.int64)
 
 
-def _identity_model(x: np.ndarray, y: np.ndarray) -> onnx.ModelProto:
+def _identity_model(x: np.ndarray, y: np.ndarray, path: Path) -> onnx.ModelProto:
     """An identity encoder on the standardised input, a nearest-class-mean head."""
     mean, std = x.mean(axis=0), x.std(axis=0)
     z = (x - mean) / std
@@ -54,19 +53,13 @@ def _identity_model(x: np.ndarray, y: np.ndarray) -> onnx.ModelProto:
     model = nn.Sequential()
     model.add_module("encoder", encoder)
     model.add_module("head", head)
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(model.eval(), (torch.zeros(1, D),), buffer, dynamo=False,
-                          input_names=["x"], output_names=["logits"], opset_version=17,
-                          dynamic_axes={"x": {0: "n"}, "logits": {0: "n"}})
-    return onnx.load_from_string(buffer.getvalue())
+    return export(model, path, (torch.zeros(1, D),))
 
 
 def test_a_bound_only_audit_refutes_a_floor_the_nearest_input_beats(tmp_path: Path) -> None:
     x, y = _blobs()
     model, data = tmp_path / "blobs.onnx", tmp_path / "blobs.npz"
-    onnx.save(_identity_model(x, y), model)
+    _identity_model(x, y, model)
     np.savez(data, x=x, y=y)
     runner = CliRunner()
     out = tmp_path / "audit"
