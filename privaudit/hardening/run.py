@@ -157,7 +157,7 @@ def run_harden(
     with use_threads(resolve_threads(cfg.threads)):
         with timer.stage("prepare"):
             prep = prepare(cfg, noise_source=noise_source, memory=memory)
-            check_embedded_sigma(prep)
+            check_embedded_sigma(prep, cfg.noise_sweep)
         _check(prep, output)
         prep, train = hold_out(cfg, prep)
         before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")

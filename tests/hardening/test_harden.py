@@ -353,3 +353,6 @@ def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     with pytest.raises(ConfigError, match="adds noise of sigma .* inside its graph"):
         run_harden(other, output=tmp_path / "other.onnx")
     assert not (tmp_path / "other.onnx").exists()
+    swept = dataclasses.replace(cfg, noise_sweep=(SIGMA / 2,))
+    with pytest.raises(ConfigError, match="describes a deployment it cannot have"):
+        run_harden(swept, output=tmp_path / "swept.onnx")
