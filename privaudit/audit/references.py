@@ -13,7 +13,7 @@ broken) even when no attack runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -120,10 +120,8 @@ def score_nearest(
     if nearest is None:
         sigma = prep.noise_sigma
         nearest = nearest_inputs(feats.aux, feats.evaluation, [sigma], seed, device=device)[sigma]
-    x = prep.audit.aux.x
-    x_hat = torch.from_numpy(np.ascontiguousarray(x[nearest], dtype=np.float32)) if len(
-        nearest) else torch.zeros((0, *x.shape[1:]))  # fmt: skip
-    return scorer.reference(NEAREST, x_hat)
+    x_hat = np.ascontiguousarray(prep.audit.aux.x[nearest], dtype=np.float32)
+    return scorer.reference(NEAREST, torch.from_numpy(x_hat))
 
 
 def nearest_inputs(
@@ -150,23 +148,18 @@ def nearest_inputs(
             are copied there once.
 
     Returns:
-        (n,) auxiliary indices per sigma.
+        (n,) auxiliary indices per sigma; empty without auxiliary samples.
     """
-    rng = noise_generator(seed, "eval")
-    data = np.ascontiguousarray(clean, dtype=np.float32).reshape(len(clean), -1)
+    if len(aux) == 0:
+        return {}
     bank = torch.from_numpy(np.ascontiguousarray(aux, dtype=np.float32).reshape(len(aux), -1))
     bank = bank.to(device or "cpu")
     found: dict[float, list[np.ndarray]] = {float(s): [] for s in noise_sigmas}
-    drawn = any(s > 0 for s in found)
     with torch.no_grad():
-        for start in range(0, len(data), rows):
-            block = data[start : start + rows]
-            draw = rng.standard_normal(block.shape) if drawn else None
-            for s, out in found.items():
-                z = block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
-                query = torch.from_numpy(np.ascontiguousarray(z)).to(bank.device)
-                out.append(nearest_neighbours(query, bank)[:, 0].cpu().numpy())
-    return {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in found.items()}
+        for s, z in _server_views(clean, found, seed, rows):
+            query = torch.from_numpy(np.ascontiguousarray(z)).to(bank.device)
+            found[s].append(nearest_neighbours(query, bank)[:, 0].cpu().numpy())
+    return _joined(found)
 
 
 def _aux_mean(prep: Prepared) -> np.ndarray:
@@ -199,17 +192,34 @@ def server_classes(
     Returns:
         (n,) predicted classes per sigma.
     """
+    found: dict[float, list[np.ndarray]] = {float(s): [] for s in noise_sigmas}
+    for s, z in _server_views(clean, found, seed, rows):
+        logits = run_batched(head, z.reshape(len(z), *shape), rows)
+        found[s].append(np.argmax(logits.reshape(len(logits), -1), axis=1))
+    return _joined(found)
+
+
+def _server_views(
+    clean: np.ndarray, sigmas: Iterable[float], seed: int, rows: int
+) -> Iterator[tuple[float, np.ndarray]]:
+    """(sigma, noisy features) of each block of `rows` evaluation samples, at every sigma.
+
+    The battery's draw of the evaluation part (`noisy_features`), made once per block and
+    scaled for every sigma (0: the clean block), so memory holds one block of the draw.
+    """
+    sigmas = list(sigmas)
     rng = noise_generator(seed, "eval")
     data = np.ascontiguousarray(clean, dtype=np.float32).reshape(len(clean), -1)
-    found: dict[float, list[np.ndarray]] = {float(s): [] for s in noise_sigmas}
-    drawn = any(s > 0 for s in found)
+    drawn = any(s > 0 for s in sigmas)
     for start in range(0, len(data), rows):
         block = data[start : start + rows]
         draw = rng.standard_normal(block.shape) if drawn else None
-        for s, out in found.items():
-            z = block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
-            logits = run_batched(head, z.reshape(len(z), *shape), rows)
-            out.append(np.argmax(logits.reshape(len(logits), -1), axis=1))
+        for s in sigmas:
+            yield s, block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
+
+
+def _joined(found: dict[float, list[np.ndarray]]) -> dict[float, np.ndarray]:
+    """Each sigma's per-block results joined; an empty (0,) index array without blocks."""
     return {s: np.concatenate(v) if v else np.zeros(0, np.int64) for s, v in found.items()}
 
 

@@ -121,8 +121,7 @@ def _measure_points(
         scorer = Scorer(as_images(prep.audit.eval.x), None, 0, scoring_seed(seed), measure(prep))
         prior = score_prior(prep, scorer)  # NOTE: once: it does not depend on sigma
         nearest = nearest_inputs(feats.aux, feats.evaluation, sigmas, seed,
-                                 device=resolve_device(ctx.cfg.device)) if len(
-            feats.aux) else {}  # fmt: skip
+                                 device=resolve_device(ctx.cfg.device))
         for s, bound in zip(sigmas, bounds, strict=True):
             at = ctx.prepared(prep.split_name, s)
             label = score_label(at, feats, head, seed, scorer, predicted=predicted.get(s))
