@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from dataclasses import replace
 
 import numpy as np
 
@@ -39,7 +37,9 @@ def pixels(prep: Prepared) -> bool:
     return prep.dataset.domain == Domain.IMAGE
 
 
-def input_entropy(cfg: Config, inputs: np.ndarray, *, image: bool = True) -> tuple[float, str]:
+def input_entropy(
+    cfg: Config, inputs: np.ndarray, *, image: bool = True, grid: float | None = None
+) -> tuple[float, str]:
     """h(x)/d in nats and its source; it depends on the inputs alone, so compute it once.
 
     In the inputs' measured units: pixels on [0, 1], or standardised features (`prepare`
@@ -49,12 +49,14 @@ def input_entropy(cfg: Config, inputs: np.ndarray, *, image: bool = True) -> tup
         cfg: the run's settings (`bound.input_entropy` and its unit).
         inputs: (n, d) the audit inputs (`audit_inputs`).
         image: whether the inputs are pixels (`pixels(prep)`).
+        grid: the pixels' `pixel_grid_variance`, when the caller has it already.
     """
     spec = cfg.bound.input_entropy
     if spec == EntropySpec.CERTIFIED:
         return input_entropy_certified(), EntropySource.CERTIFIED.value
     if spec == EntropySpec.GAUSSIAN:
-        delta = pixel_grid_variance(inputs) if image else STANDARDISED_VARIANCE_FLOOR
+        delta = (pixel_grid_variance(inputs) if grid is None else grid) if image else (
+            STANDARDISED_VARIANCE_FLOOR)  # fmt: skip
         return input_entropy_gaussian(inputs, delta), EntropySource.GAUSSIAN.value
     value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
     return value, EntropySource.USER.value
@@ -89,9 +91,9 @@ def measure_bounds(
     """
     x = audit_inputs(prep) if inputs is None else inputs
     image = pixels(prep)
-    h, source = input_entropy(cfg, x, image=image) if entropy is None else entropy
     delta = pixel_grid_variance(x) if image else 0.0
-    found = noise_sweep(
+    h, source = input_entropy(cfg, x, image=image, grid=delta) if entropy is None else entropy
+    return noise_sweep(
         feats.all,
         audit_labels(prep.audit),
         list(noise_sigmas),
@@ -109,14 +111,6 @@ def measure_bounds(
         continuous=None if image else (keep := continuous_dims(x)),
         lattice=0.0 if image else lattice_variance(x, keep),
     )
-    if not delta > DEQUANTIZATION_VARIANCE * (1 + 1e-9):
-        return found
-    step = math.sqrt(12 * delta)
-    note = (f"the images take few levels (a grid of spacing {step:.3g} on [0, 1], coarser than "
-            f"8-bit's 1/255): rounding may recover them where the noise is small, so the floor "
-            f"(S) holds for them dequantised on that grid, less its variance {delta:.3g} per "
-            "pixel")  # fmt: skip
-    return [replace(b, warnings=(*b.warnings, note)) if b.noise_sigma > 0 else b for b in found]
 
 
 GRID_SAMPLE = 4_000_000  # pixel values read to find the images' grid
@@ -132,15 +126,25 @@ def pixel_grid_variance(x: np.ndarray) -> float:
     `GRID_SAMPLE`): every gap between their distinct values is a whole multiple of D; pixels
     on no grid (floats) keep the 8-bit one.
     """
-    flat = np.asarray(x).reshape(-1)[:GRID_SAMPLE]
-    levels = np.unique(flat).astype(np.float64)
+    step = _grid_step(np.asarray(x).reshape(-1)[:GRID_SAMPLE])
+    return DEQUANTIZATION_VARIANCE if step is None else max(DEQUANTIZATION_VARIANCE,
+                                                            step * step / 12.0)
+
+
+def _grid_step(values: np.ndarray) -> float | None:
+    """The spacing D of the grid `values` lie on, or None when they are on none.
+
+    On a grid: at least two distinct values, and every gap between them a whole multiple of
+    the smallest (to 1e-3 of it).
+    """
+    levels = np.unique(values)
     if levels.size < 2:
-        return DEQUANTIZATION_VARIANCE
-    gaps = np.diff(levels)
+        return None
+    gaps = np.diff(levels.astype(np.float64))
     step = float(gaps.min())
-    if not np.allclose(gaps / step, np.round(gaps / step), rtol=0, atol=1e-3):
-        return DEQUANTIZATION_VARIANCE
-    return max(DEQUANTIZATION_VARIANCE, step * step / 12.0)
+    if step > 0 and np.allclose(gaps / step, np.round(gaps / step), rtol=0, atol=1e-3):
+        return step
+    return None
 
 
 def lattice_variance(x: np.ndarray, keep: np.ndarray | None = None) -> float:
@@ -153,19 +157,10 @@ def lattice_variance(x: np.ndarray, keep: np.ndarray | None = None) -> float:
     (S) holds for the column plus uniform noise of width D, so the input's own MSE can be
     lower by up to D^2 / 12. Returns the sum of those over the grid columns, divided by d.
     """
-    n, d = x.shape
-    total = 0.0
-    for j in range(d):
-        if keep is not None and not keep[j]:
-            continue  # NOTE: a discrete column is out of (S) already
-        levels = np.unique(x[:, j])
-        if levels.size < 2:
-            continue
-        gaps = np.diff(levels.astype(np.float64))
-        step = float(gaps.min())
-        if step > 0 and np.allclose(gaps / step, np.round(gaps / step), rtol=0, atol=1e-3):
-            total += step * step / 12.0
-    return total / d if d else 0.0
+    d = x.shape[1]
+    steps = [_grid_step(x[:, j]) for j in range(d) if keep is None or keep[j]]
+    # NOTE: a discrete column (not `keep`) is out of (S) already
+    return sum(s * s / 12.0 for s in steps if s is not None) / d if d else 0.0
 
 
 def continuous_dims(x: np.ndarray, block: int = 256) -> np.ndarray | None:

@@ -319,21 +319,31 @@ def _floors(
         estimate = replace(model.estimate(s), interval=intervals.get(s))
         scaled = _scaled(estimate, share)
         out[s] = (_lowered(scaled, lattice), model.clustering,
-                  _grid_note(note, lattice, scaled.value))  # fmt: skip
+                  _grid_note(note, lattice, scaled.value, delta))  # fmt: skip
     return out
 
 
 GRID_NOTE_SHARE = 0.01  # a grid that lowers the floor by less than this share goes unsaid
 
 
-def _grid_note(note: str | None, lattice: float, floor: float) -> str | None:
-    """`note`, and what the inputs' grid took off the floor when that is not negligible."""
-    if not lattice > GRID_NOTE_SHARE * floor:
-        return note
-    grid = (f"some input columns lie on a grid (whole numbers, or values to a few decimals): "
-            f"rounding to it may recover them where the noise is small, so the floor (S) is "
-            f"lowered by their dequantisation variance, {lattice:.3g} per dimension")
-    return grid if note is None else f"{note}; {grid}"
+def _grid_note(note: str | None, lattice: float, floor: float, delta: float) -> str | None:
+    """`note`, and what the inputs' grid took off the floor when that is not negligible.
+
+    Columns on a grid (`lattice`, said when it takes more than `GRID_NOTE_SHARE` of the
+    floor), or pixels on a grid coarser than 8-bit's (`delta`).
+    """
+    notes = [] if note is None else [note]
+    if lattice > GRID_NOTE_SHARE * floor:
+        notes.append(f"some input columns lie on a grid (whole numbers, or values to a few "
+                     f"decimals): rounding to it may recover them where the noise is small, so "
+                     f"the floor (S) is lowered by their dequantisation variance, {lattice:.3g} "
+                     "per dimension")  # fmt: skip
+    if delta > DEQUANTIZATION_VARIANCE * (1 + 1e-9):
+        notes.append(f"the images take few levels (a grid of spacing {math.sqrt(12 * delta):.3g} "
+                     f"on [0, 1], coarser than 8-bit's 1/255): rounding may recover them where "
+                     f"the noise is small, so the floor (S) holds for them dequantised on that "
+                     f"grid, less its variance {delta:.3g} per pixel")  # fmt: skip
+    return "; ".join(notes) or None
 
 
 def _lowered(floor: FloorEstimate, by: float) -> FloorEstimate:
