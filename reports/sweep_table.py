@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from privaudit.reports.table import COMPARE_COLUMNS
-from privaudit.results import GridPoint, Reference, Status, SweepReport, floor_refuted_by
+from privaudit.results import GridPoint, Reference, Status, SweepReport, below_floor
 
 __all__ = [
     "POINT_COLUMNS",
@@ -70,7 +70,7 @@ def runs_table(report: SweepReport) -> pd.DataFrame:
                 "kind": "reference", "attack": r.name, "seed": report.provenance.seed,
                 "status": (Status.OK if ok else Status.SKIPPED).value, "mse": r.mse,
                 "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered, "beats_label": None,
-                "below_floor": floor_refuted_by(p.bound, (), (r,)) is not None,
+                "below_floor": below_floor(p.bound, r),
                 "seconds": 0.0, "reason": r.reason or "",
             })  # fmt: skip
         for run in p.runs:

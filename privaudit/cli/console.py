@@ -31,6 +31,7 @@ from privaudit.results import (
     AuditReport,
     BoundResult,
     GateResult,
+    below_floor,
     build_verdict,
     cluster_words,
     floor_refuted_by,
@@ -210,20 +211,22 @@ def _floor_cell(bound: BoundResult) -> str:
     return f"{_fmt(bound.mse_floor)}{ci}  (conditional spectral{given})"
 
 
+BELOW_FLOOR = "below the floor: not Gaussian within a cluster"  # an attacks table note
+
+
 def attacks_table(report: AuditReport) -> Table:
     """One row per reference and attack: status, MSE/PSNR/SSIM, recovered share and time."""
     t = Table(title="Inversion attacks (evaluation set)", title_justify="left")
     for col in ("attack", "status", "MSE", "PSNR dB", "SSIM", "recovered", "time s", "note"):
         t.add_column(col)
     for r in report.references:
-        under = floor_refuted_by(report.bound, (), (r,)) is not None
-        note = r.reason or ("below the floor: not Gaussian within a cluster" if under else "")
+        note = r.reason or (BELOW_FLOOR if below_floor(report.bound, r) else "")
         recovered = "" if r.recovered is None else f"{100 * r.recovered:.0f}%"
         t.add_row(Text(f"{r.name} (reference)", style="dim"), "ok" if r.mse is not None else
                   "n/a", _fmt(r.mse), _fmt(r.psnr, ".2f"), _fmt(r.ssim, ".3f"), recovered, "",
                   Text(note))  # fmt: skip
     for a in report.attacks:
-        below = "below the floor: not Gaussian within a cluster" if a.below_floor else ""
+        below = BELOW_FLOOR if a.below_floor else ""
         label = "" if a.beats_label is None else (
             "beats label" if a.beats_label else "not beyond label")
         note = a.reason or "; ".join(n for n in (label, below) if n)

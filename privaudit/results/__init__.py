@@ -72,6 +72,7 @@ from privaudit.results.table import (
     python_strings,
 )
 from privaudit.results.verdict import (
+    below_floor,
     build_verdict,
     cluster_words,
     compared_mse_words,
@@ -128,6 +129,7 @@ __all__ = [
     "Verdict",
     "Violation",
     "attack_table",
+    "below_floor",
     "build_verdict",
     "compared_mse_words",
     "dumps",

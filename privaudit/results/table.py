@@ -20,7 +20,7 @@ from privaudit.results.schema import (
     Status,
     Variant,
 )
-from privaudit.results.verdict import floor_refuted_by
+from privaudit.results.verdict import below_floor
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -167,7 +167,7 @@ def _reference_cells(r: Reference, n_eval: int, bound: BoundResult | None) -> di
         "kind": REFERENCE, "attack": r.name, "status": (Status.OK if ok else Status.SKIPPED).value,
         "mse": r.mse, "psnr": r.psnr, "ssim": r.ssim, "recovered": r.recovered,
         "beats_label": None,
-        "below_floor": floor_refuted_by(bound, (), (r,)) is not None,
+        "below_floor": below_floor(bound, r),
         "n_samples": n_eval if ok else 0, "seconds": 0.0,
         "reason": r.reason or "", **_bounds("mse", r.mse_interval),
     }  # fmt: skip

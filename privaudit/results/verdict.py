@@ -25,7 +25,8 @@ from privaudit.results.schema import (
     Verdict,
 )
 
-__all__ = ["WIDE", "Reconstruction", "build_verdict", "cluster_words", "compared_mse_words",
+__all__ = ["WIDE", "Reconstruction", "below_floor", "build_verdict", "cluster_words",
+           "compared_mse_words",
            "floor_refuted_by", "floor_vacuity", "format_gain", "harden_verdict",
            "lowest_reference", "mse_units", "refuted_floor_words", "regression",
            "strongest_attack", "strongest_reconstruction"]
@@ -49,7 +50,7 @@ def build_verdict(report: AuditReport) -> Verdict:
     refuted = floor_refuted_by(bound, report.attacks, report.references)
     width = None if refuted else _width(None if found is None else found.mse, floor)
     interval = _refuted_sentence(bound, refuted) if refuted else _interval_sentence(
-        bound, found, _width(None if found is None else found.mse, floor))
+        bound, found, width)
     sentences = [s for s in (_attack_sentence(report, best), interval,
                              _accuracy_sentence(report)) if s]  # fmt: skip
     step, command = _next_step(report, best, width, refuted is not None)
@@ -142,9 +143,15 @@ def strongest_reconstruction(report: AuditReport) -> Reconstruction | None:
         return None
     ref = lowest_reference(report.references)
     if ref is not None and ref.mse is not None and ref.mse < best.mse:
-        return Reconstruction(f"{ref.name} reference", float(ref.mse), ref.recovered,
-                              ref.mse_interval)  # fmt: skip
+        return _of_reference(ref)
     return Reconstruction(str(best.attack), float(best.mse), best.recovered, best.mse_interval)
+
+
+def _of_reference(ref: Reference) -> Reconstruction:
+    """A reference (with an MSE) as a reconstruction named "<name> reference"."""
+    assert ref.mse is not None
+    return Reconstruction(f"{ref.name} reference", float(ref.mse), ref.recovered,
+                          ref.mse_interval)  # fmt: skip
 
 
 def floor_refuted_by(
@@ -164,10 +171,15 @@ def floor_refuted_by(
         return None
     found = [Reconstruction(f"{a.attack} attack", float(a.mse), a.recovered, a.mse_interval)
              for a in attacks if a.status is Status.OK and a.mse is not None]  # fmt: skip
-    found += [Reconstruction(f"{r.name} reference", float(r.mse), r.recovered, r.mse_interval)
-              for r in references if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
+    found += [_of_reference(r) for r in references
+              if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
     below = [r for r in found if r.mse < floor]
     return min(below, key=lambda r: r.mse, default=None)
+
+
+def below_floor(bound: BoundResult | None, reference: Reference) -> bool:
+    """Whether `reference` lies below the floor (S) (`floor_refuted_by` of it alone)."""
+    return floor_refuted_by(bound, (), (reference,)) is not None
 
 
 def refuted_floor_words(bound: BoundResult, by: Reconstruction) -> str:
@@ -399,8 +411,7 @@ def _best_known(report: AuditReport) -> Reconstruction | None:
     ref = lowest_reference(report.references)
     if found is not None or ref is None or ref.mse is None:
         return found
-    return Reconstruction(f"{ref.name} reference", float(ref.mse), ref.recovered,
-                          ref.mse_interval)  # fmt: skip
+    return _of_reference(ref)
 
 
 def harden_verdict(report: AuditReport) -> Verdict:
