@@ -60,7 +60,7 @@ def evaluate_report(gate: GateConfig, report: AuditReport) -> GateResult:
 
     A `harden` report is gated on its hardened model, as `privaudit harden`'s exit code is.
     """
-    gated = report if report.harden is None else report.harden.after
+    gated = report.judged
     return evaluate_gate(gate, gated.bound, gated.attacks, gated.dfil, gated.references)
 
 

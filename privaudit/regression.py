@@ -28,7 +28,7 @@ from privaudit.results import (
 )
 
 __all__ = [
-    "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance", "gated",
+    "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance",
     "less_private", "measured_differently",
 ]
 
@@ -69,7 +69,7 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
         ConfigError: the two reports' data are of different kinds (`model.domain`), or they
             were measured differently (`measured_differently`: data, seed, budget).
     """
-    a, b = gated(old).model.domain, gated(new).model.domain
+    a, b = old.judged.model.domain, new.judged.model.domain
     if a != b:
         raise ConfigError(
             f"cannot compare {_kind(a)} with {_kind(b)}: their MSEs are in different units",
@@ -91,7 +91,7 @@ def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
     A smoke audit's weaker attacks made a model read as +243% harder to invert than the same
     model's standard audit, and `--fail-if-less-private` passed.
     """
-    a, b = gated(old), gated(new)
+    a, b = old.judged, new.judged
     out = []
     if a.data.fingerprint != b.data.fingerprint:
         out.append(f"data {a.data.source} vs {b.data.source}, different samples")
@@ -134,7 +134,7 @@ def less_private(
     """
     check_tolerance(tolerance)
     check_comparable(old, new)
-    old, new = gated(old), gated(new)
+    old, new = old.judged, new.judged
     found = [*_floor(old.bound, new.bound, tolerance), *_leakage(old.bound, new.bound, tolerance)]
     new_attacks = {a.attack: a for a in new.attacks}
     for a in old.attacks:
@@ -145,11 +145,6 @@ def less_private(
     for r in old.references:
         found += _reference(r, new_refs.get(r.name), tolerance)
     return tuple(found)
-
-
-def gated(report: AuditReport) -> AuditReport:
-    """What a comparison judges of a report: a `harden` report's hardened model, else itself."""
-    return report if report.harden is None else report.harden.after
 
 
 def _known(value: float | None) -> bool:

@@ -149,8 +149,8 @@ def _verdicts(a: AuditReport, b: AuditReport) -> list[tuple[str, str]]:
 
 def _sigma(report: AuditReport) -> float | None:
     """The noise sigma the compared model was audited at (a harden report: its hardened one)."""
-    gated = report if report.harden is None else report.harden.after
-    return None if gated.bound is None else gated.bound.noise_sigma
+    bound = report.judged.bound
+    return None if bound is None else bound.noise_sigma
 
 
 def _markdown(view: _View) -> str:

@@ -42,7 +42,7 @@ class JunitReporter:
 
     def render(self, report: AuditReport) -> str:
         """The JUnit XML document (UTF-8, counts consistent with the cases)."""
-        gated = report if report.harden is None else report.harden.after
+        gated = report.judged
         gate = gate_cases(_thresholds(gated.provenance.config), gated.gate, gated.bound,
                           gated.attacks, gated.dfil, gated.references)  # fmt: skip
         suites = (Suite("privaudit gate", gate),

@@ -276,7 +276,7 @@ def compare(
     """Two runs side by side, with deltas (B - A); optionally a regression gate."""
     with reported_errors(debug):
         from privaudit.outputs import refuse_overwrite
-        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance, gated
+        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
         from privaudit.results import AuditReport, read_saved
@@ -289,7 +289,7 @@ def compare(
         if fail_if_less_private:
             _check_gateable(a, b)  # NOTE: before anything is written: exit 2 leaves no file
         # NOTE: a harden report is shown, as it is gated, by its hardened model
-        a, b = (gated(r) if isinstance(r, AuditReport) else r for r in (a, b))
+        a, b = (r.judged if isinstance(r, AuditReport) else r for r in (a, b))
         findings = _less_private(a, b, tol) if fail_if_less_private else None
         text = render_compare(a, b, fmt, findings)
         if output is not None:

@@ -453,6 +453,11 @@ class AuditReport:
     verdict: Verdict | None = None
     schema_version: int = SCHEMA_VERSION
 
+    @property
+    def judged(self) -> AuditReport:
+        """What its gate judges and a comparison weighs: a `harden` report's hardened model."""
+        return self if self.harden is None else self.harden.after
+
     def to_dict(self) -> dict[str, Any]:
         """The canonical JSON form as Python data (see `to_dict`)."""
         return to_dict(self)
