@@ -133,9 +133,9 @@ def run_harden(
     (seed 0's model when `harden.seeds` > 1; the others only enter the variants' means and
     spreads) and the run in its metadata. With `harden.embed_noise` (by default: when the
     input model adds its noise inside its graph) the file also adds the noise at the cut;
-    the after-audit measures the same weights
-    with the noise added by the auditor, the same channel. The run's torch, onnxruntime and
-    BLAS threads are `cfg.threads` (see `privaudit.threads`).
+    the after-audit measures the same weights with the noise added by the auditor, the same
+    channel. The run's torch, onnxruntime and BLAS threads are `cfg.threads` (see
+    `privaudit.threads`).
 
     Args:
         cfg: the run's settings (`cfg.harden` for the fine-tune).
