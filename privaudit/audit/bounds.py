@@ -71,6 +71,7 @@ def measure_bounds(
     interval_at: Sequence[float],
     entropy: tuple[float, str] | None = None,
     inputs: np.ndarray | None = None,
+    grid: float | None = None,
 ) -> list[BoundResult]:
     """The bound at each noise std, with intervals at `interval_at` (one `noise_sweep` call).
 
@@ -85,13 +86,15 @@ def measure_bounds(
         interval_at: the stds that get a bootstrap and jackknife interval.
         entropy: h(x)/d and its source (`input_entropy`), or None to compute it here.
         inputs: the audit inputs (`audit_inputs`), or None to gather them here.
+        grid: the images' `pixel_grid_variance`, or None to read it here (unused for
+            tabular vectors and signals).
 
     Returns:
         One BoundResult per sigma, in order.
     """
     x = audit_inputs(prep) if inputs is None else inputs
     image = pixels(prep)
-    delta = pixel_grid_variance(x) if image else 0.0
+    delta = (pixel_grid_variance(x) if grid is None else grid) if image else 0.0
     h, source = input_entropy(cfg, x, image=image, grid=delta) if entropy is None else entropy
     return noise_sweep(
         feats.all,

@@ -64,6 +64,7 @@ class SweepContext:
         cuts: the grid's cuts.
         noise_sigmas: the grid's sigmas.
         entropy: h(x)/d in nats and its source, the same at every cut.
+        grid: the images' `pixel_grid_variance` (0 for vectors and signals), the same too.
         threads: torch, onnxruntime and BLAS threads of each job.
         token: this sweep's identity in a worker's caches.
     """
@@ -73,17 +74,18 @@ class SweepContext:
     cuts: tuple[Cut, ...]
     noise_sigmas: tuple[float, ...]
     entropy: tuple[float, str]
+    grid: float
     threads: int
     token: str = ""
 
     @classmethod
     def create(cls, cfg: Config, prep: Prepared, cuts: tuple[Cut, ...],
-               noise_sigmas: tuple[float, ...], entropy: tuple[float, str],
+               noise_sigmas: tuple[float, ...], entropy: tuple[float, str], grid: float,
                threads: int) -> SweepContext:  # fmt: skip
         """A context whose prepared run keeps no more of the dataset than its audit sets."""
         light = replace(prep.dataset, x=prep.dataset.x[:8])
-        return cls(cfg, replace(prep, dataset=light), cuts, noise_sigmas, entropy, threads,
-                   uuid.uuid4().hex)  # fmt: skip
+        return cls(cfg, replace(prep, dataset=light), cuts, noise_sigmas, entropy, grid,
+                   threads, uuid.uuid4().hex)  # fmt: skip
 
     def cut(self, name: str) -> Cut:
         """The grid's cut called `name`."""

@@ -106,7 +106,8 @@ def _measure_points(
     sigmas, seed = ctx.noise_sigmas, ctx.cfg.seed
     with timer.stage("bound"):
         bounds = measure_bounds(ctx.cfg, prep, feats, sigmas, interval_at=sigmas,
-                                entropy=ctx.entropy, inputs=audit_inputs(prep))  # fmt: skip
+                                entropy=ctx.entropy, inputs=audit_inputs(prep),
+                                grid=ctx.grid)  # fmt: skip
     predicted: dict[float, np.ndarray] = {}
     accuracies = {s: Accuracy(None) for s in sigmas}
     if head is not None:

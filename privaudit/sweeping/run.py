@@ -16,7 +16,7 @@ import onnx
 
 from privaudit import demo
 from privaudit.audit import InMemory, Prepared, Timer, prepare, provenance
-from privaudit.audit.bounds import audit_inputs, input_entropy, pixels
+from privaudit.audit.bounds import audit_inputs, input_entropy, pixel_grid_variance, pixels
 from privaudit.audit.run import (
     check_embedded_sigma,
     data_info,
@@ -94,7 +94,9 @@ def _sweep(
     with timer.stage("prepare"):
         cuts, notes, prep = _prepare(cfg, memory or InMemory())
         grid = make_grid(cfg, cuts)
-        entropy = input_entropy(cfg, audit_inputs(prep), image=pixels(prep))
+        inputs, image = audit_inputs(prep), pixels(prep)
+        pixel_grid = pixel_grid_variance(inputs) if image else 0.0
+        entropy = input_entropy(cfg, inputs, image=image, grid=pixel_grid)
     store = None if shards is None else ShardStore.create(
         shards, model=prep.model_sha256, data=prep.dataset.fingerprint, budget=cfg.attacks.budget,
         settings=settings_digest(cfg, (prep.norm.mean, prep.norm.std)), fresh=fresh)
@@ -102,7 +104,8 @@ def _sweep(
         log.debug("sweep: --fresh removed %d shards", store.clear())
     with timer.stage("clean_accuracy"):
         clean, more = _clean_accuracy(cfg, prep, store)
-    ctx = SweepContext.create(cfg, prep, grid.cuts, grid.noise_sigmas, entropy, executor.threads)
+    ctx = SweepContext.create(cfg, prep, grid.cuts, grid.noise_sigmas, entropy, pixel_grid,
+                              executor.threads)
     with timer.stage("jobs"), scratch_folder(shards) as scratch:
         found = run_grid(executor, ctx, grid, store, progress or NullProgress(), scratch)
     prov = provenance(cfg, created, "sweep", timer)
