@@ -29,9 +29,11 @@ from privaudit.model import (
     InputSpec,
     Split,
     channel_scales,
+    channels_first_view,
     check_deterministic,
     check_model,
     image_input,
+    is_channels_first_view,
     load_model_and_sha256,
     load_presplit,
     metadata,
@@ -141,6 +143,8 @@ def prepare(
     norm = _normalization(cfg, meta, model_shape[0], integer=integer)
     if norm.integer:
         dataset = _as_8bit(dataset, spec)
+    if is_channels_first_view(split.encoder):
+        dataset = _channels_last(dataset, spec)
     return Prepared(
         model_path=model_path,
         model_sha256=sha,
@@ -190,7 +194,7 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     `strip_embedded_noise` took out, or None.
     """
     if cfg.encoder is not None and memory.model is None:
-        split = load_presplit(cfg.encoder, cfg.head)
+        split = load_presplit(cfg.encoder, cfg.head, layout=cfg.layout)
         check_deterministic(split.encoder, str(cfg.encoder))
         meta = read_metadata(split.encoder)
         return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta, None
@@ -205,11 +209,13 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
     # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
     model = strip_embedded_noise(raw)
+    noisy = None if model is raw else read_metadata(raw).get(metadata.EMBEDDED_NOISE, "")
     check_deterministic(model, str(path))
+    # NOTE: a channels-last input is audited through a Transpose (`channels_first_view`)
+    model = channels_first_view(model, cfg.layout, str(path))
     meta = read_metadata(model)
     split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
     split = split_model(model, split_name, model_name=str(path))
-    noisy = None if model is raw else read_metadata(raw).get(metadata.EMBEDDED_NOISE, "")
     return path, sha, model, split, split_name, meta, noisy
 
 
@@ -409,6 +415,17 @@ def _as_8bit(dataset: Dataset, spec: InputSpec) -> Dataset:
         )
     note = f"fed to the {name} input as whole-number pixels 0..255"
     return replace(dataset, transforms=(*dataset.transforms, note))
+
+
+def _channels_last(dataset: Dataset, spec: InputSpec) -> Dataset:
+    """The dataset of a channels-last model, its Transpose recorded (`channels_first_view`)."""
+    last, first = _AXES[len(spec.shape)]
+    note = (f"fed to the channels-last input {spec.name!r} {last} through a Transpose: "
+            f"audited as {first}")
+    return replace(dataset, transforms=(*dataset.transforms, note))
+
+
+_AXES = {3: ("(N, T, C)", "(N, C, T)"), 4: ("(N, H, W, C)", "(N, C, H, W)")}
 
 
 def _meta_floats(meta: dict[str, str], key: str, default: tuple[float, ...]) -> tuple[float, ...]:

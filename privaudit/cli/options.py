@@ -44,6 +44,12 @@ DomainOpt = Annotated[
     typer.Option(help="tabular | signal | image.",
                  show_default="from the model input's rank: 2, 3, 4"),
 ]
+LayoutOpt = Annotated[
+    str | None,
+    typer.Option(help="Where an image or signal input keeps its channels: auto | "
+                 "channels-first | channels-last (fed through a Transpose).",
+                 show_default="auto: channels last when an image input's sizes say so"),
+]
 LabelColumnOpt = Annotated[
     str | None,
     typer.Option(help="A table's label column.",
@@ -295,6 +301,7 @@ def sweep_overrides(**flags: Any) -> dict[str, Any]:
         "input_shape": parse_ints(flags["input_shape"], "input_shape"),
         "resize": flags["resize"],
         "domain": flags["domain"],
+        "layout": flags["layout"],
         "label_column": flags["label_column"],
         "columns": flags["columns"],
         "data_range": parse_floats(flags["data_range"], "data_range"),
@@ -343,6 +350,7 @@ def assess_overrides(**flags: Any) -> dict[str, Any]:
         "head": flags["head"],
         "data": flags["data"],
         "domain": flags["domain"],
+        "layout": flags["layout"],
         "label_column": flags["label_column"],
         "labels": flags.get("labels"),  # NOTE: harden takes no --no-labels: it needs them
         "columns": flags["columns"],

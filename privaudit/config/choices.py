@@ -14,6 +14,7 @@ __all__ = [
     "AttackName",
     "Budget",
     "CemLoss",
+    "ChannelLayout",
     "Covariance",
     "DOMAIN_BY_RANK",
     "Defence",
@@ -35,6 +36,14 @@ class Domain(StrEnum):
     TABULAR = "tabular"  # (N, F): feature vectors, each value in its own units
     SIGNAL = "signal"  # (N, C, T): channels over time, in their own units
     IMAGE = "image"  # (N, C, H, W): pixels, on [0, 1] once read
+
+
+class ChannelLayout(StrEnum):
+    """Where a model's image or signal input keeps its channels (`--layout`)."""
+
+    AUTO = "auto"  # channels last when an image input's sizes say so, else first
+    CHANNELS_FIRST = "channels-first"  # (N, C, H, W), (N, C, T): as privaudit computes
+    CHANNELS_LAST = "channels-last"  # (N, H, W, C), (N, T, C): fed through a Transpose
 
 
 DOMAIN_BY_RANK: dict[int, Domain] = {2: Domain.TABULAR, 3: Domain.SIGNAL, 4: Domain.IMAGE}

@@ -13,6 +13,7 @@ from privaudit.config.choices import (
     ATTACK_NAMES,
     Budget,
     CemLoss,
+    ChannelLayout,
     Covariance,
     Defence,
     Device,
@@ -249,6 +250,7 @@ class Config:
     head: Path | None = None
     data: Path | None = None
     domain: str | None = None  # tabular | signal | image; None: from the model input's rank
+    layout: str = ChannelLayout.AUTO.value  # auto | channels-first | channels-last
     label_column: str | None = None  # CSV/Parquet: the label column (default label, y, target)
     labels: bool = True  # false: the data's labels are ignored (no accuracy, no label reference)
     columns: tuple[str, ...] | None = None  # CSV/Parquet: the feature columns, in order
@@ -280,6 +282,7 @@ class Config:
         choice("device", self.device, values(Device))
         if self.domain is not None:
             choice("domain", self.domain, values(Domain))
+        choice("layout", self.layout, values(ChannelLayout))
         if self.data_range is not None:
             check_range("data_range", self.data_range)
         if self.columns is not None and not self.columns:

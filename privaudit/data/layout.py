@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from privaudit.config.choices import DOMAIN_BY_RANK, Domain
-from privaudit.errors import ConfigError, DataError, ModelError
+from privaudit.errors import ConfigError, DataError
 
 __all__ = ["Dims", "Layout", "input_layout"]
 
@@ -86,31 +86,7 @@ def input_layout(
             "to treat every input value as a feature",
         )
     dims = _fill(dims, override)
-    if chosen == Domain.IMAGE and len(dims) == 3:
-        _refuse_channels_last(dims)
     return Layout(chosen, dims, _domain_shape(chosen, dims, tuple(input_shape)))
-
-
-_CHANNEL_COUNTS = frozenset({1, 3, 4})
-
-
-def _refuse_channels_last(dims: Dims) -> None:
-    """Refuse an image input laid out (N, H, W, C): its axes would be read as C, H, W.
-
-    An input whose last axis has 1, 3 or 4 entries while its second has more than 4 takes
-    channels last (a permute inside the graph); read as (N, C, H, W), every number of the audit
-    would be computed on H channels of W x C pixels.
-    """
-    first, last = dims[0], dims[-1]
-    if first is None or last is None or last not in _CHANNEL_COUNTS or first <= 4:
-        return
-    shown = ", ".join(str(d) if d else "?" for d in dims)
-    raise ModelError(
-        f"the model takes channels-last images (N, H, W, C) = (N, {shown}); privaudit audits "
-        "images laid out (N, C, H, W)",
-        hint="export the model with an NCHW input (move the permute into a wrapper before "
-        "export)",
-    )
 
 
 def _fill(dims: Dims, override: Sequence[int] | None) -> Dims:

@@ -49,6 +49,7 @@ from privaudit.hardening.frontier import (
 )
 from privaudit.model import (
     broadcast_shape,
+    channels_last_view,
     embed_noise,
     metadata,
     read_metadata,
@@ -200,7 +201,9 @@ def _harden_and_write(
     model = _final_model(run, kept)
     with timer.stage("write"):
         embed = _embeds(h.embed_noise, prep)
-        sha = save_model(_embedded(run, model, kept) if embed else model, output)
+        written = _embedded(run, model, kept) if embed else model
+        # NOTE: a channels-last model was audited through a Transpose; it is written as it came
+        sha = save_model(channels_last_view(written), output)
     with timer.stage("assess_after"):
         after_prep = _variant_prep(prep, model, prep.noise_sigma, output, sha)
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,

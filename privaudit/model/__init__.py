@@ -7,6 +7,12 @@ key; `edit` writes privaudit's own changes (metadata, embedded noise) atomically
 """
 
 from privaudit.model import metadata
+from privaudit.model.channels import (
+    channels_first_view,
+    channels_last_view,
+    is_channels_first_view,
+    looks_channels_last,
+)
 from privaudit.model.cutpoints import (
     ACTIVATION,
     CutPoint,
@@ -54,6 +60,8 @@ __all__ = [
     "Split",
     "broadcast_shape",
     "channel_scales",
+    "channels_first_view",
+    "channels_last_view",
     "check_deterministic",
     "check_inference_model",
     "check_model",
@@ -62,6 +70,8 @@ __all__ = [
     "image_input",
     "input_specs",
     "list_cut_points",
+    "looks_channels_last",
+    "is_channels_first_view",
     "load_model",
     "load_presplit",
     "make_session",
