@@ -317,6 +317,7 @@ def _model_info(
         noise_source=prep.noise_source,
         domain=prep.dataset.domain.value,
         noise_stds=prep.noise_stds,
+        embedded_noise=prep.embedded_noise,
     )
 
 

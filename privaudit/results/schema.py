@@ -245,6 +245,8 @@ class ModelInfo:
     # per-channel noise stds (axis 1 of the cut) of a noise-allocation model, at the audited
     # sigma (their RMS); the audit then measures the features whitened by them
     noise_stds: tuple[float, ...] | None = None
+    # the graph adds its own noise at the cut (hardened with --embed-noise): no other sigma
+    embedded_noise: bool = False
 
 
 @dataclass(frozen=True)

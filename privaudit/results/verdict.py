@@ -333,7 +333,14 @@ def _next_step(
     bound = report.bound
     sigma = 0.0 if bound is None else bound.noise_sigma
     base = _base_command(report)
+    own = report.model.embedded_noise  # NOTE: its graph adds its noise: no other sigma
     if bound is not None and bound.vacuous:
+        if own:
+            return ("This model adds its own noise, too little at this cut: harden the model "
+                    "it was hardened from (privaudit.hardened_from in its metadata) again, "
+                    "with more noise.",
+                    f"{_base_command(report, 'harden', ORIGINAL)} --noise {2 * sigma:g} "
+                    "--embed-noise -o hardened.onnx")
         return ("Add noise at the cut; a noise sweep shows the privacy and accuracy of each sigma.",
                 f"{base} --noise-sweep 0.05,0.1,0.2 --no-attacks")
     if not report.attacks:
@@ -353,15 +360,25 @@ def _next_step(
     if width is None or width > WIDE:
         return ("Narrow the interval with stronger attacks.",
                 f"{base} --noise {sigma:g} --budget thorough")
+    sweep = f"--noise {sigma:g} --noise-sweep {sigma / 2:g},{sigma:g},{2 * sigma:g}"
+    if own:
+        return ("The attacks learn little beyond the predicted class; this model adds its own "
+                "noise, so a noise sweep of the model it was hardened from (privaudit."
+                "hardened_from in its metadata) shows whether less noise keeps that with more "
+                "accuracy.", f"{_base_command(report, 'assess', ORIGINAL)} {sweep}")
     return ("The attacks learn little beyond the predicted class; a noise sweep shows whether "
-            "less noise keeps that with more accuracy.",
-            f"{base} --noise {sigma:g} --noise-sweep {sigma / 2:g},{sigma:g},{2 * sigma:g}")
+            "less noise keeps that with more accuracy.", f"{base} {sweep}")
 
 
-def _base_command(report: AuditReport, command: str = "assess") -> str:
-    """`privaudit COMMAND MODEL --split S --data D` for this report's model and data."""
+# NOTE: the placeholder for the model a model with embedded noise was hardened from
+ORIGINAL = "ORIGINAL_MODEL"
+
+
+def _base_command(report: AuditReport, command: str = "assess", model: str | None = None) -> str:
+    """`privaudit COMMAND MODEL --split S --data D` for this report's model (or `model`)."""
     m, source = report.model, report.data.source
-    model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
+    if model is None:
+        model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
     data = "DATA" if source.startswith(IN_MEMORY) else shlex.quote(source)
     if m.split == "presplit":
         head = report.provenance.config.get("head")  # NOTE: the head's path is in the config

@@ -828,3 +828,24 @@ def test_compare_says_when_the_two_were_audited_at_different_sigmas() -> None:
     text = render_compare(a, b, "markdown")
     assert "A was audited at sigma 0.1, B at sigma 0.5" in text
     assert "audited at sigma" not in render_compare(a, a, "markdown")
+
+
+def test_verdict_never_suggests_another_sigma_for_a_model_that_adds_its_own_noise() -> None:
+    """Such a model refuses every sigma but its own (`check_embedded_sigma`): the next step
+    names the model it was hardened from instead of suggesting a command that exits 2."""
+    report = make_report()
+    floor = report.bound.mse_floor if report.bound is not None else None
+    assert floor is not None
+    attacks = tuple(dataclasses.replace(a, beats_label=False, recovered=0.2, mse=floor * 1.5)
+                    for a in report.attacks)  # fmt: skip
+    settled = dataclasses.replace(report, attacks=attacks, references=())
+    vacuous = dataclasses.replace(report, bound=dataclasses.replace(report.bound, vacuous=True))
+    for case in (settled, vacuous):
+        plain = build_verdict(case)
+        assert "--noise-sweep" in plain.command and "models/net.onnx" in plain.command
+        own = dataclasses.replace(case, model=dataclasses.replace(case.model, embedded_noise=True))
+        verdict = build_verdict(own)
+        assert "models/net.onnx" not in verdict.command, verdict.command
+        assert "ORIGINAL_MODEL" in verdict.command
+        assert "adds its own noise" in verdict.next_step
+        assert "privaudit.hardened_from" in verdict.next_step
