@@ -100,17 +100,22 @@ def check_embedded_sigma(
         ConfigError: the audited sigma or cut, or one of `others` or `cuts`, is not the one
             in the graph.
     """
-    own = prep.metadata.get(metadata.NOISE_SIGMA)
-    if not prep.embedded_noise or own is None:
+    if not prep.embedded_noise:
         return
     noisy = prep.embedded_at
+    # NOTE: the cut is checked even when the metadata lost its sigma: the device sends clean
+    # features before the noisy tensor whatever --noise says
     for cut in (prep.split.cut_tensor, *cuts):
         if noisy and cut != noisy:
+            where = prep.metadata.get(metadata.SPLIT)
             raise ConfigError(
                 f"{prep.model_path} adds its noise inside its graph at {noisy} (hardened with "
                 f"--embed-noise): a cut at {cut} describes a deployment it cannot have",
-                hint=f"split it where its noise is (--split {prep.metadata.get(metadata.SPLIT)}"
-                " or the tensor above), or audit the model it was hardened from")  # fmt: skip
+                hint=f"split it where its noise is ({f'--split {where} or ' if where else ''}"
+                "the tensor above), or audit the model it was hardened from")  # fmt: skip
+    own = prep.metadata.get(metadata.NOISE_SIGMA)
+    if own is None:
+        return
     try:
         embedded = float(own)
     except ValueError:

@@ -319,6 +319,31 @@ def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
         assert "inside its graph" in refused.stderr
 
 
+def test_a_cut_before_the_embedded_noise_is_refused_even_without_its_sigma(
+    tiny_cnn_legacy: Path, tmp_path: Path
+) -> None:
+    """With `privaudit.noise_sigma` stripped from the metadata the cut went unchecked: a cut
+    before the noisy tensor, whose features the device sends clean, was audited with noise."""
+    from typer.testing import CliRunner
+
+    from privaudit.cli.app import app
+
+    model = onnx.load(tiny_cnn_legacy)
+    path = tmp_path / "emb.onnx"
+    save_model(embed_noise(model, split_model(model, "layer3").cut_tensor, 0.1), path)
+    x = np.random.default_rng(0).random((60, 1, 28, 28)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(60) % 10)
+    base = ["assess", str(path), "--data", str(tmp_path / "d.npz"), "--no-attacks", "-q",
+            "--noise", "0.1"]
+    runner = CliRunner()
+    earlier = runner.invoke(app, [*base, "--split", "layer2", "-o", str(tmp_path / "a")])
+    assert earlier.exit_code == 2, earlier.stderr
+    assert "adds its noise inside its graph at" in earlier.stderr
+    assert "--split None" not in earlier.stderr
+    own = runner.invoke(app, [*base, "--split", "layer3", "-o", str(tmp_path / "b")])
+    assert own.exit_code == 0, own.stderr
+
+
 def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     tiny_cnn_legacy: Path, labelled: Path, tmp_path: Path
 ) -> None:
