@@ -120,22 +120,17 @@ def check_embedded_sigma(
         embedded = float(own)
     except ValueError:
         return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
-    for sigma in others:
-        if not math.isclose(embedded, sigma, rel_tol=1e-9, abs_tol=1e-12):
-            raise ConfigError(
-                f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
-                f"with --embed-noise): sigma {sigma:g} describes a deployment it cannot have",
-                hint="sweep a model without the noise in its graph (the one it was hardened "
-                "from), or leave the other sigmas out")  # fmt: skip
-    if prep.noise_source == NoiseSource.METADATA.value:
-        return
-    if not math.isclose(embedded, prep.noise_sigma, rel_tol=1e-9, abs_tol=1e-12):
+    # NOTE: the audited sigma itself only when it was given (from the metadata it is the own)
+    audited = [] if prep.noise_source == NoiseSource.METADATA.value else [prep.noise_sigma]
+    for sigma in (*audited, *others):
+        if math.isclose(embedded, sigma, rel_tol=1e-9, abs_tol=1e-12):
+            continue
         raise ConfigError(
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
-            f"with --embed-noise): an audit at sigma {prep.noise_sigma:g} describes a "
-            "deployment it cannot have",
-            hint="leave --noise out (the model's own sigma is used); for another sigma, start "
-            "from the model it was hardened from, without the noise (its sha256 is "
+            f"with --embed-noise): an audit at sigma {sigma:g} describes a deployment it "
+            "cannot have",
+            hint="leave the other sigmas out (the model's own is used); for another sigma, "
+            "start from the model it was hardened from, without the noise (its sha256 is "
             "privaudit.hardened_from in the metadata)",
         )
 

@@ -308,7 +308,7 @@ def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
     assert same.exit_code == 0, same.stderr
     # other sigmas of a noise sweep or a sweep, and a cut before the noise, cannot happen
     swept = runner.invoke(app, [*base, "--noise-sweep", "0.05,0.2", "-o", str(tmp_path / "d")])
-    assert swept.exit_code == 2 and "sigma 0.05 describes a deployment" in swept.stderr
+    assert swept.exit_code == 2 and "at sigma 0.05 describes a deployment" in swept.stderr
     earlier = runner.invoke(app, [*base, "--split", "layer2", "-o", str(tmp_path / "e")])
     assert earlier.exit_code == 2 and "adds its noise inside its graph at" in earlier.stderr
     grid = ["sweep", str(path), "--data", str(tmp_path / "d.npz"), "--no-attacks", "-q"]
