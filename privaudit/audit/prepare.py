@@ -11,7 +11,15 @@ import onnx
 
 from privaudit import demo
 from privaudit.attacks import check_params
-from privaudit.config import Budget, Config, Domain, EntropySpec, NoiseSource
+from privaudit.config import (
+    DOMAIN_BY_RANK,
+    Budget,
+    ChannelLayout,
+    Config,
+    Domain,
+    EntropySpec,
+    NoiseSource,
+)
 from privaudit.data import (
     AuditPartition,
     Dataset,
@@ -134,16 +142,18 @@ def prepare(
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
     split, noise_stds = noise_channels(split, meta, noise_sigma, split_name)
     spec = image_input(split.encoder)
-    layout = input_layout(spec.shape, cfg.domain, cfg.input_shape)
+    viewed = is_channels_first_view(split.encoder)
+    sizes = _first_sizes(cfg.input_shape, viewed)
+    layout = input_layout(spec.shape, cfg.domain, sizes, channels_last=viewed)
     integer = _integer_input(spec, layout)
     _check_data_range(cfg, layout)
     _check_entropy(cfg, layout)
-    dataset = _dataset(cfg, memory, spec.shape, is_demo)
+    dataset = _dataset(cfg, memory, spec.shape, is_demo, sizes, viewed)
     model_shape = layout.model_dims(dataset.sample_shape)
     norm = _normalization(cfg, meta, model_shape[0], integer=integer)
     if norm.integer:
         dataset = _as_8bit(dataset, spec)
-    if is_channels_first_view(split.encoder):
+    if viewed:
         dataset = _channels_last(dataset, spec)
     return Prepared(
         model_path=model_path,
@@ -194,9 +204,12 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     `strip_embedded_noise` took out, or None.
     """
     if cfg.encoder is not None and memory.model is None:
-        split = load_presplit(cfg.encoder, cfg.head, layout=cfg.layout)
+        split = load_presplit(cfg.encoder, cfg.head)
         check_deterministic(split.encoder, str(cfg.encoder))
         meta = read_metadata(split.encoder)
+        encoder = _layout_view(split.encoder, cfg, meta, str(cfg.encoder))
+        if encoder is not split.encoder:  # NOTE: an identity encoder's output is renamed too
+            split = replace(split, encoder=encoder, cut_tensor=encoder.graph.output[0].name)
         return cfg.encoder, model_sha256(cfg.encoder), None, split, "presplit", meta, None
     if memory.model is not None:
         path, raw = IN_MEMORY_MODEL, check_model(memory.model, str(IN_MEMORY_MODEL))
@@ -211,12 +224,48 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     model = strip_embedded_noise(raw)
     noisy = None if model is raw else read_metadata(raw).get(metadata.EMBEDDED_NOISE, "")
     check_deterministic(model, str(path))
-    # NOTE: a channels-last input is audited through a Transpose (`channels_first_view`)
-    model = channels_first_view(model, cfg.layout, str(path))
     meta = read_metadata(model)
+    model = _layout_view(model, cfg, meta, str(path))
     split_name = cfg.split or meta.get(metadata.SPLIT) or _no_split(path)
     split = split_model(model, split_name, model_name=str(path))
     return path, sha, model, split, split_name, meta, noisy
+
+
+def _layout_view(
+    model: onnx.ModelProto, cfg: Config, meta: dict[str, str], name: str
+) -> onnx.ModelProto:
+    """`model` seen channels-first (`channels_first_view`) when its input keeps them last.
+
+    The layout is `cfg.layout`, else (auto) the one `harden` recorded in the metadata, else
+    guessed from the sizes (`--input-shape` filling dynamic ones). A `--domain` other than the
+    input rank's own reads the values in the model's own order: no view.
+
+    Raises:
+        ConfigError: channels-last asked for with such a domain, or for a tabular input.
+    """
+    layout = cfg.layout
+    if layout == ChannelLayout.AUTO and meta.get(metadata.LAYOUT) == ChannelLayout.CHANNELS_LAST:
+        layout = ChannelLayout.CHANNELS_LAST
+    try:
+        rank = len(image_input(model).shape)
+    except ModelError:
+        return model  # NOTE: no single data input: the split's own checks say why, later
+    if cfg.domain is not None and DOMAIN_BY_RANK.get(rank) != cfg.domain:
+        if cfg.layout == ChannelLayout.CHANNELS_LAST:
+            raise ConfigError(
+                f"layout channels-last with domain {cfg.domain}: {name}'s input values are "
+                "read in the model's own order, so they have no channel axis to move",
+                hint="drop --layout (or layout in the config), or --domain",
+            )
+        return model
+    return channels_first_view(model, layout, name, cfg.input_shape)
+
+
+def _first_sizes(sizes: tuple[int, ...] | None, viewed: bool) -> tuple[int, ...] | None:
+    """`--input-shape` (the model's own order) in the channels-first order of the audit."""
+    if sizes is None or not viewed or len(sizes) < 2:
+        return sizes
+    return (sizes[-1], *sizes[:-1])
 
 
 # NOTE: the data record's line for `labels = false`; harden names it when it lacks labels
@@ -224,26 +273,33 @@ NO_LABELS = "labels ignored (--no-labels)"
 
 
 def _dataset(
-    cfg: Config, memory: InMemory, shape: tuple[int | None, ...], is_demo: bool
+    cfg: Config,
+    memory: InMemory,
+    shape: tuple[int | None, ...],
+    is_demo: bool,
+    sizes: tuple[int, ...] | None,
+    channels_last: bool,
 ) -> Dataset:
     """The audit data: arrays in memory, `cfg.data`, or the demo's data for the demo model.
 
-    With `labels = false` (`--no-labels`) its labels are dropped, fingerprint included.
+    `sizes` is `--input-shape` in the audit's order; `channels_last`: the model keeps its
+    channels last (data in its own layout is transposed). With `labels = false`
+    (`--no-labels`) its labels are dropped, fingerprint included.
     """
     max_bytes = int(cfg.max_data_gb * 1e9)
     data_range = None if cfg.data_range is None else (cfg.data_range[0], cfg.data_range[1])
     if memory.x is not None:
         dataset = dataset_from_arrays(
             memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
-            input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
-            domain=cfg.domain, data_range=data_range,
+            input_shape_override=sizes, resize=cfg.resize, max_bytes=max_bytes,
+            domain=cfg.domain, data_range=data_range, channels_last=channels_last,
         )
     else:
         dataset = load_data(
             cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
-            input_shape_override=cfg.input_shape, resize=cfg.resize, max_bytes=max_bytes,
+            input_shape_override=sizes, resize=cfg.resize, max_bytes=max_bytes,
             domain=cfg.domain, label_column=cfg.label_column, columns=cfg.columns,
-            data_range=data_range,
+            data_range=data_range, channels_last=channels_last,
         )
     if cfg.labels or dataset.y is None:
         return dataset

@@ -32,11 +32,14 @@ class Layout:
         model_shape: the model's per-sample input shape (None: dynamic).
         shape: the sample in the domain's own form, (F,), (C, T) or (C, H, W); the same values
             in the same order as `model_shape` (None: dynamic, from the data).
+        channels_last: the model keeps its channels last and is audited through a Transpose
+            (`model.channels_first_view`): data in its own layout is transposed to `shape`.
     """
 
     domain: Domain
     model_shape: Dims
     shape: Dims
+    channels_last: bool = False
 
     @property
     def native(self) -> bool:
@@ -62,6 +65,8 @@ def input_layout(
     input_shape: Sequence[int | str | None],
     domain: str | None = None,
     override: Sequence[int] | None = None,
+    *,
+    channels_last: bool = False,
 ) -> Layout:
     """The layout of a model input, its domain from the rank unless `domain` says otherwise.
 
@@ -70,6 +75,7 @@ def input_layout(
         domain: `--domain` (tabular, signal, image), or None for the rank's.
         override: the per-sample model shape from `--input-shape`; fills dynamic dims, must
             equal the fixed ones.
+        channels_last: the model keeps its channels last (`Layout.channels_last`).
 
     Raises:
         DataError: an input rank no domain takes (not 2, 3 or 4 without `--domain tabular`),
@@ -86,7 +92,7 @@ def input_layout(
             "to treat every input value as a feature",
         )
     dims = _fill(dims, override)
-    return Layout(chosen, dims, _domain_shape(chosen, dims, tuple(input_shape)))
+    return Layout(chosen, dims, _domain_shape(chosen, dims, tuple(input_shape)), channels_last)
 
 
 def _fill(dims: Dims, override: Sequence[int] | None) -> Dims:

@@ -32,6 +32,7 @@ def load_data(
     label_column: str | None = None,
     columns: Sequence[str] | None = None,
     data_range: tuple[float, float] | None = None,
+    channels_last: bool = False,
 ) -> Dataset:
     """Load samples from an image folder, a table (CSV, Parquet), `.npz` or `.npy` file.
 
@@ -51,6 +52,8 @@ def load_data(
         columns: a table's feature columns, in order (None: all but the label).
         data_range: (low, high) of the stored values: pixels of float images outside [0, 1],
             or the range of signals (their PSNR peak).
+        channels_last: the model keeps its channels last (`Layout.channels_last`); the
+            input shape given is its channels-first view.
 
     Returns:
         The samples in their domain's form (`Dataset`), with what was done recorded.
@@ -60,7 +63,7 @@ def load_data(
         ConfigError: bad `limit` or `input_shape_override`.
     """
     path = Path(path)
-    layout = input_layout(input_shape, domain, input_shape_override)
+    layout = input_layout(input_shape, domain, input_shape_override, channels_last=channels_last)
     check_limit(limit)
     if not path.exists():
         raise DataError(f"data not found: {path}", hint="check the --data path")
@@ -94,9 +97,10 @@ def dataset_from_arrays(
     max_bytes: int = DEFAULT_MAX_BYTES,
     domain: str | None = None,
     data_range: tuple[float, float] | None = None,
+    channels_last: bool = False,
 ) -> Dataset:
     """Like `load_data`, for arrays already in memory (`x` as an `.npz` would hold it)."""
-    layout = input_layout(input_shape, domain, input_shape_override)
+    layout = input_layout(input_shape, domain, input_shape_override, channels_last=channels_last)
     x = np.asarray(x)
     if layout.domain != Domain.IMAGE:
         return conform_vectors(x, y, layout, source=source, limit=limit, data_range=data_range,

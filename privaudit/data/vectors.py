@@ -92,6 +92,10 @@ def conform_vectors(
 def _as_domain(x: np.ndarray, layout: Layout, source: str) -> tuple[np.ndarray, str]:
     """`x` in the domain's form, (N, F) or (N, C, T), and a note on any reshape."""
     want = layout.shape
+    if layout.channels_last and layout.domain == Domain.SIGNAL:
+        moved = _from_channels_last(x, want)
+        if moved is not None:
+            return moved
     size = math.prod(d for d in want if d is not None) if all(want) else None
     if len(want) == x.ndim - 1 and all(w in (None, d) for w, d in zip(want, x.shape[1:],
                                                                      strict=True)):
@@ -110,6 +114,29 @@ def _as_domain(x: np.ndarray, layout: Layout, source: str) -> tuple[np.ndarray, 
         + (" (choose the table's feature columns with --columns)"
            if layout.domain == Domain.TABULAR else ""),
     )
+
+
+def _from_channels_last(
+    x: np.ndarray, want: tuple[int | None, ...]
+) -> tuple[np.ndarray, str] | None:
+    """Signals of a channels-last model in its own layout, (N, T, C), or flat in its order.
+
+    The model reads them (N, T, C); the audit computes on (N, C, T), so they are transposed,
+    never reshaped (a reshape would mix channels and time steps). None: not in that layout
+    (data already (N, C, T) is taken as it is).
+    """
+    channels, steps = want
+    if channels is None:
+        return None
+    if x.ndim == 3 and x.shape[2] == channels and steps in (None, x.shape[1]):
+        note = f"(N, {x.shape[1]}, {channels}) (N, T, C), the model's own layout→(N, C, T)"
+        return np.ascontiguousarray(x.transpose(0, 2, 1)), note
+    if x.ndim == 2 and channels > 1 and steps is not None and x.shape[1] == channels * steps:
+        rows = x.reshape(len(x), steps, channels).transpose(0, 2, 1)
+        note = (f"rows of {x.shape[1]} values read in the model's own order (T, C) = "
+                f"({steps}, {channels})→(N, C, T)")
+        return np.ascontiguousarray(rows), note
+    return None
 
 
 def _check_finite(

@@ -31,7 +31,7 @@ from privaudit.audit import (
     prepare,
 )
 from privaudit.audit.prepare import NO_LABELS, allocation_stds
-from privaudit.config import Config, GateConfig
+from privaudit.config import ChannelLayout, Config, GateConfig
 from privaudit.data import Dataset, partition_aux_eval
 from privaudit.errors import ConfigError, DataError
 from privaudit.hardening.defences import DEFENCES, MU_GRID, DefenceSpec, lam_grid
@@ -51,6 +51,7 @@ from privaudit.model import (
     broadcast_shape,
     channels_last_view,
     embed_noise,
+    is_channels_first_view,
     metadata,
     read_metadata,
     save_model,
@@ -485,5 +486,7 @@ def _final_model(run: HardenRun, kept: Trained) -> onnx.ModelProto:
     stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
     if stds is not None:
         entries[metadata.NOISE_SIGMAS] = ",".join(f"{s:.10g}" for s in stds)
+    if prep.model is not None and is_channels_first_view(prep.model):
+        entries[metadata.LAYOUT] = ChannelLayout.CHANNELS_LAST.value  # NOTE: as it is written
     # NOTE: what described the original model alone (the demo's flag, its test accuracy)
     return set_metadata(kept.models[0], entries, drop=(metadata.DEMO, metadata.TEST_ACCURACY))

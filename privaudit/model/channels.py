@@ -32,18 +32,23 @@ CHANNEL_COUNTS = frozenset({1, 3, 4})
 def looks_channels_last(shape: tuple[int | None, ...]) -> bool:
     """Whether an image input `(N, A, B, C)` takes its channels last, by its sizes alone.
 
-    True when its last axis has 1, 3 or 4 entries and its second more than 4: read as
-    `(N, C, H, W)` it would be H channels of W x C pixels. Undecidable shapes (dynamic sizes)
-    are channels-first, as are signals (`(N, C, T)`: a channel count says nothing there).
+    True when its last axis has 1, 3 or 4 entries and its second more than 4 (read as
+    `(N, C, H, W)` it would be H channels of W x C pixels), or is dynamic as is its third
+    (`(N, ?, ?, 3)`: a fixed width of 3 under a dynamic channel count and height is no
+    image). Signals (`(N, C, T)`: a channel count says nothing there) and other shapes are
+    channels-first.
     """
-    if len(shape) != 4:
+    if len(shape) != 4 or shape[-1] not in CHANNEL_COUNTS:
         return False
-    first, last = shape[1], shape[-1]
-    return first is not None and last is not None and last in CHANNEL_COUNTS and first > 4
+    first, second = shape[1], shape[2]
+    return first > 4 if first is not None else second is None
 
 
 def channels_first_view(
-    model: onnx.ModelProto, layout: str = ChannelLayout.AUTO, name: str = "the model"
+    model: onnx.ModelProto,
+    layout: str = ChannelLayout.AUTO,
+    name: str = "the model",
+    sizes: tuple[int, ...] | None = None,
 ) -> onnx.ModelProto:
     """`model` itself when its data input takes channels first, else a channels-first view.
 
@@ -52,6 +57,8 @@ def channels_first_view(
         layout: `ChannelLayout.AUTO` (by `looks_channels_last`), `CHANNELS_FIRST` or
             `CHANNELS_LAST`.
         name: the model's name in messages.
+        sizes: the per-sample input shape `--input-shape` gives (the model's own order),
+            which fills the dynamic sizes `AUTO` judges.
 
     Returns:
         A copy whose input (same name, element type) is `(N, C, *spatial)` and whose first node
@@ -67,14 +74,18 @@ def channels_first_view(
         spec = image_input(model)
     except ModelError:  # NOTE: no single data input: the split's own checks say why, later
         return model
-    if layout == ChannelLayout.AUTO and not looks_channels_last(spec.shape):
+    shape = spec.shape
+    if sizes is not None and len(sizes) == len(shape) - 1:
+        shape = (shape[0], *(d if d is not None else s for d, s in zip(shape[1:], sizes,
+                                                                       strict=True)))
+    if layout == ChannelLayout.AUTO and not looks_channels_last(shape):
         return model
     rank = len(spec.shape)
     if rank not in (3, 4):
         raise ConfigError(
-            f"--layout channels-last: {name}'s input {spec.name!r} has rank {rank}; channels "
+            f"layout channels-last: {name}'s input {spec.name!r} has rank {rank}; channels "
             "come last only in signals (N, T, C) and images (N, H, W, C)",
-            hint="drop --layout (tabular inputs have no channel axis)",
+            hint="drop --layout (or layout in the config): tabular inputs have no channel axis",
         )
     out = onnx.ModelProto()
     out.CopyFrom(model)

@@ -17,6 +17,7 @@ __all__ = [
     "HARDENED_FROM",
     "K",
     "LAMBDA",
+    "LAYOUT",
     "LOSS",
     "MEAN",
     "MU",
@@ -42,6 +43,8 @@ K = "privaudit.k"  # k-means cells per class of the CEM loss
 LOSS = "privaudit.loss"  # the CEM loss form
 EPOCHS = "privaudit.epochs"  # fine-tuning epochs
 HARDENED_FROM = "privaudit.hardened_from"  # sha256 of the model harden started from
+# where the input keeps its channels, when harden wrote it channels-last ("channels-last")
+LAYOUT = "privaudit.layout"
 EMBEDDED_NOISE = "privaudit.embedded_noise"  # the cut tensor whose value is noisy in-graph
 DEMO = "privaudit.demo"  # "1" on the shipped demo model
 TEST_ACCURACY = "privaudit.test_accuracy"  # the demo model's measured test accuracy

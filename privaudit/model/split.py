@@ -9,9 +9,7 @@ import numpy as np
 import onnx
 import onnx.utils
 
-from privaudit.config.choices import ChannelLayout
 from privaudit.errors import ModelError
-from privaudit.model.channels import channels_first_view
 from privaudit.model.cutpoints import (
     Graph,
     analyse,
@@ -269,15 +267,12 @@ def _max_abs_diff(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if np.isnan(value) else value
 
 
-def load_presplit(
-    encoder_path: Path, head_path: Path | None = None, layout: str = ChannelLayout.AUTO
-) -> Split:
+def load_presplit(encoder_path: Path, head_path: Path | None = None) -> Split:
     """Load an already split model (`--encoder enc.onnx [--head head.onnx]`).
 
     Args:
         encoder_path: the encoder (one input, one output).
         head_path: the head (one input, compatible with the encoder output), or None.
-        layout: where the encoder's input keeps its channels (`channels_first_view`).
 
     Returns:
         The split; `cut_tensor` is the encoder's output name and `head` may be None.
@@ -287,8 +282,6 @@ def load_presplit(
             match the encoder's output.
     """
     encoder = load_model(encoder_path)
-    if len(input_specs(encoder)) == 1:
-        encoder = channels_first_view(encoder, layout, str(encoder_path))
     specs = input_specs(encoder)
     outputs = infer_shapes(encoder).graph.output
     if len(specs) != 1 or len(outputs) != 1:

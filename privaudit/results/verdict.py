@@ -380,6 +380,9 @@ def _base_command(report: AuditReport, command: str = "assess", model: str | Non
     if model is None:
         model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
     data = "DATA" if source.startswith(IN_MEMORY) else shlex.quote(source)
+    # NOTE: a layout given by hand is needed again (a guessed or recorded one is found again)
+    layout = report.provenance.config.get("layout")
+    data += f" --layout {shlex.quote(str(layout))}" if layout not in (None, "auto") else ""
     if m.split == "presplit":
         head = report.provenance.config.get("head")  # NOTE: the head's path is in the config
         pair = f" --head {shlex.quote(str(head))}" if head and model != "MODEL" else ""

@@ -308,6 +308,8 @@ def assess_options(config: Mapping[str, Any]) -> str:
             many = isinstance(value, list | tuple)
             flags += [flag, ",".join(f"{v:g}" if isinstance(v, float) else str(v)
                                      for v in value) if many else str(value)]  # fmt: skip
+    if config.get("layout") not in (None, "auto"):
+        flags += ["--layout", str(config["layout"])]
     if config.get("resize"):
         flags.append("--resize")
     if config.get("labels") is False:

@@ -120,7 +120,8 @@ def resolve_cuts(
     """
     rows = list_cut_points(model)
     if list(names) == [AUTO_SPLITS]:
-        return auto_cuts(rows, same_values=value_copies(model)), []
+        inputs = frozenset(v.name for v in model.graph.input)
+        return auto_cuts(rows, same_values=value_copies(model), inputs=inputs), []
     graph, depth = analyse(model), {r.tensor: r.depth for r in rows if r.tensor}
     cuts: list[Cut] = []
     warnings = []
@@ -136,18 +137,21 @@ def resolve_cuts(
 
 
 def auto_cuts(rows: Sequence[CutPoint], limit: int = MAX_AUTO_SPLITS,
-              same_values: Mapping[str, str] | None = None) -> list[Cut]:  # fmt: skip
+              same_values: Mapping[str, str] | None = None,
+              inputs: frozenset[str] = frozenset()) -> list[Cut]:  # fmt: skip
     """The clean cuts `privaudit layers` lists, one per tensor, thinned to `limit` by depth.
 
     A tensor that leaves several modules is named by the outermost (`layer1` rather than
     `layer1.2`); one that leaves none by the tensor's name. A tensor that only copies the
     values of another clean cut (`same_values`: a Flatten after a pooling) is that cut again,
-    and is left out. Past `limit` cuts, the model's own blocks (top-level modules) come
-    first: all of them, each remaining place going to the cut farthest in depth from those
-    chosen; or, with more blocks than places, the block nearest to each of `limit` depths
-    evenly spread from the shallowest to the deepest (likewise all cuts, without modules).
+    and is left out, as is one that only copies a graph input (`inputs`: a channels-last
+    model's own permute of its input sends the input itself). Past `limit` cuts, the model's
+    own blocks (top-level modules) come first: all of them, each remaining place going to the
+    cut farthest in depth from those chosen; or, with more blocks than places, the block
+    nearest to each of `limit` depths evenly spread from the shallowest to the deepest
+    (likewise all cuts, without modules).
     """
-    clean = {r.tensor for r in rows if r.clean and r.tensor is not None}
+    clean = {r.tensor for r in rows if r.clean and r.tensor is not None} | inputs
     copies = same_values or {}
     named: dict[str, Cut] = {}
     for r in rows:
