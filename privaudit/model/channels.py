@@ -18,9 +18,17 @@ from privaudit.config.choices import ChannelLayout
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model.describe import image_input
 
-__all__ = ["CHANNEL_COUNTS", "channels_first_view", "channels_last_view", "looks_channels_last",
-           "is_channels_first_view"]
+__all__ = [
+    "CHANNEL_COUNTS",
+    "TRANSPOSED",
+    "channels_first_view",
+    "channels_last_view",
+    "is_channels_first_view",
+    "looks_channels_last",
+]
 
+# the words that mark the data record's note on the Transpose (the console repeats that note)
+TRANSPOSED = "through a Transpose"
 # NOTE: the node privaudit adds; its name marks a model as a channels-first view
 _NODE = "privaudit_channels_last"
 _SUFFIX = "_privaudit_channels_last"

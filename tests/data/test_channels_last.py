@@ -370,3 +370,15 @@ def test_a_sweep_of_a_channels_last_model_cuts_where_its_twin_cuts(
     assert floors[0] == pytest.approx(floors[1], rel=1e-5)
     signal = sweep(twins["sig_last"], root / "sig_last.npz", "sig", "--layout", "channels-last")
     assert "--layout channels-last" in signal["recommendation"]["command"]
+
+
+def test_the_console_says_the_model_was_fed_through_a_transpose(
+    twins: dict[str, Path], tmp_path: Path
+) -> None:
+    base = ["assess", "--split", "layer1", "--data", str(twins["root"] / "nhwc.npz"),
+            "--noise", "0.1", "--no-attacks"]
+    last = runner.invoke(app, [*base, str(twins["last"]), "-o", str(tmp_path / "l")])
+    assert "input: fed to the channels-last input 'input' (N, H, W, C) through a Transpose" in (
+        last.stderr)
+    first = runner.invoke(app, [*base, str(twins["first"]), "-o", str(tmp_path / "f")])
+    assert "through a Transpose" not in first.stderr
