@@ -10,6 +10,7 @@ import math
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePath
 
 from privaudit.config import Domain
 from privaudit.results.schema import (
@@ -340,7 +341,7 @@ def _next_step(
                     "it was hardened from (privaudit.hardened_from in its metadata) again, "
                     "with more noise.",
                     f"{_base_command(report, 'harden', ORIGINAL)} --noise {2 * sigma:g} "
-                    "--embed-noise -o hardened.onnx")
+                    f"--embed-noise -o {_hardened_name(report)}")
         return ("Add noise at the cut; a noise sweep shows the privacy and accuracy of each sigma.",
                 f"{base} --noise-sweep 0.05,0.1,0.2 --no-attacks")
     if not report.attacks:
@@ -353,7 +354,7 @@ def _next_step(
         return ("An attack recovers more than the class: harden the encoder, and compare it with "
                 "simply adding more noise.",
                 f"{_base_command(report, 'harden')} --noise {sigma:g} --baseline "
-                "-o hardened.onnx")
+                f"-o {_hardened_name(report)}")
     if refuted:
         return ("No floor holds for this data: measure it with stronger attacks.",
                 f"{base} --noise {sigma:g} --budget thorough")
@@ -368,6 +369,15 @@ def _next_step(
                 "accuracy.", f"{_base_command(report, 'assess', ORIGINAL)} {sweep}")
     return ("The attacks learn little beyond the predicted class; a noise sweep shows whether "
             "less noise keeps that with more accuracy.", f"{base} {sweep}")
+
+
+def _hardened_name(report: AuditReport) -> str:
+    """Where the suggested `harden` writes: hardened.onnx, unless that is the model's own name.
+
+    harden never overwrites its input, so it would refuse the suggestion.
+    """
+    name = "hardened.onnx"
+    return "hardened-again.onnx" if PurePath(report.model.path).name == name else name
 
 
 # NOTE: the placeholder for the model a model with embedded noise was hardened from

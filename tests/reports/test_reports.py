@@ -849,3 +849,15 @@ def test_verdict_never_suggests_another_sigma_for_a_model_that_adds_its_own_nois
         assert "ORIGINAL_MODEL" in verdict.command
         assert "adds its own noise" in verdict.next_step
         assert "privaudit.hardened_from" in verdict.next_step
+
+
+def test_the_suggested_harden_never_writes_over_the_model_it_hardens() -> None:
+    """Audited, a model named hardened.onnx was told to run `harden ... -o hardened.onnx`,
+    which harden refuses (it never overwrites its input)."""
+    report = make_report()
+    assert build_verdict(report).command.endswith("-o hardened.onnx")
+    again = dataclasses.replace(report, model=dataclasses.replace(
+        report.model, path="out/hardened.onnx"))
+    command = build_verdict(again).command
+    assert command.startswith("privaudit harden out/hardened.onnx")
+    assert command.endswith("-o hardened-again.onnx")
