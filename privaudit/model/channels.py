@@ -12,11 +12,14 @@ the user's own input layout.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import onnx
 
 from privaudit.config.choices import ChannelLayout
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model.describe import image_input
+from privaudit.model.load import subgraphs
 
 __all__ = [
     "CHANNEL_COUNTS",
@@ -99,10 +102,7 @@ def channels_first_view(
     out.CopyFrom(model)
     value = next(v for v in out.graph.input if v.name == spec.name)
     inner = spec.name + _SUFFIX
-    for node in out.graph.node:
-        for i, used in enumerate(node.input):
-            if used == spec.name:
-                node.input[i] = inner
+    _rename_uses(out.graph.node, spec.name, inner)
     _rewire_outputs(out, spec.name, inner)
     dims = list(value.type.tensor_type.shape.dim)
     moved = [dims[0], dims[-1], *dims[1:-1]]
@@ -132,10 +132,7 @@ def channels_last_view(model: onnx.ModelProto) -> onnx.ModelProto:
     out.CopyFrom(model)
     outer, inner = node.input[0], node.output[0]
     kept = [n for n in out.graph.node if n.name != _NODE]
-    for n in kept:
-        for i, used in enumerate(n.input):
-            if used == inner:
-                n.input[i] = outer
+    _rename_uses(kept, inner, outer)
     _rewire_outputs(out, inner, outer)
     del out.graph.node[:]
     out.graph.node.extend(kept)
@@ -143,6 +140,22 @@ def channels_last_view(model: onnx.ModelProto) -> onnx.ModelProto:
     dims = list(value.type.tensor_type.shape.dim)
     _set_dims(value, [dims[0], *dims[2:], dims[1]])
     return out
+
+
+def _rename_uses(nodes: Iterable[onnx.NodeProto], old: str, new: str) -> None:
+    """Every use of tensor `old` by `nodes` and their subgraphs reads `new`.
+
+    If/Loop/Scan bodies see the outer scope, except where a body declares `old` itself.
+    """
+    for node in nodes:
+        for i, used in enumerate(node.input):
+            if used == old:
+                node.input[i] = new
+        for attr in node.attribute:
+            for sub in subgraphs(attr):
+                own = {v.name for v in sub.input} | {t.name for t in sub.initializer}
+                if old not in own:
+                    _rename_uses(sub.node, old, new)
 
 
 def _rewire_outputs(model: onnx.ModelProto, old: str, new: str) -> None:

@@ -382,3 +382,28 @@ def test_the_console_says_the_model_was_fed_through_a_transpose(
         last.stderr)
     first = runner.invoke(app, [*base, str(twins["first"]), "-o", str(tmp_path / "f")])
     assert "through a Transpose" not in first.stderr
+
+
+def test_the_view_reaches_the_input_inside_control_flow_bodies() -> None:
+    """An If body that reads the input from the outer scope reads the transposed input too."""
+    from onnx import TensorProto, helper
+
+    then = helper.make_graph([helper.make_node("Identity", ["input"], ["a"])], "then", [],
+                             [helper.make_tensor_value_info("a", TensorProto.FLOAT, None)])
+    other = helper.make_graph([helper.make_node("Neg", ["input"], ["b"])], "else", [],
+                              [helper.make_tensor_value_info("b", TensorProto.FLOAT, None)])
+    nodes = [helper.make_node("Constant", [], ["cond"], value=helper.make_tensor(
+                 "c", TensorProto.BOOL, [], [True])),
+             helper.make_node("If", ["cond"], ["picked"], then_branch=then, else_branch=other),
+             helper.make_node("Transpose", ["picked"], ["out"], perm=[0, 3, 1, 2])]
+    graph = helper.make_graph(
+        nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 8, 8, 1])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1, 8, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    view = channels_first_view(model)
+    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"input": x})[0]
+    got = ort.InferenceSession(view.SerializeToString()).run(
+        None, {"input": x.transpose(0, 3, 1, 2)})[0]
+    np.testing.assert_array_equal(got, want)
+    assert channels_last_view(view).SerializeToString() == model.SerializeToString()
