@@ -41,6 +41,7 @@ from privaudit.model import (
     channels_first_view,
     check_deterministic,
     check_model,
+    embedded_sigma,
     image_input,
     is_channels_first_view,
     load_model_and_sha256,
@@ -96,6 +97,7 @@ class Prepared:
     # the model adds its noise in its graph (hardened with --embed-noise), taken out here
     embedded_noise: bool = False
     embedded_at: str | None = None  # the tensor the graph added its noise to, when it did
+    embedded_sigma: float | None = None  # that noise's std, read off the graph
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,7 +142,8 @@ def prepare(
             "folder)",
         )
     model_path, sha, model, split, split_name, meta, embedded = _split(cfg, memory, is_demo)
-    noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source)
+    own = None if embedded is None else embedded[1]
+    noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source, own)
     split, noise_stds = noise_channels(split, meta, noise_sigma, split_name)
     spec = image_input(split.encoder)
     viewed = is_channels_first_view(split.encoder)
@@ -171,7 +174,8 @@ def prepare(
         dataset=dataset,
         is_demo=is_demo,
         noise_stds=noise_stds,
-        embedded_noise=embedded is not None, embedded_at=embedded,
+        embedded_noise=embedded is not None, embedded_at=None if embedded is None else embedded[0],
+        embedded_sigma=own,
     )
 
 
@@ -195,14 +199,16 @@ def audit_partition(cfg: Config, dataset: Dataset) -> AuditPartition:
     )
 
 
-_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str], str | None]
+# NOTE: last, where the graph adds its own noise (--embed-noise) and its sigma, or None
+_Embedded = tuple[str, float | None] | None
+_Loaded = tuple[Path, str, onnx.ModelProto | None, Split, str, dict[str, str], _Embedded]
 
 
 def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     """The model's path, hash, proto (None for a pre-split pair), split, name and metadata.
 
     Last, the tensor its graph added noise to (hardened with --embed-noise), which
-    `strip_embedded_noise` took out, or None.
+    `strip_embedded_noise` took out, and that noise's std read off the graph; or None.
     """
     if cfg.encoder is not None and memory.model is None:
         split = load_presplit(cfg.encoder, cfg.head)
@@ -223,7 +229,8 @@ def _split(cfg: Config, memory: InMemory, is_demo: bool) -> _Loaded:
     # NOTE: a model hardened with --embed-noise adds its noise inside the graph; the audit
     # needs the deterministic encoder (it adds the same sigma itself, read from metadata).
     model = strip_embedded_noise(raw)
-    noisy = None if model is raw else read_metadata(raw).get(metadata.EMBEDDED_NOISE, "")
+    noisy = None if model is raw else (
+        read_metadata(raw).get(metadata.EMBEDDED_NOISE, ""), embedded_sigma(raw))
     check_deterministic(model, str(path))
     meta = read_metadata(model)
     model = _layout_view(model, cfg, meta, str(path))
@@ -340,8 +347,13 @@ def _no_split(path: Path) -> str:
 
 
 def _noise_sigma(
-    cfg: Config, meta: dict[str, str], is_demo: bool, source: str | None
+    cfg: Config, meta: dict[str, str], is_demo: bool, source: str | None, own: float | None
 ) -> tuple[float, str]:
+    """The audited sigma and where it came from.
+
+    The flag or config, the metadata, else the noise the graph adds itself (`own`: a model
+    hardened with --embed-noise whose metadata lost its sigma).
+    """
     if cfg.noise is not None:
         return cfg.noise, source or NoiseSource.CONFIG.value
     if metadata.NOISE_SIGMA not in meta and metadata.NOISE_SIGMAS in meta:
@@ -357,6 +369,8 @@ def _noise_sigma(
                 hint="pass --noise explicitly",
             ) from None
         return check_noise_sigma(value, metadata.NOISE_SIGMA), NoiseSource.METADATA.value
+    if own is not None:
+        return check_noise_sigma(own, "the graph's noise"), NoiseSource.GRAPH.value
     if is_demo:
         return 0.1, NoiseSource.DEMO.value
     raise ConfigError(

@@ -29,10 +29,10 @@ from privaudit.audit.provenance import Timer, provenance
 from privaudit.audit.references import score_references
 from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
-from privaudit.config import Budget, Config, Domain, NoiseSource
+from privaudit.config import Budget, ChannelLayout, Config, Domain
 from privaudit.errors import ConfigError
 from privaudit.gate import evaluate_gate
-from privaudit.model import image_input, make_session, metadata
+from privaudit.model import image_input, is_channels_first_view, make_session, metadata
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     AttackResult,
@@ -113,25 +113,25 @@ def check_embedded_sigma(
                 f"--embed-noise): a cut at {cut} describes a deployment it cannot have",
                 hint=f"split it where its noise is ({f'--split {where} or ' if where else ''}"
                 "the tensor above), or audit the model it was hardened from")  # fmt: skip
-    own = prep.metadata.get(metadata.NOISE_SIGMA)
-    if own is None:
-        return
-    try:
-        embedded = float(own)
-    except ValueError:
-        return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
-    # NOTE: the audited sigma itself only when it was given (from the metadata it is the own)
-    audited = [] if prep.noise_source == NoiseSource.METADATA.value else [prep.noise_sigma]
-    for sigma in (*audited, *others):
-        if math.isclose(embedded, sigma, rel_tol=1e-9, abs_tol=1e-12):
+    embedded = prep.embedded_sigma  # NOTE: the graph's own, even when the metadata lost it
+    if embedded is None:
+        try:
+            embedded = float(prep.metadata[metadata.NOISE_SIGMA])
+        except (KeyError, ValueError):
+            return  # NOTE: `prepare` has refused a sigma that is not a number when it reads it
+    for sigma in (prep.noise_sigma, *others):
+        # NOTE: the graph stores its scale in float32
+        if math.isclose(embedded, sigma, rel_tol=1e-6, abs_tol=1e-12):
             continue
+        audited = sigma == prep.noise_sigma
         raise ConfigError(
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
             f"with --embed-noise): an audit at sigma {sigma:g} describes a deployment it "
             "cannot have",
-            hint="leave the other sigmas out (the model's own is used); for another sigma, "
-            "start from the model it was hardened from, without the noise (its sha256 is "
-            "privaudit.hardened_from in the metadata)",
+            hint=("leave --noise out (the model's own sigma is used)" if audited else
+                  "leave the other sigmas out") + "; for another sigma, start from the model it "
+            "was hardened from, without the noise (its sha256 is privaudit.hardened_from in "
+            "the metadata)",
         )
 
 
@@ -318,6 +318,8 @@ def _model_info(
         domain=prep.dataset.domain.value,
         noise_stds=prep.noise_stds,
         embedded_noise=prep.embedded_noise,
+        layout=(ChannelLayout.CHANNELS_LAST if is_channels_first_view(prep.split.encoder)
+                else ChannelLayout.CHANNELS_FIRST).value,
     )
 
 

@@ -26,7 +26,7 @@ from rich.table import Table
 from rich.text import Text
 
 from privaudit.config import Budget
-from privaudit.model import TRANSPOSED, CutPoint, readable_shape
+from privaudit.model import CutPoint, readable_shape
 from privaudit.results import (
     AuditReport,
     BoundResult,
@@ -265,9 +265,10 @@ def print_summary(report: AuditReport, console: Console = err_console) -> None:
         highlight=False,
     )
     print_verdict(report, console)
-    for note in report.data.transforms:  # NOTE: a channels-last model's Transpose, said aloud
-        if TRANSPOSED in note:
-            console.print(f"input: {note}", highlight=False, markup=False)
+    if m.layout == "channels-last":  # NOTE: the Transpose privaudit added, said aloud
+        shape = ", ".join(str(d) for d in m.input_shape)
+        console.print(f"input: {printable(m.input_name)!r} keeps its channels last; fed through "
+                      f"a Transpose, audited as (N, {shape})", highlight=False, markup=False)
     if m.noise_stds:
         stds = ", ".join(f"{s:.3g}" for s in m.noise_stds)
         console.print(f"noise per channel (stds, RMS = sigma): {stds}", highlight=False,

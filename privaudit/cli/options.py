@@ -80,7 +80,8 @@ StdOpt = Annotated[
 ]
 ShapeOpt = Annotated[
     str | None,
-    typer.Option(help="Per-sample model input shape for dynamic dims: C,H,W; C,T; or F.",
+    typer.Option(help="Per-sample model input shape for dynamic dims, in the model's own order: "
+                 "C,H,W; C,T; F (H,W,C or T,C when it keeps its channels last).",
                  show_default="the model's, where it is fixed"),
 ]
 LabelsOpt = Annotated[

@@ -145,6 +145,7 @@ class NoiseSource(StrEnum):
     FLAG = "flag"
     CONFIG = "config"
     METADATA = "model metadata"
+    GRAPH = "model graph"  # the noise a model adds in its graph (`--embed-noise`), read off it
     DEMO = "demo default"
     API = "argument"
 

@@ -206,7 +206,10 @@ def _harden_and_write(
         # NOTE: a channels-last model was audited through a Transpose; it is written as it came
         sha = save_model(channels_last_view(written), output)
     with timer.stage("assess_after"):
-        after_prep = _variant_prep(prep, model, prep.noise_sigma, output, sha)
+        after_prep = replace(  # NOTE: the written model adds its noise iff it was embedded
+            _variant_prep(prep, model, prep.noise_sigma, output, sha), embedded_noise=embed,
+            embedded_at=prep.split.cut_tensor if embed else None,
+            embedded_sigma=prep.noise_sigma if embed else None)
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
                                     command="harden")
     after = replace(after, warnings=(*after.warnings, *_dropped_noise(h.embed_noise, prep)))

@@ -31,7 +31,13 @@ from privaudit.model.describe import (
     sha256_file,
     value_shape,
 )
-from privaudit.model.edit import embed_noise, save_model, set_metadata, strip_embedded_noise
+from privaudit.model.edit import (
+    embed_noise,
+    embedded_sigma,
+    save_model,
+    set_metadata,
+    strip_embedded_noise,
+)
 from privaudit.model.inference import check_deterministic, check_inference_model
 from privaudit.model.load import (
     RE_EXPORT,
@@ -68,6 +74,7 @@ __all__ = [
     "check_inference_model",
     "check_model",
     "embed_noise",
+    "embedded_sigma",
     "first_line",
     "image_input",
     "input_specs",

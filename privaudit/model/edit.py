@@ -14,7 +14,7 @@ from privaudit.errors import ConfigError, ModelError
 from privaudit.model.metadata import EMBEDDED_NOISE
 from privaudit.outputs import atomic_write
 
-__all__ = ["embed_noise", "save_model", "set_metadata", "strip_embedded_noise"]
+__all__ = ["embed_noise", "embedded_sigma", "save_model", "set_metadata", "strip_embedded_noise"]
 
 _CLEAN_SUFFIX = "_privaudit_clean"
 _NOISE_SUFFIX = "_privaudit_noise"
@@ -126,6 +126,27 @@ def strip_embedded_noise(model: onnx.ModelProto) -> onnx.ModelProto:
     for key, value in entries:
         out.metadata_props.add(key=key, value=value)
     return out
+
+
+def embedded_sigma(model: onnx.ModelProto) -> float | None:
+    """The noise std that `embed_noise` put in `model`'s graph, read off the graph itself.
+
+    The `RandomNormalLike` node's scale, or the root mean square of the per-channel stds it
+    is multiplied by: the model's own sigma even when its metadata lost `privaudit.noise_sigma`.
+    None when the model carries no embedded noise (or it cannot be read).
+    """
+    cut = {p.key: p.value for p in model.metadata_props}.get(EMBEDDED_NOISE)
+    if cut is None:
+        return None
+    stds = next((t for t in model.graph.initializer if t.name == cut + _STDS_SUFFIX), None)
+    if stds is not None:
+        values = numpy_helper.to_array(stds).astype(np.float64)
+        return float(np.sqrt(np.mean(values**2))) if values.size else None
+    node = next((n for n in model.graph.node if cut + _NOISE_SUFFIX in n.output), None)
+    if node is None or node.op_type != "RandomNormalLike":
+        return None
+    scale = next((a.f for a in node.attribute if a.name == "scale"), 1.0)
+    return float(scale)
 
 
 def save_model(model: onnx.ModelProto, path: Path) -> str:

@@ -106,11 +106,19 @@ def run_batched_outputs(
             out = session.run(outputs, {spec.name: _pad_rows(part, fixed)})
         except _ORT_ERRORS as e:
             raise ModelError(f"onnxruntime failed on samples {start}..{start + len(part) - 1}: "
-                             f"{first_line(e)}", hint=RE_EXPORT) from e
+                             f"{first_line(e)}", hint=_failed_hint(spec.shape)) from e
         chunks.append([o[: len(part)] for o in out] if fixed else out)
     if not chunks:
         raise DataError("no samples to run", hint="pass at least one input sample")
     return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
+
+
+def _failed_hint(shape: Sequence[int | None]) -> str:
+    """RE_EXPORT; for a signal or image input whose channel count is dynamic, the layout too."""
+    if len(shape) in (3, 4) and shape[1] is None:
+        return (RE_EXPORT + "; a model whose input keeps its channels last (N, H, W, C) or "
+                "(N, T, C) needs --layout channels-last")
+    return RE_EXPORT
 
 
 def run_batched(session: ort.InferenceSession, x: np.ndarray, batch_size: int) -> np.ndarray:

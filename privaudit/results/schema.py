@@ -247,6 +247,9 @@ class ModelInfo:
     noise_stds: tuple[float, ...] | None = None
     # the graph adds its own noise at the cut (hardened with --embed-noise): no other sigma
     embedded_noise: bool = False
+    # where the model's input keeps its channels: "channels-last" when it was audited through
+    # a Transpose (its `input_shape` is then the audited, channels-first one)
+    layout: str = "channels-first"
 
 
 @dataclass(frozen=True)

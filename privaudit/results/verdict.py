@@ -336,12 +336,12 @@ def _next_step(
     base = _base_command(report)
     own = report.model.embedded_noise  # NOTE: its graph adds its noise: no other sigma
     if bound is not None and bound.vacuous:
-        if own:
-            return ("This model adds its own noise, too little at this cut: harden the model "
-                    "it was hardened from (privaudit.hardened_from in its metadata) again, "
-                    "with more noise.",
-                    f"{_base_command(report, 'harden', ORIGINAL)} --noise {2 * sigma:g} "
-                    f"--embed-noise -o {_hardened_name(report)}")
+        if own:  # NOTE: it refuses any sigma but its own: the sweep is of its original
+            return ("Add noise at the cut: this model adds its own, so a noise sweep of the "
+                    "model it was hardened from (privaudit.hardened_from in its metadata) shows "
+                    "the privacy and accuracy of each sigma.",
+                    f"{_base_command(report, 'assess', ORIGINAL)} --noise-sweep 0.05,0.1,0.2 "
+                    "--no-attacks")
         return ("Add noise at the cut; a noise sweep shows the privacy and accuracy of each sigma.",
                 f"{base} --noise-sweep 0.05,0.1,0.2 --no-attacks")
     if not report.attacks:
@@ -390,8 +390,11 @@ def _base_command(report: AuditReport, command: str = "assess", model: str | Non
     if model is None:
         model = "MODEL" if m.path.startswith(IN_MEMORY) else shlex.quote(m.path)
     data = "DATA" if source.startswith(IN_MEMORY) else shlex.quote(source)
-    # NOTE: a layout given by hand is needed again (a guessed or recorded one is found again)
+    # NOTE: a layout given by hand is needed again, and a channels-last one always (the model
+    # a hardened one came from has no record of it)
     layout = report.provenance.config.get("layout")
+    if layout in (None, "auto") and m.layout == "channels-last":
+        layout = m.layout
     data += f" --layout {shlex.quote(str(layout))}" if layout not in (None, "auto") else ""
     if m.split == "presplit":
         head = report.provenance.config.get("head")  # NOTE: the head's path is in the config

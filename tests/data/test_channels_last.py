@@ -378,8 +378,8 @@ def test_the_console_says_the_model_was_fed_through_a_transpose(
     base = ["assess", "--split", "layer1", "--data", str(twins["root"] / "nhwc.npz"),
             "--noise", "0.1", "--no-attacks"]
     last = runner.invoke(app, [*base, str(twins["last"]), "-o", str(tmp_path / "l")])
-    assert "input: fed to the channels-last input 'input' (N, H, W, C) through a Transpose" in (
-        last.stderr)
+    assert ("input: 'input' keeps its channels last; fed through a Transpose, audited as "
+            "(N, 1, 8, 8)") in last.stderr
     first = runner.invoke(app, [*base, str(twins["first"]), "-o", str(tmp_path / "f")])
     assert "through a Transpose" not in first.stderr
 

@@ -342,6 +342,24 @@ def test_a_cut_before_the_embedded_noise_is_refused_even_without_its_sigma(
     assert "--split None" not in earlier.stderr
     own = runner.invoke(app, [*base, "--split", "layer3", "-o", str(tmp_path / "b")])
     assert own.exit_code == 0, own.stderr
+    # the sigma is read off the graph itself: any other is refused (a tester's --noise 5 read
+    # a floor 12 times the deployment's), and none given means the graph's own
+    other = runner.invoke(app, [*base[:-2], "--noise", "5", "--split", "layer3", "-o",
+                                str(tmp_path / "c")])  # fmt: skip
+    assert other.exit_code == 2, other.stderr
+    assert "adds noise of sigma 0.1 inside its graph" in other.stderr
+    assert "leave --noise out" in other.stderr
+    swept = runner.invoke(app, [*base, "--split", "layer3", "--noise-sweep", "0.05", "-o",
+                                str(tmp_path / "d")])  # fmt: skip
+    assert swept.exit_code == 2 and "leave the other sigmas out" in swept.stderr
+    bare = runner.invoke(app, [*base[:-2], "--split", "layer3", "-o", str(tmp_path / "e")])
+    assert bare.exit_code == 0, bare.stderr
+    import json
+
+    report = json.loads((tmp_path / "e" / "report.json").read_text())
+    assert report["bound"]["noise_sigma"] == pytest.approx(0.1)
+    assert report["model"]["noise_source"] == "model graph"
+    assert report["model"]["embedded_noise"] is True
 
 
 def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
@@ -359,6 +377,7 @@ def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     cfg = dataclasses.replace(_cfg(path, labelled, lam=2.0), noise=None)
     kept = run_harden(cfg, output=tmp_path / "kept.onnx").harden
     assert kept is not None and kept.embed_noise
+    assert kept.after.model.embedded_noise  # the written model's, not the input's
     written = onnx.load(tmp_path / "kept.onnx")
     assert any(n.op_type == "RandomNormalLike" for n in written.graph.node)
     x = np.random.default_rng(0).random((8, 1, 28, 28)).astype(np.float32)
@@ -369,6 +388,7 @@ def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     written_report = run_harden(no, output=tmp_path / "dropped.onnx")
     dropped = written_report.harden
     assert dropped is not None and not dropped.embed_noise
+    assert not dropped.after.model.embedded_noise
     assert any("runs with no noise unless sigma" in w for w in dropped.after.warnings)
     from privaudit.reports import get_reporter  # the written reports say it too
 

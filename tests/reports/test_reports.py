@@ -847,8 +847,13 @@ def test_verdict_never_suggests_another_sigma_for_a_model_that_adds_its_own_nois
         verdict = build_verdict(own)
         assert "models/net.onnx" not in verdict.command, verdict.command
         assert "ORIGINAL_MODEL" in verdict.command
-        assert "adds its own noise" in verdict.next_step
+        assert "adds its own" in verdict.next_step
         assert "privaudit.hardened_from" in verdict.next_step
+        assert "--noise-sweep" in verdict.command  # of the original, which takes any sigma
+        # a channels-last model's original has no record of its layout: the command says it
+        last = dataclasses.replace(own, model=dataclasses.replace(own.model,
+                                                                  layout="channels-last"))
+        assert "--layout channels-last" in build_verdict(last).command
 
 
 def test_the_suggested_harden_never_writes_over_the_model_it_hardens() -> None:
