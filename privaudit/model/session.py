@@ -113,9 +113,9 @@ def run_batched_outputs(
     return [np.concatenate([c[k] for c in chunks]) for k in range(len(chunks[0]))]
 
 
-def _failed_hint(shape: Sequence[int | None]) -> str:
+def _failed_hint(shape: Sequence[object]) -> str:
     """RE_EXPORT; for a signal or image input whose channel count is dynamic, the layout too."""
-    if len(shape) in (3, 4) and shape[1] is None:
+    if len(shape) in (3, 4) and not isinstance(shape[1], int):
         return (RE_EXPORT + "; a model whose input keeps its channels last (N, H, W, C) or "
                 "(N, T, C) needs --layout channels-last")
     return RE_EXPORT

@@ -407,3 +407,25 @@ def test_the_view_reaches_the_input_inside_control_flow_bodies() -> None:
         None, {"input": x.transpose(0, 3, 1, 2)})[0]
     np.testing.assert_array_equal(got, want)
     assert channels_last_view(view).SerializeToString() == model.SerializeToString()
+
+
+def test_a_model_with_no_fixed_size_that_fails_names_the_layout_flag(tmp_path: Path) -> None:
+    """(N, ?, ?, ?) cannot be told channels-last; onnxruntime's failure said only "re-export"."""
+    torch.manual_seed(0)
+    path = tmp_path / "dyn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(GlobalPool().eval(), (torch.rand(2, 8, 8, 3),), str(path),
+                          dynamo=False, opset_version=17, input_names=["input"],
+                          output_names=["logits"],
+                          dynamic_axes={"input": {0: "b", 1: "h", 2: "w", 3: "c"},
+                                        "logits": {0: "b"}})  # fmt: skip
+    x = np.random.default_rng(0).random((N, 8, 8, 3)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=np.arange(N) % 2)
+    args = ["assess", str(path), "--split", "layer1", "--data", str(tmp_path / "d.npz"),
+            "--noise", "0.1", "--no-attacks", "-q"]
+    failed = runner.invoke(app, [*args, "-o", str(tmp_path / "a")])
+    assert failed.exit_code == 2, failed.output
+    assert "--layout channels-last" in failed.stderr and "Traceback" not in failed.stderr
+    fixed = runner.invoke(app, [*args, "--layout", "channels-last", "-o", str(tmp_path / "b")])
+    assert fixed.exit_code in (0, 1), fixed.output
