@@ -124,6 +124,16 @@ def test_channels_first_undecidable_and_signal_inputs_are_left_alone(
     assert not looks_channels_last(shape)
 
 
+def _check_view(model: onnx.ModelProto, view: onnx.ModelProto) -> None:
+    """`view` on (N, 1, 8, 8) computes what `model` computes on (N, 8, 8, 1), and undoes."""
+    x = np.random.default_rng(2).random((5, 8, 8, 1)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"input": x})[0]
+    got = ort.InferenceSession(view.SerializeToString()).run(
+        None, {"input": x.transpose(0, 3, 1, 2)})[0]
+    np.testing.assert_array_equal(got, want)
+    assert channels_last_view(view).SerializeToString() == model.SerializeToString()
+
+
 def test_the_view_computes_what_the_model_computes_and_undoes_exactly(
     twins: dict[str, Path],
 ) -> None:
@@ -131,12 +141,7 @@ def test_the_view_computes_what_the_model_computes_and_undoes_exactly(
     view = channels_first_view(model)
     assert [d.dim_value for d in view.graph.input[0].type.tensor_type.shape.dim][1:] == [1, 8, 8]
     onnx.checker.check_model(view)
-    x = np.random.default_rng(2).random((5, 8, 8, 1)).astype(np.float32)
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {"input": x})[0]
-    got = ort.InferenceSession(view.SerializeToString()).run(
-        None, {"input": x.transpose(0, 3, 1, 2)})[0]
-    np.testing.assert_array_equal(got, want)
-    assert channels_last_view(view).SerializeToString() == model.SerializeToString()
+    _check_view(model, view)
     assert channels_first_view(model, "channels-first") is model
     first = onnx.load(str(twins["first"]))
     assert channels_first_view(first) is first and channels_last_view(first) is first
@@ -269,22 +274,27 @@ class GlobalPool(nn.Module):
         return self.fc(self.layer1(x.permute(0, 3, 1, 2)).mean(dim=(2, 3)))
 
 
-def test_a_dynamic_size_channels_last_model_is_recognised_and_takes_its_own_input_shape(
-    tmp_path: Path,
-) -> None:
-    """(N, ?, ?, 3) was read as ? channels of ? x 3 pixels, and --input-shape 8,8,3 (the model's
-    own order) as 8 channels of 8 x 3 pixels: the decoder's MSE read 54% high."""
+def _pooled(root: Path, dynamic: dict[int, str]) -> Path:
+    """`GlobalPool` exported with the input axes `dynamic`, and (N, 8, 8, 3) data in d.npz."""
     torch.manual_seed(0)
-    path = tmp_path / "gap.onnx"
+    path = root / "pooled.onnx"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(GlobalPool().eval(), (torch.rand(2, 8, 8, 3),), str(path),
                           dynamo=False, opset_version=17, input_names=["input"],
                           output_names=["logits"],
-                          dynamic_axes={"input": {0: "b", 1: "h", 2: "w"}, "logits": {0: "b"}})
-    rng = np.random.default_rng(0)
-    x = rng.random((N, 8, 8, 3)).astype(np.float32)
-    np.savez(tmp_path / "d.npz", x=x, y=np.arange(N) % 2)
+                          dynamic_axes={"input": dynamic, "logits": {0: "b"}})
+    x = np.random.default_rng(0).random((N, 8, 8, 3)).astype(np.float32)
+    np.savez(root / "d.npz", x=x, y=np.arange(N) % 2)
+    return path
+
+
+def test_a_dynamic_size_channels_last_model_is_recognised_and_takes_its_own_input_shape(
+    tmp_path: Path,
+) -> None:
+    """(N, ?, ?, 3) was read as ? channels of ? x 3 pixels, and --input-shape 8,8,3 (the model's
+    own order) as 8 channels of 8 x 3 pixels: the decoder's MSE read 54% high."""
+    path = _pooled(tmp_path, {0: "b", 1: "h", 2: "w"})
     reports = [_assess(path, tmp_path / "d.npz", tmp_path / str(i), "--split", "layer1", *extra)
                for i, extra in enumerate(([], ["--input-shape", "8,8,3"],
                                           ["--layout", "channels-last"]))]  # fmt: skip
@@ -400,28 +410,12 @@ def test_the_view_reaches_the_input_inside_control_flow_bodies() -> None:
         nodes, "g", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 8, 8, 1])],
         [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["N", 1, 8, 8])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    view = channels_first_view(model)
-    x = np.random.default_rng(0).random((3, 8, 8, 1)).astype(np.float32)
-    want = ort.InferenceSession(model.SerializeToString()).run(None, {"input": x})[0]
-    got = ort.InferenceSession(view.SerializeToString()).run(
-        None, {"input": x.transpose(0, 3, 1, 2)})[0]
-    np.testing.assert_array_equal(got, want)
-    assert channels_last_view(view).SerializeToString() == model.SerializeToString()
+    _check_view(model, channels_first_view(model))
 
 
 def test_a_model_with_no_fixed_size_that_fails_names_the_layout_flag(tmp_path: Path) -> None:
     """(N, ?, ?, ?) cannot be told channels-last; onnxruntime's failure said only "re-export"."""
-    torch.manual_seed(0)
-    path = tmp_path / "dyn.onnx"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(GlobalPool().eval(), (torch.rand(2, 8, 8, 3),), str(path),
-                          dynamo=False, opset_version=17, input_names=["input"],
-                          output_names=["logits"],
-                          dynamic_axes={"input": {0: "b", 1: "h", 2: "w", 3: "c"},
-                                        "logits": {0: "b"}})  # fmt: skip
-    x = np.random.default_rng(0).random((N, 8, 8, 3)).astype(np.float32)
-    np.savez(tmp_path / "d.npz", x=x, y=np.arange(N) % 2)
+    path = _pooled(tmp_path, {0: "b", 1: "h", 2: "w", 3: "c"})
     args = ["assess", str(path), "--split", "layer1", "--data", str(tmp_path / "d.npz"),
             "--noise", "0.1", "--no-attacks", "-q"]
     failed = runner.invoke(app, [*args, "-o", str(tmp_path / "a")])
