@@ -34,7 +34,6 @@ from privaudit.data import (
 )
 from privaudit.errors import ConfigError, DataError, ModelError
 from privaudit.model import (
-    TRANSPOSED,
     InputSpec,
     Split,
     channel_scales,
@@ -491,7 +490,7 @@ def _as_8bit(dataset: Dataset, spec: InputSpec) -> Dataset:
 def _channels_last(dataset: Dataset, spec: InputSpec) -> Dataset:
     """The dataset of a channels-last model, its Transpose recorded (`channels_first_view`)."""
     last, first = _AXES[len(spec.shape)]
-    note = (f"fed to the channels-last input {spec.name!r} {last} {TRANSPOSED}: "
+    note = (f"fed to the channels-last input {spec.name!r} {last} through a Transpose: "
             f"audited as {first}")
     return replace(dataset, transforms=(*dataset.transforms, note))
 

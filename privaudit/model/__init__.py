@@ -8,7 +8,6 @@ key; `edit` writes privaudit's own changes (metadata, embedded noise) atomically
 
 from privaudit.model import metadata
 from privaudit.model.channels import (
-    TRANSPOSED,
     channels_first_view,
     channels_last_view,
     is_channels_first_view,
@@ -61,7 +60,6 @@ __all__ = [
     "NAME_SCOPES_KEY",
     "RE_EXPORT",
     "STANDARD_DOMAINS",
-    "TRANSPOSED",
     "CutPoint",
     "Dim",
     "InputSpec",

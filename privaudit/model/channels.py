@@ -23,15 +23,12 @@ from privaudit.model.load import subgraphs
 
 __all__ = [
     "CHANNEL_COUNTS",
-    "TRANSPOSED",
     "channels_first_view",
     "channels_last_view",
     "is_channels_first_view",
     "looks_channels_last",
 ]
 
-# the words that mark the data record's note on the Transpose (the console repeats that note)
-TRANSPOSED = "through a Transpose"
 # NOTE: the node privaudit adds; its name marks a model as a channels-first view
 _NODE = "privaudit_channels_last"
 _SUFFIX = "_privaudit_channels_last"
@@ -115,7 +112,13 @@ def channels_first_view(
 
 def is_channels_first_view(model: onnx.ModelProto) -> bool:
     """Whether `model` is a `channels_first_view` of a channels-last model."""
-    return any(n.name == _NODE and n.op_type == "Transpose" for n in model.graph.node)
+    return _added(model) is not None
+
+
+def _added(model: onnx.ModelProto) -> onnx.NodeProto | None:
+    """The Transpose `channels_first_view` put in front of the graph, or None."""
+    return next((n for n in model.graph.node if n.name == _NODE and n.op_type == "Transpose"),
+                None)  # fmt: skip
 
 
 def channels_last_view(model: onnx.ModelProto) -> onnx.ModelProto:
@@ -124,8 +127,7 @@ def channels_last_view(model: onnx.ModelProto) -> onnx.ModelProto:
     Returns `model` itself when it is not such a view. Everything else (trained weights,
     embedded noise, metadata) is kept.
     """
-    node = next((n for n in model.graph.node if n.name == _NODE and n.op_type == "Transpose"),
-                None)  # fmt: skip
+    node = _added(model)
     if node is None:
         return model
     out = onnx.ModelProto()
