@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +32,15 @@ from privaudit.bound.moments import rows_by_label
 from privaudit.bound.spectra import ClusterSpectra, centred_gram, cluster_spectra, gram_spectrum
 from privaudit.bound.spectral import Spectrum, best_partition
 
-__all__ = ["FloorEstimate", "FloorModel", "cluster_leakages", "fit_floor"]
+__all__ = [
+    "CellVariances",
+    "FloorEstimate",
+    "FloorModel",
+    "cell_variances",
+    "cluster_leakages",
+    "dropped_leakages",
+    "fit_floor",
+]
 
 VACUOUS_SHARE = 1e-6  # a floor under this share of the no-information MSE says nothing
 
@@ -81,8 +90,13 @@ class FloorModel:
 
     def estimate(self, noise_sigma: float) -> FloorEstimate:
         """The floor at `noise_sigma` > 0 from the fitted spectra and the sample's leakages."""
-        infos = cluster_leakages(self.z, self.rows, self.cells, noise_sigma)
+        infos = np.array([v.leakage(noise_sigma) for v in self._variances])
         return _combine(self.spectra, infos, self.delta, None)
+
+    @cached_property
+    def _variances(self) -> tuple[CellVariances, ...]:
+        """Each cluster's feature variances, made once for every noise std."""
+        return tuple(cell_variances(self.z[r], self.cells[r]) for r in self.rows)
 
     def jackknife(
         self, noise_sigmas: Sequence[float], groups: int, seed: int, level: float = 0.95
@@ -102,14 +116,12 @@ class FloorModel:
         """
         rng = np.random.default_rng(seed)
         deal = [rng.permutation(r.size) % groups for r in self.rows]
+        infos = dropped_leakages(self.z, self.rows, self.cells, deal, groups, noise_sigmas)
         draws = np.empty((groups, len(noise_sigmas)))
         for g in range(groups):
-            keep = [np.flatnonzero(d != g) for d in deal]
-            spectra = self._resampled_spectra(keep)
-            rows = tuple(r[k] for r, k in zip(self.rows, keep, strict=True))
-            for s, noise_sigma in enumerate(noise_sigmas):
-                infos = cluster_leakages(self.z, rows, self.cells, noise_sigma)
-                draws[g, s] = _floor_value(self.spectra.weights, spectra, infos, self.delta)
+            spectra = self._resampled_spectra([np.flatnonzero(d != g) for d in deal])
+            for s in range(len(noise_sigmas)):
+                draws[g, s] = _floor_value(self.spectra.weights, spectra, infos[g, s], self.delta)
         spread = np.sqrt((groups - 1) / groups * ((draws - draws.mean(0)) ** 2).sum(0))
         z = float(_normal_quantile(0.5 + level / 2))
         out = {}
@@ -170,22 +182,150 @@ def cluster_leakages(
     Returns:
         (C,) nats; inf for a cluster with fewer than 2 rows.
     """
-    out = np.empty(len(rows))
-    for c, r in enumerate(rows):
-        single = _diagonal(z[r], noise_sigma)
-        sub = cells[r]
-        labels, counts = np.unique(sub, return_counts=True)
-        mixed = math.inf
-        if labels.size > 1 and counts.min() >= 2:
-            pi = counts / counts.sum()
-            parts = [_diagonal(z[r[sub == k]], noise_sigma) for k in labels]
-            mixed = float(mixture_entropy(pi)) + float(pi @ np.array(parts))
-        out[c] = min(single, mixed)
+    return np.array([cell_variances(z[r], cells[r]).leakage(noise_sigma) for r in rows])
+
+
+@dataclass(frozen=True, eq=False)
+class CellVariances:
+    """One cluster's per-feature sample variances (ddof 1): over all its rows, and per sub-cell.
+
+    Attributes:
+        n: the cluster's rows.
+        var: (m,) each feature's variance over the cluster (NaN under 2 rows).
+        counts: (K,) rows of each sub-cell present in the cluster.
+        cell_var: (K, m) each sub-cell's variances (NaN under 2 rows).
+    """
+
+    n: int
+    var: np.ndarray
+    counts: np.ndarray
+    cell_var: np.ndarray
+
+    def leakage(self, noise_sigma: float) -> float:
+        """I_c at `noise_sigma` > 0: the smaller of the diagonal and mixture bounds.
+
+        The mixture bound H(pi_k|c) + sum_k pi_k|c I_ck needs two sub-cells or more, each of
+        2 rows or more. inf under 2 rows.
+        """
+        single = _diagonal(self.var, self.n, noise_sigma)
+        if self.counts.size < 2 or self.counts.min() < 2:
+            return single
+        pi = self.counts / self.counts.sum()
+        parts = np.array([_diagonal(v, int(k), noise_sigma)
+                          for v, k in zip(self.cell_var, self.counts, strict=True)])  # fmt: skip
+        return min(single, float(mixture_entropy(pi)) + float(pi @ parts))
+
+
+def cell_variances(zc: np.ndarray, sub: np.ndarray) -> CellVariances:
+    """The `CellVariances` of one cluster's feature rows `zc` (n, m) in sub-cells `sub` (n,)."""
+    labels, inverse = np.unique(sub, return_inverse=True)
+    data = zc.astype(np.float64)
+    var = _variance(data)
+    if labels.size < 2:
+        return CellVariances(len(data), var, np.array([len(data)]), var[None])
+    counts = np.bincount(inverse, minlength=labels.size)
+    cell_var = np.stack([_variance(data[inverse == k]) for k in range(labels.size)])
+    return CellVariances(len(data), var, counts, cell_var)
+
+
+def _variance(data: np.ndarray) -> np.ndarray:
+    """Each column's sample variance (ddof 1); NaN under 2 rows."""
+    if len(data) < 2:
+        return np.full(data.shape[1], np.nan)
+    out: np.ndarray = data.var(axis=0, ddof=1)
     return out
 
 
-def _diagonal(zc: np.ndarray, noise_sigma: float) -> float:
-    r"""Diagonal bound of one cluster's rows, bias-corrected to first order; inf under 2 rows.
+COLUMNS = 2048  # feature columns per step of `dropped_leakages`: bounds its float64 copies
+
+
+def dropped_leakages(
+    z: np.ndarray, rows: Sequence[np.ndarray], cells: np.ndarray, deal: Sequence[np.ndarray],
+    groups: int, noise_sigmas: Sequence[float],
+) -> np.ndarray:
+    """`cluster_leakages` of every delete-a-group replicate at every noise std, in one pass.
+
+    Replicate g keeps the rows of cluster c whose `deal[c]` is not g. Each cluster's rows are
+    read once: per (sub-cell, group) block, its row count and the sums of its deviations from
+    the sub-cell's full mean and of their squares. A replicate's variances are the totals less
+    the dropped group's blocks, sub-cells joined by the parallel-axis rule. Equal to
+    `cluster_leakages` on the kept rows up to rounding; the variances do not depend on sigma,
+    so they are made once for every noise std.
+
+    Args:
+        z: (n, m) features.
+        rows: row indices of each cluster (no duplicates).
+        cells: (n,) sub-cell of every row.
+        deal: per cluster, (n_c,) the group 0..groups-1 of each of its rows.
+        groups: the number of groups G.
+        noise_sigmas: the noise stds (> 0).
+
+    Returns:
+        (G, S, C) nats; inf for a replicate that leaves a cluster under 2 rows.
+    """
+    out = np.empty((groups, len(noise_sigmas), len(rows)))
+    for c, (r, d) in enumerate(zip(rows, deal, strict=True)):
+        for g, variances in enumerate(_dropped_variances(z[r], cells[r], d, groups)):
+            out[g, :, c] = [variances.leakage(s) for s in noise_sigmas]
+    return out
+
+
+def _dropped_variances(
+    zc: np.ndarray, sub: np.ndarray, deal: np.ndarray, groups: int
+) -> list[CellVariances]:
+    """One cluster's `CellVariances` with each group of its rows dropped in turn."""
+    labels, cell = np.unique(sub, return_inverse=True)
+    k, m = labels.size, zc.shape[1]
+    block = cell * groups + np.asarray(deal, np.int64)
+    count = np.bincount(block, minlength=k * groups).reshape(k, groups)
+    indicator = np.zeros((k * groups, len(zc)))
+    indicator[block, np.arange(len(zc))] = 1.0
+    in_cell = indicator.reshape(k, groups, -1).sum(1)
+    first, second = np.empty((k, groups, m)), np.empty((k, groups, m))
+    means = np.empty((k, m))
+    for start in range(0, m, COLUMNS):
+        cols = slice(start, start + COLUMNS)
+        data = zc[:, cols].astype(np.float64)
+        means[:, cols] = (in_cell @ data) / count.sum(1)[:, None]
+        dev = data - means[cell, cols]  # NOTE: from the full sub-cell's mean: no cancellation
+        first[:, :, cols] = (indicator @ dev).reshape(k, groups, -1)
+        second[:, :, cols] = (indicator @ (dev * dev)).reshape(k, groups, -1)
+    total1, total2, total = first.sum(1), second.sum(1), count.sum(1)
+    return [
+        _kept_variances(total - count[:, g], total1 - first[:, g], total2 - second[:, g], means)
+        for g in range(groups)
+    ]
+
+
+def _kept_variances(
+    n: np.ndarray, first: np.ndarray, second: np.ndarray, means: np.ndarray
+) -> CellVariances:
+    """`CellVariances` of the kept rows of a cluster's sub-cells.
+
+    Args:
+        n: (K,) kept rows per sub-cell.
+        first: (K, m) sums of their deviations from the sub-cell's full mean `means`.
+        second: (K, m) sums of the squared deviations.
+        means: (K, m) each sub-cell's full mean.
+    """
+    present = n > 0
+    n, first, second, means = n[present], first[present], second[present], means[present]
+    rows = n[:, None].astype(np.float64)
+    shift = first / rows  # each sub-cell's kept mean, less its full mean
+    within = second - first * shift  # squared deviations from the kept mean, summed
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cell_var = np.where(rows >= 2, within / (rows - 1), np.nan)
+    total = int(n.sum())
+    if total < 2:
+        return CellVariances(total, np.full(means.shape[1], np.nan), n, cell_var)
+    kept = means + shift
+    centre = (rows * kept).sum(0) / total
+    var = (within.sum(0) + (rows * (kept - centre) ** 2).sum(0)) / (total - 1)
+    return CellVariances(total, var, n, cell_var)
+
+
+def _diagonal(var: np.ndarray, n: int, noise_sigma: float) -> float:
+    r"""Diagonal bound of `n` rows of feature variances `var`, bias-corrected; inf under 2 rows.
 
     .. math:: \frac12 \sum_j \Big[\log(1 + s_j^2/\sigma^2)
         + \frac{1}{n - 1}\Big(\frac{s_j^2}{\sigma^2 + s_j^2}\Big)^2\Big]
@@ -194,10 +334,8 @@ def _diagonal(zc: np.ndarray, noise_sigma: float) -> float:
     variance 2/(n - 1)); adding it back keeps a small cluster's I_c from being underestimated,
     which would raise the floor.
     """
-    n = len(zc)
     if n < 2:
         return math.inf
-    var = zc.astype(np.float64).var(axis=0, ddof=1)
     share = var / (noise_sigma**2 + var)
     return float(0.5 * (np.log1p(var / noise_sigma**2) + share * share / (n - 1)).sum())
 
