@@ -315,8 +315,8 @@ def _floors(
                     model.clustering, note) for s in live}  # fmt: skip
     intervals = model.jackknife(sorted(wanted), groups, child_seed(seed, 3)) if groups else {}
     out = {}
-    for s in live:
-        estimate = replace(model.estimate(s), interval=intervals.get(s))
+    for s, point in zip(live, model.estimates(live), strict=True):
+        estimate = replace(point, interval=intervals.get(s))
         scaled = _scaled(estimate, share)
         out[s] = (_lowered(scaled, lattice), model.clustering,
                   _grid_note(note, lattice, scaled.value, delta))  # fmt: skip

@@ -23,7 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -90,13 +89,15 @@ class FloorModel:
 
     def estimate(self, noise_sigma: float) -> FloorEstimate:
         """The floor at `noise_sigma` > 0 from the fitted spectra and the sample's leakages."""
-        infos = np.array([v.leakage(noise_sigma) for v in self._variances])
-        return _combine(self.spectra, infos, self.delta, None)
+        return self.estimates([noise_sigma])[0]
 
-    @cached_property
-    def _variances(self) -> tuple[CellVariances, ...]:
-        """Each cluster's feature variances, made once for every noise std."""
-        return tuple(cell_variances(self.z[r], self.cells[r]) for r in self.rows)
+    def estimates(self, noise_sigmas: Sequence[float]) -> list[FloorEstimate]:
+        """The floor at each noise std (> 0); each cluster's variances are made once for all."""
+        infos = np.empty((len(noise_sigmas), len(self.rows)))
+        for c, r in enumerate(self.rows):
+            variances = cell_variances(self.z[r], self.cells[r])
+            infos[:, c] = [variances.leakage(s) for s in noise_sigmas]
+        return [_combine(self.spectra, i, self.delta, None) for i in infos]
 
     def jackknife(
         self, noise_sigmas: Sequence[float], groups: int, seed: int, level: float = 0.95
@@ -125,9 +126,10 @@ class FloorModel:
         spread = np.sqrt((groups - 1) / groups * ((draws - draws.mean(0)) ** 2).sum(0))
         z = float(_normal_quantile(0.5 + level / 2))
         out = {}
-        for s, noise_sigma in enumerate(noise_sigmas):
-            point = self.estimate(noise_sigma).value
-            out[float(noise_sigma)] = (max(0.0, point - z * spread[s]), point + z * spread[s])
+        for s, (noise_sigma, point) in enumerate(zip(noise_sigmas, self.estimates(noise_sigmas),
+                                                     strict=True)):  # fmt: skip
+            out[float(noise_sigma)] = (max(0.0, point.value - z * spread[s]),
+                                      point.value + z * spread[s])
         return out
 
     def _resampled_spectra(self, picks: list[np.ndarray]) -> list[Spectrum | None]:
@@ -246,11 +248,10 @@ def dropped_leakages(
     """`cluster_leakages` of every delete-a-group replicate at every noise std, in one pass.
 
     Replicate g keeps the rows of cluster c whose `deal[c]` is not g. Each cluster's rows are
-    read once: per (sub-cell, group) block, its row count and the sums of its deviations from
-    the sub-cell's full mean and of their squares. A replicate's variances are the totals less
-    the dropped group's blocks, sub-cells joined by the parallel-axis rule. Equal to
-    `cluster_leakages` on the kept rows up to rounding; the variances do not depend on sigma,
-    so they are made once for every noise std.
+    read once, summarised per (sub-cell, group) block; a replicate's variances join the blocks
+    it keeps (`_dropped_variances`). Equal to `cluster_leakages` on the kept rows up to
+    rounding, and never negative; the variances do not depend on sigma, so they are made once
+    for every noise std.
 
     Args:
         z: (n, m) features.
@@ -273,55 +274,63 @@ def dropped_leakages(
 def _dropped_variances(
     zc: np.ndarray, sub: np.ndarray, deal: np.ndarray, groups: int
 ) -> list[CellVariances]:
-    """One cluster's `CellVariances` with each group of its rows dropped in turn."""
+    """One cluster's `CellVariances` with each group of its rows dropped in turn.
+
+    Rows are summarised per block, a (sub-cell, group) pair holding rows: its count, its mean
+    (less the cluster's) and the squared deviations from its own mean, summed. A replicate
+    joins the blocks it keeps by the parallel-axis rule, whose every term is a sum of squares:
+    no difference of large sums, so no cancellation, and never a negative variance.
+    """
     labels, cell = np.unique(sub, return_inverse=True)
-    k, m = labels.size, zc.shape[1]
-    block = cell * groups + np.asarray(deal, np.int64)
-    count = np.bincount(block, minlength=k * groups).reshape(k, groups)
-    indicator = np.zeros((k * groups, len(zc)))
+    blocks, block = np.unique(cell * groups + np.asarray(deal, np.int64), return_inverse=True)
+    count = np.bincount(block, minlength=blocks.size).astype(np.float64)
+    indicator = np.zeros((blocks.size, len(zc)))
     indicator[block, np.arange(len(zc))] = 1.0
-    in_cell = indicator.reshape(k, groups, -1).sum(1)
-    first, second = np.empty((k, groups, m)), np.empty((k, groups, m))
-    means = np.empty((k, m))
-    for start in range(0, m, COLUMNS):
+    offset = np.empty((blocks.size, zc.shape[1]))  # each block's mean, less the cluster's
+    spread = np.empty((blocks.size, zc.shape[1]))  # squared deviations from the block's mean
+    for start in range(0, zc.shape[1], COLUMNS):
         cols = slice(start, start + COLUMNS)
         data = zc[:, cols].astype(np.float64)
-        means[:, cols] = (in_cell @ data) / count.sum(1)[:, None]
-        dev = data - means[cell, cols]  # NOTE: from the full sub-cell's mean: no cancellation
-        first[:, :, cols] = (indicator @ dev).reshape(k, groups, -1)
-        second[:, :, cols] = (indicator @ (dev * dev)).reshape(k, groups, -1)
-    total1, total2, total = first.sum(1), second.sum(1), count.sum(1)
+        data -= data.mean(axis=0)
+        offset[:, cols] = (indicator @ data) / count[:, None]
+        dev = data - offset[block, cols]
+        spread[:, cols] = indicator @ (dev * dev)
+    cells, group = blocks // groups, blocks % groups
     return [
-        _kept_variances(total - count[:, g], total1 - first[:, g], total2 - second[:, g], means)
-        for g in range(groups)
+        _joined(count[keep], offset[keep], spread[keep], cells[keep], labels.size)
+        for keep in (group != g for g in range(groups))
     ]
 
 
-def _kept_variances(
-    n: np.ndarray, first: np.ndarray, second: np.ndarray, means: np.ndarray
+def _joined(
+    count: np.ndarray, offset: np.ndarray, spread: np.ndarray, cell: np.ndarray, cells: int
 ) -> CellVariances:
-    """`CellVariances` of the kept rows of a cluster's sub-cells.
+    """`CellVariances` of blocks joined by the parallel-axis rule, per sub-cell and in all.
 
     Args:
-        n: (K,) kept rows per sub-cell.
-        first: (K, m) sums of their deviations from the sub-cell's full mean `means`.
-        second: (K, m) sums of the squared deviations.
-        means: (K, m) each sub-cell's full mean.
+        count: (B,) rows per block.
+        offset: (B, m) each block's mean, less a reference common to all blocks.
+        spread: (B, m) each block's squared deviations from its own mean, summed.
+        cell: (B,) the sub-cell of each block, in 0..cells-1.
+        cells: the number of sub-cells.
     """
-    present = n > 0
-    n, first, second, means = n[present], first[present], second[present], means[present]
-    rows = n[:, None].astype(np.float64)
-    shift = first / rows  # each sub-cell's kept mean, less its full mean
-    within = second - first * shift  # squared deviations from the kept mean, summed
+    member = np.zeros((cells, len(count)))
+    member[cell, np.arange(len(count))] = 1.0
+    rows = member @ count
+    present = rows > 0
+    member, rows = member[present], rows[present]
+    mean = (member @ (count[:, None] * offset)) / rows[:, None]
+    which = np.cumsum(present)[cell] - 1  # each block's row in `mean`
+    within = member @ (spread + count[:, None] * (offset - mean[which]) ** 2)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cell_var = np.where(rows >= 2, within / (rows - 1), np.nan)
-    total = int(n.sum())
+        cell_var = np.where(rows[:, None] >= 2, within / (rows[:, None] - 1), np.nan)
+    total = int(rows.sum())
+    counts = rows.astype(np.int64)
     if total < 2:
-        return CellVariances(total, np.full(means.shape[1], np.nan), n, cell_var)
-    kept = means + shift
-    centre = (rows * kept).sum(0) / total
-    var = (within.sum(0) + (rows * (kept - centre) ** 2).sum(0)) / (total - 1)
-    return CellVariances(total, var, n, cell_var)
+        return CellVariances(total, np.full(offset.shape[1], np.nan), counts, cell_var)
+    centre = (rows[:, None] * mean).sum(axis=0) / total
+    var = (within.sum(axis=0) + (rows[:, None] * (mean - centre) ** 2).sum(axis=0)) / (total - 1)
+    return CellVariances(total, var, counts, cell_var)
 
 
 def _diagonal(var: np.ndarray, n: int, noise_sigma: float) -> float:

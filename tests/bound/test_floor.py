@@ -335,3 +335,32 @@ def test_dropped_leakages_equal_recomputing_each_replicate(offset: float) -> Non
             finite = np.isfinite(want)
             np.testing.assert_allclose(got[g, s][finite], want[finite], rtol=1e-9)
     assert np.isinf(got[0, :, 2]).all() and np.isfinite(got[1:, :, 2]).all()
+
+
+@pytest.mark.parametrize(("spread", "outlier", "sigma"), [
+    (0.0, 1.4e5, 1e-6),  # identical kept rows: variance 0, leakage 0
+    (0.0, 7.1, 1e-8),
+    (1e-4, 1e4, 1e-3),  # the dropped row moves the mean 1e8 times the kept spread
+    (1e-2, 0.0, 1e-6),  # a column mean 1e8 times its spread (below)
+])
+def test_dropped_leakages_survive_a_far_outlier(spread: float, outlier: float,
+                                                sigma: float) -> None:  # fmt: skip
+    """A replicate that drops a far outlier keeps rows whose variance is tiny or 0: summing
+    deviations from the full mean would cancel (a reviewer measured a negative leakage, NaN,
+    and a jackknife interval that overstated the floor). Every replicate equals recomputing."""
+    from privaudit.bound.floor import dropped_leakages
+
+    rng = np.random.default_rng(3)
+    n, m, groups = 10, 6, 10
+    base = 1e8 if outlier == 0 else 0.3
+    z = base + spread * rng.standard_normal((n, m))
+    z[0] += outlier
+    rows, cells = (np.arange(n),), np.zeros(n, np.int64)
+    deal = [np.arange(n) % groups]  # every row its own group: replicate 0 drops the outlier
+    got = dropped_leakages(z, rows, cells, deal, groups, [sigma])
+    assert (got >= 0).all() and np.isfinite(got).all()
+    for g in range(groups):
+        want = cluster_leakages(z, [rows[0][deal[0] != g]], cells, sigma)
+        np.testing.assert_allclose(got[g, 0], want, rtol=1e-9, atol=1e-10)  # nats
+    if spread == 0:
+        assert got[0, 0, 0] < 1e-10  # identical kept rows: 0 up to rounding (3.7e-12 here)
