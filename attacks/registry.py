@@ -9,13 +9,14 @@ from privaudit.attacks.base import Attack
 from privaudit.attacks.decoder import DecoderAttack
 from privaudit.attacks.gan import GanAttack
 from privaudit.attacks.knn import KnnAttack
+from privaudit.attacks.linear import LinearAttack
 from privaudit.attacks.optimization import OptimizationAttack
 from privaudit.errors import ConfigError
 
 __all__ = ["ATTACKS", "get_attack"]
 
 ATTACKS: dict[str, type[Attack[Any]]] = {
-    c.name: c for c in (KnnAttack, DecoderAttack, OptimizationAttack, GanAttack)
+    c.name: c for c in (KnnAttack, LinearAttack, DecoderAttack, OptimizationAttack, GanAttack)
 }
 
 

@@ -114,6 +114,7 @@ class AttackName(StrEnum):
     """The attacks of the battery; the registry `privaudit.attacks.ATTACKS` keys on these."""
 
     KNN = "knn"
+    LINEAR = "linear"
     DECODER = "decoder"
     OPTIMIZATION = "optimization"
     GAN = "gan"

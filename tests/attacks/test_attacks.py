@@ -18,6 +18,7 @@ from privaudit.attacks import Attack, AttackData, AttackParams, Capability, RunC
 from privaudit.attacks.decoder import DecoderAttack, DecoderParams
 from privaudit.attacks.gan import GanAttack, GanParams
 from privaudit.attacks.knn import KnnAttack, KnnParams
+from privaudit.attacks.linear import LinearAttack, LinearParams
 from privaudit.attacks.nets import Critic, Decoder
 from privaudit.attacks.optimization import OptimizationAttack, OptimizationParams
 from privaudit.config import Budget
@@ -105,6 +106,7 @@ class Constant(nn.Module):
 
 SMALL: dict[str, AttackParams] = {
     "knn": KnnParams(),
+    "linear": LinearParams(),
     "decoder": DecoderParams(epochs=8, width=32),
     "optimization": OptimizationParams(steps=150, lr=0.1, init="mean", tv_weight=0.1),
     "gan": GanParams(decoder_epochs=6, epochs=2, width=32),
@@ -115,7 +117,7 @@ SMALL: dict[str, AttackParams] = {
 
 
 def test_registry_names() -> None:
-    assert set(attacks.ATTACKS) == {"knn", "decoder", "optimization", "gan"}
+    assert set(attacks.ATTACKS) == {"knn", "linear", "decoder", "optimization", "gan"}
     for name, cls in attacks.ATTACKS.items():
         assert cls.name == name and re.fullmatch(r"[a-z][a-z0-9]*(-[a-z0-9]+)*", name)
         assert cls.summary and cls.__doc__ and "Cost" in cls.__doc__
@@ -136,6 +138,8 @@ BAD_PARAMS = [
     (KnnParams, "k", 1.5),
     (KnnParams, "chunk_size", -1),
     (KnnParams, "clean_features", "yes"),
+    (LinearParams, "max_samples", 0),
+    (LinearParams, "max_samples", 2.5),
     (DecoderParams, "epochs", -1),
     (DecoderParams, "lr", 0.0),
     (DecoderParams, "batch_size", 2.5),
@@ -212,7 +216,7 @@ def test_decoder_and_critic_shapes(features: tuple[int, ...], images: tuple[int,
 
 
 @pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
-@pytest.mark.parametrize("name", ["knn", "decoder", "optimization", "gan"])
+@pytest.mark.parametrize("name", ["knn", "linear", "decoder", "optimization", "gan"])
 def test_beats_mean_on_identity_encoder(
     name: str, device: str, digits8: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
@@ -225,9 +229,11 @@ def test_beats_mean_on_identity_encoder(
     assert errors.mean() < 0.6 * baseline.mean()
     if name == "optimization":  # white box recovers the inputs: noise left is sigma^2 / 4
         assert errors.mean() < 0.05 * baseline.mean()
+    if name == "linear":  # at least as good as inverting f exactly, (z + 1) / 2: sigma^2 / 4
+        assert errors.mean() < 0.05**2 / 4
 
 
-@pytest.mark.parametrize("name", ["knn", "decoder", "optimization", "gan"])
+@pytest.mark.parametrize("name", ["knn", "linear", "decoder", "optimization", "gan"])
 def test_nothing_beats_mean_on_constant_encoder(
     name: str, digits8: tuple[torch.Tensor, torch.Tensor]
 ) -> None:
@@ -302,7 +308,7 @@ class LinearGaussian:
         return make_target(enc, (1, 8, 8), self.sigma)
 
 
-def _linear_gaussian(n_aux: int, epochs: int) -> tuple[float, LinearGaussian, np.ndarray]:
+def _linear_gaussian(n_aux: int, attack: Attack) -> tuple[float, LinearGaussian, np.ndarray]:
     lg = LinearGaussian()
     target = lg.target()
     x_aux, x_eval = lg.sample(n_aux), lg.sample(4000)
@@ -310,7 +316,7 @@ def _linear_gaussian(n_aux: int, epochs: int) -> tuple[float, LinearGaussian, np
         a.reshape(-1, 1, 8, 8), dtype=torch.float32
     )
     data = make_data(target, as_img(x_aux), as_img(x_eval), seed=6)
-    x_hat = run(DecoderAttack(DecoderParams(epochs=epochs)), target, data)
+    x_hat = run(attack, target, data)
     errors = ((x_hat.reshape(-1, 64).double().numpy() - x_eval) ** 2).mean(1)
     bayes = 0.5 + (data.target_z.double().numpy() - lg.A @ np.full(64, 0.5)) @ lg.gain.T
     paired = errors - ((bayes - x_eval) ** 2).mean(1)  # attack minus the optimal attacker
@@ -319,19 +325,64 @@ def _linear_gaussian(n_aux: int, epochs: int) -> tuple[float, LinearGaussian, np
 
 
 def _check_near_mmse(mse: float, lg: LinearGaussian, paired: np.ndarray, ratio: float) -> None:
-    assert mse <= ratio * lg.mmse, f"decoder MSE {mse:.5f} vs MMSE {lg.mmse:.5f}"
+    assert mse <= ratio * lg.mmse, f"attack MSE {mse:.5f} vs MMSE {lg.mmse:.5f}"
     # not below the optimum beyond sampling error (paired with the exact posterior mean)
     assert paired.mean() >= -3 * paired.std(ddof=1) / np.sqrt(len(paired))
 
 
 def test_decoder_approaches_mmse_fast() -> None:
-    mse, lg, paired = _linear_gaussian(n_aux=4000, epochs=8)
+    mse, lg, paired = _linear_gaussian(4000, DecoderAttack(DecoderParams(epochs=8)))
     _check_near_mmse(mse, lg, paired, ratio=1.25)
+
+
+def test_linear_attack_reaches_the_mmse() -> None:
+    """The closed-form LMMSE attack is the optimal attacker here: its MSE is the MMSE."""
+    mse, lg, paired = _linear_gaussian(4000, LinearAttack(LinearParams()))
+    _check_near_mmse(mse, lg, paired, ratio=1.03)
+
+
+@pytest.mark.parametrize(("n_aux", "columns"), [(12, 5), (40, 7)])
+def test_linear_attack_is_the_ridge_formula(
+    n_aux: int, columns: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dual (12 samples, 16 features) and primal (40) forms, read in blocks of a few columns,
+    both equal the textbook map (Zc^T Zc + n sigma^2 I)^-1 Zc^T Xc, computed here."""
+    from privaudit.attacks import linear
+
+    monkeypatch.setattr(linear, "COLUMNS", columns)
+    lg = LinearGaussian()
+    target = lg.target()
+    x_aux, x_eval = lg.sample(n_aux), lg.sample(50)
+    data = make_data(target, *(torch.tensor(a.reshape(-1, 1, 8, 8), dtype=torch.float32)
+                               for a in (x_aux, x_eval)), seed=9)  # fmt: skip
+    z = target.query(data.aux_x.numpy()).astype(np.float64)
+    x = data.aux_x.numpy().reshape(n_aux, -1).astype(np.float64)
+    zc, xc = z - z.mean(0), x - x.mean(0)
+    w = np.linalg.solve(zc.T @ zc + n_aux * lg.sigma**2 * np.eye(lg.m), zc.T @ xc)
+    want = x.mean(0) + (data.target_z.numpy().astype(np.float64) - z.mean(0)) @ w
+    got = run(LinearAttack(LinearParams()), target, data).reshape(50, -1).numpy()
+    assert ((want > 0) & (want < 1)).mean() > 0.99  # the clipping to [0, 1] leaves most
+    np.testing.assert_allclose(got, np.clip(want, 0, 1), rtol=0, atol=1e-5)
+
+
+def test_linear_attack_fits_a_seeded_subset() -> None:
+    """Beyond `max_samples` it fits a seeded subset: still near the MMSE, and reproducible."""
+    lg = LinearGaussian()
+    target = lg.target()
+    images = [torch.tensor(lg.sample(n).reshape(-1, 1, 8, 8), dtype=torch.float32)
+              for n in (3000, 2000)]  # fmt: skip
+    data = make_data(target, *images, seed=8)
+    attack = LinearAttack(LinearParams(max_samples=500))
+    first, again = run(attack, target, data), run(attack, target, data)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, run(LinearAttack(LinearParams()), target, data))
+    mse = float(((first.reshape(-1, 64) - images[1].reshape(-1, 64)) ** 2).mean())
+    assert mse < 1.15 * lg.mmse  # 500 samples for 16 x 64 coefficients
 
 
 @pytest.mark.slow
 def test_decoder_approaches_mmse() -> None:
-    mse, lg, paired = _linear_gaussian(n_aux=20000, epochs=10)
+    mse, lg, paired = _linear_gaussian(20000, DecoderAttack(DecoderParams(epochs=10)))
     _check_near_mmse(mse, lg, paired, ratio=1.05)
 
 

@@ -49,7 +49,7 @@ def test_tabular_audit(tabular_report: AuditReport) -> None:
     assert prior.mse == pytest.approx(1.0, abs=0.15) and prior.psnr is None and prior.ssim is None
     assert r.bound is not None and r.bound.certified_mse_floor is None
     assert r.bound.mse_floor is not None and 0 < r.bound.mse_floor < 1
-    assert [a.status for a in r.attacks] == [Status.OK] * 4
+    assert [a.status for a in r.attacks] == [Status.OK] * 5
     for a in r.attacks:
         assert a.psnr is None and a.ssim is None and len(a.features) == 12
         assert all(f.mse_raw == pytest.approx(f.mse * s**2, rel=1e-6)
@@ -72,7 +72,7 @@ def test_signal_audit(signal_report: AuditReport) -> None:
     assert r.model.domain == "signal" and r.model.input_shape == (2, 32)
     assert r.data.feature_names == ("ch0", "ch1") and r.data.data_range is not None
     ok = [a for a in r.attacks if a.status is Status.OK]
-    assert len(ok) == 4 and all(a.ssim is None and a.psnr is not None for a in ok)
+    assert len(ok) == 5 and all(a.ssim is None and a.psnr is not None for a in ok)
     assert all(len(a.features) == 2 and a.features[0].correlation is not None for a in ok)
     knn = next(a for a in ok if a.attack == "knn")
     assert knn.recovered is not None and knn.recovered > 0.1  # a random encoder still leaks
@@ -94,7 +94,7 @@ def test_reports_round_trip_and_render(
     csv = pd.read_csv(pd.io.common.StringIO(get_reporter("csv").render(tabular_report)))
     assert {"feature", "mse_raw", "r2", "exact_match"} <= set(csv.columns)
     per_feature = csv[csv["feature"].notna()]
-    assert len(per_feature) == 12 * (4 + 3)  # 4 attacks and 3 references, 12 columns each
+    assert len(per_feature) == 12 * (5 + 3)  # 5 attacks and 3 references, 12 columns each
     assert len(feature_table(tabular_report)) == len(per_feature)
     signal_html = get_reporter("html").render(signal_report)
     assert 'id="channels"' in signal_html and signal_html.count("<polyline") >= 4 * 2 * 4
