@@ -296,32 +296,41 @@ def _dropped_variances(
         dev = data - offset[block, cols]
         spread[:, cols] = indicator @ (dev * dev)
     cells, group = blocks // groups, blocks % groups
-    return [
-        _joined(count[keep], offset[keep], spread[keep], cells[keep], labels.size)
-        for keep in (group != g for g in range(groups))
-    ]
+    weighted = count[:, None] * offset
+    out = []
+    for g in range(groups):
+        member = np.zeros((labels.size, blocks.size))  # 1: replicate g keeps block b of cell k
+        member[cells, np.arange(blocks.size)] = group != g
+        out.append(_joined(member, count, offset, weighted, spread, cells))
+    return out
 
 
 def _joined(
-    count: np.ndarray, offset: np.ndarray, spread: np.ndarray, cell: np.ndarray, cells: int
-) -> CellVariances:
-    """`CellVariances` of blocks joined by the parallel-axis rule, per sub-cell and in all.
+    member: np.ndarray, count: np.ndarray, offset: np.ndarray, weighted: np.ndarray,
+    spread: np.ndarray, cell: np.ndarray,
+) -> CellVariances:  # fmt: skip
+    """`CellVariances` of the blocks a replicate keeps, per sub-cell and in all.
 
     Args:
+        member: (K, B) 1 where the replicate keeps block b, of sub-cell k.
         count: (B,) rows per block.
-        offset: (B, m) each block's mean, less a reference common to all blocks.
+        offset: (B, m) each block's mean, less the cluster's.
+        weighted: (B, m) count times offset.
         spread: (B, m) each block's squared deviations from its own mean, summed.
-        cell: (B,) the sub-cell of each block, in 0..cells-1.
-        cells: the number of sub-cells.
+        cell: (B,) each block's sub-cell.
     """
-    member = np.zeros((cells, len(count)))
-    member[cell, np.arange(len(count))] = 1.0
     rows = member @ count
     present = rows > 0
+    if not present.any():  # NOTE: every row of the cluster was in the dropped group
+        return CellVariances(0, np.full(offset.shape[1], np.nan), np.zeros(0, np.int64),
+                             np.zeros((0, offset.shape[1])))  # fmt: skip
     member, rows = member[present], rows[present]
-    mean = (member @ (count[:, None] * offset)) / rows[:, None]
-    which = np.cumsum(present)[cell] - 1  # each block's row in `mean`
-    within = member @ (spread + count[:, None] * (offset - mean[which]) ** 2)
+    mean = (member @ weighted) / rows[:, None]
+    which = np.cumsum(present)[cell] - 1  # each block's row in `mean` (-1: none kept)
+    between = offset - mean[which]
+    np.square(between, out=between)
+    between *= count[:, None]  # NOTE: blocks of a sub-cell kept empty weigh 0 in `member`
+    within = member @ spread + member @ between
     with np.errstate(invalid="ignore", divide="ignore"):
         cell_var = np.where(rows[:, None] >= 2, within / (rows[:, None] - 1), np.nan)
     total = int(rows.sum())

@@ -310,13 +310,14 @@ def test_dropped_leakages_equal_recomputing_each_replicate(offset: float) -> Non
     Built to break the bookkeeping: a sub-cell whose rows all fall in one group (it vanishes
     from that replicate), a sub-cell of 2 rows (under 2 once one is dropped), a one-cell
     cluster, a cluster of 3 rows (under 2 when 2 are dropped), features far from 0 with a
-    small spread (cancellation), and more columns than one step of the pass.
+    small spread (cancellation), a cluster left empty, and more columns than one step of
+    the pass.
     """
     from privaudit.bound.floor import COLUMNS, dropped_leakages
 
     rng = np.random.default_rng(11)
     m, groups, sigmas = COLUMNS + 37, 4, [0.01, 0.3, 2.0]
-    sizes, n = (60, 25, 3, 40), 128
+    sizes, n = (60, 25, 3, 40, 2), 130
     z = (offset + rng.standard_normal((n, m)) * rng.uniform(1e-3, 2.0, m)).astype(np.float32)
     bounds = np.cumsum((0, *sizes))
     rows = tuple(rng.permutation(n)[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True))
@@ -326,6 +327,7 @@ def test_dropped_leakages_equal_recomputing_each_replicate(offset: float) -> Non
     deal = [rng.permutation(len(r)) % groups for r in rows]
     deal[0][30:50] = 2  # sub-cell 2 lives in group 2 alone
     deal[2][:] = [0, 0, 1]  # dropping group 0 leaves 1 row
+    deal[4][:] = [1, 1]  # dropping group 1 leaves none
     got = dropped_leakages(z, rows, cells, deal, groups, sigmas)
     for g in range(groups):
         kept = [r[d != g] for r, d in zip(rows, deal, strict=True)]
@@ -335,6 +337,7 @@ def test_dropped_leakages_equal_recomputing_each_replicate(offset: float) -> Non
             finite = np.isfinite(want)
             np.testing.assert_allclose(got[g, s][finite], want[finite], rtol=1e-9)
     assert np.isinf(got[0, :, 2]).all() and np.isfinite(got[1:, :, 2]).all()
+    assert np.isinf(got[1, :, 4]).all()
 
 
 @pytest.mark.parametrize(("spread", "outlier", "sigma"), [
