@@ -16,6 +16,7 @@ from privaudit.errors import AttackError
 
 __all__ = ["LinearAttack", "LinearParams"]
 
+
 @dataclass(frozen=True)
 class LinearParams(AttackParams):
     """Settings of the linear attack (closed form: no compute budget to scale).
@@ -32,25 +33,31 @@ class LinearParams(AttackParams):
 
 
 class LinearAttack(Attack[LinearParams]):
-    """Linear inversion: x_hat = mean_x + C_xz (C_zz + sigma^2 I)^-1 (z - mean_z).
+    """Linear inversion: x_hat = mean_x + C_xz (C_zz + r I)^-1 (z - mean_z), r >= sigma^2.
 
     The linear minimum-mean-squared-error estimate, with the covariances of the auxiliary
-    inputs and their clean features (queried from the encoder) and the deployment's sigma:
-    the least-squares linear map from noisy features to inputs, averaged over the noise in
-    closed form. For Gaussian inputs through a linear encoder it is the optimal attacker
-    (its MSE is the MMSE, docs/method.md §3); for any encoder it reaches what a linear
-    read-out of the features gives, which an identity-like or shallow encoder leaks in full
-    and a short decoder training may not find.
+    inputs and their clean features (queried from the encoder): with r = sigma^2, the
+    deployment's noise, it is the least-squares linear map from noisy features to inputs,
+    averaged over the noise in closed form, and for Gaussian inputs through a linear encoder
+    the optimal attacker (its MSE is the MMSE, docs/method.md §3). With fewer samples than
+    the map has coefficients, sigma^2 alone barely regularises the fit, so r is chosen among
+    sigma^2 + t v (v: the mean feature variance, t in `EXTRA`) by the MSE on a held-out fifth
+    of the auxiliary samples, reconstructed from their noisy features; then the map is
+    fitted on all of them. It reaches what a linear read-out of the features gives, which an
+    identity-like or shallow encoder leaks in full and a short decoder training may miss.
 
-    Threat model: black box. The attacker holds auxiliary inputs, can query the encoder,
-    and knows sigma.
+    Threat model: black box. The attacker holds auxiliary inputs and their noisy features,
+    can query the encoder, and knows sigma.
 
     Adapted from: the linear (ridge) decoder baseline of the feature-inversion literature
     (e.g. Mahendran and Vedaldi, "Understanding Deep Image Representations by Inverting
     Them", CVPR 2015, which compares with such read-outs).
 
-    Cost: O(n^2 m) for the Gram matrix of n = min(N_aux, max_samples) samples in the dual
-    form (m > n), else O(n m^2); then O(N_eval n d). Float64, on `ctx.device`.
+    Cost: with n = min(N_aux, max_samples) samples, m features and d input values: the dual
+    form (m > n) O(n^2 m) for the Gram matrix and O(N n m) for the queries' kernel, the
+    primal O(n m^2); O(n^3) per Cholesky factor (one per ridge tried, and the last); then
+    O(N n d). Float64 on `ctx.device`; memory holds the (n, n) or (m, m) matrix, the kernel
+    and one block of columns of the samples at a time.
     """
 
     name: ClassVar[str] = AttackName.LINEAR
@@ -66,72 +73,103 @@ class LinearAttack(Attack[LinearParams]):
         z, x = clean_aux_features(target, data).flatten(1), data.aux_x.flatten(1)
         if len(x) < 2:
             raise AttackError(f"linear needs at least 2 auxiliary samples, got {len(x)}")
-        if len(x) > self.params.max_samples:
-            g = torch.Generator().manual_seed(ctx.seed)
-            keep = torch.randperm(len(x), generator=g)[: self.params.max_samples]
-            z, x = z[keep], x[keep]
+        g = torch.Generator().manual_seed(ctx.seed)
+        order = torch.randperm(len(x), generator=g)[: self.params.max_samples]
+        held = len(order) // 5 if len(order) >= HELD_OUT_MIN else 0
+
+        def clip(a: Tensor) -> Tensor:
+            return target.clip(a.float().cpu().reshape(len(a), *target.input_shape))
+
         with torch.no_grad(), ctx.progress.task(self.name, total=None):
-            out = _estimate(z.to(ctx.device), x.to(ctx.device), queries.to(ctx.device),
-                            target.noise_sigma).cpu()  # fmt: skip
+            ridge = target.noise_sigma**2
+            if held:  # NOTE: the ridge that best reconstructs held-out samples from their noise
+                part = _Fit(z, x, order[held:], ctx.device)
+                check = order[:held]
+                tried = [ridge + t * part.variance for t in EXTRA]
+                errors = [float(((clip(e) - clip(x[check])) ** 2).mean())
+                          for e in part.estimates(data.aux_z.flatten(1)[check], tried)]  # fmt: skip
+                ridge = tried[min(range(len(tried)), key=errors.__getitem__)]
+            (out,) = _Fit(z, x, order, ctx.device).estimates(queries, [ridge])
         if not torch.isfinite(out).all():
             raise AttackError("linear: the estimate is not finite (features of inf or NaN?)")
-        return target.clip(out.reshape(len(out), *target.input_shape))
+        return clip(out)
 
 
-def _estimate(z: Tensor, x: Tensor, queries: Tensor, sigma: float) -> Tensor:
-    """mean_x + S K^-1 R for every query, float32 (N_eval, d); float64 inside.
+HELD_OUT_MIN = 50  # auxiliary samples from which a fifth is held out to choose the ridge
+EXTRA = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # ridge tried beyond sigma^2, x the feature variance
+COLUMNS = 4096  # feature or input columns per block
 
-    Dual form (features m > samples n): K = Zc Zc^T + n sigma^2 I (n, n), R = Xc, S the
-    queries' centred features times Zc^T. Primal: K = Zc^T Zc + n sigma^2 I (m, m),
-    R = Zc^T Xc, S the queries' centred features. Features and inputs are read a block of
-    columns at a time, so memory holds K, S and one block, never a float64 copy of them all.
+
+class _Fit:
+    """The moments of the auxiliary samples `rows` that the map needs at any ridge.
+
+    Read a block of columns at a time, in float64 on `device` (a copy of one block of the
+    rows at a time): the means, and the Gram matrix, Zc Zc^T (n, n) when the features
+    outnumber the samples (the dual form), else Zc^T Zc (m, m).
     """
-    n, m = z.shape
-    mean_z = _column_mean(z)
-    dual = m > n
-    if dual:
-        gram = torch.zeros(n, n, dtype=torch.float64, device=z.device)
-        kernel = torch.zeros(len(queries), n, dtype=torch.float64, device=z.device)
-        for cols in _blocks(m):
-            zc = z[:, cols].double() - mean_z[cols]
-            gram += zc @ zc.T
-            kernel += (queries[:, cols].double() - mean_z[cols]) @ zc.T
-    else:  # NOTE: m <= n <= max_samples: small enough to hold whole
-        zc = z.double() - mean_z
-        gram, kernel = zc.T @ zc, queries.double() - mean_z
-    factor = _cholesky(gram, n * sigma**2)
-    mean_x = _column_mean(x)
-    out = torch.empty(len(queries), x.shape[1], dtype=torch.float32, device=z.device)
-    for cols in _blocks(x.shape[1]):
-        xc = x[:, cols].double() - mean_x[cols]
-        rhs = xc if dual else zc.T @ xc  # NOTE: zc is the whole (n, m) in the primal form
-        out[:, cols] = (mean_x[cols] + kernel @ torch.cholesky_solve(rhs, factor)).float()
-    return out
 
+    def __init__(self, z: Tensor, x: Tensor, rows: Tensor, device: torch.device) -> None:
+        self.z, self.x, self.rows, self.device = z, x, rows, device
+        self.n, m = len(rows), z.shape[1]
+        self.dual = m > self.n
+        self.mean_z = torch.cat([self._block(z, c).mean(0) for c in _blocks(m)])
+        self.mean_x = torch.cat([self._block(x, c).mean(0) for c in _blocks(x.shape[1])])
+        self.zc: Tensor | None = None  # (n, m) centred features, kept in the primal form only
+        if self.dual:
+            self.gram = torch.zeros(self.n, self.n, dtype=torch.float64, device=device)
+            for cols in _blocks(m):
+                zc = self._block(z, cols) - self.mean_z[cols]
+                self.gram += zc @ zc.T
+        else:  # NOTE: m <= n <= max_samples: small enough to hold whole
+            self.zc = torch.cat([self._block(z, c) for c in _blocks(m)], 1) - self.mean_z
+            self.gram = self.zc.T @ self.zc
+        self.variance = float(self.gram.diagonal().sum()) / (self.n * m)  # mean feature var.
 
-COLUMNS = 4096  # feature or input columns per block of `_estimate`
+    def estimates(self, queries: Tensor, ridges: list[float]) -> list[Tensor]:
+        """The map's estimate of each query (N, m) at each ridge per sample, float64 (N, d).
+
+        mean_x + S (K + n ridge I)^-1 R; the mean input when the features are constant.
+        """
+        if self.variance == 0:  # NOTE: constant features carry nothing: the mean input
+            return [self.mean_x.expand(len(queries), -1).clone() for _ in ridges]
+        if self.zc is None:
+            kernel = torch.zeros(len(queries), self.n, dtype=torch.float64, device=self.device)
+            for cols in _blocks(self.z.shape[1]):
+                q = queries[:, cols].to(self.device, torch.float64) - self.mean_z[cols]
+                kernel += q @ (self._block(self.z, cols) - self.mean_z[cols]).T
+        else:
+            kernel = queries.to(self.device, torch.float64) - self.mean_z
+        out = []
+        for ridge in ridges:
+            factor = _cholesky(self.gram, self.n * ridge)
+            est = torch.empty(len(queries), self.x.shape[1], dtype=torch.float64,
+                              device=self.device)  # fmt: skip
+            for cols in _blocks(self.x.shape[1]):
+                xc = self._block(self.x, cols) - self.mean_x[cols]
+                rhs = xc if self.zc is None else self.zc.T @ xc
+                est[:, cols] = self.mean_x[cols] + kernel @ torch.cholesky_solve(rhs, factor)
+            out.append(est)
+        return out
+
+    def _block(self, a: Tensor, cols: slice) -> Tensor:
+        """Columns `cols` of the fitted rows of `a`, float64 on the device."""
+        return a[:, cols][self.rows].to(self.device, torch.float64)
 
 
 def _blocks(width: int) -> list[slice]:
     return [slice(start, min(start + COLUMNS, width)) for start in range(0, width, COLUMNS)]
 
 
-def _column_mean(a: Tensor) -> Tensor:
-    """Each column's mean, float64, a block of columns at a time."""
-    return torch.cat([a[:, cols].double().mean(0) for cols in _blocks(a.shape[1])])
-
-
 def _cholesky(gram: Tensor, ridge: float) -> Tensor:
-    """The Cholesky factor of gram + ridge I, with a jitter that grows until it exists.
+    """The Cholesky factor of gram + ridge I, with a jitter where that fails.
 
-    The ridge is the noise's expected share of the normal equations (n sigma^2); the jitter,
-    at least 1e-10 of the mean diagonal, keeps sigma = 0 solvable (then: the minimum-norm
-    least-squares map).
+    The jitter (no ridge on a singular Gram) starts at 1e-10 of the mean diagonal and grows
+    until the factor exists.
     """
-    scale = float(gram.diagonal().mean().clamp_min(1e-300))
     eye = torch.eye(len(gram), dtype=gram.dtype, device=gram.device)
-    for jitter in (1e-10, 1e-8, 1e-6, 1e-4):
+    scale = float(gram.diagonal().mean())
+    for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):
         factor, info = torch.linalg.cholesky_ex(gram + (ridge + jitter * scale) * eye)
         if int(info) == 0:
             return factor
-    raise AttackError("linear: the features' covariance could not be factored")
+    raise AttackError("linear: the features' covariance could not be factored (inf or NaN?)")
