@@ -171,5 +171,6 @@ def _cholesky(gram: Tensor, ridge: float) -> Tensor:
     for jitter in (0.0, 1e-10, 1e-8, 1e-6, 1e-4):
         factor, info = torch.linalg.cholesky_ex(gram + (ridge + jitter * scale) * eye)
         if int(info) == 0:
-            return factor
+            out: Tensor = factor
+            return out
     raise AttackError("linear: the features' covariance could not be factored (inf or NaN?)")
