@@ -86,7 +86,8 @@ class LinearAttack(Attack[LinearParams]):
                 part = _Fit(z, x, order[held:], ctx.device)
                 check = order[:held]
                 tried = [ridge + t * part.variance for t in EXTRA]
-                errors = [float(((clip(e) - clip(x[check])) ** 2).mean())
+                truth = clip(x[check])
+                errors = [float(((clip(e) - truth) ** 2).mean())
                           for e in part.estimates(data.aux_z.flatten(1)[check], tried)]  # fmt: skip
                 ridge = tried[min(range(len(tried)), key=errors.__getitem__)]
             (out,) = _Fit(z, x, order, ctx.device).estimates(queries, [ridge])

@@ -313,9 +313,12 @@ def _floors(
     if not keep.any():  # NOTE: no density anywhere: the prior stays, the floor is 0
         return {s: (replace(model.estimate(s), value=0.0, interval=None, single_block=0.0),
                     model.clustering, note) for s in live}  # fmt: skip
-    intervals = model.jackknife(sorted(wanted), groups, child_seed(seed, 3)) if groups else {}
+    points = dict(zip(live, model.estimates(live), strict=True))
+    intervals = model.jackknife(
+        sorted(wanted), groups, child_seed(seed, 3), points={s: points[s].value for s in wanted}
+    ) if groups else {}  # fmt: skip
     out = {}
-    for s, point in zip(live, model.estimates(live), strict=True):
+    for s, point in points.items():
         estimate = replace(point, interval=intervals.get(s))
         scaled = _scaled(estimate, share)
         out[s] = (_lowered(scaled, lattice), model.clustering,

@@ -21,7 +21,7 @@ error of both.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -100,9 +100,13 @@ class FloorModel:
         return [_combine(self.spectra, i, self.delta, None) for i in infos]
 
     def jackknife(
-        self, noise_sigmas: Sequence[float], groups: int, seed: int, level: float = 0.95
+        self, noise_sigmas: Sequence[float], groups: int, seed: int, level: float = 0.95,
+        points: Mapping[float, float] | None = None,
     ) -> dict[float, tuple[float, float]]:
         """Delete-a-group jackknife intervals of the floor at each noise std.
+
+        `points`: the floor at each of those stds when the caller has it already (`estimates`),
+        else it is computed here.
 
         The rows of every cluster are dealt at random into `groups` groups; replicate g drops
         group g from every cluster and recomputes the spectra (through the Gram matrices) and
@@ -125,11 +129,13 @@ class FloorModel:
                 draws[g, s] = _floor_value(self.spectra.weights, spectra, infos[g, s], self.delta)
         spread = np.sqrt((groups - 1) / groups * ((draws - draws.mean(0)) ** 2).sum(0))
         z = float(_normal_quantile(0.5 + level / 2))
+        if points is None:
+            points = {s: e.value for s, e in zip(noise_sigmas, self.estimates(noise_sigmas),
+                                                  strict=True)}  # fmt: skip
         out = {}
-        for s, (noise_sigma, point) in enumerate(zip(noise_sigmas, self.estimates(noise_sigmas),
-                                                     strict=True)):  # fmt: skip
-            out[float(noise_sigma)] = (max(0.0, point.value - z * spread[s]),
-                                      point.value + z * spread[s])
+        for s, noise_sigma in enumerate(noise_sigmas):
+            point = points[noise_sigma]
+            out[float(noise_sigma)] = (max(0.0, point - z * spread[s]), point + z * spread[s])
         return out
 
     def _resampled_spectra(self, picks: list[np.ndarray]) -> list[Spectrum | None]:
