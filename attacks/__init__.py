@@ -11,7 +11,7 @@ from privaudit.attacks.base import Attack, AttackData, AttackParams, RunContext
 from privaudit.attacks.battery import (
     as_images,
     check_params,
-    noise_generator,
+    noise_stream,
     noisy_features,
     run_battery,
     scoring_seed,
@@ -35,7 +35,7 @@ __all__ = [
     "check_params",
     "get_attack",
     "nearest_neighbours",
-    "noise_generator",
+    "noise_stream",
     "noisy_features",
     "run_battery",
     "scoring_seed",

@@ -18,7 +18,7 @@ from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import Budget
 from privaudit.errors import AttackError
-from privaudit.noise import add_noise
+from privaudit.noise import NoiseStream, add_drawn_noise
 from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
@@ -26,7 +26,7 @@ from privaudit.runtime import derive_seed, seed_everything, use_amp
 __all__ = [
     "as_images",
     "check_params",
-    "noise_generator",
+    "noise_stream",
     "noisy_features",
     "run_battery",
     "scoring_seed",
@@ -176,20 +176,25 @@ def as_images(x: ArrayLike) -> Tensor:
 def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) -> Tensor:
     """The noisy features z = f(x) + N(0, noise_sigma^2 I) the attacks see, float32.
 
-    Seeded by the run seed and the part ("aux" or "eval"), so that anything else that needs
-    the server's view (the label reference) draws exactly the attacks' noise.
+    The noise is `noise_stream(run_seed, part)`, so that anything else that needs the
+    server's view (the label and nearest references, the sweep's accuracies) reads exactly
+    the attacks' noise, a block of rows at a time if it likes.
     """
-    z = add_noise(clean.numpy(), noise_sigma, noise_generator(run_seed, part))
-    return torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
+    if noise_sigma == 0:
+        return clean
+    flat = np.ascontiguousarray(clean.numpy(), dtype=np.float32).reshape(len(clean), -1)
+    draw = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
+    z = add_drawn_noise(flat, noise_sigma, draw).reshape(clean.shape)
+    return torch.from_numpy(z)
 
 
-def noise_generator(run_seed: int, part: str) -> np.random.Generator:
-    """The generator of the attacks' feature noise of one part ("aux" or "eval") of a run.
+def noise_stream(run_seed: int, part: str) -> NoiseStream:
+    """The standard normal stream of the attacks' feature noise of one part ("aux" or "eval").
 
-    Its standard normal stream, row after row, is the draw `noisy_features` scales by sigma:
-    the same for every sigma, so one draw can give the server's view at several.
+    `noisy_features` scales it by sigma: the same draw for every sigma, so one draw can
+    give the server's view at several.
     """
-    return np.random.default_rng(derive_seed(run_seed, f"features:{part}"))
+    return NoiseStream(derive_seed(run_seed, f"features:{part}"))
 
 
 def scoring_seed(run_seed: int) -> int:

@@ -93,7 +93,7 @@ class CutCost:
 
 def cut_cost(cut: str, sigmas: list[float], limit: int | None, repeats: int) -> CutCost:
     """`CutCost` at `cut`, each part the median of `repeats` runs after one warm-up run."""
-    from privaudit.attacks import noise_generator
+    from privaudit.attacks import noise_stream
     from privaudit.audit import encode, extract_features, prepare
     from privaudit.audit.references import server_classes
     from privaudit.audit.utility import accuracy, noisy_accuracy
@@ -116,11 +116,11 @@ def cut_cost(cut: str, sigmas: list[float], limit: int | None, repeats: int) -> 
             noisy_accuracy(head, feats.all, y, s, cfg.seed, feats.shape)
 
     def noise(rows: int = 256) -> None:  # NOTE: `server_classes`'s draw, without the head
-        rng = noise_generator(cfg.seed, "eval")
+        stream = noise_stream(cfg.seed, "eval")
         data = feats.evaluation.reshape(len(feats.evaluation), -1)
         for start in range(0, len(data), rows):
             block = data[start : start + rows]
-            draw = rng.standard_normal(block.shape)
+            draw = stream.rows(start, start + len(block), block.shape[1])
             for s in sigmas:
                 add_drawn_noise(block, s, draw)
 

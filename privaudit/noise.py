@@ -1,13 +1,16 @@
 """The feature noise std `noise_sigma`: its one validity check and its one draw.
 
 The deployment adds N(0, noise_sigma^2 I) to the encoder's features (docs/method.md §1).
-Every draw goes through `add_noise`, on numpy arrays (audit, battery) and torch tensors
-(attack training, fine-tuning) alike. Importing this module imports neither torch nor numpy.
+Every draw goes through `add_noise`, on numpy arrays (audit) and torch tensors (attack
+training, fine-tuning) alike, or through a `NoiseStream` where several readers must see the
+same noise: the server's view that the battery attacks, the label reference and the sweep's
+accuracies read (every draw in float32). Importing this module imports neither torch nor numpy.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from privaudit.errors import ConfigError
@@ -16,12 +19,22 @@ if TYPE_CHECKING:
     import numpy as np
     import torch
 
-__all__ = ["NOISE_HINT", "SIGMA_MAX", "add_drawn_noise", "add_noise", "check_noise_sigma"]
+__all__ = [
+    "NOISE_HINT",
+    "NOISE_ROWS",
+    "SIGMA_MAX",
+    "NoiseStream",
+    "add_drawn_noise",
+    "add_noise",
+    "check_noise_sigma",
+]
 
 NOISE_HINT = "sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1"
 # NOTE: larger noise overflows the float32 noisy features and what the head and the attacks
 # compute from them; no meaningful deployment comes near it (features are O(1)).
 SIGMA_MAX = 1e12
+NOISE_ROWS = 64  # rows per block of a `NoiseStream`: each block has its own generator
+_PARALLEL_VALUES = 1 << 20  # a draw this large is shared among the run's threads
 T = TypeVar("T")
 
 
@@ -63,8 +76,8 @@ def add_noise(clean: T, noise_sigma: float, generator: Any, scales: Any = None) 
             broadcastable to it (e.g. (1, C, 1, 1)); None: 1 everywhere.
 
     Returns:
-        The noisy features, of `clean`'s type, dtype and device. For arrays the float64 draw
-        is scaled, then rounded to float32 once.
+        The noisy features, of `clean`'s type, dtype and device. Arrays are drawn in float32
+        (numpy's float32 ziggurat), like tensors.
     """
     if noise_sigma == 0:
         return clean
@@ -78,21 +91,84 @@ def add_noise(clean: T, noise_sigma: float, generator: Any, scales: Any = None) 
 def _numpy_noise(
     clean: np.ndarray, noise_sigma: float, rng: np.random.Generator, scales: Any
 ) -> Any:
-    draw = rng.standard_normal(clean.shape)
+    import numpy as np  # NOTE: lazy, so that importing this module stays numpy-free
+
+    draw = rng.standard_normal(clean.shape, dtype=np.float32)
     return add_drawn_noise(clean, noise_sigma, draw if scales is None else draw * scales)
+
+
 def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> np.ndarray:
     """`clean + noise_sigma * draw` for a standard normal `draw` already made: `add_noise`'s rule.
 
     One draw then serves several sigmas with exactly the values `add_noise` would give each
-    from the same generator state (the draw is scaled in float64, then rounded once).
+    from the same generator state (in float32: sigma rounded to float32, one product, one sum).
 
     Args:
         clean: float32 features (any shape).
         noise_sigma: the noise std (>= 0).
-        draw: float64 standard normal values of `clean`'s shape.
+        draw: float32 standard normal values of `clean`'s shape.
     """
-    out: np.ndarray = clean + (noise_sigma * draw).astype(clean.dtype)
+    import numpy as np  # NOTE: lazy, so that importing this module stays numpy-free
+
+    out: np.ndarray = np.multiply(draw, np.float32(noise_sigma), dtype=np.float32)
+    out += clean
     return out
+
+
+@dataclass(frozen=True)
+class NoiseStream:
+    """A standard normal noise stream over rows of features, readable in any pieces.
+
+    Row block k (rows k*NOISE_ROWS up to the next block) has its own generator, seeded by
+    the stream's key and k (numpy's `SeedSequence` spawn keys), filled row after row in
+    float32. So rows start..stop hold the same values whether they are read at once, in
+    blocks of any size, in any order or by several threads: the battery's noisy features,
+    the label reference and the sweep's accuracies, each reading its own way, see one draw.
+    A row's values also depend on the row width (a stream serves one feature shape).
+
+    Attributes:
+        key: the seed (e.g. `derive_seed(run_seed, "features:eval")`).
+    """
+
+    key: int
+
+    def rows(self, start: int, stop: int, width: int, threads: int | None = None) -> np.ndarray:
+        """The (stop - start, width) float32 standard normal values of rows start..stop.
+
+        Args:
+            start: the first row (>= 0).
+            stop: the row after the last (>= start).
+            width: values per row (the features' size, m).
+            threads: threads to draw with (None: the run's, `privaudit.threads`); a draw of
+                fewer than about a million values uses one.
+        """
+        import numpy as np  # NOTE: lazy, so that importing this module stays numpy-free
+
+        from privaudit.threads import session_threads
+
+        n = max(0, stop - start)
+        out = np.empty((n, width), np.float32)
+        first, last = start // NOISE_ROWS, (stop - 1) // NOISE_ROWS
+        blocks = range(first, last + 1) if n else range(0)
+
+        def fill(k: int) -> None:
+            lo, hi = max(start, k * NOISE_ROWS), min(stop, (k + 1) * NOISE_ROWS)
+            begin = k * NOISE_ROWS  # NOTE: a block's rows before `start` are drawn, not kept
+            seeds = np.random.SeedSequence(self.key, spawn_key=(k,))
+            gen = np.random.Generator(np.random.PCG64(seeds))
+            block = gen.standard_normal((hi - begin, width), dtype=np.float32)
+            out[lo - start : hi - start] = block[lo - begin :]
+
+        workers = session_threads() if threads is None else threads
+        if workers > 1 and len(blocks) > 1 and out.size >= _PARALLEL_VALUES:
+            from concurrent.futures import ThreadPoolExecutor  # NOTE: numpy drops the GIL
+
+            with ThreadPoolExecutor(min(workers, len(blocks))) as pool:
+                list(pool.map(fill, blocks))
+        else:
+            for k in blocks:
+                fill(k)
+        return out
 
 
 def _torch_noise(

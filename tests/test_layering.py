@@ -27,7 +27,7 @@ LAYERS: dict[str, set[str]] = {
     "progress": set(),
     "threads": set(),
     "demo": set(),
-    "noise": _BASE,
+    "noise": _BASE | {"threads"},  # a large draw is shared among the run's threads
     "config": _BASE | {"noise"},
     "results": _BASE | {"config"},
     "outputs": _BASE,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from privaudit.attacks import Scorer, nearest_neighbours, noise_generator
+from privaudit.attacks import Scorer, nearest_neighbours, noise_stream
 from privaudit.audit.features import Features
 from privaudit.audit.prepare import Prepared
 from privaudit.model import run_batched
@@ -208,12 +208,12 @@ def _server_views(
     scaled for every sigma (0: the clean block), so memory holds one block of the draw.
     """
     sigmas = list(sigmas)
-    rng = noise_generator(seed, "eval")
+    stream = noise_stream(seed, "eval")
     data = np.ascontiguousarray(clean, dtype=np.float32).reshape(len(clean), -1)
     drawn = any(s > 0 for s in sigmas)
     for start in range(0, len(data), rows):
         block = data[start : start + rows]
-        draw = rng.standard_normal(block.shape) if drawn else None
+        draw = stream.rows(start, start + len(block), block.shape[1]) if drawn else None
         for s in sigmas:
             yield s, block if s == 0 or draw is None else add_drawn_noise(block, s, draw)
 
