@@ -18,7 +18,7 @@ from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import Budget
 from privaudit.errors import AttackError
-from privaudit.noise import NoiseStream, add_drawn_noise
+from privaudit.noise import NoiseStream
 from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
@@ -183,9 +183,10 @@ def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) 
     if noise_sigma == 0:
         return clean
     flat = np.ascontiguousarray(clean.numpy(), dtype=np.float32).reshape(len(clean), -1)
-    draw = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
-    z = add_drawn_noise(flat, noise_sigma, draw).reshape(clean.shape)
-    return torch.from_numpy(z)
+    z = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
+    np.multiply(z, np.float32(noise_sigma), out=z)  # NOTE: `add_drawn_noise`, in place
+    z += flat
+    return torch.from_numpy(z.reshape(clean.shape))
 
 
 def noise_stream(run_seed: int, part: str) -> NoiseStream:

@@ -241,12 +241,15 @@ def clean_aux_features(target: Target, data: AttackData) -> Tensor:
 
 @torch.no_grad()
 def predict(
-    net: nn.Module, z: Tensor, device: torch.device, batch_size: int = 512,
+    net: nn.Module, z: Tensor, device: torch.device, batch_size: int = 64,
     target: Target | None = None,
 ) -> Tensor:
     """Run `net` in eval mode over `z` in batches; (N, ...) -> CPU float32 in the inputs' range.
 
-    The range is [0, 1] (pixels) unless `target` says otherwise (`Target.clip`).
+    The range is [0, 1] (pixels) unless `target` says otherwise (`Target.clip`). The batch
+    is the attacks' training batch (64), so decoding never holds more activations than a
+    training step did (at 512, decoding the demo's `layer1` features was a sweep worker's
+    peak: 400 maps of 64 x 28 x 28 per layer, 80 MB each).
     """
     net.eval()
     parts = [
