@@ -137,7 +137,7 @@ class FeatureScore:
     """
 
     name: str
-    mse: float  # standardised units: guessing the mean costs about 1
+    mse: float  # standardised units: guessing the feature's mean costs about 1
     mse_raw: float  # the data's own units (mse * std^2)
     r2: float | None  # 1 - SSE / SST about the evaluation mean; None for a constant feature
     correlation: float | None  # Pearson, reconstruction vs truth; None when either is constant
