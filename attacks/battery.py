@@ -180,9 +180,9 @@ def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) 
     server's view (the label and nearest references, the sweep's accuracies) reads exactly
     the attacks' noise, a block of rows at a time if it likes.
     """
-    if noise_sigma == 0:
-        return clean
     flat = np.ascontiguousarray(clean.numpy(), dtype=np.float32).reshape(len(clean), -1)
+    if noise_sigma == 0:
+        return torch.from_numpy(flat.reshape(clean.shape))
     z = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
     np.multiply(z, np.float32(noise_sigma), out=z)  # NOTE: `add_drawn_noise`, in place
     z += flat

@@ -76,8 +76,8 @@ def add_noise(clean: T, noise_sigma: float, generator: Any, scales: Any = None) 
             broadcastable to it (e.g. (1, C, 1, 1)); None: 1 everywhere.
 
     Returns:
-        The noisy features, of `clean`'s type, dtype and device. Arrays are drawn in float32
-        (numpy's float32 ziggurat), like tensors.
+        The noisy features, of `clean`'s type and device: tensors of `clean`'s dtype, arrays
+        float32 (drawn with numpy's float32 ziggurat).
     """
     if noise_sigma == 0:
         return clean
@@ -141,12 +141,18 @@ class NoiseStream:
             width: values per row (the features' size, m).
             threads: threads to draw with (None: the run's, `privaudit.threads`); a draw of
                 fewer than about a million values uses one.
+
+        Raises:
+            ValueError: a negative start or width, or stop before start.
         """
         import numpy as np  # NOTE: lazy, so that importing this module stays numpy-free
 
         from privaudit.threads import session_threads
 
-        n = max(0, stop - start)
+        if start < 0 or stop < start or width < 0:
+            raise ValueError(f"noise rows {start}..{stop} of width {width}: expected "
+                             "0 <= start <= stop and width >= 0")
+        n = stop - start
         out = np.empty((n, width), np.float32)
         first, last = start // NOISE_ROWS, (stop - 1) // NOISE_ROWS
         blocks = range(first, last + 1) if n else range(0)
@@ -178,7 +184,11 @@ def _torch_noise(
 
     draw = torch.randn(clean.shape, generator=gen, device=clean.device, dtype=clean.dtype)
     graded = clean.requires_grad or bool(getattr(scales, "requires_grad", False))
-    if not (graded and torch.is_grad_enabled()):
+    # NOTE: in place only where the result keeps the draw's dtype and shape (float32 scales
+    # that broadcast into `clean`), and no graph needs the operands
+    fits = scales is None or (scales.dtype == draw.dtype and torch.broadcast_shapes(
+        scales.shape, clean.shape) == clean.shape)
+    if fits and not (graded and torch.is_grad_enabled()):
         # NOTE: the same operations in place (equal to the last bit): one buffer of the
         # features' size instead of three (the decoder's fresh noise of every epoch)
         if scales is not None:

@@ -68,14 +68,15 @@ def test_the_stream_is_standard_normal_and_its_blocks_independent() -> None:
 
 def test_noisy_features_are_the_stream_scaled_by_sigma() -> None:
     """The attacks' noisy features: clean + sigma * the part's stream, in float32; sigma 0
-    the clean features themselves; the aux and eval parts draw different noise."""
+    the clean features in float32; the aux and eval parts draw different noise."""
     clean = torch.from_numpy(np.random.default_rng(3).normal(size=(70, 4, 5)).astype(np.float32))
     z = noisy_features(clean, 0.3, 5, "eval").numpy()
     draw = noise_stream(5, "eval").rows(0, 70, 20)
     expected = clean.numpy().reshape(70, 20) + np.float32(0.3) * draw
     assert z.shape == (70, 4, 5) and z.dtype == np.float32
     assert np.array_equal(z.reshape(70, 20), expected)
-    assert noisy_features(clean, 0.0, 5, "eval") is clean
+    same = noisy_features(clean.double(), 0.0, 5, "eval")
+    assert same.dtype == torch.float32 and torch.equal(same, clean)
     aux = noisy_features(clean, 0.3, 5, "aux").numpy()
     assert not np.allclose(aux, z)
 
@@ -89,3 +90,33 @@ def test_add_drawn_noise_gives_add_noise_s_values() -> None:
         assert direct.dtype == np.float32
         assert np.array_equal(add_drawn_noise(clean, sigma, drawn), direct)
     assert add_noise(clean, 0.0, np.random.default_rng(4)) is clean
+
+
+def test_rows_refuse_a_range_that_is_not_one() -> None:
+    """A negative start or width, or stop before start, is an error, not an empty draw."""
+    for start, stop, width in ((-3, 5, 2), (5, 4, 2), (0, 4, -1)):
+        with pytest.raises(ValueError, match="expected 0 <= start <= stop"):
+            NoiseStream(1).rows(start, stop, width)
+
+
+@pytest.mark.parametrize("scales", [None, "channel", "float64", "wider", "grad"])
+def test_torch_noise_equals_the_plain_expression(scales: str | None) -> None:
+    """The tensor path, in place where it can be, gives `clean + sigma * (draw * scales)` to
+    the last bit, of the same dtype and shape; scales that need a graph still get one."""
+    clean = torch.randn(4, 3, 5, 5)
+    given = {
+        None: None,
+        "channel": torch.rand(1, 3, 1, 1) + 0.5,
+        "float64": torch.rand(1, 3, 1, 1, dtype=torch.float64) + 0.5,
+        "wider": torch.rand(2, 4, 3, 5, 5) + 0.5,  # broadcasts beyond clean's shape
+        "grad": (torch.rand(1, 3, 1, 1) + 0.5).requires_grad_(),
+    }[scales]
+    got = add_noise(clean, 0.3, torch.Generator().manual_seed(9), given)
+    draw = torch.randn(clean.shape, generator=torch.Generator().manual_seed(9))
+    expected = clean + 0.3 * (draw if given is None else draw * given)
+    assert got.dtype == expected.dtype and got.shape == expected.shape
+    assert torch.equal(got, expected)
+    if scales == "grad":
+        assert given is not None
+        got.sum().backward()
+        assert given.grad is not None and given.grad.shape == given.shape

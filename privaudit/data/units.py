@@ -3,8 +3,9 @@
 Images are measured in pixels on [0, 1], as read. Tabular vectors and signals are read in
 their own units; every MSE, the bound and the attacks measure them *standardised*: each feature
 (a tabular column, a signal channel) minus its mean, divided by its standard deviation over the
-audit data, so that guessing the mean costs an MSE of about 1 per feature and 1 - MSE reads as
-the share recovered. `Units` maps the measured values back to the data's own units (for the
+audit data, so that guessing a feature's mean costs an MSE of about 1 per value (for tables,
+1 - MSE reads as the share recovered; a signal's prior guesses each step's own mean and can
+cost less). `Units` maps the measured values back to the data's own units (for the
 model, which takes those, and for raw-unit numbers in the report).
 """
 
