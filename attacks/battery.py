@@ -18,7 +18,7 @@ from privaudit.attacks.scoring import Scorer
 from privaudit.attacks.target import Capability, Target
 from privaudit.config.choices import Budget
 from privaudit.errors import AttackError
-from privaudit.noise import NoiseStream
+from privaudit.noise import NoiseStream, add_drawn_noise
 from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status
 from privaudit.runtime import derive_seed, seed_everything, use_amp
@@ -183,9 +183,8 @@ def noisy_features(clean: Tensor, noise_sigma: float, run_seed: int, part: str) 
     flat = np.ascontiguousarray(clean.numpy(), dtype=np.float32).reshape(len(clean), -1)
     if noise_sigma == 0:
         return torch.from_numpy(flat.reshape(clean.shape))
-    z = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
-    np.multiply(z, np.float32(noise_sigma), out=z)  # NOTE: `add_drawn_noise`, in place
-    z += flat
+    draw = noise_stream(run_seed, part).rows(0, len(flat), flat.shape[1])
+    z = add_drawn_noise(flat, noise_sigma, draw, out=draw)  # NOTE: the draw serves one sigma
     return torch.from_numpy(z.reshape(clean.shape))
 
 

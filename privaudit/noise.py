@@ -97,7 +97,9 @@ def _numpy_noise(
     return add_drawn_noise(clean, noise_sigma, draw if scales is None else draw * scales)
 
 
-def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> np.ndarray:
+def add_drawn_noise(
+    clean: np.ndarray, noise_sigma: float, draw: np.ndarray, out: np.ndarray | None = None
+) -> np.ndarray:
     """`clean + noise_sigma * draw` for a standard normal `draw` already made: `add_noise`'s rule.
 
     One draw then serves several sigmas with exactly the values `add_noise` would give each
@@ -107,12 +109,14 @@ def add_drawn_noise(clean: np.ndarray, noise_sigma: float, draw: np.ndarray) -> 
         clean: float32 features (any shape).
         noise_sigma: the noise std (>= 0).
         draw: float32 standard normal values of `clean`'s shape.
+        out: where to write the result (float32, `clean`'s shape; may be `draw` itself, when
+            the draw serves no other sigma); None: a new array.
     """
     import numpy as np  # NOTE: lazy, so that importing this module stays numpy-free
 
-    out: np.ndarray = np.multiply(draw, np.float32(noise_sigma), dtype=np.float32)
-    out += clean
-    return out
+    noisy: np.ndarray = np.multiply(draw, np.float32(noise_sigma), out=out, dtype=np.float32)
+    noisy += clean
+    return noisy
 
 
 @dataclass(frozen=True)
