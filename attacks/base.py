@@ -79,6 +79,9 @@ class AttackData:
         aux_y: (N_aux,) int64 labels, or None.
         aux_clean: (N_aux, *feature_shape) clean features of `aux_x` (the attacker can
             query the encoder), computed once by the battery; None: attacks query them.
+        nearest: (N_eval,) int64, the index of the auxiliary sample whose clean features lie
+            nearest each row of `target_z` (the `nearest` reference's search, handed over by
+            a caller that made it); None: the `knn` attack searches itself.
     """
 
     aux_x: Tensor
@@ -86,6 +89,7 @@ class AttackData:
     target_z: Tensor
     aux_y: Tensor | None = None
     aux_clean: Tensor | None = None
+    nearest: Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ def run_battery(
     missing_reasons: Mapping[Capability, str] | None = None,
     clean_features: tuple[np.ndarray, np.ndarray] | None = None,
     scorer: Scorer | None = None,
+    nearest: np.ndarray | None = None,
 ) -> tuple[AttackResult, ...]:
     """Run each attack on the same noisy features and score it on the evaluation set.
 
@@ -92,17 +93,25 @@ def run_battery(
             target's own query (any shape with one row per image), or None to query them.
         scorer: the scorer of `eval_x` that already scored the reference reconstructions
             (for the recovered shares), or None for a fresh one (`floor`, `n_samples_stored`).
+        nearest: (N_eval,) the auxiliary index nearest each evaluation sample's noisy
+            features, by `clean_features`, at the target's sigma and this `seed`
+            (`privaudit.audit.references.nearest_inputs`), when the caller searched already:
+            the `knn` attack at k=1 on clean features returns those samples instead of
+            searching again. Only with `clean_features`: they define the search.
 
     Returns:
         One AttackResult per name in `attacks`, in order.
 
     Raises:
         ConfigError: an unknown attack name, params key or bad params value.
+        ValueError: `nearest` without `clean_features`, or not one auxiliary index per
+            evaluation sample.
     """
     planned = [_plan(name, budget, params_tables.get(name, {})) for name in attacks]
     aux = as_images(aux_x)
     truth = as_images(eval_x)
     aux_clean, eval_clean = _clean(target, aux, truth, clean_features)
+    found = None if nearest is None else _nearest(nearest, clean_features, len(aux), len(truth))
     noise_sigma = target.noise_sigma
     data = AttackData(
         aux_x=aux,
@@ -110,6 +119,7 @@ def run_battery(
         target_z=noisy_features(eval_clean, noise_sigma, seed, "eval"),
         aux_y=None if aux_y is None else torch.as_tensor(np.asarray(aux_y), dtype=torch.int64),
         aux_clean=aux_clean,
+        nearest=found,
     )
     reasons = {**_DEFAULT_MISSING, **(missing_reasons or {})}
     scoring = scorer or Scorer(truth, floor, n_samples_stored, scoring_seed(seed))
@@ -164,6 +174,20 @@ def _clean(
             )
         out.append(torch.from_numpy(arr.reshape(images.shape[0], *target.feature_shape)))
     return out[0], out[1]
+
+
+def _nearest(
+    nearest: np.ndarray, clean: object, n_aux: int, n_eval: int
+) -> Tensor:
+    """The caller's nearest auxiliary indices as a tensor, checked against the samples."""
+    idx = np.asarray(nearest)
+    if clean is None:
+        raise ValueError("nearest indices need the clean features they were searched with")
+    if idx.shape != (n_eval,) or idx.dtype.kind not in "iu" or (
+            n_eval and (idx.min() < 0 or idx.max() >= n_aux)):  # fmt: skip
+        raise ValueError(f"nearest indices {idx.shape} {idx.dtype} are not one auxiliary index "
+                         f"(< {n_aux}) per evaluation sample ({n_eval})")
+    return torch.from_numpy(idx.astype(np.int64))
 
 
 def as_images(x: ArrayLike) -> Tensor:

@@ -49,7 +49,9 @@ class KnnAttack(Attack[KnnParams]):
     literature (e.g. He et al., "Model Inversion Attacks against Collaborative
     Inference", ACSAC 2019, compare with the auxiliary set).
 
-    Cost: O(N_eval x N_aux x m) for the distances, in chunks on `ctx.device`.
+    Cost: O(N_eval x N_aux x m) for the distances, in chunks on `ctx.device`; none at k=1
+    with clean features when the caller hands over the `nearest` reference's search
+    (`AttackData.nearest`, as `assess` does).
     """
 
     name: ClassVar[str] = AttackName.KNN
@@ -62,6 +64,11 @@ class KnnAttack(Attack[KnnParams]):
         params = self.params
         if len(data.aux_x) < params.k:
             raise AttackError(f"knn needs k={params.k} auxiliary samples, got {len(data.aux_x)}")
+        if data.nearest is not None and params.k == 1 and params.clean_features:
+            # NOTE: the `nearest` reference's search is this one: not made twice
+            with ctx.progress.task(self.name, total=1) as task:
+                task.advance()
+            return target.clip(data.aux_x[data.nearest].to(torch.float32))
         bank = clean_aux_features(target, data) if params.clean_features else data.aux_z
         bank = bank.flatten(1).to(ctx.device, torch.float32)
         images = data.aux_x.to(ctx.device, torch.float32)

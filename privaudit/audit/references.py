@@ -49,6 +49,7 @@ def score_references(
     scorer: Scorer,
     predicted: np.ndarray | None = None,
     device: torch.device | None = None,
+    nearest: np.ndarray | None = None,
 ) -> tuple[Reference, ...]:
     """Score `prior`, `label` and `nearest` with `scorer` (which keeps them for the attacks).
 
@@ -61,12 +62,14 @@ def score_references(
         predicted: the head's classes of the noisy evaluation features at
             `prep.noise_sigma` (`server_classes`), when the caller has them already.
         device: where `nearest` computes its distances (default: the CPU).
+        nearest: the auxiliary index nearest each evaluation sample at `prep.noise_sigma`
+            (`nearest_inputs`), when the caller has them already.
 
     Returns:
         The three references; `label` carries the reason when it cannot be computed.
     """
     return (score_prior(prep, scorer), score_label(prep, feats, head, seed, scorer, predicted),
-            score_nearest(prep, feats, seed, scorer, device=device))
+            score_nearest(prep, feats, seed, scorer, nearest, device=device))
 
 
 def score_prior(prep: Prepared, scorer: Scorer) -> Reference:

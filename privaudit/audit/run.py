@@ -26,7 +26,7 @@ from privaudit.audit.dfil import measure_dfil
 from privaudit.audit.features import Features, extract_features
 from privaudit.audit.prepare import InMemory, Prepared, prepare
 from privaudit.audit.provenance import Timer, provenance
-from privaudit.audit.references import score_references
+from privaudit.audit.references import nearest_inputs, score_references
 from privaudit.audit.target import build_target
 from privaudit.audit.utility import head_session, sweep, utility
 from privaudit.config import Budget, ChannelLayout, Config, Domain
@@ -167,9 +167,13 @@ def measure_prepared(
     scorer = Scorer(as_images(prep.audit.eval.x), bound.mse_floor, SAMPLES_STORED,
                     scoring_seed(cfg.seed), measure(prep))  # fmt: skip
     with timer.stage("references"):
-        references = score_references(prep, feats, measured, cfg.seed, scorer,
-                                      device=resolve_device(cfg.device))
-    attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer)
+        device = resolve_device(cfg.device)
+        # NOTE: searched once, for the `nearest` reference and the `knn` attack at k=1
+        nearest = nearest_inputs(feats.aux, feats.evaluation, [prep.noise_sigma], cfg.seed,
+                                 device=device).get(prep.noise_sigma)  # fmt: skip
+        references = score_references(prep, feats, measured, cfg.seed, scorer, device=device,
+                                      nearest=nearest)  # fmt: skip
+    attacks = _attacks(cfg, prep, target, conversion, progress, timer, feats, scorer, nearest)
     with timer.stage("dfil"), progress.task("dfil", total=None):
         dfil = _dfil(cfg, prep, target.torch_encoder, conversion)
     report = AuditReport(
@@ -263,6 +267,7 @@ def _attacks(
     timer: Timer,
     feats: Features,
     scorer: Scorer,
+    nearest: np.ndarray | None,
 ) -> tuple[AttackResult, ...]:
     if not cfg.attacks.enabled:
         return ()
@@ -286,6 +291,7 @@ def _attacks(
             },
             clean_features=(feats.aux, feats.evaluation),  # the bound's: not queried again
             scorer=scorer,
+            nearest=nearest,
         )
     return results
 

@@ -84,6 +84,9 @@ class AttackJob:
             reference, for the recovered share's pairing, needs it).
         features: the cut's features, as the executor hands them over (in memory, a file
             or a Ray object reference).
+        nearest: the cut job's `nearest` search at this sigma (one auxiliary index per
+            evaluation sample), handed to a `knn` job at the run's own seed, whose search it
+            is; None: the job searches itself.
     """
 
     cut: str
@@ -93,6 +96,7 @@ class AttackJob:
     floor: float | None = None
     labelled: bool = False
     features: object = None
+    nearest: object = None
 
 
 def make_grid(cfg: Config, cuts: Sequence[Cut]) -> Grid:

@@ -4,14 +4,15 @@ A cut job extracts the cut's features once and measures every sigma's point from
 bound (one `noise_sweep`: clusterings and spectra fitted once, an interval at every sigma),
 the server's predictions (one noise draw scaled per sigma) that give both the noisy accuracy
 and the label reference, the prior reference, and the nearest reference (one more pass over
-the same draw). An attack job runs one attack at one seed
-on those features through `run_battery`, scored against the references of its own seed: so
-a point equals `privaudit assess --split CUT --noise SIGMA --seed SEED` on the same data.
+the same draw, whose search a `knn` job at the run's seed takes). An attack job runs one
+attack at one seed on those features through `run_battery`, scored against the references
+of its own seed: so a point equals `privaudit assess --split CUT --noise SIGMA --seed SEED`
+on the same data.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -60,12 +61,17 @@ class PointMeasure:
 
 @dataclass(frozen=True)
 class CutOutput:
-    """A cut job's result: the cut and its points (none when only features were asked)."""
+    """A cut job's result: the cut and its points (none when only features were asked).
+
+    `nearest` holds the `nearest` reference's search at each sigma of the points (at the
+    run's seed), for the `knn` jobs at that seed.
+    """
 
     cut: str
     info: CutInfo
     labelled: bool
     points: tuple[PointMeasure, ...]
+    nearest: dict[float, np.ndarray] = field(default_factory=dict)
 
 
 def run_cut_job(ctx: SweepContext, job: CutJob) -> tuple[CutOutput, Features]:
@@ -86,14 +92,15 @@ def run_cut_job(ctx: SweepContext, job: CutJob) -> tuple[CutOutput, Features]:
     _, conversion = torch_encoder(prep)
     head = _measured_head(ctx, prep, feats)
     points: tuple[PointMeasure, ...] = ()
+    nearest: dict[float, np.ndarray] = {}
     info = CutInfo(job.cut, prep.split.cut_tensor, ctx.cut(job.cut).depth, feats.shape,
                    max_diff, conversion, {})  # fmt: skip
     if job.points:
-        measured = _measure_points(ctx, prep, feats, head, timer)
+        measured, nearest = _measure_points(ctx, prep, feats, head, timer)
         info = CutInfo(info.name, info.cut_tensor, info.depth, info.feature_shape, max_diff,
                        conversion, dict(timer.seconds))  # fmt: skip
         points = tuple(_point(info, head is not None, *m) for m in measured)
-    return CutOutput(job.cut, info, head is not None, points), feats
+    return CutOutput(job.cut, info, head is not None, points, nearest), feats
 
 
 _Measured = tuple[float, BoundResult, Accuracy, tuple[Reference, ...]]
@@ -101,8 +108,8 @@ _Measured = tuple[float, BoundResult, Accuracy, tuple[Reference, ...]]
 
 def _measure_points(
     ctx: SweepContext, prep: Prepared, feats: Features, head: object | None, timer: Timer
-) -> list[_Measured]:
-    """The bound, noisy accuracy and references at every sigma of the grid."""
+) -> tuple[list[_Measured], dict[float, np.ndarray]]:
+    """The bound, accuracy and references at every sigma, and each sigma's `nearest` search."""
     sigmas, seed = ctx.noise_sigmas, ctx.cfg.seed
     with timer.stage("bound"):
         bounds = measure_bounds(ctx.cfg, prep, feats, sigmas, interval_at=sigmas,
@@ -128,7 +135,7 @@ def _measure_points(
             label = score_label(at, feats, head, seed, scorer, predicted=predicted.get(s))
             near = score_nearest(at, feats, seed, scorer, nearest=nearest.get(s))
             out.append((s, bound, accuracies[s], (prior, label, near)))
-    return out
+    return out, nearest
 
 
 def _point(info: CutInfo, labelled: bool, sigma: float, bound: BoundResult, acc: Accuracy,
@@ -170,5 +177,13 @@ def run_attack_job(ctx: SweepContext, feats: Features, job: AttackJob) -> Attack
             Capability.GRADIENTS: f"the encoder could not be converted to torch: {conversion}"
         },
         clean_features=(feats.aux, feats.evaluation), scorer=scorer,
+        nearest=_nearest_of(ctx, job),
     )  # fmt: skip
     return result
+
+
+def _nearest_of(ctx: SweepContext, job: AttackJob) -> np.ndarray | None:
+    """The cut job's `nearest` search, where it is this job's own (its seed is the run's)."""
+    if job.seed != ctx.cfg.seed or not isinstance(job.nearest, np.ndarray):
+        return None
+    return job.nearest

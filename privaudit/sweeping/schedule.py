@@ -13,6 +13,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from privaudit.config import AttackName
 from privaudit.progress import Progress
 from privaudit.results import AttackResult, Status, from_jsonable, out_of_range
 from privaudit.sweeping.context import SweepContext
@@ -133,7 +134,10 @@ def _cut_done(
     state.handle, state.left = handle, len(state.missing)
     for s, attack, seed in state.missing:
         floor = found.points[(cut.name, s)].bound.mse_floor
-        executor.submit(AttackJob(cut.name, s, attack, seed, floor, out.labelled, handle))
+        # NOTE: the cut job's search is the `knn` attack's at the run's seed (k=1, clean)
+        near = out.nearest.get(s) if attack == AttackName.KNN and seed == ctx.cfg.seed else None
+        executor.submit(AttackJob(cut.name, s, attack, seed, floor, out.labelled, handle,
+                                  near))  # fmt: skip
     if not state.missing:
         executor.release(handle)
     return len(state.missing)

@@ -264,6 +264,36 @@ def test_given_clean_features_replace_the_queries(
         battery(images, ["knn"], clean_features=(flat[0][:-1], flat[1]))
 
 
+def test_knn_takes_the_callers_nearest_search_which_is_its_own(
+    images: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> None:
+    """`assess` hands the `nearest` reference's search to knn instead of searching twice."""
+    from privaudit.audit.references import nearest_inputs
+
+    aux_x, _, eval_x = images
+    flat = (2 * aux_x - 1).reshape(len(aux_x), -1), (2 * eval_x - 1).reshape(len(eval_x), -1)
+    found = nearest_inputs(flat[0], flat[1], [SIGMA], seed=3)[SIGMA]
+    own = battery(images, ["knn"], seed=3, clean_features=flat, n_samples_stored=50)
+    given = battery(images, ["knn"], seed=3, clean_features=flat, nearest=found,
+                    n_samples_stored=50)  # fmt: skip
+    assert _numbers(given[0]) == _numbers(own[0])  # the knn attack's own search finds them
+    assert given[0].reconstructions == own[0].reconstructions
+    assert given[0].mse is not None and given[0].mse > 0
+    # the indices are used (others move the score), and only where they are knn's own search
+    other = battery(images, ["knn"], seed=3, clean_features=flat, nearest=found[::-1].copy())
+    assert other[0].mse != own[0].mse
+    k3 = {"knn": {"k": 3}}
+    assert _numbers(battery(images, ["knn"], seed=3, tables=k3, clean_features=flat,
+                            nearest=found[::-1].copy())[0]) == _numbers(
+        battery(images, ["knn"], seed=3, tables=k3, clean_features=flat)[0])  # fmt: skip
+    for bad, why in ((found[:-1], "per evaluation sample"), (found + 200, "per evaluation"),
+                     (found.astype(np.float32), "per evaluation")):  # fmt: skip
+        with pytest.raises(ValueError, match=why):
+            battery(images, ["knn"], seed=3, clean_features=flat, nearest=bad)
+    with pytest.raises(ValueError, match="clean features"):
+        battery(images, ["knn"], seed=3, nearest=found)
+
+
 def test_strongest() -> None:
     ok = [AttackResult("a", Status.OK, mse=0.03), AttackResult("b", Status.OK, mse=0.01)]
     bad = [AttackResult("c", Status.ERROR, reason="x"), AttackResult("d", Status.SKIPPED)]

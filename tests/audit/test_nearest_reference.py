@@ -84,15 +84,33 @@ def test_a_bound_only_audit_refutes_a_floor_the_nearest_input_beats(tmp_path: Pa
     assert "nearest reference" in gate.output
 
 
-def test_nearest_equals_the_knn_attack_at_its_defaults() -> None:
+def test_nearest_equals_the_knn_attack_at_its_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """And the search is made once: knn takes the reference's (`tests/attacks/test_battery.py`
+    checks that it is knn's own, to the bit)."""
+    from privaudit.attacks import knn as knn_module
+
+    searches: list[int] = []
+    real = knn_module.nearest_neighbours
+
+    def counted(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
+        searches.append(len(queries))
+        return real(queries, bank, k)
+
+    monkeypatch.setattr(knn_module, "nearest_neighbours", counted)
     report = privaudit.assess(None, split="layer3", noise=0.1, attacks=["knn"], budget="smoke",
                               limit=300, bound={"dfil": False})  # fmt: skip
     (knn,) = report.attacks
     nearest = next(r for r in report.references if r.name == "nearest")
     assert knn.mse is not None and nearest.mse is not None
-    assert nearest.mse == pytest.approx(knn.mse, rel=1e-6)
-    assert nearest.ssim == pytest.approx(knn.ssim, rel=1e-6)
-    assert nearest.recovered == pytest.approx(knn.recovered, rel=1e-6)
+    assert (nearest.mse, nearest.ssim, nearest.recovered) == (knn.mse, knn.ssim, knn.recovered)
+    assert searches == []  # knn made no search of its own
+    config = tmp_path / "k3.toml"
+    config.write_text("[tool.privaudit.attacks.knn]\nk = 3\n", encoding="utf-8")
+    k3 = privaudit.assess(None, split="layer3", noise=0.1, attacks=["knn"], budget="smoke",
+                          limit=300, bound={"dfil": False}, config=config)  # fmt: skip
+    assert searches and k3.attacks[0].mse != knn.mse  # k=3 is not the reference's search
 
 
 def test_a_bound_only_audit_says_its_floor_was_not_tested_by_an_attack() -> None:

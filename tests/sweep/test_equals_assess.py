@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
+import torch
 
 from privaudit.audit import run_assess
 from privaudit.config import BoundConfig, Config
@@ -37,3 +38,29 @@ def test_a_point_equals_assess(sweep_settings: Callable[..., Config]) -> None:
         interval, noisy = point.noisy_accuracy.interval, audit.utility.noisy_accuracy
         assert interval is not None and noisy is not None
         assert interval.low <= noisy <= interval.high
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_knn_at_the_run_seed_takes_the_cut_jobs_search(
+    sweep_settings: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cut job's `nearest` search is the knn job's at the run's seed: made once."""
+    from privaudit.attacks import knn as knn_module
+
+    searches: list[int] = []
+    real = knn_module.nearest_neighbours
+
+    def counted(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
+        searches.append(len(queries))
+        return real(queries, bank, k)
+
+    monkeypatch.setattr(knn_module, "nearest_neighbours", counted)
+    cfg = sweep_settings(**{"sweep.splits": "layer3", "sweep.noise": "0.1",
+                            "attacks.enabled": "knn", "sweep.seeds": 2})  # fmt: skip
+    point = run_sweep(cfg).point("layer3", 0.1)
+    assert point is not None
+    runs = {r.seed: r.result for r in point.runs}
+    nearest = next(r for r in point.references if r.name == "nearest")
+    assert runs[cfg.seed].mse is not None and runs[cfg.seed].mse == nearest.mse
+    assert len(searches) == 1  # the other seed's job searched, with its own noise draw
+    assert runs[cfg.seed + 1].mse is not None and runs[cfg.seed + 1].mse != nearest.mse
