@@ -7,7 +7,9 @@ The workload is the embedded demo, 3 cuts x 3 sigmas, the decoder at the smoke b
 sweep runs as the real command (``python -m privaudit sweep``, fresh shards), side by side in
 one run, as these machines are shared and noisy:
 
-- ``--jobs 2`` against ``--jobs 1`` (goal: at least 1.6x faster on 2 cores);
+- ``--jobs 2`` against ``--jobs 1`` (goal: at least 1.6x faster on 2 cores), and beside them
+  ``--jobs 1 --threads 1``, whose ratio to ``--jobs 1`` says how much two workers can gain
+  over one that already has both cores' threads (printed as the ceiling);
 - the Ray executor on an already running local cluster (2 CPUs) against the local executor,
   both with 2 workers (goal: at most 1.15x the local time; the cluster's start is not timed);
 - the peak memory (largest resident set of the driver and its workers) of 1, 3 and 9 points
@@ -212,6 +214,10 @@ def run(args: argparse.Namespace) -> Result:
     with tempfile.TemporaryDirectory(prefix="bench-sweep-") as tmp:
         base = Path(tmp)
         one, _, _ = run_measured(sweep_args(base / "j1", limit, cuts, SIGMAS, "--jobs", "1"))
+        # NOTE: one worker of one thread: how much a second thread gives one worker, which
+        # bounds what a second worker can add on these cores
+        single, _, _ = run_measured(sweep_args(base / "t1", limit, cuts, SIGMAS, "--jobs", "1",
+                                               "--threads", "1"))  # fmt: skip
         two, peak_all, doc = run_measured(sweep_args(base / "j2", limit, cuts, SIGMAS, "--jobs",
                                                      "2"))  # fmt: skip
         ray = ray_wall(base, limit, cuts)
@@ -222,7 +228,8 @@ def run(args: argparse.Namespace) -> Result:
     walls = Table(
         f"wall time of the sweep, {n_cuts} cut(s) x {n_sigmas} sigmas, decoder (smoke)",
         ("executor", "workers", "seconds", "vs --jobs 2"),
-        (("local", "1", f"{one:.1f}", f"{one / two:.2f}"),
+        (("local, 1 thread", "1", f"{single:.1f}", f"{single / two:.2f}"),
+         ("local", "1", f"{one:.1f}", f"{one / two:.2f}"),
          ("local", "2", f"{two:.1f}", "1.00"),
          ("ray (local cluster)", "2", "n/a" if ray is None else f"{ray:.1f}",
           "n/a" if ray is None else f"{ray / two:.2f}")),
@@ -249,10 +256,16 @@ def run(args: argparse.Namespace) -> Result:
         Goal("accuracies of a cut / its feature extraction (worst cut)", worst, "<=", 1.0,
              " x"),
     )
-    notes = () if ray is not None else (
-        "Ray is not installed (pip install 'privaudit[ray]'): its goal is missed.",)
+    cores = len(os.sched_getaffinity(0))
+    notes = (f"The ceiling of --jobs 2 here: {cores} threads make one worker "
+             f"{single / one:.2f}x faster than 1 thread ({single:.1f} s against {one:.1f} s), so "
+             f"two 1-thread workers can gain at most 2 / {single / one:.2f} = "
+             f"{2 * one / single:.2f}x over --jobs 1, with no start-up and no idle worker at the "
+             "end.",)  # fmt: skip
+    if ray is None:
+        notes += ("Ray is not installed (pip install 'privaudit[ray]'): its goal is missed.",)
     settings = (f"the demo, cuts {cuts} x sigmas {SIGMAS}, decoder at the smoke budget, "
-                f"{limit or 2000} samples, {len(os.sched_getaffinity(0))} cores; every sweep "
+                f"{limit or 2000} samples, {cores} cores; every sweep "
                 "is the real command with fresh shards")
     return Result("sweep", TITLE, settings, (walls, memory, cost), goals, notes,
                   quick=args.quick)

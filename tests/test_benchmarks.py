@@ -172,3 +172,15 @@ def test_readme_shows_the_full_run(quick: str) -> None:
         assert tuple(header) in shown, f"the README lacks the table {caption!r}"
     for match in filter(None, map(GOAL.match, quick.splitlines())):
         assert f"| {match.group(2)} |" in readme, f"the README lacks the goal {match.group(2)!r}"
+
+
+def test_the_sweep_benchmark_prints_the_ceiling_of_its_jobs_goal(quick: str) -> None:
+    """`--jobs 2` cannot gain more over `--jobs 1` than a second thread leaves to gain."""
+    text = sections(quick)["sweep"]
+    walls = next(rows for caption, _, rows in tables(text) if caption.startswith("wall time"))
+    seconds = {(row[0], row[1]): float(row[2]) for row in walls}
+    single, one = seconds[("local, 1 thread", "1")], seconds[("local", "1")]
+    found = re.search(r"can gain at most 2 / ([\d.]+) = ([\d.]+)x over --jobs 1", text)
+    assert found is not None, text
+    assert float(found.group(1)) == pytest.approx(single / one, abs=0.01)
+    assert float(found.group(2)) == pytest.approx(2 * one / single, abs=0.01)
