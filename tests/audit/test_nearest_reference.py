@@ -17,6 +17,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
+from knn_searches import count_knn_searches
 from onnx_cases import export
 from torch import nn
 from typer.testing import CliRunner
@@ -89,16 +90,7 @@ def test_nearest_equals_the_knn_attack_at_its_defaults(
 ) -> None:
     """And the search is made once: knn takes the reference's (`tests/attacks/test_battery.py`
     checks that it is knn's own, to the bit)."""
-    from privaudit.attacks import knn as knn_module
-
-    searches: list[int] = []
-    real = knn_module.nearest_neighbours
-
-    def counted(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
-        searches.append(len(queries))
-        return real(queries, bank, k)
-
-    monkeypatch.setattr(knn_module, "nearest_neighbours", counted)
+    searches = count_knn_searches(monkeypatch)
     report = privaudit.assess(None, split="layer3", noise=0.1, attacks=["knn"], budget="smoke",
                               limit=300, bound={"dfil": False})  # fmt: skip
     (knn,) = report.attacks

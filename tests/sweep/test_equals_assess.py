@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-import torch
+from knn_searches import count_knn_searches
 
 from privaudit.audit import run_assess
 from privaudit.config import BoundConfig, Config
@@ -45,16 +45,7 @@ def test_knn_at_the_run_seed_takes_the_cut_jobs_search(
     sweep_settings: Callable[..., Config], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The cut job's `nearest` search is the knn job's at the run's seed: made once."""
-    from privaudit.attacks import knn as knn_module
-
-    searches: list[int] = []
-    real = knn_module.nearest_neighbours
-
-    def counted(queries: torch.Tensor, bank: torch.Tensor, k: int = 1) -> torch.Tensor:
-        searches.append(len(queries))
-        return real(queries, bank, k)
-
-    monkeypatch.setattr(knn_module, "nearest_neighbours", counted)
+    searches = count_knn_searches(monkeypatch)
     cfg = sweep_settings(**{"sweep.splits": "layer3", "sweep.noise": "0.1",
                             "attacks.enabled": "knn", "sweep.seeds": 2})  # fmt: skip
     point = run_sweep(cfg).point("layer3", 0.1)
