@@ -257,11 +257,12 @@ def run(args: argparse.Namespace) -> Result:
              " x"),
     )
     cores = len(os.sched_getaffinity(0))
-    notes = (f"The ceiling of --jobs 2 here: {cores} threads make one worker "
-             f"{single / one:.2f}x faster than 1 thread ({single:.1f} s against {one:.1f} s), so "
-             f"two 1-thread workers can gain at most 2 / {single / one:.2f} = "
-             f"{2 * one / single:.2f}x over --jobs 1, with no start-up and no idle worker at the "
-             "end.",)  # fmt: skip
+    notes: tuple[str, ...] = (
+        f"The ceiling of --jobs 2 here: {cores} threads make one worker "
+        f"{single / one:.2f}x faster than 1 thread ({one:.1f} s against {single:.1f} s), so "
+        f"two 1-thread workers can gain at most 2 / {single / one:.2f} = "
+        f"{2 * one / single:.2f}x over --jobs 1, with no start-up and no idle worker at the end.",
+    )
     if ray is None:
         notes += ("Ray is not installed (pip install 'privaudit[ray]'): its goal is missed.",)
     settings = (f"the demo, cuts {cuts} x sigmas {SIGMAS}, decoder at the smoke budget, "
