@@ -48,6 +48,7 @@ from privaudit.model import (
     metadata,
     model_sha256,
     read_metadata,
+    resolve_split,
     sha256_bytes,
     split_model,
     strip_embedded_noise,
@@ -143,7 +144,7 @@ def prepare(
     model_path, sha, model, split, split_name, meta, embedded = _split(cfg, memory, is_demo)
     own = None if embedded is None else embedded[1]
     noise_sigma, source = _noise_sigma(cfg, meta, is_demo, noise_source, own)
-    split, noise_stds = noise_channels(split, meta, noise_sigma, split_name)
+    split, noise_stds = noise_channels(split, meta, noise_sigma, split_name, model)
     spec = image_input(split.encoder)
     viewed = is_channels_first_view(split.encoder)
     sizes = _first_sizes(cfg.input_shape, viewed)
@@ -379,7 +380,8 @@ def _noise_sigma(
 
 
 def noise_channels(
-    split: Split, meta: dict[str, str], noise_sigma: float, split_name: str
+    split: Split, meta: dict[str, str], noise_sigma: float, split_name: str,
+    model: onnx.ModelProto | None,
 ) -> tuple[Split, tuple[float, ...] | None]:
     """The split to audit and the per-channel noise stds, from `privaudit.noise_sigmas`.
 
@@ -397,7 +399,7 @@ def noise_channels(
     Raises:
         ModelError: stds that are not numbers > 0, or do not match the cut's channels.
     """
-    scales = allocation_scales(split, meta, split_name)
+    scales = allocation_scales(split, meta, split_name, model)
     stds = allocation_stds(noise_sigma, scales)
     return (split, None) if stds is None else (whiten_split(split, np.asarray(scales)), stds)
 
@@ -412,19 +414,37 @@ def allocation_stds(
 
 
 def allocation_scales(
-    split: Split, meta: dict[str, str], split_name: str
+    split: Split, meta: dict[str, str], split_name: str, model: onnx.ModelProto | None
 ) -> tuple[float, ...] | None:
     """The noise allocation's scales a_j at `split`'s cut, or None (uniform noise there).
 
     A model hardened with noise allocation records the cut it was hardened at
     (`privaudit.split`): the allocation is that cut's, so another cut of the model (a sweep's,
-    or another `--split`) is audited with one sigma for every channel.
+    or another `--split`) is audited with one sigma for every channel. The recorded name and
+    the audited one are compared by the tensor they cut in `model` (`layer2`, a node of it
+    and its output tensor are one cut).
+
+    Raises:
+        ModelError: a recorded cut that names no cut of `model` (the allocation cannot be
+            placed, and uniform noise would overstate the privacy of the cut it belongs to).
     """
     if metadata.NOISE_SIGMAS not in meta:
         return None
     at = meta.get(metadata.SPLIT)
     if at is not None and at not in (split_name, split.cut_tensor):
-        return None
+        if model is None:  # NOTE: a pre-split pair: its encoder's output is the only cut
+            return None
+        try:
+            tensor = resolve_split(model, at)
+        except ModelError as e:
+            raise ModelError(
+                f"the model's noise allocation ({metadata.NOISE_SIGMAS}) belongs to the cut "
+                f"{at!r} ({metadata.SPLIT}), which names no cut of this model: {e.message}",
+                hint=f"correct {metadata.SPLIT} in the model's metadata to the cut the noise "
+                     "is added at (`privaudit layers` lists them)",
+            ) from e
+        if tensor != split.cut_tensor:
+            return None
     _, scales = channel_scales(_meta_floats(meta, metadata.NOISE_SIGMAS, ()))
     return tuple(float(a) for a in scales)
 

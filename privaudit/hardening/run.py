@@ -454,7 +454,7 @@ def _variant_prep(
     """
     meta = read_metadata(model)
     split, stds = noise_channels(split_model(model, prep.split_name, model_name=str(path)),
-                                 meta, noise_sigma, prep.split_name)
+                                 meta, noise_sigma, prep.split_name, model)
     return replace(prep, model=model, split=split, noise_sigma=noise_sigma, model_path=path,
                    model_sha256=sha, metadata=meta, noise_stds=stds)
 

@@ -105,7 +105,7 @@ class SweepContext:
             assert self.prep.model is not None
             split = split_model(self.prep.model, self.cut(cut).tensor,
                                 model_name=str(self.prep.model_path))  # fmt: skip
-            scales = allocation_scales(split, self.prep.metadata, cut)
+            scales = allocation_scales(split, self.prep.metadata, cut, self.prep.model)
             if scales is not None:
                 split = whiten_split(split, np.asarray(scales))
             _SPLITS[key] = (replace(self.prep, split=split, split_name=cut, noise_stds=None),

@@ -180,3 +180,30 @@ def test_bad_per_channel_stds_in_metadata_are_a_model_error(
         save_model(set_metadata(onnx.load(scaled), {metadata.NOISE_SIGMAS: value}), path)
         with pytest.raises(ModelError, match=match):
             prepare(_cfg(path, data, "layer3", None))
+
+
+def test_the_allocation_is_found_by_its_cut_whatever_name_recorded_or_asked(
+    scaled: Path, tmp_path: Path, digits_like: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """`layer3`, its last node and its output tensor are one cut: the allocation recorded
+    under any of them is audited under any other (ignoring it overstated privacy 6.5x in a
+    tester's case), another cut has none, and a recorded cut the model lacks is an error."""
+    data = tmp_path / "d.npz"
+    np.savez(data, x=digits_like[0], y=digits_like[1])
+    model = onnx.load(scaled)
+    tensor = split_model(model, "layer3").cut_tensor
+    node = next(n.name for n in model.graph.node if tensor in n.output)
+    stds = ",".join(f"{s:.12g}" for s in SIGMA * INV_C)
+    for recorded in ("layer3", node, tensor):
+        path = tmp_path / "allocated.onnx"
+        save_model(set_metadata(onnx.load(scaled), {metadata.NOISE_SIGMAS: stds,
+                                                   metadata.SPLIT: recorded}), path)  # fmt: skip
+        for asked in ("layer3", node, tensor):
+            prep = prepare(_cfg(path, data, asked, None))
+            assert prep.noise_stds == pytest.approx(tuple(SIGMA * INV_C)), (recorded, asked)
+        assert prepare(_cfg(path, data, "layer1", SIGMA)).noise_stds is None
+    path = tmp_path / "stale.onnx"
+    save_model(set_metadata(onnx.load(scaled), {metadata.NOISE_SIGMAS: stds,
+                                               metadata.SPLIT: "layer9"}), path)  # fmt: skip
+    with pytest.raises(ModelError, match="names no cut of this model"):
+        prepare(_cfg(path, data, "layer3", None))
