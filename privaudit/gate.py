@@ -16,7 +16,13 @@ from privaudit.results import (
     Status,
     Violation,
 )
-from privaudit.results.verdict import Reconstruction, floor_refuted_by, refuted_floor_words
+from privaudit.results.verdict import (
+    Reconstruction,
+    floor_refuted_by,
+    paper_floor_refuted_by,
+    refuted_floor_words,
+    refuted_paper_floor_words,
+)
 
 __all__ = ["evaluate_gate", "evaluate_report"]
 
@@ -50,7 +56,8 @@ def evaluate_gate(
     if not gate.active:
         return GateResult(active=False)
     refuted = floor_refuted_by(bound, attacks, references)
-    found = [*_bound_rules(gate, bound, refuted), *_attack_rules(gate, attacks),
+    paper = paper_floor_refuted_by(bound, attacks, references)
+    found = [*_bound_rules(gate, bound, refuted, paper), *_attack_rules(gate, attacks),
              *_reference_rules(gate, references), *_dfil_rule(gate, dfil)]
     return GateResult(active=True, violations=tuple(found))
 
@@ -70,8 +77,13 @@ _ENTROPY_RULES = ("min_cond_entropy", "min_mse_floor")
 
 
 def _bound_rules(
-    gate: GateConfig, bound: BoundResult | None, refuted: Reconstruction | None
+    gate: GateConfig, bound: BoundResult | None, refuted: Reconstruction | None,
+    paper: Reconstruction | None = None,
 ) -> Iterator[Violation]:
+    """The bound's rules; those resting on h(x) fail where a reconstruction refutes it.
+
+    Below the floor (S): both; below the paper's floor (T): the conditional entropy.
+    """
     checks = (
         ("min_cond_entropy", gate.min_cond_entropy, "cond_entropy_per_dim", "nats/dim", True),
         ("min_mse_floor", gate.min_mse_floor, "mse_floor", "", True),
@@ -87,6 +99,11 @@ def _bound_rules(
             words = refuted_floor_words(bound, refuted)
             violation = Violation(rule, "bound", value, threshold, f"bound: {rule} does not "
                                   f"hold: {words} (gate on the attacks instead)")  # fmt: skip
+        if violation is None and paper is not None and rule == "min_cond_entropy":
+            assert bound is not None
+            violation = Violation(rule, "bound", value, threshold, f"bound: {rule} does not "
+                                  f"hold: {refuted_paper_floor_words(bound, paper)} (gate on "
+                                  "the attacks instead)")  # fmt: skip
         if violation is not None:
             if bound is not None and bound.vacuous:
                 violation = _vacuous(violation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +17,9 @@ from privaudit.bound import (
     input_entropy_gaussian,
     noise_sweep,
 )
-from privaudit.config import Config, Domain, EntropySource, EntropySpec
+from privaudit.config import Config, Domain, EntropySource, EntropySpec, EntropyUnit
 from privaudit.data.units import DISCRETE_LEVELS
+from privaudit.errors import ConfigError
 from privaudit.model import verify_split
 from privaudit.results import BoundResult
 
@@ -54,12 +56,52 @@ def input_entropy(
     spec = cfg.bound.input_entropy
     if spec == EntropySpec.CERTIFIED:
         return input_entropy_certified(), EntropySource.CERTIFIED.value
+    delta = (pixel_grid_variance(inputs) if grid is None else grid) if image else (
+        STANDARDISED_VARIANCE_FLOOR)  # fmt: skip
     if spec == EntropySpec.GAUSSIAN:
-        delta = (pixel_grid_variance(inputs) if grid is None else grid) if image else (
-            STANDARDISED_VARIANCE_FLOOR)  # fmt: skip
         return input_entropy_gaussian(inputs, delta), EntropySource.GAUSSIAN.value
+    if cfg.bound.input_entropy_unit == EntropyUnit.BITS and not image:
+        raise ConfigError(
+            "--entropy-unit bits reads a density model's bits per dimension of 8-bit pixels; "
+            "these inputs are vectors or signals in their own units",
+            hint="give h(x)/d in nats per standardised dimension (--entropy-unit nats)",
+        )
     value = input_entropy_from_user(float(spec), cfg.bound.input_entropy_unit)
+    ceiling, why = input_entropy_ceiling(inputs, delta, image=image)
+    if value > ceiling:
+        raise ConfigError(
+            f"input entropy h(x)/d = {value:.4g} nats is more than these inputs can have: at "
+            f"most {ceiling:.4g} nats ({why}); a larger h(x) would overstate the conditional "
+            "entropy and the paper's floor (T)",
+            hint="check the value and its unit (nats per dimension of pixels on [0, 1] or of "
+                 "standardised features; --entropy-unit bits for a density model's bits per "
+                 "dimension of 8-bit images), or drop --input-entropy for the Gaussian estimate",
+        )
     return value, EntropySource.USER.value
+
+
+def input_entropy_ceiling(
+    inputs: np.ndarray, delta: float, *, image: bool
+) -> tuple[float, str]:
+    """The most h(x)/d any data with these inputs' variances (and range) can have, and why.
+
+    A Gaussian has the largest entropy at a given covariance, and (Jensen) one with
+    independent coordinates of the mean variance v the largest at a given mean variance:
+    h(x)/d <= log(2 pi e v) / 2, v counting the dequantisation's `delta` (as the Gaussian
+    estimate does). Pixels on [0, 1] also have at most the uniform's 0. Estimated from the
+    samples' variances, which many samples pin down well.
+    """
+    data = np.asarray(inputs).reshape(len(inputs), -1)
+    step = max(1, (1 << 22) // max(1, data.shape[1]))
+    mean = sum(data[s : s + step].sum(0, dtype=np.float64) for s in range(0, len(data), step))
+    mean = mean / len(data)
+    var = sum(((data[s : s + step] - mean) ** 2).sum(0) for s in range(0, len(data), step))
+    v = float(np.mean(var / max(1, len(data) - 1))) + delta
+    gauss = 0.5 * math.log(2 * math.pi * math.e * v) if v > 0 else -math.inf
+    why = f"a Gaussian of the inputs' mean variance {v:.4g}"
+    if image and gauss > 0.0:
+        return 0.0, "the uniform distribution on [0, 1], for pixels"
+    return gauss, why
 
 
 def measure_bounds(

@@ -29,7 +29,8 @@ from privaudit.results.schema import (
 __all__ = ["WIDE", "Reconstruction", "below_floor", "build_verdict", "cluster_words",
            "compared_mse_words",
            "floor_refuted_by", "floor_vacuity", "format_gain", "harden_verdict",
-           "lowest_reference", "mse_units", "refuted_floor_words", "regression",
+           "lowest_reference", "mse_units", "paper_floor_refuted_by", "refuted_floor_words",
+           "refuted_paper_floor_words", "regression",
            "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
@@ -176,6 +177,37 @@ def floor_refuted_by(
               if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
     below = [r for r in found if r.mse < floor]
     return min(below, key=lambda r: r.mse, default=None)
+
+
+def paper_floor_refuted_by(
+    bound: BoundResult | None, attacks: Sequence[AttackResult], references: Sequence[Reference]
+) -> Reconstruction | None:
+    """The lowest reconstruction whose MSE lies below the paper's floor (T).
+
+    (T) is exp(2 h(x|z)/d) / (2 pi e), from the conditional entropy h(x|z) = h(x) - I_up; an
+    error of MSE m leaves h(x|z)/d at most log(2 pi e m) / 2, so a reconstruction below (T)
+    shows that h(x), and with it the conditional entropy, was overstated. None when (T) is
+    not stated or none lies below it.
+    """
+    if bound is None or bound.vacuous or bound.paper_floor is None:
+        return None
+    floor = bound.paper_floor
+    if not (math.isfinite(floor) and floor > 0):
+        return None
+    found = [Reconstruction(f"{a.attack} attack", float(a.mse), a.recovered, a.mse_interval)
+             for a in attacks if a.status is Status.OK and a.mse is not None]  # fmt: skip
+    found += [_of_reference(r) for r in references
+              if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
+    return min((r for r in found if r.mse < floor), key=lambda r: r.mse, default=None)
+
+
+def refuted_paper_floor_words(bound: BoundResult, by: Reconstruction) -> str:
+    """'the decoder reaches MSE 0.064, below the paper's floor (T) 0.2 ...' as a clause."""
+    h = _num(bound.input_entropy_per_dim)
+    return (f"the {by.name} reaches MSE {_num(by.mse)}, below the paper's floor (T) "
+            f"{_num(bound.paper_floor)}: the input entropy h(x)/d = {h} nats "
+            f"({bound.input_entropy_source}) is more than this data has, so the "
+            "conditional entropy and (T) overstate privacy")
 
 
 def below_floor(bound: BoundResult | None, reference: Reference) -> bool:

@@ -67,6 +67,23 @@ def test_small_audit_warning_only_when_an_attack_ran(
     assert not any("a small audit" in w or "attacks learn" in w for w in r.warnings)
 
 
+def test_an_attacker_starved_of_auxiliary_samples_gets_a_warning() -> None:
+    """A tester's `eval_fraction = 0.98` left the attacker 6 of 300 rows; its attacks
+    scored worse and an attack gate passed, with no warning."""
+    from privaudit.demo import tabular_data_path, tabular_model_path
+
+    def audit(share: float) -> AuditReport:
+        return privaudit.assess(tabular_model_path(), data=tabular_data_path(), split="layer2",
+                                noise=0.1, attacks=["linear"], budget="smoke",
+                                eval_fraction=share, bound={"dfil": False})  # fmt: skip
+
+    starved, usual = audit(0.98), audit(0.2)
+    assert starved.data.n_aux < starved.data.n_eval
+    assert any(w.startswith("the attacker holds few auxiliary samples") for w in starved.warnings)
+    assert not any("few auxiliary" in w for w in usual.warnings)
+    assert starved.attacks[0].mse > usual.attacks[0].mse  # why it matters: a weaker attack
+
+
 def test_signal_audit(signal_report: AuditReport) -> None:
     r = signal_report
     assert r.model.domain == "signal" and r.model.input_shape == (2, 32)
