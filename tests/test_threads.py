@@ -104,7 +104,7 @@ def test_cli_default_records_the_available_cpus(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["assess", "harden"])
-@pytest.mark.parametrize("value", ["0", "-2", "1.5", "two"])
+@pytest.mark.parametrize("value", ["0", "-2", "1.5", "two", "1025", "1000000"])
 def test_bad_threads_exit_2_with_a_hint(command: str, value: str, tmp_path: Path) -> None:
     result = runner.invoke(app, [command, f"--threads={value}", "-o" if command == "assess"
                                  else "--output-dir", str(tmp_path)])  # fmt: skip
@@ -115,7 +115,7 @@ def test_bad_threads_exit_2_with_a_hint(command: str, value: str, tmp_path: Path
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "2.5", '"4"'])
+@pytest.mark.parametrize("value", ["0", "-1", "2.5", '"4"', "1000000"])
 def test_bad_threads_in_the_config_exit_2(value: str, tmp_path: Path) -> None:
     config = tmp_path / "pyproject.toml"
     config.write_text(f"[tool.privaudit]\nthreads = {value}\n")

@@ -51,6 +51,14 @@ PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
 GUARD_KEYS = ("max_data_gb",)  # resource limits: not recorded in the report (see as_dict)
 # NOTE: the gate thresholds held to every attack that ran and to every reference
 ATTACK_RULES = ("min_attack_mse", "max_recovered")
+MAX_THREADS = 1024  # threads per pool: far more crashed onnxruntime (1e6) or hung it (5,000)
+
+
+def check_threads(key: str, threads: int | None) -> None:
+    """Refuse more threads than any machine's pools take (`MAX_THREADS`)."""
+    if threads is not None and threads > MAX_THREADS:
+        raise ConfigError(f"{key}: at most {MAX_THREADS} threads, got {threads}",
+                          hint="leave it out for every CPU this process may use")
 
 
 @dataclass(frozen=True)
@@ -221,6 +229,7 @@ class SweepConfig:
         for key in ("jobs", "threads"):
             if getattr(self, key) is not None:
                 check_positive(f"sweep.{key}", getattr(self, key))
+        check_threads("sweep.threads", self.threads)
         choice("sweep.executor", self.executor, values(Executor), what="executor")
         check_positive("sweep.gpus_per_task", self.gpus_per_task)
         for key in ("min_accuracy", "min_attack_mse"):
@@ -308,6 +317,7 @@ class Config:
             raise ConfigError(f"threads: expected a positive whole number, got {self.threads}",
                               hint="e.g. --threads 4; leave it out for every CPU this process "
                               "may use")
+        check_threads("threads", self.threads)
         check_share("eval_fraction", self.eval_fraction, allow_zero=False,
                hint="e.g. eval_fraction = 0.2 (a fifth of the samples are the private ones)")
         if self.std is not None and any(not s > 0 for s in self.std):

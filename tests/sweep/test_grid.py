@@ -63,6 +63,7 @@ def test_grid_sorts_sigmas_and_counts_seeds_from_the_run_seed(tmp_path: Path) ->
     ({"sweep.noise": "0,-1"}, "sigma >= 0"),
     ({"sweep.seeds": 0}, "sweep.seeds"),
     ({"sweep.jobs": 0}, "sweep.jobs"),
+    ({"sweep.threads": 5000}, "sweep.threads: at most 1024"),
     ({"sweep.executor": "dask"}, "unknown executor"),
     ({"sweep.min_accuracy": 1.5}, "share in"),
 ])  # fmt: skip
