@@ -9,6 +9,7 @@ from dataclasses import fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from privaudit.config import Domain
 from privaudit.errors import DataError
 from privaudit.results.migrate import upgrade
 from privaudit.results.samples import unpack_samples
@@ -66,7 +67,44 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
         raise DataError(f"{path} is not a privaudit report: {e}", hint=hint) from None
     _check_mappings(report, path)
     _check_ranges(report, path, hint)
+    if isinstance(report, AuditReport):
+        _check_consistent(report, path, hint)
     return report
+
+
+def _check_consistent(report: AuditReport, path: Path, hint: str) -> None:
+    """Refuse a report whose parts disagree, which renderers and gates would trip over.
+
+    A domain privaudit does not have; per-feature scores of columns the data does not name.
+
+    Raises:
+        DataError: naming what disagrees.
+    """
+    for part in (report, *(() if report.harden is None else (report.harden.after,))):
+        bad = _inconsistency(part)
+        if bad is not None:
+            raise DataError(f"{path} is not a privaudit report: {bad}", hint=hint)
+
+
+def _inconsistency(report: AuditReport) -> str | None:
+    domain = report.model.domain
+    if domain not in {d.value for d in Domain}:
+        return f"model.domain {domain!r} is none of {', '.join(d.value for d in Domain)}"
+    data = report.data
+    names = set(data.feature_names)
+    for key in ("feature_mean", "feature_std", "discrete"):
+        values = getattr(data, key)
+        if values and len(values) != len(data.feature_names):
+            return (f"data.{key} has {len(values)} entries for {len(data.feature_names)} "
+                    "feature_names")
+    scored = [(a.attack, a.features) for a in report.attacks]
+    scored += [(r.name, r.features) for r in report.references]
+    for who, features in scored:
+        unnamed = [f.name for f in features if f.name not in names]
+        if unnamed:
+            return (f"the per-feature scores of {who} name features that data.feature_names "
+                    f"does not hold: {', '.join(repr(n) for n in unnamed[:3])}")
+    return None
 
 
 def _no_constant(name: str) -> float:
@@ -81,7 +119,8 @@ _NOT_NEGATIVE = frozenset({
     "paper_floor", "certified_mse_floor", "best_mse", "floor", "decoder_mse",
     "strongest_mse", "noise_sigma", "noise_sigmas", "noise_stds", "min_attack_mse",
 })  # fmt: skip
-_SHARES = frozenset({"clean_accuracy", "noisy_accuracy", "floor_ratio", "min_accuracy"})
+_SHARES = frozenset({"clean_accuracy", "noisy_accuracy", "floor_ratio", "min_accuracy",
+                     "max_recovered"})  # fmt: skip
 
 
 def _check_ranges(report: AuditReport | SweepReport, path: Path, hint: str) -> None:
@@ -119,7 +158,9 @@ def _out_of_range(value: object, where: str) -> Iterator[tuple[str, float, str]]
             for number in item if isinstance(item, tuple) else (item,):
                 if not isinstance(number, float | int) or math.isnan(number):
                     continue  # NOTE: None and null (NaN) mean "not measured"
-                if number < 0:
+                if math.isinf(number):
+                    yield at, number, "not finite (privaudit writes null for that)"
+                elif number < 0:
                     yield at, number, "below 0"
                 elif f.name not in _NOT_NEGATIVE and number > 1:
                     yield at, number, "above 1 (a share)"
@@ -136,7 +177,7 @@ def sweep_from_dict(data: dict[str, Any]) -> SweepReport:
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
         raise ValueError("not a sweep (kind is not 'sweep')")
-    if version != SWEEP_SCHEMA_VERSION:
+    if isinstance(version, bool) or version != SWEEP_SCHEMA_VERSION:
         raise ValueError(f"unsupported sweep schema_version {version!r} "
                          f"(expected {SWEEP_SCHEMA_VERSION})")
     report = from_jsonable(SweepReport, data)
@@ -175,7 +216,7 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
         ValueError: unknown schema version or a malformed document.
     """
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if version not in READABLE_VERSIONS:
+    if isinstance(version, bool) or version not in READABLE_VERSIONS:
         expected = " or ".join(str(v) for v in READABLE_VERSIONS)
         raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
     assert isinstance(data, dict) and isinstance(version, int)

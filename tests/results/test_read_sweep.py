@@ -37,6 +37,8 @@ def _twice(doc: dict[str, Any]) -> None:
     (lambda d: d["points"][1]["clean_accuracy"].update(value=3.0), "clean_accuracy.value is 3.0"),
     (_no_points, "it holds no points"),
     (_twice, "it holds a (cut, sigma) point twice"),
+    (lambda d: d["constraints"].update(max_recovered=-1.0), "max_recovered is -1.0, below 0"),
+    (lambda d: d.update(schema_version=True), "unsupported sweep schema_version True"),
 ])  # fmt: skip
 def test_a_tampered_sweep_is_refused(tmp_path: Path, edit: Any, words: str) -> None:
     doc = copy.deepcopy(GOLDEN)
