@@ -81,17 +81,26 @@ def read_table(
     """
     parquet = path.suffix.lower() != ".csv"
     sep = "," if parquet else _csv_delimiter(path)
-    header, n = _parquet_shape(path) if parquet else _csv_shape(path, sep)
+    header, n, lines_are_rows = _parquet_shape(path) if parquet else _csv_shape(path, sep)
     label, features = _pick_columns(header, label_column, columns, str(path))
     index = subset_indices(n, limit)
     wanted = [*features, *([label] if label else [])]
-    parsed = n if parquet else len(index)  # NOTE: a Parquet file is read whole, then subset
+    # NOTE: a Parquet file, or a CSV whose lines are not its rows (quoted line breaks, blank
+    # lines: `n` counts lines, at least the rows), is read whole, then subset by its rows
+    whole = parquet or not lines_are_rows
+    parsed = n if whole else len(index)
     width = len(wanted) if parquet else len(header)  # NOTE: a CSV is parsed whole-row
     what = f"{parsed} rows of {width} columns as float64 (twice, while parsing)"
     check_size(2 * 8 * parsed * width, what, max_bytes, str(path))
-    frame = _read_parquet(path, wanted) if parquet else _read_csv(path, sep, index, n)
-    if parquet and len(index) < n:
-        frame = frame.iloc[index]
+    if parquet:
+        frame = _read_parquet(path, wanted)
+    else:
+        frame = _read_csv(path, sep, np.arange(n) if whole else index, n)
+    if whole:
+        n = len(frame)
+        index = subset_indices(n, limit)
+        if len(index) < n:
+            frame = frame.iloc[index]
     if len(frame) == 0:
         raise DataError(f"{path}: no samples (the table has no rows)", hint="give non-empty data")
     rows = (index if len(frame) == len(index) else np.arange(len(frame))) + 1
@@ -124,23 +133,31 @@ def _csv_delimiter(path: Path) -> str:
         return ","
 
 
-def _csv_shape(path: Path, sep: str) -> tuple[list[str], int]:
-    """The header's column names and the number of data rows (line breaks after the header)."""
+def _csv_shape(path: Path, sep: str) -> tuple[list[str], int, bool]:
+    """The header's column names, the lines after it, and whether each line is one data row.
+
+    It is not where a quoted field holds a line break (a free-text column) or a line is
+    blank (pandas skips those): then the lines are more than the rows.
+    """
     import pandas as pd
 
     try:
         header = [str(c) for c in pd.read_csv(path, sep=sep, nrows=0).columns]
         with path.open("rb") as fh:
-            lines, last = 0, b"\n"
+            lines, tail, simple = 0, b"", True
             while chunk := fh.read(_CHUNK):
                 lines += chunk.count(b"\n")
-                last = chunk[-1:]
+                seen = tail + chunk
+                simple = simple and b'"' not in chunk and b"\n\n" not in seen and (
+                    b"\n\r\n" not in seen)  # fmt: skip
+                tail = seen[-2:]
     except (OSError, ValueError, UnicodeDecodeError) as e:  # NOTE: pandas' errors subclass these
         raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
-    return header, max(0, lines + (last != b"\n") - 1)
+    last = tail[-1:] or b"\n"
+    return header, max(0, lines + (last != b"\n") - 1), simple
 
 
-def _parquet_shape(path: Path) -> tuple[list[str], int]:
+def _parquet_shape(path: Path) -> tuple[list[str], int, bool]:
     """The column names and row count from a Parquet file's metadata (nothing else read)."""
     try:
         import pyarrow.parquet as pq
@@ -149,7 +166,7 @@ def _parquet_shape(path: Path) -> tuple[list[str], int]:
                         "which is not installed", hint=PARQUET_HINT) from None
     try:
         meta = pq.ParquetFile(path).metadata
-        return [str(n) for n in meta.schema.to_arrow_schema().names], int(meta.num_rows)
+        return [str(n) for n in meta.schema.to_arrow_schema().names], int(meta.num_rows), True
     except (OSError, ValueError) as e:
         raise DataError(f"cannot read {path}: {_first_line(e)}",
                         hint="give a Parquet file written by pandas or pyarrow") from e

@@ -278,3 +278,28 @@ def test_images_with_an_explicit_data_range() -> None:
     assert any("--data-range" in t for t in ds.transforms)
     with pytest.raises(DataError, match=r"leave the given data range \[0, 0.5\]"):
         dataset_from_arrays(x, None, (None, 1, 4, 4), data_range=(0.0, 0.5))
+
+
+def test_a_csv_whose_lines_are_not_its_rows_is_counted_by_its_rows(tmp_path: Path) -> None:
+    """A free-text column with line breaks inside quotes, and blank lines, made a tester's
+    300 rows read as 500 ("300 of 500") and `--limit 50` keep 32 of them."""
+    g = np.random.default_rng(0)
+    rows = [",".join(str(v) for v in row) + f",{i % 2}"
+            for i, row in enumerate(g.normal(size=(300, 3)).round(4))]  # fmt: skip
+    notes = tmp_path / "notes.csv"
+    notes.write_text("\n".join(["a,b,c,y,note", *(r + (',"line1\nline2\nline3"' if i % 3 == 0
+                                                       else ",plain")
+                                                  for i, r in enumerate(rows))]) + "\n\n\n",
+                     encoding="utf-8")  # fmt: skip
+    plain = tmp_path / "plain.csv"  # the same rows, one line each
+    plain.write_text("\n".join(["a,b,c,y,note", *(r + ",x" for r in rows)]) + "\n",
+                     encoding="utf-8")  # fmt: skip
+    read = {f: load_data(f, (None, 3), columns=("a", "b", "c"), label_column="y")
+            for f in (notes, plain)}  # fmt: skip
+    assert len(read[notes].x) == 300 and not any("subset" in t for t in read[notes].transforms)
+    np.testing.assert_array_equal(read[notes].x, read[plain].x)
+    some = {f: load_data(f, (None, 3), columns=("a", "b", "c"), label_column="y", limit=50)
+            for f in (notes, plain)}  # fmt: skip
+    assert len(some[notes].x) == 50
+    assert any("random subset of 50 of 300 samples" in t for t in some[notes].transforms)
+    np.testing.assert_array_equal(some[notes].x, some[plain].x)  # the same rows kept
