@@ -524,8 +524,10 @@ def _meta_floats(meta: dict[str, str], key: str, default: tuple[float, ...]) -> 
     try:
         return tuple(float(v) for v in meta[key].replace(",", " ").split())
     except ValueError:
+        flag = key.split(".")[-1]
         raise ModelError(
             f"model metadata {key}={meta[key]!r} is not a list of numbers",
-            hint=f"pass --{key.split('.')[-1]} explicitly",
+            hint=f"pass --{flag} explicitly" if flag in ("mean", "std") else
+            f"correct {key} in the model's metadata (numbers, comma-separated)",
         ) from None
 

@@ -180,6 +180,26 @@ def _cut_reasons(g: Graph) -> dict[str, str | None]:
         for t in outs:
             reasons[t] = (_SHAPES if t in floating and t not in g.outputs
                           else _reason(g, t, active, live, soft))
+    return _one_input(g, reasons)
+
+
+def _one_input(g: Graph, reasons: dict[str, str | None]) -> dict[str, str | None]:
+    """`reasons`, with clean cuts whose encoder would need several graph inputs marked.
+
+    The tensors after a second input joins are clean cuts of the graph, but their encoder
+    takes both inputs, and privaudit audits an encoder of one data input (`split_model`).
+    """
+    if len(g.inputs) < 2:
+        return reasons
+    needs: dict[str, frozenset[str]] = {t: frozenset({t}) for t in g.inputs}
+    for node in g.nodes:
+        deps = frozenset().union(*(needs.get(t, frozenset()) for t in node_inputs(node)))
+        needs.update({t: deps for t in node.output if t})
+    for t, reason in reasons.items():
+        needed = [i for i in g.inputs if i in needs.get(t, ())]
+        if reason is None and len(needed) > 1:
+            reasons[t] = (f"its encoder would need {len(needed)} inputs, "
+                          f"{quoted(needed)}; privaudit audits one data input")
     return reasons
 
 

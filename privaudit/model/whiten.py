@@ -11,6 +11,7 @@ the head starts with Mul(z', a), so head(encoder(x)) is the model's output as be
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,7 @@ __all__ = ["broadcast_shape", "channel_scales", "whiten_split"]
 _RAW_SUFFIX = "_privaudit_raw"  # the encoder's unwhitened cut inside the whitened encoder
 _UNWHITENED_SUFFIX = "_privaudit_unwhitened"  # the head's rescaled input
 _INV_SCALE_SUFFIX = "_privaudit_inv_scale"
+MIN_SCALE = 1e-6  # the smallest per-channel std, as a share of their RMS, that can whiten
 _SCALE_SUFFIX = "_privaudit_scale"
 
 
@@ -38,10 +40,18 @@ def channel_scales(stds: Sequence[float]) -> tuple[float, np.ndarray]:
     if values.ndim != 1 or not len(values) or not (np.isfinite(values).all() and
                                                    (values > 0).all()):
         raise ModelError(f"per-channel noise stds must be finite and > 0, got {list(stds)}",
-                         hint="re-harden the model, or pass --noise SIGMA to audit it with "
-                         "one sigma for every channel")
+                         hint="re-harden the model, or correct privaudit.noise_sigmas in its "
+                         "metadata: one std > 0 per channel of the cut (--noise only rescales "
+                         "them)")
     sigma = float(np.sqrt(np.mean(values**2)))
-    return sigma, values / sigma
+    scales = values / sigma
+    if not (math.isfinite(sigma) and scales.min() >= MIN_SCALE):
+        # NOTE: the whitened cut divides by the scales: a tester's 1e-300 made it infinite
+        raise ModelError(f"per-channel noise stds {list(stds)} span too much: the smallest is "
+                         f"{scales.min():.3g} of their RMS (at least {MIN_SCALE:g})",
+                         hint="re-harden the model, or correct privaudit.noise_sigmas in its "
+                         "metadata")  # fmt: skip
+    return sigma, scales
 
 
 def broadcast_shape(feature_shape: tuple[int | None, ...], channels: int) -> tuple[int, ...]:
@@ -52,12 +62,13 @@ def broadcast_shape(feature_shape: tuple[int | None, ...], channels: int) -> tup
     """
     if not feature_shape:
         raise ModelError("per-channel noise needs features with a channel axis (N, C, ...)",
-                         hint="pass --noise SIGMA to audit with one sigma")
+                         hint="audit at the split the model was hardened at (its metadata "
+                         "names it), or remove privaudit.noise_sigmas from its metadata")
     if feature_shape[0] is not None and feature_shape[0] != channels:
         raise ModelError(f"the model carries {channels} per-channel noise stds but its cut has "
                          f"{feature_shape[0]} channels",
                          hint="audit at the split the model was hardened at (its metadata "
-                         "names it), or pass --noise SIGMA")
+                         "names it), or correct privaudit.noise_sigmas in its metadata")
     return (1, channels, *(1,) * (len(feature_shape) - 1))
 
 

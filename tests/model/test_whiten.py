@@ -175,11 +175,15 @@ def test_bad_per_channel_stds_in_metadata_are_a_model_error(
     data = tmp_path / "d.npz"
     np.savez(data, x=digits_like[0], y=digits_like[1])
     for value, match in (("0.1,abc", "not a list of numbers"), ("0.1,0.1,0.1", "3 per-channel"),
-                         ("0.1,0,0.1,0.1", "finite and > 0")):
+                         ("0.1,0,0.1,0.1", "finite and > 0"),
+                         ("1e-300,0.1,0.1,0.1", "span too much")):
         path = tmp_path / "bad.onnx"
         save_model(set_metadata(onnx.load(scaled), {metadata.NOISE_SIGMAS: value}), path)
-        with pytest.raises(ModelError, match=match):
+        with pytest.raises(ModelError, match=match) as raised:
             prepare(_cfg(path, data, "layer3", None))
+        # NOTE: a hint that leads somewhere: --noise rescales the stds, it cannot drop them
+        assert raised.value.hint is not None and "metadata" in raised.value.hint
+        assert "--noise" not in raised.value.hint.replace("--noise only rescales", "")
 
 
 def test_the_allocation_is_found_by_its_cut_whatever_name_recorded_or_asked(
