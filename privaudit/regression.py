@@ -86,7 +86,7 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
 
 
 def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
-    """How two audits' measurements differ: their data, seed or attack budget (empty: alike).
+    """How two audits' measurements differ: data, audit split, seed or budget (empty: alike).
 
     A smoke audit's weaker attacks made a model read as +243% harder to invert than the same
     model's standard audit, and `--fail-if-less-private` passed.
@@ -95,6 +95,11 @@ def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
     out = []
     if a.data.fingerprint != b.data.fingerprint:
         out.append(f"data {a.data.source} vs {b.data.source}, different samples")
+    elif (a.data.n_aux, a.data.n_eval) != (b.data.n_aux, b.data.n_eval):
+        # NOTE: the same data split otherwise (eval_fraction, max_eval): an attacker with
+        # fewer auxiliary samples is weaker, and B would pass as more private
+        out.append(f"audit split {a.data.n_aux} vs {b.data.n_aux} auxiliary and "
+                   f"{a.data.n_eval} vs {b.data.n_eval} evaluation samples")
     if a.provenance.seed != b.provenance.seed:
         out.append(f"seed {a.provenance.seed} vs {b.provenance.seed}")
     ba, bb = _budget(a), _budget(b)

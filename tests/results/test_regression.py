@@ -324,6 +324,8 @@ def test_compare_output_records_the_regression_gate_and_the_references(tmp_path:
      "budget smoke vs standard"),
     (lambda d: d["provenance"].update(seed=1), "seed 0 vs 1"),
     (lambda d: d["data"].update(fingerprint="0" * 64), "different samples"),
+    (lambda d: d["data"].update(n_aux=6, n_eval=d["data"]["n_eval"] + d["data"]["n_aux"] - 6),
+     "audit split"),
 ])  # fmt: skip
 def test_reports_measured_differently_are_not_gated(knn_run: Path, tmp_path: Path, edit: Any,
                                                     words: str) -> None:  # fmt: skip
