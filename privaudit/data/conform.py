@@ -18,8 +18,6 @@ CHW = tuple[int | None, int | None, int | None]  # per-sample (C, H, W); None = 
 _LUMA = (0.299, 0.587, 0.114)  # ITU-R BT.601, the weights Pillow's convert("L") uses
 _CHUNK_ELEMS = 1 << 22  # elements converted at a time, to bound temporary memory
 _SMALL_DIMS = (1, 3, 4)
-_RANGE_HINT = ("give the pixels' range, e.g. --data-range -1,1 (data_range in the config), or "
-               "rescale the data to [0, 1] or give it as uint8")
 _RESIZE_HINT = "resize your data or pass --resize"
 # NOTE: the largest value below which data are not taken for 8-bit pixels: a real image set
 # (even a dark one) reaches half the 8-bit range somewhere; data on 0-16 or [0, 1.2] do not.
@@ -253,6 +251,13 @@ def _scale(x: np.ndarray, source: str, eight_bit: bool) -> tuple[float, list[str
     if lo >= 0 and hi <= 255 and (hi >= _EIGHT_BIT_LEAST or eight_bit or hi == 0):
         return 1 / 255, ["uint8/255" if x.dtype == np.uint8 else
                          f"{x.dtype} values in [0, 255] scaled by 1/255"]
+    if lo >= 0 and hi <= 1:  # NOTE: uint8 0s and 1s: a mask, or nearly black 8-bit pixels
+        raise DataError(
+            f"{source}: {x.dtype} values in [{lo:g}, {hi:g}] may be a 0/1 mask or nearly black "
+            "8-bit pixels, so their scale cannot be told",
+            hint="give --data-range 0,1 for a 0/1 mask, or --data-range 0,255 for 8-bit "
+                 "pixels (data_range in the config)",
+        )
     if lo >= 0 and hi <= 255:
         raise DataError(
             f"{source}: {x.dtype} values in [{lo:g}, {hi:g}] are neither on [0, 1] nor 8-bit "
@@ -262,8 +267,18 @@ def _scale(x: np.ndarray, source: str, eight_bit: bool) -> tuple[float, list[str
                  "they are 8-bit pixels",
         )
     raise DataError(
-        f"{source}: values in [{lo:g}, {hi:g}] are outside [0, 1] and [0, 255]", hint=_RANGE_HINT
+        f"{source}: values in [{lo:g}, {hi:g}] are outside [0, 1] and [0, 255]",
+        hint=f"give the pixels' range, e.g. --data-range {_range_example(lo, hi)} (data_range in "
+             "the config), or rescale the data to [0, 1] or give it as uint8",
     )
+
+
+def _range_example(lo: float, hi: float) -> str:
+    """A `--data-range` that holds [lo, hi]: -1,1 for data about it, else 0 (or lo) to hi."""
+    if -1 <= lo < 0 and hi <= 1:
+        return "-1,1"
+    low = 0 if lo >= 0 else math.floor(lo)
+    return f"{low},{math.ceil(hi)}"
 
 
 def _to_float32(x: np.ndarray, scale: float, offset: float = 0.0) -> np.ndarray:

@@ -71,7 +71,8 @@ def partition_aux_eval(
     aux_idx, removed = _drop_duplicates(ds.x, rng.permutation(np.flatnonzero(rest)), eval_idx)
     if len(aux_idx) == 0:
         raise DataError(
-            f"{ds.source}: cannot split {n} samples ({removed} duplicates) into aux and eval",
+            f"{ds.source}: cannot split {n} samples into aux and eval: each of the {removed} "
+            "left for the auxiliary set is identical to an evaluation sample",
             hint="give more distinct samples",
         )
     how = f"of {n} ({'stratified by label' if ds.y is not None else 'random'}, seed {seed})"

@@ -267,7 +267,8 @@ def _labels(
                         hint="drop the rows without a label, or fill them in")
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = column.to_numpy(dtype=np.float64)
-        fractional = np.flatnonzero(values != np.rint(values))
+        # NOTE: beyond 2^31 no head has that many classes, and int64 would wrap around
+        fractional = np.flatnonzero((values != np.rint(values)) | (np.abs(values) >= 2**31))
         if len(fractional):
             raise DataError(f"{path}: the label column {name!r} holds {values[fractional[0]]:g} "
                             f"in row {int(rows[fractional[0]])}, not a class index",

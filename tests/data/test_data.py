@@ -349,6 +349,16 @@ def test_values_of_unknown_scale_are_refused_not_divided_by_255(
     np.testing.assert_allclose(stated.x[:, 0], x / np.ceil(x.max()), atol=1e-6)
 
 
+def test_values_beyond_8_bit_get_a_range_that_holds_them(tmp_path: Path) -> None:
+    """12-bit data in uint16 was told to try `--data-range -1,1`."""
+    x = np.random.default_rng(0).integers(0, 4096, (20, 8, 8)).astype(np.uint16)
+    x[0, 0, 0] = 4095
+    path = save_npz(tmp_path, {"x": x})
+    with pytest.raises(DataError, match=r"outside \[0, 1\] and \[0, 255\]") as err:
+        load_data(path, (None, 1, 8, 8))
+    assert "--data-range 0,4095" in (err.value.hint or "")
+
+
 def test_dark_image_files_and_zeros_are_still_8_bit(tmp_path: Path) -> None:
     for k, name in enumerate(["a", "b"]):
         (tmp_path / "imgs" / name).mkdir(parents=True)
@@ -406,7 +416,8 @@ def test_split_unlabeled_and_errors() -> None:
     ds = Dataset.from_arrays(PIXELS, None, source="x")
     split = partition_aux_eval(ds, eval_fraction=0.5)
     assert len(split.aux) == len(split.eval) == 3 and split.aux.y is None
-    with pytest.raises(DataError, match="cannot split"):
+    with pytest.raises(DataError, match="cannot split 5 samples into aux and eval: each of the "
+                                        "4 left for the auxiliary set is identical"):
         partition_aux_eval(Dataset.from_arrays(np.zeros((5, 1, 2, 2)), None, source="same"))
     with pytest.raises(ConfigError):
         partition_aux_eval(ds, eval_fraction=1.0)

@@ -147,6 +147,9 @@ def test_label_problems_name_the_row(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.0, 2, 3], "label": [0, 1.5, 1]})
     with pytest.raises(DataError, match="holds 1.5 in row 2, not a class index"):
         load_data(_csv(tmp_path / "f.csv", frame), (None, 1))
+    frame = pd.DataFrame({"a": [1.0, 2, 3], "label": [0, 1e20, 1]})  # int64 wrapped it
+    with pytest.raises(DataError, match="holds 1e[+]20 in row 2, not a class index"):
+        load_data(_csv(tmp_path / "big.csv", frame), (None, 1))
 
 
 def test_columns_select_and_order(table: Path) -> None:
