@@ -210,6 +210,9 @@ def _reason(
     g: Graph, tensor: str, active: dict[str, None], live: set[int], soft: dict[int, str]
 ) -> str | None:
     if tensor in g.outputs:
+        if any(c in live for c in g.consumers.get(tensor, [])):
+            return ("it is also a graph output (the model returns it beside what follows): "
+                    "privaudit cannot cut at a tensor the model returns")
         return "it is a graph output: nothing to split after it"
     if tensor not in active:
         return "the model outputs do not use it"
@@ -538,9 +541,14 @@ def resolve_in(g: Graph, name: str, model_name: str) -> str:
     if tensor in g.inputs:
         raise ModelError(f"split {name!r} is at the model input: nothing to split",
                          hint=f"pick a layer inside the model; see `privaudit layers {model_name}`")
-    if tensor in g.outputs:
+    if tensor in g.outputs and not g.consumers.get(tensor):
         raise ModelError(f"split {name!r} is at the model output {tensor!r}: nothing to split",
                          hint=f"pick an earlier layer; see `privaudit layers {model_name}`")
+    if tensor in g.outputs:
+        raise ModelError(f"split {name!r} (tensor {tensor!r}) is also an output of the model, "
+                         "which privaudit cannot cut at",
+                         hint="export the model without returning it (the logits alone), or cut "
+                              f"next to it; see `privaudit layers {model_name}`")
     if tensor in g.const:
         raise ModelError(f"split {name!r} is a constant ({tensor!r}), not an activation",
                          hint=f"pick a layer output; see `privaudit layers {model_name}`")

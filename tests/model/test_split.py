@@ -143,6 +143,20 @@ def test_cut_at_input_or_output_refused(tiny_cnn_legacy: Path, name: str, match:
         split_model(load_model(tiny_cnn_legacy), name)
 
 
+def test_a_cut_the_model_also_returns_is_refused_for_what_it_is() -> None:
+    """`(logits, embedding)`: the embedding is followed by the head, so 'nothing to split'
+    was wrong; the cut beside it is clean."""
+    nodes = [helper.make_node("Relu", ["x"], ["a"]), helper.make_node("Tanh", ["a"], ["emb"]),
+             helper.make_node("Neg", ["emb"], ["logits"])]  # fmt: skip
+    model = _graph_model(nodes, ["x"], ["logits", "emb"])
+    with pytest.raises(ModelError, match="is also an output of the model") as raised:
+        split_model(model, "emb")
+    assert "without returning it" in (raised.value.hint or "")
+    rows = {r.tensor: r for r in list_cut_points(model)}
+    assert not rows["emb"].clean and "also a graph output" in (rows["emb"].reason or "")
+    assert rows["a"].clean and split_model(model, "a").output_names == ("logits", "emb")
+
+
 def test_unnamed_model_lists_and_splits_by_tensor(tiny_resnet_dynamo: Path) -> None:
     model = load_model(tiny_resnet_dynamo)
     for node in model.graph.node:
