@@ -182,5 +182,7 @@ def test_the_sweep_benchmark_prints_the_ceiling_of_its_jobs_goal(quick: str) -> 
     single, one = seconds[("local, 1 thread", "1")], seconds[("local", "1")]
     found = re.search(r"can gain at most 2 / ([\d.]+) = ([\d.]+)x over --jobs 1", text)
     assert found is not None, text
-    assert float(found.group(1)) == pytest.approx(single / one, abs=0.01)
-    assert float(found.group(2)) == pytest.approx(2 * one / single, abs=0.01)
+    # NOTE: the table's seconds are rounded to 0.1 s (a few seconds in quick mode) and the
+    # note's ratios to 0.01: each agrees with the table within that rounding
+    assert float(found.group(1)) == pytest.approx(single / one, rel=0.04, abs=0.006)
+    assert float(found.group(2)) == pytest.approx(2 * one / single, rel=0.04, abs=0.006)
