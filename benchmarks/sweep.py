@@ -258,8 +258,8 @@ def run(args: argparse.Namespace) -> Result:
     )
     cores = len(os.sched_getaffinity(0))
     notes: tuple[str, ...] = (
-        f"The ceiling of --jobs 2 here: {cores} threads make one worker "
-        f"{single / one:.2f}x faster than 1 thread ({one:.1f} s against {single:.1f} s), so "
+        f"The ceiling of --jobs 2 here: one worker ran {single / one:.2f}x as fast with "
+        f"{cores} threads as with 1 ({one:.1f} s against {single:.1f} s), so "
         f"two 1-thread workers can gain at most 2 / {single / one:.2f} = "
         f"{2 * one / single:.2f}x over --jobs 1, with no start-up and no idle worker at the end.",
     )
