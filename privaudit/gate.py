@@ -24,7 +24,7 @@ from privaudit.results.verdict import (
     refuted_paper_floor_words,
 )
 
-__all__ = ["evaluate_gate", "evaluate_report"]
+__all__ = ["evaluate_gate", "evaluate_report", "unusable_reason"]
 
 
 def evaluate_gate(
@@ -135,6 +135,23 @@ FAILED_TO_LEARN = -0.1  # an attack this much worse than guessing the mean input
 MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate
 
 
+def unusable_reason(a: AttackResult) -> str | None:
+    """Why an attack's result cannot pass an attack threshold (`{rule}` left to fill), or None.
+
+    It did much worse than guessing the mean input (it did not train), or it was scored on
+    too few evaluation samples. The sweep's privacy constraints follow the same rule.
+    """
+    if a.recovered is not None and a.recovered < FAILED_TO_LEARN:
+        return (f"did worse than guessing the mean input (recovered {a.recovered:.0%}), so it "
+                "learned nothing and its result cannot pass {rule}: measure at a larger "
+                "--budget")
+    if 0 < a.n_samples < MIN_GATED_SAMPLES:
+        return (f"scored on {a.n_samples} evaluation sample{'' if a.n_samples == 1 else 's'}, "
+                f"too few to gate {{rule}} on (at least {MIN_GATED_SAMPLES}): audit more "
+                "samples")
+    return None
+
+
 def _unusable(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
     """The attack thresholds fail on an attack whose result cannot speak for the features.
 
@@ -144,13 +161,7 @@ def _unusable(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:
     (a tester's audit of 2 rows passed `--fail-over-recovered 0.1` on one sample). An
     `n_samples` of 0 is not recorded (a result built by hand).
     """
-    why = None
-    if a.recovered is not None and a.recovered < FAILED_TO_LEARN:
-        why = (f"did worse than guessing the mean input (recovered {a.recovered:.0%}), so it "
-               "learned nothing and its result cannot pass {rule}: measure at a larger --budget")
-    elif 0 < a.n_samples < MIN_GATED_SAMPLES:
-        why = (f"scored on {a.n_samples} evaluation sample{'' if a.n_samples == 1 else 's'}, "
-               f"too few to gate {{rule}} on (at least {MIN_GATED_SAMPLES}): audit more samples")
+    why = unusable_reason(a)
     if why is None:
         return
     for rule in ATTACK_RULES:

@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
+from privaudit.gate import unusable_reason
 from privaudit.results import (
     AttackRun,
     AttackSummary,
@@ -207,17 +208,27 @@ def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
     # NOTE: the references alone do not bound what an attacker recovers: a privacy
     # constraint needs an attack's result, as the gate's attack thresholds do
     attacked = any(a.status == Status.OK and a.mse is not None for a in p.attacks)
+    # NOTE: and, as the gate's, none may be a run that cannot speak for the features (it
+    # learned nothing, or was scored on too few samples): a decoder at -168% recovered let
+    # a label reference meet --min-attack-mse where `assess`'s gate failed the same point
+    unusable = next(((r.result.attack, why) for r in p.runs if r.result.status == Status.OK
+                     for why in [unusable_reason(r.result)] if why is not None), None)  # fmt: skip
     checks = [
-        (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy", True),
-        (c.min_attack_mse, p.strongest_mse, True, "strongest reconstruction's MSE", attacked),
-        (c.max_recovered, p.recovered, False, "recovered share", attacked),
+        (c.min_accuracy, p.noisy_accuracy.value, True, "noisy accuracy", True, "min_accuracy"),
+        (c.min_attack_mse, p.strongest_mse, True, "strongest reconstruction's MSE", attacked,
+         "min_attack_mse"),
+        (c.max_recovered, p.recovered, False, "recovered share", attacked, "max_recovered"),
     ]
     out = []
-    for threshold, value, at_least, what, measured in checks:
+    for threshold, value, at_least, what, measured, rule in checks:
         if threshold is None:
             continue
         if not measured:
             out.append((math.inf, f"{what} not measured: no attack ran"))
+            continue
+        if rule != "min_accuracy" and unusable is not None:
+            name, why = unusable
+            out.append((math.inf, f"{what} not measured: {name} {why.format(rule=rule)}"))
             continue
         if value is None:
             out.append((math.inf, f"{what} not measured"))

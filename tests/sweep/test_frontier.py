@@ -154,6 +154,23 @@ def test_the_worst_seed_judges_a_point_as_the_gate_does() -> None:
     assert "0.01048 is" in a.recommendation.shortfalls[0]
 
 
+@pytest.mark.parametrize("constraints", [Constraints(0.8, 0.04, None),
+                                         Constraints(0.8, None, 0.3)])
+def test_an_attack_that_learned_nothing_meets_no_privacy_constraint(
+    constraints: Constraints,
+) -> None:
+    """A tester's smoke decoder at -168% recovered left the label reference (0.054) to meet
+    `--min-attack-mse 0.04`, exit 0, where `assess`'s gate fails the same point."""
+    blind = replace(_with_label(_point("layer3", 0.1, 0.9, 0.176, -1.68), 0.054, 0.17),
+                    runs=(_run(0, 0.176, -1.68),))  # fmt: skip
+    points, rec = recommend([with_strongest(blind)], constraints, "mse", "m.onnx", "d.npz")
+    assert rec.status == "unmet" and points[0].meets is False
+    assert "decoder did worse than guessing the mean input" in rec.shortfalls[0]
+    learned = replace(blind, runs=(_run(0, 0.176, -0.05),))  # a weak attack, but it trained
+    points, rec = recommend([with_strongest(learned)], constraints, "mse", "m.onnx", "d.npz")
+    assert rec.status == "met"
+
+
 def test_a_tie_goes_to_the_larger_sigma_and_the_pick_says_what_it_cannot_show() -> None:
     """12 points tied on the label reference (weak attacks): the first, sigma 0, won, and
     nothing said that there was no noise or that no attack had beaten the reference."""
