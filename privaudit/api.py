@@ -183,6 +183,12 @@ def sweep(
            "min_accuracy": min_accuracy, "min_attack_mse": min_attack_mse,
            "max_recovered": max_recovered}  # fmt: skip
     table = {**{k: v for k, v in own.items() if v is not None}, **options.pop("sweep", {})}
+    if not isinstance(fresh, bool):  # NOTE: fresh="no" is truthy, and fresh drops every shard
+        raise ConfigError(f"fresh: expected True or False, got {fresh!r}",
+                          hint="fresh=True ignores the finished jobs in shards=")
+    if shards is not None and not isinstance(shards, str | Path):
+        raise ConfigError(f"shards: expected a folder path, got {type(shards).__name__}",
+                          hint="shards='sweep-shards' keeps the finished jobs there")
     cfg, (proto, x, y) = _resolve(model, data, None, None, attacks, budget, config,
                                   {**options, "sweep": table})  # fmt: skip
     if shards is None:
@@ -239,6 +245,10 @@ def _resolve(
             flat.update({f"{key}.{k}": v for k, v in value.items()})
         else:
             flat[key] = value
+    if not isinstance(config, str | Path | bool | None):
+        raise ConfigError(f"config: expected a TOML file's path, True or None, got "
+                          f"{type(config).__name__}",
+                          hint="config='pyproject.toml', or True to search as the command does")
     path = None if isinstance(config, bool) or config is None else Path(config)
     cfg = load_config(path, flat, search=config is True)
     return cfg, (proto, x, y)
@@ -315,6 +325,9 @@ def _attack_names(attacks: Sequence[str] | bool) -> tuple[str, ...] | None:
         return ()
     if isinstance(attacks, str):
         return tuple(a for a in attacks.split(",") if a)
+    if not isinstance(attacks, Sequence) or not all(isinstance(a, str) for a in attacks):
+        raise ConfigError(f"attacks: expected attack names, True or False, got {attacks!r}",
+                          hint='e.g. attacks=["knn", "decoder"], or attacks=False for none')
     return tuple(attacks)
 
 

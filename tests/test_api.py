@@ -126,13 +126,28 @@ def test_load_report_round_trips(tmp_path: Path, in_memory: privaudit.AuditRepor
         ({"data": {"y": [1]}}, privaudit.ConfigError),
         ({"noise": -1.0}, privaudit.ConfigError),
         ({"progress": "yes"}, privaudit.ConfigError),
+        ({"config": 5}, privaudit.ConfigError),
+        ({"attacks": 5}, privaudit.ConfigError),
+        ({"attacks": ["knn", 3]}, privaudit.ConfigError),
     ],
 )
 def test_errors_raise_the_projects_types(kwargs: dict[str, object], error: type) -> None:
     with pytest.raises(error) as caught:
-        privaudit.assess(attacks=False, **kwargs)  # type: ignore[arg-type]
+        privaudit.assess(**{"attacks": False, **kwargs})  # type: ignore[arg-type]
     assert isinstance(caught.value, privaudit.PrivauditError)
     assert caught.value.message
+
+
+@pytest.mark.parametrize(("kwargs", "words"), [
+    ({"fresh": "no"}, "fresh: expected True or False"),  # "no" is truthy: it dropped the shards
+    ({"shards": 5}, "shards: expected a folder path"),
+])  # fmt: skip
+def test_sweep_refuses_arguments_of_the_wrong_type(tmp_path: Path, kwargs: dict[str, object],
+                                                   words: str) -> None:  # fmt: skip
+    with pytest.raises(privaudit.ConfigError, match=words):
+        privaudit.sweep(splits="layer3", noise=0.1, attacks=False, limit=60,
+                        **{"shards": tmp_path / "s", **kwargs})  # type: ignore[arg-type]
+    assert not (tmp_path / "s").exists()
 
 
 def test_load_report_of_something_else(tmp_path: Path) -> None:
