@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar, Generic, Self, TypeVar
@@ -57,10 +58,10 @@ class AttackParams:
 
 
 def check_positive(attack: str, name: str, value: float, *, integer: bool = False) -> None:
-    """Raise ConfigError in expected-vs-got wording unless `value` is a positive number."""
+    """Raise ConfigError in expected-vs-got wording unless `value` is a finite positive number."""
     kind = "int" if integer else "number"
     ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok or not value > 0:
+    if isinstance(value, bool) or not ok or not (value > 0 and math.isfinite(value)):
         raise ConfigError(
             f"{attack}.{name}: expected a positive {kind}, got {value!r}",
             hint=f"set attacks.{attack}.{name} to a positive {kind}",

@@ -270,10 +270,11 @@ def check_bool(attack: str, name: str, value: object) -> None:
 
 
 def check_nonnegative(attack: str, name: str, value: object) -> None:
-    """Raise ConfigError in expected-vs-got wording unless `value` is a number >= 0."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+    """Raise ConfigError in expected-vs-got wording unless `value` is a finite number >= 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+            value >= 0 and math.isfinite(value)):  # fmt: skip
         raise ConfigError(
-            f"{attack}.{name}: expected a non-negative number, got {value!r}",
+            f"{attack}.{name}: expected a finite non-negative number, got {value!r}",
             hint=f"set attacks.{attack}.{name} to a number >= 0",
         )
 

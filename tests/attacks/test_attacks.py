@@ -158,6 +158,8 @@ BAD_PARAMS = [
     (GanParams, "gp_weight", -10.0),
     (GanParams, "critic_steps", 0),
     (GanParams, "lr", float("nan")),
+    (DecoderParams, "lr", float("inf")),  # a tester's lr = inf diverged, exit 1 not 2
+    (OptimizationParams, "tv_weight", float("inf")),
 ]
 
 
