@@ -237,8 +237,10 @@ def test_regression_names_what_got_worse() -> None:
     text = regression(before, _report(0.025, 0.25))
     assert text is not None and text.startswith("The hardened model is LESS private")
     assert "0.025" in text and "0.03" in text and "leakage bound" in text
-    only_leak = regression(before, _report(0.031, 0.21))
+    only_leak = regression(before, _report(0.031, 0.22))
     assert only_leak is not None and "strongest attack" not in only_leak
+    # within compare's 5% tolerance: not "LESS private" (a tester's -0.0003% and +0.3% were)
+    assert regression(before, _report(0.0299, 0.205)) is None
 
 
 def test_regression_compares_the_best_reconstructions_references_included() -> None:
@@ -252,9 +254,9 @@ def test_regression_compares_the_best_reconstructions_references_included() -> N
     text = regression(before, worse) or ""
     assert text.startswith("The hardened model is LESS private")
     assert ("its best reconstruction reaches MSE 0.04 (label reference), below the original's "
-            "0.05 (label reference)") in text and "possibly noise" not in text
+            "0.05 (label reference), beyond both 95% intervals") in text
     close = label(_report(0.065, 0.15), 0.049, 0.046, 0.052)
-    assert "possibly noise" in (regression(before, close) or "")
+    assert regression(before, close) is None  # within both intervals: noise, as compare says
     # an attack weaker than both labels got weaker still: the label decides, and it held
     assert regression(before, label(_report(0.070, 0.15), 0.050, 0.047, 0.053)) is None
     # a better attack that stays above the label reference changes nothing the server can do
