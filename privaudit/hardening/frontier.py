@@ -32,6 +32,7 @@ __all__ = [
     "sigma_for_accuracy",
     "variant_of",
     "winner",
+    "within_budget",
 ]
 
 NO_LOSS = "none"  # the loss of a variant without CEM (noise-only, or the original model)
@@ -236,6 +237,11 @@ def _describe(v: Variant) -> str:
     return f"{v.defence or v.label} ({knob})"
 
 
+def within_budget(v: Variant, max_drop: float, reference: float) -> bool:
+    """Whether `v`'s noisy accuracy stays within `max_drop` points of `reference`."""
+    return v.noisy_accuracy >= reference - max_drop / 100.0
+
+
 def choose(grid: list[Variant], max_drop: float, reference: float) -> tuple[int, str]:
     """The most private candidate within the accuracy budget.
 
@@ -246,8 +252,7 @@ def choose(grid: list[Variant], max_drop: float, reference: float) -> tuple[int,
         The index into `grid` and the reason, in words. Without any candidate within the
         budget, the most accurate one is kept and the reason says so.
     """
-    floor = reference - max_drop / 100.0
-    ok = [i for i, v in enumerate(grid) if v.noisy_accuracy >= floor]
+    ok = [i for i, v in enumerate(grid) if within_budget(v, max_drop, reference)]
     if not ok:
         best = max(range(len(grid)), key=lambda i: grid[i].noisy_accuracy)
         return best, (f"no candidate kept the noisy accuracy within {max_drop:g} points of the "

@@ -46,6 +46,7 @@ from privaudit.hardening.frontier import (
     sigma_for_accuracy,
     variant_of,
     winner,
+    within_budget,
 )
 from privaudit.model import (
     broadcast_shape,
@@ -212,7 +213,12 @@ def _harden_and_write(
             embedded_sigma=prep.noise_sigma if embed else None)
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
                                     command="harden")
-    after = replace(after, warnings=(*after.warnings, *_dropped_noise(h.embed_noise, prep)))
+    met = None if h.max_accuracy_drop is None else within_budget(
+        kept.variant, h.max_accuracy_drop, before.utility.clean_accuracy or 0.0)
+    missed = () if met is not False else (
+        f"--max-accuracy-drop {h.max_accuracy_drop:g} not met: {chosen}",)
+    after = replace(after, warnings=(*after.warnings, *_dropped_noise(h.embed_noise, prep),
+                                     *missed))
     original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats],
                           defence="original", noise_stds=prep.noise_stds)
     stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
@@ -227,7 +233,7 @@ def _harden_and_write(
         holdout=h.holdout, fine_tune_samples=len(run.train),
         defence=candidates[index].spec.name, mu=kept.variant.mu,
         comparisons=tuple(comparisons), noise_stds=stds,
-        regression=regression(before, after),
+        regression=regression(before, after), accuracy_budget_met=met,
     )
 
 

@@ -433,6 +433,8 @@ class HardenResult:
     noise_stds: tuple[float, ...] | None = None  # the written model's per-channel noise stds
     # why the hardened model is less private than the original at the same sigma, or None
     regression: str | None = None
+    # --max-accuracy-drop: whether the written model kept within it (None: not asked)
+    accuracy_budget_met: bool | None = None
 
 
 @dataclass(frozen=True)

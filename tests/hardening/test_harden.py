@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -105,6 +106,7 @@ def test_harden_baseline_frontier_and_grid(
     assert all(v.label.startswith("noise-only sigma") for v in h.variants[4:])  # matching
     assert [v.lam for v in h.grid] == [2.0, 4.0, 8.0, 16.0]
     assert h.lam in (2.0, 4.0, 8.0, 16.0) and h.defence == "cem"
+    assert h.accuracy_budget_met is True
     assert all(v.decoder_mse is not None and v.feature_std > 0 for v in h.variants)
     # NOTE: the decoder is the only attack; a reference that reconstructs better takes its
     # place (the label reference is the server's for free), never a weaker one
@@ -114,6 +116,28 @@ def test_harden_baseline_frontier_and_grid(
         assert set(v.strongest_attack.split("/")) <= {"decoder", "label reference",
                                                       "prior reference", "nearest reference"}
         assert v.strongest_mse <= v.decoder_mse
+
+
+def test_an_accuracy_budget_no_model_keeps_is_exit_1_and_said(tmp_path: Path) -> None:
+    """A tester's `--max-accuracy-drop 5` kept none and exited 0, saying so only in the
+    Markdown report; now the hardened model's warnings say it, and the exit code is 1."""
+    from typer.testing import CliRunner
+
+    from privaudit.cli import app
+
+    args = ["harden", "--split", "layer3", "--limit", "300", "--noise", "0.5", "--epochs", "2",
+            "--attacks", "knn", "--budget", "smoke",
+            "--max-accuracy-drop", "0", "-o", str(tmp_path / "h.onnx"),
+            "--output-dir", str(tmp_path / "rep"), "-f", "json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    kept = next(v for v in report["harden"]["variants"] if v["label"] != "original")
+    assert kept["noisy_accuracy"] < report["utility"]["clean_accuracy"]  # 0 points: missed
+    assert report["harden"]["accuracy_budget_met"] is False
+    assert result.exit_code == 1, result.output
+    assert any(w.startswith("--max-accuracy-drop 0 not met: no candidate kept")
+               for w in report["harden"]["after"]["warnings"])  # fmt: skip
+    assert "--max-accuracy-drop 0 not met" in result.stderr
 
 
 def test_harden_without_labels_is_a_data_error(tiny_cnn_legacy: Path, tmp_path: Path,
