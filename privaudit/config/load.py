@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from privaudit.config.choices import ATTACK_NAMES
-from privaudit.config.settings import PATH_KEYS, AttacksConfig, Config, choice
+from privaudit.config.settings import PATH_KEYS, AttacksConfig, Config, ConflictError, choice
 from privaudit.config.tables import build_dataclass
 from privaudit.errors import ConfigError
 
@@ -99,8 +99,13 @@ def load_config(
             _refuse_no_table(document, path)
         table = _resolve_paths(_privaudit_table(document, found), found.parent)
         # NOTE: the file on its own first, every key, even those a flag overrides or whose
-        # attack does not run: a typo must never lie in wait.
-        _build(table, f"fix the value in {found}; README.md lists every key", text_lists=False)
+        # attack does not run: a typo must never lie in wait. Values that only conflict
+        # together are checked once the flags are in (a flag wins, as everywhere).
+        try:
+            _build(table, f"fix the value in {found}; README.md lists every key",
+                   text_lists=False)  # fmt: skip
+        except ConflictError:
+            pass
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
     cfg = _build(merged, "fix the value on the command line; README.md lists every key",

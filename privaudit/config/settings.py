@@ -36,6 +36,7 @@ __all__ = [
     "AttacksConfig",
     "BoundConfig",
     "Config",
+    "ConflictError",
     "GateConfig",
     "HardenConfig",
     "SweepConfig",
@@ -51,6 +52,10 @@ PATH_KEYS = ("model", "encoder", "head", "data", "output_dir")
 GUARD_KEYS = ("max_data_gb",)  # resource limits: not recorded in the report (see as_dict)
 # NOTE: the gate thresholds held to every attack that ran and to every reference
 ATTACK_RULES = ("min_attack_mse", "max_recovered")
+class ConflictError(ConfigError):
+    """Values valid each on its own that cannot go together (a flag may settle it)."""
+
+
 MAX_THREADS = 1024  # threads per pool: far more crashed onnxruntime (1e6) or hung it (5,000)
 
 
@@ -189,7 +194,7 @@ class HardenConfig:
         """CEM is off in the first epoch (no cells yet): with one epoch it would never run."""
         uses_cells = [d for d in self.defence if d != Defence.ADVERSARIAL]
         if self.epochs == 1 and self.lam > 0 and uses_cells:
-            raise ConfigError(
+            raise ConflictError(
                 f"harden.epochs 1 with {', '.join(uses_cells)}: the CEM loss starts in epoch 2, "
                 "once the first epoch's features give it its cells, so it would never run "
                 "(only noise-only fine-tuning would)",

@@ -45,6 +45,18 @@ def test_flags_win_over_file(tmp_path: Path) -> None:
     assert (cfg.noise, cfg.seed, cfg.gate.max_leakage) == (0.05, 3, 0.5)
 
 
+
+def test_a_flag_settles_values_of_the_file_that_conflict_only_together(tmp_path: Path) -> None:
+    """`harden.epochs = 1` in the file with `--epochs 2` on the command line was refused,
+    with the hint to pass the very flag given; a typo in the file is still refused."""
+    (tmp_path / "pyproject.toml").write_text("[tool.privaudit.harden]\nepochs = 1\n")
+    assert load_config(None, {"harden.epochs": 2}, cwd=tmp_path).harden.epochs == 2
+    with pytest.raises(ConfigError, match="harden.epochs 1 with cem"):
+        load_config(None, {}, cwd=tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.privaudit.harden]\nepochs = 0\n")
+    with pytest.raises(ConfigError, match="harden.epochs"):
+        load_config(None, {"harden.epochs": 2}, cwd=tmp_path)
+
 def test_attack_tables_pass_through(tmp_path: Path) -> None:
     _pyproject(
         tmp_path,
