@@ -88,7 +88,8 @@ def run_assess(
 
 
 def check_embedded_sigma(
-    prep: Prepared, others: Sequence[float] = (), cuts: Sequence[str] = ()
+    prep: Prepared, others: Sequence[float] = (), cuts: Sequence[str] = (), *,
+    sweep: bool = False,
 ) -> None:
     """Refuse to audit (or harden) a model with `--embed-noise` elsewhere than its own noise.
 
@@ -100,6 +101,8 @@ def check_embedded_sigma(
         prep: the prepared run.
         others: more sigmas the run measures (`--noise-sweep`, a sweep's grid).
         cuts: more cut tensors the run measures (a sweep's), besides `prep`'s.
+        sweep: the run is a sweep, whose grid defaults to other sigmas and cuts: the hints
+            name the flags that give it the model's own.
 
     Raises:
         ConfigError: the audited sigma or cut, or one of `others` or `cuts`, is not the one
@@ -113,10 +116,11 @@ def check_embedded_sigma(
     for cut in (prep.split.cut_tensor, *cuts):
         if noisy and cut != noisy:
             where = prep.metadata.get(metadata.SPLIT)
+            flag = "--splits" if sweep else "--split"
             raise ConfigError(
                 f"{prep.model_path} adds its noise inside its graph at {noisy} (hardened with "
                 f"--embed-noise): a cut at {cut} describes a deployment it cannot have",
-                hint=f"split it where its noise is ({f'--split {where} or ' if where else ''}"
+                hint=f"split it where its noise is ({f'{flag} {where} or ' if where else ''}"
                 "the tensor above), or audit the model it was hardened from")  # fmt: skip
     embedded = prep.embedded_sigma  # NOTE: the graph's own, even when the metadata lost it
     if embedded is None:
@@ -129,12 +133,17 @@ def check_embedded_sigma(
         if math.isclose(embedded, sigma, rel_tol=1e-6, abs_tol=1e-12):
             continue
         audited = sigma == prep.noise_sigma
+        if sweep:
+            keep = (f"give --noise {embedded:g} alone (the model's own sigma; the default grid "
+                    "holds others)")
+        else:
+            keep = ("leave --noise out (the model's own sigma is used)" if audited else
+                    "leave the other sigmas out")
         raise ConfigError(
             f"{prep.model_path} adds noise of sigma {embedded:g} inside its graph (hardened "
             f"with --embed-noise): an audit at sigma {sigma:g} describes a deployment it "
             "cannot have",
-            hint=("leave --noise out (the model's own sigma is used)" if audited else
-                  "leave the other sigmas out") + "; for another sigma, start from the model it "
+            hint=keep + "; for another sigma, start from the model it "
             "was hardened from, without the noise (its sha256 is privaudit.hardened_from in "
             "the metadata)",
         )

@@ -136,7 +136,7 @@ def _prepare(cfg: Config, memory: InMemory) -> tuple[list[Cut], list[str], Prepa
                          hint=f"list the cut points with 'privaudit layers {name}'")
     noise = cfg.noise if cfg.noise is not None else cfg.sweep.noise[0]
     prep = prepare(replace(cfg, split=cuts[0].name, noise=noise), memory=_same(memory, raw))
-    check_embedded_sigma(prep, cfg.sweep.noise, [c.tensor for c in cuts])
+    check_embedded_sigma(prep, cfg.sweep.noise, [c.tensor for c in cuts], sweep=True)
     return cuts, notes, prep
 
 

@@ -336,11 +336,16 @@ def test_a_model_with_embedded_noise_is_audited_at_its_own_sigma(
     earlier = runner.invoke(app, [*base, "--split", "layer2", "-o", str(tmp_path / "e")])
     assert earlier.exit_code == 2 and "adds its noise inside its graph at" in earlier.stderr
     grid = ["sweep", str(path), "--data", str(tmp_path / "d.npz"), "--no-attacks", "-q"]
-    for extra in (["--splits", "layer3", "--noise", "0.1,0.2"],
-                  ["--splits", "layer2,layer3", "--noise", "0.1"]):
+    for extra, hint in ((["--splits", "layer3", "--noise", "0.1,0.2"], "give --noise 0.1 alone"),
+                        (["--splits", "layer2,layer3", "--noise", "0.1"], "--splits layer3"),
+                        (["--splits", "layer3"], "give --noise 0.1 alone")):  # default grid
         refused = runner.invoke(app, [*grid, *extra, "-o", str(tmp_path / "f")])
         assert refused.exit_code == 2, refused.stderr
         assert "inside its graph" in refused.stderr
+        assert hint in refused.stderr and "leave --noise out" not in refused.stderr
+    kept = runner.invoke(app, [*grid, "--splits", "layer3", "--noise", "0.1", "-o",
+                               str(tmp_path / "g")])  # the hint's command works
+    assert kept.exit_code == 0, kept.stderr
 
 
 def test_a_cut_before_the_embedded_noise_is_refused_even_without_its_sigma(
