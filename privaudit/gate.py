@@ -17,14 +17,18 @@ from privaudit.results import (
     Violation,
 )
 from privaudit.results.verdict import (
+    FAILED_TO_LEARN,
+    MIN_GATED_SAMPLES,
     Reconstruction,
     floor_refuted_by,
     paper_floor_refuted_by,
     refuted_floor_words,
     refuted_paper_floor_words,
+    unusable_reason,
 )
 
-__all__ = ["evaluate_gate", "evaluate_report", "unusable_reason"]
+__all__ = ["FAILED_TO_LEARN", "MIN_GATED_SAMPLES", "evaluate_gate", "evaluate_report",
+           "unusable_reason"]
 
 
 def evaluate_gate(
@@ -129,27 +133,6 @@ def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterat
         elif a.status is Status.OK:
             yield from _reconstruction_rules(gate, a.attack, a.mse, a.recovered)
             yield from _unusable(gate, a)
-
-
-FAILED_TO_LEARN = -0.1  # an attack this much worse than guessing the mean input learned nothing
-MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate
-
-
-def unusable_reason(a: AttackResult) -> str | None:
-    """Why an attack's result cannot pass an attack threshold (`{rule}` left to fill), or None.
-
-    It did much worse than guessing the mean input (it did not train), or it was scored on
-    too few evaluation samples. The sweep's privacy constraints follow the same rule.
-    """
-    if a.recovered is not None and a.recovered < FAILED_TO_LEARN:
-        return (f"did worse than guessing the mean input (recovered {a.recovered:.0%}), so it "
-                "learned nothing and its result cannot pass {rule}: measure at a larger "
-                "--budget")
-    if 0 < a.n_samples < MIN_GATED_SAMPLES:
-        return (f"scored on {a.n_samples} evaluation sample{'' if a.n_samples == 1 else 's'}, "
-                f"too few to gate {{rule}} on (at least {MIN_GATED_SAMPLES}): audit more "
-                "samples")
-    return None
 
 
 def _unusable(gate: GateConfig, a: AttackResult) -> Iterator[Violation]:

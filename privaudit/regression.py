@@ -26,6 +26,7 @@ from privaudit.results import (
     Status,
     mse_units,
 )
+from privaudit.results.verdict import unusable_reason
 
 __all__ = [
     "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance",
@@ -105,6 +106,14 @@ def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
     ba, bb = _budget(a), _budget(b)
     if ba != bb and a.attacks and b.attacks:  # NOTE: a budget without attacks measures nothing
         out.append(f"budget {ba} vs {bb}")
+    elif ba == bb:  # NOTE: the same budget, other settings of an attack (epochs 15 vs 1)
+        theirs = {r.attack: r.params for r in b.attacks if r.status is Status.OK}
+        for r in a.attacks:
+            other = theirs.get(r.attack)
+            if r.status is Status.OK and other is not None and dict(other) != dict(r.params):
+                keys = sorted(k for k in {*r.params, *other} if r.params.get(k) != other.get(k))
+                diff = ", ".join(f"{k} {r.params.get(k)!r} vs {other.get(k)!r}" for k in keys)
+                out.append(f"attack {r.attack}'s settings {diff}")
     return out
 
 
@@ -195,6 +204,10 @@ def _attack(old: AttackResult, new: AttackResult | None, tol: float) -> list[Reg
         return []
     if new is None or new.status is not Status.OK or not _known(new.mse):
         state = "not run" if new is None else new.status.value
+        return [_unmeasured("attack_mse", old.attack, f"attack {old.attack}", old.mse, state)]
+    why = unusable_reason(new)
+    if why is not None:  # NOTE: a B attack that learned nothing makes B read more private
+        state = why.format(rule="the comparison")
         return [_unmeasured("attack_mse", old.attack, f"attack {old.attack}", old.mse, state)]
     return _reconstruction("attack_mse", old.attack, old.mse, old.mse_interval, new.mse,
                            new.mse_interval, tol)  # fmt: skip

@@ -30,12 +30,34 @@ __all__ = ["WIDE", "Reconstruction", "below_floor", "build_verdict", "cluster_wo
            "compared_mse_words",
            "floor_refuted_by", "floor_vacuity", "format_gain", "harden_verdict",
            "lowest_reference", "mse_units", "paper_floor_refuted_by", "refuted_floor_words",
-           "refuted_paper_floor_words", "regression",
+           "refuted_paper_floor_words", "regression", "unusable_reason",
            "strongest_attack", "strongest_reconstruction"]
 
 WIDE = 5.0  # an interval wider than this (best MSE / floor) calls for stronger attacks
 FLOOR_SLACK = 0.05  # a hardened floor (S) lower by more than this share is a regression
 IN_MEMORY = "<in-memory"
+
+
+FAILED_TO_LEARN = -0.1  # an attack this much worse than guessing the mean input learned nothing
+MIN_GATED_SAMPLES = 10  # an attack scored on fewer evaluation samples cannot pass a gate
+
+
+def unusable_reason(a: AttackResult) -> str | None:
+    """Why an attack's result cannot pass an attack threshold (`{rule}` left to fill), or None.
+
+    It did much worse than guessing the mean input (it did not train), or it was scored on
+    too few evaluation samples. The gate, the sweep's privacy constraints and `compare`
+    follow this rule.
+    """
+    if a.recovered is not None and a.recovered < FAILED_TO_LEARN:
+        return (f"did worse than guessing the mean input (recovered {a.recovered:.0%}), so it "
+                "learned nothing and its result cannot pass {rule}: measure at a larger "
+                "--budget")
+    if 0 < a.n_samples < MIN_GATED_SAMPLES:
+        return (f"scored on {a.n_samples} evaluation sample{'' if a.n_samples == 1 else 's'}, "
+                f"too few to gate {{rule}} on (at least {MIN_GATED_SAMPLES}): audit more "
+                "samples")
+    return None
 
 
 def strongest_attack(attacks: Sequence[AttackResult]) -> AttackResult | None:

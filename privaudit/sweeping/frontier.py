@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from privaudit.gate import unusable_reason
 from privaudit.results import (
     AttackRun,
     AttackSummary,
@@ -29,6 +28,7 @@ from privaudit.results import (
     Status,
     lowest_reference,
 )
+from privaudit.results.verdict import unusable_reason
 
 __all__ = [
     "MSE",

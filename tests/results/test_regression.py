@@ -248,6 +248,18 @@ def knn_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "report.json"
 
 
+def test_b_s_attack_that_learned_nothing_is_no_result(knn_run: Path, tmp_path: Path) -> None:
+    """A tester's B decoder at -230% recovered passed as B's (higher) MSE: not less private."""
+    doc = json.loads(knn_run.read_text())
+    doc["attacks"][0].update(recovered=-2.3, mse=doc["attacks"][0]["mse"] * 3.3)
+    other = tmp_path / "report.json"
+    other.write_text(json.dumps(doc))
+    result = runner.invoke(app, ["compare", str(knn_run), str(other), "--fail-if-less-private"])
+    assert result.exit_code == 1, result.stderr
+    assert "attack knn: no result in B" in result.stderr
+    assert "did worse than guessing the mean input" in result.stderr
+
+
 def test_cli_exit_1_when_b_ran_no_attack_a_measured(runs: dict[str, Path], knn_run: Path) -> None:
     result = runner.invoke(app, ["compare", str(knn_run), str(runs["private"]),
                                  "--fail-if-less-private"])  # fmt: skip
@@ -326,6 +338,7 @@ def test_compare_output_records_the_regression_gate_and_the_references(tmp_path:
     (lambda d: d["data"].update(fingerprint="0" * 64), "different samples"),
     (lambda d: d["data"].update(n_aux=6, n_eval=d["data"]["n_eval"] + d["data"]["n_aux"] - 6),
      "audit split"),
+    (lambda d: d["attacks"][0]["params"].update(k=3), "attack knn's settings k 1 vs 3"),
 ])  # fmt: skip
 def test_reports_measured_differently_are_not_gated(knn_run: Path, tmp_path: Path, edit: Any,
                                                     words: str) -> None:  # fmt: skip
