@@ -21,7 +21,7 @@ class Bar:
     label: str
     value: float | None
     note: str = ""
-    reference: bool = False  # a reference reconstruction (prior, label), drawn hatched grey
+    reference: bool = False  # a reference reconstruction (prior, label, nearest), hatched grey
 
 
 def _log_range(values: Sequence[float]) -> tuple[float, float]:

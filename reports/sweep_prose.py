@@ -81,8 +81,9 @@ def method_note(report: SweepReport) -> str:
     return (f"{len(report.cuts)} cuts x {len(report.noise_sigmas)} sigmas x attacks ({attacks}, "
             f"{report.budget} budget) x {seeds} seed{'s' if seeds != 1 else ''}. Each point has "
             "the bound (leakage I_up, the floor (S) and the paper's floor (T)), the reference "
-            "reconstructions (prior, label) and each attack's MSE, PSNR, SSIM and recovered "
-            "share (means over seeds; a point's strongest reconstruction is its worst seed). "
+            "reconstructions (prior, label, nearest) and each attack's MSE, PSNR, SSIM and "
+            "recovered share (means over seeds; a point's strongest reconstruction is its worst "
+            "seed). "
             "A point equals 'privaudit assess --split CUT --noise "
             "SIGMA' on the same data and seed; run that command for reconstructions and dFIL.")
 

@@ -237,8 +237,21 @@ def _shortfalls(p: GridPoint, c: Constraints) -> list[tuple[float, str]]:
         if gap > 0:
             word = "below" if at_least else "above"
             out.append((gap / (abs(threshold) or 1.0),
-                        f"{what} {value:.4g} is {gap:.3g} {word} {threshold:g}"))  # fmt: skip
+                        f"{what} {_apart(value, threshold)} is {gap:.3g} {word} "
+                        f"{_apart(threshold, value)}"))  # fmt: skip
     return out
+
+
+def _apart(x: float, other: float) -> str:
+    """`x` with the fewest significant digits (4 at least) that tell it from `other`.
+
+    'MSE 0.03626 is 3.15e-06 below 0.03626' said nothing; now '0.036257 ... 0.03626'.
+    """
+    for digits in range(4, 17):
+        shown = f"{x:.{digits}g}"
+        if shown != f"{other:.{digits}g}":
+            return shown
+    return f"{x:.17g}"
 
 
 def _met(p: GridPoint, c: Constraints, model: str, data: str, options: str) -> Recommendation:

@@ -236,3 +236,21 @@ def test_an_attack_that_learned_nothing_cannot_pass_the_attack_thresholds() -> N
     assert "did worse than guessing the mean input (recovered -70%)" in v.message
     near = replace(failed, recovered=FAILED_TO_LEARN / 2)  # about the mean: a private model
     assert evaluate_gate(GateConfig(min_attack_mse=0.04), None, (near,)).passed
+
+
+def test_a_refutation_within_its_interval_names_chance_as_a_possible_cause() -> None:
+    """A tester's exactly Gaussian classes were told 'the input is not Gaussian within each
+    class', refuted by a label reference's luck on 60 rows; the floor is still not trusted."""
+    from privaudit.results import Interval, read_report
+    from privaudit.results.verdict import Reconstruction, refuted_floor_words
+
+    golden = read_report(Path(__file__).parents[1] / "reports" / "golden" / "report.json")
+    assert golden.bound is not None and golden.bound.mse_floor is not None
+    floor = golden.bound.mse_floor
+    lucky = Reconstruction("label reference", floor * 0.95, None,
+                           Interval(floor * 0.8, floor * 1.1))  # fmt: skip
+    words = refuted_floor_words(golden.bound, lucky)
+    assert "by chance on these evaluation samples" in words and "no floor holds" in words
+    apart = Reconstruction("knn attack", floor * 0.5, None, Interval(floor * 0.4, floor * 0.6))
+    words = refuted_floor_words(golden.bound, apart)
+    assert "chance" not in words and "is not Gaussian within each" in words

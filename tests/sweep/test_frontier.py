@@ -154,6 +154,13 @@ def test_the_worst_seed_judges_a_point_as_the_gate_does() -> None:
     assert "0.01048 is" in a.recommendation.shortfalls[0]
 
 
+def test_a_shortfall_shows_the_digits_that_tell_value_and_threshold_apart() -> None:
+    """A tester read 'MSE 0.03626 is 3.15e-06 below 0.03626'."""
+    near = replace(POINTS[1], runs=(_run(0, 0.0362568, 0.7),))
+    a = answer([near], Constraints(0.9, 0.03626, None), GateConfig(), "m", "d")
+    assert "MSE 0.036257 is 3.2e-06 below 0.03626" in a.recommendation.shortfalls[0]
+
+
 @pytest.mark.parametrize("constraints", [Constraints(0.8, 0.04, None),
                                          Constraints(0.8, None, 0.3)])
 def test_an_attack_that_learned_nothing_meets_no_privacy_constraint(
