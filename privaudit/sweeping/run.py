@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -220,12 +221,25 @@ def _compose(
         execution=Execution(executor.name, executor.workers, executor.threads,
                             len(grid.cuts) + grid.points * len(grid.attacks) * len(grid.seeds),
                             found.ran, found.reused, str(shards or ""), executor.address),
-        warnings=(*notes, *fewer_workers(cfg, executor),
+        warnings=(*notes, *fewer_workers(cfg, executor), *_ignored_noise(cfg),
                   *small_audit_warning(prep, [r.result for p in points for r in p.runs]),
                   *_bound_warnings(a.points), *refuted_warnings(a.points),
                   *dict.fromkeys(w for p in a.points for w in unchecked_floor_warning(
                       p.bound, [r.result for r in p.runs], p.references))),
     )  # fmt: skip
+
+
+def _ignored_noise(cfg: Config) -> tuple[str, ...]:
+    """A warning when the config's `noise` (assess's sigma) is not in the sweep's grid.
+
+    A tester's `noise = 0.2` under [tool.privaudit] was dropped silently: the sweep measures
+    `sweep.noise` (`--noise`), by default 0, 0.05, 0.1 and 0.2.
+    """
+    if cfg.noise is None or any(math.isclose(cfg.noise, s) for s in cfg.sweep.noise):
+        return ()
+    grid = ", ".join(f"{s:g}" for s in cfg.sweep.noise)
+    return (f"noise = {cfg.noise:g} (assess's sigma) is not in the sweep's grid ({grid}): a "
+            "sweep measures sweep.noise (--noise), so set that to sweep it",)
 
 
 def _point(grid: Grid, found: Collected, cut: str, sigma: float, clean: Accuracy) -> GridPoint:

@@ -55,3 +55,16 @@ def test_knn_at_the_run_seed_takes_the_cut_jobs_search(
     assert runs[cfg.seed].mse is not None and runs[cfg.seed].mse == nearest.mse
     assert len(searches) == 1  # the other seed's job searched, with its own noise draw
     assert runs[cfg.seed + 1].mse is not None and runs[cfg.seed + 1].mse != nearest.mse
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_configs_noise_outside_the_grid_is_said(sweep_settings: Callable[..., Config]) -> None:
+    """A tester's `noise = 0.2` under [tool.privaudit] was dropped silently by the sweep."""
+    cfg = sweep_settings(**{"sweep.splits": "layer3", "sweep.noise": "0.1",
+                            "attacks.enabled": "knn", "noise": 0.2})  # fmt: skip
+    report = run_sweep(cfg)
+    assert report.noise_sigmas == (0.1,)
+    assert any(w.startswith("noise = 0.2 (assess's sigma) is not in the sweep's grid (0.1)")
+               for w in report.warnings)  # fmt: skip
+    inside = run_sweep(replace(cfg, noise=0.1))
+    assert not any("assess's sigma" in w for w in inside.warnings)
