@@ -250,7 +250,7 @@ def _resolve(
                           f"{type(config).__name__}",
                           hint="config='pyproject.toml', or True to search as the command does")
     path = None if isinstance(config, bool) or config is None else Path(config)
-    cfg = load_config(path, flat, search=config is True)
+    cfg = load_config(path, flat, search=config is True, given="in the arguments")
     return cfg, (proto, x, y)
 
 

@@ -129,6 +129,7 @@ def test_load_report_round_trips(tmp_path: Path, in_memory: privaudit.AuditRepor
         ({"config": 5}, privaudit.ConfigError),
         ({"attacks": 5}, privaudit.ConfigError),
         ({"attacks": ["knn", 3]}, privaudit.ConfigError),
+        ({"seed": "x"}, privaudit.ConfigError),
     ],
 )
 def test_errors_raise_the_projects_types(kwargs: dict[str, object], error: type) -> None:
@@ -136,6 +137,7 @@ def test_errors_raise_the_projects_types(kwargs: dict[str, object], error: type)
         privaudit.assess(**{"attacks": False, **kwargs})  # type: ignore[arg-type]
     assert isinstance(caught.value, privaudit.PrivauditError)
     assert caught.value.message
+    assert "command line" not in (caught.value.hint or "")  # a caller of the API has none
 
 
 @pytest.mark.parametrize(("kwargs", "words"), [

@@ -72,6 +72,7 @@ def load_config(
     *,
     cwd: Path | None = None,
     search: bool = True,
+    given: str = "on the command line",
 ) -> Config:
     """Build the run's Config: defaults < `[tool.privaudit]` < `overrides`.
 
@@ -81,6 +82,8 @@ def load_config(
             values mean "flag not given" and are ignored.
         cwd: where relative flag paths and the search start (default: the current folder).
         search: with no `path`, look for a pyproject.toml (False: defaults and overrides only).
+        given: where the overrides came from, for the hint of a bad one ("in the arguments"
+            for the Python API).
 
     Raises:
         ConfigError: unreadable file, unknown key, or invalid value.
@@ -108,8 +111,7 @@ def load_config(
             pass
     flags = {k: v for k, v in overrides.items() if v is not None}
     merged = _merge(table, _nest(_resolve_paths(flags, cwd)))
-    cfg = _build(merged, "fix the value on the command line; README.md lists every key",
-                 text_lists=True)
+    cfg = _build(merged, f"fix the value {given}; README.md lists every key", text_lists=True)
     return replace(cfg, config_path=found)
 
 
