@@ -26,7 +26,7 @@ from privaudit.results import (
     Status,
     mse_units,
 )
-from privaudit.results.verdict import unusable_reason
+from privaudit.results.verdict import lower_beyond_noise, unusable_reason
 
 __all__ = [
     "DEFAULT_TOLERANCE", "Regression", "check_comparable", "check_tolerance",
@@ -243,17 +243,15 @@ def _reconstruction(
     if not (_known(a) and _known(b)):
         return []
     assert a is not None and b is not None
-    if i is not None and j is not None:
-        if j.below(i):
-            return [Regression(quantity, subject, a, b,
-                               f"{subject}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
-                               f"-> {b:.4g} [{j.low:.4g}, {j.high:.4g}], intervals apart")]
+    if not lower_beyond_noise(b, j, a, i, tol):
         return []
-    if b < a * (1 - tol):
+    if i is not None and j is not None:
         return [Regression(quantity, subject, a, b,
-                           f"{subject}: MSE lower: {a:.4g} -> {b:.4g} ({_change(a, b)}, "
-                           f"no intervals, tolerance {tol:.0%})")]  # fmt: skip
-    return []
+                           f"{subject}: MSE lower: {a:.4g} [{i.low:.4g}, {i.high:.4g}] "
+                           f"-> {b:.4g} [{j.low:.4g}, {j.high:.4g}], intervals apart")]
+    return [Regression(quantity, subject, a, b,
+                       f"{subject}: MSE lower: {a:.4g} -> {b:.4g} ({_change(a, b)}, "
+                       f"no intervals, tolerance {tol:.0%})")]  # fmt: skip
 
 
 def _change(a: float, b: float) -> str:

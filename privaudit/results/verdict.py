@@ -29,7 +29,8 @@ from privaudit.results.schema import (
 __all__ = ["WIDE", "Reconstruction", "below_floor", "build_verdict", "cluster_words",
            "compared_mse_words",
            "floor_refuted_by", "floor_vacuity", "format_gain", "harden_verdict",
-           "lowest_reference", "mse_units", "paper_floor_refuted_by", "refuted_floor_words",
+           "lower_beyond_noise", "lowest_reference", "mse_units", "paper_floor_refuted_by",
+           "refuted_floor_words",
            "refuted_paper_floor_words", "regression", "unusable_reason",
            "strongest_attack", "strongest_reconstruction"]
 
@@ -193,12 +194,18 @@ def floor_refuted_by(
     floor = bound.mse_floor
     if not floor > 0:
         return None
+    return _lowest_below(floor, attacks, references)
+
+
+def _lowest_below(
+    floor: float, attacks: Sequence[AttackResult], references: Sequence[Reference]
+) -> Reconstruction | None:
+    """The lowest reconstruction, of a successful attack or a reference, below `floor`."""
     found = [Reconstruction(f"{a.attack} attack", float(a.mse), a.recovered, a.mse_interval)
              for a in attacks if a.status is Status.OK and a.mse is not None]  # fmt: skip
     found += [_of_reference(r) for r in references
               if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
-    below = [r for r in found if r.mse < floor]
-    return min(below, key=lambda r: r.mse, default=None)
+    return min((r for r in found if r.mse < floor), key=lambda r: r.mse, default=None)
 
 
 def paper_floor_refuted_by(
@@ -216,11 +223,7 @@ def paper_floor_refuted_by(
     floor = bound.paper_floor
     if not (math.isfinite(floor) and floor > 0):
         return None
-    found = [Reconstruction(f"{a.attack} attack", float(a.mse), a.recovered, a.mse_interval)
-             for a in attacks if a.status is Status.OK and a.mse is not None]  # fmt: skip
-    found += [_of_reference(r) for r in references
-              if r.mse is not None and math.isfinite(r.mse)]  # fmt: skip
-    return min((r for r in found if r.mse < floor), key=lambda r: r.mse, default=None)
+    return _lowest_below(floor, attacks, references)
 
 
 def refuted_paper_floor_words(bound: BoundResult, by: Reconstruction) -> str:
@@ -501,9 +504,22 @@ def regression(before: AuditReport, after: AuditReport) -> str | None:
 
 def _lower(a: Reconstruction, b: Reconstruction) -> bool:
     """Whether `a` reaches a lower MSE than `b` beyond noise (`compare`'s rule)."""
-    if a.interval is not None and b.interval is not None:
-        return a.interval.below(b.interval)
-    return a.mse < b.mse * (1 - FLOOR_SLACK)
+    return lower_beyond_noise(a.mse, a.interval, b.mse, b.interval, FLOOR_SLACK)
+
+
+def lower_beyond_noise(
+    new: float, new_interval: Interval | None, old: float, old_interval: Interval | None,
+    tolerance: float,
+) -> bool:  # fmt: skip
+    """Whether MSE `new` is lower than `old` beyond noise.
+
+    Beyond both intervals (they do not overlap), or by more than `tolerance` (relative)
+    where either has none. The rule of `compare --fail-if-less-private` and of harden's
+    "LESS private".
+    """
+    if new_interval is not None and old_interval is not None:
+        return new_interval.below(old_interval)
+    return new < old * (1 - tolerance)
 
 
 def _best_known(report: AuditReport) -> Reconstruction | None:
