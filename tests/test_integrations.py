@@ -163,6 +163,24 @@ def test_action_runs_with_args_left_at_their_default(
     assert report["data"]["n_total"] == 60 and report["attacks"] == []
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize(("args", "said"), [
+    ("--budget smoke --fail-under-attack-mse 0.04 --columns \"a,b", "not valid shell words"),
+    ("--no-attacks -f csv", "-f in the action's args"),
+    ("--output-dir=elsewhere", "--output-dir in the action's args"),
+])
+def test_action_refuses_args_it_cannot_pass_whole(
+    action_env: dict[str, str], tmp_path: Path, args: str, said: str
+) -> None:
+    """An unbalanced quote made the split fail unseen inside `mapfile < <(...)`: privaudit
+    ran without any of the args, its gate thresholds among them, and passed (a reviewer,
+    2026-12-08). A format or output folder in args was silently overridden."""
+    run = run_action({"args": args}, action_env, tmp_path)
+    assert run.codes["audit"] == 2 and run.outputs["exit-code"] == "2", run.log[-3000:]
+    assert said in run.log and "Traceback" not in run.log
+    assert "step3" not in run.codes and not (tmp_path / "privaudit-out").exists()
+
+
 # pre-commit --------------------------------------------------------------------------------
 
 

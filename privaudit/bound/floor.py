@@ -14,8 +14,10 @@ cluster, the mixture bound H(pi_k|c) + sum_k pi_k|c I_ck. Both bound I(x;z|c), s
 valid. The one assumption left is a Gaussian h(x) within a cluster.
 
 The interval is a delete-a-group jackknife within the clusters that recomputes both the spectra
-(through each cluster's Gram matrix, O(n_c^3)) and the leakages, so it covers the sampling
-error of both.
+(through each cluster's Gram matrix, O(n_c^3), or with more rows than dimensions through its
+groups' scatter matrices, `dropped_spectra`) and the leakages, so it covers the sampling error
+of both: near zero leakage the floor is the within-cluster variance, whose own sampling error
+is then all of the interval.
 """
 
 from __future__ import annotations
@@ -28,7 +30,13 @@ import numpy as np
 
 from privaudit.bound.leakage import mixture_entropy
 from privaudit.bound.moments import rows_by_label
-from privaudit.bound.spectra import ClusterSpectra, centred_gram, cluster_spectra, gram_spectrum
+from privaudit.bound.spectra import (
+    ClusterSpectra,
+    centred_gram,
+    cluster_spectra,
+    dropped_spectra,
+    gram_spectrum,
+)
 from privaudit.bound.spectral import Spectrum, best_partition
 
 __all__ = [
@@ -77,6 +85,7 @@ class FloorModel:
         z: (n, m) features.
         grams: per cluster, the centred Gram matrix (jackknife), None when n_c > d.
         delta: the dequantisation variance inside the spectra.
+        x: (n, d) the inputs (the jackknife's spectra of clusters with n_c > d).
     """
 
     clustering: str
@@ -86,6 +95,7 @@ class FloorModel:
     z: np.ndarray
     grams: tuple[np.ndarray | None, ...]
     delta: float
+    x: np.ndarray
 
     def estimate(self, noise_sigma: float) -> FloorEstimate:
         """The floor at `noise_sigma` > 0 from the fitted spectra and the sample's leakages."""
@@ -109,8 +119,8 @@ class FloorModel:
         else it is computed here.
 
         The rows of every cluster are dealt at random into `groups` groups; replicate g drops
-        group g from every cluster and recomputes the spectra (through the Gram matrices) and
-        the leakages. The standard error is sqrt((G - 1)/G sum_g (F_g - mean)^2); the interval
+        group g from every cluster and recomputes the spectra (through the Gram matrices, or
+        the groups' scatter matrices where n_c > d) and the leakages. The standard error is sqrt((G - 1)/G sum_g (F_g - mean)^2); the interval
         is the floor +- z SE, clipped at 0.
 
         # NOTE: not a bootstrap. A resample of n_c < d rows holds only ~0.63 n_c distinct
@@ -122,9 +132,10 @@ class FloorModel:
         rng = np.random.default_rng(seed)
         deal = [rng.permutation(r.size) % groups for r in self.rows]
         infos = dropped_leakages(self.z, self.rows, self.cells, deal, groups, noise_sigmas)
+        replicates = [self._dropped(c, d, groups) for c, d in enumerate(deal)]
         draws = np.empty((groups, len(noise_sigmas)))
         for g in range(groups):
-            spectra = self._resampled_spectra([np.flatnonzero(d != g) for d in deal])
+            spectra = [r[g] for r in replicates]
             for s in range(len(noise_sigmas)):
                 draws[g, s] = _floor_value(self.spectra.weights, spectra, infos[g, s], self.delta)
         spread = np.sqrt((groups - 1) / groups * ((draws - draws.mean(0)) ** 2).sum(0))
@@ -138,14 +149,22 @@ class FloorModel:
             out[float(noise_sigma)] = (max(0.0, point - z * spread[s]), point + z * spread[s])
         return out
 
-    def _resampled_spectra(self, picks: list[np.ndarray]) -> list[Spectrum | None]:
-        out: list[Spectrum | None] = []
-        for spectrum, gram, pick in zip(self.spectra.spectra, self.grams, picks, strict=True):
-            if spectrum is None or gram is None or np.unique(pick).size < 2:
-                out.append(spectrum)  # NOTE: n_c > d keeps its spectrum (see `fit_floor`)
-            else:
-                out.append(gram_spectrum(gram, self.spectra.dim, self.delta, pick))
-        return out
+    def _dropped(self, c: int, deal: np.ndarray, groups: int) -> list[Spectrum | None]:
+        """Cluster c's spectrum with each group of its rows dropped in turn.
+
+        A replicate that keeps under 2 rows keeps the cluster's spectrum; a cluster without
+        one (too few rows) has none in any replicate.
+        """
+        spectrum, gram = self.spectra.spectra[c], self.grams[c]
+        if spectrum is None:
+            return [None] * groups
+        if gram is None:
+            found = dropped_spectra(self.x[self.rows[c]], deal, groups, self.delta)
+        else:
+            found = [gram_spectrum(gram, self.spectra.dim, self.delta, np.flatnonzero(deal != g))
+                     if np.count_nonzero(deal != g) >= 2 else None
+                     for g in range(groups)]  # fmt: skip
+        return [spectrum if s is None else s for s in found]
 
 
 def fit_floor(
@@ -164,8 +183,7 @@ def fit_floor(
 
     Returns:
         The fitted model. The jackknife recomputes spectra through Gram matrices, kept for
-        clusters with n_c <= d; a cluster with more rows than dimensions keeps its spectrum
-        in every replicate (its leakage is still recomputed).
+        clusters with n_c <= d, and through the inputs' scatter matrices for the others.
     """
     spectra = cluster_spectra(x, clusters, delta)
     rows = tuple(rows_by_label(np.asarray(clusters, dtype=np.int64)))
@@ -173,7 +191,7 @@ def fit_floor(
         centred_gram(x[r]) if 2 <= r.size <= x.shape[1] else None for r in rows
     )
     sub = np.zeros(len(z), np.int64) if cells is None else np.asarray(cells, dtype=np.int64)
-    return FloorModel(clustering, spectra, rows, sub, z, grams, delta)
+    return FloorModel(clustering, spectra, rows, sub, z, grams, delta, np.asarray(x))
 
 
 def cluster_leakages(

@@ -22,11 +22,13 @@ __all__ = [
     "centred_gram",
     "cluster_spectra",
     "cluster_spectrum",
+    "dropped_spectra",
     "gram_spectrum",
 ]
 
 _COLUMN_BLOCK = 1 << 14  # columns per step of the Gram accumulation
 _ROW_BLOCK = 1 << 10  # rows per step of the covariance accumulation (n > d there)
+EXACT_DIM = 512  # up to this d, `dropped_spectra` diagonalises every replicate's covariance
 
 
 def cluster_spectrum(x_c: ArrayLike, delta: float) -> Spectrum:
@@ -105,6 +107,65 @@ def gram_spectrum(
     return _spectrum(np.linalg.eigvalsh(sub / (n - 1)), n, d, _check_delta(delta))
 
 
+def dropped_spectra(
+    x_c: ArrayLike, deal: ArrayLike, groups: int, delta: float
+) -> list[Spectrum | None]:
+    """Spectra of Cov + delta I of one cluster's rows with each group dropped in turn (n_c > d).
+
+    The delete-a-group jackknife's spectra where the cluster has more rows than dimensions
+    (no Gram matrix is kept there). Each group's count, mean and scatter about its own mean
+    are read once; a replicate joins the groups it keeps by the parallel-axis rule, a sum of
+    positive semi-definite terms (no difference of large sums). Up to `EXACT_DIM` dimensions
+    each replicate's covariance is diagonalised (O(groups d^3)); beyond, its eigenvalues are
+    taken to first order, as the diagonal of its covariance in the whole cluster's eigenbasis
+    (one d x d eigendecomposition and one projection of the rows, then O(groups^2 d)).
+
+    Args:
+        x_c: (n_c, d...) inputs of one cluster.
+        deal: (n_c,) the group 0..groups-1 of each row.
+        groups: the number of groups G.
+        delta: the isotropic variance added (dequantisation), >= 0.
+
+    Returns:
+        G spectra; None for a replicate that keeps fewer than 2 rows.
+    """
+    rows = _rows(x_c, min_rows=1)
+    n, d = rows.shape
+    group = np.asarray(deal, dtype=np.int64).reshape(-1)
+    if group.shape != (n,):
+        raise ValueError(f"{group.size} groups for {n} rows")
+    delta = _check_delta(delta)
+    mean = rows.mean(axis=0, dtype=np.float64)
+    exact = d <= EXACT_DIM
+    basis = None if exact else np.linalg.eigh(_covariance(rows, mean))[1]
+    count = np.bincount(group, minlength=groups).astype(np.float64)
+    means = np.zeros((groups, d))
+    scatter = np.zeros((groups, d, d) if exact else (groups, d))
+    for g in np.flatnonzero(count):
+        part = rows[group == g].astype(np.float64) - mean
+        if basis is not None:
+            part = part @ basis
+        means[g] = part.mean(axis=0)
+        part -= means[g]
+        scatter[g] = part.T @ part if exact else np.einsum("ij,ij->j", part, part)
+    out: list[Spectrum | None] = []
+    for g in range(groups):
+        keep = (np.arange(groups) != g) & (count > 0)
+        kept = float(count[keep].sum())
+        if kept < 2:
+            out.append(None)
+            continue
+        weight = count[keep]
+        off = means[keep] - weight @ means[keep] / kept
+        if exact:
+            joined = scatter[keep].sum(axis=0) + (off.T * weight) @ off
+            eigs = np.linalg.eigvalsh(joined / (kept - 1))
+        else:
+            eigs = (scatter[keep].sum(axis=0) + weight @ (off * off)) / (kept - 1)
+        out.append(_spectrum(eigs, int(kept), d, delta))
+    return out
+
+
 def _spectrum(eigs: np.ndarray, n: int, d: int, delta: float) -> Spectrum:
     """The top min(n - 1, d) eigenvalues (clipped at 0) + delta, and a run of delta."""
     rank = min(n - 1, d)
@@ -121,14 +182,19 @@ def _check_delta(delta: float) -> float:
 
 
 def _cov_eigenvalues(rows: np.ndarray) -> np.ndarray:
-    """Eigenvalues of the d x d sample covariance, accumulated over row blocks."""
+    """Eigenvalues of the d x d sample covariance."""
+    return np.linalg.eigvalsh(_covariance(rows, rows.mean(axis=0, dtype=np.float64)))
+
+
+def _covariance(rows: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """The d x d sample covariance (ddof 1) of rows about `mean`, accumulated over row blocks."""
     n, d = rows.shape
-    mean = rows.mean(axis=0, dtype=np.float64)
     cov = np.zeros((d, d))
     for start in range(0, n, _ROW_BLOCK):
         block = rows[start : start + _ROW_BLOCK].astype(np.float64) - mean
         cov += block.T @ block
-    return np.linalg.eigvalsh(cov / (n - 1))
+    out: np.ndarray = cov / (n - 1)
+    return out
 
 
 def _rows(x: ArrayLike, min_rows: int) -> np.ndarray:
