@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+import onnx
 import torch
 from torch import nn
 
@@ -25,18 +26,22 @@ class MeasuredEncoder(nn.Module):
     """Measured samples -> the model's input (`Feed`) -> encoder -> features (differentiable).
 
     Measured samples are pixels in [0, 1] for images, standardised features for tabular
-    vectors and signals.
+    vectors and signals. A float64 model gets its input in float64 and gives float32 features,
+    as onnxruntime's features are read (`encode`).
     """
 
-    def __init__(self, encoder: nn.Module, feed: Feed) -> None:
+    def __init__(self, encoder: nn.Module, feed: Feed, dtype: torch.dtype = torch.float32) -> None:
         super().__init__()
         self.encoder = encoder
         self.feed = feed
+        self.dtype = dtype
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Features of measured samples `x` (N, ...)."""
-        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(self.feed.apply_torch(x))
-        return out[0] if isinstance(out, tuple) else out
+        out: torch.Tensor | tuple[torch.Tensor, ...] = self.encoder(
+            self.feed.apply_torch(x).to(self.dtype))
+        first = out[0] if isinstance(out, tuple) else out
+        return first.float() if first.is_floating_point() else first
 
 
 def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
@@ -49,7 +54,9 @@ def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
     except PrivauditError as e:
         log.info("encoder not convertible to torch: %s", e)
         return None, str(e)
-    return MeasuredEncoder(module, prep.feed).eval(), "ok"
+    double = prep.split.encoder.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    dtype = torch.float64 if double else torch.float32
+    return MeasuredEncoder(module, prep.feed, dtype).eval(), "ok"
 
 
 def build_target(prep: Prepared, session: object, batch: int = 256) -> tuple[Target, str]:

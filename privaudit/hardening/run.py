@@ -33,7 +33,7 @@ from privaudit.audit import (
 from privaudit.audit.prepare import NO_LABELS, allocation_stds
 from privaudit.config import ChannelLayout, Config, GateConfig
 from privaudit.data import Dataset, partition_aux_eval
-from privaudit.errors import ConfigError, DataError
+from privaudit.errors import ConfigError, DataError, ModelError
 from privaudit.hardening.defences import DEFENCES, MU_GRID, DefenceSpec, lam_grid
 from privaudit.hardening.finetune import FinetuneSettings, fine_tune
 from privaudit.hardening.frontier import (
@@ -263,7 +263,18 @@ def hold_out(cfg: Config, prep: Prepared) -> tuple[Prepared, Dataset]:
 
 
 def _check(prep: Prepared, output: Path) -> None:
-    """Collect every reason harden cannot run, then raise them together."""
+    """Collect every reason harden cannot run, then raise them together.
+
+    Raises:
+        ModelError: a float64 model (fine-tuning runs in float32).
+        DataError: no labels (with any other reason).
+        ConfigError: the other reasons.
+    """
+    if prep.model is not None and _double(prep.model):
+        raise ModelError("cannot harden a float64 model: harden fine-tunes float32 models "
+                         "(assess audits float64 ones)",
+                         hint="export the model in float32 (e.g. model.float() before "
+                         "torch.onnx.export)")
     problems = []
     if prep.dataset.y is None:
         dropped = NO_LABELS in prep.dataset.transforms
@@ -280,6 +291,13 @@ def _check(prep: Prepared, output: Path) -> None:
         raise error("cannot harden: " + "; ".join(problems),
                     hint="give labelled data (.npz with y, or class folders), the full model, "
                     "--noise SIGMA > 0 and -o NEW.onnx")
+
+
+def _double(model: onnx.ModelProto) -> bool:
+    """Whether the model's input or any of its initializers is float64."""
+    double = onnx.TensorProto.DOUBLE
+    inputs = [v.type.tensor_type.elem_type for v in model.graph.input]
+    return double in inputs or any(t.data_type == double for t in model.graph.initializer)
 
 
 def _defence(run: HardenRun, spec: DefenceSpec, before: AuditReport) -> _Candidate:

@@ -7,6 +7,7 @@ with If/Loop bodies that read outer tensors extract whole; duplicate node names 
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -282,3 +283,26 @@ def test_a_model_that_draws_random_values_is_refused(tmp_path: Path) -> None:
     assert code == 2 and "draws random values inside its graph (RandomNormalLike" in err
     assert "--noise" in err and "Traceback" not in err
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_a_float64_model_is_audited_white_box_and_refused_by_harden(tmp_path: Path) -> None:
+    """A float64 export crashed `assess` (exit 3) in dFIL and the white-box attacks, whose
+    float32 inputs met float64 weights (a reviewer, 2026-12-08); harden now says why not."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU(), nn.Linear(8, 3)).eval().double()
+    path = _export(model, tmp_path / "f64.onnx", torch.rand(2, 6, dtype=torch.float64))
+    split = load_model(path).graph.node[1].output[0]  # NOTE: after the first Gemm's ReLU
+    x = np.random.default_rng(0).standard_normal((120, 6))
+    np.savez(tmp_path / "tab.npz", x=x, y=np.arange(120) % 3)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["assess", str(path), "--split", split, "--data",
+                                 str(tmp_path / "tab.npz"), "--noise", "0.1", "--attacks",
+                                 "optimization", "--budget", "smoke", "-q", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["dfil"]["status"] == "ok" and report["attacks"][0]["status"] == "ok"
+    hardened = runner.invoke(app, ["harden", str(path), "--split", split, "--data",
+                                   str(tmp_path / "tab.npz"), "--noise", "0.1", "-o",
+                                   str(tmp_path / "h.onnx")])  # fmt: skip
+    assert hardened.exit_code == 2 and "float64" in hardened.stderr
+    assert "Traceback" not in hardened.stderr and not (tmp_path / "h.onnx").exists()
