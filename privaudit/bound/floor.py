@@ -120,8 +120,8 @@ class FloorModel:
 
         The rows of every cluster are dealt at random into `groups` groups; replicate g drops
         group g from every cluster and recomputes the spectra (through the Gram matrices, or
-        the groups' scatter matrices where n_c > d) and the leakages. The standard error is sqrt((G - 1)/G sum_g (F_g - mean)^2); the interval
-        is the floor +- z SE, clipped at 0.
+        the groups' scatter matrices where n_c > d) and the leakages. The standard error is
+        sqrt((G - 1)/G sum_g (F_g - mean)^2); the interval is the floor +- z SE, clipped at 0.
 
         # NOTE: not a bootstrap. A resample of n_c < d rows holds only ~0.63 n_c distinct
         # rows, so its spectrum loses eigenvalues and its floor drops: a basic bootstrap reads

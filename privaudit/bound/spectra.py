@@ -141,7 +141,8 @@ def dropped_spectra(
     count = np.bincount(group, minlength=groups).astype(np.float64)
     means = np.zeros((groups, d))
     scatter = np.zeros((groups, d, d) if exact else (groups, d))
-    for g in np.flatnonzero(count):
+    for present in np.flatnonzero(count):
+        g = int(present)
         part = rows[group == g].astype(np.float64) - mean
         if basis is not None:
             part = part @ basis

@@ -37,7 +37,10 @@ FilesArg = Annotated[
 
 
 def _each(files: list[Path], one: Callable[[Path], tuple[ExitCode, str]]) -> ExitCode:
-    """Run `one` on every file; a file's user error is its line and exit 2, the rest go on."""
+    """Run `one` on every file, each file's outcome on its line; the worst code is the hook's.
+
+    A file's user error is exit 2, an internal error (a bug) exit 3; the other files go on.
+    """
     from privaudit.cli.console import err_console
 
     worst = ExitCode.OK
@@ -47,6 +50,11 @@ def _each(files: list[Path], one: Callable[[Path], tuple[ExitCode, str]]) -> Exi
         except PrivauditError as e:
             print_problem(f"{path}: {e.message}", e.hint)
             code = ExitCode.USAGE_ERROR
+        except Exception as e:  # noqa: BLE001  # NOTE: a bug in one file; the others go on
+            shown = repr(e)[:300]
+            err_console.print(f"{path}: internal error (please report): {shown}", markup=False,
+                              highlight=False, soft_wrap=True)  # fmt: skip
+            code = ExitCode.INTERNAL_ERROR
         else:
             err_console.print(f"{path}: {words}", markup=False, highlight=False, soft_wrap=True)
         worst = max(worst, code)

@@ -56,7 +56,8 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
     except UnicodeDecodeError:
         raise DataError(f"{path} is not a privaudit report (not UTF-8 text)", hint=hint) from None
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant, parse_int=_count,
+                          object_pairs_hook=_unique_keys)  # fmt: skip
         sweep = isinstance(data, dict) and data.get("kind") == SWEEP_KIND
         report = sweep_from_dict(data) if sweep else from_dict(data)
     except RecursionError:
@@ -107,6 +108,26 @@ def _inconsistency(report: AuditReport) -> str | None:
     return None
 
 
+def _count(digits: str) -> int:
+    """An integer of the JSON text; privaudit writes none beyond 18 digits (counts, seeds)."""
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"an integer of {len(digits)} digits, larger than privaudit writes")
+    return int(digits)
+
+
+MAX_DIGITS = 20  # digits of the largest integer a report may hold (a 64-bit seed has 20)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refused when it names a key twice (readers disagree on which counts)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"the key {key!r} appears twice in one object")
+        out[key] = value
+    return out
+
+
 def _no_constant(name: str) -> float:
     """`json.loads` meets NaN or Infinity, which privaudit never writes (it writes null)."""
     raise ValueError(f"{name} is not a value privaudit writes (it writes null)")
@@ -118,6 +139,8 @@ _NOT_NEGATIVE = frozenset({
     "mse", "mse_raw", "mse_std", "mse_floor", "mse_floor_estimate", "floor_prior",
     "paper_floor", "certified_mse_floor", "best_mse", "floor", "decoder_mse",
     "strongest_mse", "noise_sigma", "noise_sigmas", "noise_stds", "min_attack_mse",
+    "leakage_nats", "leakage_bits_per_dim", "n_samples", "input_dim", "n_total", "n_aux",
+    "n_eval",
 })  # fmt: skip
 _SHARES = frozenset({"clean_accuracy", "noisy_accuracy", "floor_ratio", "min_accuracy",
                      "max_recovered"})  # fmt: skip
@@ -177,7 +200,7 @@ def sweep_from_dict(data: dict[str, Any]) -> SweepReport:
     version = data.get("schema_version") if isinstance(data, dict) else None
     if not isinstance(data, dict) or data.get("kind") != SWEEP_KIND:
         raise ValueError("not a sweep (kind is not 'sweep')")
-    if isinstance(version, bool) or version != SWEEP_SCHEMA_VERSION:
+    if type(version) is not int or version != SWEEP_SCHEMA_VERSION:
         raise ValueError(f"unsupported sweep schema_version {version!r} "
                          f"(expected {SWEEP_SCHEMA_VERSION})")
     report = from_jsonable(SweepReport, data)
@@ -216,7 +239,7 @@ def from_dict(data: dict[str, Any]) -> AuditReport:
         ValueError: unknown schema version or a malformed document.
     """
     version = data.get("schema_version") if isinstance(data, dict) else None
-    if isinstance(version, bool) or version not in READABLE_VERSIONS:
+    if type(version) is not int or version not in READABLE_VERSIONS:
         expected = " or ".join(str(v) for v in READABLE_VERSIONS)
         raise ValueError(f"unsupported report schema_version {version!r} (expected {expected})")
     assert isinstance(data, dict) and isinstance(version, int)

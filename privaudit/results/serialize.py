@@ -84,7 +84,8 @@ def _convert(hint: Any, data: Any, where: str) -> Any:
         if isinstance(data, int | float) and not isinstance(data, bool):
             return float(data)
         raise ValueError(f"{where}: expected a number")
-    if hint in (int, str, bool) and not isinstance(data, hint):
+    if hint in (int, str, bool) and (not isinstance(data, hint) or (
+            hint is int and isinstance(data, bool))):  # fmt: skip
         raise ValueError(f"{where}: expected {hint.__name__}")
     return data
 

@@ -94,3 +94,42 @@ def test_the_golden_tabular_report_reads() -> None:
 def test_the_golden_sweep_reads() -> None:
     path = Path(__file__).parents[1] / "reports" / "golden" / "sweep.json"
     assert isinstance(read_saved(path), SweepReport)
+
+
+def _text_refused(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "report.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(DataError, match="is not a privaudit report") as raised:
+        read_saved(path)
+    result = CliRunner().invoke(app, ["check", str(path), "--fail-over-leakage", "0.5"])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    return str(raised.value)
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda d: d["bound"].update(leakage_bits_per_dim=-0.5), "leakage_bits_per_dim is -0.5"),
+    (lambda d: d["bound"].update(leakage_nats=-3.0), "leakage_nats is -3.0, below 0"),
+    (lambda d: d["attacks"][0].update(n_samples=-5), "n_samples is -5, below 0"),
+    (lambda d: d["attacks"][0].update(n_samples=True), "expected int"),
+    (lambda d: d.update(schema_version=float(d["schema_version"])), "unsupported report"),
+])
+def test_a_report_edited_to_pass_a_gate_is_refused(tmp_path: Path, edit: Any,
+                                                   words: str) -> None:  # fmt: skip
+    """A reviewer (2026-12-08): a negative leakage passed `--fail-over-leakage`, a negative
+    sample count escaped the small-audit rule, `n_samples: true` read as 1, and a float
+    schema_version ended in an internal error (exit 3)."""
+    doc = copy.deepcopy(TABULAR)
+    edit(doc)
+    assert words in _text_refused(tmp_path, json.dumps(doc))
+
+
+def test_duplicate_keys_and_huge_integers_are_refused(tmp_path: Path) -> None:
+    """Readers disagree on which of two equal keys counts (Python's last, a human the first);
+    a 400-digit integer ended in an OverflowError (exit 3)."""
+    text = json.dumps(TABULAR)
+    twice = text.replace('"leakage_bits_per_dim": ',
+                         '"leakage_bits_per_dim": 0.9, "leakage_bits_per_dim": ', 1)
+    assert "appears twice" in _text_refused(tmp_path, twice)
+    huge = json.dumps({**TABULAR, "bound": {**TABULAR["bound"], "input_dim": 1}}).replace(
+        '"input_dim": 1', '"input_dim": 1' + "0" * 400)
+    assert "401 digits" in _text_refused(tmp_path, huge)
