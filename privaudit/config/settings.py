@@ -123,17 +123,19 @@ class GateConfig:
     strict: bool = False  # a skipped attack is a violation too
 
     def __post_init__(self) -> None:
-        for key in ("min_cond_entropy", "min_mse_floor", "max_leakage", "min_attack_mse"):
+        for key in ("min_cond_entropy", "min_mse_floor", "max_leakage", "min_attack_mse",
+                    "min_dfil_mse"):
             value = getattr(self, key)
             if value is not None and not math.isfinite(value):
                 raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
         check_mse_threshold("gate.min_attack_mse", self.min_attack_mse)
+        check_mse_threshold("gate.min_dfil_mse", self.min_dfil_mse)
         check_recovered("gate.max_recovered", self.max_recovered)
 
     @property
     def active(self) -> bool:
-        """True when at least one threshold is set."""
-        return any(
+        """True when at least one threshold is set, or `strict` (skipped attacks fail)."""
+        return self.strict or any(
             v is not None
             for v in (
                 self.min_cond_entropy,

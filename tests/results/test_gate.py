@@ -254,3 +254,21 @@ def test_a_refutation_within_its_interval_names_chance_as_a_possible_cause() -> 
     apart = Reconstruction("knn attack", floor * 0.5, None, Interval(floor * 0.4, floor * 0.6))
     words = refuted_floor_words(golden.bound, apart)
     assert "chance" not in words and "is not Gaussian within each" in words
+
+
+@pytest.mark.parametrize("value", [math.nan, -math.inf, math.inf, -0.5])
+def test_a_dfil_threshold_that_gates_nothing_is_refused(value: float) -> None:
+    """`--fail-under-dfil-mse -inf` passed every report, nan failed every one (exit 1)."""
+    from privaudit.config import GateConfig
+    from privaudit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="gate.min_dfil_mse"):
+        GateConfig(min_dfil_mse=value)
+
+
+def test_strict_alone_is_a_gate() -> None:
+    """`--strict` with no threshold printed "no thresholds configured" and passed a report
+    with a skipped attack."""
+    from privaudit.config import GateConfig
+
+    assert GateConfig(strict=True).active and not GateConfig().active
