@@ -97,6 +97,12 @@ def _bound_rules(
         if threshold is None:
             continue
         value = None if bound is None else getattr(bound, attr)
+        if rule == "max_leakage" and bound is not None:
+            value, invalid = gated_leakage(bound)
+            if invalid is not None:
+                yield Violation(rule, "bound", value, threshold, f"bound: {rule} needs a "
+                                f"bound: {invalid}")  # fmt: skip
+                continue
         violation = _compare(rule, "bound", value, threshold, at_least, unit)
         if violation is None and refuted is not None and rule in _ENTROPY_RULES:
             assert bound is not None
@@ -112,6 +118,27 @@ def _bound_rules(
             if bound is not None and bound.vacuous:
                 violation = _vacuous(violation)
             yield violation
+
+
+def gated_leakage(bound: BoundResult) -> tuple[float | None, str | None]:
+    """The leakage the gate reads, bits per input dimension, and why it is no bound, or None.
+
+    The plug-in I_up, or the upper end of its bootstrap interval when the plug-in lies below
+    the whole interval (small clusters bias it low: the report says so). With the full
+    covariance and clusters smaller than the features, I_up is an estimate that
+    underestimates I(x; z), which no leakage threshold may pass.
+    """
+    chosen = next((t for t in bound.terms if t.clustering == bound.clustering), None)
+    if bound.covariance == "full" and chosen is not None and (
+            chosen.min_cluster_size < bound.feature_dim):  # fmt: skip
+        return bound.leakage_bits_per_dim, (
+            f"with the full covariance and {bound.clustering} clusters of {chosen.min_cluster_size}"
+            f" samples, fewer than the m = {bound.feature_dim} features, I_up is an estimate "
+            "that underestimates the leakage (audit with --covariance diagonal)")
+    iv, nats = bound.leakage_interval, bound.leakage_nats
+    if iv is None or nats is None or bound.input_dim <= 0 or not nats < iv.low:
+        return bound.leakage_bits_per_dim, None
+    return iv.high / (bound.input_dim * math.log(2)), None
 
 
 def _attack_rules(gate: GateConfig, attacks: tuple[AttackResult, ...]) -> Iterator[Violation]:

@@ -272,3 +272,26 @@ def test_strict_alone_is_a_gate() -> None:
     from privaudit.config import GateConfig
 
     assert GateConfig(strict=True).active and not GateConfig().active
+
+
+def test_the_leakage_gate_reads_a_bound_never_a_biased_estimate() -> None:
+    """A reviewer (2026-12-08): `--covariance full` with clusters smaller than the features
+    reported 0.043 bits/dim, which the tool itself called "not a valid bound", and the gate
+    passed it at 0.09 while the diagonal bound read 0.159. A plug-in below its whole
+    bootstrap interval is gated by the interval's upper end."""
+    from privaudit.gate import gated_leakage
+    from privaudit.results import Interval, MixtureTerm
+
+    gate = GateConfig(max_leakage=0.6)
+    thin = replace(BOUND, covariance="full", terms=(MixtureTerm("class", 10, 300.0, 50),))
+    (violation,) = evaluate_gate(gate, thin, (), None).violations
+    assert violation.rule == "max_leakage" and "--covariance diagonal" in violation.message
+    wide = replace(thin, terms=(MixtureTerm("class", 10, 300.0, 500),))
+    assert not evaluate_gate(gate, wide, (), None).violations
+    bits = 1 / (784 * math.log(2))
+    low = replace(BOUND, leakage_interval=Interval(320.0, 400.0, 0.95))
+    assert gated_leakage(low) == (pytest.approx(400.0 * bits), None)
+    (high,) = evaluate_gate(gate, low, (), None).violations
+    assert high.value == pytest.approx(400.0 * bits)  # 0.736 bits/dim, where 300 nats is 0.55
+    inside = replace(BOUND, leakage_interval=Interval(280.0, 330.0, 0.95))
+    assert gated_leakage(inside) == (0.55, None)
