@@ -68,7 +68,8 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
 
     Raises:
         ConfigError: the two reports' data are of different kinds (`model.domain`), or they
-            were measured differently (`measured_differently`: data, seed, budget).
+            were measured differently (`measured_differently`: data, seed, bound settings,
+            budget).
     """
     a, b = old.judged.model.domain, new.judged.model.domain
     if a != b:
@@ -82,12 +83,12 @@ def check_comparable(old: AuditReport, new: AuditReport) -> None:
         raise ConfigError(
             f"A and B were measured differently ({'; '.join(differ)}): a weaker or other "
             "audit of B would pass as more private",
-            hint="audit both models with the same data, --seed and --budget",
+            hint="audit both models with the same data, --seed, --budget and bound settings",
         )
 
 
 def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
-    """How two audits' measurements differ: data, audit split, seed or budget (empty: alike).
+    """How two audits' measurements differ: data, split, seed, bound or budget (empty: alike).
 
     A smoke audit's weaker attacks made a model read as +243% harder to invert than the same
     model's standard audit, and `--fail-if-less-private` passed.
@@ -103,6 +104,13 @@ def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
                    f"{a.data.n_eval} vs {b.data.n_eval} evaluation samples")
     if a.provenance.seed != b.provenance.seed:
         out.append(f"seed {a.provenance.seed} vs {b.provenance.seed}")
+    if a.bound is not None and b.bound is not None:
+        # NOTE: the full covariance gives a lower leakage than the diagonal form on the same
+        # features, fewer bootstrap replicates another interval (so another floor): read
+        # one way round, the same model passed; the other way, it regressed by 184%
+        sa, sb = _bound_settings(a), _bound_settings(b)
+        out += [f"bound {k} {sa.get(k)!r} vs {sb.get(k)!r}" for k in BOUND_SETTINGS
+                if sa.get(k) != sb.get(k)]  # fmt: skip
     ba, bb = _budget(a), _budget(b)
     if ba != bb and a.attacks and b.attacks:  # NOTE: a budget without attacks measures nothing
         out.append(f"budget {ba} vs {bb}")
@@ -115,6 +123,17 @@ def measured_differently(old: AuditReport, new: AuditReport) -> list[str]:
                 diff = ", ".join(f"{k} {r.params.get(k)!r} vs {other.get(k)!r}" for k in keys)
                 out.append(f"attack {r.attack}'s settings {diff}")
     return out
+
+
+BOUND_SETTINGS = ("covariance", "k", "bootstrap", "input_entropy", "input_entropy_unit")
+
+
+def _bound_settings(report: AuditReport) -> dict[str, object]:
+    """The settings the bound was measured with (its covariance from the bound itself)."""
+    given = report.provenance.config.get("bound")
+    settings = dict(given) if isinstance(given, dict) else {}
+    assert report.bound is not None
+    return {**settings, "covariance": report.bound.covariance}
 
 
 def _budget(report: AuditReport) -> str:

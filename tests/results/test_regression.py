@@ -339,6 +339,11 @@ def test_compare_output_records_the_regression_gate_and_the_references(tmp_path:
     (lambda d: d["data"].update(n_aux=6, n_eval=d["data"]["n_eval"] + d["data"]["n_aux"] - 6),
      "audit split"),
     (lambda d: d["attacks"][0]["params"].update(k=3), "attack knn's settings k 1 vs 3"),
+    (lambda d: d["bound"].update(covariance="full"), "bound covariance 'diagonal' vs 'full'"),
+    (lambda d: d["provenance"]["config"]["bound"].update(bootstrap=20),
+     "bound bootstrap"),
+    (lambda d: d["provenance"]["config"]["bound"].update(input_entropy="1.5"),
+     "bound input_entropy"),
 ])  # fmt: skip
 def test_reports_measured_differently_are_not_gated(knn_run: Path, tmp_path: Path, edit: Any,
                                                     words: str) -> None:  # fmt: skip
