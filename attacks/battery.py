@@ -250,7 +250,11 @@ def _run_one(
             reason=str(e),
         )
     seconds = time.perf_counter() - start
-    x_hat = target.clip(x_hat.detach().to("cpu", torch.float32))
+    x_hat = x_hat.detach().to("cpu", torch.float32)
+    # NOTE: pixels always lie in [0, 1], so clipping to it never hurts; the auxiliary range
+    # of a tabular or signal feature is no bound on new inputs: each attack clips to it or
+    # not (`linear` where that reconstructs held-out samples better)
+    x_hat = target.clip(x_hat) if target.pixels else x_hat
     return scoring.attack(plan.name, x_hat, seconds, plan.attack.params.as_dict())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 from torch import Tensor
@@ -45,6 +45,9 @@ class LinearAttack(Attack[LinearParams]):
     of the auxiliary samples, reconstructed from their noisy features; then the map is
     fitted on all of them. It reaches what a linear read-out of the features gives, which an
     identity-like or shallow encoder leaks in full and a short decoder training may miss.
+    Tabular and signal estimates are clipped to the auxiliary range only where that
+    reconstructs the held-out fifth better (clipped to the other samples' range): a range
+    read off samples is no bound on new inputs, and clipping to it cost 4.6x on Gaussian data.
 
     Threat model: black box. The attacker holds auxiliary inputs and their noisy features,
     can query the encoder, and knows sigma.
@@ -77,23 +80,28 @@ class LinearAttack(Attack[LinearParams]):
         order = torch.randperm(len(x), generator=g)[: self.params.max_samples]
         held = len(order) // 5 if len(order) >= HELD_OUT_MIN else 0
 
-        def clip(a: Tensor) -> Tensor:
-            return target.clip(a.float().cpu().reshape(len(a), *target.input_shape))
+        def shaped(a: Tensor) -> Tensor:
+            return a.float().cpu().reshape(len(a), *target.input_shape)
 
+        clipped = True
         with torch.no_grad(), ctx.progress.task(self.name, total=None):
             ridge = target.noise_sigma**2
             if held:  # NOTE: the ridge that best reconstructs held-out samples from their noise
                 part = _Fit(z, x, order[held:], ctx.device)
                 check = order[:held]
                 tried = [ridge + t * part.variance for t in EXTRA]
-                truth = clip(x[check])
-                errors = [float(((clip(e) - truth) ** 2).mean())
-                          for e in part.estimates(data.aux_z.flatten(1)[check], tried)]  # fmt: skip
-                ridge = tried[min(range(len(tried)), key=errors.__getitem__)]
+                truth = shaped(x[check])
+                ranged = _fit_range(target, shaped(x[order[held:]]))
+                errors = {}
+                for r, e in zip(tried, part.estimates(data.aux_z.flatten(1)[check], tried),
+                                strict=True):  # fmt: skip
+                    errors[r, True] = float(((ranged(shaped(e)) - truth) ** 2).mean())
+                    errors[r, False] = float(((shaped(e) - truth) ** 2).mean())
+                ridge, clipped = min(errors, key=errors.__getitem__)
             (out,) = _Fit(z, x, order, ctx.device).estimates(queries, [ridge])
         if not torch.isfinite(out).all():
             raise AttackError("linear: the estimate is not finite (features of inf or NaN?)")
-        return clip(out)
+        return target.clip(shaped(out)) if clipped else shaped(out)
 
 
 HELD_OUT_MIN = 50  # auxiliary samples from which a fifth is held out to choose the ridge
@@ -155,6 +163,21 @@ class _Fit:
     def _block(self, a: Tensor, cols: slice) -> Tensor:
         """Columns `cols` of the fitted rows of `a`, float64 on the device."""
         return a[:, cols][self.rows].to(self.device, torch.float64)
+
+
+def _fit_range(target: Target, fitted: Tensor) -> Any:
+    """Clipping to the inputs' range as the attacker knows it from the fitted samples alone.
+
+    Pixels: [0, 1], which holds every input. Tabular vectors and signals: the fitted samples'
+    own range per feature, as `Target.bounds` is the auxiliary samples' range: so the
+    held-out samples show what clipping costs on inputs beyond the range it was read from
+    (on Gaussian data clipping to the auxiliary range made the estimate 4.6x worse).
+    """
+    if target.pixels or target.bounds is None:
+        return target.clip
+    axes = (0, *range(2, fitted.dim()))
+    low, high = fitted.amin(dim=axes, keepdim=True), fitted.amax(dim=axes, keepdim=True)
+    return lambda a: torch.maximum(torch.minimum(a, high), low)
 
 
 def _blocks(width: int) -> list[slice]:
