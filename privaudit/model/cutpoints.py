@@ -559,17 +559,52 @@ def resolve_in(g: Graph, name: str, model_name: str) -> str:
     return tensor
 
 
+KINDS = ("tensor", "node", "module")  # what a split name may be, in the order tried
+
+
 def _lookup(g: Graph, name: str, model_name: str) -> str:
-    if name in g.producer or name in g.inputs or name in g.const:
-        return name
-    named = [n for n in g.nodes if name and n.name == name]
+    """The tensor `name` means: a tensor, a node's one output or a module's leaving tensor.
+
+    A name that means different tensors as two of these is refused; `tensor:NAME`,
+    `node:NAME` or `module:NAME` says which (when NAME itself is no such name).
+    """
+    kind, _, rest = name.partition(":")
+    wanted = None
+    if kind in KINDS and rest and not _meanings(g, name, model_name):
+        wanted, name = kind, rest
+    found = _meanings(g, name, model_name, only=wanted)
+    tensors = dict.fromkeys(found.values())
+    if len(tensors) > 1:
+        said = ", ".join(f"{k} {name!r}" + (f" (tensor {t!r})" if k != "tensor" else "")
+                         for k, t in found.items())  # fmt: skip
+        raise ModelError(f"split {name!r} is ambiguous: it names {said}",
+                         hint="say which: " + " or ".join(f"--split {k}:{name}" for k in found))
+    if tensors:
+        return next(iter(tensors))
+    if wanted is not None:
+        raise ModelError(f"split {wanted}:{name}: the model has no {wanted} named {name!r}",
+                         hint=f"list them with `privaudit layers {model_name}`")
+    leaving = _modules(g)
+    candidates = [*leaving, *(t for t in g.producer if t not in g.const)]
+    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
+    shown = f"closest: {quoted(close)}; " if close else ""
+    raise ModelError(f"split {name!r} not found in the model (no such module, node or tensor)",
+                     hint=f"{shown}list them with `privaudit layers {model_name}`")
+
+
+def _meanings(g: Graph, name: str, model_name: str, only: str | None = None) -> dict[str, str]:
+    """{kind: tensor} for every kind of name (tensor, node, module) that `name` is."""
+    out: dict[str, str] = {}
+    if only in (None, "tensor") and (name in g.producer or name in g.inputs or name in g.const):
+        out["tensor"] = name
+    named = [n for n in g.nodes if name and n.name == name] if only in (None, "node") else []
     if named:
         outs = [t for n in named for t in n.output if t]
         if len(outs) != 1:
             raise ModelError(f"node {name!r} has {len(outs)} outputs: {quoted(outs)}",
                              hint="pass one of these tensor names to --split")
-        return str(outs[0])
-    leaving = _modules(g)
+        out["node"] = str(outs[0])
+    leaving = _modules(g) if only in (None, "module") else {}
     if name in leaving:
         if not leaving[name]:
             raise ModelError(f"module {name!r} has no activation leaving it",
@@ -578,12 +613,8 @@ def _lookup(g: Graph, name: str, model_name: str) -> str:
             raise ModelError(f"module {name!r} has {len(leaving[name])} tensors leaving it: "
                              f"{quoted(leaving[name])}",
                              hint="pass one of these tensors, or an enclosing module, to --split")
-        return leaving[name][0]
-    candidates = [*leaving, *(t for t in g.producer if t not in g.const)]
-    close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.5)
-    shown = f"closest: {quoted(close)}; " if close else ""
-    raise ModelError(f"split {name!r} not found in the model (no such module, node or tensor)",
-                     hint=f"{shown}list them with `privaudit layers {model_name}`")
+        out["module"] = leaving[name][0]
+    return out
 
 
 def _nearest_clean(g: Graph, tensor: str, model_name: str) -> str:

@@ -370,6 +370,11 @@ def test_odd_names_split_exactly_or_refuse_cleanly(model: onnx.ModelProto) -> No
             split = split_model(model, name)
         except ModelError as e:
             assert e.message and e.hint, name
+            if "is ambiguous" in e.message:  # NOTE: a tensor that a node or module names too
+                assert f"--split tensor:{name}" in e.hint or name not in clean, name
+                if name in clean:
+                    assert split_model(model, f"tensor:{name}").cut_tensor == name
+                continue
             assert name not in clean, name
             continue
         if expected is None or split.cut_tensor in checked:
@@ -440,3 +445,23 @@ def test_a_presplit_audit_suggests_a_command_with_its_head(tmp_path: Path,
                               attacks=False, bound={"dfil": False, "bootstrap": 0})  # fmt: skip
     assert report.verdict is not None
     assert f"--encoder {enc} --head '{head}' --data" in report.verdict.command
+
+
+def test_a_name_meaning_two_tensors_is_refused_and_a_kind_says_which() -> None:
+    """A reviewer's model (2026-12-08): nodes `/layer1/MatMul`, `/layer1/Relu` (module layer1,
+    leaving tensor `a1`) and a deeper tensor literally named `layer1`. `--split layer1`
+    silently took the tensor, a far more private cut than the module the user meant."""
+    nodes = [helper.make_node("Relu", ["x"], ["a1"], name="/layer1/Relu"),
+             helper.make_node("Sigmoid", ["a1"], ["layer1"], name="/layer2/Sigmoid"),
+             helper.make_node("Relu", ["layer1"], ["y"], name="/head/Relu")]  # fmt: skip
+    model = _graph_model(nodes, ["x"], ["y"])
+    with pytest.raises(ModelError, match="is ambiguous: it names tensor 'layer1', module "
+                       "'layer1' \\(tensor 'a1'\\)") as e:  # fmt: skip
+        split_model(model, "layer1")
+    assert "--split tensor:layer1 or --split module:layer1" in (e.value.hint or "")
+    assert split_model(model, "module:layer1").cut_tensor == "a1"
+    assert split_model(model, "tensor:layer1").cut_tensor == "layer1"
+    assert split_model(model, "/layer2/Sigmoid").cut_tensor == "layer1"  # one meaning
+    assert split_model(model, "node:/layer1/Relu").cut_tensor == "a1"
+    with pytest.raises(ModelError, match="the model has no node named 'layer1'"):
+        split_model(model, "node:layer1")
