@@ -388,6 +388,9 @@ def _value_reason(g: Graph, tensor: str) -> str | None:
             return f"its first axis ({first}) is not the batch axis{where}"
         return None  # NOTE: another symbol, e.g. made up by shape inference after a Reshape
     if isinstance(first, int):
+        if len(_display_shape(g.values.get(g.inputs[0])) or ()) == 1:
+            return (f"the model input has no batch axis (shape ({batch},)): privaudit feeds "
+                    "inputs of (N, ...) samples")
         return f"its first axis ({first}) is not the batch axis (the input's batch is {batch})"
     return None
 
@@ -618,6 +621,9 @@ def _meanings(g: Graph, name: str, model_name: str, only: str | None = None) -> 
 
 
 def _nearest_clean(g: Graph, tensor: str, model_name: str) -> str:
+    if "has no batch axis" in (_cut_reasons(g).get(tensor) or ""):
+        return ("export the model with a batch axis first, e.g. torch.onnx.export(..., "
+                "dynamic_axes={'x': {0: 'batch'}}) with x of shape (N, features)")
     clean = [t for t, r in _cut_reasons(g).items() if r is None]
     pos = g.producer[tensor]
     before = [t for t in clean if g.producer[t] < pos][-1:]

@@ -306,3 +306,18 @@ def test_a_float64_model_is_audited_white_box_and_refused_by_harden(tmp_path: Pa
                                    str(tmp_path / "h.onnx")])  # fmt: skip
     assert hardened.exit_code == 2 and "float64" in hardened.stderr
     assert "Traceback" not in hardened.stderr and not (tmp_path / "h.onnx").exists()
+
+
+def test_a_model_without_a_batch_axis_says_so() -> None:
+    """An input of shape (8,) read as "its first axis (16) is not the batch axis (the input's
+    batch is 8)", with a hint to export the encoder and head separately."""
+    w = numpy_helper.from_array(np.ones((8, 16), np.float32), "w")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["h"]), helper.make_node("Relu", ["h"], ["z"]),
+             helper.make_node("ReduceSum", ["z"], ["y"], keepdims=0)]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT,
+                                                                         [8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [])], [w])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    with pytest.raises(ModelError, match="the model input has no batch axis") as e:
+        split_model(model, "z")
+    assert "dynamic_axes" in (e.value.hint or "")
