@@ -363,14 +363,17 @@ def _value_reason(g: Graph, tensor: str) -> str | None:
 
     Features are float (noise is added to them and attacks differentiate through them) and
     keep the input's batch axis first (privaudit runs and concatenates them by sample). A
-    shape or type that shape inference could not tell is given the benefit of the doubt.
+    tensor whose type or shape shape inference cannot tell is no cut (`split_model` needs
+    both); a batch axis it cannot tell is given the benefit of the doubt.
     """
     value = g.values.get(tensor)
     elem = value.type.tensor_type.elem_type if value is not None else 0
     if elem and elem not in _FLOAT_TYPES:
         name = onnx.TensorProto.DataType.Name(elem).lower()
         return f"it holds {name} values, not float features"
-    if value is not None and not value.type.tensor_type.HasField("shape"):
+    if value is None or not elem:  # NOTE: `split_model` cannot cut there: no type to give
+        return "shape inference cannot tell its type (an operator it does not know?)"
+    if not value.type.tensor_type.HasField("shape"):
         return "shape inference cannot tell its shape"
     shape = _display_shape(value)
     batch = _batch_dim(g)

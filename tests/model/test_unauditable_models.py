@@ -321,3 +321,23 @@ def test_a_model_without_a_batch_axis_says_so() -> None:
     with pytest.raises(ModelError, match="the model input has no batch axis") as e:
         split_model(model, "z")
     assert "dynamic_axes" in (e.value.hint or "")
+
+
+def test_a_cut_of_unknown_type_is_not_listed_clean() -> None:
+    """After an `ai.onnx.ml` Scaler, which shape inference does not know, `layers` listed the
+    cuts as clean and `assess` refused them ("cannot infer the type of the cut tensor")."""
+    w = numpy_helper.from_array(np.ones((4, 5), np.float32), "w")
+    nodes = [helper.make_node("Scaler", ["x"], ["xs"], domain="ai.onnx.ml", offset=[0.0] * 4,
+                              scale=[2.0] * 4),
+             helper.make_node("MatMul", ["xs", "w"], ["h"]), helper.make_node("Relu", ["h"], ["z"]),
+             helper.make_node("ReduceSum", ["z"], ["y"], axes=[1])]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["N", 1])], [w])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 11),
+                                                    helper.make_opsetid("ai.onnx.ml", 3)])
+    rows = {r.tensor: r for r in list_cut_points(model)}
+    for tensor in ("xs", "h", "z"):
+        assert not rows[tensor].clean and "cannot tell its type" in (rows[tensor].reason or "")
+        with pytest.raises(ModelError, match="cannot tell its type"):
+            split_model(model, tensor)
