@@ -136,6 +136,22 @@ def test_a_folder_in_use_is_refused_with_the_owner_pid(tmp_path: Path) -> None:
     assert _names(out) == ["report.json"]  # the lock file went with its run
 
 
+def test_compare_takes_the_folder_lock_too(tmp_path: Path) -> None:
+    """`compare -o` wrote into a folder another run held, which later overwrote its file."""
+    report = Path(__file__).parent / "reports" / "golden" / "tabular.json"
+    out = tmp_path / "out"
+    out.mkdir()
+    with lock_folders([out]):
+        result = runner.invoke(app, ["compare", str(report), str(report), "-o",
+                                     str(out / "cmp.md")])  # fmt: skip
+    assert result.exit_code == 2 and "is in use by another privaudit run" in result.stderr
+    assert _names(out) == []
+    fresh = tmp_path / "new" / "deep" / "cmp.md"
+    done = runner.invoke(app, ["compare", str(report), str(report), "-o", str(fresh)])
+    assert done.exit_code == 0, done.stderr
+    assert _names(fresh.parent) == ["cmp.md"]
+
+
 def test_a_second_process_cannot_take_the_folder(tmp_path: Path) -> None:
     """Two processes, one folder: the second is refused while the first holds it."""
     out = tmp_path / "out"

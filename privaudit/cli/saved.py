@@ -275,7 +275,12 @@ def compare(
 ) -> None:
     """Two runs side by side, with deltas (B - A); optionally a regression gate."""
     with reported_errors(debug):
-        from privaudit.outputs import refuse_overwrite
+        from privaudit.outputs import (
+            check_writable_dir,
+            lock_folders,
+            refuse_overwrite,
+            remove_new_folders_on_failure,
+        )
         from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
@@ -292,10 +297,17 @@ def compare(
         a, b = (r.judged if isinstance(r, AuditReport) else r for r in (a, b))
         findings = _less_private(a, b, tol) if fail_if_less_private else None
         text = render_compare(a, b, fmt, findings)
-        if output is not None:
+        if output is None:
+            write_report(text, "-")
+        else:
             refuse_overwrite([output], {"report A": first, "report B": second}, flag="--output")
-        write_report(text, output if output is not None else "-",
-                     hint="give -o a writable file path, or leave -o out for stdout")
+            # NOTE: the folder's lock, as every command that writes into one takes it: a run
+            # writing there would overwrite this file, or this file one of its reports
+            with remove_new_folders_on_failure([output.parent]):
+                check_writable_dir(output.parent)
+                with lock_folders([output.parent]):
+                    write_report(text, output,
+                                 hint="give -o a writable file path, or leave -o out for stdout")
         code = ExitCode.OK if findings is None else _regression_gate(findings, tol)
     raise typer.Exit(code)
 
