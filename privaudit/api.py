@@ -9,7 +9,7 @@ models and data given as paths or in memory. Errors raise the `privaudit.errors`
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import numpy as np
@@ -219,7 +219,12 @@ def load_report(path: str | Path) -> AuditReport:
 
     Raises:
         DataError: missing, unreadable, or not a privaudit report.
+        ConfigError: `path` is not a path (a str or a Path).
     """
+    if not isinstance(path, str | PurePath):
+        raise ConfigError(f"load_report: expected a path (str or Path), got "
+                          f"{type(path).__name__}",
+                          hint="pass the path to a report.json, e.g. 'out/report.json'")
     return read_report(Path(path))
 
 

@@ -172,3 +172,10 @@ def test_harden_checks_its_output_before_any_work(tmp_path: Path) -> None:
         privaudit.harden(output=data, data=data, noise=0.1, attacks=False)
     assert data.stat().st_size > 0 and sorted(p.name for p in tmp_path.iterdir()) == [
         "data.npz", "file"]
+
+
+@pytest.mark.parametrize("path", [123, None, b"out/report.json"])
+def test_load_report_refuses_what_is_not_a_path(path: object) -> None:
+    """`load_report(123)` raised a bare TypeError, where `assess(123)` names the argument."""
+    with pytest.raises(privaudit.ConfigError, match="load_report: expected a path"):
+        privaudit.load_report(path)  # type: ignore[arg-type]

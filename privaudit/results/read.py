@@ -47,7 +47,7 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
             a readable schema.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # NOTE: a BOM some editors add is no error
     except OSError as e:
         raise DataError(
             f"cannot read report {path}: {e.strerror or e}",

@@ -133,3 +133,10 @@ def test_duplicate_keys_and_huge_integers_are_refused(tmp_path: Path) -> None:
     huge = json.dumps({**TABULAR, "bound": {**TABULAR["bound"], "input_dim": 1}}).replace(
         '"input_dim": 1', '"input_dim": 1' + "0" * 400)
     assert "401 digits" in _text_refused(tmp_path, huge)
+
+
+def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
+    """Windows editors add a UTF-8 BOM; such a report was refused as not a report."""
+    path = tmp_path / "report.json"
+    path.write_bytes(b"\xef\xbb\xbf" + (GOLDENS / "tabular.json").read_bytes())
+    assert isinstance(read_saved(path), AuditReport)
