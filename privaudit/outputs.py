@@ -197,7 +197,8 @@ def _put_back(path: Path, backup: Path | None) -> None:
     # here and the backup name is removed by the caller.
     """
     if backup is None:
-        path.unlink(missing_ok=True)
+        if not path.is_dir():  # NOTE: a folder there was there before (no writer makes one)
+            path.unlink(missing_ok=True)
     elif not same_file(path, backup):
         os.replace(backup, path)
 

@@ -271,3 +271,18 @@ def test_an_output_that_is_a_pipe_or_a_device_is_refused(tmp_path: Path) -> None
     again = runner.invoke(app, ["assess", "--no-attacks", "--limit", "60", "-f", "json",
                                 "-o", str(tmp_path / "out")])  # fmt: skip
     assert again.exit_code == 2 and "is not a regular file" in again.stderr
+
+
+def test_a_folder_in_a_reports_place_fails_with_one_message(tmp_path: Path) -> None:
+    """A folder named report.md: the write failed, and putting back the folder (which was
+    never replaced) printed a first, misleading line before the error."""
+    report = tmp_path / "saved" / "report.json"
+    report.parent.mkdir()
+    report.write_bytes((Path(__file__).parent / "reports" / "golden" / "tabular.json").read_bytes())
+    (tmp_path / "report.md").mkdir()
+    (tmp_path / "report.html").write_text("OLD")
+    result = runner.invoke(app, ["report", str(report), "-f", "html,markdown", "-o",
+                                 str(tmp_path)])  # fmt: skip
+    assert result.exit_code == 2 and "could not put" not in result.stderr
+    assert result.stderr.count("error:") == 1 and "report.md" in result.stderr
+    assert (tmp_path / "report.html").read_text() == "OLD" and (tmp_path / "report.md").is_dir()
