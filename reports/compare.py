@@ -26,7 +26,7 @@ AB = {"a": "A", "b": "B"}
 @python_strings
 def render_compare(
     a: AuditReport | SweepReport, b: AuditReport | SweepReport, fmt: str,
-    findings: Sequence[str] | None = None,
+    findings: Sequence[str] | None = None, measured: Sequence[str] = (),
 ) -> str:
     """Render runs `a` and `b` side by side: each metric's A and B value, delta = B - A, change.
 
@@ -38,6 +38,8 @@ def render_compare(
         fmt: one of `COMPARE_FORMATS`.
         findings: what makes B less private than A (`--fail-if-less-private`: none found is
             an empty list); None when that was not asked.
+        measured: how the two audits were measured differently (data, seed, budget, bound
+            settings: `privaudit.regression.measured_differently`), said on a line of its own.
 
     Raises:
         ConfigError: unknown format, or a sweep compared with an audit report.
@@ -53,7 +55,7 @@ def render_compare(
     if isinstance(a, SweepReport) and isinstance(b, SweepReport):
         return _render(_sweep_view(a, b), fmt)
     if isinstance(a, AuditReport) and isinstance(b, AuditReport):
-        return _render(_audit_view(a, b, findings), fmt)
+        return _render(_audit_view(a, b, findings, measured), fmt)
     raise ConfigError("cannot compare a sweep (sweep.json) with an audit report (report.json)",
                       hint="compare two report.json files, or two sweep.json files")
 
@@ -69,9 +71,13 @@ def _render(view: _View, fmt: str) -> str:
     return renderers[fmt](view)
 
 
-def _audit_view(a: AuditReport, b: AuditReport, findings: Sequence[str] | None) -> _View:
+def _audit_view(a: AuditReport, b: AuditReport, findings: Sequence[str] | None,
+                measured: Sequence[str] = ()) -> _View:  # fmt: skip
     title = f"privaudit compare: {a.model.path} vs {b.model.path}"
     pairs = _verdicts(a, b)
+    if measured:
+        pairs.append(("measured", f"A and B were measured differently ({'; '.join(measured)}):"
+                                  " the deltas compare two audits, not only two models"))
     regression = None
     if findings is not None:  # NOTE: what `--fail-if-less-private` decided, beside the numbers
         regression = {"less_private": bool(findings), "findings": list(findings)}

@@ -281,7 +281,11 @@ def compare(
             refuse_overwrite,
             remove_new_folders_on_failure,
         )
-        from privaudit.regression import DEFAULT_TOLERANCE, check_tolerance
+        from privaudit.regression import (
+            DEFAULT_TOLERANCE,
+            check_tolerance,
+            measured_differently,
+        )
         from privaudit.reports import write_report
         from privaudit.reports.compare import render_compare
         from privaudit.results import AuditReport, read_saved
@@ -296,7 +300,10 @@ def compare(
         # NOTE: a harden report is shown, as it is gated, by its hardened model
         a, b = (r.judged if isinstance(r, AuditReport) else r for r in (a, b))
         findings = _less_private(a, b, tol) if fail_if_less_private else None
-        text = render_compare(a, b, fmt, findings)
+        measured: list[str] = []
+        if isinstance(a, AuditReport) and isinstance(b, AuditReport):
+            measured = measured_differently(a, b)
+        text = render_compare(a, b, fmt, findings, measured)
         if output is None:
             write_report(text, "-")
         else:

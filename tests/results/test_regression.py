@@ -358,3 +358,6 @@ def test_reports_measured_differently_are_not_gated(knn_run: Path, tmp_path: Pat
     assert "A and B were measured differently" in result.stderr and words in result.stderr
     assert runner.invoke(app, ["compare", str(knn_run), str(knn_run),
                                "--fail-if-less-private"]).exit_code == 0  # fmt: skip
+    plain = runner.invoke(app, ["compare", str(knn_run), str(other)])  # NOTE: said, not gated
+    assert plain.exit_code == 0 and "A and B were measured differently" in plain.stdout
+    assert words in plain.stdout.replace("\\_", "_")
