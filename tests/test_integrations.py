@@ -263,3 +263,16 @@ def _gate_file(folder: Path) -> Path:
     path = folder / "gate.toml"
     path.write_text("[tool.privaudit.gate]\nmax_leakage = 0.001\n")
     return path
+
+
+def test_check_hook_says_whether_a_sweep_passed(tmp_path: Path) -> None:
+    """A sweep that failed its constraints printed only its recommendation's headline."""
+    sweep = Path(__file__).parent / "reports" / "golden" / "sweep.json"
+    shutil.copy(sweep, tmp_path / "sweep.json")
+    (tmp_path / "pyproject.toml").write_text("[tool.privaudit.sweep]\nmin_accuracy = 0.999\n"
+                                             "min_attack_mse = 10.0\n")  # fmt: skip
+    failed = _hook("privaudit-check", ["sweep.json"], tmp_path)
+    assert failed.returncode == 1 and "sweep.json: gate failed: " in failed.stderr, failed.stderr
+    (tmp_path / "pyproject.toml").write_text("[tool.privaudit]\n")
+    ok = _hook("privaudit-check", ["sweep.json"], tmp_path)
+    assert ok.returncode == 0 and "sweep.json: passed: Cut at layer2" in ok.stderr, ok.stderr

@@ -77,7 +77,9 @@ def hook_check(files: FilesArg, config: ConfigOpt = None) -> None:
             saved = read_saved(path)
             if isinstance(saved, SweepReport):
                 checked = regate(saved, cfg.sweep, cfg.gate)
-                return sweep_exit_code(checked), checked.recommendation.headline
+                code = sweep_exit_code(checked)
+                said = "gate failed" if code == ExitCode.GATE_FAILED else "passed"
+                return code, f"{said}: {checked.recommendation.headline}"
             return _gated(evaluate_report(cfg.gate, saved))
 
         code = _each(files, one)
