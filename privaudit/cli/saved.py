@@ -25,7 +25,6 @@ from privaudit.cli.options import (
     MaxRecoveredOpt,
     MinAccuracyOpt,
     MinAttackMseOpt,
-    OutOpt,
     StrictOpt,
     constraint_overrides,
 )
@@ -239,7 +238,11 @@ def report(
         typer.Argument(metavar="REPORT.json", help="A report.json or sweep.json to re-render."),
     ],
     fmt: Annotated[str, typer.Option("--format", "-f", help="Formats, comma-separated.")] = "html",
-    output_dir: OutOpt = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Folder for the reports.",
+                     show_default="the saved report's own folder"),
+    ] = None,
     debug: DebugOpt = False,
 ) -> None:
     """Re-render a saved report in other formats (html, markdown, csv, json, junit)."""
