@@ -47,6 +47,11 @@ def read_saved(path: Path, *, hint: str = _SAVED_HINT) -> AuditReport | SweepRep
             a readable schema.
     """
     try:
+        size = path.stat().st_size
+        if size > MAX_REPORT_BYTES:
+            raise DataError(f"{path} is not a privaudit report: {size / 2**20:.0f} MiB, where "
+                            f"privaudit writes reports of a few MiB (at most "
+                            f"{MAX_REPORT_BYTES // 2**20} MiB are read)", hint=hint)
         text = path.read_text(encoding="utf-8-sig")  # NOTE: a BOM some editors add is no error
     except OSError as e:
         raise DataError(
@@ -106,6 +111,9 @@ def _inconsistency(report: AuditReport) -> str | None:
             return (f"the per-feature scores of {who} name features that data.feature_names "
                     f"does not hold: {', '.join(repr(n) for n in unnamed[:3])}")
     return None
+
+
+MAX_REPORT_BYTES = 256 * 2**20  # a report holds a dozen stored samples: a few MiB at most
 
 
 def _count(digits: str) -> int:

@@ -140,3 +140,14 @@ def test_a_report_saved_with_a_byte_order_mark_reads(tmp_path: Path) -> None:
     path = tmp_path / "report.json"
     path.write_bytes(b"\xef\xbb\xbf" + (GOLDENS / "tabular.json").read_bytes())
     assert isinstance(read_saved(path), AuditReport)
+
+
+def test_a_huge_file_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    """A 300 MB report.json loaded whole (700 MB of memory) before anything was checked."""
+    from privaudit.results.read import MAX_REPORT_BYTES
+
+    path = tmp_path / "report.json"
+    with path.open("wb") as f:  # NOTE: sparse: no disk space taken
+        f.truncate(MAX_REPORT_BYTES + 1)
+    with pytest.raises(DataError, match="at most 256 MiB are read"):
+        read_saved(path)
