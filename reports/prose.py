@@ -141,7 +141,8 @@ def floor_sentences(b: BoundResult, refuted: Reconstruction | None = None) -> li
         out.append("The conditional spectral floor is 0 here: no input dimension has a density "
                    "(each takes a few values, or one value in many rows), or their values lie "
                    "on a grid whose spacing the noise does not hide, so rounding may recover "
-                   "them (see the warnings).")
+                   "them, or none is near Gaussian within the classes, the floor's assumption "
+                   "(see the warnings).")
     else:
         ci = b.mse_floor_interval
         spread = (f" (estimate {format_float(b.mse_floor_estimate)}, {ci.level:.0%} jackknife "

@@ -371,8 +371,9 @@ def _interval_sentence(
     if _vacuous(bound):
         return ""
     if bound.mse_floor == 0:
-        return ("The floor is 0: no input dimension has a density, or their grid can be "
-                "recovered by rounding (see the warnings), so only the attacks measure privacy.")
+        return ("The floor is 0: no input dimension has a density, their grid can be "
+                "recovered by rounding, or none is near Gaussian within the classes (see the "
+                "warnings), so only the attacks measure privacy.")
     text = (f"No attack can do better than MSE {_num(bound.mse_floor)} per dimension, if the "
             f"input is Gaussian within each {cluster_words(bound.floor_clustering)}")
     if best is not None and width is not None:
