@@ -309,7 +309,7 @@ def _floors(
     clusters = by_name["class"] if labelled else by_name["kmeans"]
     cells = by_name["class-kmeans"].labels if labelled else None
     notes = [_discrete_note(keep)]
-    if delta == 0:  # NOTE: data in its own units (tabular, signals); pixels are not judged
+    if continuous is not None:  # NOTE: tabular vectors and signals; pixels are not weighed
         keep, shape_notes = _gaussian_columns(inputs, keep, clusters.labels,
                                               clusters.clustering)  # fmt: skip
         notes += shape_notes

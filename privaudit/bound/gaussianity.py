@@ -29,6 +29,7 @@ __all__ = ["MIN_ROWS", "NEGENTROPY_SIGN", "Negentropy", "column_negentropy"]
 MIN_ROWS = 20  # a cluster's column is judged from this many rows up
 NEGENTROPY_SIGN = 0.05  # nats per column (a floor over by exp(0.1) = 10% at most) said
 _CALIBRATION_DRAWS = 64  # Gaussian samples per size that measure the estimator's bias
+_COLUMNS = 1024  # columns per step: memory holds one cluster's block in float64
 
 
 @dataclass(frozen=True)
@@ -58,24 +59,27 @@ def column_negentropy(x: np.ndarray, clusters: np.ndarray) -> Negentropy | None:
     Returns:
         The estimate, or None when no cluster has `MIN_ROWS` rows or no column varies.
     """
-    rows = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    rows = np.asarray(x).reshape(len(x), -1)
     total = np.zeros(rows.shape[1])
     weight = np.zeros(rows.shape[1])
     variance = 0.0
+    gauss = 0.5 * math.log(2 * math.pi * math.e)
     for r in rows_by_label(np.asarray(clusters, dtype=np.int64)):
         if r.size < MIN_ROWS:
             continue
-        part = rows[r]
-        std = part.std(axis=0, ddof=1)
-        varying = std > 0
-        if not varying.any():
-            continue
         bias, spread = _gaussian_estimate(r.size)
-        gauss = 0.5 * math.log(2 * math.pi * math.e)
-        found = gauss - (_spacing_entropy(part[:, varying] / std[varying]) - bias)
-        total[varying] += r.size * found  # NOTE: noise either way, so the mean is unbiased
-        weight[varying] += r.size
-        variance += r.size**2 * spread**2 * int(varying.sum())
+        for start in range(0, rows.shape[1], _COLUMNS):  # NOTE: a block of float64 at a time
+            cols = slice(start, start + _COLUMNS)
+            part = rows[r, cols].astype(np.float64)
+            std = part.std(axis=0, ddof=1)
+            varying = std > 0
+            if not varying.any():
+                continue
+            found = gauss - (_spacing_entropy(part[:, varying] / std[varying]) - bias)
+            # NOTE: kept signed: for Gaussian columns it is noise either way of 0
+            total[cols][varying] += r.size * found
+            weight[cols][varying] += r.size
+            variance += r.size**2 * spread**2 * int(varying.sum())
     judged = weight > 0
     if not judged.any():
         return None

@@ -439,8 +439,10 @@ def test_dimensions_far_from_gaussian_leave_the_floor(kind: str, floored: bool,
     x = (x - x.mean(0)) / x.std(0)
     y = rng.integers(0, 3, n)
     z = x + 0.0  # NOTE: the identity encoder; the noise is the bound's sigma
-    (bound,) = _bound(x, z, y, [0.3])
+    (bound,) = _bound(x, z, y, [0.3], continuous=np.ones(d, bool))  # NOTE: a table's path
     assert bound.mse_floor is not None and (bound.mse_floor > 0) == floored
+    (as_pixels,) = _bound(x, z, y, [0.3])  # NOTE: images are not weighed
+    assert as_pixels.mse_floor is not None and as_pixels.mse_floor > 0
     shape = [w for w in bound.warnings if "Gaussian within each" in w]
     assert (said is None and not shape) or (said is not None and said in shape[0]), shape
 
@@ -457,3 +459,17 @@ def test_negentropy_is_calibrated_on_gaussian_columns() -> None:
             assert found is not None and not found.visible and abs(found.mean) < 0.1
         skewed = column_negentropy(np.exp(rng.standard_normal((300, 8))), rng.integers(0, 3, 300))
         assert skewed is not None and skewed.visible and 0.4 < skewed.mean < 0.9  # true 0.77
+
+
+def test_negentropy_in_column_blocks_equals_it_whole(monkeypatch: Any) -> None:
+    """Memory holds one cluster's block of columns in float64; the blocks change nothing."""
+    import privaudit.bound.gaussianity as gaussianity
+
+    rng = np.random.default_rng(4)
+    x = np.exp(rng.standard_normal((90, 7))).astype(np.float32)
+    y = rng.integers(0, 2, 90)
+    whole = gaussianity.column_negentropy(x, y)
+    monkeypatch.setattr(gaussianity, "_COLUMNS", 3)
+    blocks = gaussianity.column_negentropy(x, y)
+    assert whole is not None and blocks is not None
+    np.testing.assert_allclose(blocks.per_column, whole.per_column, rtol=1e-12)
