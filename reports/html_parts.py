@@ -7,12 +7,15 @@ from html import escape
 
 import pandas as pd
 
-from privaudit.reports.table import formatted, headers
+from privaudit.reports.table import formatted, headers, visible_controls
 
 
 def esc(text: object) -> str:
-    """Escape untrusted text for HTML element content and quoted attributes."""
-    return escape(str(text), quote=True)
+    """Escape untrusted text for HTML element content and quoted attributes.
+
+    Bidirectional control characters are shown as their code points (`visible_controls`).
+    """
+    return escape(visible_controls(str(text)), quote=True)
 
 
 def table_html(

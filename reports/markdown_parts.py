@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
-from privaudit.reports.table import formatted, headers
+from privaudit.reports.table import formatted, headers, visible_controls
 
 # Characters that would start Markdown syntax inside a line or a table cell.
 _SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
@@ -18,9 +18,10 @@ def md_escape(text: object) -> str:
     """Make untrusted text inert in GitHub Markdown, as one line.
 
     HTML-significant characters become entities (so ``<script>`` shows as text), Markdown
-    punctuation and ``|`` get a backslash, and line breaks become spaces.
+    punctuation and ``|`` get a backslash, line breaks become spaces, and bidirectional
+    control characters show as their code points.
     """
-    s = " ".join(str(text).split())  # also collapses newlines, which would end a table row
+    s = " ".join(visible_controls(str(text)).split())  # NOTE: newlines would end a table row
     for char, entity in _ENTITIES:
         s = s.replace(char, entity)
     return _SPECIAL.sub(r"\\\1", s)

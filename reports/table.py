@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -64,6 +65,16 @@ _BOUND_METRICS: tuple[str, ...] = (
     "leakage_bits_per_dim", "leakage_nats", "cond_entropy_per_dim", "mse_floor",
     "paper_floor", "certified_mse_floor", "floor_ratio",
 )  # fmt: skip
+
+
+# NOTE: characters that reorder or hide text (bidirectional controls): a name holding one
+# could make a report read other than it is written ("Trojan Source")
+_HIDDEN = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_controls(text: str) -> str:
+    """`text` with each bidirectional control character shown as its code point, <U+202E>."""
+    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
 
 
 def format_float(x: float | int | None) -> str:

@@ -381,6 +381,17 @@ def test_user_strings_are_escaped(fmt: str) -> None:
         assert "\\|x\\`y\\`" in text
 
 
+def test_bidirectional_controls_are_shown_not_obeyed() -> None:
+    """A name holding U+202E (right-to-left override) reached the HTML and Markdown raw: it
+    can make a report read other than it is written."""
+    from privaudit.reports.html_parts import esc
+
+    name = "x3\u202etxt.exe\u2066"
+    for text in (esc(name), md_escape(name)):
+        assert "\u202e" not in text and "\u2066" not in text
+        assert "U+202E" in text and "U+2066" in text
+
+
 def test_markdown_escape_keeps_table_cells_intact() -> None:
     assert md_escape("a|b\nc") == "a\\|b c"
     assert md_escape("`x` <b>") == "\\`x\\` &lt;b&gt;"
