@@ -826,7 +826,7 @@ def test_a_zero_floor_and_k_means_cells_are_said_in_words() -> None:
         kmeans.bound, mse_floor=0.0, mse_floor_estimate=0.0, mse_floor_interval=None))  # fmt: skip
     sentences = " ".join(build_verdict(zero).sentences)
     assert "No attack can do better" not in sentences
-    assert "The floor is 0: no input dimension has a density, or their grid" in sentences
+    assert "The floor is 0: no input dimension has a density, their grid" in sentences
     paragraph = prose.bound_paragraph(zero.bound, zero)
     assert "floor is 0 here" in paragraph and "No attacker, whatever its method" not in paragraph
 
