@@ -200,6 +200,7 @@ def measure_prepared(
         gate=evaluate_gate(cfg.gate, bound, attacks, dfil, references),
         provenance=provenance(cfg, created, command, timer),
         warnings=(*(bound.warnings if bound else ()), *notes, *small_audit_warning(prep, attacks),
+                  *layout_warning(prep),
                   *_refuted_warning(bound, attacks, references),
                   *unchecked_floor_warning(bound, attacks, references)),
         sample_images=_samples(prep) if attacks else (),
@@ -255,6 +256,29 @@ def unchecked_floor_warning(
 
 SMALL_EVAL = 100  # fewer evaluation samples of vectors or signals than this get a warning
 SMALL_AUX = 50  # fewer auxiliary samples than this (or than evaluation ones) get a warning
+
+
+def layout_warning(prep: Prepared) -> tuple[str, ...]:
+    """A warning when a signal input read channels-first looks like (N, T, C) to the model.
+
+    Sizes cannot tell a signal's axes apart, but a model whose first step transposes its
+    (N, A, B) input to (N, B, A) with A > B most likely takes (N, T, C) (Keras exports): read
+    channels-first, every number would be computed on A "channels" of B steps.
+    """
+    encoder = prep.split.encoder
+    if prep.dataset.domain != Domain.SIGNAL or is_channels_first_view(encoder):
+        return ()
+    spec = image_input(encoder)
+    first = next((n for n in encoder.graph.node if spec.name in n.input), None)
+    if first is None or first.op_type != "Transpose" or len(spec.shape) != 3:
+        return ()
+    perm = next((list(a.ints) for a in first.attribute if a.name == "perm"), None)
+    a, b = spec.shape[1], spec.shape[2]
+    if perm != [0, 2, 1] or not (isinstance(a, int) and isinstance(b, int) and a > b):
+        return ()
+    return (f"the model transposes its signal input (N, {a}, {b}) first, and privaudit reads it "
+            f"as {a} channels of {b} time steps: if its axes are (N, T, C), {a} steps of {b} "
+            "channels (Keras exports keep channels last), pass --layout channels-last",)
 
 
 def small_audit_warning(prep: Prepared, attacks: Sequence[AttackResult]) -> tuple[str, ...]:

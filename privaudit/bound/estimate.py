@@ -207,7 +207,9 @@ def noise_sweep(
         floor_groups: groups of the floor's jackknife interval (at `interval_at`, when
             `bootstrap` > 0), >= 2; 0 for none.
         certified: report theorem (T) with the certified h(x) of 8-bit data
-            (`certified_mse_floor`); False for data in its own units, which has none (None).
+            (`certified_mse_floor`); False for data in its own units, which has none (None),
+            and whose dimensions far from Gaussian within a class leave the floor (S)
+            (`privaudit.bound.gaussianity`; pixels are never weighed).
         lattice: the inputs' grids' dequantisation variance per dimension
             (`audit.bounds.lattice_variance`), subtracted from (S); 0 for none.
         continuous: (d,) per input dimension, whether it takes continuous values; None: all
@@ -249,7 +251,8 @@ def noise_sweep(
         if bootstrap and wanted:
             errs = bootstrap_errors(data, cands, wanted, bootstrap, seed)
         floors = _floors(x, data, cands, y is not None, live, wanted if bootstrap else {},
-                         delta, floor_groups, seed, continuous, lattice)  # fmt: skip
+                         delta, floor_groups, seed, continuous, lattice,
+                         weigh=not certified)  # fmt: skip
     return [
         _with_floor(
             _result(replace(base, noise_sigma=s), cands, best[s], errs.get(s), min_size),
@@ -286,6 +289,7 @@ def _floors(
     seed: int,
     continuous: np.ndarray | None = None,
     lattice: float = 0.0,
+    weigh: bool = False,
 ) -> dict[float, tuple[FloorEstimate, str, str | None]]:
     """(S) at every live noise std, with its jackknife interval at the `wanted` ones.
 
@@ -309,7 +313,7 @@ def _floors(
     clusters = by_name["class"] if labelled else by_name["kmeans"]
     cells = by_name["class-kmeans"].labels if labelled else None
     notes = [_discrete_note(keep)]
-    if continuous is not None:  # NOTE: tabular vectors and signals; pixels are not weighed
+    if weigh:  # NOTE: data in its own units (tables, signals); pixels are not weighed
         keep, shape_notes = _gaussian_columns(inputs, keep, clusters.labels,
                                               clusters.clustering)  # fmt: skip
         notes += shape_notes
