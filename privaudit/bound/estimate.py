@@ -27,7 +27,7 @@ from privaudit.bound.candidates import (
 )
 from privaudit.bound.entropy import DEQUANTIZATION_VARIANCE, input_entropy_certified
 from privaudit.bound.floor import FloorEstimate, fit_floor
-from privaudit.bound.gaussianity import column_negentropy
+from privaudit.bound.gaussianity import MIN_ROWS, column_negentropy
 from privaudit.bound.leakage import mixture_leakage, mse_floor, positive_noise_sigma
 from privaudit.bound.moments import check_rows
 from privaudit.bound.resample import cluster_spectra
@@ -349,9 +349,13 @@ def _gaussian_columns(
     says by how much the floor may overstate privacy.
     """
     where = "class" if clustering == "class" else "cluster"
-    found = column_negentropy(inputs[:, keep], clusters) if keep.any() else None
-    if found is None:
+    if not keep.any():
         return keep, []
+    found = column_negentropy(inputs[:, keep], clusters)
+    if found is None:
+        return keep, [f"no {where} has the {MIN_ROWS} rows it takes to weigh how far the input "
+                      f"is from Gaussian within it, the floor (S)'s assumption: check the floor "
+                      "against the attacks at --budget thorough, or audit more rows"]
     notes = []
     columns = np.flatnonzero(keep)
     far = np.nan_to_num(found.per_column, nan=0.0) > FAR_NEGENTROPY

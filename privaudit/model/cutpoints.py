@@ -572,19 +572,26 @@ def _lookup(g: Graph, name: str, model_name: str) -> str:
     """The tensor `name` means: a tensor, a node's one output or a module's leaving tensor.
 
     A name that means different tensors as two of these is refused; `tensor:NAME`,
-    `node:NAME` or `module:NAME` says which (when NAME itself is no such name).
+    `node:NAME` or `module:NAME` says which (when NAME itself is no such name). A node or
+    module of no single tensor counts as a meaning too: it is refused on its own, and makes
+    the name ambiguous beside another.
     """
     kind, _, rest = name.partition(":")
     wanted = None
-    if kind in KINDS and rest and not _meanings(g, name, model_name):
+    if kind in KINDS and rest and not any(_meanings(g, name)):
         wanted, name = kind, rest
-    found = _meanings(g, name, model_name, only=wanted)
+    found, problems = _meanings(g, name, only=wanted)
     tensors = dict.fromkeys(found.values())
-    if len(tensors) > 1:
-        said = ", ".join(f"{k} {name!r}" + (f" (tensor {t!r})" if k != "tensor" else "")
-                         for k, t in found.items())  # fmt: skip
-        raise ModelError(f"split {name!r} is ambiguous: it names {said}",
-                         hint="say which: " + " or ".join(f"--split {k}:{name}" for k in found))
+    if len(tensors) + len(problems) > 1:
+        said = [f"{k} {name!r}" + (f" (tensor {t!r})" if k != "tensor" else "")
+                for k, t in found.items()]
+        said += [f"{k} {name!r} ({why})" for k, (why, _) in problems.items()]
+        raise ModelError(f"split {name!r} is ambiguous: it names {', '.join(said)}",
+                         hint="say which: " + " or ".join(
+                             f"--split {k}:{name}" for k in (*found, *problems)))  # fmt: skip
+    if problems:
+        ((kind_, (why, hint)),) = problems.items()
+        raise ModelError(f"{kind_} {name!r} {why}", hint=hint.format(model=model_name))
     if tensors:
         return next(iter(tensors))
     if wanted is not None:
@@ -598,29 +605,38 @@ def _lookup(g: Graph, name: str, model_name: str) -> str:
                      hint=f"{shown}list them with `privaudit layers {model_name}`")
 
 
-def _meanings(g: Graph, name: str, model_name: str, only: str | None = None) -> dict[str, str]:
-    """{kind: tensor} for every kind of name (tensor, node, module) that `name` is."""
+def _meanings(
+    g: Graph, name: str, only: str | None = None
+) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """What `name` means: {kind: tensor}, and {kind: (why, hint)} where it has no one tensor.
+
+    The kinds are tensor, node and module; a node of several outputs, or a module with no
+    or several tensors leaving it, is a problem rather than a meaning.
+    """
     out: dict[str, str] = {}
+    problems: dict[str, tuple[str, str]] = {}
     if only in (None, "tensor") and (name in g.producer or name in g.inputs or name in g.const):
         out["tensor"] = name
     named = [n for n in g.nodes if name and n.name == name] if only in (None, "node") else []
     if named:
         outs = [t for n in named for t in n.output if t]
-        if len(outs) != 1:
-            raise ModelError(f"node {name!r} has {len(outs)} outputs: {quoted(outs)}",
-                             hint="pass one of these tensor names to --split")
-        out["node"] = str(outs[0])
+        if len(outs) == 1:
+            out["node"] = str(outs[0])
+        else:
+            problems["node"] = (f"has {len(outs)} outputs: {quoted(outs)}",
+                                "pass one of these tensor names to --split")
     leaving = _modules(g) if only in (None, "module") else {}
     if name in leaving:
-        if not leaving[name]:
-            raise ModelError(f"module {name!r} has no activation leaving it",
-                             hint=f"pick another layer; see `privaudit layers {model_name}`")
-        if len(leaving[name]) != 1:
-            raise ModelError(f"module {name!r} has {len(leaving[name])} tensors leaving it: "
-                             f"{quoted(leaving[name])}",
-                             hint="pass one of these tensors, or an enclosing module, to --split")
-        out["module"] = leaving[name][0]
-    return out
+        if len(leaving[name]) == 1:
+            out["module"] = leaving[name][0]
+        elif not leaving[name]:
+            problems["module"] = ("has no activation leaving it",
+                                  "pick another layer; see `privaudit layers {model}`")
+        else:
+            problems["module"] = (f"has {len(leaving[name])} tensors leaving it: "
+                                  f"{quoted(leaving[name])}",
+                                  "pass one of these tensors, or an enclosing module, to --split")
+    return out, problems
 
 
 def _nearest_clean(g: Graph, tensor: str, model_name: str) -> str:

@@ -465,3 +465,24 @@ def test_a_name_meaning_two_tensors_is_refused_and_a_kind_says_which() -> None:
     assert split_model(model, "node:/layer1/Relu").cut_tensor == "a1"
     with pytest.raises(ModelError, match="the model has no node named 'layer1'"):
         split_model(model, "node:layer1")
+
+
+def test_a_tensor_named_like_a_node_of_two_outputs_is_ambiguous_not_refused() -> None:
+    """A reviewer (2026-12-08): tensor `foo` beside a Split node named `foo` (outputs p, q):
+    `--split foo` failed on the node ("has 2 outputs") before it could say the name is
+    ambiguous, where `tensor:foo` works."""
+    nodes = [helper.make_node("Relu", ["x"], ["foo"], name="r"),
+             helper.make_node("Split", ["foo"], ["p", "q"], name="foo", axis=1,
+                              num_outputs=2),
+             helper.make_node("Add", ["p", "q"], ["y"], name="add")]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["N", 2])])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    with pytest.raises(ModelError, match="ambiguous: it names tensor 'foo', node 'foo' "
+                       "\\(has 2 outputs") as e:  # fmt: skip
+        split_model(model, "foo")
+    assert "--split tensor:foo" in (e.value.hint or "")
+    assert split_model(model, "tensor:foo").cut_tensor == "foo"
+    with pytest.raises(ModelError, match="node 'foo' has 2 outputs"):
+        split_model(model, "node:foo")
