@@ -763,7 +763,7 @@ def test_without_an_attack_the_references_still_close_the_interval() -> None:
     assert verdict.headline == (
         f"No attack succeeded or ran, but the best possible attack's MSE lies between the floor "
         f"{report.bound.mse_floor:.3g} and {label:.3g}, which the label reference reaches "
-        "without one.")
+        "without one, if the input is Gaussian within each class.")
     assert verdict.width is None and verdict.strongest is None
     assert (f"still lies between the floor {format_float(report.bound.mse_floor)} and "
             f"{format_float(label)}, the MSE that the label reference reaches without an "
