@@ -251,8 +251,8 @@ def refuted_floor_words(bound: BoundResult, by: Reconstruction) -> str:
                 f"evaluation samples, or because the input is not Gaussian within each {cells} "
                 "(several modes, or discrete values) as the floor assumes; either way no "
                 "floor holds for this data")
-    return (f"{head}: the input is not Gaussian within each {cells} (several modes, or "
-            "discrete values), as the floor assumes, so no floor holds for this data")
+    return (f"{head}: most likely the input is not Gaussian within each {cells} (several "
+            "modes, or discrete values) as the floor assumes, so no floor holds for this data")
 
 
 def _pct(share: float | None) -> str:
