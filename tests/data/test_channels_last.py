@@ -188,6 +188,9 @@ def test_a_channels_last_signal_model_needs_the_flag_and_then_equals_its_twin(
     # laid (N, T, C) is read as the model reads it, and nothing is transposed
     plain = _assess(twins["sig_last"], root / "sig_last.npz", tmp_path / "plain")
     assert not any("Transpose" in t for t in plain["data"]["transforms"])
+    # ... but the model transposes it first: a warning says it may be (N, T, C)
+    assert any("transposes its signal input (N, 16, 2) first" in w and "16 channels of 2 time "
+               "steps" in w and "--layout channels-last" in w for w in plain["warnings"])
     first = _assess(twins["sig_first"], root / "sig_first.npz", tmp_path / "first")
     # the model's own layout (N, T, C) is transposed, never reshaped (which mixes channels
     # and steps: a tester's floor read 0.00528 for 0.00846); (N, C, T) is taken as it is;
@@ -198,6 +201,7 @@ def test_a_channels_last_signal_model_needs_the_flag_and_then_equals_its_twin(
         last = _assess(twins["sig_last"], data, tmp_path / data.stem, "--layout",
                        "channels-last")
         assert any("(N, T, C) through a Transpose" in t for t in last["data"]["transforms"])
+        assert not any("transposes its signal input" in w for w in last["warnings"])
         assert _numbers(last) == pytest.approx(_numbers(first), rel=1e-4, abs=1e-7), data.name
         next_step = last["verdict"]["command"]
         assert "--layout channels-last" in next_step, next_step
