@@ -150,7 +150,7 @@ def measure_bounds(
         bootstrap=cfg.bound.bootstrap,
         seed=cfg.seed,
         interval_at=list(interval_at),
-        x=x,
+        x=x.reshape(len(x), *prep.audit.aux.x.shape[1:]),  # NOTE: a view; its shape names
         delta=delta,
         certified=image,
         continuous=None if image else (keep := continuous_dims(x)),

@@ -200,7 +200,8 @@ def noise_sweep(
         interval_at: the noise stds that get a bootstrap interval (None: all). The others
             get the point values only, exactly as with bootstrap = 0; an interval does not
             depend on which other sigmas get one.
-        x: (n, d) inputs of the same rows (pixels on [0, 1], or standardised units), for the
+        x: (n, ...) inputs of the same rows (pixels on [0, 1], or standardised units; a
+            signal's (n, C, T) names its channels and steps in warnings), for the
             conditional spectral floor (S); None leaves (S) out (`mse_floor` None).
         delta: the dequantisation variance of the inputs (8-bit data: 1/(12 * 255^2);
             data in its own units: 0).
@@ -314,7 +315,7 @@ def _floors(
     cells = by_name["class-kmeans"].labels if labelled else None
     notes = [_discrete_note(keep)]
     if weigh:  # NOTE: data in its own units (tables, signals); pixels are not weighed
-        keep, shape_notes = _gaussian_columns(inputs, keep, clusters.labels,
+        keep, shape_notes = _gaussian_columns(inputs, keep, clusters.labels, np.shape(x)[1:],
                                               clusters.clustering)  # fmt: skip
         notes += shape_notes
     share = float(keep.mean())
@@ -338,7 +339,8 @@ def _floors(
 
 
 def _gaussian_columns(
-    inputs: np.ndarray, keep: np.ndarray, clusters: np.ndarray, clustering: str
+    inputs: np.ndarray, keep: np.ndarray, clusters: np.ndarray, sample: tuple[int, ...],
+    clustering: str,
 ) -> tuple[np.ndarray, list[str]]:
     """`keep` less the dimensions far from Gaussian within the clusters, and notes on them.
 
@@ -366,7 +368,7 @@ def _gaussian_columns(
         notes.append(f"{int(far.sum())} of {keep.size} input dimensions are far from Gaussian "
                      f"within each {where} (their negentropy, the distance from Gaussian, is "
                      f"above {FAR_NEGENTROPY:g} nats: up to {found.per_column[worst]:.2g} at "
-                     f"dimension {int(columns[worst])}, counted from 0; bimodal, near-binary or "
+                     f"{_dimension(sample, int(columns[worst]))}; bimodal, near-binary or "
                      "strongly skewed): the floor (S) assumes a Gaussian there and could "
                      "overstate privacy, so it counts only the others, weighted by their share"
                      + ("" if keep.any() else "; none is left, so the floor is 0 and only the "
@@ -377,14 +379,23 @@ def _gaussian_columns(
         worst = int(np.nanargmax(found.per_column))
         notes.append(f"the floor (S) assumes the input is Gaussian within each {where}, and it "
                      f"visibly is not: its dimensions' negentropy there averages "
-                     f"{found.mean:.2g} nats, up to {found.per_column[worst]:.2g} (dimension "
-                     f"{int(columns[worst])}), so the floor may overstate privacy, for "
+                     f"{found.mean:.2g} nats, up to {found.per_column[worst]:.2g} ("
+                     f"{_dimension(sample, int(columns[worst]))}), so the floor may overstate "
+                     "privacy, for "
                      f"independent dimensions up to {math.exp(2 * found.mean):.3g}x: check it "
                      "against the attacks at --budget thorough")
     return keep, notes
 
 
 FAR_NEGENTROPY = 0.5  # nats: a dimension this far from Gaussian leaves the floor
+
+
+def _dimension(sample: tuple[int, ...], index: int) -> str:
+    """Where flat input dimension `index` lies, counted from 0: 'column 4', 'channel 1, step 6'."""
+    if len(sample) == 2:
+        channel, step = divmod(index, sample[1])
+        return f"channel {channel}, step {step}, counted from 0"
+    return f"column {index}, counted from 0"
 
 
 GRID_NOTE_SHARE = 0.01  # a grid that lowers the floor by less than this share goes unsaid

@@ -488,3 +488,18 @@ def test_classes_too_small_to_weigh_are_said() -> None:
         assert any(said in w for w in bound.warnings), bound.warnings
         if n_c == 19:
             assert bound.mse_floor == 0
+
+
+def test_a_signals_far_dimension_is_named_by_channel_and_step() -> None:
+    """A signal's flat dimension 54 means nothing to its owner; channel 6, step 6 does."""
+    rng = np.random.default_rng(6)
+    n = 300
+    x = rng.standard_normal((n, 2, 8))
+    x[:, 1, 5] = rng.integers(0, 2, n) + 0.02 * rng.standard_normal(n)  # one near-binary value
+    y = rng.integers(0, 3, n)
+    flat = x.reshape(n, -1)
+    (bound,) = noise_sweep(flat, y, [0.3], input_dim=16, input_entropy=input_entropy_gaussian(flat),
+                           input_entropy_source="gaussian", bootstrap=0, seed=0, x=x, delta=0.0,
+                           certified=False)  # fmt: skip
+    assert any("1 of 16 input dimensions are far from Gaussian" in w and
+               "channel 1, step 5, counted from 0" in w for w in bound.warnings), bound.warnings
