@@ -29,7 +29,8 @@ __all__ = [
     "check_noise_sigma",
 ]
 
-NOISE_HINT = "sigma is the std of the Gaussian noise added to the features, e.g. --noise 0.1"
+NOISE_HINT = ("sigma is the std of the Gaussian noise added to the features, e.g. 0.1 "
+              "(--noise 0.1, or noise=0.1)")
 # NOTE: larger noise overflows the float32 noisy features and what the head and the attacks
 # compute from them; no meaningful deployment comes near it (features are O(1)).
 SIGMA_MAX = 1e12
