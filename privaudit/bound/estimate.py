@@ -373,8 +373,7 @@ def _gaussian_columns(
                      "overstate privacy, so it counts only the others, weighted by their share"
                      + ("" if keep.any() else "; none is left, so the floor is 0 and only the "
                         "attacks measure privacy"))
-        rest = column_negentropy(inputs[:, keep], clusters) if keep.any() else None
-        found, columns = rest, np.flatnonzero(keep)
+        found, columns = found.of(~far), np.flatnonzero(keep)
     if found is not None and found.visible:
         worst = int(np.nanargmax(found.per_column))
         notes.append(f"the floor (S) assumes the input is Gaussian within each {where}, and it "

@@ -35,23 +35,44 @@ _COLUMNS = 1024  # columns per step: memory holds one cluster's block in float64
 
 @dataclass(frozen=True)
 class Negentropy:
-    """The columns' within-cluster negentropy, weighted by the clusters' shares.
+    """The columns' within-cluster negentropy, weighted by the clusters' sizes.
 
     Attributes:
         per_column: (d,) nats (an estimate: slightly below 0 for Gaussian columns); NaN where
             no cluster had `MIN_ROWS` rows.
-        mean: over the judged columns, nats.
-        noise: the standard error of `mean` for Gaussian columns of the same sizes.
+        weight: (d,) the rows of the clusters that judged each column (0: not judged).
+        variance: (d,) per column, the sum over those clusters of (rows x the estimator's
+            spread on Gaussian samples of that size)^2: the noise `noise` is made of.
     """
 
     per_column: np.ndarray
-    mean: float
-    noise: float
+    weight: np.ndarray
+    variance: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        """The mean over the judged columns, nats."""
+        return float(np.mean(self.per_column[self.weight > 0]))
+
+    @property
+    def noise(self) -> float:
+        """The standard error of `mean` for Gaussian columns of the same sizes."""
+        judged = self.weight > 0
+        return math.sqrt(float(self.variance[judged].sum())) / float(self.weight[judged].sum())
 
     @property
     def visible(self) -> bool:
         """Whether the mean is beyond both `NEGENTROPY_SIGN` and three standard errors."""
         return self.mean > max(NEGENTROPY_SIGN, 3 * self.noise)
+
+    def of(self, columns: np.ndarray) -> Negentropy | None:
+        """The estimate of `columns` alone (a mask or indices); None if none was judged.
+
+        It equals `column_negentropy` of those columns: each column's estimate is its own.
+        """
+        found = Negentropy(self.per_column[columns], self.weight[columns],
+                           self.variance[columns])  # fmt: skip
+        return found if (found.weight > 0).any() else None
 
 
 def column_negentropy(x: np.ndarray, clusters: np.ndarray) -> Negentropy | None:
@@ -63,7 +84,7 @@ def column_negentropy(x: np.ndarray, clusters: np.ndarray) -> Negentropy | None:
     rows = np.asarray(x).reshape(len(x), -1)
     total = np.zeros(rows.shape[1])
     weight = np.zeros(rows.shape[1])
-    variance = 0.0
+    variance = np.zeros(rows.shape[1])
     gauss = 0.5 * math.log(2 * math.pi * math.e)
     for r in rows_by_label(np.asarray(clusters, dtype=np.int64)):
         if r.size < MIN_ROWS:
@@ -80,14 +101,12 @@ def column_negentropy(x: np.ndarray, clusters: np.ndarray) -> Negentropy | None:
             # NOTE: kept signed: for Gaussian columns it is noise either way of 0
             total[cols][varying] += r.size * found
             weight[cols][varying] += r.size
-            variance += r.size**2 * spread**2 * int(varying.sum())
+            variance[cols][varying] += (r.size * spread) ** 2
     judged = weight > 0
     if not judged.any():
         return None
     per_column = np.where(judged, total / np.where(judged, weight, 1.0), np.nan)
-    terms = float(weight[judged].sum())
-    noise = math.sqrt(variance) / terms
-    return Negentropy(per_column, float(np.mean(per_column[judged])), noise)
+    return Negentropy(per_column, weight, variance)
 
 
 def _spacing_entropy(columns: np.ndarray) -> np.ndarray:

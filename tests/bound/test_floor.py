@@ -503,3 +503,21 @@ def test_a_signals_far_dimension_is_named_by_channel_and_step() -> None:
                            certified=False)  # fmt: skip
     assert any("1 of 16 input dimensions are far from Gaussian" in w and
                "channel 1, step 5, counted from 0" in w for w in bound.warnings), bound.warnings
+
+
+def test_negentropy_of_some_columns_equals_it_recomputed_on_them() -> None:
+    """The floor weighs the columns left after the far ones go from the first estimate."""
+    from privaudit.bound.gaussianity import column_negentropy
+
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.standard_normal((200, 5)), np.exp(rng.standard_normal((200, 3)))], 1)
+    y = rng.integers(0, 3, 200)
+    whole = column_negentropy(x, y)
+    assert whole is not None
+    mask = np.arange(8) % 3 != 1
+    part, again = whole.of(mask), column_negentropy(x[:, mask], y)
+    assert part is not None and again is not None
+    np.testing.assert_allclose(part.per_column, again.per_column, rtol=1e-12)
+    assert part.mean == pytest.approx(again.mean, rel=1e-12)
+    assert part.noise == pytest.approx(again.noise, rel=1e-12)
+    assert part.visible == again.visible
