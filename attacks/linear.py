@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, replace
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -95,7 +95,7 @@ class LinearAttack(Attack[LinearParams]):
                 errors = {}
                 for r, e in zip(tried, part.estimates(data.aux_z.flatten(1)[check], tried),
                                 strict=True):  # fmt: skip
-                    errors[r, True] = float(((ranged(shaped(e)) - truth) ** 2).mean())
+                    errors[r, True] = float(((ranged.clip(shaped(e)) - truth) ** 2).mean())
                     errors[r, False] = float(((shaped(e) - truth) ** 2).mean())
                 ridge, clipped = min(errors, key=errors.__getitem__)
             (out,) = _Fit(z, x, order, ctx.device).estimates(queries, [ridge])
@@ -165,8 +165,8 @@ class _Fit:
         return a[:, cols][self.rows].to(self.device, torch.float64)
 
 
-def _fit_range(target: Target, fitted: Tensor) -> Any:
-    """Clipping to the inputs' range as the attacker knows it from the fitted samples alone.
+def _fit_range(target: Target, fitted: Tensor) -> Target:
+    """The target as the attacker knows its range from the fitted samples alone (`clip`).
 
     Pixels: [0, 1], which holds every input. Tabular vectors and signals: the fitted samples'
     own range per feature, as `Target.bounds` is the auxiliary samples' range: so the
@@ -174,10 +174,10 @@ def _fit_range(target: Target, fitted: Tensor) -> Any:
     (on Gaussian data clipping to the auxiliary range made the estimate 4.6x worse).
     """
     if target.pixels or target.bounds is None:
-        return target.clip
+        return target
     axes = (0, *range(2, fitted.dim()))
-    low, high = fitted.amin(dim=axes, keepdim=True), fitted.amax(dim=axes, keepdim=True)
-    return lambda a: torch.maximum(torch.minimum(a, high), low)
+    low, high = fitted.amin(dim=axes, keepdim=True)[0], fitted.amax(dim=axes, keepdim=True)[0]
+    return replace(target, bounds=(low.numpy(), high.numpy()))
 
 
 def _blocks(width: int) -> list[slice]:
