@@ -14,7 +14,8 @@ from typer.core import TyperGroup
 
 from privaudit.errors import ExitCode, Interrupted, PrivauditError, Terminated
 
-__all__ = ["HouseGroup", "interrupt_signals", "own_process", "print_problem", "reported_errors"]
+__all__ = ["HouseGroup", "internal_repr", "interrupt_signals", "own_process", "print_problem",
+           "reported_errors"]
 
 # NOTE: click's UsageError, found through typer's public BadParameter (typer vendors click).
 _USAGE_ERROR: type[Exception] = next(
@@ -118,17 +119,20 @@ def _interrupted(error: KeyboardInterrupt) -> typer.Exit:
     return typer.Exit(ExitCode.TERMINATED if terminated else ExitCode.INTERRUPTED)
 
 
+def internal_repr(error: Exception) -> str:
+    """An internal error as its repr, cut to `_INTERNAL_REPR_CHARS` (it may hold a file)."""
+    shown = repr(error)
+    return shown if len(shown) <= _INTERNAL_REPR_CHARS else shown[:_INTERNAL_REPR_CHARS] + "..."
+
+
 def _internal(error: Exception, debug: bool) -> typer.Exit:
     """Print an internal error (a bug) on one line, with the traceback under --debug; exit 3."""
     from rich.text import Text
 
     from privaudit.cli.console import err_console
 
-    shown = repr(error)
-    if len(shown) > _INTERNAL_REPR_CHARS:
-        shown = shown[:_INTERNAL_REPR_CHARS] + "..."
     err_console.print(
-        Text.assemble(("internal error", "bold red"), " (please report): ", shown),
+        Text.assemble(("internal error", "bold red"), " (please report): ", internal_repr(error)),
         soft_wrap=True,
     )
     if debug:

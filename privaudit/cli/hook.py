@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from privaudit.cli.errors import HouseGroup, print_problem, reported_errors
+from privaudit.cli.errors import HouseGroup, internal_repr, print_problem, reported_errors
 from privaudit.cli.options import ConfigOpt, DataOpt, LimitOpt, NoiseOpt, SplitOpt
 from privaudit.config import ATTACK_RULES
 from privaudit.errors import ExitCode, PrivauditError
@@ -51,9 +51,8 @@ def _each(files: list[Path], one: Callable[[Path], tuple[ExitCode, str]]) -> Exi
             print_problem(f"{path}: {e.message}", e.hint)
             code = ExitCode.USAGE_ERROR
         except Exception as e:  # noqa: BLE001  # NOTE: a bug in one file; the others go on
-            shown = repr(e)[:300]
-            err_console.print(f"{path}: internal error (please report): {shown}", markup=False,
-                              highlight=False, soft_wrap=True)  # fmt: skip
+            err_console.print(f"{path}: internal error (please report): {internal_repr(e)}",
+                              markup=False, highlight=False, soft_wrap=True)  # fmt: skip
             code = ExitCode.INTERNAL_ERROR
         else:
             err_console.print(f"{path}: {words}", markup=False, highlight=False, soft_wrap=True)
