@@ -16,6 +16,7 @@ from privaudit.config import Domain
 from privaudit.data import Feed
 from privaudit.errors import PrivauditError
 from privaudit.interpreter import to_torch
+from privaudit.model import image_input
 
 __all__ = ["MeasuredEncoder", "build_target", "torch_encoder"]
 
@@ -54,7 +55,7 @@ def torch_encoder(prep: Prepared) -> tuple[nn.Module | None, str]:
     except PrivauditError as e:
         log.info("encoder not convertible to torch: %s", e)
         return None, str(e)
-    double = prep.split.encoder.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.DOUBLE
+    double = image_input(prep.split.encoder).elem_type == onnx.TensorProto.DOUBLE
     dtype = torch.float64 if double else torch.float32
     return MeasuredEncoder(module, prep.feed, dtype).eval(), "ok"
 

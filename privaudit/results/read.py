@@ -117,7 +117,7 @@ MAX_REPORT_BYTES = 256 * 2**20  # a report holds a dozen stored samples: a few M
 
 
 def _count(digits: str) -> int:
-    """An integer of the JSON text; privaudit writes none beyond 18 digits (counts, seeds)."""
+    """An integer of the JSON text; privaudit writes none beyond `MAX_DIGITS` (counts, seeds)."""
     if len(digits.lstrip("-")) > MAX_DIGITS:
         raise ValueError(f"an integer of {len(digits)} digits, larger than privaudit writes")
     return int(digits)
