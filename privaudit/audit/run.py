@@ -32,7 +32,13 @@ from privaudit.audit.utility import head_session, sweep, utility
 from privaudit.config import Budget, ChannelLayout, Config, Domain
 from privaudit.errors import ConfigError
 from privaudit.gate import evaluate_gate
-from privaudit.model import image_input, is_channels_first_view, make_session, metadata
+from privaudit.model import (
+    image_input,
+    is_channels_first_view,
+    make_session,
+    metadata,
+    transposed_signal,
+)
 from privaudit.progress import NullProgress, Progress
 from privaudit.results import (
     AttackResult,
@@ -261,21 +267,14 @@ SMALL_AUX = 50  # fewer auxiliary samples than this (or than evaluation ones) ge
 def layout_warning(prep: Prepared) -> tuple[str, ...]:
     """A warning when a signal input read channels-first looks like (N, T, C) to the model.
 
-    Sizes cannot tell a signal's axes apart, but a model whose first step transposes its
-    (N, A, B) input to (N, B, A) with A > B most likely takes (N, T, C) (Keras exports): read
-    channels-first, every number would be computed on A "channels" of B steps.
+    Sizes cannot tell a signal's axes apart; a model that first transposes its input is the
+    sign (`privaudit.model.transposed_signal`).
     """
-    encoder = prep.split.encoder
-    if prep.dataset.domain != Domain.SIGNAL or is_channels_first_view(encoder):
+    found = transposed_signal(prep.split.encoder) if (
+        prep.dataset.domain == Domain.SIGNAL) else None  # fmt: skip
+    if found is None:
         return ()
-    spec = image_input(encoder)
-    first = next((n for n in encoder.graph.node if spec.name in n.input), None)
-    if first is None or first.op_type != "Transpose" or len(spec.shape) != 3:
-        return ()
-    perm = next((list(a.ints) for a in first.attribute if a.name == "perm"), None)
-    a, b = spec.shape[1], spec.shape[2]
-    if perm != [0, 2, 1] or not (isinstance(a, int) and isinstance(b, int) and a > b):
-        return ()
+    a, b = found
     return (f"the model transposes its signal input (N, {a}, {b}) first, and privaudit reads it "
             f"as {a} channels of {b} time steps: if its axes are (N, T, C), {a} steps of {b} "
             "channels (Keras exports keep channels last), pass --layout channels-last",)

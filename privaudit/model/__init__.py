@@ -12,6 +12,7 @@ from privaudit.model.channels import (
     channels_last_view,
     is_channels_first_view,
     looks_channels_last,
+    transposed_signal,
 )
 from privaudit.model.cutpoints import (
     ACTIVATION,
@@ -78,6 +79,7 @@ __all__ = [
     "input_specs",
     "list_cut_points",
     "looks_channels_last",
+    "transposed_signal",
     "is_channels_first_view",
     "load_model",
     "load_presplit",

@@ -27,6 +27,7 @@ __all__ = [
     "channels_last_view",
     "is_channels_first_view",
     "looks_channels_last",
+    "transposed_signal",
 ]
 
 # NOTE: the node privaudit adds; its name marks a model as a channels-first view
@@ -35,6 +36,26 @@ _SUFFIX = "_privaudit_channels_last"
 # an image input whose last axis has this many entries (grey, RGB, RGBA) and its second more
 # than 4 takes its channels last
 CHANNEL_COUNTS = frozenset({1, 3, 4})
+
+
+def transposed_signal(model: onnx.ModelProto) -> tuple[int, int] | None:
+    """(A, B) of a signal input (N, A, B), A > B, that the model first transposes to (N, B, A).
+
+    Sizes cannot tell a signal's axes apart, but such a model most likely takes (N, T, C)
+    (Keras exports keep channels last): read channels-first, it would be A channels of B
+    steps. None for any other model, a channels-first view (`channels_first_view`) included.
+    """
+    if is_channels_first_view(model):
+        return None
+    spec = image_input(model)
+    first = next((n for n in model.graph.node if spec.name in n.input), None)
+    if first is None or first.op_type != "Transpose" or len(spec.shape) != 3:
+        return None
+    perm = next((list(a.ints) for a in first.attribute if a.name == "perm"), None)
+    a, b = spec.shape[1], spec.shape[2]
+    if perm != [0, 2, 1] or not (isinstance(a, int) and isinstance(b, int) and a > b):
+        return None
+    return a, b
 
 
 def looks_channels_last(shape: tuple[int | None, ...]) -> bool:
