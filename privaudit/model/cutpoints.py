@@ -622,6 +622,9 @@ def _meanings(
         outs = [t for n in named for t in n.output if t]
         if len(outs) == 1:
             out["node"] = str(outs[0])
+        elif len(named) > 1:  # NOTE: ONNX does not require node names to be unique
+            problems["node"] = (f"names {len(named)} nodes of the graph (their outputs: "
+                                f"{quoted(outs)})", "pass one of these tensor names to --split")
         else:
             problems["node"] = (f"has {len(outs)} outputs: {quoted(outs)}",
                                 "pass one of these tensor names to --split")

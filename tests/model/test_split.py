@@ -486,3 +486,17 @@ def test_a_tensor_named_like_a_node_of_two_outputs_is_ambiguous_not_refused() ->
     assert split_model(model, "tensor:foo").cut_tensor == "foo"
     with pytest.raises(ModelError, match="node 'foo' has 2 outputs"):
         split_model(model, "node:foo")
+
+
+def test_a_node_name_two_nodes_share_is_refused_saying_so() -> None:
+    """ONNX does not require unique node names: `--split dup` where two nodes are named
+    `dup` (one output each) is refused as naming two nodes, not as one node of two outputs."""
+    nodes = [helper.make_node("Relu", ["x"], ["a"], name="dup"),
+             helper.make_node("Neg", ["a"], ["b"], name="dup"),
+             helper.make_node("Relu", ["b"], ["y"], name="out")]  # fmt: skip
+    model = _graph_model(nodes, ["x"], ["y"])
+    with pytest.raises(ModelError, match="node 'dup' names 2 nodes of the graph \\(their "
+                       "outputs: 'a', 'b'\\)") as e:  # fmt: skip
+        split_model(model, "dup")
+    assert "tensor names" in (e.value.hint or "")
+    assert split_model(model, "a").cut_tensor == "a"
