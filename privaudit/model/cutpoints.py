@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import onnx
@@ -82,6 +82,8 @@ class Graph:
     outputs: list[str]
     const: set[str]
     values: dict[str, onnx.ValueInfoProto]
+    # NOTE: what is derived from the graph once (modules, cut reasons), however often asked
+    memo: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
 
 
 
@@ -149,6 +151,16 @@ def _live_nodes(g: Graph) -> set[int]:
 
 def _cut_reasons(g: Graph) -> dict[str, str | None]:
     """For every non-constant node output: None when it is a clean cut, else the reason.
+
+    Computed once per analysed graph (`_reasons`), however often asked.
+    """
+    if "reasons" not in g.memo:
+        g.memo["reasons"] = _reasons(g)
+    return g.memo["reasons"]  # type: ignore[return-value]
+
+
+def _reasons(g: Graph) -> dict[str, str | None]:
+    """`_cut_reasons`, computed.
 
     A tensor is clean when it is the only activation alive across its producer's position in
     topological order: one sweep over lifetime intervals, O(nodes + edges). Reading a tensor
@@ -406,7 +418,17 @@ def _batch_dim(g: Graph) -> Dim:
 
 
 def _modules(g: Graph) -> dict[str, list[str]]:
-    """Module name -> tensors leaving it (outputs used outside it), in order of appearance."""
+    """Module name -> tensors leaving it (outputs used outside it), in order of appearance.
+
+    Computed once per analysed graph, however often asked.
+    """
+    if "modules" not in g.memo:
+        g.memo["modules"] = _leaving(g)
+    return g.memo["modules"]  # type: ignore[return-value]
+
+
+def _leaving(g: Graph) -> dict[str, list[str]]:
+    """`_modules`, computed."""
     members: dict[str, set[int]] = {}
     for i, node in enumerate(g.nodes):
         for scope in node_scopes(node):
