@@ -299,12 +299,14 @@ def compare(
         tol = check_tolerance(DEFAULT_TOLERANCE if tolerance is None else tolerance)
         a, b = read_saved(first), read_saved(second)
         if fail_if_less_private:
-            _check_gateable(a, b)  # NOTE: before anything is written: exit 2 leaves no file
+            _check_gateable(a, b)
         # NOTE: a harden report is shown, as it is gated, by its hardened model
         a, b = (r.judged if isinstance(r, AuditReport) else r for r in (a, b))
+        # NOTE: before anything is written (exit 2 leaves no file); the gate refuses audits
+        # measured differently (`check_comparable`), so only a plain comparison lists them
         findings = _less_private(a, b, tol) if fail_if_less_private else None
         measured: list[str] = []
-        if isinstance(a, AuditReport) and isinstance(b, AuditReport):
+        if findings is None and isinstance(a, AuditReport) and isinstance(b, AuditReport):
             measured = measured_differently(a, b)
         text = render_compare(a, b, fmt, findings, measured)
         if output is None:
@@ -323,14 +325,16 @@ def compare(
 
 
 def _check_gateable(a: Any, b: Any) -> None:
-    """Raise ConfigError unless `a` and `b` are audit reports whose MSEs share their units."""
-    from privaudit.regression import check_comparable
+    """Raise ConfigError unless `a` and `b` are audit reports (not sweeps).
+
+    Whether their MSEs compare (`check_comparable`) `less_private` checks, on the reports it
+    gates.
+    """
     from privaudit.results import AuditReport
 
     if not (isinstance(a, AuditReport) and isinstance(b, AuditReport)):
         raise ConfigError("--fail-if-less-private compares two audit reports, not sweeps",
                           hint="pass two report.json files written by assess or harden")
-    check_comparable(a, b)
 
 
 def _less_private(a: Any, b: Any, tolerance: float) -> list[str]:
