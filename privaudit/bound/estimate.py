@@ -27,7 +27,7 @@ from privaudit.bound.candidates import (
 )
 from privaudit.bound.entropy import DEQUANTIZATION_VARIANCE, input_entropy_certified
 from privaudit.bound.floor import FloorEstimate, fit_floor
-from privaudit.bound.gaussianity import MIN_ROWS, column_negentropy
+from privaudit.bound.gaussianity import MIN_ROWS, column_negentropy, radial_negentropy
 from privaudit.bound.leakage import mixture_leakage, mse_floor, positive_noise_sigma
 from privaudit.bound.moments import check_rows
 from privaudit.bound.resample import cluster_spectra
@@ -383,6 +383,18 @@ def _gaussian_columns(
                      "privacy, for "
                      f"independent dimensions up to {math.exp(2 * found.mean):.3g}x: check it "
                      "against the attacks at --budget thorough")
+    elif keep.any():  # NOTE: each dimension alone looks Gaussian enough: is the whole?
+        joint = radial_negentropy(inputs[:, keep], clusters)
+        if joint is not None and joint.visible:
+            notes.append(f"the floor (S) assumes the input is Gaussian within each {where}: its "
+                         "dimensions one by one look close to it, but together they visibly "
+                         "are not (the lengths of its whitened rows are spread unlike a "
+                         f"Gaussian's: at least {joint.nats:.2g} nats from it, "
+                         f"{joint.nats / joint.noise:.0f} standard errors), so the floor may "
+                         "overstate privacy: by "
+                         f"{math.exp(2 * joint.nats / joint.dims):.3g}x from this alone, and "
+                         "possibly far more (a discrete input looks like this): check it "
+                         "against the attacks at --budget thorough")
     return keep, notes
 
 

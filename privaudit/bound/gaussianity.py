@@ -24,7 +24,8 @@ import numpy as np
 
 from privaudit.bound.moments import rows_by_label
 
-__all__ = ["MIN_ROWS", "NEGENTROPY_SIGN", "Negentropy", "column_negentropy"]
+__all__ = ["MIN_ROWS", "NEGENTROPY_SIGN", "Negentropy", "Radial", "column_negentropy",
+           "radial_negentropy"]
 
 MIN_ROWS = 10  # a cluster's column is judged from this many rows up (2 in 1,000 Gaussian
 # columns of a single 10-row cluster read above 0.5 nats: dropped from the floor, the safe way)
@@ -131,3 +132,106 @@ def _gaussian_estimate(n: int) -> tuple[float, float]:
     draws = _spacing_entropy(rng.standard_normal((n, _CALIBRATION_DRAWS)))
     draws -= 0.5 * math.log(2 * math.pi * math.e)
     return float(draws.mean()), float(draws.std(ddof=1))
+
+
+MAX_RADIAL_DIM = 128  # the joint check's dimensions at most (its calibration is O(n d^2))
+RADIAL_ROWS = 2  # a cluster is judged jointly from RADIAL_ROWS * (d + 1) rows (and MIN_ROWS) up
+
+
+@dataclass(frozen=True)
+class Radial:
+    """The divergence of the clusters' whitened squared lengths from a Gaussian's, in nats.
+
+    Attributes:
+        nats: the estimate, weighted by the judged clusters' rows (a lower bound on the
+            negentropy of x|c, in nats per row, not per dimension; about 0 for Gaussians).
+        noise: its standard error for Gaussian rows of the same sizes.
+        dims: the dimensions judged (the largest over the judged clusters).
+        rows: the rows of the judged clusters.
+    """
+
+    nats: float
+    noise: float
+    dims: int
+    rows: int
+
+    @property
+    def visible(self) -> bool:
+        """Whether the estimate is beyond both `NEGENTROPY_SIGN` and three standard errors."""
+        return self.nats > max(NEGENTROPY_SIGN, 3 * self.noise)
+
+
+def radial_negentropy(x: np.ndarray, clusters: np.ndarray) -> Radial | None:
+    """How far the rows of `x` (n, d) are from Gaussian within `clusters` (n,), as a whole.
+
+    Each cluster of at least `RADIAL_ROWS` (d' + 1) rows (and `MIN_ROWS`), d' its directions
+    of non-zero variance, at most `MAX_RADIAL_DIM`, is whitened by its own mean and
+    covariance; for Gaussian rows u = n / (n - 1)^2 * squared length follows Beta(d'/2,
+    (n - d' - 1)/2). The divergence of u's law from it is estimated as -h(u) - mean log
+    p(u) (h by m-spacings on log u), less its mean on seeded Gaussian samples of that size.
+
+    Returns:
+        The estimate, or None when no cluster can be judged.
+    """
+    rows = np.asarray(x).reshape(len(x), -1)
+    if rows.shape[1] > MAX_RADIAL_DIM:
+        return None
+    total = weight = variance = 0.0
+    dims = 0
+    for r in rows_by_label(np.asarray(clusters, dtype=np.int64)):
+        if r.size < MIN_ROWS:
+            continue
+        white = _whitened(rows[r].astype(np.float64))
+        d = white.shape[1]
+        if d == 0 or r.size < RADIAL_ROWS * (d + 1):
+            continue
+        bias, spread = _gaussian_radial(r.size, d)
+        total += r.size * (_radial_statistic(white) - bias)
+        weight += r.size
+        variance += (r.size * spread) ** 2
+        dims = max(dims, d)
+    if not weight:
+        return None
+    return Radial(total / weight, math.sqrt(variance) / weight, dims, int(weight))
+
+
+def _whitened(part: np.ndarray) -> np.ndarray:
+    """The rows centred and rotated into their principal directions, each scaled to unit variance.
+
+    Directions of variance below 1e-10 of the largest (constant or collinear columns) are left
+    out: their rows are no density there, and what is left is judged.
+    """
+    centred = part - part.mean(axis=0)
+    values, vectors = np.linalg.eigh(centred.T @ centred / (len(part) - 1))
+    top = float(values[-1]) if values.size else 0.0
+    keep = values > 1e-10 * top if top > 0 else np.zeros(values.size, bool)
+    out: np.ndarray = centred @ (vectors[:, keep] / np.sqrt(values[keep]))
+    return out
+
+
+def _radial_statistic(white: np.ndarray) -> float:
+    """-h(u) - mean log p(u) of the whitened rows' scaled squared lengths u (see above)."""
+    n, d = white.shape
+    u = np.clip((white * white).sum(axis=1) * n / (n - 1) ** 2, 1e-300, 1 - 1e-12)
+    a, b = d / 2, (n - d - 1) / 2
+    log_u = np.log(u)
+    log_p = (a - 1) * log_u + (b - 1) * np.log1p(-u) - (
+        math.lgamma(a) + math.lgamma(b) - math.lgamma(a + b))
+    # NOTE: h(u) = h(log u) + E log u; the spacings of log u spread the small lengths out
+    h = float(_spacing_entropy(log_u[:, None])[0]) + float(log_u.mean())
+    return -h - float(log_p.mean())
+
+
+@lru_cache(maxsize=256)
+def _gaussian_radial(n: int, d: int) -> tuple[float, float]:
+    """`_radial_statistic`'s mean and spread on n rows of d standard Gaussian columns."""
+    rng = np.random.default_rng((n, d))
+    draws = []
+    for _ in range(_CALIBRATION_DRAWS):
+        centred = rng.standard_normal((n, d))
+        centred -= centred.mean(axis=0)
+        # NOTE: the squared length does not depend on how the rows are whitened: a Cholesky
+        # factor (full rank here) does it several times faster than `_whitened`'s eigh
+        factor = np.linalg.cholesky(centred.T @ centred / (n - 1))
+        draws.append(_radial_statistic(np.linalg.solve(factor, centred.T).T))
+    return float(np.mean(draws)), float(np.std(draws, ddof=1))

@@ -521,3 +521,45 @@ def test_negentropy_of_some_columns_equals_it_recomputed_on_them() -> None:
     assert part.mean == pytest.approx(again.mean, rel=1e-12)
     assert part.noise == pytest.approx(again.noise, rel=1e-12)
     assert part.visible == again.visible
+
+
+def test_a_joint_departure_from_gaussian_is_warned_where_columns_look_gaussian() -> None:
+    """A reviewer (2026-12-08): the vertices of a rotated hypercube (each column a sum of 16
+    +-1 terms, so close to Gaussian one by one; the whole discrete) through an identity
+    encoder got a floor far above the posterior mean's MSE with no word. The whitened rows'
+    lengths are constant there, unlike a Gaussian's: the joint check says so. Gaussian rows
+    and the same columns shuffled apart (independent, Gaussian-like) raise nothing."""
+    rng = np.random.default_rng(2)
+    n, d, sigma = 900, 16, 0.3
+    q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    v = rng.choice([-1.0, 1.0], (n, d))
+    cube = v @ q.T
+    y = rng.integers(0, 3, n)
+    # NOTE: the posterior mean in the cube's own axes: tanh(v_j + noise) / sigma^2 per axis
+    noisy = v + sigma * rng.standard_normal((n, d))
+    mmse = float(np.mean((v - np.tanh(noisy / sigma**2)) ** 2))
+    (bound,) = _bound(cube, cube + 0.0, y, [sigma], certified=False)
+    assert bound.mse_floor is not None and bound.mse_floor > 10 * mmse  # the assumption fails
+    joint = [w for w in bound.warnings if "together they visibly are not" in w]
+    assert joint and "far from Gaussian" not in " ".join(bound.warnings), bound.warnings
+    apart = np.stack([rng.permutation(cube[:, j]) for j in range(d)], axis=1)
+    for x in (rng.standard_normal((n, d)) @ q.T, apart):
+        (plain,) = _bound(x, x + 0.0, y, [sigma], certified=False)
+        assert not [w for w in plain.warnings if "Gaussian within each" in w], plain.warnings
+
+
+def test_the_joint_check_is_calibrated_on_gaussian_rows() -> None:
+    """Gaussian rows of any size and scale read about 0 nats and are never called visible;
+    uniform rows in a rotated cube (0.18 nats a column, hidden by the rotation) are."""
+    from privaudit.bound.gaussianity import radial_negentropy
+
+    for seed in range(12):
+        rng = np.random.default_rng(seed)
+        n, d = int(rng.integers(40, 400)), int(rng.integers(2, 15))
+        x = rng.standard_normal((n, d)) * rng.uniform(0.1, 10, d) + 3
+        found = radial_negentropy(x, rng.integers(0, 3, n))
+        assert found is not None and not found.visible and abs(found.nats) < 0.15, found
+    q, _ = np.linalg.qr(rng.standard_normal((16, 16)))
+    uniform = radial_negentropy(rng.uniform(-1, 1, (900, 16)) @ q, rng.integers(0, 3, 900))
+    assert uniform is not None and uniform.visible and uniform.dims == 16
+    assert radial_negentropy(rng.standard_normal((30, 16)), np.zeros(30, np.int64)) is None
