@@ -27,6 +27,8 @@ from privaudit.hardening.frontier import (
     sigma_for_accuracy,
     variant_of,
     winner,
+    within_budget,
+    written_accuracy,
 )
 from privaudit.hardening.run import (
     MATCH_TRIES,
@@ -67,4 +69,6 @@ __all__ = [
     "train_variant",
     "variant_of",
     "winner",
+    "within_budget",
+    "written_accuracy",
 ]
