@@ -251,6 +251,11 @@ def _setup(
                          hint="pass the full model with --split")
     torch.manual_seed(settings.seed)
     encoder = to_torch(split.encoder, trainable=True).to(device).train()
+    if not any(True for _ in encoder.parameters()):
+        raise ModelError("the encoder has no weights to fine-tune: none of its constants is read "
+                         "as a weight (a Conv, Gemm or MatMul weight, a bias, a norm's scale)",
+                         hint="harden trains the encoder's weights; export it with its weights "
+                              "as initializers, or cut later (`privaudit layers MODEL`)")
     head = to_torch(logits_head(split.head), trainable=not settings.freeze_head)
     head = head.to(device).train()
     params = [p for p in (*encoder.parameters(), *head.parameters()) if p.requires_grad]

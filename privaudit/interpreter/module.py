@@ -11,7 +11,7 @@ from onnx import numpy_helper
 from torch import Tensor, nn
 
 from privaudit.errors import ModelError, UnsupportedOpError
-from privaudit.interpreter.ops import CONFIG_SLOTS, OPS
+from privaudit.interpreter.ops import OPS, WEIGHT_SLOTS
 from privaudit.interpreter.ops.base import Attrs, OpFn
 from privaudit.interpreter.values import (
     DEFAULT_DOMAINS,
@@ -89,26 +89,71 @@ def _aliases(graph: onnx.GraphProto, constants: set[str]) -> dict[str, str]:
     return aliases
 
 
-def _config_initializers(graph: onnx.GraphProto, aliases: dict[str, str]) -> set[str]:
-    """Initializers feeding configuration slots only (BN statistics, Resize scales, Clip bounds)."""
-    config: set[str] = set()
-    data: set[str] = set()
+_LINEAR: Final = ("Conv", "ConvTranspose", "Gemm", "MatMul")
+_AFFINE: Final = ("Add", "Mul")
+# NOTE: what an input normalisation baked into a graph is made of (x - mean) / std, x * a + b
+# NOTE: a constant seen through these (with constant shapes) is still that constant
+_VIEWS: Final = ("Unsqueeze", "Squeeze", "Reshape", "Transpose", "Flatten", "Identity", "Cast")
+_PREPROCESSING: Final = ("Add", "Sub", "Mul", "Div", "Cast", "Transpose", "Reshape",
+                         "Unsqueeze", "Squeeze", "Flatten", "Identity")
+
+
+def _weights(
+    graph: onnx.GraphProto, aliases: dict[str, str], constants: dict[str, Tensor]
+) -> set[str]:
+    """The float constants (initializers or Constant nodes) that are weights, to be trained.
+
+    A constant is a weight when every node that reads it reads it as one: in a weight slot
+    (`WEIGHT_SLOTS`: Conv, Gemm and MatMul weights and biases, normalisation scales and
+    biases, PReLU slopes, embedding tables), or as the constant operand of an Add or Mul on
+    an activation that is no input normalisation (a bias after a Conv, Gemm or MatMul, or a
+    vector of several values: LayerNorm and RMSNorm weights exported as plain arithmetic,
+    layer scales). A constant read anywhere else (a Pow exponent, an epsilon, a scalar
+    factor, a Resize scale, BatchNormalization statistics, the mean and std of a
+    normalisation of the graph's input) stays as exported: training it changes what the
+    model computes (a reviewer's RMSNorm epsilon went from 1e-6 to 0.0039; a Pow exponent
+    became NaN within 5 steps).
+    """
+    made_by: dict[str, str] = {}
+    preprocessed = {v.name for v in graph.input} - set(constants)
+    weight: set[str] = set()
+    other: set[str] = set()
+    root = dict(aliases)  # NOTE: a constant's copies and views → the constant
     for node in graph.node:
-        if node.output[:1] and node.output[0] in aliases:
+        if node.op_type == "Constant" or (node.output[:1] and node.output[0] in aliases):
             continue
-        slots = CONFIG_SLOTS.get(node.op_type, ())
-        for i, name in enumerate(node.input):
-            (config if i in slots else data).add(aliases.get(name, name))
-    return config - data
+        names = [root.get(n, n) for n in node.input]
+        if (node.op_type in _VIEWS and names and names[0] in constants and len(node.output) == 1
+                and all(not n or n in constants for n in names[1:])):  # fmt: skip
+            root[node.output[0]] = names[0]  # NOTE: the legacy exporter's Unsqueeze(PReLU slope)
+            continue
+        live = [n for n in names if n and n not in constants]
+        slots = WEIGHT_SLOTS.get(node.op_type, ())
+        for i, name in enumerate(names):
+            if name not in constants:
+                continue
+            if i in slots or (
+                node.op_type in _AFFINE and len(live) == 1 and live[0] not in preprocessed
+                and (constants[name].numel() > 1 or made_by.get(live[0]) in _LINEAR)
+            ):  # fmt: skip
+                weight.add(name)
+            else:
+                other.add(name)
+        if node.op_type in _PREPROCESSING and live and all(n in preprocessed for n in live):
+            preprocessed.update(t for t in node.output if t)
+        made_by.update((t, node.op_type) for t in node.output if t)
+    return {n for n in weight - other if constants[n].dtype in _FLOAT_TYPES}
 
 
 class OnnxModule(nn.Module):
     """Runs an ONNX graph with torch ops, so that gradients reach its inputs and weights.
 
-    Float initializers become `nn.Parameter`s in `self.params` (keys are sanitised ONNX names).
-    Everything else constant (integer initializers, `Constant` node values, BatchNormalization
-    running statistics and other configuration inputs such as Resize scales or Clip bounds)
-    becomes a buffer of `self.consts`, so `.to(device)` moves the whole graph. BatchNormalization
+    Weights (float initializers or Constant node values that the graph reads as weights, see
+    `_weights`) become `nn.Parameter`s in `self.params` (keys are sanitised ONNX names).
+    Everything else constant (integer constants, BatchNormalization running statistics, other
+    configuration inputs such as Resize scales or Clip bounds, Pow exponents, epsilons, an
+    input normalisation baked into the graph) becomes a buffer of `self.consts`, so
+    `.to(device)` moves the whole graph. BatchNormalization
     always uses its running statistics; Dropout follows `self.training`. `fixed_batch` is the
     static batch of the graph's input (None when dynamic); see `forward`.
 
@@ -127,17 +172,19 @@ class OnnxModule(nn.Module):
         graph, opset = model.graph, read_opset(model)
         constant_nodes = [n for n in graph.node if n.op_type == "Constant"]
         initializers = {t.name: t for t in graph.initializer}
-        constants = set(initializers) | {n.output[0] for n in constant_nodes}
+        values = {name: read_tensor(proto) for name, proto in initializers.items()}
+        values.update((n.output[0], read_constant(n)) for n in constant_nodes)
+        constants = set(values)
         aliases = _aliases(graph, constants)
-        config = _config_initializers(graph, aliases)
+        weights = _weights(graph, aliases, values)
         self.params = nn.ParameterDict()
         self.consts = nn.Module()
         self._keys: dict[str, tuple[bool, str]] = {}  # ONNX name → (is parameter, key)
-        for name, proto in initializers.items():
-            self._register(name, read_tensor(proto), name not in config, trainable)
-        for node in constant_nodes:
-            self._register(node.output[0], read_constant(node), False, trainable)
+        for name, value in values.items():
+            self._register(name, value, name in weights, trainable)
         self._initializers = list(initializers)
+        # NOTE: weights some exporters store as Constant nodes: trained, and written back
+        self._constant_weights = [n.output[0] for n in constant_nodes if n.output[0] in weights]
         refs = [(name, *self._keys[name]) for name in constants]
         refs += [(alias, *self._keys[source]) for alias, source in aliases.items()]
         self._param_refs = [(name, key) for name, is_param, key in refs if is_param]
@@ -152,14 +199,14 @@ class OnnxModule(nn.Module):
         self.fixed_batch = _fixed_batch(graph, self._inputs)
 
     def _register(self, name: str, value: Tensor, weight: bool, trainable: bool) -> None:
-        """Store the constant tensor `name` as a parameter (float weight) or as a buffer."""
-        if weight and value.dtype in _FLOAT_TYPES:
+        """Store the constant tensor `name` as a parameter (a float weight) or as a buffer."""
+        if weight:
             key = _safe_key(name, self.params)
             self.params[key] = nn.Parameter(value, requires_grad=trainable)
         else:
             key = _safe_key(name, self.consts)
             self.consts.register_buffer(key, value)
-        self._keys[name] = (weight and value.dtype in _FLOAT_TYPES, key)
+        self._keys[name] = (weight, key)
 
     def forward(self, *inputs: Tensor) -> Tensor | tuple[Tensor, ...]:
         """Run the graph.
@@ -219,19 +266,20 @@ class OnnxModule(nn.Module):
         return out
 
     def write_back(self, model: onnx.ModelProto) -> onnx.ModelProto:
-        """Copy `model` with its float initializers replaced by this module's current values.
+        """Copy `model` with its weights replaced by this module's current values.
 
-        Graph, node and tensor names, opset and metadata stay unchanged; values are cast to the
-        initializer's original dtype. `model` itself is not modified.
+        The weights are its float initializers, and the Constant nodes that hold weights
+        (`_weights`). Graph, node and tensor names, opset and metadata stay unchanged; values
+        are cast to the original dtype. `model` itself is not modified.
 
         Args:
-            model: the ONNX model this module was built from (or one with the same initializers).
+            model: the ONNX model this module was built from (or one with the same constants).
 
         Returns:
             The updated copy.
 
         Raises:
-            ModelError: an initializer of this module is missing from `model` or has another shape.
+            ModelError: a constant of this module is missing from `model` or has another shape.
         """
         out = onnx.ModelProto()
         out.CopyFrom(model)
@@ -242,7 +290,12 @@ class OnnxModule(nn.Module):
             if value is not None and value.dtype in _FLOAT_TYPES:
                 _store(proto, value)
             found.add(proto.name)
-        missing = sorted(set(values) - found)
+        weights = {name: self.params[self._keys[name][1]] for name in self._constant_weights}
+        for node in out.graph.node:
+            if node.op_type == "Constant" and node.output[0] in weights:
+                _store_constant(node, weights[node.output[0]])
+                found.add(node.output[0])
+        missing = sorted((set(values) | set(weights)) - found)
         if missing:
             raise ModelError(
                 f"initializers {missing[:5]} are not in the model being written back",
@@ -264,6 +317,22 @@ def _fixed_batch(graph: onnx.GraphProto, inputs: list[str]) -> int | None:
     if first is None or not first.HasField("dim_value") or first.dim_value <= 0:
         return None
     return int(first.dim_value)
+
+
+def _store_constant(node: onnx.NodeProto, value: Tensor) -> None:
+    """Replace the value of Constant `node` by `value`, in the attribute that held it."""
+    for attr in node.attribute:
+        if attr.name == "value":
+            _store(attr.t, value)
+        elif attr.name == "value_float":
+            attr.f = float(value.detach().cpu().reshape(()))
+        elif attr.name == "value_floats":
+            if len(attr.floats) != value.numel():
+                raise ModelError(f"constant {node.output[0]!r} has {len(attr.floats)} values, "
+                                 f"module has {value.numel()}",
+                                 hint="write back into the same ONNX model the module was "
+                                      "built from")  # fmt: skip
+            attr.floats[:] = value.detach().cpu().float().flatten().tolist()
 
 
 def _store(proto: onnx.TensorProto, value: Tensor) -> None:

@@ -17,7 +17,7 @@ from onnx import numpy_helper
 from privaudit.audit import prepare
 from privaudit.config import AttacksConfig, BoundConfig, Config, HardenConfig
 from privaudit.data import Feed, Normalization
-from privaudit.errors import ConfigError, DataError
+from privaudit.errors import ConfigError, DataError, ModelError
 from privaudit.hardening import (
     FinetuneSettings,
     choose,
@@ -455,3 +455,27 @@ def test_a_model_that_adds_its_own_noise_stays_noisy_when_hardened(
     swept = dataclasses.replace(cfg, noise_sweep=(SIGMA / 2,))
     with pytest.raises(ConfigError, match="describes a deployment it cannot have"):
         run_harden(swept, output=tmp_path / "swept.onnx")
+
+
+def test_an_encoder_without_weights_is_refused_not_an_internal_error() -> None:
+    """A reviewer (2026-12-08): an encoder with nothing to train ended in "internal error
+    (please report): optimizer got an empty parameter list" (exit 3), or trained the head
+    alone. It is refused as a model error (exit 2) with a hint."""
+    from onnx import TensorProto, helper
+
+    w = numpy_helper.from_array(np.ones((4, 3), np.float32), "w")
+    nodes = [helper.make_node("Relu", ["x"], ["r"], name="cut"),
+             helper.make_node("MatMul", ["r", "w"], ["y"], name="fc")]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info(
+        "x", TensorProto.FLOAT, ["N", 4])], [helper.make_tensor_value_info(
+            "y", TensorProto.FLOAT, ["N", 3])], [w])  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8)
+    split = split_model(model, "r")
+    settings = FinetuneSettings(lam=1.0, loss="bound", k=2, epochs=1, lr=1e-3, batch_size=8,
+                                freeze_head=False, noise_sigma=SIGMA, seed=0)
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    with pytest.raises(ModelError, match="the encoder has no weights to fine-tune") as e:
+        fine_tune(split, Feed.pixels(Normalization(), (4,)), x, np.arange(16) % 3, settings,
+                  device=torch.device("cpu"),
+                  progress=NullProgress(), label="t")
+    assert "initializers" in (e.value.hint or "")

@@ -331,7 +331,9 @@ def test_float_initializers_become_parameters(zoo: onnx.ModelProto, trainable: b
 
 def test_initializer_names_become_safe_unique_keys() -> None:
     names = ["layer1.0.weight", "onnx::Conv_12", "layer1_0_weight", "training", "0w"]
-    nodes = [helper.make_node("Add", ["x", names[0]], ["a0"])]
+    # NOTE: after a Relu: Adds straight on the input would be a normalisation, not weights
+    nodes = [helper.make_node("Relu", ["x"], ["r"]), helper.make_node("Add", ["r", names[0]],
+                                                                      ["a0"])]
     nodes += [helper.make_node("Add", [f"a{i}", n], [f"a{i + 1}"]) for i, n in enumerate(names[1:])]
     nodes.append(helper.make_node("Identity", [f"a{len(names) - 1}"], ["y"]))
     model = chain_model(nodes)
@@ -438,7 +440,9 @@ def test_write_back_round_trip(fixture: str, request: pytest.FixtureRequest) -> 
 def test_write_back_keeps_float16_dtype() -> None:
     model = chain_model(
         [
-            helper.make_node("Cast", ["x"], ["h"], to=TensorProto.FLOAT16),
+            # NOTE: a Relu first: a Mul straight on the input is a normalisation, not a weight
+            helper.make_node("Relu", ["x"], ["r"]),
+            helper.make_node("Cast", ["r"], ["h"], to=TensorProto.FLOAT16),
             helper.make_node("Mul", ["h", "w"], ["m"]),
             helper.make_node("Cast", ["m"], ["y"], to=TensorProto.FLOAT),
         ]
@@ -478,3 +482,77 @@ def test_cuda_matches_ort(request: pytest.FixtureRequest, tmp_path: Path) -> Non
     torch.manual_seed(0)  # shape plumbing and Resize on the device
     resizer = export(Resizer(), tmp_path / "rs.onnx", (torch.randn(1, 1, 16, 16),))
     assert _cuda_diff(resizer, rand(2, 1, 16, 16)) <= 1e-4
+
+
+class _Normed(nn.Module):
+    """An MLP as a reviewer exported it: a normalisation baked in, GELU, RMSNorm, a scale."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("m", torch.linspace(-1.0, 1.0, 13))
+        self.register_buffer("s", torch.linspace(0.5, 2.0, 13))
+        self.fc1, self.fc2 = nn.Linear(13, 32), nn.Linear(32, 3)
+        self.gain = nn.Parameter(torch.linspace(0.5, 1.5, 32))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.gelu(self.fc1((x - self.m) / self.s)) * 0.5
+        h = h / torch.sqrt(h.pow(2).mean(-1, keepdim=True) + 1e-6) * self.gain
+        return self.fc2(h)
+
+
+@pytest.mark.parametrize("dynamo", [False, True])
+def test_only_weights_are_trained_not_exponents_epsilons_or_a_baked_normalisation(
+    tmp_path: Path, dynamo: bool
+) -> None:
+    """A reviewer (2026-12-08): every float initializer was trained. A dynamo export's Pow
+    exponent became NaN within 5 steps (harden: "fine-tuning diverged"), an RMSNorm epsilon
+    went from 1e-6 to 0.0039, a baked-in mean/std and a `* 0.5` changed. Only the weights
+    (the Linear layers' and the RMSNorm gain) are parameters now, for both exporters."""
+    torch.manual_seed(0)
+    net, path = _Normed().eval(), tmp_path / "normed.onnx"
+    x = torch.randn(4, 13)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if dynamo:
+            torch.onnx.export(net, (x,), str(path), dynamo=True, input_names=["input"],
+                              dynamic_shapes=({0: torch.export.Dim("batch")},))  # fmt: skip
+        else:
+            torch.onnx.export(net, (x,), str(path), dynamo=False, input_names=["input"],
+                              dynamic_axes={"input": {0: "batch"}})  # fmt: skip
+    model = onnx.load(str(path), load_external_data=True)
+    module = to_torch(model)
+    trained = sorted(sorted(p.shape) for p in module.params.values())
+    assert trained == sorted(sorted(s) for s in ([32, 13], [32], [32], [3, 32], [3])), trained
+    assert_matches_ort(model, rand(5, 13), module=module.eval())
+    frozen = [b for b in module.consts.buffers() if b.is_floating_point()]
+    assert any(b.numel() == 13 for b in frozen)  # NOTE: the baked-in mean and std
+    assert any(b.numel() == 1 and float(b) == 2.0 for b in frozen) or not dynamo  # the exponent
+
+
+def test_weights_held_by_constant_nodes_are_trained_and_written_back(
+    tiny_cnn_legacy: Path
+) -> None:
+    """A reviewer (2026-12-08): a model whose weights are Constant nodes (no initializers)
+    made harden fail with an internal error ("optimizer got an empty parameter list"), or,
+    when only the encoder's were, train the head alone. Constant weights are trained and
+    written back into their nodes."""
+    model = onnx.load(str(tiny_cnn_legacy))
+    weights = {t.name for t in model.graph.initializer}
+    consts = [helper.make_node("Constant", [], [t.name], value=t) for t in model.graph.initializer]
+    nodes = list(model.graph.node)
+    del model.graph.initializer[:], model.graph.node[:]
+    model.graph.node.extend(consts + nodes)
+    module = to_torch(model)
+    reference = to_torch(onnx.load(str(tiny_cnn_legacy)))
+    assert len(module.params) == len(reference.params) > 0
+    x = rand(3, *[d.dim_value or 1 for d in model.graph.input[0].type.tensor_type.shape.dim][1:])
+    assert_matches_ort(model, x, module=module.eval())
+    with torch.no_grad():
+        for p in module.params.values():
+            p.mul_(0.5)
+    new = module.write_back(model)
+    assert not new.graph.initializer
+    changed = {n.output[0] for n, old in zip(new.graph.node, model.graph.node, strict=True)
+               if n.op_type == "Constant" and n != old}  # fmt: skip
+    assert changed == {n for n in weights if n in {r for r, _ in module._param_refs}}
+    assert_matches_ort(new, x, module=module.eval())

@@ -13,16 +13,22 @@ from privaudit.interpreter.ops.nn import NN_OPS, NN_PREPARE
 from privaudit.interpreter.ops.resize import RESIZE_OPS, RESIZE_PREPARE
 from privaudit.interpreter.ops.tensor import TENSOR_OPS, TENSOR_PREPARE
 
-__all__ = ["CONFIG_SLOTS", "OPS", "PREPARE", "OpFn", "Prepare"]
+__all__ = ["OPS", "PREPARE", "WEIGHT_SLOTS", "OpFn", "Prepare"]
 
-# Input slots that hold configuration, not weights: float initializers there stay frozen buffers.
-CONFIG_SLOTS: dict[str, tuple[int, ...]] = {
-    "BatchNormalization": (3, 4),
-    "Resize": (1, 2, 3),
-    "Upsample": (1,),
-    "Clip": (1, 2),
-    "Dropout": (1, 2),
-    "Pad": (2,),
+# Input slots that hold weights: a float constant read there (and nowhere else but in weight
+# slots) is trained. Everything else constant (BatchNormalization statistics, Resize scales,
+# Clip bounds, Pow exponents, epsilons, a normalisation baked into the graph) stays frozen;
+# Add and Mul hold weights on the conditions of `privaudit.interpreter.module._weights`.
+WEIGHT_SLOTS: dict[str, tuple[int, ...]] = {
+    "Conv": (1, 2),
+    "ConvTranspose": (1, 2),
+    "Gemm": (0, 1, 2),
+    "MatMul": (0, 1),
+    "BatchNormalization": (1, 2),
+    "InstanceNormalization": (1, 2),
+    "LayerNormalization": (1, 2),
+    "PRelu": (1,),
+    "Gather": (0,),
 }
 
 # NOTE: the families own disjoint op names, so the merge overrides nothing.
