@@ -269,13 +269,18 @@ def parse_floats(
     """
     if text is None:
         return None
+    # NOTE: spaces around a comma are fine; a space inside a value is not: "1 1 1" once read
+    # as 111 (a --std of 111 instead of three 1s: privacy overstated tenfold)
+    parts = [v.strip() for v in text.split(",")]
     try:
-        return tuple(float(v) for v in text.replace(" ", "").split(",") if v)
+        if not text.strip() or any(not v or any(c.isspace() for c in v) for v in parts):
+            raise ValueError(text)
+        return tuple(float(v) for v in parts)
     except ValueError:
         flag = "--" + key.rsplit(".", 1)[-1].replace("_", "-")
         raise ConfigError(
             f"{key}: expected comma-separated numbers, got {text!r}",
-            hint=f"e.g. {example or flag + ' 0,0.05,0.1'}",
+            hint=f"e.g. {example or flag + ' 0,0.05,0.1'} (commas between the values)",
         ) from None
 
 

@@ -249,6 +249,12 @@ CASES: dict[str, Case] = {
     "negative sigma in metadata": Case("assess {kit}/negative_sigma.onnx --data {kit}/ok.npz "
                                        "-o {out}", "privaudit.noise_sigma: expected a finite"),
     "negative noise sweep": Case(ASSESS + " --noise-sweep 0,-0.1", "noise_sweep: expected"),
+    # NOTE: a reviewer (2026-12-08): "1 1 1" was read as 111 (a --std tenfold too large)
+    "spaces between values": Case(TABLE + " --std '1 1 1'",
+                                  "std: expected comma-separated numbers, got '1 1 1'"),
+    "spaces in a noise sweep": Case(ASSESS + " --noise-sweep '0 0.5'",
+                                    "noise_sweep: expected comma-separated numbers"),
+    "an empty value": Case(ASSESS + " --noise-sweep 0,,0.5", "noise_sweep: expected comma-"),
     # --- names, formats, config, outputs
     "unknown attack": Case(ASSESS + " --attacks decodr", "unknown attack 'decodr'"),
     "unknown format": Case(ASSESS + " -f pdf", "unknown report format 'pdf'"),
