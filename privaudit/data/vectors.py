@@ -101,6 +101,19 @@ def _as_domain(x: np.ndarray, layout: Layout, source: str) -> tuple[np.ndarray, 
                                                                      strict=True)):
         return x, ""
     flat = math.prod(x.shape[1:])
+    if layout.domain == Domain.SIGNAL and x.ndim == 3 and all(want):
+        # NOTE: (N, T, C) signals for a channels-first model are transposed; a reshape mixed
+        # channels and time steps with no word (a reviewer's channel means 32.4, 35.3, 26.8
+        # where the data's are 0.1, 98.6, -4.2)
+        channels, steps = want
+        if x.shape[1:] == (steps, channels):
+            return (np.ascontiguousarray(x.transpose(0, 2, 1)),
+                    f"(N, {steps}, {channels}) read as (N, T, C) and transposed to (N, C, T)")
+        raise DataError(
+            f"{source}: the model expects signal input {layout.describe()}, found data "
+            f"(N, {x.shape[1]}, {x.shape[2]}): a reshape would mix channels and time steps",
+            hint=f"give the signals as (N, {channels}, {steps}) (channels first), "
+                 f"(N, {steps}, {channels}) or flat rows (N, {channels * steps})")
     if size is not None and flat == size:
         return x.reshape(len(x), *want), f"{tuple(x.shape[1:])}→{tuple(want)} per sample"
     if layout.domain == Domain.SIGNAL and x.ndim == 2 and want[0] == 1:
