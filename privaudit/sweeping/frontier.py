@@ -256,9 +256,18 @@ def _apart(x: float, other: float) -> str:
 
 def _met(p: GridPoint, c: Constraints, model: str, data: str, options: str) -> Recommendation:
     acc = p.noisy_accuracy.value
-    words = (f"Cut at {p.cut} with sigma {p.noise_sigma:g}: noisy accuracy "
-             f"{_pct(acc)}, the strongest reconstruction ({p.strongest or 'none'}) at MSE "
-             f"{_num(p.strongest_mse)}, recovering {_pct(p.recovered)} of the input's variance.")
+    where = f"Cut at {p.cut} with sigma {p.noise_sigma:g}: noisy accuracy {_pct(acc)}"
+    reached = (f"at MSE {_num(p.strongest_mse)}, recovering {_pct(p.recovered)} of the input's "
+               "variance")
+    if any(a.status is Status.OK and _finite(a.mse) for a in p.attacks):
+        words = f"{where}, the strongest reconstruction ({p.strongest or 'none'}) {reached}."
+    else:
+        # NOTE: "the strongest reconstruction (prior reference) ... recovering 0.0%" read as if
+        # nothing could be recovered, where no attack had even tried (--no-attacks)
+        why = "no attack ran" if not p.attacks else "no attack gave a result"
+        words = (f"{where}. No attack measured this point ({why}): only the reference "
+                 f"reconstructions did, the best ({p.strongest or 'none'}) {reached}; an "
+                 "attacker may recover more.")
     caveats = " ".join(_caveats(p))
     return Recommendation("met", f"{words} {caveats}" if caveats else words, p.cut,
                           p.noise_sigma, (), _command(p, model, data, options))  # fmt: skip

@@ -239,3 +239,20 @@ def test_a_tie_on_the_attacks_goes_to_the_higher_floor_that_holds() -> None:
     refuted = [tied("layer1", 0.01), tied("layer2", 0.06), tied("layer3", 0.03)]  # 0.05 < 0.06
     b = answer(refuted, Constraints(0.9, 0.04, None), GateConfig(), "m", "d")
     assert b.recommendation.cut == "layer3"
+
+
+def test_a_pick_no_attack_measured_says_so() -> None:
+    """A reviewer's `check sweep.json --min-accuracy 0.5` of a `--no-attacks` sweep read "the
+    strongest reconstruction (prior reference) at MSE 1.025, recovering 0.0%", no caveat."""
+    bare = replace(_point("layer2", 2.0, 0.58, None), references=(
+        Reference("prior", 1.025, recovered=0.0), Reference("label", 1.1, recovered=-0.07)))
+    a = answer([bare], Constraints(0.5, None, None), GateConfig(), "m", "d")
+    assert a.recommendation.met
+    assert "No attack measured this point (no attack ran): only the reference " in (
+        a.recommendation.headline)
+    assert "the best (prior reference) at MSE 1.025" in a.recommendation.headline
+    assert "strongest reconstruction" not in a.recommendation.headline
+    skipped = replace(bare, attacks=(AttackSummary("decoder", Status.SKIPPED, 0, reason="x"),))
+    b = answer([skipped], Constraints(0.5, None, None), GateConfig(), "m", "d")
+    assert "(no attack gave a result)" in b.recommendation.headline
+
