@@ -177,8 +177,19 @@ def recommend(
     if feasible:
         best = max(feasible, key=lambda p: _rank(p, constraints, metric))
         return marked, _met(best, constraints, model, data, options)
-    closest = min(marked, key=lambda p: sum(s for s, _ in _shortfalls(p, constraints)))
+    closest = min(marked, key=lambda p: _distance(_shortfalls(p, constraints)))
     return marked, _unmet(closest, constraints, model, data, options)
+
+
+def _distance(shortfalls: Sequence[tuple[float, str]]) -> tuple[int, float]:
+    """How far a point is from the constraints: its unmeasured ones, then the rest's sum.
+
+    Every point of a `--no-attacks` sweep misses `--min-attack-mse` by an infinite amount; a
+    plain sum made them all equal, and the first in grid order was named, whatever its
+    accuracy's shortfall.
+    """
+    unmeasured = sum(1 for s, _ in shortfalls if math.isinf(s))
+    return unmeasured, sum(s for s, _ in shortfalls if not math.isinf(s))
 
 
 def _rank(p: GridPoint, c: Constraints, metric: str) -> tuple[float, float, float, float]:

@@ -256,3 +256,18 @@ def test_a_pick_no_attack_measured_says_so() -> None:
     b = answer([skipped], Constraints(0.5, None, None), GateConfig(), "m", "d")
     assert "(no attack gave a result)" in b.recommendation.headline
 
+
+def test_the_closest_point_counts_unmeasured_constraints_then_the_shortfalls() -> None:
+    """With `--no-attacks --min-attack-mse`, every point missed by inf and the first in grid
+    order was named (0.317 short on accuracy) over one 0.15 short."""
+    points = [_with_label(_point(cut, sigma, acc, None), 1.0, 0.0)
+              for cut, sigma, acc in (("layer2", 2.0, 0.583), ("layer1", 2.0, 0.75),
+                                      ("layer1", 4.0, 0.583))]  # fmt: skip
+    a = answer(points, Constraints(0.9, 0.5, None), GateConfig(), "m", "d")
+    assert (a.recommendation.cut, a.recommendation.noise_sigma) == ("layer1", 2.0)
+    assert a.recommendation.shortfalls[0] == "noisy accuracy 0.75 is 0.15 below 0.9"
+    # one unmeasured constraint is farther than any finite shortfall
+    measured = replace(points[0], attacks=(AttackSummary("decoder", Status.OK, 1, 0.6),),
+                       runs=(_run(0, 0.6, 0.1),))  # fmt: skip
+    b = answer([points[1], measured], Constraints(0.9, 0.5, None), GateConfig(), "m", "d")
+    assert (b.recommendation.cut, b.recommendation.noise_sigma) == ("layer2", 2.0)
