@@ -150,7 +150,8 @@ def recommend(
     Ties go to the more private point, then to the higher floor (S), then to the larger sigma.
     With only an accuracy constraint, the most private point that meets it. Without any
     constraint there is no pick (the frontier is the answer). When nothing meets them, the
-    closest point (the least total relative shortfall) is named with what it misses by.
+    closest point (the fewest unmeasured constraints, then the least total relative shortfall)
+    is named with what it misses by.
 
     Args:
         points: the sweep's points.
