@@ -65,8 +65,9 @@ def conform(
     else:
         (scale, scale_note), offset = _explicit_range(view, data_range, source), data_range[0]
     pixels = _to_float32(view, scale, offset)
-    if data_range is not None:  # NOTE: rounding may leave (high - low) * scale a hair above 1
-        np.clip(pixels, 0.0, 1.0, out=pixels)
+    # NOTE: rounding (here, or in the floats given: pixels un-normalised to 1.0000001 or
+    # -1e-7) may leave values a hair outside [0, 1]: `ROUNDING` of the range is let through
+    np.clip(pixels, 0.0, 1.0, out=pixels)
     out, channel_notes = _match_channels(pixels, want[0])
     record += [layout_note, *scale_note, *channel_notes]
     if target != view.shape[2:]:
@@ -226,9 +227,10 @@ def _explicit_range(
     """The factor of `--data-range LOW,HIGH`, checking that every value lies in the range."""
     low, high = data_range
     lo, hi = _extent(x, source)
-    if lo < low or hi > high:
-        raise DataError(f"{source}: values in [{lo:g}, {hi:g}] leave the given data range "
-                        f"[{low:g}, {high:g}]",
+    slack = ROUNDING * (high - low)  # NOTE: float32 values of the exact bounds pass
+    if lo < low - slack or hi > high + slack:
+        raise DataError(f"{source}: values in [{_show(lo)}, {_show(hi)}] leave the given data "
+                        f"range [{_show(low)}, {_show(high)}]",
                         hint="give the range the pixels were stored on with --data-range")
     return 1 / (high - low), [f"{x.dtype} values on [{low:g}, {high:g}] (--data-range) scaled "
                               "to [0, 1]"]
@@ -246,6 +248,10 @@ def _scale(x: np.ndarray, source: str, eight_bit: bool) -> tuple[float, list[str
     if x.dtype == np.uint8 and eight_bit:
         return 1 / 255, ["uint8/255"]
     lo, hi = _extent(x, source)
+    if x.dtype.kind == "f" and -ROUNDING <= lo and hi <= 1 + ROUNDING and (lo < 0 or hi > 1):
+        # NOTE: floats on [0, 1] give or take rounding (un-normalised pixels): on [0, 1]
+        return 1.0, [f"{x.dtype} values in [{_show(lo)}, {_show(hi)}], within {ROUNDING:g} of "
+                     "[0, 1] (rounding), clipped to it"]
     if lo >= 0 and hi <= 1 and x.dtype != np.uint8:
         return 1.0, []
     if lo >= 0 and hi <= 255 and (hi >= _EIGHT_BIT_LEAST or eight_bit or hi == 0):
@@ -260,17 +266,29 @@ def _scale(x: np.ndarray, source: str, eight_bit: bool) -> tuple[float, list[str
         )
     if lo >= 0 and hi <= 255:
         raise DataError(
-            f"{source}: {x.dtype} values in [{lo:g}, {hi:g}] are neither on [0, 1] nor 8-bit "
+            f"{source}: {x.dtype} values in [{_show(lo)}, {_show(hi)}] are neither on [0, 1] "
+            "nor 8-bit "
             f"pixels (the largest is below {_EIGHT_BIT_LEAST}), so their scale cannot be told",
             hint=f"give the range the model's inputs were scaled from, e.g. --data-range "
                  f"0,{math.ceil(hi)} (data_range in the config), or --data-range 0,255 if "
                  "they are 8-bit pixels",
         )
     raise DataError(
-        f"{source}: values in [{lo:g}, {hi:g}] are outside [0, 1] and [0, 255]",
-        hint=f"give the pixels' range, e.g. --data-range {_range_example(lo, hi)} (data_range in "
-             "the config), or rescale the data to [0, 1] or give it as uint8",
+        f"{source}: values in [{_show(lo)}, {_show(hi)}] are outside [0, 1] and [0, 255]",
+        hint="give the pixels un-normalised (on [0, 1], or uint8): privaudit applies the "
+             "model's own mean and std; or give the range they were scaled from, e.g. "
+             f"--data-range {_range_example(lo, hi)} only if that is their range (data_range in "
+             "the config)",
     )
+
+
+ROUNDING = 1e-5  # values this far outside [0, 1] (or a given range, relative) are rounding
+
+
+def _show(value: float) -> str:
+    """`value` in as few digits as tell it apart from its shortest rounding (1.0000001 stays)."""
+    short = f"{value:g}"
+    return short if float(short) == value else f"{value:.9g}"
 
 
 def _range_example(lo: float, hi: float) -> str:

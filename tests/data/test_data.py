@@ -33,8 +33,8 @@ PIXELS = RNG.random((6, 3, 5, 7)).astype(np.float32)  # (N, C, H, W) reference i
 U8 = (RNG.random((6, 3, 5, 7)) * 255).round().astype(np.uint8)
 
 
-def save_npz(tmp_path: Path, arrays: dict[str, np.ndarray]) -> Path:
-    path = tmp_path / "d.npz"
+def save_npz(tmp_path: Path, arrays: dict[str, np.ndarray], name: str = "d.npz") -> Path:
+    path = tmp_path / name
     np.savez(path, **arrays)  # type: ignore[arg-type]  # NOTE: stubs match ** to allow_pickle
     return path
 
@@ -357,6 +357,34 @@ def test_values_beyond_8_bit_get_a_range_that_holds_them(tmp_path: Path) -> None
     with pytest.raises(DataError, match=r"outside \[0, 1\] and \[0, 255\]") as err:
         load_data(path, (None, 1, 8, 8))
     assert "--data-range 0,4095" in (err.value.hint or "")
+
+
+def test_pixels_a_rounding_outside_0_1_are_pixels_on_0_1(tmp_path: Path) -> None:
+    """A reviewer (2026-12-08): float pixels on [0, 1] un-normalised with a one-ulp error
+    (-1e-7, or 1.0000001) were refused with hints that rescaled them (--data-range -1,1 read
+    them at 16% accuracy, and the gate passed), one in words that contradicted themselves
+    ("values in [0, 1] are neither on [0, 1] nor ..."). They are clipped to [0, 1] now; an
+    exact --data-range of float32 bounds passes; messages show the digits that differ."""
+    x = np.random.default_rng(0).random((20, 8, 8)).astype(np.float32)
+    plain = load_data(save_npz(tmp_path, {"x": x}), (None, 1, 8, 8))
+    for bad in (np.float32(-1e-7), np.float32(1.0000001)):
+        off = x.copy()
+        off[3, 4, 5] = bad
+        ds = load_data(save_npz(tmp_path, {"x": off}, "off.npz"), (None, 1, 8, 8))
+        want = plain.x.copy()
+        want[3, 0, 4, 5] = np.clip(bad, 0, 1)
+        np.testing.assert_array_equal(ds.x, want)
+        assert any("(rounding), clipped to it" in t for t in ds.transforms)
+    normed = (x - 0.1307) / 0.3081  # NOTE: data normalised already, with MNIST's mean and std
+    path = save_npz(tmp_path, {"x": normed}, "normed.npz")
+    with pytest.raises(DataError, match=r"outside \[0, 1\] and \[0, 255\]") as err:
+        load_data(path, (None, 1, 8, 8))
+    assert "give the pixels un-normalised" in (err.value.hint or "")
+    exact = (float(normed.min()), float(normed.max()))
+    ranged = load_data(path, (None, 1, 8, 8), data_range=exact)
+    assert float(ranged.x.min()) == 0.0 and float(ranged.x.max()) == 1.0
+    with pytest.raises(DataError, match=r"leave the given data range \[-0.4, 2.8\]") as err:
+        load_data(path, (None, 1, 8, 8), data_range=(-0.4, 2.8))
 
 
 def test_dark_image_files_and_zeros_are_still_8_bit(tmp_path: Path) -> None:
