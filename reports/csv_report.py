@@ -16,8 +16,10 @@ from privaudit.results import (
     python_strings,
 )
 
-TEXT_COLUMNS = ("role", "model", "sha256", "split", "attack", "status", "reason", "metric",
-                "feature")
+# NOTE: every text column of every CSV written (report.csv, sweep.csv, compare's): a cut name
+# is as untrusted as a split name
+TEXT_COLUMNS = ("role", "model", "sha256", "split", "cut", "kind", "attack", "status", "reason",
+                "metric", "feature")
 FEATURE_EXTRA = ("feature", "mse_raw", "r2", "correlation", "exact_match")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

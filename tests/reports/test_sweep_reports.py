@@ -218,3 +218,26 @@ def test_compare_says_when_two_sweeps_measure_in_other_units_or_grids() -> None:
         in text
     same = render_compare(a, a, "markdown")
     assert "mean nothing" not in same and "grids" not in same
+
+
+def test_every_text_cell_of_the_sweeps_csvs_is_defused() -> None:
+    """A reviewer's cut named '=HYPERLINK(...)' went into sweep.csv as a live formula (assess's
+    report.csv and compare's CSV prefix it with ')."""
+    import csv
+    import io
+
+    formula = '=HYPERLINK("http://x","y")'
+    report = sweep_fixture()
+    points = tuple(replace(
+        p, cut=f"{formula}{i}", references=tuple(replace(r, name="+" + r.name, reason="@why")
+                                                 for r in p.references),
+        runs=tuple(replace(run, result=replace(run.result, attack="-decoder", reason="\tno"))
+                   for run in p.runs)) for i, p in enumerate(report.points))  # fmt: skip
+    evil = replace(report, points=points)
+    texts = [get_sweep_reporter("csv").render(evil), render_compare(evil, report, "csv")]
+    for text in texts:
+        cells = [c for row in csv.reader(io.StringIO(text)) for c in row]
+        assert any(c.startswith(f"'{formula}") for c in cells)
+        live = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
+        for cell in live:  # NOTE: only numbers may start so (a negative recovered share)
+            float(cell)
