@@ -63,8 +63,8 @@ def frontier_chart(
     parts = [f'<svg viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img" '
              f'aria-label="{escape(title)}"><title>{escape(title)}</title>']  # fmt: skip
     if not known:
-        parts.append(f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle" {FONT}>no point has '
-                     "both an accuracy and an attack result</text></svg>")  # fmt: skip
+        parts.append(f'<text x="{_W / 2}" y="{_H / 2}" text-anchor="middle" {FONT}>'
+                     f"{escape(_nothing_to_draw(curves))}</text></svg>")  # fmt: skip
         return "".join(parts)
     xs = [float(p.x) for p in known if p.x is not None] + ([x_line] if x_line is not None else [])
     ys = [float(p.y) for p in known if p.y is not None] + ([y_line] if y_line is not None else [])
@@ -76,6 +76,18 @@ def frontier_chart(
     parts += _legend(curves)
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _nothing_to_draw(curves: Sequence[Curve]) -> str:
+    """Why no point can be drawn: no accuracy (no labels), no privacy measure, or no pair."""
+    points = [p for c in curves for p in c.points]
+    # NOTE: a `--no-labels` sweep whose attacks ran read "no point has both an accuracy and an
+    # attack result", which blamed the attacks
+    if not any(_ok(p.y) for p in points):
+        return "no accuracy was measured (no labels, or the model's output is not logits)"
+    if not any(_ok(p.x) for p in points):
+        return "no point has a reconstruction result"
+    return "no point has both an accuracy and a reconstruction result"
 
 
 def _ok(v: float | None) -> bool:

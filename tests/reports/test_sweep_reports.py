@@ -241,3 +241,16 @@ def test_every_text_cell_of_the_sweeps_csvs_is_defused() -> None:
         live = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")]
         for cell in live:  # NOTE: only numbers may start so (a negative recovered share)
             float(cell)
+
+
+def test_an_empty_frontier_chart_says_what_is_missing() -> None:
+    """A `--no-labels` sweep whose attacks ran drew "no point has both an accuracy and an
+    attack result": the accuracy was missing, not the attacks."""
+    report = sweep_fixture(Constraints())
+    blind = replace(report, points=tuple(replace(p, noisy_accuracy=Accuracy(None))
+                                         for p in report.points))  # fmt: skip
+    html = get_sweep_reporter("html").render(blind)
+    assert "no accuracy was measured (no labels, or the model&#x27;s output is not logits)" in html
+    assert "attack result" not in html
+    bare = replace(report, points=tuple(replace(p, strongest_mse=None) for p in report.points))
+    assert "no point has a reconstruction result" in get_sweep_reporter("html").render(bare)
