@@ -50,7 +50,11 @@ def md_pairs(pairs: Iterable[tuple[str, object]]) -> str:
 
 
 def md_code_block(text: str, lang: str = "") -> str:
-    """A fenced block that `text` cannot close early (the fence outgrows any backtick run)."""
+    """A fenced block that `text` cannot close early (the fence outgrows any backtick run).
+
+    Control characters but tab and newline show as their code points (`visible_controls`).
+    """
+    text = visible_controls(text)
     longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
     fence = "`" * max(3, longest + 1)
     return f"{fence}{lang}\n{text}\n{fence}"

@@ -12,7 +12,7 @@ from privaudit.reports.html_parts import details, esc, pairs_html, para, section
 from privaudit.reports.html_report import PAGE
 from privaudit.reports.markdown_parts import md_code_block, md_escape, md_pairs, md_table
 from privaudit.reports.sweep_table import points_table, runs_table
-from privaudit.reports.table import raw_cells
+from privaudit.reports.table import raw_cells, visible_controls
 from privaudit.results import SweepReport
 
 __all__ = [
@@ -75,7 +75,7 @@ class MarkdownSweepReporter:
         rec = report.recommendation
         parts = [f"# {md_escape(sp.sweep_title(report))}", f"**{md_escape(rec.headline)}**"]
         if rec.command:
-            parts.append(md_code_block(rec.command, "bash"))
+            parts.append(md_code_block(visible_controls(rec.command, lines=False), "bash"))
         parts += ["## Constraints", md_pairs(sp.constraint_pairs(report)),
                   "## Points", md_escape(sp.method_note(report)),
                   md_table(points_table(report)[POINT_VIEW]),
@@ -97,34 +97,45 @@ class HtmlSweepReporter:
     def render(self, report: SweepReport) -> str:
         """The whole HTML document; one file that opens offline, every string escaped."""
         rec, m = report.recommendation, report.model
-        answer = f"<h2>{esc(rec.headline)}</h2>"
+        answer = f"<h2>{esc(_line(rec.headline))}</h2>"
         if rec.command:
-            answer += f"<pre><code>{esc(rec.command)}</code></pre>"
+            answer += f"<pre><code>{esc(_line(rec.command))}</code></pre>"
         kind = sp.answer_kind(report)
         body = [
-            f"<header><h1>Where to cut and how much noise</h1><p>model {esc(m.path)} (sha256 "
-            f"{esc(m.sha256[:12])}); {esc(report.provenance.created_at)}</p></header>",
+            f"<header><h1>Where to cut and how much noise</h1><p>model {esc(_line(m.path))} "
+            f"(sha256 {esc(m.sha256[:12])}); {esc(report.provenance.created_at)}</p></header>",
             f'<section id="answer" class="verdict {esc(kind)}">{answer}</section>',
             section("frontier", "Frontier", para(sp.method_note(report)),
                     f'<div class="chart">{sp.frontier_svg(report)}</div>'),
-            section("constraints", "Constraints", pairs_html(sp.constraint_pairs(report))),
+            section("constraints", "Constraints", _pairs(sp.constraint_pairs(report))),
             section("points", "Points", para(sp.accuracy_note(report)),
                     table_html(points_table(report)[POINT_VIEW], "points")),
-            section("cuts", "Cuts", pairs_html(sp.cut_pairs(report))),
+            section("cuts", "Cuts", _pairs(sp.cut_pairs(report))),
             _warnings(report),
-            section("provenance", "Provenance", pairs_html(sp.provenance_pairs(report)),
+            section("provenance", "Provenance", _pairs(sp.provenance_pairs(report)),
                     details("resolved config", "<pre><code>" + esc(json.dumps(
                         report.provenance.config, indent=2, sort_keys=True, default=str))
                         + "</code></pre>")),
             f"<footer>privaudit {esc(report.provenance.tool_version)}, sweep schema "
             f"{report.schema_version}</footer>",
         ]  # fmt: skip
-        return PAGE.substitute(title=esc(sp.sweep_title(report)),
+        return PAGE.substitute(title=esc(_line(sp.sweep_title(report))),
                                body="\n".join(p for p in body if p))  # fmt: skip
+
+
+def _line(text: str) -> str:
+    """`text` kept on one line: a newline in a model's name forged a line in `cat sweep.html`."""
+    line: str = visible_controls(text, lines=False)
+    return line
+
+
+def _pairs(pairs: list[tuple[str, str]]) -> str:
+    html: str = pairs_html((_line(k), _line(v)) for k, v in pairs)
+    return html
 
 
 def _warnings(report: SweepReport) -> str:
     if not report.warnings:
         return ""
-    items = "".join(f"<li>{esc(w)}</li>" for w in report.warnings)
+    items = "".join(f"<li>{esc(_line(w))}</li>" for w in report.warnings)
     return section("warnings", "Warnings", f"<ul>{items}</ul>")

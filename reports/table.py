@@ -68,13 +68,23 @@ _BOUND_METRICS: tuple[str, ...] = (
 
 
 # NOTE: characters that reorder or hide text (bidirectional controls): a name holding one
-# could make a report read other than it is written ("Trojan Source")
-_HIDDEN = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# could make a report read other than it is written ("Trojan Source"); and control characters
+# but tab and newline: a model named "x\x1b[31m.onnx" ran its escape sequence on `cat sweep.md`
+_HIDDEN = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
-def visible_controls(text: str) -> str:
-    """`text` with each bidirectional control character shown as its code point, <U+202E>."""
-    return _HIDDEN.sub(lambda m: f"<U+{ord(m.group()):04X}>", text)
+def visible_controls(text: str, *, lines: bool = True) -> str:
+    """`text` with its control and bidirectional characters shown as code points: <U+001B>.
+
+    `lines`: tabs and newlines are kept (False: shown too, for a text that must stay one line,
+    such as a command whose quoted path holds a newline).
+    """
+    shown = _HIDDEN.sub(_code_point, text)
+    return shown if lines else re.sub("[\t\n]", _code_point, shown)
+
+
+def _code_point(m: re.Match[str]) -> str:
+    return f"<U+{ord(m.group()):04X}>"
 
 
 def format_float(x: float | int | None) -> str:

@@ -254,3 +254,20 @@ def test_an_empty_frontier_chart_says_what_is_missing() -> None:
     assert "attack result" not in html
     bare = replace(report, points=tuple(replace(p, strongest_mse=None) for p in report.points))
     assert "no point has a reconstruction result" in get_sweep_reporter("html").render(bare)
+
+
+def test_control_characters_in_names_are_shown_not_obeyed() -> None:
+    """A model named "x\\nerror: fake\\x1b[31m.onnx" went raw into sweep.md and sweep.html:
+    `cat sweep.md` ran the escape sequence and printed a forged line."""
+    name = "/tmp/x\nerror: fake\x1b[31m\r\x07.onnx"
+    report = sweep_fixture()
+    a = answer(report.points, report.constraints, GateConfig(), name, "data/au\x1bdit.npz")
+    evil = replace(report, model=replace(report.model, path=name),
+                   points=tuple(replace(p, cut=p.cut + "\x1b[2J") for p in a.points),
+                   recommendation=a.recommendation, warnings=(f"a warning about {name}",))
+    assert "\n" in (evil.recommendation.command or "")
+    for fmt in ("markdown", "html"):
+        text = get_sweep_reporter(fmt).render(evil)
+        assert not any(c in text for c in "\x1b\r\x07"), fmt
+        assert "fake&lt;U+001B&gt;" in text and "&lt;U+000D&gt;&lt;U+0007&gt;.onnx" in text
+        assert not any(line.startswith("error: fake") for line in text.splitlines()), fmt
