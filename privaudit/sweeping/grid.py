@@ -14,22 +14,32 @@ from dataclasses import dataclass
 import onnx
 
 from privaudit.config import AUTO_SPLITS, Config
+from privaudit.errors import ConfigError
 from privaudit.model import CutPoint, list_cut_points
 from privaudit.model.cutpoints import analyse, resolve_in
 
 __all__ = [
     "MAX_AUTO_SPLITS",
+    "MAX_JOBS",
+    "MAX_SEEDS",
+    "MAX_SIGMAS",
     "AttackJob",
     "Cut",
     "CutJob",
     "Grid",
     "auto_cuts",
+    "check_grid_size",
     "value_copies",
     "make_grid",
     "resolve_cuts",
 ]
 
 MAX_AUTO_SPLITS = 6  # `--splits auto` keeps at most this many cuts, spread by depth
+# NOTE: a reviewer's `--seeds 100000000000` was accepted and filled the memory with seeds;
+# past these, a grid is a typo, not a plan
+MAX_SEEDS = 1_000  # attack seeds per point
+MAX_SIGMAS = 1_000  # sigmas of the grid
+MAX_JOBS = 100_000  # cut jobs and attack jobs of one sweep
 
 
 @dataclass(frozen=True)
@@ -108,6 +118,35 @@ def make_grid(cfg: Config, cuts: Sequence[Cut]) -> Grid:
         attacks=tuple(dict.fromkeys(cfg.attacks.enabled)),
         seeds=tuple(cfg.seed + i for i in range(sw.seeds)),
     )
+
+
+def check_grid_size(cfg: Config) -> None:
+    """Refuse a grid too large to be meant, before anything is loaded or connected.
+
+    The cuts are counted as named (`auto`: at most `MAX_AUTO_SPLITS`), an upper bound.
+
+    Raises:
+        ConfigError: more than `MAX_SEEDS` seeds or `MAX_SIGMAS` sigmas, or more than
+            `MAX_JOBS` jobs in all.
+    """
+    sw = cfg.sweep
+    many = "grow the grid a sweep at a time with the same --output-dir (its shards are reused)"
+    if sw.seeds > MAX_SEEDS:
+        raise ConfigError(f"sweep.seeds: at most {MAX_SEEDS:,} seeds per point, got "
+                          f"{sw.seeds:,}", hint="a few seeds show the attacks' spread, e.g. "
+                          f"--seeds 3; for more, {many}")  # fmt: skip
+    sigmas = len(set(sw.noise))
+    if sigmas > MAX_SIGMAS:
+        raise ConfigError(f"sweep.noise: at most {MAX_SIGMAS:,} sigmas, got {sigmas:,}",
+                          hint=f"e.g. --noise 0,0.05,0.1,0.2; for more, {many}")
+    cuts = MAX_AUTO_SPLITS if list(sw.splits) == [AUTO_SPLITS] else len(set(sw.splits))
+    attacks = len(set(cfg.attacks.enabled))
+    jobs = cuts + cuts * sigmas * attacks * sw.seeds
+    if jobs > MAX_JOBS:
+        raise ConfigError(f"the sweep's grid is {cuts} cuts x {sigmas} sigmas x {attacks} attacks "
+                          f"x {sw.seeds} seeds: {jobs:,} jobs, more than the {MAX_JOBS:,} a "
+                          "sweep runs", hint=f"give fewer --splits, --noise values, --attacks "
+                          f"or --seeds, or {many}")  # fmt: skip
 
 
 def resolve_cuts(

@@ -44,7 +44,7 @@ from privaudit.sweeping.answer import answer, constraints_of
 from privaudit.sweeping.context import SweepContext
 from privaudit.sweeping.executor import JobExecutor, get_executor
 from privaudit.sweeping.frontier import summarize
-from privaudit.sweeping.grid import Cut, Grid, make_grid, resolve_cuts
+from privaudit.sweeping.grid import Cut, Grid, check_grid_size, make_grid, resolve_cuts
 from privaudit.sweeping.schedule import Collected, run_grid
 from privaudit.sweeping.shards import ShardStore, settings_digest
 from privaudit.threads import resolve_threads, use_threads
@@ -91,6 +91,7 @@ def _sweep(
 ) -> SweepReport:
     """`run_sweep` inside the run's thread limits."""
     timer, created = Timer(), datetime.now(UTC).isoformat(timespec="seconds")
+    check_grid_size(cfg)
     executor = get_executor(cfg)
     with timer.stage("prepare"):
         cuts, notes, prep = _prepare(cfg, memory or InMemory())

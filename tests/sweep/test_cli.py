@@ -104,6 +104,9 @@ def test_met_constraints_exit_0_with_the_command_of_the_pick(
     (["--noise", "0,x"], "comma-separated numbers"),
     (["--encoder", "enc.onnx"], "No such option"),
     (["--executor", "dask"], "unknown executor"),
+    # NOTE: a reviewer's --seeds 100000000000 was accepted and exhausted the memory
+    (["--seeds", "100000000000"], "sweep.seeds: at most 1,000 seeds per point, got "
+                                  "100,000,000,000"),
 ])  # fmt: skip
 def test_user_errors_exit_2(base_args: list[str], tmp_path: Path, extra: list[str],
                             message: str) -> None:  # fmt: skip

@@ -11,7 +11,7 @@ from privaudit.config import load_config
 from privaudit.errors import ConfigError, ModelError
 from privaudit.model import CutPoint, load_model
 from privaudit.sweeping import MAX_AUTO_SPLITS, auto_cuts, resolve_cuts
-from privaudit.sweeping.grid import make_grid, value_copies
+from privaudit.sweeping.grid import check_grid_size, make_grid, value_copies
 
 
 def _row(module: str | None, tensor: str, depth: float, clean: bool = True) -> CutPoint:
@@ -100,3 +100,23 @@ def test_value_copies_follow_a_chain_to_the_tensor_they_copy() -> None:
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])],
         [helper.make_tensor("shape", TensorProto.INT64, [2], [1, 4])])  # fmt: skip
     assert value_copies(helper.make_model(graph)) == {"s": "r", "f": "r"}
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    ({"sweep.seeds": 10**11}, "sweep.seeds: at most 1,000 seeds per point, got 100,000,000,000"),
+    ({"sweep.noise": ",".join(str(i / 1000) for i in range(1001))},
+     "sweep.noise: at most 1,000 sigmas, got 1,001"),
+    ({"sweep.seeds": 1000, "sweep.noise": ",".join(str(i) for i in range(30))},
+     "6 cuts x 30 sigmas x 5 attacks x 1000 seeds: 900,006 jobs, more than the 100,000"),
+])  # fmt: skip
+def test_a_grid_too_large_to_be_meant_is_refused_before_any_work(
+    flags: dict[str, object], message: str, tmp_path: Path
+) -> None:
+    from privaudit.sweeping import run_sweep
+
+    cfg = load_config(None, {"model": tmp_path / "absent.onnx", **flags}, search=False)
+    with pytest.raises(ConfigError, match=message) as caught:
+        run_sweep(cfg)  # NOTE: the model does not exist: nothing was loaded
+    assert caught.value.hint and "--output-dir" in caught.value.hint
+    check_grid_size(load_config(None, {"sweep.seeds": 1000, "sweep.noise": "0,0.1",
+                                       "attacks.enabled": "knn"}, search=False))  # fmt: skip
