@@ -155,6 +155,8 @@ def prepare(
     dataset = _dataset(cfg, memory, spec.shape, is_demo, sizes, viewed)
     model_shape = layout.model_dims(dataset.sample_shape)
     norm = _normalization(cfg, meta, model_shape[0], integer=integer)
+    _check_units_fit(dataset, norm, "--mean/--std" if cfg.mean is not None or cfg.std is not None
+                     else "the model's metadata (privaudit.mean, privaudit.std)")
     if norm.integer:
         dataset = _as_8bit(dataset, spec)
     if viewed:
@@ -301,15 +303,16 @@ def _dataset(
             memory.x, memory.y, shape, source=IN_MEMORY_DATA, limit=cfg.limit,
             input_shape_override=sizes, resize=cfg.resize, max_bytes=max_bytes,
             domain=cfg.domain, data_range=data_range, channels_last=channels_last,
+            labels=cfg.labels,
         )
     else:
         dataset = load_data(
             cfg.data or demo.demo_data_path(), shape, limit=cfg.limit,
             input_shape_override=sizes, resize=cfg.resize, max_bytes=max_bytes,
             domain=cfg.domain, label_column=cfg.label_column, columns=cfg.columns,
-            data_range=data_range, channels_last=channels_last,
+            data_range=data_range, channels_last=channels_last, labels=cfg.labels,
         )
-    if cfg.labels or dataset.y is None:
+    if cfg.labels:
         return dataset
     return Dataset.from_arrays(dataset.x, None, source=dataset.source,
                                transforms=(*dataset.transforms, NO_LABELS),
@@ -447,6 +450,47 @@ def allocation_scales(
             return None
     _, scales = channel_scales(_meta_floats(meta, metadata.NOISE_SIGMAS, ()))
     return tuple(float(a) for a in scales)
+
+
+UNITS_OFF_MEAN = 6.0  # a feature's mean this many of the model's stds from its mean
+UNITS_OFF_SPREAD = 20.0  # a feature's spread this many times the model's, or 1/this
+
+
+def _check_units_fit(dataset: Dataset, norm: Normalization, said: str) -> None:
+    """Refuse table or signal features far outside the model's own normalisation of them.
+
+    A reviewer's Wine columns in reverse order (proline, about 750, fed as alcohol, whose
+    normalisation is 13 +- 0.8), or already standardised, were audited at chance accuracy
+    with no word, and the leakage read 0: privacy overstated. Each feature's mean and spread,
+    once normalised, must lie within `UNITS_OFF_MEAN` of 0 and a factor `UNITS_OFF_SPREAD` of
+    1 (a constant feature's spread is not judged). Without a normalisation (mean 0, std 1)
+    there is nothing to compare with.
+
+    Raises:
+        DataError: a feature beyond either, named with its numbers.
+    """
+    units = dataset.units
+    if units.identity or norm.integer or (set(norm.mean) == {0.0} and set(norm.std) == {1.0}):
+        return
+    count = len(units.mean)
+    mean = np.broadcast_to(np.asarray(norm.mean, np.float64), (count,))
+    std = np.broadcast_to(np.asarray(norm.std, np.float64), (count,))
+    shift = (np.asarray(units.mean) - mean) / std
+    spread = np.asarray(units.std) / std
+    axes = (0, *range(2, dataset.x.ndim))
+    varying = dataset.x.std(axis=axes) > 0
+    off = (np.abs(shift) > UNITS_OFF_MEAN) | (varying & (
+        (spread > UNITS_OFF_SPREAD) | (spread < 1 / UNITS_OFF_SPREAD)))  # fmt: skip
+    if not off.any():
+        return
+    j = int(np.argmax(np.abs(shift) + np.abs(np.log(spread))))
+    raise DataError(
+        f"{dataset.source}: {int(off.sum())} of {count} features do not fit the model's "
+        f"normalisation from {said}: {units.names[j]!r} has mean {units.mean[j]:.4g} and std "
+        f"{units.std[j]:.4g} where it expects {mean[j]:.4g} +- {std[j]:.4g} (columns in another "
+        "order, or data already standardised?)",
+        hint="give the features in the model's order (--columns) and in their own units, not "
+             "standardised; if the normalisation is wrong, give the right one with --mean/--std")
 
 
 def _normalization(

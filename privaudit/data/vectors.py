@@ -105,7 +105,7 @@ def _as_domain(x: np.ndarray, layout: Layout, source: str) -> tuple[np.ndarray, 
         # NOTE: (N, T, C) signals for a channels-first model are transposed; a reshape mixed
         # channels and time steps with no word (a reviewer's channel means 32.4, 35.3, 26.8
         # where the data's are 0.1, 98.6, -4.2)
-        channels, steps = want
+        channels, steps = int(want[0] or 0), int(want[1] or 0)
         if x.shape[1:] == (steps, channels):
             return (np.ascontiguousarray(x.transpose(0, 2, 1)),
                     f"(N, {steps}, {channels}) read as (N, T, C) and transposed to (N, C, T)")
