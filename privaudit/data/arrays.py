@@ -62,13 +62,14 @@ def check_size(nbytes: int, what: str, max_bytes: int, source: str) -> None:
         )
 
 
-def read_arrays(path: Path, limit: int | None, max_bytes: int) -> Arrays:
+def read_arrays(path: Path, limit: int | None, max_bytes: int, labels: bool = True) -> Arrays:
     """The samples of an `.npz` (`x`, optional `y`) or `.npy` file that `limit` keeps.
 
     Args:
         path: the file.
         limit: keep this seeded subset of the samples (`subset_indices`), None: all.
         max_bytes: refuse arrays whose kept samples would take more memory than this.
+        labels: read `y` (False, `--no-labels`: it is neither read nor checked).
 
     Raises:
         DataError: unreadable file, pickled objects, inconsistent sizes, or data above the
@@ -78,7 +79,7 @@ def read_arrays(path: Path, limit: int | None, max_bytes: int) -> Arrays:
         if path.suffix.lower() == ".npy":
             return _read_npy(path, limit, max_bytes)
         with zipfile.ZipFile(path) as archive:
-            return _read_npz(archive, path, limit, max_bytes)
+            return _read_npz(archive, path, limit, max_bytes, labels)
     except _READ_ERRORS as e:
         text = str(e)
         if "Object arrays" in text or "Python objects" in text:
@@ -96,7 +97,9 @@ def _read_npy(path: Path, limit: int | None, max_bytes: int) -> Arrays:
     return Arrays(kept, None, tuple(subset_note(len(index), len(x))))
 
 
-def _read_npz(archive: zipfile.ZipFile, path: Path, limit: int | None, max_bytes: int) -> Arrays:
+def _read_npz(
+    archive: zipfile.ZipFile, path: Path, limit: int | None, max_bytes: int, labels: bool
+) -> Arrays:
     members = {n.removesuffix(".npy"): n for n in archive.namelist()}
     if "x" not in members:
         raise DataError(
@@ -109,7 +112,8 @@ def _read_npz(archive: zipfile.ZipFile, path: Path, limit: int | None, max_bytes
         index = subset_indices(n, limit)
         _check_kept(shape, dtype, n if fortran else len(index), max_bytes, str(path), "x")
         x = _read_rows(fh, shape, dtype, fortran, index, path)
-    y = _read_labels(archive, members["y"], path, n, max_bytes) if "y" in members else None
+    wanted = labels and "y" in members  # NOTE: --no-labels: y is not read, whatever it holds
+    y = _read_labels(archive, members["y"], path, n, max_bytes) if wanted else None
     return Arrays(x, None if y is None else y[index], tuple(subset_note(len(index), n)))
 
 

@@ -33,6 +33,7 @@ def load_data(
     columns: Sequence[str] | None = None,
     data_range: tuple[float, float] | None = None,
     channels_last: bool = False,
+    labels: bool = True,
 ) -> Dataset:
     """Load samples from an image folder, a table (CSV, Parquet), `.npz` or `.npy` file.
 
@@ -54,6 +55,7 @@ def load_data(
             or the range of signals (their PSNR peak).
         channels_last: the model keeps its channels last (`Layout.channels_last`); the
             input shape given is its channels-first view.
+        labels: read the labels (False, `--no-labels`: none are read or checked).
 
     Returns:
         The samples in their domain's form (`Dataset`), with what was done recorded.
@@ -73,15 +75,16 @@ def load_data(
         return _load_folder(path, _chw(layout), limit=limit, resize=resize, max_bytes=max_bytes)
     if suffix in TABLE_SUFFIXES:
         table = read_table(path, label_column=label_column, columns=columns, limit=limit,
-                           max_bytes=max_bytes)
+                           max_bytes=max_bytes, labels=labels)
         return conform_vectors(table.x, table.y, layout, source=str(path), names=table.names,
                                rows=table.rows, notes=table.notes, class_names=table.class_names,
                                data_range=data_range, max_bytes=max_bytes)
-    kept = read_arrays(path, limit, max_bytes)
+    kept = read_arrays(path, limit, max_bytes, labels=labels)
+    y = kept.y
     if layout.domain != Domain.IMAGE:
-        return conform_vectors(kept.x, kept.y, layout, source=str(path), notes=kept.notes,
+        return conform_vectors(kept.x, y, layout, source=str(path), notes=kept.notes,
                                data_range=data_range, max_bytes=max_bytes)
-    return conform(kept.x, kept.y, _chw(layout), source=str(path), resize=resize,
+    return conform(kept.x, y, _chw(layout), source=str(path), resize=resize,
                    notes=kept.notes, max_bytes=max_bytes, data_range=data_range)
 
 
@@ -98,10 +101,12 @@ def dataset_from_arrays(
     domain: str | None = None,
     data_range: tuple[float, float] | None = None,
     channels_last: bool = False,
+    labels: bool = True,
 ) -> Dataset:
     """Like `load_data`, for arrays already in memory (`x` as an `.npz` would hold it)."""
     layout = input_layout(input_shape, domain, input_shape_override, channels_last=channels_last)
     x = np.asarray(x)
+    y = y if labels else None
     if layout.domain != Domain.IMAGE:
         return conform_vectors(x, y, layout, source=source, limit=limit, data_range=data_range,
                                max_bytes=max_bytes)

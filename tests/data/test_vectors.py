@@ -338,3 +338,47 @@ def test_a_csv_whose_lines_are_not_its_rows_is_counted_by_its_rows(tmp_path: Pat
     assert len(some[notes].x) == 50
     assert any("random subset of 50 of 300 samples" in t for t in some[notes].transforms)
     np.testing.assert_array_equal(some[notes].x, some[plain].x)  # the same rows kept
+
+
+def test_a_table_without_a_header_is_refused_not_short_of_its_first_row(tmp_path: Path) -> None:
+    """A reviewer (2026-12-08): Wine rows without a header were read with the first row as
+    column names ('14.23', '1.71', ...): 177 of 178 rows, with no word. A first line of
+    numbers only is refused; column names 0, 1, 2 ... (pandas' own) are a header."""
+    rows = np.random.default_rng(0).normal(5.0, 1.0, (12, 3)).round(2)
+    bare = tmp_path / "bare.csv"
+    bare.write_text("\n".join(",".join(f"{v:g}" for v in r) for r in rows) + "\n")
+    with pytest.raises(DataError, match="the first line holds numbers only"):
+        load_data(bare, (None, 3))
+    counted = _csv(tmp_path / "counted.csv", pd.DataFrame(rows))
+    assert len(load_data(counted, (None, 3))) == 12
+
+
+def test_old_mac_line_ends_are_rows_and_keep_limit(tmp_path: Path, table: Path) -> None:
+    """A reviewer (2026-12-08): a CSV whose lines end in a lone CR counted 0 lines, so
+    --limit was ignored (every row audited, no subset note) and the size check skipped."""
+    columns = ("age", "income", "grade")
+    mac = tmp_path / "mac.csv"
+    mac.write_bytes(table.read_bytes().replace(b"\r\n", b"\n").replace(b"\n", b"\r"))
+    got, want = (load_data(p, TABLE, columns=columns, limit=10) for p in (mac, table))
+    assert len(got) == 10 and np.array_equal(got.x, want.x) and np.array_equal(got.y, want.y)
+    assert any("random subset of 10 of 40" in t for t in got.transforms)
+
+
+def test_no_labels_reads_no_labels(tmp_path: Path, table: Path) -> None:
+    """A reviewer (2026-12-08): --no-labels ("audits any data without its labels") still
+    refused a label column with empty rows, and an .npz whose y was text or of another
+    length. The labels are neither read nor checked now."""
+    frame = pd.read_csv(table)
+    frame.loc[3, "label"] = None
+    holes = _csv(tmp_path / "holes.csv", frame)
+    columns = ("age", "income", "grade")
+    with pytest.raises(DataError, match="is empty in row 4"):
+        load_data(holes, TABLE, columns=columns)
+    ds = load_data(holes, TABLE, columns=columns, labels=False)
+    assert ds.y is None and ds.x.shape == (40, 3)
+    assert any("label column 'label' not read" in t for t in ds.transforms)
+    npz = tmp_path / "text.npz"
+    np.savez(npz, x=frame[list(columns)].to_numpy(), y=np.array(["a", "b"]))
+    with pytest.raises(DataError):
+        load_data(npz, TABLE)
+    assert load_data(npz, TABLE, labels=False).y is None
