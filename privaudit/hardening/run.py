@@ -163,6 +163,7 @@ def run_harden(
             check_embedded_sigma(prep, cfg.noise_sweep)
         _check(prep, output)
         prep, train = hold_out(cfg, prep)
+        _check_cells(cfg.harden.k, train)
         before, feats = measure_prepared(cfg, prep, sink, timer, created, command="harden")
         run = HardenRun(cfg, prep, sink, created, train)
         result = _harden_and_write(run, before, feature_stats(feats, prep), output, timer)
@@ -239,6 +240,22 @@ def _harden_and_write(
         comparisons=tuple(comparisons), noise_stds=stds,
         regression=regression(before, after), accuracy_budget_met=met,
     )
+
+
+def _check_cells(k: int, train: Dataset) -> None:
+    """Refuse more CEM cells per class (`--k`) than the largest class has samples.
+
+    A cell needs a sample: `--k 100000` on 40 samples a class sized its tables by k and ran
+    out of memory (several GB), or ran on for minutes, with a hint that did not name --k.
+    """
+    if train.y is None or not len(train.y):
+        return
+    largest = int(np.bincount(train.y).max())
+    if k > largest:
+        raise ConfigError(f"harden.k: {k} cells per class, but the largest class has "
+                          f"{largest} fine-tuning samples (a cell needs at least one)",
+                          hint=f"give --k {largest} or less (k-means cells of each class's "
+                               "features; the default is 5)")
 
 
 def hold_out(cfg: Config, prep: Prepared) -> tuple[Prepared, Dataset]:

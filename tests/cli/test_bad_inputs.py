@@ -291,6 +291,9 @@ CASES: dict[str, Case] = {
                                 "-o {out}/h.onnx", "the noise sigma is 0"),
     "harden holdout 1": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --holdout 1",
                              "harden.holdout: expected a number in [0, 1)"),
+    # NOTE: a reviewer (2026-12-08): --k 100000 on 40 samples a class ran out of memory
+    "harden k above a class": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx --k 5000",
+                                   "harden.k: 5000 cells per class, but the largest class has"),
     "harden holdout too small": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
                                      "--holdout 0.01", "cannot hold out 0.01 of 60 samples"),
     # --- report and check
