@@ -431,8 +431,7 @@ def _next_step(
         return ("No attack recovers more than guessing the mean input: confirm it with stronger "
                 "attacks.", f"{base} --noise {sigma:g} --budget thorough")
     if best is not None and best.beats_label:
-        return ("An attack recovers more than the class: harden the encoder, and compare it with "
-                "simply adding more noise.",
+        return (HARDEN_STEP,
                 f"{_base_command(report, 'harden')} --noise {sigma:g} --baseline "
                 f"-o {_hardened_name(report)}")
     if refuted:
@@ -449,6 +448,27 @@ def _next_step(
                 "accuracy.", f"{_base_command(report, 'assess', ORIGINAL)} {sweep}")
     return ("The attacks learn little beyond the predicted class; a noise sweep shows whether "
             "less noise keeps that with more accuracy.", f"{base} {sweep}")
+
+
+HARDEN_STEP = ("An attack recovers more than the class: harden the encoder, and compare it with "
+               "simply adding more noise.")
+
+
+def _after_harden_step(report: AuditReport, base: Verdict) -> Verdict:
+    """The hardened model's next step: harden the original again, not the hardened model.
+
+    Its own audit would say "harden the encoder" of the model just written (a reviewer saw
+    `privaudit harden hardened.onnx ... -o hardened.onnx` suggested); the original is hardened
+    again, with twice the noise, against noise-only.
+    """
+    if base.next_step != HARDEN_STEP or report.bound is None:
+        return base
+    sigma = 2 * report.bound.noise_sigma
+    return replace(base, next_step=(
+        "An attack still recovers more than the class: harden the original again with more "
+        "noise (or a larger --lambda), and compare it with simply adding more noise."),
+        command=f"{_base_command(report, 'harden')} --noise {sigma:g} --baseline "
+                f"-o {_hardened_name(report)}")
 
 
 def _hardened_name(report: AuditReport) -> str:
@@ -555,7 +575,7 @@ def harden_verdict(report: AuditReport) -> Verdict:
     """
     h = report.harden
     assert h is not None
-    base = build_verdict(h.after)
+    base = _after_harden_step(report, build_verdict(h.after))
     lead = regression(report, h.after)
     told = _defence_sentence(h)
     if lead is None:
@@ -602,6 +622,6 @@ def _defence_sentence(h: HardenResult) -> str:
                      "noise-only frontier is claimed")
     else:
         gain = format_gain(c.frontier_mse_gain, c.frontier_mse_gain_std)
-        parts.append(f", and by {gain} against noise-only at matched accuracy "
-                     f"({c.frontier_label})")
+        label = f" ({c.frontier_label})" if c.frontier_label else ""  # NOTE: older reports
+        parts.append(f", and by {gain} against noise-only at matched accuracy{label}")
     return "".join(parts) + f" ({seeds} seed{'s' if seeds != 1 else ''})."

@@ -55,6 +55,7 @@ from privaudit.results import (
     Violation,
     build_verdict,
     from_dict,
+    harden_verdict,
     to_dict,
 )
 
@@ -213,7 +214,10 @@ def make_harden_report() -> AuditReport:
         fine_tune_samples=200,
     )  # fmt: skip
     provenance = dataclasses.replace(base.provenance, command="harden")
-    return dataclasses.replace(base, harden=harden, provenance=provenance)
+    report = dataclasses.replace(base, harden=harden, provenance=provenance)
+    # NOTE: as harden does: the hardened model's verdict is told in the light of hardening
+    after = dataclasses.replace(after, verdict=harden_verdict(report))
+    return dataclasses.replace(report, harden=dataclasses.replace(harden, after=after))
 
 
 COLUMNS = ("age", "income", "=cmd|' /C calc'!A0", "grade")
