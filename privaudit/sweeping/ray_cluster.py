@@ -11,7 +11,13 @@ system is needed.
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import threading
 from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -31,9 +37,14 @@ from privaudit.sweeping.grid import AttackJob, CutJob
 from privaudit.sweeping.jobs import run_attack_job, run_cut_job
 from privaudit.sweeping.workers import RESOURCE_HINT
 
-__all__ = ["INSTALL", "RayExecutor", "import_ray"]
+__all__ = ["INSTALL", "RayExecutor", "check_reachable", "import_ray"]
 
 INSTALL = "pip install 'privaudit[ray]'"
+CONNECT_SECONDS = 10.0  # the cluster's address must accept a TCP connection within this
+INIT_SECONDS = 30  # then ray.init must connect within this (Unix, main thread: SIGALRM)
+UNREACHABLE_HINT = ("check the address (the head node's HOST:PORT, port 6379 unless its "
+                    "'ray start --head' set another) and that the cluster is up: run 'ray status' "
+                    "on the head node")  # fmt: skip
 Job = CutJob | AttackJob
 
 
@@ -64,6 +75,7 @@ class RayExecutor:
     def __init__(self, cfg: Config) -> None:
         self._ray = import_ray()
         self.address: str | None = cfg.sweep.ray_address
+        check_reachable(self.address or os.environ.get("RAY_ADDRESS"))
         self.workers = cfg.sweep.jobs or 0  # set from the cluster when it starts
         self.threads = cfg.sweep.threads or 1
         self._gpus = cfg.sweep.gpus_per_task
@@ -75,8 +87,15 @@ class RayExecutor:
     def start(self, ctx: SweepContext, scratch: Path) -> None:
         """Connect, put the context into the object store, declare the two tasks."""
         ray = self._ray
-        ray.init(address=self.address, logging_level=logging.ERROR, log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+        try:
+            with _at_most(INIT_SECONDS if self.address else None):
+                ray.init(address=self.address, logging_level=logging.ERROR,
+                         log_to_driver=False, configure_logging=False)  # fmt: skip
+        except _TooLong:
+            if ray.is_initialized():
+                ray.shutdown()
+            raise ConfigError(f"the Ray cluster at {self.address} did not answer within "
+                              f"{INIT_SECONDS} s", hint=UNREACHABLE_HINT) from None
         resources = ray.cluster_resources()
         self.workers = self.workers or max(1, int(resources.get("CPU", 1)))
         gpus = self._gpus if resources.get("GPU", 0) > 0 else 0
@@ -133,6 +152,69 @@ class RayExecutor:
         self._queue.clear()
         if self._ray.is_initialized():
             self._ray.shutdown()
+
+
+def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> None:
+    """Refuse a cluster address that accepts no TCP connection within `timeout` seconds.
+
+    ray.init retries an unreachable cluster for many minutes, printing only its own warnings
+    (a reviewer's `--ray-address 127.0.0.1:1` hung 7 minutes). `None`, `auto` and `local`
+    (Ray finds or starts the cluster itself) and an address that is not HOST:PORT are left
+    to Ray.
+
+    Raises:
+        ConfigError: the connection was refused, failed or timed out.
+    """
+    target = _host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout):
+            pass
+    except OSError as e:
+        why = f"no answer within {timeout:g} s" if isinstance(e, TimeoutError) else (
+            e.strerror or str(e) or type(e).__name__)
+        raise ConfigError(f"cannot reach the Ray cluster at {address}: {why}",
+                          hint=UNREACHABLE_HINT) from None
+
+
+def _host_port(address: str | None) -> tuple[str, int] | None:
+    """(host, port) of a `HOST:PORT` or `ray://HOST:PORT` address, else None."""
+    if not address or address in ("auto", "local"):
+        return None
+    rest = address.removeprefix("ray://")
+    host, sep, port = rest.rpartition(":")
+    if "://" in rest or not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        return None
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+class _TooLong(BaseException):
+    """ray.init ran past its time (a BaseException: Ray's retries catch every Exception)."""
+
+
+@contextmanager
+def _at_most(seconds: int | None) -> Iterator[None]:
+    """Raise `_TooLong` in the block once `seconds` have passed (None: no limit).
+
+    By SIGALRM, so only on Unix and in the main thread (elsewhere without a limit); the
+    signal is handled once Ray's connection attempt in progress returns to Python.
+    """
+    usable = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
+    if seconds is None or not usable:
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _TooLong
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def ray_cut_task(ctx: SweepContext, job: CutJob) -> tuple[Any, Features | None]:

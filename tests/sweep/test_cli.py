@@ -125,6 +125,26 @@ def test_ray_executor_without_ray_exits_2_with_the_install_command(
     assert "pip install 'privaudit[ray]'" in result.stderr
 
 
+def test_an_unreachable_ray_cluster_exits_2_at_once(base_args: list[str],
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    """A reviewer's `--ray-address 127.0.0.1:1` hung 7 minutes, printing Ray's warnings."""
+    import socket
+    import time
+
+    pytest.importorskip("ray", reason="the ray extra is not installed")
+    with socket.socket() as s:  # NOTE: a port nothing listens on once it is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    start = time.monotonic()
+    result = runner.invoke(app, [*base_args, "-o", str(tmp_path), "--executor", "ray",
+                                 "--ray-address", f"127.0.0.1:{port}"])  # fmt: skip
+    assert result.exit_code == 2, result.stderr
+    assert time.monotonic() - start < 20
+    assert f"error: cannot reach the Ray cluster at 127.0.0.1:{port}: " in result.stderr
+    assert "'ray status'" in result.stderr
+    assert not (tmp_path / "sweep.json").exists()
+
+
 def test_report_rerenders_a_sweep(swept: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["report", str(swept / "sweep.json"), "-f", "html,markdown",
                                  "--output-dir", str(tmp_path)])  # fmt: skip

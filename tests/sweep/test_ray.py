@@ -36,3 +36,39 @@ def test_ray_cluster_equals_local(
     assert local.execution.executor == "local" and local.execution.workers == 2
     assert _numbers(remote) == _numbers(local)
     assert all(r.result.mse is not None for p in remote.points for r in p.runs)
+
+
+@pytest.mark.parametrize(("address", "target"), [
+    ("10.0.0.5:6379", ("10.0.0.5", 6379)), ("ray://head:10001", ("head", 10001)),
+    ("[::1]:6379", ("::1", 6379)), (":6379", ("127.0.0.1", 6379)), (None, None), ("auto", None),
+    ("local", None), ("head", None), ("head:x", None), ("http://head:8265", None),
+])  # fmt: skip
+def test_the_address_checked_before_ray_connects(address: str | None,
+                                                 target: tuple[str, int] | None) -> None:
+    from privaudit.sweeping.ray_cluster import _host_port
+
+    assert _host_port(address) == target
+
+
+def test_a_listening_address_passes_and_a_slow_connect_is_cut_short() -> None:
+    """ray.init retried an unreachable cluster for minutes: the address is checked first, and
+    the connection itself runs under a time limit."""
+    import socket
+    import time
+
+    from privaudit.errors import ConfigError
+    from privaudit.sweeping.ray_cluster import _at_most, _TooLong, check_reachable
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        check_reachable(f"127.0.0.1:{s.getsockname()[1]}", timeout=2)
+        port = s.getsockname()[1]
+    with pytest.raises(ConfigError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        check_reachable(f"127.0.0.1:{port}", timeout=2)
+    start = time.monotonic()
+    with pytest.raises(_TooLong), _at_most(1):
+        time.sleep(10)
+    assert time.monotonic() - start < 5
+    with _at_most(None):
+        pass
