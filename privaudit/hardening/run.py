@@ -223,7 +223,7 @@ def _harden_and_write(
         f"--max-accuracy-drop {h.max_accuracy_drop:g} not met: the written model's noisy "
         f"accuracy is {after.utility.noisy_accuracy or 0.0:.4g}, under {floor:.4g}; {chosen}",)
     after = replace(after, warnings=(*after.warnings, *_dropped_noise(h.embed_noise, prep),
-                                     *missed))
+                                     *missed, *_collapsed(before, after, prep)))
     original = variant_of("original", 0.0, NO_LOSS, prep.noise_sigma, [before], [before_stats],
                           defence="original", noise_stds=prep.noise_stds)
     stds = allocation_stds(prep.noise_sigma, kept.noise_scales)
@@ -240,6 +240,29 @@ def _harden_and_write(
         comparisons=tuple(comparisons), noise_stds=stds,
         regression=regression(before, after), accuracy_budget_met=met,
     )
+
+
+CHANCE_MARGIN = 0.02  # an accuracy within this of the most frequent class's share is chance
+
+
+def _collapsed(before: AuditReport, after: AuditReport, prep: Prepared) -> tuple[str, ...]:
+    """A warning when fine-tuning broke the model: its clean accuracy fell to chance level.
+
+    A reviewer's `--lr 1e6` left 10.8% accuracy on ten classes, exit 0 and no word, while
+    the verdict read lower leakage and a higher floor than the original's: true of a model
+    nobody would deploy.
+    """
+    y = prep.audit.eval.y
+    was, now = before.utility.clean_accuracy, after.utility.clean_accuracy
+    if y is None or not len(y) or was is None or now is None:
+        return ()
+    chance = float(np.bincount(y).max()) / len(y)
+    if now > chance + CHANCE_MARGIN or was <= chance + CHANCE_MARGIN:
+        return ()
+    return (f"the hardened model's clean accuracy fell to chance level ({now:.4g}, where "
+            f"always answering the most frequent class scores {chance:.4g}; the original had "
+            f"{was:.4g}): fine-tuning broke it, and its privacy numbers describe a model nobody "
+            "would deploy; lower --lr or --lambda",)
 
 
 def _check_cells(k: int, train: Dataset) -> None:

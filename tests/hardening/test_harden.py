@@ -479,3 +479,22 @@ def test_an_encoder_without_weights_is_refused_not_an_internal_error() -> None:
                   device=torch.device("cpu"),
                   progress=NullProgress(), label="t")
     assert "initializers" in (e.value.hint or "")
+
+
+def test_a_model_broken_by_fine_tuning_is_warned(tmp_path: Path) -> None:
+    """A reviewer (2026-12-08): `--lr 1e6` left the demo CNN at chance accuracy (10.8%),
+    exit 0, with a verdict of lower leakage and a higher floor than the original: no word.
+    The hardened model's warnings say its accuracy fell to chance level."""
+    from typer.testing import CliRunner
+
+    from privaudit.cli import app
+
+    args = ["harden", "--split", "layer3", "--limit", "300", "--noise", "0.1", "--epochs", "2",
+            "--lr", "1e6", "--no-attacks", "-o", str(tmp_path / "h.onnx"),
+            "--output-dir", str(tmp_path / "rep"), "-f", "json", "-q"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert report["harden"]["after"]["utility"]["clean_accuracy"] < 0.3
+    assert any(w.startswith("the hardened model's clean accuracy fell to chance level")
+               for w in report["harden"]["after"]["warnings"])  # fmt: skip
