@@ -100,6 +100,12 @@ def read_table(
         frame = _read_parquet(path, wanted)
     else:
         frame = _read_csv(path, sep, np.arange(n) if whole else index, n)
+        if labels and label is not None and bool(frame[label].isna().any()):
+            # NOTE: pandas reads the text labels NA, N/A, null, nan as missing: class names
+            # (North America...) that a table of text labels may hold; read them as text
+            texts = _read_csv(path, sep, np.arange(n) if whole else index, n, text=label)[label]
+            if len(texts) == len(frame):
+                frame[label] = texts.where(texts.str.strip() != "", None).to_numpy()
     if whole:
         n = len(frame)
         index = subset_indices(n, limit)
@@ -210,14 +216,18 @@ def _parquet_shape(path: Path) -> tuple[list[str], int, bool]:
                         hint="give a Parquet file written by pandas or pyarrow") from e
 
 
-def _read_csv(path: Path, sep: str, index: np.ndarray, n: int) -> pd.DataFrame:
+def _read_csv(
+    path: Path, sep: str, index: np.ndarray, n: int, text: str | None = None
+) -> pd.DataFrame:
+    """The rows `index` of the CSV (all when `n` of them); `text`: that column alone, as text."""
     import pandas as pd
 
     keep = None if len(index) == n else set((index + 1).tolist())  # NOTE: row 0 is the header
     # NOTE: every column is parsed (no usecols), so that a row with too many fields is an
     # error rather than quietly shifted into the named columns.
+    only = {} if text is None else {"usecols": [text], "dtype": str, "keep_default_na": False}
     try:
-        return pd.read_csv(path, sep=sep,
+        return pd.read_csv(path, sep=sep, **only,
                            skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e

@@ -382,3 +382,17 @@ def test_no_labels_reads_no_labels(tmp_path: Path, table: Path) -> None:
     with pytest.raises(DataError):
         load_data(npz, TABLE)
     assert load_data(npz, TABLE, labels=False).y is None
+
+
+def test_text_labels_named_like_missing_values_are_classes(tmp_path: Path, table: Path) -> None:
+    """A reviewer (2026-12-08): classes NA, EU, AS (regions) were read as missing labels
+    (pandas' NA texts) and refused; they are classes now. An empty label is still missing."""
+    frame = pd.read_csv(table)
+    frame["label"] = np.array(["NA", "EU", "AS", "null"])[np.arange(40) % 4]
+    got = load_data(_csv(tmp_path / "regions.csv", frame), TABLE, columns=("age", "income",
+                                                                            "grade"))  # fmt: skip
+    assert got.class_names == ("AS", "EU", "NA", "null")
+    assert list(got.y[:4]) == [2, 1, 0, 3]
+    frame.loc[5, "label"] = ""
+    with pytest.raises(DataError, match="is empty in row 6"):
+        load_data(_csv(tmp_path / "hole.csv", frame), TABLE, columns=("age", "income", "grade"))
