@@ -60,6 +60,10 @@ def partition_aux_eval(
             hint="e.g. eval_fraction = 0.2 and max_eval = 500 in [tool.privaudit]",
         )
     n = len(ds)
+    if n < 2:
+        raise DataError(f"{ds.source}: {n} sample: an audit needs at least 2, one for the "
+                        "attacker's auxiliary set and one to evaluate",
+                        hint="give more samples (a few hundred make a useful audit)")
     n_eval = max(1, min(round(eval_fraction * n), max_eval or n, n - 1))
     rng = np.random.default_rng(seed)
     if ds.y is None:

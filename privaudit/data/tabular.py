@@ -100,6 +100,9 @@ def read_table(
         frame = _read_parquet(path, wanted)
     else:
         frame = _read_csv(path, sep, np.arange(n) if whole else index, n)
+        if not whole and len(frame) != len(index):  # NOTE: lines pandas skips (blank ones)
+            whole, frame = True, _read_csv(path, sep, np.arange(n), n)
+        _check_fields(frame, path)
         if labels and label is not None and bool(frame[label].isna().any()):
             # NOTE: pandas reads the text labels NA, N/A, null, nan as missing: class names
             # (North America...) that a table of text labels may hold; read them as text
@@ -231,6 +234,22 @@ def _read_csv(
                            skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
+
+
+def _check_fields(frame: pd.DataFrame, path: Path) -> None:
+    """Refuse rows of one field more than the header (a delimiter at the end of each line).
+
+    pandas takes the first field for a row index then, and shifts every column by one: a
+    reviewer's file read its label column from the last feature's place ("the label column
+    is empty in row 1 (178 rows without a label)").
+    """
+    import pandas as pd
+
+    if not isinstance(frame.index, pd.RangeIndex):
+        raise DataError(f"{path}: the data rows have one field more than the header line (a "
+                        "delimiter at the end of each row?)",
+                        hint="remove the delimiter that ends each row, or name the extra "
+                             "column in the header")
 
 
 def _read_parquet(path: Path, wanted: list[str]) -> pd.DataFrame:

@@ -396,3 +396,39 @@ def test_text_labels_named_like_missing_values_are_classes(tmp_path: Path, table
     frame.loc[5, "label"] = ""
     with pytest.raises(DataError, match="is empty in row 6"):
         load_data(_csv(tmp_path / "hole.csv", frame), TABLE, columns=("age", "income", "grade"))
+
+
+def test_rows_ending_in_a_delimiter_are_refused_not_shifted(tmp_path: Path, table: Path) -> None:
+    """A reviewer (2026-12-08): a comma at the end of every data row made pandas take the
+    first field for an index and shift every column ("the label column is empty in row 1")."""
+    lines = table.read_text().splitlines()
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("\n".join([lines[0], *(line + "," for line in lines[1:])]) + "\n")
+    with pytest.raises(DataError, match="one field more than the header line"):
+        load_data(trailing, TABLE, columns=("age", "income", "grade"))
+
+
+@pytest.mark.parametrize("limit", [None, 10])
+def test_a_line_of_spaces_is_no_row_and_no_subset(tmp_path: Path, table: Path,
+                                                  limit: int | None) -> None:
+    """A reviewer (2026-12-08): a line of spaces (which pandas skips) was counted as a row,
+    and the record claimed "random subset of 40 of 41 samples" where all were kept."""
+    lines = table.read_text().splitlines()
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("\n".join([*lines[:5], "   ", *lines[5:]]) + "\n")
+    columns = ("age", "income", "grade")
+    got, want = (load_data(p, TABLE, columns=columns, limit=limit) for p in (spaced, table))
+    assert np.array_equal(got.x, want.x) and np.array_equal(got.y, want.y)
+    subset = [t for t in got.transforms if t.startswith("random subset")]
+    assert subset == ([] if limit is None else ["random subset of 10 of 40 samples (seed 0)"])
+
+
+def test_one_sample_is_too_few_in_words(tmp_path: Path, table: Path) -> None:
+    """One row said "each of the 0 left for the auxiliary set is identical to an evaluation
+    sample"; it says that an audit needs 2 samples."""
+    from privaudit.data import partition_aux_eval
+
+    one = load_data(_csv(tmp_path / "one.csv", pd.read_csv(table).head(1)), TABLE,
+                    columns=("age", "income", "grade"))  # fmt: skip
+    with pytest.raises(DataError, match="1 sample: an audit needs at least 2"):
+        partition_aux_eval(one)
