@@ -332,6 +332,13 @@ def _labels(
         raise DataError(f"{path}: the label column {name!r} is empty in row "
                         f"{int(rows[missing[0]])} ({len(missing)} rows without a label)",
                         hint="drop the rows without a label, or fill them in")
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        categories = column.cat.categories
+        if not pd.api.types.is_numeric_dtype(categories.dtype):
+            # NOTE: a categorical column (Parquet) declares its classes' order: kept, not sorted
+            codes = column.cat.codes.to_numpy().astype(np.int64)
+            return codes, tuple(str(c) for c in categories)
+        column = column.astype(categories.dtype)
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
         values = column.to_numpy(dtype=np.float64)
         # NOTE: beyond 2^31 no head has that many classes, and int64 would wrap around

@@ -201,6 +201,24 @@ def test_parquet(tmp_path: Path, table: Path, monkeypatch: pytest.MonkeyPatch) -
     assert e.value.hint == PARQUET_HINT and "privaudit[parquet]" in PARQUET_HINT
 
 
+def test_a_categorical_label_keeps_its_declared_order(tmp_path: Path, table: Path) -> None:
+    """A reviewer (2026-12-08): a Parquet label column of categories declared in the model's
+    order (low, mid, high) was numbered in sorted text order (high, low, mid), and refused as
+    labels in another order. The declared order is kept; numeric categories are indices."""
+    pytest.importorskip("pyarrow")
+    frame = pd.read_csv(table).drop(columns="note")
+    frame["label"] = pd.Categorical(np.array(["low", "mid", "high"])[np.arange(40) % 3],
+                                    categories=["low", "mid", "high"], ordered=True)
+    path = tmp_path / "c.parquet"
+    frame.to_parquet(path)
+    ds = load_data(path, TABLE)
+    assert ds.class_names == ("low", "mid", "high") and list(ds.y[:3]) == [0, 1, 2]
+    frame["label"] = pd.Categorical(np.arange(40) % 3)
+    frame.to_parquet(path)
+    ds = load_data(path, TABLE)
+    assert ds.class_names == () and list(ds.y[:4]) == [0, 1, 2, 0]
+
+
 def test_table_options_need_a_table(tmp_path: Path) -> None:
     np.savez(tmp_path / "v.npz", x=np.ones((4, 3)))
     with pytest.raises(DataError, match="--label-column names columns of a CSV or Parquet"):
