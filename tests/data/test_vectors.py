@@ -450,3 +450,14 @@ def test_one_sample_is_too_few_in_words(tmp_path: Path, table: Path) -> None:
                     columns=("age", "income", "grade"))  # fmt: skip
     with pytest.raises(DataError, match="1 sample: an audit needs at least 2"):
         partition_aux_eval(one)
+
+
+def test_text_labels_of_an_npz_are_numbered_as_a_tables(tmp_path: Path) -> None:
+    """A reviewer (2026-12-08): text labels were accepted in a CSV and refused in an .npz.
+    They are numbered in sorted order in both, and the record lists the numbering."""
+    x = np.random.default_rng(0).normal(size=(30, 3)).astype(np.float32)
+    path = tmp_path / "t.npz"
+    np.savez(path, x=x, y=np.array(["b", "a", "c"])[np.arange(30) % 3])
+    ds = load_data(path, TABLE)
+    assert ds.class_names == ("a", "b", "c") and list(ds.y[:3]) == [1, 0, 2]
+    assert "text labels numbered in sorted order: 0=a, 1=b, 2=c" in ds.transforms
