@@ -127,14 +127,16 @@ def layers(
             layers_table(points)
 
 
-def _run_assess(overrides: dict[str, Any], config: Path | None, quiet: bool) -> ExitCode:
+def _run_assess(
+    overrides: dict[str, Any], config: Path | None, quiet: bool, search: bool = True
+) -> ExitCode:
     from privaudit.audit import run_assess  # NOTE: here, so --help/--version never load torch
     from privaudit.cli.console import print_summary, print_wrote
 
     def run(cfg: Any, progress: Any, source: str | None) -> Any:
         return run_assess(cfg, progress=progress, noise_source=source)
 
-    report, paths = execute(overrides, config, quiet, run)
+    report, paths = execute(overrides, config, quiet, run, search=search)
     print_summary(report)
     print_wrote(paths)
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
@@ -214,7 +216,10 @@ def demo(
     verbose: VerboseOpt = 0,
     debug: DebugOpt = False,
 ) -> None:
-    """Assess an embedded demo: MNIST CNN cut at layer3, or (--tabular) a Wine MLP; sigma 0.1."""
+    """Assess an embedded demo: MNIST CNN cut at layer3, or (--tabular) a Wine MLP; sigma 0.1.
+
+    The demo reads no pyproject.toml: a project's thresholds, noise or data are its own.
+    """
     overrides: dict[str, Any] = {"attacks.budget": budget, "output_dir": output_dir,
                                  "formats": fmt, "threads": threads}
     if tabular:
@@ -225,7 +230,8 @@ def demo(
         from privaudit.cli.console import set_logging
 
         set_logging(verbose)
-        code = _run_assess(overrides, None, quiet)
+        # NOTE: a project's config (its gate, noise, data) is for its model, not the demo's
+        code = _run_assess(overrides, None, quiet, search=False)
     raise typer.Exit(code)
 
 

@@ -71,6 +71,7 @@ def execute(
     quiet: bool,
     run: Callable[[Any, Any, str | None], Any],
     model_output: Path | None = None,
+    search: bool = True,
 ) -> tuple[Any, list[Path]]:
     """Load the config, guard the outputs, run with progress bars, write every report.
 
@@ -78,13 +79,14 @@ def execute(
     takes new files (and temp files) away again and puts overwritten ones back, and an output
     folder the run created is removed again while empty. Each output folder is locked for the
     whole run, so a second run into it stops at once (exit 2) instead of overwriting, or on
-    failure removing, the first one's files.
+    failure removing, the first one's files. `search`: read the project's pyproject.toml
+    (False: the defaults and `overrides` alone, as the demo does).
     """
     from privaudit.cli.console import RichProgress
     from privaudit.config import NoiseSource, load_config
     from privaudit.outputs import lock_folders, remove_new_folders_on_failure, restore_on_failure
 
-    cfg = load_config(config, overrides)
+    cfg = load_config(config, overrides, search=search)
     folders = [cfg.output_dir, *([model_output.parent] if model_output is not None else [])]
     source = NoiseSource.FLAG.value if overrides.get("noise") is not None else None
     with remove_new_folders_on_failure(folders):

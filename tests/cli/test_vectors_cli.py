@@ -93,3 +93,16 @@ def test_columns_that_contradict_the_models_normalisation_are_refused(
     assert "do not fit the model's normalisation" in result.stderr and named in result.stderr
     assert not (tmp_path / "out").exists()
     assert runner.invoke(app, [*args, "--data", str(data)]).exit_code == 0
+
+
+def test_the_demo_reads_no_project_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reviewer (2026-12-08): `privaudit demo` inside a project applied the project's gate
+    to the demo model and exited 1. The demo reads no pyproject.toml."""
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.privaudit]\nnoise = 5.0\n[tool.privaudit.gate]\nmin_mse_floor = 100.0\n")
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["demo", "--tabular", "--budget", "smoke", "-q", "-o",
+                                 str(tmp_path / "out"), "-f", "json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["bound"]["noise_sigma"] == 0.1 and not report["gate"]["active"]
