@@ -80,11 +80,12 @@ def load_data(
                                rows=table.rows, notes=table.notes, class_names=table.class_names,
                                data_range=data_range, max_bytes=max_bytes)
     kept = read_arrays(path, limit, max_bytes, labels=labels)
-    y, names, notes = kept.y, (), list(kept.notes)
+    y, notes = kept.y, list(kept.notes)
+    names: tuple[str, ...] = ()
     if y is not None and y.dtype.kind in "US":  # NOTE: text labels, numbered as a table's are
         texts, codes = np.unique(y, return_inverse=True)
         y, names = codes.reshape(-1).astype(np.int64), tuple(str(t) for t in texts)
-        shown = ", ".join(f"{i}={t}" for i, t in enumerate(names[:10]))
+        shown = ", ".join(f"{i}={name}" for i, name in enumerate(names[:10]))
         notes.append(f"text labels numbered in sorted order: {shown}"
                      + (", ..." if len(names) > 10 else ""))
     if layout.domain != Domain.IMAGE:
