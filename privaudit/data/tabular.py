@@ -103,9 +103,11 @@ def read_table(
         if not whole and len(frame) != len(index):  # NOTE: lines pandas skips (blank ones)
             whole, frame = True, _read_csv(path, sep, np.arange(n), n)
         _check_fields(frame, path)
-        if labels and label is not None and bool(frame[label].isna().any()):
+        column = frame[label] if labels and label is not None else None
+        if column is not None and bool(column.isna().any()) and _text(column.dropna()):
             # NOTE: pandas reads the text labels NA, N/A, null, nan as missing: class names
-            # (North America...) that a table of text labels may hold; read them as text
+            # (North America...) that a table of text labels may hold; read them as text.
+            # Among numbers they stay missing labels (NA marks a missing class index)
             texts = _read_csv(path, sep, np.arange(n) if whole else index, n, text=label)[label]
             if len(texts) == len(frame):
                 frame[label] = texts.where(texts.str.strip() != "", None).to_numpy()
@@ -234,6 +236,13 @@ def _read_csv(
                            skiprows=None if keep is None else (lambda i: i > 0 and i not in keep))
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
+
+
+def _text(column: pd.Series) -> bool:
+    """Whether a column's values are text, not numbers (an empty column counts as text)."""
+    import pandas as pd
+
+    return not (len(column) and bool(pd.to_numeric(column, errors="coerce").notna().all()))
 
 
 def _check_fields(frame: pd.DataFrame, path: Path) -> None:
