@@ -155,7 +155,7 @@ def prepare(
     dataset = _dataset(cfg, memory, spec.shape, is_demo, sizes, viewed)
     model_shape = layout.model_dims(dataset.sample_shape)
     norm = _normalization(cfg, meta, model_shape[0], integer=integer)
-    _check_units_fit(dataset, norm, "--mean/--std" if cfg.mean is not None or cfg.std is not None
+    _check_units_fit(dataset, norm, None if cfg.mean is not None or cfg.std is not None
                      else "the model's metadata (privaudit.mean, privaudit.std)")
     if norm.integer:
         dataset = _as_8bit(dataset, spec)
@@ -452,25 +452,28 @@ def allocation_scales(
     return tuple(float(a) for a in scales)
 
 
-UNITS_OFF_MEAN = 6.0  # a feature's mean this many of the model's stds from its mean
-UNITS_OFF_SPREAD = 20.0  # a feature's spread this many times the model's, or 1/this
+UNITS_OFF_MEAN = 10.0  # a feature's mean this many of the model's stds from the model's mean
+UNITS_OFF_SPREAD = 20.0  # a feature's spread this many times the model's std
 
 
-def _check_units_fit(dataset: Dataset, norm: Normalization, said: str) -> None:
+def _check_units_fit(dataset: Dataset, norm: Normalization, said: str | None) -> None:
     """Refuse table or signal features far outside the model's own normalisation of them.
 
     A reviewer's Wine columns in reverse order (proline, about 750, fed as alcohol, whose
     normalisation is 13 +- 0.8), or already standardised, were audited at chance accuracy
-    with no word, and the leakage read 0: privacy overstated. Each feature's mean and spread,
-    once normalised, must lie within `UNITS_OFF_MEAN` of 0 and a factor `UNITS_OFF_SPREAD` of
-    1 (a constant feature's spread is not judged). Without a normalisation (mean 0, std 1)
-    there is nothing to compare with.
+    with no word, and the leakage read 0: privacy overstated. A continuous feature (not a
+    discrete one: one-hot, binary, counts) whose mean lies beyond `UNITS_OFF_MEAN` of the
+    model's stds from the model's mean, or whose spread is above `UNITS_OFF_SPREAD` times the
+    model's std, is refused. A narrower spread is not (a cohort narrower than the training
+    population); nor is anything when the normalisation is one value for every feature, or
+    none (mean 0, std 1), or given by --mean/--std (`said` None: the user's own word).
 
     Raises:
         DataError: a feature beyond either, named with its numbers.
     """
     units = dataset.units
-    if units.identity or norm.integer or (set(norm.mean) == {0.0} and set(norm.std) == {1.0}):
+    if (said is None or units.identity or norm.integer or len(norm.std) == 1
+            or (set(norm.mean) == {0.0} and set(norm.std) == {1.0})):  # fmt: skip
         return
     count = len(units.mean)
     mean = np.broadcast_to(np.asarray(norm.mean, np.float64), (count,))
@@ -478,19 +481,22 @@ def _check_units_fit(dataset: Dataset, norm: Normalization, said: str) -> None:
     shift = (np.asarray(units.mean) - mean) / std
     spread = np.asarray(units.std) / std
     axes = (0, *range(2, dataset.x.ndim))
-    varying = dataset.x.std(axis=axes) > 0
-    off = (np.abs(shift) > UNITS_OFF_MEAN) | (varying & (
-        (spread > UNITS_OFF_SPREAD) | (spread < 1 / UNITS_OFF_SPREAD)))  # fmt: skip
+    continuous = (dataset.x.std(axis=axes) > 0) & ~np.asarray(
+        units.discrete or (False,) * count, bool)  # fmt: skip
+    off = continuous & ((np.abs(shift) > UNITS_OFF_MEAN) | (spread > UNITS_OFF_SPREAD))
     if not off.any():
         return
-    j = int(np.argmax(np.abs(shift) + np.abs(np.log(spread))))
+    j = int(np.argmax(np.where(off, np.abs(shift) + np.log(np.maximum(spread, 1.0)), -np.inf)))
+    said_mean = units.mean[j] if abs(units.mean[j]) > 1e-9 * units.std[j] else 0.0  # NOTE: -9e-16
     raise DataError(
         f"{dataset.source}: {int(off.sum())} of {count} features do not fit the model's "
-        f"normalisation from {said}: {units.names[j]!r} has mean {units.mean[j]:.4g} and std "
-        f"{units.std[j]:.4g} where it expects {mean[j]:.4g} +- {std[j]:.4g} (columns in another "
-        "order, or data already standardised?)",
-        hint="give the features in the model's order (--columns) and in their own units, not "
-             "standardised; if the normalisation is wrong, give the right one with --mean/--std")
+        f"normalisation from {said}: {units.names[j]!r} has mean {said_mean:.4g} and std "
+        f"{units.std[j]:.4g} where it expects {mean[j]:.4g} +- {std[j]:.4g}, "
+        f"{abs(shift[j]):.3g} of its stds away (columns in another order, or data already "
+        "standardised?)",
+        hint="give the features in the model's order (--columns) and in their own units; if "
+             "they are right (another population), give the model's normalisation with "
+             "--mean/--std to audit them anyway")
 
 
 def _normalization(
