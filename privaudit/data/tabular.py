@@ -86,6 +86,8 @@ def read_table(
     parquet = path.suffix.lower() != ".csv"
     sep = "," if parquet else _csv_delimiter(path)
     header, n, lines_are_rows = _parquet_shape(path) if parquet else _csv_shape(path, sep)
+    if not parquet:
+        _check_header(header, path, [*([label_column] if label_column else []), *(columns or [])])
     label, features = _pick_columns(header, label_column, columns, str(path))
     index = subset_indices(n, limit)
     wanted = [*features, *([label] if label else [])]
@@ -172,7 +174,6 @@ def _csv_shape(path: Path, sep: str) -> tuple[list[str], int, bool]:
                 tail = seen[-2:]
     except (OSError, ValueError, UnicodeDecodeError) as e:  # NOTE: pandas' errors subclass these
         raise DataError(f"cannot read {path}: {_first_line(e)}", hint=_CSV_HINT) from e
-    _check_header(header, path)
     if not lines and returns:  # NOTE: old Mac line ends (a lone CR each): read whole, then cut
         last = tail[-1:] or b"\r"
         return header, max(0, returns + (last != b"\r") - 1), False
@@ -180,26 +181,31 @@ def _csv_shape(path: Path, sep: str) -> tuple[list[str], int, bool]:
     return header, max(0, lines + (last != b"\n") - 1), simple
 
 
-def _check_header(header: list[str], path: Path) -> None:
+def _check_header(header: list[str], path: Path, named: list[str]) -> None:
     """Refuse a first line of numbers only: a table without a header, whose first row is lost.
 
     pandas would take it for the column names (a reviewer's Wine rows without a header: 177
-    of 178 audited, with features named '14.23', '1.71', ...).
+    of 178 audited, with features named '14.23', '1.71', ...). Numbers that rise from one
+    column to the next (years, wavelengths, 0, 1, 2 ...) are names, as are any that
+    --label-column or --columns name (`named`).
     """
-    def number(name: str) -> bool:
+    def number(name: str) -> float | None:
+        # NOTE: pandas renames a repeated name '1.71' as '1.71.1'
         try:
-            float(re.sub(r"\.\d+$", "", name) if name.count(".") > 1 else name)
+            return float(re.sub(r"\.\d+$", "", name) if name.count(".") > 1 else name)
         except ValueError:
-            return False
-        return True
+            return None
 
-    names = [name.strip() for name in header]
-    counted = any(names == [str(i + first) for i in range(len(names))] for first in (0, 1))
-    if names and all(map(number, names)) and not counted:  # NOTE: 0, 1, 2...: pandas' own names
-        raise DataError(f"{path}: the first line holds numbers only ({_listed_names(header)}): "
-                        "a table needs a header line of column names",
-                        hint="add a header line naming the columns (and the label column, "
-                             "e.g. label), or save the data as an .npz with arrays x and y")
+    found = [number(name.strip()) for name in header]
+    values = [v for v in found if v is not None]
+    if not found or len(values) < len(found) or set(named) & set(header):
+        return
+    if len(values) > 1 and all(a < b for a, b in zip(values, values[1:], strict=False)):
+        return  # NOTE: rising: names (0, 1, 2 ... as pandas writes them; years; wavelengths)
+    raise DataError(f"{path}: the first line holds numbers only ({_listed_names(header)}): "
+                    "a table needs a header line of column names",
+                    hint="add a header line naming the columns (and the label column, e.g. "
+                         "label), or save the data as an .npz with arrays x and y")
 
 
 def _listed_names(names: Sequence[str], limit: int = 4) -> str:

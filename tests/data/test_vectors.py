@@ -479,3 +479,18 @@ def test_labels_that_are_numbers_stay_numbers(tmp_path: Path, table: Path) -> No
     frame.loc[7, "label"] = "NA"
     with pytest.raises(DataError, match="is empty in row 8"):
         load_data(_csv(tmp_path / "na.csv", frame), TABLE, columns=("age", "income", "grade"))
+
+
+def test_numbers_that_rise_or_are_named_are_a_header(tmp_path: Path) -> None:
+    """A reviewer (2026-12-08): spectra with wavelength column names (400.0, 410.5, ...) and
+    a table of years whose label column --label-column names were refused as headerless."""
+    g = np.random.default_rng(0)
+    spectra = pd.DataFrame(g.normal(size=(12, 3)), columns=["400.0", "410.5", "421.0"])
+    assert len(load_data(_csv(tmp_path / "s.csv", spectra), TABLE)) == 12
+    years = pd.DataFrame(g.normal(size=(12, 3)), columns=["2012", "2010", "2011"])
+    years["2022"] = np.arange(12) % 2
+    path = _csv(tmp_path / "y.csv", years)
+    with pytest.raises(DataError, match="the first line holds numbers only"):
+        load_data(path, (None, 4))
+    ds = load_data(path, TABLE, label_column="2022")
+    assert ds.y is not None and list(ds.y[:3]) == [0, 1, 0]
