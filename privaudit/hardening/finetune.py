@@ -256,7 +256,8 @@ def _setup(
                          "as a weight (a Conv, Gemm or MatMul weight, a bias, a norm's scale)",
                          hint="harden trains the encoder's weights; export it with its weights "
                               "as initializers, or cut later (`privaudit layers MODEL`)")
-    head = to_torch(logits_head(split.head), trainable=not settings.freeze_head)
+    # NOTE: the head's input is the cut's activation: an Add or Mul on it is a weight
+    head = to_torch(logits_head(split.head), trainable=not settings.freeze_head, data_input=False)
     head = head.to(device).train()
     params = [p for p in (*encoder.parameters(), *head.parameters()) if p.requires_grad]
     opt = torch.optim.Adam(params, lr=settings.lr)

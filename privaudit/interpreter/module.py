@@ -48,11 +48,16 @@ def check_convertible(model: onnx.ModelProto) -> None:
         raise UnsupportedOpError(bad)
 
 
-def to_torch(model: onnx.ModelProto, *, trainable: bool = True) -> OnnxModule:
+def to_torch(
+    model: onnx.ModelProto, *, trainable: bool = True, data_input: bool = True
+) -> OnnxModule:
     """Check `model` and build its trainable torch interpreter.
 
     Args:
         model: the ONNX model (e.g. an encoder cut out by `privaudit.split`).
+        data_input: the graph's input is the data (an encoder, a whole model), where Add and
+            Mul on it are a normalisation, not weights; False for a head, whose input is the
+            cut's activation.
         trainable: whether float initializers get `requires_grad=True` (False freezes them,
             e.g. for a head that is not fine-tuned).
 
@@ -64,7 +69,7 @@ def to_torch(model: onnx.ModelProto, *, trainable: bool = True) -> OnnxModule:
         ModelError: see `check_convertible`.
     """
     check_convertible(model)
-    return OnnxModule(model, trainable=trainable)
+    return OnnxModule(model, trainable=trainable, data_input=data_input)
 
 
 def _safe_key(name: str, owner: nn.Module) -> str:
@@ -99,23 +104,27 @@ _PREPROCESSING: Final = ("Add", "Sub", "Mul", "Div", "Cast", "Transpose", "Resha
 
 
 def _weights(
-    graph: onnx.GraphProto, aliases: dict[str, str], constants: dict[str, Tensor]
+    graph: onnx.GraphProto, aliases: dict[str, str], constants: dict[str, Tensor],
+    data_input: bool = True,
 ) -> set[str]:
     """The float constants (initializers or Constant nodes) that are weights, to be trained.
 
     A constant is a weight when every node that reads it reads it as one: in a weight slot
     (`WEIGHT_SLOTS`: Conv, Gemm and MatMul weights and biases, normalisation scales and
     biases, PReLU slopes, embedding tables), or as the constant operand of an Add or Mul on
-    an activation that is no input normalisation (a bias after a Conv, Gemm or MatMul, or a
-    vector of several values: LayerNorm and RMSNorm weights exported as plain arithmetic,
-    layer scales). A constant read anywhere else (a Pow exponent, an epsilon, a scalar
-    factor, a Resize scale, BatchNormalization statistics, the mean and std of a
-    normalisation of the graph's input) stays as exported: training it changes what the
-    model computes (a reviewer's RMSNorm epsilon went from 1e-6 to 0.0039; a Pow exponent
-    became NaN within 5 steps).
+    an activation that is no input normalisation (an Add's bias after a Conv, Gemm or
+    MatMul, or a vector of several values: LayerNorm and RMSNorm weights exported as plain
+    arithmetic, layer scales). A constant read anywhere else (a Pow exponent, an epsilon, a
+    scalar factor, a Resize scale, BatchNormalization statistics, the mean and std of a
+    normalisation of the graph's input when it is the data, `data_input`) stays as exported:
+    training it changes what the model computes (a reviewer's RMSNorm epsilon went from 1e-6
+    to 0.0039; a Pow exponent became NaN within 5 steps). So do a learnable scalar (a
+    temperature, a scalar layer scale) and a learnable elementwise scale on the data itself:
+    they cannot be told from a literal or a normalisation, and freezing them only leaves
+    hardening fewer knobs.
     """
     made_by: dict[str, str] = {}
-    preprocessed = {v.name for v in graph.input} - set(constants)
+    preprocessed = ({v.name for v in graph.input} - set(constants)) if data_input else set()
     weight: set[str] = set()
     other: set[str] = set()
     root = dict(aliases)  # NOTE: a constant's copies and views → the constant
@@ -134,7 +143,8 @@ def _weights(
                 continue
             if i in slots or (
                 node.op_type in _AFFINE and len(live) == 1 and live[0] not in preprocessed
-                and (constants[name].numel() > 1 or made_by.get(live[0]) in _LINEAR)
+                and (constants[name].numel() > 1
+                     or (node.op_type == "Add" and made_by.get(live[0]) in _LINEAR))
             ):  # fmt: skip
                 weight.add(name)
             else:
@@ -166,7 +176,9 @@ class OnnxModule(nn.Module):
         ModelError: see `check_convertible`.
     """
 
-    def __init__(self, model: onnx.ModelProto, trainable: bool = True) -> None:
+    def __init__(
+        self, model: onnx.ModelProto, trainable: bool = True, data_input: bool = True
+    ) -> None:
         super().__init__()
         check_convertible(model)
         graph, opset = model.graph, read_opset(model)
@@ -176,7 +188,7 @@ class OnnxModule(nn.Module):
         values.update((n.output[0], read_constant(n)) for n in constant_nodes)
         constants = set(values)
         aliases = _aliases(graph, constants)
-        weights = _weights(graph, aliases, values)
+        weights = _weights(graph, aliases, values, data_input)
         self.params = nn.ParameterDict()
         self.consts = nn.Module()
         self._keys: dict[str, tuple[bool, str]] = {}  # ONNX name → (is parameter, key)

@@ -556,3 +556,26 @@ def test_weights_held_by_constant_nodes_are_trained_and_written_back(
                if n.op_type == "Constant" and n != old}  # fmt: skip
     assert changed == {n for n in weights if n in {r for r, _ in module._param_refs}}
     assert_matches_ort(new, x, module=module.eval())
+
+
+def test_a_scalar_factor_after_a_layer_stays_and_a_heads_first_scale_trains() -> None:
+    """A reviewer (2026-12-08): `fc(x) * 0.1` had its 0.1 trained (the bias rule took any
+    constant after a MatMul, a Mul's too), and a head's first per-channel scale stayed
+    frozen, taken for a normalisation of its input (the cut). A Mul's literal stays; a head
+    (`data_input=False`) trains what acts on its input."""
+    w = numpy_helper.from_array(rand(3, 3), "w")
+    tenth = numpy_helper.from_array(np.array(0.1, np.float32), "tenth")
+    scale = numpy_helper.from_array(rand(3) + 0.5, "scale")
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"]),
+             helper.make_node("Mul", ["m", "tenth"], ["t"]),
+             helper.make_node("Mul", ["t", "scale"], ["y"])]  # fmt: skip
+    model = chain_model(nodes)
+    model.graph.initializer.extend([w, tenth, scale])
+    module = to_torch(model)
+    assert sorted(n for n, (p, _) in module._keys.items() if p) == ["scale", "w"]
+    head = chain_model([helper.make_node("Mul", ["x", "scale"], ["s"]),
+                        helper.make_node("MatMul", ["s", "w"], ["y"])])  # fmt: skip
+    head.graph.initializer.extend([w, scale])
+    params = {n for n, (p, _) in to_torch(head, data_input=False)._keys.items() if p}
+    assert params == {"scale", "w"}
+    assert {n for n, (p, _) in to_torch(head)._keys.items() if p} == {"w"}  # the data's scale
