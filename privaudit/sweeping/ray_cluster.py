@@ -37,7 +37,8 @@ from privaudit.sweeping.grid import AttackJob, CutJob
 from privaudit.sweeping.jobs import run_attack_job, run_cut_job
 from privaudit.sweeping.workers import RESOURCE_HINT
 
-__all__ = ["INSTALL", "RayExecutor", "check_reachable", "import_ray"]
+__all__ = ["INSTALL", "RayExecutor", "TooLong", "at_most", "check_reachable", "host_port",
+           "import_ray"]
 
 INSTALL = "pip install 'privaudit[ray]'"
 CONNECT_SECONDS = 10.0  # the cluster's address must accept a TCP connection within this
@@ -88,10 +89,10 @@ class RayExecutor:
         """Connect, put the context into the object store, declare the two tasks."""
         ray = self._ray
         try:
-            with _at_most(INIT_SECONDS if self.address else None):
+            with at_most(INIT_SECONDS if self.address else None):
                 ray.init(address=self.address, logging_level=logging.ERROR,
                          log_to_driver=False, configure_logging=False)  # fmt: skip
-        except _TooLong:
+        except TooLong:
             if ray.is_initialized():
                 ray.shutdown()
             raise ConfigError(f"the Ray cluster at {self.address} did not answer within "
@@ -165,7 +166,7 @@ def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> No
     Raises:
         ConfigError: the connection was refused, failed or timed out.
     """
-    target = _host_port(address)
+    target = host_port(address)
     if target is None:
         return
     try:
@@ -178,7 +179,7 @@ def check_reachable(address: str | None, timeout: float = CONNECT_SECONDS) -> No
                           hint=UNREACHABLE_HINT) from None
 
 
-def _host_port(address: str | None) -> tuple[str, int] | None:
+def host_port(address: str | None) -> tuple[str, int] | None:
     """(host, port) of a `HOST:PORT` or `ray://HOST:PORT` address, else None."""
     if not address or address in ("auto", "local"):
         return None
@@ -189,13 +190,13 @@ def _host_port(address: str | None) -> tuple[str, int] | None:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-class _TooLong(BaseException):
+class TooLong(BaseException):
     """ray.init ran past its time (a BaseException: Ray's retries catch every Exception)."""
 
 
 @contextmanager
-def _at_most(seconds: int | None) -> Iterator[None]:
-    """Raise `_TooLong` in the block once `seconds` have passed (None: no limit).
+def at_most(seconds: int | None) -> Iterator[None]:
+    """Raise `TooLong` in the block once `seconds` have passed (None: no limit).
 
     By SIGALRM, so only on Unix and in the main thread (elsewhere without a limit); the
     signal is handled once Ray's connection attempt in progress returns to Python.
@@ -206,7 +207,7 @@ def _at_most(seconds: int | None) -> Iterator[None]:
         return
 
     def expire(signum: int, frame: object) -> None:
-        raise _TooLong
+        raise TooLong
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.alarm(seconds)

@@ -45,9 +45,9 @@ def test_ray_cluster_equals_local(
 ])  # fmt: skip
 def test_the_address_checked_before_ray_connects(address: str | None,
                                                  target: tuple[str, int] | None) -> None:
-    from privaudit.sweeping.ray_cluster import _host_port
+    from privaudit.sweeping.ray_cluster import host_port
 
-    assert _host_port(address) == target
+    assert host_port(address) == target
 
 
 def test_a_listening_address_passes_and_a_slow_connect_is_cut_short() -> None:
@@ -57,7 +57,7 @@ def test_a_listening_address_passes_and_a_slow_connect_is_cut_short() -> None:
     import time
 
     from privaudit.errors import ConfigError
-    from privaudit.sweeping.ray_cluster import _at_most, _TooLong, check_reachable
+    from privaudit.sweeping.ray_cluster import TooLong, at_most, check_reachable
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -67,8 +67,8 @@ def test_a_listening_address_passes_and_a_slow_connect_is_cut_short() -> None:
     with pytest.raises(ConfigError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
         check_reachable(f"127.0.0.1:{port}", timeout=2)
     start = time.monotonic()
-    with pytest.raises(_TooLong), _at_most(1):
+    with pytest.raises(TooLong), at_most(1):
         time.sleep(10)
     assert time.monotonic() - start < 5
-    with _at_most(None):
+    with at_most(None):
         pass
