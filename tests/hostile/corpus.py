@@ -271,8 +271,9 @@ def _tables(kit: Path) -> None:
     (kit / "header_only.csv").write_text(header + "\n")
     (kit / "overflow.csv").write_text("\n".join([header, *rows[:7], "1,1e400,1,1,0", *rows[7:]]))
     forged = "a,b,c,'evil\nerror: forged \x1b[2J',label"  # a column name forging a line
-    (kit / "forged_column.csv").write_text(forged.replace("'", '"') + "\n"
-                                           + "\n".join(r[:-2] + ",x," + r[-1] for r in rows))
+    # NOTE: the forged column holds text in every row (its value replaced by x: five fields)
+    (kit / "forged_column.csv").write_text(forged.replace("'", '"') + "\n" + "\n".join(
+        ",".join(r.split(",")[:3]) + ",x," + r.split(",")[-1] for r in rows))
     (kit / "formula.csv").write_text("\n".join(["a,b,c,=cmd|' /C calc'!A0,label", *rows]) + "\n")
     (kit / "garbage.parquet").write_bytes(b"PAR1 this is not parquet PAR1")
 
