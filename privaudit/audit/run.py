@@ -220,7 +220,8 @@ def measure(prep: Prepared) -> Measure:
     """How the battery and the references score this run's inputs (domain and units)."""
     units = prep.dataset.units
     return Measure(domain=prep.dataset.domain, names=units.names, mean=units.mean,
-                   std=units.std, discrete=units.discrete, data_range=units.data_range)
+                   std=units.std, discrete=units.discrete, data_range=units.data_range,
+                   levels=units.levels)
 
 
 def _refuted_warning(bound: BoundResult | None, attacks: tuple[AttackResult, ...],

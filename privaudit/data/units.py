@@ -38,6 +38,8 @@ class Units:
         names: per feature: the column names, or channel names.
         discrete: per feature: integer-valued with at most `DISCRETE_LEVELS` distinct values.
         data_range: high - low of the data in its own units (signals: the PSNR peak), or None.
+        levels: per feature, the sorted values a discrete feature takes (empty for the
+            others): a reconstruction is snapped to the nearest to count an exact match.
     """
 
     mean: tuple[float, ...] = ()
@@ -45,6 +47,7 @@ class Units:
     names: tuple[str, ...] = ()
     discrete: tuple[bool, ...] = ()
     data_range: float | None = None
+    levels: tuple[tuple[float, ...], ...] = ()
 
     @property
     def identity(self) -> bool:
@@ -107,17 +110,25 @@ def standardise(
     std = np.where(constant | ~(std > 0), 1.0, std)
     shape = (1, -1) + (1,) * (raw.ndim - 2)
     measured = ((values - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
+    discrete = _discrete(values)
     low, high = data_range or (float(values.min()), float(values.max()))
     units = Units(
         mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
-        names=tuple(names), discrete=tuple(_discrete(values)),
-        data_range=float(high - low) if ranged else None,
+        names=tuple(names), discrete=tuple(discrete),
+        data_range=float(high - low) if ranged else None, levels=_levels(values, discrete),
     )
     notes = [units.summary()]
     if constant.any():
         which = ", ".join(repr(names[i]) for i in np.flatnonzero(constant)[:5])
         notes.append(f"{int(constant.sum())} constant features left unscaled ({which})")
     return measured, units, notes
+
+
+def _levels(values: np.ndarray, discrete: list[bool]) -> tuple[tuple[float, ...], ...]:
+    """Per feature, the sorted distinct values of a discrete one (empty for the others)."""
+    moved = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
+    return tuple(tuple(float(v) for v in np.unique(column)) if d else ()
+                 for column, d in zip(moved, discrete, strict=True))  # fmt: skip
 
 
 def _discrete(values: np.ndarray) -> list[bool]:

@@ -238,6 +238,22 @@ def test_feature_scores_exact_matches_and_raw_units() -> None:
     assert grade.mse == pytest.approx((0.04 + 0.09 + 0.01) / 4, rel=1e-5)
 
 
+def test_exact_matches_snap_to_the_values_a_column_takes() -> None:
+    """A reviewer (2026-12-08): magnesium rounded to tens (70, 80, ..., 160) counted as
+    discrete, and rounding reconstructions to whole numbers gave every attack an exact-match
+    rate of 0 where the mean guess (99.7, rounded to 100) read 0.31. They are snapped to the
+    nearest value the column takes."""
+    levels = tuple(float(v) for v in range(70, 170, 10))
+    measure = Measure(domain=Domain.TABULAR, names=("mg",), mean=(100.0,), std=(20.0,),
+                      discrete=(True,), levels=(levels,))
+    true_raw = torch.tensor([[80.0], [100.0], [120.0], [150.0]])
+    guess_raw = torch.tensor([[83.0], [96.5], [131.0], [149.0]])  # 80, 100, 130, 150
+    (mg,) = feature_scores((guess_raw - 100) / 20, (true_raw - 100) / 20, measure)
+    assert mg.exact_match == 0.75
+    (mean_guess,) = feature_scores(torch.full((4, 1), -0.015), (true_raw - 100) / 20, measure)
+    assert mean_guess.exact_match == 0.25  # 99.7 snaps to 100: one row of four
+
+
 def test_scorer_per_domain(signals: tuple[torch.Tensor, torch.Tensor]) -> None:
     _, ev = signals
     measure = Measure(domain=Domain.SIGNAL, names=("a", "b"), mean=(10.0, 0.0),
