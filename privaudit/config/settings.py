@@ -130,6 +130,10 @@ class GateConfig:
                 raise ConfigError(f"gate.{key}: expected a finite threshold, got {value}")
         check_mse_threshold("gate.min_attack_mse", self.min_attack_mse)
         check_mse_threshold("gate.min_dfil_mse", self.min_dfil_mse)
+        check_mse_threshold("gate.min_mse_floor", self.min_mse_floor)
+        if self.max_leakage is not None and self.max_leakage < 0:  # NOTE: every audit fails it
+            raise ConfigError(f"gate.max_leakage: expected a leakage >= 0 bits per input "
+                              f"dimension, got {self.max_leakage:g}", hint="e.g. 0.5")
         check_recovered("gate.max_recovered", self.max_recovered)
 
     @property

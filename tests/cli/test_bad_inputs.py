@@ -341,6 +341,12 @@ CASES: dict[str, Case] = {
                                    "noise: expected a number, got '0.1'"),
     "empty format": Case(ASSESS + " -f ''", "formats: expected at least one report format"),
     "xml format": Case(ASSESS + " -f xml", "formats: unknown report format 'xml'"),
+    # NOTE: a reviewer (2026-12-08): a negative leakage threshold failed every audit; a
+    # negative floor threshold passes every one
+    "negative leakage threshold": Case("check {kit}/run/report.json --fail-over-leakage -1",
+                                       "gate.max_leakage: expected a leakage >= 0"),
+    "negative floor threshold": Case(ASSESS + " --fail-under-floor -0.1",
+                                     "gate.min_mse_floor: expected an MSE >= 0"),
     "NaN threshold": Case(ASSESS + " --fail-under-floor nan", "gate.min_mse_floor: expected a "
                           "finite threshold"),
     "negative accuracy drop": Case(HARDEN + " --data {kit}/ok.npz -o {out}/h.onnx "
