@@ -308,6 +308,11 @@ class Config:
         if self.columns is not None and not self.columns:
             raise ConfigError("columns: expected at least one column name, got none",
                               hint="e.g. --columns age,income, or leave it out for every column")
+        if self.split is not None and not str(self.split).strip():
+            # NOTE: an empty name fell back on the model's own split without a word
+            raise ConfigError("split: expected a layer name, got an empty one",
+                              hint="e.g. --split layer3 (see `privaudit layers MODEL`), or leave "
+                                   "it out for the split in the model's metadata")
         if not self.formats:
             raise ConfigError("formats: expected at least one report format, got none",
                               hint=f"e.g. -f json,html; choose from: "

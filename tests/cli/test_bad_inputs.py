@@ -225,6 +225,7 @@ CASES: dict[str, Case] = {
     "split crossed by skip": Case(
         "assess {kit}/resnet.onnx --split /layer2/layer2.0/Relu_output_0 --noise 0.1 "
         "--data {kit}/ok.npz -o {out}", "crossed by tensor '/layer1/layer1.0/Relu_1_output_0'"),
+    "empty split name": Case(ASSESS.replace("layer3", "''"), "split: expected a layer name"),
     "split name is markup": Case(ASSESS.replace("layer3", "[/]"), "split '[/]' not found"),
     # --- data
     "data not found": Case(ASSESS.replace("ok.npz", "nope.npz"), "data not found"),
