@@ -152,6 +152,21 @@ def test_sweep_refuses_arguments_of_the_wrong_type(tmp_path: Path, kwargs: dict[
     assert not (tmp_path / "s").exists()
 
 
+def test_numpy_scalars_are_numbers() -> None:
+    """A reviewer (2026-12-08): `limit=np.int64(200)`, `seed=np.int64(1)` and
+    `noise=np.float32(0.1)` (values taken from the caller's own arrays) were refused as not
+    numbers. They are the numbers they hold (a float32 0.1 is 0.1, not 0.10000000149)."""
+    from privaudit.config import load_config
+
+    cfg = load_config(None, {"limit": np.int64(200), "seed": np.int64(1),
+                             "noise": np.float32(0.1), "noise_sweep": (np.float16(0.5),)},
+                      search=False)  # fmt: skip
+    assert (cfg.limit, cfg.seed, cfg.noise, cfg.noise_sweep) == (200, 1, 0.1, (0.5,))
+    assert type(cfg.limit) is int and type(cfg.noise) is float
+    with pytest.raises(privaudit.ConfigError, match="limit: expected int"):
+        load_config(None, {"limit": np.bool_(True)}, search=False)
+
+
 def test_load_report_of_something_else(tmp_path: Path) -> None:
     path = tmp_path / "x.json"
     path.write_text("[1, 2]")

@@ -126,8 +126,15 @@ def _from_text(text: str, hint: Any, key: str) -> Any:
 def _scalar(value: Any, hint: Any, key: str) -> Any:
     """`value` if it has the type `hint` (an int where a float is wanted becomes a float).
 
-    A number in quotes ("0.1") is text, not a number: a wrong type, as TOML says.
+    A number in quotes ("0.1") is text, not a number: a wrong type, as TOML says. A NumPy
+    (or torch) scalar, or a 0-d array, is taken as the Python number it holds (API callers
+    pass `np.int64(200)` or `np.float32(0.1)` from their own arrays).
     """
+    if getattr(value, "shape", None) == () and callable(getattr(value, "item", None)):
+        kind = getattr(getattr(value, "dtype", None), "kind", "")
+        small = getattr(getattr(value, "dtype", None), "itemsize", 8) < 8
+        # NOTE: a float32 0.1 is 0.10000000149 as a float64: its shortest text is what was meant
+        value = float(str(value)) if kind == "f" and small else value.item()
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
     if hint is float:
