@@ -61,6 +61,10 @@ def test_demo_tabular(tmp_path: Path) -> None:
     assert report["data"]["n_total"] == 178 and report["bound"]["noise_sigma"] == 0.1
     assert report["utility"]["clean_accuracy"] > 0.9
     assert any("a small audit" in w for w in report["warnings"])
+    # NOTE: a reviewer (2026-12-08): dFIL stopped at 128 probes with 2.9% and said nothing
+    dfil = report["dfil"]
+    said = [w for w in report["warnings"] if w.startswith("dFIL stopped at its")]
+    assert bool(said) == (dfil["relative_standard_error"] > 0.02), (dfil, said)
 
 
 @pytest.mark.parametrize(("change", "named"), [
