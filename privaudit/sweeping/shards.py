@@ -29,8 +29,9 @@ __all__ = ["SHARD_VERSION", "ShardStore", "settings_digest"]
 
 log = logging.getLogger(__name__)
 
-SHARD_VERSION = 3  # 2: a point carries the `nearest` reference; 3: the noise stream (float32),
-# decoding in batches of 64
+SHARD_VERSION = 4  # 2: a point carries the `nearest` reference; 3: the noise stream (float32),
+# decoding in batches of 64; 4: exact matches snapped to a column's values, the floor's joint
+# Gaussianity warning (results of version 3 lack them: not reused)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _SHARD_NAME = re.compile(r"--[0-9a-f]{16}\.json$")  # `path`'s names end so
 
