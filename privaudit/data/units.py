@@ -110,12 +110,12 @@ def standardise(
     std = np.where(constant | ~(std > 0), 1.0, std)
     shape = (1, -1) + (1,) * (raw.ndim - 2)
     measured = ((values - mean.reshape(shape)) / std.reshape(shape)).astype(np.float32)
-    discrete = _discrete(values)
+    levels = _levels(values)
     low, high = data_range or (float(values.min()), float(values.max()))
     units = Units(
         mean=tuple(float(v) for v in mean), std=tuple(float(v) for v in std),
-        names=tuple(names), discrete=tuple(discrete),
-        data_range=float(high - low) if ranged else None, levels=_levels(values, discrete),
+        names=tuple(names), discrete=tuple(bool(v) for v in levels),
+        data_range=float(high - low) if ranged else None, levels=levels,
     )
     notes = [units.summary()]
     if constant.any():
@@ -124,18 +124,16 @@ def standardise(
     return measured, units, notes
 
 
-def _levels(values: np.ndarray, discrete: list[bool]) -> tuple[tuple[float, ...], ...]:
-    """Per feature, the sorted distinct values of a discrete one (empty for the others)."""
-    moved = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
-    return tuple(tuple(float(v) for v in np.unique(column)) if d else ()
-                 for column, d in zip(moved, discrete, strict=True))  # fmt: skip
+def _levels(values: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Per feature, the sorted values of a discrete one, empty for the others.
 
-
-def _discrete(values: np.ndarray) -> list[bool]:
-    """Per feature: integer-valued with at most `DISCRETE_LEVELS` distinct values."""
+    Discrete: integer-valued with at most `DISCRETE_LEVELS` distinct values (a discrete
+    feature always has one or more).
+    """
     moved = np.moveaxis(values, 1, 0).reshape(values.shape[1], -1)
-    out = []
+    out: list[tuple[float, ...]] = []
     for column in moved:
-        whole = bool(np.all(column == np.rint(column)))
-        out.append(whole and len(np.unique(column)) <= DISCRETE_LEVELS)
-    return out
+        found = np.unique(column) if bool(np.all(column == np.rint(column))) else None
+        out.append(() if found is None or len(found) > DISCRETE_LEVELS else
+                   tuple(float(v) for v in found))
+    return tuple(out)
