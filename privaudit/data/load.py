@@ -13,7 +13,7 @@ from privaudit.data.conform import CHW, check_limit, conform
 from privaudit.data.dataset import Dataset, subset_indices, subset_note
 from privaudit.data.imagefolder import list_images, read_images
 from privaudit.data.layout import Layout, input_layout
-from privaudit.data.tabular import TABLE_SUFFIXES, read_table
+from privaudit.data.tabular import TABLE_SUFFIXES, number_texts, numbering_note, read_table
 from privaudit.data.vectors import conform_vectors
 from privaudit.errors import DataError
 
@@ -87,11 +87,8 @@ def load_data(
         # "2" (a reviewer's 12 classes read 14% accuracy where the model has 100%)
         y = np.char.strip(y.astype(str)).astype(np.int64)
     elif y is not None and y.dtype.kind in "US":  # NOTE: text labels, numbered as a table's are
-        texts, codes = np.unique(y, return_inverse=True)
-        y, names = codes.reshape(-1).astype(np.int64), tuple(str(t) for t in texts)
-        shown = ", ".join(f"{i}={name}" for i, name in enumerate(names[:10]))
-        notes.append(f"text labels numbered in sorted order: {shown}"
-                     + (", ..." if len(names) > 10 else ""))
+        y, names = number_texts(y)
+        notes.append(numbering_note(names))
     if layout.domain != Domain.IMAGE:
         return conform_vectors(kept.x, y, layout, source=str(path), notes=notes,
                                class_names=names, data_range=data_range, max_bytes=max_bytes)

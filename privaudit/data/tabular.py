@@ -28,7 +28,8 @@ from privaudit.errors import DataError
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["LABEL_NAMES", "PARQUET_HINT", "TABLE_SUFFIXES", "Table", "read_table"]
+__all__ = ["LABEL_NAMES", "PARQUET_HINT", "TABLE_SUFFIXES", "Table", "number_texts",
+           "numbering_note", "read_table"]
 
 LABEL_NAMES = ("label", "y", "target")  # the label column's default names, in this order
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
@@ -122,16 +123,15 @@ def read_table(
         raise DataError(f"{path}: no samples (the table has no rows)", hint="give non-empty data")
     rows = (index if len(frame) == len(index) else np.arange(len(frame))) + 1
     x = _features(frame, features, rows, str(path))
-    read = label is not None and labels
     y, class_names = (None, ()) if label is None or not labels else _labels(
         frame[label], label, rows, path)
     kind = "Parquet" if parquet else "CSV" if sep == "," else f"CSV separated by {sep!r}"
     notes = [f"{kind}: {len(features)} feature columns"
-             + (f", labels from column {label!r}" if read else
+             + (f", labels from column {label!r}" if y is not None else
                 f", label column {label!r} not read" if label else ", unlabelled")]
     notes += subset_note(len(frame), n)
     if class_names:
-        notes.append(f"text labels numbered in sorted order: {_listed(class_names)}")
+        notes.append(numbering_note(class_names))
     return Table(x, y, tuple(features), rows, class_names, tuple(notes))
 
 
@@ -364,14 +364,20 @@ def _labels(
                             hint="give integer class indices (or class names) as labels, or "
                             "name the right column with --label-column")
         return values.astype(np.int64), ()
-    texts = column.astype(str).to_numpy()
+    return number_texts(column.astype(str).to_numpy())
+
+
+def number_texts(texts: np.ndarray) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Text class labels as (N,) int64 indices in sorted order, and the class names."""
     names, labels = np.unique(texts, return_inverse=True)
     return labels.astype(np.int64).reshape(-1), tuple(str(n) for n in names)
 
 
-def _listed(names: Sequence[str], limit: int = 10) -> str:
+def numbering_note(names: Sequence[str], limit: int = 10) -> str:
+    """The record of `number_texts`' numbering: 'text labels numbered in sorted order: 0=a, ...'."""
     shown = ", ".join(f"{i}={n}" for i, n in enumerate(names[:limit]))
-    return shown + (", ..." if len(names) > limit else "")
+    return ("text labels numbered in sorted order: " + shown
+            + (", ..." if len(names) > limit else ""))
 
 
 def _first_line(error: BaseException) -> str:
