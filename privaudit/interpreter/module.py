@@ -96,11 +96,11 @@ def _aliases(graph: onnx.GraphProto, constants: set[str]) -> dict[str, str]:
 
 _LINEAR: Final = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 _AFFINE: Final = ("Add", "Mul")
-# NOTE: what an input normalisation baked into a graph is made of (x - mean) / std, x * a + b
 # NOTE: a constant seen through these (with constant shapes) is still that constant
 _VIEWS: Final = ("Unsqueeze", "Squeeze", "Reshape", "Transpose", "Flatten", "Identity", "Cast")
-_PREPROCESSING: Final = ("Add", "Sub", "Mul", "Div", "Cast", "Transpose", "Reshape",
-                         "Unsqueeze", "Squeeze", "Flatten", "Identity")
+# NOTE: what an input normalisation baked into a graph is made of (x - mean) / std, x * a + b,
+# seen through the same views
+_PREPROCESSING: Final = ("Add", "Sub", "Mul", "Div", *_VIEWS)
 
 
 def _weights(
