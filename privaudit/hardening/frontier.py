@@ -25,6 +25,7 @@ __all__ = [
     "MATCH_POINTS",
     "NOISE_ONLY",
     "NO_LOSS",
+    "budget_floor",
     "choose",
     "compare",
     "closest",
@@ -247,12 +248,17 @@ def written_accuracy(v: Variant) -> float:
     return v.seed_noisy_accuracy[0] if v.seed_noisy_accuracy else v.noisy_accuracy
 
 
+def budget_floor(max_drop: float, reference: float) -> float:
+    """The least noisy accuracy `--max-accuracy-drop` allows: `reference` less `max_drop` points."""
+    return reference - max_drop / 100.0
+
+
 def within_budget(v: Variant, max_drop: float, reference: float) -> bool:
     """Whether `v`'s written model keeps its noisy accuracy within `max_drop` points of `reference`.
 
     The written model's accuracy: `written_accuracy`.
     """
-    return written_accuracy(v) >= reference - max_drop / 100.0
+    return written_accuracy(v) >= budget_floor(max_drop, reference)
 
 
 def choose(grid: list[Variant], max_drop: float, reference: float) -> tuple[int, str]:

@@ -39,6 +39,7 @@ from privaudit.hardening.finetune import FinetuneSettings, fine_tune
 from privaudit.hardening.frontier import (
     NO_LOSS,
     NOISE_ONLY,
+    budget_floor,
     choose,
     closest,
     compare,
@@ -215,9 +216,10 @@ def _harden_and_write(
         after, _ = measure_prepared(run.cfg, after_prep, run.progress, Timer(), run.created,
                                     command="harden")
     # NOTE: the budget is judged on what was written and measured, not on a mean over seeds
-    floor = (before.utility.clean_accuracy or 0.0) - (h.max_accuracy_drop or 0.0) / 100.0
+    reference = before.utility.clean_accuracy or 0.0
+    floor = budget_floor(h.max_accuracy_drop or 0.0, reference)
     met = None if h.max_accuracy_drop is None else (
-        within_budget(kept.variant, h.max_accuracy_drop, before.utility.clean_accuracy or 0.0)
+        within_budget(kept.variant, h.max_accuracy_drop, reference)
         and (after.utility.noisy_accuracy or 0.0) >= floor)
     missed = () if met is not False else (
         f"--max-accuracy-drop {h.max_accuracy_drop:g} not met: the written model's noisy "
