@@ -147,13 +147,11 @@ class Radial:
             negentropy of x|c, in nats per row, not per dimension; about 0 for Gaussians).
         noise: its standard error for Gaussian rows of the same sizes.
         dims: the dimensions judged (the largest over the judged clusters).
-        rows: the rows of the judged clusters.
     """
 
     nats: float
     noise: float
     dims: int
-    rows: int
 
     @property
     def visible(self) -> bool:
@@ -192,7 +190,7 @@ def radial_negentropy(x: np.ndarray, clusters: np.ndarray) -> Radial | None:
         dims = max(dims, d)
     if not weight:
         return None
-    return Radial(total / weight, math.sqrt(variance) / weight, dims, int(weight))
+    return Radial(total / weight, math.sqrt(variance) / weight, dims)
 
 
 def _whitened(part: np.ndarray) -> np.ndarray:
