@@ -102,9 +102,9 @@ def feature_scores(x_hat: Tensor, truth: Tensor, measure: Measure) -> tuple[Feat
         guess, true = measure.to_raw(x_hat), measure.to_raw(truth)
         for j, d in enumerate(measure.discrete):
             if d:
-                found = _snapped(guess[:, j], _levels_of(measure, j))
-                exact[j] = float((found == _snapped(true[:, j], _levels_of(measure, j)))
-                                 .double().mean())  # fmt: skip
+                levels = _levels_of(measure, j)
+                hits = _snapped(guess[:, j], levels) == _snapped(true[:, j], levels)
+                exact[j] = float(hits.double().mean())
     return tuple(
         FeatureScore(name=name, mse=float(mse[j]), mse_raw=float(mse[j]) * measure.std[j] ** 2,
                      r2=_finite(r2[j]), correlation=_finite(corr[j]), exact_match=exact[j])
